@@ -1,0 +1,42 @@
+# tests.mk - test tiers: unit (cmocka, linked against the obj build's library
+# so they run under ASan+UBSan), integration (shell scripts driving the real
+# binaries), ISA tests (bare-metal ELFs run by vmx --elf), fuzz targets.
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
+TEST_CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
+               -Isrc -fsanitize=address,undefined -fno-omit-frame-pointer \
+               $(shell pkg-config --cflags cmocka)
+TEST_LIBS := $(shell pkg-config --libs cmocka) $(VMX_LIBS)
+
+$(B)/tests/unit/%: tests/unit/%.c $(B)/obj/libvmx.a
+	@mkdir -p $(@D)
+	@echo "  CC [test] $<"
+	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(B)/obj/libvmx.a -fsanitize=address,undefined $(TEST_LIBS)
+
+unit-tests: $(UNIT_BINS)
+
+tests: all unit-tests
+
+# Everything `make check` needs, then the runner; it prints "N passed, N failed".
+check: deps
+	$(MAKE) all unit-tests
+	$(MAKE) guest-for-tests
+	B=$(B) tests/run.sh
+
+# Fuzz targets (libFuzzer, clang): one per parser; `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB_SRCS := $(wildcard src/lib/*.c)
+$(B)/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(B)/release/version.c
+	@mkdir -p $(@D)
+	$(Q)clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
+	    -o $@ $< $(FUZZ_LIB_SRCS) $(B)/release/version.c -lpthread -ljansson
+fuzz-build: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do echo "== $$f"; mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/corpus-$$(basename $$f) fuzz/seeds/$$(basename $$f) \
+	  || exit 1; done
+
+.PHONY: check tests unit-tests fuzz fuzz-build guest-for-tests

@@ -1,0 +1,81 @@
+/*
+ * vm.h - the virtual machine board: RAM, harts, devices, device tree, boot,
+ * and the loop that runs the harts.  This is the contract between the vmx
+ * program (command line, control socket, log) and the machine.
+ *
+ * The board is modelled on QEMU's riscv `virt` machine so that stock OpenSBI
+ * and Linux run unmodified.
+ */
+#ifndef VMX_BOARD_VM_H
+#define VMX_BOARD_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../lib/cfg.h"
+#include "../lib/verr.h"
+
+#define VM_MAX_HARTS 8
+#define VM_MAX_DISKS 4
+
+struct vm;
+
+struct vm_disk_config {
+	char path[4096];
+	bool readonly;
+};
+
+/* Everything the board needs, resolved from the .vmx file (paths absolute). */
+struct vm_config {
+	char vmdir[4096];          /* directory holding the .vmx */
+	uint64_t mem_size;         /* bytes (memSize is in MiB) */
+	unsigned numvcpus;         /* 1..VM_MAX_HARTS */
+	char firmware[4096];       /* guest.firmware: OpenSBI fw_dynamic.bin; "" with elf */
+	char kernel[4096];         /* guest.kernel: RISC-V Image (EFI stub ok) */
+	char initrd[4096];         /* guest.initrd, optional */
+	char cmdline[1024];        /* guest.cmdline */
+	char elf[4096];            /* guest.elf / --elf: bare-metal HTIF test program */
+	unsigned ndisks;
+	struct vm_disk_config disks[VM_MAX_DISKS]; /* disk0.fileName ... */
+	char serial_file[4096];    /* serial0.fileName; "" = the terminal */
+	bool deterministic;        /* monitor.deterministic */
+};
+
+/* Fills cfg->vm_config from the parsed .vmx; errors name file, line and key. */
+int vm_config_from_cfg(struct vm_config *vc, const struct cfg *c, const char *vmdir,
+		       struct verr *e);
+
+/* Builds the machine: RAM, harts, devices, device tree, loaded images. */
+int vm_create(struct vm **out, const struct vm_config *vc, struct verr *e);
+void vm_destroy(struct vm *vm);
+
+enum vm_result {
+	VM_RESULT_POWEROFF = 0,   /* guest powered off */
+	VM_RESULT_RESET,          /* guest asked for a reboot */
+	VM_RESULT_STOPPED,        /* vm_request_stop() */
+	VM_RESULT_TOHOST,         /* bare-metal test finished; see vm_tohost_code() */
+	VM_RESULT_BUDGET,         /* vm_run_insns() reached its instruction count */
+	VM_RESULT_ERROR,          /* fatal monitor error, message in the log */
+};
+
+/* Runs until the guest powers off or resets, or a stop is requested. */
+enum vm_result vm_run(struct vm *vm);
+/* Runs until `insns` more instructions retire in total over all harts (or earlier end). */
+enum vm_result vm_run_insns(struct vm *vm, uint64_t insns);
+
+/* Thread-safe: make vm_run return VM_RESULT_STOPPED at the next instruction boundary. */
+void vm_request_stop(struct vm *vm);
+/* Thread-safe: ask the guest to power off (as a power button would). */
+void vm_request_poweroff(struct vm *vm);
+
+/* HTIF result: 0 pass, otherwise the failing test number. */
+uint64_t vm_tohost_code(const struct vm *vm);
+
+struct vm_status {
+	uint64_t instret;          /* guest instructions retired, all harts */
+	uint64_t uptime_ns;        /* since vm_create */
+	unsigned numvcpus;
+	uint64_t mem_size;
+};
+void vm_get_status(struct vm *vm, struct vm_status *st);
+
+#endif

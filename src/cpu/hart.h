@@ -1,0 +1,92 @@
+/*
+ * hart.h - the contract of the CPU: an RV64IMAFDC hart with M, S and U modes,
+ * Sv39/Sv48 paging and Sstc, as the board and devices see it.
+ *
+ * The architectural state is a plain struct (struct hart_state, hart_state.h)
+ * so that the checkpoint code can save and restore it field by field; the
+ * execution engine's caches live privately in the cpu module.
+ *
+ * Threading: hart_run() is called by one thread at a time per hart.  The
+ * interrupt entry points (hart_set_irq/hart_kick) may be called from any thread.
+ */
+#ifndef VMX_CPU_HART_H
+#define VMX_CPU_HART_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../mem/bus.h"
+#include "../lib/verr.h"
+
+struct hart;
+struct hart_state;
+
+/* mip/mie bits */
+#define MIP_SSIP (1ULL << 1)
+#define MIP_MSIP (1ULL << 3)
+#define MIP_STIP (1ULL << 5)
+#define MIP_MTIP (1ULL << 7)
+#define MIP_SEIP (1ULL << 9)
+#define MIP_MEIP (1ULL << 11)
+
+enum priv { PRIV_U = 0, PRIV_S = 1, PRIV_M = 3 };
+
+/* What the board gives every hart. */
+struct hart_platform {
+	struct bus *bus;
+	/* Machine timer (mtime), in ticks of timebase_hz; read for `time` and Sstc. */
+	uint64_t (*time)(void *ctx);
+	void *ctx;
+	uint64_t timebase_hz;
+	/* Physical address of the HTIF tohost word, 0 when not in use. */
+	uint64_t tohost;
+};
+
+/* Why hart_run returned. */
+enum hart_exit {
+	HART_EXIT_BUDGET = 0,  /* ran the instruction budget */
+	HART_EXIT_WFI,         /* executed WFI with nothing pending: idle until an interrupt */
+	HART_EXIT_STOP,        /* hart_kick(): the board asked it to stop early */
+	HART_EXIT_TOHOST,      /* HTIF tohost written (bare-metal tests) */
+};
+
+int hart_create(struct hart **out, unsigned hartid, const struct hart_platform *plat,
+		struct verr *e);
+void hart_destroy(struct hart *h);
+
+/* Reset: M-mode, pc = entry, everything else architecturally reset. */
+void hart_reset(struct hart *h, uint64_t entry);
+void hart_set_xreg(struct hart *h, unsigned reg, uint64_t val);
+uint64_t hart_get_xreg(const struct hart *h, unsigned reg);
+uint64_t hart_get_pc(const struct hart *h);
+unsigned hart_id(const struct hart *h);
+
+/*
+ * Runs at most budget instructions (it may stop a little early at a block
+ * boundary, never late by more than one block).  Interrupts are taken at block
+ * boundaries.  Returns why it stopped.
+ */
+enum hart_exit hart_run(struct hart *h, uint64_t budget);
+
+/* Instructions retired since reset (the minstret counter). */
+uint64_t hart_instret(const struct hart *h);
+
+/* Set or clear bits of mip driven by devices (MTIP, MSIP, MEIP, SEIP); any thread. */
+void hart_set_irq(struct hart *h, uint64_t mip_mask, bool level);
+/* Makes a running hart_run return HART_EXIT_STOP soon; any thread. */
+void hart_kick(struct hart *h);
+/* True when an enabled interrupt is pending, so a WFI hart should run again. */
+bool hart_irq_pending(const struct hart *h);
+/* Earliest Sstc stimecmp deadline in timer ticks, UINT64_MAX if none. */
+uint64_t hart_timer_deadline(const struct hart *h);
+/* Re-evaluates STIP from stimecmp against the current time (called by the board). */
+void hart_update_timer(struct hart *h, uint64_t now);
+
+/* Architectural state for checkpoints and state hashes (see hart_state.h). */
+struct hart_state *hart_state(struct hart *h);
+/* Drops every cached translation and decoded block (after a state restore). */
+void hart_flush_caches(struct hart *h);
+
+/* Value last written to tohost by the guest (HART_EXIT_TOHOST). */
+uint64_t hart_tohost_value(const struct hart *h);
+
+#endif

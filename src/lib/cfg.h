@@ -1,0 +1,64 @@
+/*
+ * cfg.h - the .vmx configuration file.
+ *
+ * One `key = "value"` per line, `#` comments, blank lines; keys are
+ * case-insensitive.  The parsed file keeps every original line so that
+ * rewriting one key leaves every other byte as it was, and cfg_save() replaces
+ * the file atomically (temporary file, fsync, rename, fsync of the directory).
+ */
+#ifndef VMX_LIB_CFG_H
+#define VMX_LIB_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "verr.h"
+
+struct cfg;
+
+/* Parses buf (len bytes); `name` is used in error messages ("name:line: ..."). */
+int cfg_parse(const char *name, const char *buf, size_t len, struct cfg **out, struct verr *e);
+int cfg_load(const char *path, struct cfg **out, struct verr *e);
+struct cfg *cfg_new(const char *name);
+void cfg_free(struct cfg *c);
+
+/* The file name given to cfg_load/cfg_parse. */
+const char *cfg_name(const struct cfg *c);
+
+/* Value of key (case-insensitive) or NULL when absent. */
+const char *cfg_get(const struct cfg *c, const char *key);
+/* Line number (1-based) where key is set, 0 if absent; for error messages. */
+unsigned cfg_line(const struct cfg *c, const char *key);
+
+/*
+ * Typed getters: absent key gives def; a present but malformed value is an error
+ * naming file, line and key.  Booleans accept TRUE/FALSE, yes/no, on/off, 1/0.
+ */
+int cfg_get_bool(const struct cfg *c, const char *key, bool def, bool *out, struct verr *e);
+int cfg_get_u64(const struct cfg *c, const char *key, uint64_t def, uint64_t min, uint64_t max,
+		uint64_t *out, struct verr *e);
+/* Duration such as "90", "90s", "15m", "2h", "1d"; result in seconds. */
+int cfg_get_duration(const struct cfg *c, const char *key, uint64_t def, uint64_t *out,
+		     struct verr *e);
+
+/* Parses a duration string ("90", "90s", "15m", "2h", "1d") into seconds. */
+int cfg_parse_duration(const char *s, uint64_t *secs);
+
+/* Sets key, rewriting only its line, or appending a line when absent. */
+int cfg_set(struct cfg *c, const char *key, const char *value);
+/* Removes key's line; 0 if it was absent too. */
+int cfg_unset(struct cfg *c, const char *key);
+
+/* The whole file as text (malloc'd, NUL-terminated); *len gets its length. */
+char *cfg_serialize(const struct cfg *c, size_t *len);
+/* Writes the file atomically to path. */
+int cfg_save(const struct cfg *c, const char *path, struct verr *e);
+
+/* Iteration over keys in file order: returns false at the end. */
+bool cfg_iter(const struct cfg *c, size_t *pos, const char **key, const char **value);
+
+/* Resolves a path value relative to the directory that holds the .vmx file. */
+int cfg_path(const struct cfg *c, const char *key, const char *vmdir, char *out, size_t outlen,
+	     struct verr *e);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * fileutil.c - atomic file replacement and whole-file reads (fileutil.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fileutil.h"
+
+void file_dirname(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(out, len, ".");
+	else if (slash == path)
+		snprintf(out, len, "/");
+	else
+		snprintf(out, len, "%.*s", (int)(slash - path), path);
+}
+
+int file_sync_dir(const char *path)
+{
+	char dir[4096];
+	int fd, rc = 0;
+
+	file_dirname(path, dir, sizeof(dir));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct verr *e)
+{
+	char tmp[4096];
+	struct stat st;
+	int fd, rc;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp))
+		return verr_set(e, -ENAMETOOLONG, "%s: path too long", path);
+	if (stat(path, &st) == 0)
+		mode = st.st_mode & 07777;
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return verr_set(e, -errno, "%s: cannot create temporary file: %s", path,
+				strerror(errno));
+	rc = write_full(fd, buf, len);
+	if (rc < 0) {
+		verr_set(e, rc, "%s: write failed: %s", tmp, strerror(-rc));
+		goto err_unlink;
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		rc = verr_set(e, -errno, "%s: sync failed: %s", tmp, strerror(errno));
+		goto err_unlink;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rc = verr_set(e, -errno, "%s: close failed: %s", tmp, strerror(errno));
+		goto err_unlink;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		rc = verr_set(e, -errno, "cannot replace %s: %s", path, strerror(errno));
+		goto err_unlink;
+	}
+	file_sync_dir(path);
+	return 0;
+
+err_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return rc;
+}
+
+int file_read_all(const char *path, size_t max, char **buf, size_t *len, struct verr *e)
+{
+	struct stat st;
+	char *b;
+	size_t off = 0;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return verr_set(e, -errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = verr_set(e, -EINVAL, "%s: not a regular file", path);
+		goto out_close;
+	}
+	if ((size_t)st.st_size > max) {
+		rc = verr_set(e, -EFBIG, "%s: larger than %zu bytes", path, max);
+		goto out_close;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		rc = verr_set(e, -ENOMEM, "%s: out of memory", path);
+		goto out_close;
+	}
+	while (off < (size_t)st.st_size) {
+		ssize_t n = read(fd, b + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = verr_set(e, n < 0 ? -errno : -EIO, "%s: read failed", path);
+			free(b);
+			goto out_close;
+		}
+		off += (size_t)n;
+	}
+	b[off] = 0;
+	*buf = b;
+	*len = off;
+	rc = 0;
+out_close:
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,28 @@
+/*
+ * fileutil.h - small file helpers shared by vmx, hostd and the tools.
+ */
+#ifndef VMX_LIB_FILEUTIL_H
+#define VMX_LIB_FILEUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "verr.h"
+
+/*
+ * Replaces path with buf atomically: temporary file in the same directory,
+ * write, fsync, rename over path, fsync of the directory.  A crash at any
+ * moment leaves either the old or the new file whole.  The file keeps the
+ * mode of the file it replaces (or gets `mode` when new).
+ */
+int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct verr *e);
+
+/* Reads a whole file (up to max bytes) into a malloc'd NUL-terminated buffer. */
+int file_read_all(const char *path, size_t max, char **buf, size_t *len, struct verr *e);
+
+/* fsyncs the directory that holds path (after a rename or create). */
+int file_sync_dir(const char *path);
+
+/* Directory part of path into out ("." when none). */
+void file_dirname(const char *path, char *out, size_t len);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * ctl.c - control socket server: one thread, poll() over the listening socket
+ * and its clients, newline-delimited JSON requests dispatched through the
+ * command table below.  Replies never block the vCPU thread: commands read
+ * state that is safe to read concurrently or ask the board through its
+ * thread-safe entry points.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "../lib/build.h"
+#include "../lib/log.h"
+#include "ctl.h"
+#include "vmx.h"
+
+#define CTL_MAX_CLIENTS 8
+#define CTL_MAX_LINE 65536
+
+struct ctl_client {
+	int fd;
+	size_t len;
+	char buf[CTL_MAX_LINE];
+};
+
+struct ctl {
+	struct vmx *x;
+	int lfd, stopfd, dirfd;
+	pthread_t thread;
+	char path[4200];
+	struct ctl_client *clients[CTL_MAX_CLIENTS];
+};
+
+typedef json_t *(*ctl_handler)(struct vmx *x, json_t *req, const char **err);
+
+struct ctl_command {
+	const char *name;
+	const char *help;
+	ctl_handler fn;
+};
+
+static json_t *cmd_hello(struct vmx *x, json_t *req, const char **err);
+static json_t *cmd_status(struct vmx *x, json_t *req, const char **err);
+static json_t *cmd_poweroff(struct vmx *x, json_t *req, const char **err);
+static json_t *cmd_help(struct vmx *x, json_t *req, const char **err);
+
+static const struct ctl_command ctl_commands[] = {
+	{ "hello", "protocol version and identity of this vmx", cmd_hello },
+	{ "status", "power state, pid, build type, uptime, instructions retired", cmd_status },
+	{ "poweroff", "stop the VM now (hard power off)", cmd_poweroff },
+	{ "help", "list the commands", cmd_help },
+};
+
+static json_t *cmd_hello(struct vmx *x, json_t *req, const char **err)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:i}", "product", "vmx3", "version", vmx_version,
+			 "build", vmx_revision, "buildType", VMX_BUILDTYPE_NAME, "pid",
+			 (int)getpid());
+}
+
+static json_t *cmd_status(struct vmx *x, json_t *req, const char **err)
+{
+	struct vm_status st = { 0 };
+	int ps = atomic_load(&x->power_state);
+	if (x->vm && ps == VMX_POWER_ON)
+		vm_get_status(x->vm, &st);
+	return json_pack("{s:s, s:i, s:s, s:s, s:f, s:I, s:i, s:I, s:s}", "powerState",
+			 vmx_power_name(ps), "pid", (int)getpid(), "buildType",
+			 VMX_BUILDTYPE_NAME, "version", vmx_version,
+			 "uptimeSeconds", (double)(vmx_now_ns() - x->start_ns) / 1e9,
+			 "instructionsRetired", (json_int_t)st.instret, "numvcpus",
+			 (int)x->vc.numvcpus, "memSizeMB", (json_int_t)(x->vc.mem_size >> 20),
+			 "config", x->vmx_path);
+}
+
+static json_t *cmd_poweroff(struct vmx *x, json_t *req, const char **err)
+{
+	LOG_INF("control socket: power off requested");
+	atomic_store(&x->power_state, VMX_POWER_STOPPING);
+	vm_request_stop(x->vm);
+	return json_object();
+}
+
+static json_t *cmd_help(struct vmx *x, json_t *req, const char **err)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < VMX_ARRAY_SIZE(ctl_commands); i++)
+		json_object_set_new(o, ctl_commands[i].name, json_string(ctl_commands[i].help));
+	return json_pack("{s:o}", "commands", o);
+}
+
+/* Builds the reply for one request line; always returns a JSON object. */
+static json_t *dispatch(struct ctl *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	const char *err = NULL;
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *reply = NULL;
+	json_t *res;
+	const char *cmd;
+	json_int_t v;
+
+	if (!req || !json_is_object(req)) {
+		err = req ? "request must be a JSON object" : "request is not valid JSON";
+		goto out;
+	}
+	v = json_integer_value(json_object_get(req, "v"));
+	if (v != CTL_PROTOCOL_VERSION) {
+		err = "unsupported protocol version (field \"v\" must be 1)";
+		goto out;
+	}
+	cmd = json_string_value(json_object_get(req, "cmd"));
+	if (!cmd) {
+		err = "field \"cmd\" is missing or not a string";
+		goto out;
+	}
+	for (size_t i = 0; i < VMX_ARRAY_SIZE(ctl_commands); i++) {
+		if (strcmp(cmd, ctl_commands[i].name) != 0)
+			continue;
+		LOG_DBG("control socket: %s", cmd);
+		res = ctl_commands[i].fn(c->x, req, &err);
+		if (res) {
+			json_object_set_new(res, "v", json_integer(CTL_PROTOCOL_VERSION));
+			json_object_set_new(res, "ok", json_true());
+			reply = res;
+		}
+		goto out;
+	}
+	err = "unknown command";
+out:
+	if (!reply)
+		reply = json_pack("{s:i, s:b, s:s}", "v", CTL_PROTOCOL_VERSION, "ok", 0, "error",
+				  err ? err : "internal error");
+	json_decref(req);
+	return reply;
+}
+
+static void send_reply(int fd, json_t *reply)
+{
+	char *s = json_dumps(reply, JSON_COMPACT);
+	if (s) {
+		size_t len = strlen(s);
+		s[len] = '\n';
+		/* Clients are local and read their replies; a short or failed write just ends them. */
+		if (send(fd, s, len + 1, MSG_NOSIGNAL) < 0)
+			LOG_DBG("control socket: send: %s", strerror(errno));
+		free(s);
+	}
+}
+
+static void drop_client(struct ctl *c, int i)
+{
+	close(c->clients[i]->fd);
+	free(c->clients[i]);
+	c->clients[i] = NULL;
+}
+
+static void client_readable(struct ctl *c, int i)
+{
+	struct ctl_client *cl = c->clients[i];
+	ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len, 0);
+	char *nl;
+
+	if (n <= 0) {
+		drop_client(c, i);
+		return;
+	}
+	cl->len += (size_t)n;
+	while ((nl = memchr(cl->buf, '\n', cl->len))) {
+		size_t l = (size_t)(nl - cl->buf);
+		json_t *reply = dispatch(c, cl->buf, l);
+		send_reply(cl->fd, reply);
+		json_decref(reply);
+		memmove(cl->buf, nl + 1, cl->len - l - 1);
+		cl->len -= l + 1;
+	}
+	if (cl->len == sizeof(cl->buf)) {
+		json_t *r = json_pack("{s:i, s:b, s:s}", "v", CTL_PROTOCOL_VERSION, "ok", 0,
+				      "error", "request line too long");
+		send_reply(cl->fd, r);
+		json_decref(r);
+		drop_client(c, i);
+	}
+}
+
+static void *ctl_thread(void *arg)
+{
+	struct ctl *c = arg;
+	log_set_thread_name("ctl");
+	for (;;) {
+		struct pollfd p[2 + CTL_MAX_CLIENTS];
+		int map[2 + CTL_MAX_CLIENTS];
+		int n = 0;
+		p[n++] = (struct pollfd){ .fd = c->stopfd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = c->lfd, .events = POLLIN };
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+			if (c->clients[i]) {
+				map[n] = i;
+				p[n++] = (struct pollfd){ .fd = c->clients[i]->fd, .events = POLLIN };
+			}
+		}
+		if (poll(p, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			LOG_ERR("control socket: poll: %s", strerror(errno));
+			break;
+		}
+		if (p[0].revents)
+			break;
+		for (int k = 2; k < n; k++)
+			if (p[k].revents)
+				client_readable(c, map[k]);
+		if (p[1].revents & POLLIN) {
+			int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
+			int slot = -1;
+			if (fd < 0)
+				continue;
+			for (int i = 0; i < CTL_MAX_CLIENTS && slot < 0; i++)
+				if (!c->clients[i])
+					slot = i;
+			if (slot < 0) {
+				LOG_WRN("control socket: too many clients, refusing one");
+				close(fd);
+				continue;
+			}
+			c->clients[slot] = calloc(1, sizeof(struct ctl_client));
+			if (!c->clients[slot]) {
+				close(fd);
+				continue;
+			}
+			c->clients[slot]->fd = fd;
+		}
+	}
+	return NULL;
+}
+
+int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
+{
+	struct ctl *c = calloc(1, sizeof(*c));
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int rc;
+
+	if (!c)
+		return verr_set(e, -ENOMEM, "out of memory");
+	c->x = x;
+	c->lfd = c->stopfd = c->dirfd = -1;
+	snprintf(c->path, sizeof(c->path), "%s/%s", x->vmdir, CTL_SOCKET_NAME);
+	/* sun_path is short; bind through /proc/self/fd so long VM paths work too. */
+	c->dirfd = open(x->vmdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dirfd < 0) {
+		rc = verr_set(e, -errno, "%s: %s", x->vmdir, strerror(errno));
+		goto err;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", c->dirfd,
+		 CTL_SOCKET_NAME);
+	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c->stopfd = eventfd(0, EFD_CLOEXEC);
+	if (c->lfd < 0 || c->stopfd < 0) {
+		rc = verr_set(e, -errno, "control socket: %s", strerror(errno));
+		goto err;
+	}
+	unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
+	if (bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(c->lfd, 8) < 0) {
+		rc = verr_set(e, -errno, "control socket %s: %s", c->path, strerror(errno));
+		goto err;
+	}
+	rc = pthread_create(&c->thread, NULL, ctl_thread, c);
+	if (rc) {
+		rc = verr_set(e, -rc, "control socket thread: %s", strerror(rc));
+		goto err_unlink;
+	}
+	LOG_INF("control socket listening on %s (protocol %d)", c->path, CTL_PROTOCOL_VERSION);
+	*out = c;
+	return 0;
+
+err_unlink:
+	unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
+err:
+	if (c->lfd >= 0)
+		close(c->lfd);
+	if (c->stopfd >= 0)
+		close(c->stopfd);
+	if (c->dirfd >= 0)
+		close(c->dirfd);
+	free(c);
+	return rc;
+}
+
+void ctl_stop(struct ctl *c)
+{
+	uint64_t one = 1;
+	if (write(c->stopfd, &one, sizeof(one)) < 0)
+		LOG_WRN("control socket: cannot signal its thread: %s", strerror(errno));
+	pthread_join(c->thread, NULL);
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->clients[i])
+			drop_client(c, i);
+	unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
+	close(c->lfd);
+	close(c->stopfd);
+	close(c->dirfd);
+	free(c);
+}

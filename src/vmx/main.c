@@ -1,0 +1,229 @@
+/*
+ * main.c - the vmx program: one process per running VM.
+ *
+ *   vmx [options] path/to/NAME.vmx     run the VM until the guest powers off
+ *   vmx --elf FILE                     run a bare-metal HTIF test program
+ *   vmx --version
+ *
+ * It loads the .vmx, rotates and opens vmx.log in the VM directory, builds the
+ * machine, serves the control socket and runs the guest in the foreground.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "../lib/build.h"
+#include "../lib/buildtype.h"
+#include "../lib/fileutil.h"
+#include "../lib/log.h"
+#include "ctl.h"
+#include "vmx.h"
+
+#define LOG_KEEP_OLD_DEFAULT 6
+
+static struct vmx g_vmx;
+
+uint64_t vmx_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *vmx_power_name(int state)
+{
+	static const char *const names[] = { "starting", "poweredOn", "stopping", "poweredOff" };
+	return state >= 0 && state < (int)VMX_ARRAY_SIZE(names) ? names[state] : "unknown";
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmx [options] path/to/NAME.vmx\n"
+		"       vmx --elf FILE        run a bare-metal test program (HTIF tohost)\n"
+		"       vmx --version\n"
+		"options:\n"
+		"  --elf FILE      load FILE (ELF) without firmware; exit with its result\n"
+		"  --quiet         do not copy warnings and errors to stderr\n"
+		"  -h, --help      this text\n");
+}
+
+static void print_version(void)
+{
+	printf("vmx3 vmx %s (build %s) buildType=%s\n", vmx_version, vmx_revision,
+	       VMX_BUILDTYPE_NAME);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (g_vmx.vm)
+		vm_request_stop(g_vmx.vm);
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+	    sigaction(SIGHUP, &sa, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* Loads the .vmx and opens the log; for --elf alone there is neither. */
+static int setup_config(struct vmx *x, bool echo, struct verr *e)
+{
+	uint64_t keep_old;
+	enum buildtype bt;
+	int rc;
+
+	if (!realpath(x->vmx_path, x->vmdir))
+		return verr_set(e, -errno, "%s: %s", x->vmx_path, strerror(errno));
+	snprintf(x->vmx_path, sizeof(x->vmx_path), "%s", x->vmdir);
+	file_dirname(x->vmx_path, x->vmdir, sizeof(x->vmdir));
+	rc = cfg_load(x->vmx_path, &x->cfg, e);
+	if (rc < 0)
+		return rc;
+	rc = cfg_get_u64(x->cfg, "log.keepOld", LOG_KEEP_OLD_DEFAULT, 0, 100, &keep_old, e);
+	if (rc < 0)
+		return rc;
+	rc = buildtype_from_cfg(x->cfg, &bt, e);
+	if (rc < 0)
+		return rc;
+	rc = log_open(x->vmdir, "vmx", (unsigned)keep_old, VMX_BUILDTYPE_NAME, echo, e);
+	if (rc < 0)
+		return rc;
+	LOG_INF("vmx %s build %s buildType=%s config %s", vmx_version, vmx_revision,
+		VMX_BUILDTYPE_NAME, x->vmx_path);
+	if (strcmp(buildtype_compiled_name(bt), VMX_BUILDTYPE_NAME) != 0)
+		LOG_WRN("%s asks for vmx.buildType \"%s\" (%s) but this binary is the %s build",
+			x->vmx_path, buildtype_name(bt), buildtype_binary(bt), VMX_BUILDTYPE_NAME);
+	return 0;
+}
+
+static int exit_code_for(enum vm_result r, struct vm *vm)
+{
+	switch (r) {
+	case VM_RESULT_POWEROFF:
+	case VM_RESULT_STOPPED:
+		return VMX_EXIT_OK;
+	case VM_RESULT_RESET:
+		return VMX_EXIT_RESET;
+	case VM_RESULT_TOHOST: {
+		uint64_t code = vm_tohost_code(vm);
+		return code == 0 ? 0 : (code > 255 ? 255 : (int)code);
+	}
+	case VM_RESULT_BUDGET:
+		return VMX_EXIT_OK;
+	case VM_RESULT_ERROR:
+	default:
+		return VMX_EXIT_ERROR;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ "elf", required_argument, NULL, 'E' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vmx *x = &g_vmx;
+	const char *elf = NULL;
+	bool echo = true;
+	struct verr e = { "" };
+	enum vm_result res;
+	int c, rc, code;
+
+	x->start_ns = vmx_now_ns();
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+		switch (c) {
+		case 'V':
+			print_version();
+			return 0;
+		case 'E':
+			elf = optarg;
+			break;
+		case 'q':
+			echo = false;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return VMX_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 < argc || (optind == argc && !elf)) {
+		usage(stderr);
+		return VMX_EXIT_USAGE;
+	}
+	log_set_thread_name("vmx");
+	if (optind < argc) {
+		snprintf(x->vmx_path, sizeof(x->vmx_path), "%s", argv[optind]);
+		rc = setup_config(x, echo, &e);
+		if (rc < 0)
+			goto fail;
+		rc = vm_config_from_cfg(&x->vc, x->cfg, x->vmdir, &e);
+		if (rc < 0)
+			goto fail;
+	} else {
+		x->cfg = cfg_new("<command line>");
+		if (!x->cfg) {
+			rc = verr_set(&e, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		if (!getcwd(x->vmdir, sizeof(x->vmdir)))
+			snprintf(x->vmdir, sizeof(x->vmdir), ".");
+		rc = vm_config_from_cfg(&x->vc, x->cfg, x->vmdir, &e);
+		if (rc < 0)
+			goto fail;
+	}
+	if (elf)
+		snprintf(x->vc.elf, sizeof(x->vc.elf), "%s", elf);
+
+	rc = install_signals();
+	if (rc < 0) {
+		verr_set(&e, rc, "cannot install signal handlers");
+		goto fail;
+	}
+	rc = vm_create(&x->vm, &x->vc, &e);
+	if (rc < 0)
+		goto fail;
+	if (x->vmx_path[0]) {
+		rc = ctl_start(&x->ctl, x, &e);
+		if (rc < 0)
+			goto fail_vm;
+	}
+	atomic_store(&x->power_state, VMX_POWER_ON);
+	LOG_INF("powering on: %u vCPU(s), %llu MiB", x->vc.numvcpus,
+		(unsigned long long)(x->vc.mem_size >> 20));
+	res = vm_run(x->vm);
+	atomic_store(&x->power_state, VMX_POWER_OFF);
+	code = exit_code_for(res, x->vm);
+	LOG_INF("vm stopped: result %d, exit status %d", (int)res, code);
+	if (x->ctl)
+		ctl_stop(x->ctl);
+	vm_destroy(x->vm);
+	cfg_free(x->cfg);
+	log_close();
+	return code;
+
+fail_vm:
+	vm_destroy(x->vm);
+fail:
+	LOG_ERR("%s", e.msg);
+	log_close();
+	cfg_free(x->cfg);
+	return VMX_EXIT_ERROR;
+}
