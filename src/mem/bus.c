@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <string.h>
 #include "bus.h"
+#include "../debug/dbg.h"
+#include "../stats/stats.h"
 
 void bus_init(struct bus *b, struct guest_ram *ram)
 {
@@ -34,6 +36,7 @@ int bus_map(struct bus *b, const char *name, uint64_t base, uint64_t size,
 	b->regions[b->nregions++] = (struct mmio_region){
 		.name = name, .base = base, .size = size, .ops = ops, .dev = dev,
 	};
+	VMX_ASSERT_EXPENSIVE(dbg_bus_consistent(b));
 	return 0;
 }
 
@@ -67,6 +70,7 @@ int bus_read(struct bus *b, uint64_t pa, unsigned len, uint64_t *val)
 	const struct mmio_region *r = bus_find(b, pa, len);
 	if (!r || !r->ops->read)
 		return -EFAULT;
+	STAT_INC(MMIO_READ);
 	return r->ops->read(r->dev, pa - r->base, len, val) < 0 ? -EFAULT : 0;
 }
 
@@ -82,6 +86,7 @@ int bus_write(struct bus *b, uint64_t pa, unsigned len, uint64_t val)
 	const struct mmio_region *r = bus_find(b, pa, len);
 	if (!r || !r->ops->write)
 		return -EFAULT;
+	STAT_INC(MMIO_WRITE);
 	return r->ops->write(r->dev, pa - r->base, len, val) < 0 ? -EFAULT : 0;
 }
 
@@ -90,6 +95,7 @@ int bus_dma_read(struct bus *b, uint64_t pa, void *dst, uint64_t len)
 	uint8_t *p = b->ram ? ram_ptr(b->ram, pa, len) : NULL;
 	if (!p)
 		return -EFAULT;
+	STAT_INC(DMA_READ);
 	memcpy(dst, p, len);
 	return 0;
 }
@@ -99,6 +105,7 @@ int bus_dma_write(struct bus *b, uint64_t pa, const void *src, uint64_t len)
 	uint8_t *p = b->ram ? ram_ptr(b->ram, pa, len) : NULL;
 	if (!p)
 		return -EFAULT;
+	STAT_INC(DMA_WRITE);
 	memcpy(p, src, len);
 	if (b->ram_written)
 		b->ram_written(b->ram_written_ctx, pa, len);

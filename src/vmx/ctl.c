@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "../lib/build.h"
 #include "../lib/log.h"
+#include "../stats/stats.h"
 #include "ctl.h"
 #include "vmx.h"
 
@@ -125,6 +126,7 @@ static json_t *dispatch(struct ctl *c, const char *line, size_t len)
 		if (strcmp(cmd, ctl_commands[i].name) != 0)
 			continue;
 		LOG_DBG("control socket: %s", cmd);
+		STAT_INC(CTL_COMMAND);
 		res = ctl_commands[i].fn(c->x, req, &err);
 		if (res) {
 			json_object_set_new(res, "v", json_integer(CTL_PROTOCOL_VERSION));
