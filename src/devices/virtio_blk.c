@@ -1,0 +1,225 @@
+/*
+ * virtio_blk.c - virtio block device over a raw image file or block device.
+ *
+ * Requests: IN, OUT, FLUSH (fdatasync, so a guest flush means data on the
+ * host disk) and GET_ID.  Each request is checked: the header must be
+ * readable and complete, the status byte writable, data a whole number of
+ * sectors inside the disk and no larger than the segment limits offered;
+ * anything else completes with VIRTIO_BLK_S_IOERR (or UNSUPP for unknown
+ * types), never with a monitor error.  Read-only disks offer VIRTIO_BLK_F_RO
+ * and fail writes with IOERR.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "virtio_mmio.h"
+#include "../lib/log.h"
+
+#define VIRTIO_ID_BLOCK        2
+#define VIRTIO_BLK_F_SIZE_MAX  (1ULL << 1)
+#define VIRTIO_BLK_F_SEG_MAX   (1ULL << 2)
+#define VIRTIO_BLK_F_RO        (1ULL << 5)
+#define VIRTIO_BLK_F_BLK_SIZE  (1ULL << 6)
+#define VIRTIO_BLK_F_FLUSH     (1ULL << 9)
+
+#define VIRTIO_BLK_T_IN     0
+#define VIRTIO_BLK_T_OUT    1
+#define VIRTIO_BLK_T_FLUSH  4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_S_OK     0
+#define VIRTIO_BLK_S_IOERR  1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define SECTOR        512ULL
+#define VBLK_SIZE_MAX (1u << 20)              /* bytes per segment */
+#define VBLK_SEG_MAX  (VIRTIO_QUEUE_MAX - 2)  /* minus header and status */
+#define VBLK_ID_BYTES 20
+
+struct vblk_req_hdr {
+	uint32_t type;
+	uint32_t reserved;
+	uint64_t sector;
+};
+
+struct vblk {
+	struct virtio_backend ops;
+	int fd;
+	bool readonly;
+	uint64_t capacity;        /* sectors */
+	char id[VBLK_ID_BYTES + 1];
+	char path[4096];
+	struct iovec iov[VIRTIO_QUEUE_MAX];
+};
+
+static void vblk_config_read(void *be, uint64_t off, unsigned len, uint8_t *out)
+{
+	struct vblk *b = be;
+	uint8_t cfg[36] = {0};
+	uint32_t size_max = VBLK_SIZE_MAX, seg_max = VBLK_SEG_MAX, blk_size = SECTOR;
+	memcpy(cfg + 0, &b->capacity, 8);
+	memcpy(cfg + 8, &size_max, 4);
+	memcpy(cfg + 12, &seg_max, 4);
+	memcpy(cfg + 20, &blk_size, 4);
+	for (unsigned i = 0; i < len; i++)
+		out[i] = off + i < sizeof(cfg) ? cfg[off + i] : 0;
+}
+
+/* Reads or writes exactly len bytes at pos through iov; 0 or a negative errno. */
+static int vblk_rw(struct vblk *b, bool write, struct iovec *iov, int n, uint64_t pos, uint64_t len)
+{
+	while (len) {
+		ssize_t r = write ? pwritev(b->fd, iov, n, (off_t)pos) : preadv(b->fd, iov, n, (off_t)pos);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;   /* the image shrank under us */
+		len -= (uint64_t)r;
+		pos += (uint64_t)r;
+		/* Skip what was transferred and retry the rest. */
+		while (n && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+static uint8_t vblk_do(struct vblk *b, const struct virtio_chain *c, uint32_t *data_written)
+{
+	struct vblk_req_hdr h;
+	*data_written = 0;
+	if (virtio_chain_read(c, 0, &h, sizeof(h)) != sizeof(h))
+		return VIRTIO_BLK_S_IOERR;
+	uint64_t in_len = c->write_len - 1;   /* writable bytes before the status byte */
+	uint64_t out_len = c->read_len - sizeof(h);
+
+	switch (h.type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT: {
+		bool wr = h.type == VIRTIO_BLK_T_OUT;
+		uint64_t len = wr ? out_len : in_len;
+		if (wr && b->readonly)
+			return VIRTIO_BLK_S_IOERR;
+		if (len % SECTOR || len > (uint64_t)VBLK_SEG_MAX * VBLK_SIZE_MAX ||
+		    h.sector > b->capacity || len / SECTOR > b->capacity - h.sector)
+			return VIRTIO_BLK_S_IOERR;
+		int n = virtio_chain_iov(c, !wr, wr ? sizeof(h) : 0, len, b->iov, VIRTIO_QUEUE_MAX);
+		if (n < 0)
+			return VIRTIO_BLK_S_IOERR;
+		int r = vblk_rw(b, wr, b->iov, n, h.sector * SECTOR, len);
+		if (r < 0) {
+			LOG_WRN("virtio-blk %s: %s at sector %llu failed: %s", b->path,
+				wr ? "write" : "read", (unsigned long long)h.sector, strerror(-r));
+			return VIRTIO_BLK_S_IOERR;
+		}
+		if (!wr)
+			*data_written = (uint32_t)len;
+		return VIRTIO_BLK_S_OK;
+	}
+	case VIRTIO_BLK_T_FLUSH:
+		if (!b->readonly && fdatasync(b->fd) < 0) {
+			LOG_WRN("virtio-blk %s: fdatasync failed: %s", b->path, strerror(errno));
+			return VIRTIO_BLK_S_IOERR;
+		}
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_GET_ID: {
+		char id[VBLK_ID_BYTES] = {0};
+		memcpy(id, b->id, strnlen(b->id, VBLK_ID_BYTES));
+		size_t n = in_len < VBLK_ID_BYTES ? (size_t)in_len : VBLK_ID_BYTES;
+		*data_written = (uint32_t)virtio_chain_write(c, 0, id, n);
+		return VIRTIO_BLK_S_OK;
+	}
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+static uint32_t vblk_request(void *be, unsigned queue, const struct virtio_chain *c)
+{
+	struct vblk *b = be;
+	uint32_t data = 0;
+	/* Without a writable status byte there is no way to answer: complete with 0 bytes. */
+	if (c->write_len == 0)
+		return 0;
+	uint8_t status = vblk_do(b, c, &data);
+	virtio_chain_write(c, c->write_len - 1, &status, 1);
+	return data + 1;
+}
+
+static void vblk_destroy(void *be)
+{
+	struct vblk *b = be;
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+}
+
+int vblk_open(struct virtio_backend **out, void **be, const char *path, bool readonly,
+	      unsigned idx, struct verr *e)
+{
+	struct vblk *b = calloc(1, sizeof(*b));
+	int r;
+	if (!b)
+		return verr_set(e, -ENOMEM, "virtio-blk: out of memory");
+	snprintf(b->path, sizeof(b->path), "%s", path);
+	b->readonly = readonly;
+	b->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0) {
+		r = verr_set(e, -errno, "disk%u: cannot open %s%s: %s", idx, path,
+			     readonly ? "" : " for writing", strerror(errno));
+		goto fail;
+	}
+	/* Two VMs writing one image would corrupt it. */
+	if (flock(b->fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		r = verr_set(e, -errno, "disk%u: %s is in use by another process", idx, path);
+		goto fail;
+	}
+	struct stat st;
+	if (fstat(b->fd, &st) < 0) {
+		r = verr_set(e, -errno, "disk%u: cannot stat %s: %s", idx, path, strerror(errno));
+		goto fail;
+	}
+	off_t size = S_ISBLK(st.st_mode) ? lseek(b->fd, 0, SEEK_END) : st.st_size;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		r = verr_set(e, -EINVAL, "disk%u: %s is not a file or block device", idx, path);
+		goto fail;
+	}
+	if (size < (off_t)SECTOR) {
+		r = verr_set(e, -EINVAL, "disk%u: %s is smaller than one 512-byte sector", idx, path);
+		goto fail;
+	}
+	if (size % SECTOR)
+		LOG_WRN("disk%u: %s size is not a multiple of 512; the tail is not visible", idx, path);
+	b->capacity = (uint64_t)size / SECTOR;
+	snprintf(b->id, sizeof(b->id), "vmx3-disk%u", idx);
+	b->ops = (struct virtio_backend){
+		.device_id = VIRTIO_ID_BLOCK,
+		.features = VIRTIO_F_VERSION_1 | VIRTIO_BLK_F_SIZE_MAX | VIRTIO_BLK_F_SEG_MAX |
+			    VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH | (readonly ? VIRTIO_BLK_F_RO : 0),
+		.nqueues = 1,
+		.config_read = vblk_config_read,
+		.request = vblk_request,
+		.destroy = vblk_destroy,
+	};
+	*out = &b->ops;
+	*be = b;
+	return 0;
+fail:
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+	return r;
+}
