@@ -88,6 +88,8 @@ FORCE:
 # --- host programs (hostd, CLI tools) -------------------------------------------
 HOST_PROGS :=
 -include mk/host.mk
+-include mk/hostd.mk
+-include mk/stats.mk
 
 host-progs: $(HOST_PROGS)
 
