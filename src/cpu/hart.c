@@ -1,0 +1,750 @@
+/*
+ * hart.c - the execution engine: hart lifecycle, the decoded-block cache and
+ * the interpreter loop.
+ *
+ * Guest code is decoded once into blocks (straight-line runs of up to
+ * BLOCK_MAX instructions inside one 4 KiB page, ended by a control transfer,
+ * a CSR/system instruction or the page end), cached by virtual and physical
+ * pc.  The interpreter dispatches by computed goto over the decoded form.
+ * Interrupts, kicks and the budget are checked between blocks; instret is
+ * counted per block, with exact accounting when an instruction traps.  See
+ * docs/CPU.md.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hart_int.h"
+#include "fpu.h"
+#include "../lib/log.h"
+
+#define ARENA_SIZE (32u << 20)
+#define BLOCK_BYTES_MAX (sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct dinsn))
+
+/* ---- shared code-page map ---------------------------------------------- */
+
+static void cpu_ram_written(void *ctx, uint64_t pa, uint64_t len)
+{
+	struct cpu_shared *sh = ctx;
+	if (sh->nharts)
+		hart_code_written(sh->harts[0], pa, len);
+}
+
+static void blocks_flush(struct hart *h)
+{
+	memset(h->btab, 0, sizeof(h->btab));
+	h->arena_used = 0;
+}
+
+/* Drops decoded code for every page in [pa, pa+len) in every hart on the bus. */
+void hart_code_written(struct hart *h, uint64_t pa, uint64_t len)
+{
+	struct cpu_shared *sh = h->sh;
+	struct guest_ram *ram = h->ram;
+
+	if (!len || pa + len <= ram->base || pa >= ram->base + ram->size)
+		return;
+	uint64_t lo = pa < ram->base ? ram->base : pa;
+	uint64_t hi = pa + len > ram->base + ram->size ? ram->base + ram->size : pa + len;
+	for (uint64_t pg = (lo - ram->base) >> 12; pg <= (hi - 1 - ram->base) >> 12; pg++) {
+		if (!sh->code_pages[pg])
+			continue;
+		sh->code_pages[pg] = 0;
+		uint64_t page_pa = ram->base + (pg << 12);
+		for (unsigned k = 0; k < sh->nharts; k++) {
+			struct hart *o = sh->harts[k];
+			for (unsigned i = 0; i < BTAB_SIZE; i++)
+				if (o->btab_page[i] == page_pa)
+					o->btab[i] = NULL;
+			/* Its current block may be the one just modified. */
+			o->exit_req |= 1;
+		}
+	}
+}
+
+static void mark_code_page(struct hart *h, uint64_t pa)
+{
+	struct cpu_shared *sh = h->sh;
+	uint64_t pg = (pa - h->ram->base) >> 12;
+	if (sh->code_pages[pg])
+		return;
+	sh->code_pages[pg] = 1;
+	for (unsigned k = 0; k < sh->nharts; k++)
+		mmu_flush_pa_write(sh->harts[k], pa & ~0xfffULL);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+int hart_create(struct hart **out, unsigned hartid, const struct hart_platform *plat,
+		struct verr *e)
+{
+	struct hart *h = calloc(1, sizeof(*h));
+	struct bus *bus = plat->bus;
+	struct cpu_shared *sh = NULL;
+	bool new_sh = false;
+
+	if (!h)
+		return verr_set(e, -ENOMEM, "hart %u: out of memory", hartid);
+	h->arena = malloc(ARENA_SIZE);
+	h->scratch = malloc(BLOCK_BYTES_MAX);
+	if (!h->arena || !h->scratch) {
+		verr_set(e, -ENOMEM, "hart %u: out of memory for the code cache", hartid);
+		goto fail;
+	}
+	h->arena_size = ARENA_SIZE;
+	h->plat = *plat;
+	h->bus = bus;
+	h->ram = bus->ram;
+	h->id = hartid;
+	h->tohost_page = plat->tohost ? plat->tohost & ~0xfffULL : ~0ULL;
+
+	if (bus->ram_written == cpu_ram_written) {
+		sh = bus->ram_written_ctx;
+	} else {
+		if (bus->ram_written) {
+			verr_set(e, -EBUSY, "hart %u: bus ram_written hook already taken", hartid);
+			goto fail;
+		}
+		sh = calloc(1, sizeof(*sh));
+		if (!sh) {
+			verr_set(e, -ENOMEM, "hart %u: out of memory", hartid);
+			goto fail;
+		}
+		new_sh = true;
+		sh->bus = bus;
+		sh->npages = h->ram->size >> 12;
+		sh->code_pages = calloc(sh->npages ? sh->npages : 1, 1);
+		if (!sh->code_pages) {
+			verr_set(e, -ENOMEM, "hart %u: out of memory", hartid);
+			goto fail;
+		}
+	}
+	if (sh->nharts == CPU_MAX_HARTS) {
+		verr_set(e, -ENOSPC, "hart %u: too many harts", hartid);
+		goto fail;
+	}
+	sh->harts[sh->nharts++] = h;
+	h->sh = sh;
+	if (new_sh) {
+		bus->ram_written = cpu_ram_written;
+		bus->ram_written_ctx = sh;
+	}
+	hart_reset(h, RAM_DEFAULT_BASE);
+	*out = h;
+	return 0;
+fail:
+	if (new_sh) {
+		free(sh->code_pages);
+		free(sh);
+	}
+	free(h->arena);
+	free(h->scratch);
+	free(h);
+	return e ? -ENOMEM : -ENOMEM;
+}
+
+void hart_destroy(struct hart *h)
+{
+	if (!h)
+		return;
+	struct cpu_shared *sh = h->sh;
+	for (unsigned k = 0; k < sh->nharts; k++) {
+		if (sh->harts[k] == h) {
+			sh->harts[k] = sh->harts[--sh->nharts];
+			break;
+		}
+	}
+	if (!sh->nharts) {
+		if (sh->bus->ram_written == cpu_ram_written) {
+			sh->bus->ram_written = NULL;
+			sh->bus->ram_written_ctx = NULL;
+		}
+		free(sh->code_pages);
+		free(sh);
+	}
+	free(h->arena);
+	free(h->scratch);
+	free(h);
+}
+
+void hart_reset(struct hart *h, uint64_t entry)
+{
+	struct hart_state *s = &h->s;
+	/* Device-driven interrupt lines keep their level across a reset. */
+	uint64_t lines = mip_load(h) & (MIP_MSIP | MIP_MTIP | MIP_MEIP | MIP_SEIP);
+
+	memset(s, 0, sizeof(*s));
+	s->mip = lines;
+	s->priv = PRIV_M;
+	s->pc = entry;
+	s->hartid = h->id;
+	s->mstatus = (2ULL << 32) | (2ULL << 34);   /* UXL = SXL = 64 */
+	hart_flush_caches(h);
+}
+
+void hart_flush_caches(struct hart *h)
+{
+	mmu_flush_all(h);
+	blocks_flush(h);
+	hart_update_modes(h);
+}
+
+void hart_set_xreg(struct hart *h, unsigned reg, uint64_t val)
+{
+	if (reg > 0 && reg < 32)
+		h->s.x[reg] = val;
+}
+
+uint64_t hart_get_xreg(const struct hart *h, unsigned reg)
+{
+	return reg < 32 ? h->s.x[reg] : 0;
+}
+
+uint64_t hart_get_pc(const struct hart *h) { return h->s.pc; }
+unsigned hart_id(const struct hart *h) { return h->id; }
+uint64_t hart_instret(const struct hart *h) { return h->s.icount; }
+struct hart_state *hart_state(struct hart *h) { return &h->s; }
+uint64_t hart_tohost_value(const struct hart *h) { return h->s.tohost_value; }
+
+void hart_set_irq(struct hart *h, uint64_t mip_mask, bool level)
+{
+	if (level)
+		__atomic_fetch_or(&h->s.mip, mip_mask, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&h->s.mip, ~mip_mask, __ATOMIC_RELAXED);
+}
+
+void hart_kick(struct hart *h)
+{
+	__atomic_store_n(&h->kick, 1, __ATOMIC_RELEASE);
+}
+
+bool hart_irq_pending(const struct hart *h)
+{
+	return (mip_load(h) & h->s.mie) != 0;
+}
+
+uint64_t hart_timer_deadline(const struct hart *h)
+{
+	return (h->s.menvcfg & MENVCFG_STCE) ? h->s.stimecmp : UINT64_MAX;
+}
+
+void hart_update_timer(struct hart *h, uint64_t now)
+{
+	hart_eval_stip(h, now);
+}
+
+/* ---- block building ----------------------------------------------------- */
+
+static inline unsigned btab_hash(uint64_t vpc)
+{
+	return (unsigned)((vpc >> 1) ^ (vpc >> (BTAB_BITS + 1))) & (BTAB_SIZE - 1);
+}
+
+/* Reads 16 instruction bits at physical pa (RAM, or a device such as a boot ROM). */
+static bool fetch16(struct hart *h, uint64_t pa, uint32_t *v)
+{
+	uint8_t *p = ram_ptr(h->ram, pa, 2);
+	if (p) {
+		*v = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+		return true;
+	}
+	uint64_t t;
+	if (bus_read(h->bus, pa, 2, &t) < 0)
+		return false;
+	*v = (uint32_t)(t & 0xffff);
+	return true;
+}
+
+/*
+ * Decodes the block at vpc (physical ppc) into b, at most `limit` retiring
+ * instructions.  Returns false after raising a fetch exception on the first
+ * instruction; *cacheable is cleared for blocks that must not be reused.
+ */
+static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t ppc,
+			 unsigned limit, bool *cacheable)
+{
+	uint64_t pc = vpc, pa = ppc;
+	unsigned n = 0;
+
+	b->vpc = vpc;
+	b->ppc = ppc;
+	if (!ram_contains(h->ram, ppc, 2))
+		*cacheable = false;
+	else
+		mark_code_page(h, ppc);
+	for (;;) {
+		struct dinsn *d = &b->insn[n];
+		uint32_t lo, hi;
+
+		if (n == limit)
+			break;
+		if (!fetch16(h, pa, &lo)) {
+			if (n)
+				break;
+			h->s.pc = pc;
+			hart_trap(h, EXC_IFETCH_ACCESS, pc, false);
+			return false;
+		}
+		if ((lo & 3) == 3) {
+			uint64_t pa_hi = pa + 2;
+			if ((pa & 0xfff) == 0xffe) {
+				/* Straddles two pages: a one-instruction block, never cached. */
+				if (n)
+					break;
+				if (!mmu_fetch_slow(h, pc + 2, &pa_hi)) {
+					h->s.pc = pc;
+					hart_trap(h, h->exc_cause, h->exc_tval, false);
+					return false;
+				}
+				*cacheable = false;
+				if (ram_contains(h->ram, pa_hi, 2))
+					mark_code_page(h, pa_hi);
+			}
+			if (!fetch16(h, pa_hi, &hi)) {
+				if (n)
+					break;
+				h->s.pc = pc;
+				hart_trap(h, EXC_IFETCH_ACCESS, pc + 2, false);
+				return false;
+			}
+			lo |= hi << 16;
+		}
+		decode_insn(d, lo);
+		d->pc = pc;
+		d->idx = n;
+		n++;
+		if (decode_ends_block(d->op)) {
+			b->n = n;
+			return true;
+		}
+		pc += d->len;
+		pa += d->len;
+		if ((pa & 0xfff) == 0 || !*cacheable)
+			break;
+	}
+	struct dinsn *end = &b->insn[n];
+	memset(end, 0, sizeof(*end));
+	end->op = OP_END;
+	end->pc = pc;
+	end->idx = n;
+	b->n = n;
+	return true;
+}
+
+static struct block *get_block(struct hart *h, uint64_t limit)
+{
+	uint64_t vpc = h->s.pc, ppc;
+	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
+
+	if (VMX_LIKELY(e->tag == vpc >> 12)) {
+		ppc = e->pa_page | (vpc & 0xfff);
+	} else if (!mmu_fetch_slow(h, vpc, &ppc)) {
+		hart_trap(h, h->exc_cause, h->exc_tval, false);
+		return NULL;
+	}
+	unsigned hi = btab_hash(vpc);
+	struct block *b = h->btab[hi];
+	if (VMX_LIKELY(b && b->vpc == vpc && b->ppc == ppc)) {
+		if (VMX_LIKELY(b->n <= limit))
+			return b;
+	} else {
+		bool cacheable = true;
+		if (h->arena_size - h->arena_used < BLOCK_BYTES_MAX)
+			blocks_flush(h);
+		b = (struct block *)(h->arena + h->arena_used);
+		if (!decode_block(h, b, vpc, ppc, BLOCK_MAX, &cacheable))
+			return NULL;
+		if (cacheable) {
+			b->cached = 1;
+			h->arena_used += (sizeof(struct block) + (b->n + 1) * sizeof(struct dinsn) + 15) & ~15ULL;
+			h->btab[hi] = b;
+			h->btab_page[hi] = ppc & ~0xfffULL;
+		}
+		if (b->n <= limit)
+			return b;
+	}
+	/* The budget ends inside this block: decode a shorter one-shot copy. */
+	bool cacheable = false;
+	b = h->scratch;
+	if (!decode_block(h, b, vpc, ppc, (unsigned)limit, &cacheable))
+		return NULL;
+	b->cached = 0;
+	return b;
+}
+
+/* ---- the interpreter ---------------------------------------------------- */
+
+static inline uint64_t amo_calc(unsigned f5, uint64_t a, uint64_t b, bool w)
+{
+	if (w) {
+		a = (uint64_t)(int64_t)(int32_t)a;
+		b = (uint64_t)(int64_t)(int32_t)b;
+	}
+	uint64_t ua = w ? (uint32_t)a : a, ub = w ? (uint32_t)b : b;
+	switch (f5) {
+	case AMO_SWAP: return b;
+	case AMO_ADD: return a + b;
+	case AMO_XOR: return a ^ b;
+	case AMO_AND: return a & b;
+	case AMO_OR: return a | b;
+	case AMO_MIN: return (int64_t)a < (int64_t)b ? a : b;
+	case AMO_MAX: return (int64_t)a > (int64_t)b ? a : b;
+	case AMO_MINU: return ua < ub ? a : b;
+	case AMO_MAXU: return ua > ub ? a : b;
+	}
+	return a;
+}
+
+static inline uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
+
+enum hart_exit hart_run(struct hart *h, uint64_t budget)
+{
+#define LBL(n) [OP_##n] = &&L_##n,
+	static const void *const labels[OP_COUNT] = { HART_OPS(LBL) };
+#undef LBL
+	struct hart_state *s = &h->s;
+	uint64_t *x = s->x;
+	uint64_t *f = s->f;
+	const uint64_t start = s->icount;
+	enum hart_exit why = HART_EXIT_BUDGET;
+	const struct dinsn *ip;
+	unsigned dmode, rm_, fl_;
+
+	h->exit_req = 0;
+	for (;;) {
+		uint64_t done = s->icount - start;
+		if (done >= budget)
+			break;
+		if (VMX_UNLIKELY(__atomic_load_n(&h->kick, __ATOMIC_RELAXED))) {
+			__atomic_store_n(&h->kick, 0, __ATOMIC_RELAXED);
+			why = HART_EXIT_STOP;
+			break;
+		}
+		if (VMX_UNLIKELY(mip_load(h) & s->mie) && hart_take_irq(h))
+			continue;
+		const struct block *b = get_block(h, budget - done);
+		if (!b)
+			continue;
+		ip = b->insn;
+		dmode = h->dmode;
+
+#define NEXT do { ip++; goto *labels[ip->op]; } while (0)
+#define RD x[ip->rd]
+#define RS1 x[ip->rs1]
+#define RS2 x[ip->rs2]
+#define IMM ((uint64_t)ip->imm)
+#define EXC(cause, tval) do { s->pc = ip->pc; s->icount += ip->idx; \
+		hart_trap(h, (cause), (tval), false); goto block_done; } while (0)
+#define EXC_PENDING() EXC(h->exc_cause, h->exc_tval)
+#define ILLEGAL() EXC(EXC_ILLEGAL, ip->raw)
+#define JUMP(target) do { s->pc = (target); s->icount += ip->idx + 1; goto block_done; } while (0)
+#define FALLTHROUGH_EXIT() do { s->pc = ip->pc + ip->len; s->icount += ip->idx + 1; \
+		goto block_done; } while (0)
+#define LOADV(T, out) do { \
+		uint64_t va_ = RS1 + IMM; \
+		const struct tlbe *e_ = &h->tlb[ACC_R][dmode][(va_ >> 12) & TLB_MASK]; \
+		if (VMX_LIKELY(e_->tag == (va_ >> 12) && (va_ & 0xfff) <= 4096 - sizeof(T))) { \
+			T v_; memcpy(&v_, (const void *)(uintptr_t)(va_ + e_->addend), sizeof(T)); \
+			out = (uint64_t)(int64_t)v_; \
+		} else { \
+			uint64_t v_; \
+			if (!mmu_load_slow(h, va_, sizeof(T), &v_)) EXC_PENDING(); \
+			out = (uint64_t)(int64_t)(T)v_; \
+		} } while (0)
+#define LOAD(T) do { LOADV(T, RD); NEXT; } while (0)
+#define STOREV(T, val) do { \
+		uint64_t va_ = RS1 + IMM, sv_ = (val); \
+		const struct tlbe *e_ = &h->tlb[ACC_W][dmode][(va_ >> 12) & TLB_MASK]; \
+		if (VMX_LIKELY(e_->tag == (va_ >> 12) && (va_ & 0xfff) <= 4096 - sizeof(T))) { \
+			T v_ = (T)sv_; memcpy((void *)(uintptr_t)(va_ + e_->addend), &v_, sizeof(T)); \
+		} else { \
+			if (!mmu_store_slow(h, va_, sizeof(T), sv_)) EXC_PENDING(); \
+			if (VMX_UNLIKELY(h->exit_req)) FALLTHROUGH_EXIT(); \
+		} } while (0)
+#define STORE(T) do { STOREV(T, RS2); NEXT; } while (0)
+#define BRANCH(cond) do { if (cond) JUMP(ip->pc + IMM); NEXT; } while (0)
+#define FP_ON() do { if (VMX_UNLIKELY(!(s->mstatus & MSTATUS_FS))) ILLEGAL(); } while (0)
+#define FP_RM() do { FP_ON(); rm_ = ip->rm == 7 ? (unsigned)(s->fcsr >> 5) & 7 : ip->rm; \
+		if (VMX_UNLIKELY(rm_ > 4)) \
+			ILLEGAL(); \
+		fl_ = 0; \
+	} while (0)
+#define FP_DONE() do { s->fcsr |= fl_; s->mstatus |= MSTATUS_FS; NEXT; } while (0)
+#define F1S fpu_unbox_s(f[ip->rs1])
+#define F2S fpu_unbox_s(f[ip->rs2])
+#define F3S fpu_unbox_s(f[ip->rs3])
+#define F1D f[ip->rs1]
+#define F2D f[ip->rs2]
+#define F3D f[ip->rs3]
+
+		goto *labels[ip->op];
+
+	L_ILLEGAL: ILLEGAL();
+	L_END: s->pc = ip->pc; s->icount += ip->idx; goto block_done;
+	L_LUI: RD = IMM; NEXT;
+	L_AUIPC: RD = ip->pc + IMM; NEXT;
+	L_JAL: RD = ip->pc + ip->len; JUMP(ip->pc + IMM);
+	L_JALR: { uint64_t t = (RS1 + IMM) & ~1ULL; RD = ip->pc + ip->len; JUMP(t); }
+	L_BEQ: BRANCH(RS1 == RS2);
+	L_BNE: BRANCH(RS1 != RS2);
+	L_BLT: BRANCH((int64_t)RS1 < (int64_t)RS2);
+	L_BGE: BRANCH((int64_t)RS1 >= (int64_t)RS2);
+	L_BLTU: BRANCH(RS1 < RS2);
+	L_BGEU: BRANCH(RS1 >= RS2);
+	L_LB: LOAD(int8_t);
+	L_LH: LOAD(int16_t);
+	L_LW: LOAD(int32_t);
+	L_LD: LOAD(int64_t);
+	L_LBU: LOAD(uint8_t);
+	L_LHU: LOAD(uint16_t);
+	L_LWU: LOAD(uint32_t);
+	L_SB: STORE(uint8_t);
+	L_SH: STORE(uint16_t);
+	L_SW: STORE(uint32_t);
+	L_SD: STORE(uint64_t);
+	L_ADDI: RD = RS1 + IMM; NEXT;
+	L_SLTI: RD = (int64_t)RS1 < ip->imm; NEXT;
+	L_SLTIU: RD = RS1 < IMM; NEXT;
+	L_XORI: RD = RS1 ^ IMM; NEXT;
+	L_ORI: RD = RS1 | IMM; NEXT;
+	L_ANDI: RD = RS1 & IMM; NEXT;
+	L_SLLI: RD = RS1 << ip->imm; NEXT;
+	L_SRLI: RD = RS1 >> ip->imm; NEXT;
+	L_SRAI: RD = (uint64_t)((int64_t)RS1 >> ip->imm); NEXT;
+	L_ADD: RD = RS1 + RS2; NEXT;
+	L_SUB: RD = RS1 - RS2; NEXT;
+	L_SLL: RD = RS1 << (RS2 & 63); NEXT;
+	L_SLT: RD = (int64_t)RS1 < (int64_t)RS2; NEXT;
+	L_SLTU: RD = RS1 < RS2; NEXT;
+	L_XOR: RD = RS1 ^ RS2; NEXT;
+	L_SRL: RD = RS1 >> (RS2 & 63); NEXT;
+	L_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT;
+	L_OR: RD = RS1 | RS2; NEXT;
+	L_AND: RD = RS1 & RS2; NEXT;
+	L_ADDIW: RD = sx32(RS1 + IMM); NEXT;
+	L_SLLIW: RD = sx32((uint32_t)RS1 << ip->imm); NEXT;
+	L_SRLIW: RD = sx32((uint32_t)RS1 >> ip->imm); NEXT;
+	L_SRAIW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> ip->imm); NEXT;
+	L_ADDW: RD = sx32(RS1 + RS2); NEXT;
+	L_SUBW: RD = sx32(RS1 - RS2); NEXT;
+	L_SLLW: RD = sx32((uint32_t)RS1 << (RS2 & 31)); NEXT;
+	L_SRLW: RD = sx32((uint32_t)RS1 >> (RS2 & 31)); NEXT;
+	L_SRAW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)); NEXT;
+	L_MUL: RD = RS1 * RS2; NEXT;
+	L_MULH: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64); NEXT;
+	L_MULHSU: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)RS2) >> 64); NEXT;
+	L_MULHU: RD = (uint64_t)(((unsigned __int128)RS1 * RS2) >> 64); NEXT;
+	L_DIV: {
+		int64_t a = (int64_t)RS1, d = (int64_t)RS2;
+		RD = d == 0 ? ~0ULL : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d);
+		NEXT;
+	}
+	L_DIVU: RD = RS2 == 0 ? ~0ULL : RS1 / RS2; NEXT;
+	L_REM: {
+		int64_t a = (int64_t)RS1, d = (int64_t)RS2;
+		RD = d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d);
+		NEXT;
+	}
+	L_REMU: RD = RS2 == 0 ? RS1 : RS1 % RS2; NEXT;
+	L_MULW: RD = sx32(RS1 * RS2); NEXT;
+	L_DIVW: {
+		int32_t a = (int32_t)RS1, d = (int32_t)RS2;
+		RD = d == 0 ? ~0ULL : (a == INT32_MIN && d == -1) ? sx32((uint32_t)a) : sx32((uint32_t)(a / d));
+		NEXT;
+	}
+	L_DIVUW: {
+		uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
+		RD = d == 0 ? ~0ULL : sx32(a / d);
+		NEXT;
+	}
+	L_REMW: {
+		int32_t a = (int32_t)RS1, d = (int32_t)RS2;
+		RD = d == 0 ? sx32((uint32_t)a) : (a == INT32_MIN && d == -1) ? 0 : sx32((uint32_t)(a % d));
+		NEXT;
+	}
+	L_REMUW: {
+		uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
+		RD = d == 0 ? sx32(a) : sx32(a % d);
+		NEXT;
+	}
+	L_LR_W: L_LR_D: {
+		unsigned sz = ip->op == OP_LR_W ? 4 : 8;
+		uint64_t pa, v = 0;
+		void *hp;
+		if (!mmu_amo_addr(h, RS1, sz, ACC_R, &pa, &hp))
+			EXC_PENDING();
+		if (hp)
+			memcpy(&v, hp, sz);
+		else if (bus_read(h->bus, pa, sz, &v) < 0)
+			EXC(EXC_LOAD_ACCESS, RS1);
+		s->resv_addr = pa;
+		s->resv_valid = 1;
+		RD = sz == 4 ? sx32(v) : v;
+		NEXT;
+	}
+	L_SC_W: L_SC_D: {
+		unsigned sz = ip->op == OP_SC_W ? 4 : 8;
+		uint64_t pa;
+		void *hp;
+		if (!mmu_amo_addr(h, RS1, sz, ACC_W, &pa, &hp))
+			EXC_PENDING();
+		if (s->resv_valid && s->resv_addr == pa) {
+			uint64_t v = RS2;
+			if (hp)
+				memcpy(hp, &v, sz);
+			else if (bus_write(h->bus, pa, sz, v) < 0)
+				EXC(EXC_STORE_ACCESS, RS1);
+			RD = 0;
+		} else {
+			RD = 1;
+		}
+		s->resv_valid = 0;
+		if (VMX_UNLIKELY(h->exit_req))
+			FALLTHROUGH_EXIT();
+		NEXT;
+	}
+	L_AMO_W: L_AMO_D: {
+		bool w = ip->op == OP_AMO_W;
+		unsigned sz = w ? 4 : 8;
+		uint64_t pa, old = 0;
+		void *hp;
+		if (!mmu_amo_addr(h, RS1, sz, ACC_W, &pa, &hp))
+			EXC_PENDING();
+		if (hp)
+			memcpy(&old, hp, sz);
+		else if (bus_read(h->bus, pa, sz, &old) < 0)
+			EXC(EXC_STORE_ACCESS, RS1);
+		uint64_t nv = amo_calc(ip->rm, old, RS2, w);
+		if (hp)
+			memcpy(hp, &nv, sz);
+		else if (bus_write(h->bus, pa, sz, nv) < 0)
+			EXC(EXC_STORE_ACCESS, RS1);
+		RD = w ? sx32(old) : old;
+		if (VMX_UNLIKELY(h->exit_req))
+			FALLTHROUGH_EXIT();
+		NEXT;
+	}
+	L_FENCE: NEXT;
+	L_FENCE_I:
+		/* Stores to code pages already drop stale blocks; flushing here also
+		 * covers RAM written behind the bus's back. */
+		blocks_flush(h);
+		FALLTHROUGH_EXIT();
+	L_ECALL: EXC(EXC_ECALL_U + s->priv, 0);
+	L_EBREAK: EXC(EXC_BREAKPOINT, ip->pc);
+	L_MRET:
+		s->pc = ip->pc;
+		if (!hart_mret(h))
+			ILLEGAL();
+		s->icount += ip->idx + 1;
+		goto block_done;
+	L_SRET:
+		s->pc = ip->pc;
+		if (!hart_sret(h))
+			ILLEGAL();
+		s->icount += ip->idx + 1;
+		goto block_done;
+	L_WFI:
+		if (s->priv == PRIV_U || (s->priv == PRIV_S && (s->mstatus & MSTATUS_TW)))
+			ILLEGAL();
+		if (!(mip_load(h) & s->mie)) {
+			h->exit_req |= 2;
+			h->exit_reason = HART_EXIT_WFI;
+		}
+		FALLTHROUGH_EXIT();
+	L_SFENCE_VMA:
+		if (s->priv == PRIV_U || (s->priv == PRIV_S && (s->mstatus & MSTATUS_TVM)))
+			ILLEGAL();
+		if (ip->rs1 == 0)
+			mmu_flush_all(h);
+		else
+			mmu_flush_va(h, RS1);
+		FALLTHROUGH_EXIT();
+	L_CSRRW: L_CSRRS: L_CSRRC: L_CSRRWI: L_CSRRSI: L_CSRRCI:
+		if (!csr_op(h, ip))
+			EXC_PENDING();
+		FALLTHROUGH_EXIT();
+
+	L_FLW: { uint64_t v; FP_ON(); LOADV(uint32_t, v); f[ip->rd] = fpu_box_s((uint32_t)v);
+		s->mstatus |= MSTATUS_FS; NEXT; }
+	L_FLD: { uint64_t v; FP_ON(); LOADV(uint64_t, v); f[ip->rd] = v;
+		s->mstatus |= MSTATUS_FS; NEXT; }
+	L_FSW: FP_ON(); STOREV(uint32_t, (uint32_t)f[ip->rs2]); NEXT;
+	L_FSD: FP_ON(); STOREV(uint64_t, f[ip->rs2]); NEXT;
+	L_FMA_S: FP_RM();
+		f[ip->rd] = fpu_box_s(fpu_fma_s(F1S, F2S, F3S, ip->imm & 1, (ip->imm >> 1) & 1, rm_, &fl_));
+		FP_DONE();
+	L_FMA_D: FP_RM();
+		f[ip->rd] = fpu_fma_d(F1D, F2D, F3D, ip->imm & 1, (ip->imm >> 1) & 1, rm_, &fl_);
+		FP_DONE();
+	L_FADD_S: FP_RM(); f[ip->rd] = fpu_box_s(fpu_add_s(F1S, F2S, rm_, &fl_)); FP_DONE();
+	L_FSUB_S: FP_RM(); f[ip->rd] = fpu_box_s(fpu_sub_s(F1S, F2S, rm_, &fl_)); FP_DONE();
+	L_FMUL_S: FP_RM(); f[ip->rd] = fpu_box_s(fpu_mul_s(F1S, F2S, rm_, &fl_)); FP_DONE();
+	L_FDIV_S: FP_RM(); f[ip->rd] = fpu_box_s(fpu_div_s(F1S, F2S, rm_, &fl_)); FP_DONE();
+	L_FSQRT_S: FP_RM(); f[ip->rd] = fpu_box_s(fpu_sqrt_s(F1S, rm_, &fl_)); FP_DONE();
+	L_FSGNJ_S: FP_ON(); fl_ = 0;
+		f[ip->rd] = fpu_box_s((F1S & 0x7fffffffu) | (F2S & 0x80000000u)); FP_DONE();
+	L_FSGNJN_S: FP_ON(); fl_ = 0;
+		f[ip->rd] = fpu_box_s((F1S & 0x7fffffffu) | (~F2S & 0x80000000u)); FP_DONE();
+	L_FSGNJX_S: FP_ON(); fl_ = 0;
+		f[ip->rd] = fpu_box_s(F1S ^ (F2S & 0x80000000u)); FP_DONE();
+	L_FMIN_S: FP_ON(); fl_ = 0; f[ip->rd] = fpu_box_s(fpu_min_s(F1S, F2S, &fl_)); FP_DONE();
+	L_FMAX_S: FP_ON(); fl_ = 0; f[ip->rd] = fpu_box_s(fpu_max_s(F1S, F2S, &fl_)); FP_DONE();
+	L_FCVT_W_S: FP_RM(); RD = fpu_cvt_w_s(F1S, rm_, &fl_); FP_DONE();
+	L_FCVT_WU_S: FP_RM(); RD = fpu_cvt_wu_s(F1S, rm_, &fl_); FP_DONE();
+	L_FCVT_L_S: FP_RM(); RD = fpu_cvt_l_s(F1S, rm_, &fl_); FP_DONE();
+	L_FCVT_LU_S: FP_RM(); RD = fpu_cvt_lu_s(F1S, rm_, &fl_); FP_DONE();
+	L_FMV_X_W: FP_ON(); RD = sx32((uint32_t)f[ip->rs1]); NEXT;
+	L_FEQ_S: FP_ON(); fl_ = 0; RD = (uint64_t)fpu_eq_s(F1S, F2S, &fl_); FP_DONE();
+	L_FLT_S: FP_ON(); fl_ = 0; RD = (uint64_t)fpu_lt_s(F1S, F2S, &fl_); FP_DONE();
+	L_FLE_S: FP_ON(); fl_ = 0; RD = (uint64_t)fpu_le_s(F1S, F2S, &fl_); FP_DONE();
+	L_FCLASS_S: FP_ON(); RD = fpu_class_s(F1S); NEXT;
+	L_FCVT_S_W: FP_RM(); f[ip->rd] = fpu_box_s(fpu_cvt_s_w(RS1, rm_, &fl_)); FP_DONE();
+	L_FCVT_S_WU: FP_RM(); f[ip->rd] = fpu_box_s(fpu_cvt_s_wu(RS1, rm_, &fl_)); FP_DONE();
+	L_FCVT_S_L: FP_RM(); f[ip->rd] = fpu_box_s(fpu_cvt_s_l(RS1, rm_, &fl_)); FP_DONE();
+	L_FCVT_S_LU: FP_RM(); f[ip->rd] = fpu_box_s(fpu_cvt_s_lu(RS1, rm_, &fl_)); FP_DONE();
+	L_FMV_W_X: FP_ON(); fl_ = 0; f[ip->rd] = fpu_box_s((uint32_t)RS1); FP_DONE();
+	L_FADD_D: FP_RM(); f[ip->rd] = fpu_add_d(F1D, F2D, rm_, &fl_); FP_DONE();
+	L_FSUB_D: FP_RM(); f[ip->rd] = fpu_sub_d(F1D, F2D, rm_, &fl_); FP_DONE();
+	L_FMUL_D: FP_RM(); f[ip->rd] = fpu_mul_d(F1D, F2D, rm_, &fl_); FP_DONE();
+	L_FDIV_D: FP_RM(); f[ip->rd] = fpu_div_d(F1D, F2D, rm_, &fl_); FP_DONE();
+	L_FSQRT_D: FP_RM(); f[ip->rd] = fpu_sqrt_d(F1D, rm_, &fl_); FP_DONE();
+	L_FSGNJ_D: FP_ON(); fl_ = 0;
+		f[ip->rd] = (F1D & ~(1ULL << 63)) | (F2D & (1ULL << 63)); FP_DONE();
+	L_FSGNJN_D: FP_ON(); fl_ = 0;
+		f[ip->rd] = (F1D & ~(1ULL << 63)) | (~F2D & (1ULL << 63)); FP_DONE();
+	L_FSGNJX_D: FP_ON(); fl_ = 0; f[ip->rd] = F1D ^ (F2D & (1ULL << 63)); FP_DONE();
+	L_FMIN_D: FP_ON(); fl_ = 0; f[ip->rd] = fpu_min_d(F1D, F2D, &fl_); FP_DONE();
+	L_FMAX_D: FP_ON(); fl_ = 0; f[ip->rd] = fpu_max_d(F1D, F2D, &fl_); FP_DONE();
+	L_FCVT_W_D: FP_RM(); RD = fpu_cvt_w_d(F1D, rm_, &fl_); FP_DONE();
+	L_FCVT_WU_D: FP_RM(); RD = fpu_cvt_wu_d(F1D, rm_, &fl_); FP_DONE();
+	L_FCVT_L_D: FP_RM(); RD = fpu_cvt_l_d(F1D, rm_, &fl_); FP_DONE();
+	L_FCVT_LU_D: FP_RM(); RD = fpu_cvt_lu_d(F1D, rm_, &fl_); FP_DONE();
+	L_FMV_X_D: FP_ON(); RD = f[ip->rs1]; NEXT;
+	L_FEQ_D: FP_ON(); fl_ = 0; RD = (uint64_t)fpu_eq_d(F1D, F2D, &fl_); FP_DONE();
+	L_FLT_D: FP_ON(); fl_ = 0; RD = (uint64_t)fpu_lt_d(F1D, F2D, &fl_); FP_DONE();
+	L_FLE_D: FP_ON(); fl_ = 0; RD = (uint64_t)fpu_le_d(F1D, F2D, &fl_); FP_DONE();
+	L_FCLASS_D: FP_ON(); RD = fpu_class_d(F1D); NEXT;
+	L_FCVT_D_W: FP_RM(); f[ip->rd] = fpu_cvt_d_w(RS1, rm_, &fl_); FP_DONE();
+	L_FCVT_D_WU: FP_RM(); f[ip->rd] = fpu_cvt_d_wu(RS1, rm_, &fl_); FP_DONE();
+	L_FCVT_D_L: FP_RM(); f[ip->rd] = fpu_cvt_d_l(RS1, rm_, &fl_); FP_DONE();
+	L_FCVT_D_LU: FP_RM(); f[ip->rd] = fpu_cvt_d_lu(RS1, rm_, &fl_); FP_DONE();
+	L_FMV_D_X: FP_ON(); fl_ = 0; f[ip->rd] = RS1; FP_DONE();
+	L_FCVT_S_D: FP_RM(); f[ip->rd] = fpu_box_s(fpu_cvt_s_d(F1D, rm_, &fl_)); FP_DONE();
+	L_FCVT_D_S: FP_RM(); f[ip->rd] = fpu_cvt_d_s(F1S, &fl_); FP_DONE();
+
+	block_done:
+		x[32] = 0;
+		if (VMX_UNLIKELY(h->exit_req)) {
+			int r = h->exit_req;
+			h->exit_req = 0;
+			if (r & 2) {
+				why = h->exit_reason;
+				break;
+			}
+		}
+	}
+	/* Another hart may run before this one resumes: drop the reservation. */
+	s->resv_valid = 0;
+	return why;
+}

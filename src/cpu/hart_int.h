@@ -1,0 +1,211 @@
+/*
+ * hart_int.h - private to src/cpu: the hart's host-side structure, the
+ * decoded-instruction form, the software TLB and the helpers the pieces of the
+ * cpu module (decode, mmu, csr, hart) share.  Nothing outside src/cpu (and its
+ * unit tests) includes this.
+ */
+#ifndef VMX_CPU_HART_INT_H
+#define VMX_CPU_HART_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "hart.h"
+#include "hart_state.h"
+
+/*
+ * Every internal operation.  Compressed instructions decode to the same ops as
+ * their 32-bit expansions.  The exec loop builds its computed-goto table from
+ * this list, so order only matters in that both sides use it.
+ */
+#define HART_OPS(X) \
+	X(ILLEGAL) X(END) X(LUI) X(AUIPC) X(JAL) X(JALR) \
+	X(BEQ) X(BNE) X(BLT) X(BGE) X(BLTU) X(BGEU) \
+	X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU) X(SB) X(SH) X(SW) X(SD) \
+	X(ADDI) X(SLTI) X(SLTIU) X(XORI) X(ORI) X(ANDI) X(SLLI) X(SRLI) X(SRAI) \
+	X(ADD) X(SUB) X(SLL) X(SLT) X(SLTU) X(XOR) X(SRL) X(SRA) X(OR) X(AND) \
+	X(ADDIW) X(SLLIW) X(SRLIW) X(SRAIW) X(ADDW) X(SUBW) X(SLLW) X(SRLW) X(SRAW) \
+	X(MUL) X(MULH) X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) X(REMU) \
+	X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW) \
+	X(LR_W) X(SC_W) X(LR_D) X(SC_D) X(AMO_W) X(AMO_D) \
+	X(FENCE) X(FENCE_I) X(ECALL) X(EBREAK) X(MRET) X(SRET) X(WFI) X(SFENCE_VMA) \
+	X(CSRRW) X(CSRRS) X(CSRRC) X(CSRRWI) X(CSRRSI) X(CSRRCI) \
+	X(FLW) X(FSW) X(FLD) X(FSD) X(FMA_S) X(FMA_D) \
+	X(FADD_S) X(FSUB_S) X(FMUL_S) X(FDIV_S) X(FSQRT_S) X(FSGNJ_S) X(FSGNJN_S) X(FSGNJX_S) \
+	X(FMIN_S) X(FMAX_S) X(FCVT_W_S) X(FCVT_WU_S) X(FCVT_L_S) X(FCVT_LU_S) X(FMV_X_W) \
+	X(FEQ_S) X(FLT_S) X(FLE_S) X(FCLASS_S) X(FCVT_S_W) X(FCVT_S_WU) X(FCVT_S_L) \
+	X(FCVT_S_LU) X(FMV_W_X) \
+	X(FADD_D) X(FSUB_D) X(FMUL_D) X(FDIV_D) X(FSQRT_D) X(FSGNJ_D) X(FSGNJN_D) X(FSGNJX_D) \
+	X(FMIN_D) X(FMAX_D) X(FCVT_W_D) X(FCVT_WU_D) X(FCVT_L_D) X(FCVT_LU_D) X(FMV_X_D) \
+	X(FEQ_D) X(FLT_D) X(FLE_D) X(FCLASS_D) X(FCVT_D_W) X(FCVT_D_WU) X(FCVT_D_L) \
+	X(FCVT_D_LU) X(FMV_D_X) X(FCVT_S_D) X(FCVT_D_S)
+
+#define HART_OP_ENUM(n) OP_##n,
+enum hart_op { HART_OPS(HART_OP_ENUM) OP_COUNT };
+#undef HART_OP_ENUM
+
+/* AMO function codes (funct5 of the A extension) kept in dinsn.rm. */
+enum { AMO_ADD = 0x00, AMO_SWAP = 0x01, AMO_XOR = 0x04, AMO_OR = 0x08, AMO_AND = 0x0c,
+       AMO_MIN = 0x10, AMO_MAX = 0x14, AMO_MINU = 0x18, AMO_MAXU = 0x1c };
+
+/*
+ * One decoded instruction: operands pre-extracted, immediates sign-extended,
+ * rd == 0 redirected to the sink register 32.  pc is the instruction's virtual
+ * address; idx its position in the block (how many instructions before it
+ * retired, for exact counting when it traps).
+ */
+struct dinsn {
+	uint16_t op;
+	uint8_t rd, rs1, rs2, rs3;
+	uint8_t rm;       /* FP rounding mode, AMO funct5, or CSR number's low byte holder */
+	uint8_t len;      /* 2 or 4 */
+	uint16_t idx;
+	uint16_t csr;
+	uint32_t raw;     /* instruction bits, for mtval on illegal instruction */
+	int64_t imm;
+	uint64_t pc;
+};
+
+/* Longest block; also bounds how late a kick or interrupt can be noticed. */
+#define BLOCK_MAX 64
+
+struct block {
+	uint64_t vpc, ppc;
+	uint32_t n;              /* instructions retired when it runs to the end */
+	uint32_t cached;         /* lives in the block table (vs. one-shot scratch) */
+	struct dinsn insn[];     /* n entries, then an OP_END or a block-ending op */
+};
+
+#define BTAB_BITS 14
+#define BTAB_SIZE (1u << BTAB_BITS)
+
+/* Software TLB: direct mapped, 4 KiB granules, per translation mode and access kind. */
+#define TLB_BITS 8
+#define TLB_SIZE (1u << TLB_BITS)
+#define TLB_MASK (TLB_SIZE - 1)
+
+enum mmu_mode { MMU_U = 0, MMU_S = 1, MMU_SSUM = 2, MMU_BARE = 3, MMU_NMODES = 4 };
+enum mmu_acc { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
+
+struct tlbe {
+	uint64_t tag;       /* va >> 12, or ~0 when empty */
+	uint64_t addend;    /* host address = va + addend */
+	uint64_t pa_page;   /* physical address of the 4 KiB granule */
+};
+
+/* Exception causes */
+enum {
+	EXC_IFETCH_MISALIGNED = 0, EXC_IFETCH_ACCESS = 1, EXC_ILLEGAL = 2, EXC_BREAKPOINT = 3,
+	EXC_LOAD_MISALIGNED = 4, EXC_LOAD_ACCESS = 5, EXC_STORE_MISALIGNED = 6,
+	EXC_STORE_ACCESS = 7, EXC_ECALL_U = 8, EXC_ECALL_S = 9, EXC_ECALL_M = 11,
+	EXC_IFETCH_PAGE = 12, EXC_LOAD_PAGE = 13, EXC_STORE_PAGE = 15,
+};
+
+/* mstatus bits */
+#define MSTATUS_SIE  (1ULL << 1)
+#define MSTATUS_MIE  (1ULL << 3)
+#define MSTATUS_SPIE (1ULL << 5)
+#define MSTATUS_MPIE (1ULL << 7)
+#define MSTATUS_SPP  (1ULL << 8)
+#define MSTATUS_MPP_SHIFT 11
+#define MSTATUS_MPP  (3ULL << 11)
+#define MSTATUS_FS   (3ULL << 13)
+#define MSTATUS_MPRV (1ULL << 17)
+#define MSTATUS_SUM  (1ULL << 18)
+#define MSTATUS_MXR  (1ULL << 19)
+#define MSTATUS_TVM  (1ULL << 20)
+#define MSTATUS_TW   (1ULL << 21)
+#define MSTATUS_TSR  (1ULL << 22)
+#define MSTATUS_UXL  (3ULL << 32)
+#define MSTATUS_SXL  (3ULL << 34)
+#define MSTATUS_SD   (1ULL << 63)
+
+#define MENVCFG_FIOM (1ULL << 0)
+#define MENVCFG_STCE (1ULL << 63)
+
+/*
+ * State shared by every hart on one bus: which RAM pages hold decoded code.
+ * A store by any hart (or DMA) to such a page drops the decoded blocks of
+ * that page in every hart.  The harts of a machine run on one thread, so
+ * no locking; a multi-threaded board would need it here.
+ */
+#define CPU_MAX_HARTS 64
+struct cpu_shared {
+	struct bus *bus;
+	uint8_t *code_pages;    /* one byte per RAM page */
+	uint64_t npages;
+	unsigned nharts;
+	struct hart *harts[CPU_MAX_HARTS];
+};
+
+struct hart {
+	struct hart_state s;
+	struct hart_platform plat;
+	struct bus *bus;
+	struct guest_ram *ram;
+	unsigned id;
+
+	/* Effective translation modes for fetch and for loads/stores. */
+	unsigned imode, dmode;
+	struct tlbe tlb[3][MMU_NMODES][TLB_SIZE];   /* [mmu_acc][mode][index] */
+	bool tlb_has_super;   /* a superpage was cached: sfence.vma va flushes all */
+
+	struct block *btab[BTAB_SIZE];
+	uint64_t btab_page[BTAB_SIZE];   /* physical page of each entry, for invalidation */
+	uint8_t *arena;
+	size_t arena_used, arena_size;
+	struct block *scratch;
+
+	struct cpu_shared *sh;
+	uint64_t tohost_page;   /* tohost & ~0xfff, or ~0 */
+
+	int kick;               /* atomic: hart_kick() */
+	int exit_req;           /* nonzero: leave the block after this instruction */
+	enum hart_exit exit_reason;
+
+	/* Exception raised by a slow-path helper that returned false. */
+	uint64_t exc_cause, exc_tval;
+};
+
+/* decode.c */
+void decode_insn(struct dinsn *d, uint32_t raw);
+bool decode_ends_block(unsigned op);
+
+/* mmu.c */
+void mmu_flush_all(struct hart *h);
+void mmu_flush_va(struct hart *h, uint64_t va);
+void mmu_flush_pa_write(struct hart *h, uint64_t pa_page);
+bool mmu_translate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint64_t *pa);
+bool mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val);
+bool mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val);
+/* Host pointer (RAM) or NULL (MMIO: use the bus at *pa) for an LR/SC/AMO. */
+bool mmu_amo_addr(struct hart *h, uint64_t va, unsigned size, unsigned acc, uint64_t *pa,
+		  void **host);
+bool mmu_fetch_slow(struct hart *h, uint64_t va, uint64_t *pa);
+
+/* csr.c */
+bool csr_op(struct hart *h, const struct dinsn *d);
+bool csr_read(struct hart *h, unsigned csr, uint64_t *val, unsigned idx);
+void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool intr);
+bool hart_take_irq(struct hart *h);
+void hart_update_modes(struct hart *h);
+bool hart_mret(struct hart *h);
+bool hart_sret(struct hart *h);
+uint64_t hart_time(const struct hart *h);
+void hart_eval_stip(struct hart *h, uint64_t now);
+
+/* hart.c */
+void hart_code_written(struct hart *h, uint64_t pa, uint64_t len);
+
+static inline bool hart_is_code_page(const struct hart *h, uint64_t pa)
+{
+	uint64_t pg = (pa - h->ram->base) >> 12;
+	return pa >= h->ram->base && pg < h->sh->npages && h->sh->code_pages[pg];
+}
+
+static inline uint64_t mip_load(const struct hart *h)
+{
+	return __atomic_load_n(&h->s.mip, __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * mmu.c - Sv39/Sv48 translation, the software TLB and the slow paths of
+ * loads, stores, AMOs and instruction fetch.
+ *
+ * The fast path (in hart.c) is one tag compare per access: a TLB entry maps a
+ * 4 KiB virtual granule to a host address for RAM.  Entries exist per
+ * translation mode (U, S, S with SUM, bare) so privilege and SUM changes need
+ * no flush, and per access kind (read, write, execute), so an entry is only
+ * created once the page table grants that kind and the A (and for writes D)
+ * bit is set: a hit therefore never needs a permission check.  Write entries
+ * are never created for pages holding decoded code or the HTIF tohost word, so
+ * those stores come here and are noticed.
+ */
+#include <string.h>
+#include "hart_int.h"
+
+#define PTE_V (1ULL << 0)
+#define PTE_R (1ULL << 1)
+#define PTE_W (1ULL << 2)
+#define PTE_X (1ULL << 3)
+#define PTE_U (1ULL << 4)
+#define PTE_A (1ULL << 6)
+#define PTE_D (1ULL << 7)
+#define PPN_MASK ((1ULL << 44) - 1)
+
+static const uint8_t page_fault[3] = { EXC_LOAD_PAGE, EXC_STORE_PAGE, EXC_IFETCH_PAGE };
+static const uint8_t access_fault[3] = { EXC_LOAD_ACCESS, EXC_STORE_ACCESS, EXC_IFETCH_ACCESS };
+
+static inline bool fault(struct hart *h, uint64_t cause, uint64_t tval)
+{
+	h->exc_cause = cause;
+	h->exc_tval = tval;
+	return false;
+}
+
+void mmu_flush_all(struct hart *h)
+{
+	for (unsigned a = 0; a < 3; a++)
+		for (unsigned m = 0; m < MMU_NMODES; m++)
+			for (unsigned i = 0; i < TLB_SIZE; i++)
+				h->tlb[a][m][i].tag = ~0ULL;
+	h->tlb_has_super = false;
+}
+
+void mmu_flush_va(struct hart *h, uint64_t va)
+{
+	/* An entry is one 4 KiB slice; a superpage may be cached in many slots. */
+	if (h->tlb_has_super) {
+		mmu_flush_all(h);
+		return;
+	}
+	unsigned i = (va >> 12) & TLB_MASK;
+	for (unsigned a = 0; a < 3; a++)
+		for (unsigned m = 0; m < MMU_NMODES; m++)
+			if (h->tlb[a][m][i].tag == va >> 12)
+				h->tlb[a][m][i].tag = ~0ULL;
+}
+
+void mmu_flush_pa_write(struct hart *h, uint64_t pa_page)
+{
+	for (unsigned m = 0; m < MMU_NMODES; m++)
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			struct tlbe *e = &h->tlb[ACC_W][m][i];
+			if (e->tag != ~0ULL && e->pa_page == pa_page)
+				e->tag = ~0ULL;
+		}
+}
+
+static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, unsigned mode)
+{
+	uint64_t pa_page = pa & ~0xfffULL;
+	uint8_t *host = ram_ptr(h->ram, pa_page, 4096);
+	if (!host)
+		return;
+	if (acc == ACC_W && (hart_is_code_page(h, pa_page) || pa_page == h->tohost_page))
+		return;
+	struct tlbe *e = &h->tlb[acc][mode][(va >> 12) & TLB_MASK];
+	e->tag = va >> 12;
+	e->addend = (uint64_t)(uintptr_t)host - (va & ~0xfffULL);
+	e->pa_page = pa_page;
+}
+
+/* Page-table walk per the privileged spec, with hardware A/D updates. */
+static bool walk(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint64_t *pa,
+		 bool *super)
+{
+	uint64_t satp = h->s.satp;
+	unsigned levels = (satp >> 60) == 9 ? 4 : 3;
+	unsigned vabits = 12 + 9 * levels;
+	uint64_t a = (satp & PPN_MASK) << 12;
+
+	if ((uint64_t)((int64_t)(va << (64 - vabits)) >> (64 - vabits)) != va)
+		return fault(h, page_fault[acc], va);
+
+	for (int i = (int)levels - 1; i >= 0; i--) {
+		uint64_t pte_pa = a + ((va >> (12 + 9 * i)) & 511) * 8;
+		uint8_t *pp = ram_ptr(h->ram, pte_pa, 8);
+		uint64_t pte;
+
+		if (!pp)
+			return fault(h, access_fault[acc], va);
+		memcpy(&pte, pp, 8);
+		/* Bits 63:54 are Svnapot/Svpbmt/reserved, none implemented: must be 0. */
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte >> 54))
+			return fault(h, page_fault[acc], va);
+		uint64_t ppn = (pte >> 10) & PPN_MASK;
+		if (!(pte & (PTE_R | PTE_X))) {
+			if (i == 0)
+				return fault(h, page_fault[acc], va);
+			a = ppn << 12;
+			continue;
+		}
+		if (mode == MMU_U) {
+			if (!(pte & PTE_U))
+				return fault(h, page_fault[acc], va);
+		} else if ((pte & PTE_U) && (acc == ACC_X || mode == MMU_S)) {
+			return fault(h, page_fault[acc], va);
+		}
+		bool ok;
+		if (acc == ACC_R)
+			ok = (pte & PTE_R) || ((h->s.mstatus & MSTATUS_MXR) && (pte & PTE_X));
+		else if (acc == ACC_W)
+			ok = pte & PTE_W;
+		else
+			ok = pte & PTE_X;
+		if (!ok)
+			return fault(h, page_fault[acc], va);
+		if (i > 0 && (ppn & ((1ULL << (9 * i)) - 1)))
+			return fault(h, page_fault[acc], va);
+		uint64_t npte = pte | PTE_A | (acc == ACC_W ? PTE_D : 0);
+		if (npte != pte) {
+			memcpy(pp, &npte, 8);
+			if (hart_is_code_page(h, pte_pa))
+				hart_code_written(h, pte_pa, 8);
+		}
+		uint64_t off_mask = (1ULL << (12 + 9 * i)) - 1;
+		*pa = ((ppn << 12) & ~off_mask) | (va & off_mask);
+		*super = i > 0;
+		return true;
+	}
+	return fault(h, page_fault[acc], va);
+}
+
+bool mmu_translate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint64_t *pa)
+{
+	if (mode == MMU_BARE) {
+		*pa = va;
+		return true;
+	}
+	bool super = false;
+	if (!walk(h, va, acc, mode, pa, &super))
+		return false;
+	if (super)
+		h->tlb_has_super = true;
+	return true;
+}
+
+/* Translation through the TLB, walking and filling it on a miss. */
+static bool xlate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint64_t *pa)
+{
+	const struct tlbe *e = &h->tlb[acc][mode][(va >> 12) & TLB_MASK];
+	if (e->tag == va >> 12) {
+		*pa = e->pa_page | (va & 0xfff);
+		return true;
+	}
+	if (!mmu_translate(h, va, acc, mode, pa))
+		return false;
+	tlb_fill(h, va, *pa, acc, mode);
+	return true;
+}
+
+static bool phys_read(struct hart *h, uint64_t pa, unsigned size, uint64_t *val)
+{
+	uint8_t *p = ram_ptr(h->ram, pa, size);
+	if (p) {
+		uint64_t v = 0;
+		memcpy(&v, p, size);
+		*val = v;
+		return true;
+	}
+	uint64_t v = 0;
+	if (bus_read(h->bus, pa, size, &v) < 0)
+		return false;
+	*val = size == 8 ? v : v & ((1ULL << (8 * size)) - 1);
+	return true;
+}
+
+static bool phys_write(struct hart *h, uint64_t pa, unsigned size, uint64_t val)
+{
+	uint8_t *p = ram_ptr(h->ram, pa, size);
+	if (!p)
+		return bus_write(h->bus, pa, size, val) == 0;
+	if (hart_is_code_page(h, pa) || hart_is_code_page(h, pa + size - 1))
+		hart_code_written(h, pa, size);
+	memcpy(p, &val, size);
+	uint64_t th = h->plat.tohost;
+	if (th && pa < th + 8 && th < pa + size) {
+		uint64_t v;
+		uint8_t *tp = ram_ptr(h->ram, th, 8);
+		if (tp) {
+			memcpy(&v, tp, 8);
+			if (v) {
+				h->s.tohost_value = v;
+				h->exit_req |= 2;
+				h->exit_reason = HART_EXIT_TOHOST;
+			}
+		}
+	}
+	return true;
+}
+
+/*
+ * An access that crosses a 4 KiB boundary: both pages are translated (and
+ * checked) before any byte moves, so a fault leaves memory untouched.
+ */
+static bool cross_xlate(struct hart *h, uint64_t va, unsigned size, unsigned acc, uint64_t *pa0,
+			uint64_t *pa1)
+{
+	uint64_t va1 = (va + size) & ~0xfffULL;
+	return xlate(h, va, acc, h->dmode, pa0) && xlate(h, va1, acc, h->dmode, pa1);
+}
+
+bool mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
+{
+	uint64_t pa, pa1;
+
+	if ((va & 0xfff) + size > 4096) {
+		if (!cross_xlate(h, va, size, ACC_R, &pa, &pa1))
+			return false;
+		uint64_t v = 0;
+		for (unsigned i = 0; i < size; i++) {
+			uint64_t a = va + i, b;
+			uint64_t p = ((a ^ va) & ~0xfffULL) ? pa1 + (a & 0xfff) : pa + i;
+			if (!phys_read(h, p, 1, &b))
+				return fault(h, EXC_LOAD_ACCESS, a);
+			v |= b << (8 * i);
+		}
+		*val = v;
+		return true;
+	}
+	if (!xlate(h, va, ACC_R, h->dmode, &pa))
+		return false;
+	if (!phys_read(h, pa, size, val))
+		return fault(h, EXC_LOAD_ACCESS, va);
+	return true;
+}
+
+bool mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+	uint64_t pa, pa1;
+
+	if ((va & 0xfff) + size > 4096) {
+		if (!cross_xlate(h, va, size, ACC_W, &pa, &pa1))
+			return false;
+		for (unsigned i = 0; i < size; i++) {
+			uint64_t a = va + i;
+			uint64_t p = ((a ^ va) & ~0xfffULL) ? pa1 + (a & 0xfff) : pa + i;
+			if (!phys_write(h, p, 1, (val >> (8 * i)) & 0xff))
+				return fault(h, EXC_STORE_ACCESS, a);
+		}
+		return true;
+	}
+	if (!xlate(h, va, ACC_W, h->dmode, &pa))
+		return false;
+	if (!phys_write(h, pa, size, val))
+		return fault(h, EXC_STORE_ACCESS, va);
+	return true;
+}
+
+bool mmu_amo_addr(struct hart *h, uint64_t va, unsigned size, unsigned acc, uint64_t *pa,
+		  void **host)
+{
+	if (va & (size - 1))
+		return fault(h, acc == ACC_R ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, va);
+	if (!xlate(h, va, acc, h->dmode, pa))
+		return false;
+	*host = ram_ptr(h->ram, *pa, size);
+	if (acc == ACC_W && *host && hart_is_code_page(h, *pa))
+		hart_code_written(h, *pa, size);
+	return true;
+}
+
+bool mmu_fetch_slow(struct hart *h, uint64_t va, uint64_t *pa)
+{
+	return xlate(h, va, ACC_X, h->imode, pa);
+}
