@@ -1,0 +1,98 @@
+/*
+ * board_int.h - the private layout of struct vm shared by the board's files
+ * (vm.c: creation and run loop, fdt.c: device tree, loader.c: images,
+ * console.c: the terminal, config.c: the .vmx keys).
+ */
+#ifndef VMX_BOARD_BOARD_INT_H
+#define VMX_BOARD_BOARD_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <termios.h>
+#include "vm.h"
+#include "../cpu/hart.h"
+#include "../devices/device.h"
+#include "../mem/bus.h"
+#include "../mem/ram.h"
+
+#define VM_MAX_DEVICES   24
+#define VM_FDT_SIZE      (64 * 1024)    /* room for OpenSBI's fixups too */
+#define VM_KERNEL_OFFSET 0x200000ULL     /* Image text_offset on RV64 */
+#define VM_FW_INFO_MAGIC 0x4942534fULL   /* "OSBI" */
+#define VM_SLICE_INSNS   20000u
+
+/* Where the loaders put things; filled by board_load(). */
+struct vm_layout {
+	uint64_t entry;                 /* pc of every hart at reset */
+	uint64_t fdt_addr, fdt_size;
+	uint64_t fw_info_addr;
+	uint64_t kernel_addr, kernel_end;
+	uint64_t initrd_start, initrd_end;
+	uint64_t tohost;                /* ELF mode: tohost symbol, else 0 */
+};
+
+/* The interactive console: terminal in raw mode or nothing. */
+struct vm_console {
+	int in_fd;                      /* -1: no input */
+	bool raw;                       /* terminal put in raw mode, restore on exit */
+	bool escape;                    /* Ctrl-A seen */
+	struct termios saved;
+};
+
+struct vm {
+	struct vm_config vc;
+	struct guest_ram ram;
+	struct bus bus;
+	unsigned nharts;
+	struct hart *harts[VM_MAX_HARTS];
+	struct hart_platform plat;
+	bool idle[VM_MAX_HARTS];        /* stopped in WFI with nothing pending */
+
+	struct dev_env env;
+	unsigned ndevs;
+	struct device devs[VM_MAX_DEVICES];
+	struct plic *plic;
+	struct clint *clint;
+	struct uart *uart;
+
+	/*
+	 * The time base the CLINT builds mtime from: host CLOCK_MONOTONIC since
+	 * creation, or (deterministic) retired instructions plus idle skips.
+	 */
+	uint64_t (*time_source)(struct vm *vm);
+	uint64_t start_ns;
+	uint64_t idle_skip;             /* deterministic: ticks skipped while idle */
+
+	struct vm_layout lay;
+	struct vm_console con;
+
+	int evfd;                       /* eventfd: wakes an idle vm_run */
+	atomic_bool stop_req, poweroff_req;
+	bool result_set;
+	enum vm_result result;
+	uint64_t tohost_code;
+	uint64_t last_input_poll_ns;
+};
+
+uint64_t board_now_ns(void);
+
+/* fdt.c: builds the device tree into buf (VM_FDT_SIZE bytes). */
+int board_build_fdt(struct vm *vm, void *buf, size_t size, struct verr *e);
+/* Builds it and copies it to vm->lay.fdt_addr in guest RAM. */
+int board_write_fdt(struct vm *vm, struct verr *e);
+
+/* loader.c */
+int board_load(struct vm *vm, struct verr *e);
+int board_load_elf(struct vm *vm, const char *path, struct verr *e);
+/* Checks a RISC-V Image header; fills the image size (with bss). */
+int board_check_image(const void *hdr, size_t len, uint64_t *image_size);
+
+/* console.c */
+int console_open(struct vm_console *con, const struct vm_config *vc, struct verr *e);
+void console_close(struct vm_console *con);
+/* Reads up to room bytes of input into buf; returns count, 0 if none. */
+size_t console_read(struct vm *vm, uint8_t *buf, size_t room);
+
+#endif

@@ -1,0 +1,419 @@
+/*
+ * vm.c - the board: creates RAM, harts and the devices of the registration
+ * table, loads the guest, and runs the harts round-robin on the calling
+ * thread in slices of VM_SLICE_INSNS instructions.
+ *
+ * Between slices the board re-evaluates the timers (CLINT MTIP and each
+ * hart's Sstc STIP), flushes console output and feeds console input.  When
+ * every hart waits in WFI with nothing pending it sleeps in ppoll on the
+ * stop eventfd and the console until the earliest timer deadline, so an
+ * idle guest costs no host CPU.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "board_int.h"
+#include "../devices/clint.h"
+#include "../devices/plic.h"
+#include "../devices/uart.h"
+#include "../lib/log.h"
+
+#define INPUT_POLL_NS   2000000ULL    /* look at console input every 2 ms of run time */
+#define DET_INSNS_PER_TICK 100        /* deterministic time: 1 GIPS against 10 MHz */
+#define NS_PER_TICK     (1000000000ULL / DEV_TIMEBASE_HZ)
+
+uint64_t board_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t total_instret(const struct vm *vm)
+{
+	uint64_t n = 0;
+	for (unsigned h = 0; h < vm->nharts; h++)
+		n += hart_instret(vm->harts[h]);
+	return n;
+}
+
+/* Time sources for the CLINT, in DEV_TIMEBASE_HZ ticks. */
+static uint64_t time_host(struct vm *vm)
+{
+	return (board_now_ns() - vm->start_ns) / NS_PER_TICK;
+}
+
+static uint64_t time_insns(struct vm *vm)
+{
+	return total_instret(vm) / DET_INSNS_PER_TICK + vm->idle_skip;
+}
+
+/* dev_env callbacks */
+static void env_cpu_irq(void *ctx, unsigned hart, uint64_t mask, bool level)
+{
+	struct vm *vm = ctx;
+	if (hart < vm->nharts && vm->harts[hart])
+		hart_set_irq(vm->harts[hart], mask, level);
+}
+
+static void env_irq(void *ctx, unsigned line, bool level)
+{
+	struct vm *vm = ctx;
+	if (vm->plic)
+		plic_set_irq(vm->plic, line, level);
+}
+
+static uint64_t env_time(void *ctx)
+{
+	struct vm *vm = ctx;
+	return vm->time_source(vm);
+}
+
+static void kick_all(struct vm *vm)
+{
+	for (unsigned h = 0; h < vm->nharts; h++)
+		if (vm->harts[h])
+			hart_kick(vm->harts[h]);
+}
+
+static void vm_finish(struct vm *vm, enum vm_result r)
+{
+	if (vm->result_set)
+		return;
+	vm->result_set = true;
+	vm->result = r;
+	kick_all(vm);
+}
+
+static void env_power(void *ctx, enum dev_power what, uint32_t code)
+{
+	struct vm *vm = ctx;
+	switch (what) {
+	case DEV_POWER_OFF:
+		LOG_INF("guest powered off");
+		vm_finish(vm, VM_RESULT_POWEROFF);
+		break;
+	case DEV_POWER_RESET:
+		LOG_INF("guest asked for a reset");
+		vm_finish(vm, VM_RESULT_RESET);
+		break;
+	case DEV_POWER_FAIL:
+		LOG_WRN("guest powered off reporting failure code %u", code);
+		vm->tohost_code = code;
+		vm_finish(vm, VM_RESULT_POWEROFF);
+		break;
+	}
+}
+
+/* What the harts read as `time`: the CLINT's mtime. */
+static uint64_t plat_time(void *ctx)
+{
+	struct vm *vm = ctx;
+	return vm->clint ? clint_mtime(vm->clint) : vm->time_source(vm);
+}
+
+static struct device *find_dev(struct vm *vm, const struct device_type *t)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++)
+		if (vm->devs[i].type == t)
+			return &vm->devs[i];
+	return NULL;
+}
+
+static int create_devices(struct vm *vm, struct verr *e)
+{
+	int r;
+	for (const struct device_type *const *t = device_types; *t; t++) {
+		unsigned n = (*t)->count(&vm->vc);
+		for (unsigned i = 0; i < n; i++) {
+			struct device *d;
+			if (vm->ndevs == VM_MAX_DEVICES)
+				return verr_set(e, -ENOSPC, "too many devices");
+			d = &vm->devs[vm->ndevs];
+			memset(d, 0, sizeof(*d));
+			d->type = *t;
+			d->idx = i;
+			snprintf(d->name, sizeof(d->name), "%s%u", (*t)->name, i);
+			if ((r = (*t)->create(d, &vm->env, &vm->vc, i, e)) < 0)
+				return r;
+			vm->ndevs++;
+			if ((r = bus_map(&vm->bus, d->name, d->base, d->size, (*t)->mmio, d->priv)) < 0)
+				return verr_set(e, r, "%s: cannot map %#llx+%#llx", d->name,
+						(unsigned long long)d->base, (unsigned long long)d->size);
+		}
+	}
+	struct device *d;
+	vm->plic = (d = find_dev(vm, &dev_type_plic)) ? d->priv : NULL;
+	vm->clint = (d = find_dev(vm, &dev_type_clint)) ? d->priv : NULL;
+	vm->uart = (d = find_dev(vm, &dev_type_uart)) ? d->priv : NULL;
+	if (!vm->plic || !vm->clint || !vm->uart)
+		return verr_set(e, -EINVAL, "board: PLIC, CLINT or UART missing from the device table");
+	return 0;
+}
+
+static void reset_harts(struct vm *vm)
+{
+	for (unsigned h = 0; h < vm->nharts; h++) {
+		hart_reset(vm->harts[h], vm->lay.entry);
+		hart_set_xreg(vm->harts[h], 10, h);                  /* a0: hart id */
+		hart_set_xreg(vm->harts[h], 11, vm->lay.fdt_addr);   /* a1: device tree */
+		hart_set_xreg(vm->harts[h], 12, vm->lay.fw_info_addr); /* a2: fw_dynamic_info */
+		vm->idle[h] = false;
+	}
+	/* Bare-metal tests run on hart 0 alone; the others never start. */
+	for (unsigned h = 1; vm->vc.elf[0] && h < vm->nharts; h++)
+		vm->idle[h] = true;
+}
+
+int vm_create(struct vm **out, const struct vm_config *vc, struct verr *e)
+{
+	struct vm *vm;
+	int r;
+
+	*out = NULL;
+	if (vc->numvcpus < 1 || vc->numvcpus > VM_MAX_HARTS)
+		return verr_set(e, -EINVAL, "numvcpus %u: must be 1..%u", vc->numvcpus, VM_MAX_HARTS);
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return verr_set(e, -ENOMEM, "out of memory");
+	vm->vc = *vc;
+	vm->nharts = vc->numvcpus;
+	vm->ram.memfd = -1;
+	vm->con.in_fd = -1;
+	vm->start_ns = board_now_ns();
+	vm->time_source = vc->deterministic ? time_insns : time_host;
+	vm->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->evfd < 0) {
+		r = verr_set(e, -errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if ((r = ram_create(&vm->ram, RAM_DEFAULT_BASE, vc->mem_size, e)) < 0)
+		goto fail;
+	bus_init(&vm->bus, &vm->ram);
+
+	vm->plat = (struct hart_platform){
+		.bus = &vm->bus, .time = plat_time, .ctx = vm, .timebase_hz = DEV_TIMEBASE_HZ,
+	};
+	vm->env = (struct dev_env){
+		.bus = &vm->bus, .nharts = vm->nharts, .cpu_irq = env_cpu_irq, .irq = env_irq,
+		.time = env_time, .power = env_power, .ctx = vm,
+	};
+	if ((r = create_devices(vm, e)) < 0)
+		goto fail;
+	if ((r = board_load(vm, e)) < 0)
+		goto fail;
+	vm->plat.tohost = vm->lay.tohost;
+	for (unsigned h = 0; h < vm->nharts; h++)
+		if ((r = hart_create(&vm->harts[h], h, &vm->plat, e)) < 0)
+			goto fail;
+	reset_harts(vm);
+	for (unsigned i = 0; i < vm->ndevs; i++)
+		vm->devs[i].type->reset(&vm->devs[i]);
+	if ((r = console_open(&vm->con, vc, e)) < 0)
+		goto fail;
+	LOG_INF("board: %u hart(s), %llu MiB RAM, %u disk(s), entry %#llx, fdt %#llx%s",
+		vm->nharts, (unsigned long long)(vm->ram.size >> 20), vc->ndisks,
+		(unsigned long long)vm->lay.entry, (unsigned long long)vm->lay.fdt_addr,
+		vc->deterministic ? ", deterministic time" : "");
+	if (vm->lay.initrd_end)
+		LOG_INF("board: initrd %#llx-%#llx", (unsigned long long)vm->lay.initrd_start,
+			(unsigned long long)vm->lay.initrd_end);
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return r;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	console_close(&vm->con);
+	/* Devices first: their destroy flushes output and closes disks. */
+	for (unsigned i = vm->ndevs; i-- > 0;)
+		vm->devs[i].type->destroy(&vm->devs[i]);
+	vm->plic = NULL;
+	vm->clint = NULL;
+	vm->uart = NULL;
+	for (unsigned h = 0; h < vm->nharts; h++)
+		if (vm->harts[h])
+			hart_destroy(vm->harts[h]);
+	if (vm->ram.memfd >= 0)
+		ram_destroy(&vm->ram);
+	if (vm->evfd >= 0)
+		close(vm->evfd);
+	free(vm);
+}
+
+static void handle_tohost(struct vm *vm, struct hart *h)
+{
+	uint64_t v = hart_tohost_value(h);
+	if (v & 1) {
+		vm->tohost_code = v >> 1;
+		vm_finish(vm, VM_RESULT_TOHOST);
+	} else if ((v >> 56) == 1 && ((v >> 48) & 0xff) == 1) {
+		/* HTIF console putchar (device 1, command 1). */
+		uint8_t c = (uint8_t)v;
+		if (write(STDOUT_FILENO, &c, 1) < 0)
+			LOG_DBG("htif putchar: %s", strerror(errno));
+	}
+}
+
+/* Timers, console: what happens between slices. */
+static void vm_tick(struct vm *vm)
+{
+	uint64_t now = clint_mtime(vm->clint);
+	clint_update(vm->clint);
+	for (unsigned h = 0; h < vm->nharts; h++)
+		hart_update_timer(vm->harts[h], now);
+	uart_flush(vm->uart);
+	if (vm->con.in_fd >= 0) {
+		uint64_t ns = board_now_ns();
+		if (ns - vm->last_input_poll_ns >= INPUT_POLL_NS) {
+			uint8_t buf[UART_FIFO_LEN];
+			vm->last_input_poll_ns = ns;
+			size_t n = console_read(vm, buf, uart_rx_room(vm->uart));
+			if (n)
+				uart_rx_push(vm->uart, buf, n);
+		}
+	}
+}
+
+/* Every hart idle: wait for the next timer deadline, input or a stop request. */
+static void vm_idle(struct vm *vm)
+{
+	uint64_t deadline = clint_next_deadline(vm->clint);
+	for (unsigned h = 0; h < vm->nharts; h++) {
+		uint64_t d = hart_timer_deadline(vm->harts[h]);
+		if (d < deadline)
+			deadline = d;
+	}
+	uint64_t now = clint_mtime(vm->clint);
+	if (deadline <= now)
+		return;
+	if (vm->vc.deterministic) {
+		/* Nothing can happen before the deadline but input: skip ahead. */
+		if (deadline != UINT64_MAX) {
+			vm->idle_skip += deadline - now;
+			return;
+		}
+	}
+	struct pollfd p[2] = {
+		{ .fd = vm->evfd, .events = POLLIN },
+		{ .fd = vm->con.in_fd, .events = POLLIN },
+	};
+	struct timespec ts, *tp = NULL;
+	if (deadline != UINT64_MAX) {
+		uint64_t ns = (deadline - now) * NS_PER_TICK;
+		if (ns > 1000000000ULL)
+			ns = 1000000000ULL;
+		ts.tv_sec = (time_t)(ns / 1000000000ULL);
+		ts.tv_nsec = (long)(ns % 1000000000ULL);
+		tp = &ts;
+	}
+	/* With the receive FIFO full, pending input must not wake us over and over. */
+	bool input = vm->con.in_fd >= 0 && uart_rx_room(vm->uart) > 0;
+	int n = ppoll(p, input ? 2 : 1, tp, NULL);
+	if (n > 0 && (p[0].revents & POLLIN)) {
+		uint64_t v;
+		if (read(vm->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			LOG_DBG("eventfd read: %s", strerror(errno));
+	}
+	/* Input is read by the next tick right away. */
+	vm->last_input_poll_ns = 0;
+}
+
+static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
+{
+	uint64_t start = limit != UINT64_MAX ? total_instret(vm) : 0;
+	for (;;) {
+		if (vm->result_set) {
+			vm->result_set = false;
+			return vm->result;
+		}
+		if (atomic_exchange(&vm->stop_req, false))
+			return VM_RESULT_STOPPED;
+		if (atomic_exchange(&vm->poweroff_req, false)) {
+			LOG_INF("power off requested by the host");
+			return VM_RESULT_POWEROFF;
+		}
+		uint64_t budget = VM_SLICE_INSNS;
+		if (limit != UINT64_MAX) {
+			uint64_t done = total_instret(vm) - start;
+			if (done >= limit)
+				return VM_RESULT_BUDGET;
+			if (limit - done < budget)
+				budget = limit - done;
+		}
+		bool all_idle = true;
+		for (unsigned i = 0; i < vm->nharts && !vm->result_set; i++) {
+			struct hart *h = vm->harts[i];
+			if (vm->idle[i]) {
+				if (vm->vc.elf[0] && i > 0)
+					continue;
+				if (!hart_irq_pending(h))
+					continue;
+				vm->idle[i] = false;
+			}
+			all_idle = false;
+			switch (hart_run(h, budget)) {
+			case HART_EXIT_WFI:
+				vm->idle[i] = !hart_irq_pending(h);
+				break;
+			case HART_EXIT_TOHOST:
+				handle_tohost(vm, h);
+				break;
+			case HART_EXIT_BUDGET:
+			case HART_EXIT_STOP:
+				break;
+			}
+		}
+		vm_tick(vm);
+		if (all_idle && !vm->result_set && !atomic_load(&vm->stop_req)) {
+			bool pending = false;
+			for (unsigned i = 0; i < vm->nharts; i++)
+				pending |= hart_irq_pending(vm->harts[i]);
+			if (!pending)
+				vm_idle(vm);
+		}
+	}
+}
+
+enum vm_result vm_run(struct vm *vm) { return vm_loop(vm, UINT64_MAX); }
+
+enum vm_result vm_run_insns(struct vm *vm, uint64_t insns) { return vm_loop(vm, insns); }
+
+void vm_request_stop(struct vm *vm)
+{
+	uint64_t one = 1;
+	atomic_store(&vm->stop_req, true);
+	kick_all(vm);
+	if (write(vm->evfd, &one, sizeof(one)) < 0) {
+		/* The counter is already non-zero: the loop is awake anyway. */
+	}
+}
+
+void vm_request_poweroff(struct vm *vm)
+{
+	uint64_t one = 1;
+	atomic_store(&vm->poweroff_req, true);
+	kick_all(vm);
+	if (write(vm->evfd, &one, sizeof(one)) < 0) {
+		/* As above. */
+	}
+}
+
+uint64_t vm_tohost_code(const struct vm *vm) { return vm->tohost_code; }
+
+void vm_get_status(struct vm *vm, struct vm_status *st)
+{
+	st->instret = total_instret(vm);
+	st->uptime_ns = board_now_ns() - vm->start_ns;
+	st->numvcpus = vm->nharts;
+	st->mem_size = vm->ram.size;
+}
