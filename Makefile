@@ -17,7 +17,7 @@ PKGS     := libfdt
 PKG_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -g \
                -MMD -MP -Isrc $(CFLAGS_EXTRA)
-VMX_LIBS := -lfdt -lelf -ljansson -lpthread -lm -lrt
+VMX_LIBS := -lfdt -lelf -ljansson -lz -lpthread -lm -lrt
 
 VERSION  := $(shell cat VERSION)
 REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
@@ -25,7 +25,7 @@ REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(
 # Sources of the monitor.  Stats-only and debug-only code lives in its own
 # directories and is linked only into the build types that want it, so a
 # release binary does not contain it at all.
-VMX_COMMON_SRCS := $(wildcard src/lib/*.c src/mem/*.c src/cpu/*.c src/devices/*.c \
+VMX_COMMON_SRCS := $(wildcard src/lib/*.c src/mem/*.c src/cpu/*.c src/devices/*.c src/ckpt/*.c \
                    src/board/*.c src/vmx/*.c)
 VMX_STATS_SRCS  := $(wildcard src/stats/*.c)
 VMX_DEBUG_SRCS  := $(wildcard src/debug/*.c)
