@@ -51,11 +51,14 @@ static bool op_writes_none(unsigned op)
 	}
 }
 
+/*
+ * Conditional branches do not end a block: a taken branch leaves it (a side
+ * exit), a not-taken one falls through to the next decoded instruction.
+ */
 bool decode_ends_block(unsigned op)
 {
 	switch (op) {
-	case OP_JAL: case OP_JALR: case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE:
-	case OP_BLTU: case OP_BGEU: case OP_FENCE_I: case OP_ECALL: case OP_EBREAK:
+	case OP_JAL: case OP_JALR: case OP_FENCE_I: case OP_ECALL: case OP_EBREAK:
 	case OP_MRET: case OP_SRET: case OP_WFI: case OP_SFENCE_VMA: case OP_CSRRW:
 	case OP_CSRRS: case OP_CSRRC: case OP_CSRRWI: case OP_CSRRSI: case OP_CSRRCI:
 	case OP_ILLEGAL: case OP_END:
@@ -319,7 +322,7 @@ static void decode16(struct dinsn *d, uint32_t raw)
 						  bits(raw, 2, 2) << 5, 10);
 				if (nz) { op = OP_ADDI; d->rd = 2; d->rs1 = 2; d->imm = nz; }
 			} else if (imm6) {
-				op = OP_LUI; d->rd = rd; d->imm = imm6 << 12;
+				op = OP_LUI; d->rd = rd; d->imm = (int64_t)((uint64_t)imm6 << 12);
 			}
 			break;
 		case 4: {

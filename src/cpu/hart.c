@@ -313,15 +313,12 @@ static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t
 		d->pc = pc;
 		d->idx = n;
 		n++;
-		if (decode_ends_block(d->op)) {
-			b->n = n;
-			return true;
-		}
 		pc += d->len;
 		pa += d->len;
-		if ((pa & 0xfff) == 0 || !*cacheable)
+		if (decode_ends_block(d->op) || (pa & 0xfff) == 0 || !*cacheable)
 			break;
 	}
+	/* Always terminated, so a not-taken branch last in the block lands here. */
 	struct dinsn *end = &b->insn[n];
 	memset(end, 0, sizeof(*end));
 	end->op = OP_END;

@@ -73,7 +73,7 @@ struct block {
 	uint64_t vpc, ppc;
 	uint32_t n;              /* instructions retired when it runs to the end */
 	uint32_t cached;         /* lives in the block table (vs. one-shot scratch) */
-	struct dinsn insn[];     /* n entries, then an OP_END or a block-ending op */
+	struct dinsn insn[];     /* n entries, then an OP_END */
 };
 
 #define BTAB_BITS 14
