@@ -52,6 +52,37 @@
 		o_;                                                                    \
 	})
 
+/* Register-register / register-immediate instruction on opaque operands. */
+#define OP_RR(insn, a, b)                                                              \
+	({                                                                             \
+		unsigned long r_;                                                      \
+		__asm__ volatile(insn " %0, %1, %2" : "=r"(r_) : "r"(a), "r"(b));     \
+		r_;                                                                    \
+	})
+#define OP_RI(insn, a, imm)                                                            \
+	({                                                                             \
+		unsigned long r_;                                                      \
+		__asm__ volatile(insn " %0, %1, %2" : "=r"(r_) : "r"(a), "i"(imm));   \
+		r_;                                                                    \
+	})
+/* 1 when the conditional branch `insn a, b` is taken. */
+#define BR(insn, a, b)                                                                 \
+	({                                                                             \
+		unsigned long t_ = 1;                                                  \
+		__asm__ volatile(insn " %1, %2, 1f\n\tli %0, 0\n1:"                    \
+				 : "+r"(t_)                                            \
+				 : "r"(a), "r"(b));                                    \
+		t_;                                                                    \
+	})
+
+/* Counts traps while running a statement; for "must trap" checks. */
+#define TRAPS(stmt)                                                                    \
+	({                                                                             \
+		unsigned long c_ = last_trap.count;                                    \
+		stmt;                                                                  \
+		last_trap.count - c_;                                                  \
+	})
+
 struct trap_frame {
 	unsigned long x[32];
 	unsigned long mepc, mcause, mtval, mstatus;
