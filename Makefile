@@ -33,7 +33,7 @@ VMX_MAIN        := src/vmx/main.c
 
 vmx_srcs = $(VMX_COMMON_SRCS) $(if $(filter 1,$(STATS_$(1))),$(VMX_STATS_SRCS)) \
            $(if $(filter 1,$(DEBUG_$(1))),$(VMX_DEBUG_SRCS))
-vmx_objs = $(patsubst src/%.c,$(B)/$(1)/%.o,$(call vmx_srcs,$(1))) $(B)/$(1)/version.o
+vmx_objs = $(patsubst src/%.c,$(B)/$(1)/obj/%.o,$(call vmx_srcs,$(1))) $(B)/$(1)/version.o
 
 .PHONY: all help deps vmx-all $(BUILDTYPES) install check demo bench fuzz clean guest tests \
         unit-tests isa-tests
@@ -57,7 +57,7 @@ vmx-all: $(BUILDTYPES)
 define BUILDTYPE_RULES
 $(1): $(B)/$(1)/$(BIN_$(1))
 
-$(B)/$(1)/%.o: src/%.c
+$(B)/$(1)/obj/%.o: src/%.c
 	@mkdir -p $$(@D)
 	@echo "  CC [$(1)] $$<"
 	$(Q)$(CC) $(BASE_CFLAGS) $(FLAGS_$(1)) -DVMX_BUILDTYPE_NAME='"$(1)"' -c $$< -o $$@
@@ -72,10 +72,10 @@ $(B)/$(1)/version.o: $(B)/$(1)/version.c
 	$(Q)$(CC) $(BASE_CFLAGS) $(FLAGS_$(1)) -c $$< -o $$@
 
 # Everything but main: what unit tests and fuzz targets link against.
-$(B)/$(1)/libvmx.a: $(filter-out $(B)/$(1)/vmx/main.o,$(call vmx_objs,$(1)))
+$(B)/$(1)/libvmx.a: $(filter-out $(B)/$(1)/obj/vmx/main.o,$(call vmx_objs,$(1)))
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 
-$(B)/$(1)/$(BIN_$(1)): $(B)/$(1)/vmx/main.o $(B)/$(1)/libvmx.a
+$(B)/$(1)/$(BIN_$(1)): $(B)/$(1)/obj/vmx/main.o $(B)/$(1)/libvmx.a
 	@echo "  LD [$(1)] $$@"
 	$(Q)$(CC) $(LDFLAGS_$(1)) -o $$@ $$^ $(VMX_LIBS)
 

@@ -25,8 +25,8 @@ check install-internal test -x "$tmp/p2/bin/vmx-opt" -a -x "$tmp/p2/bin/vmx-obj"
 
 # Symbols defined by stats-only and debug-only objects.
 defs() { nm --defined-only "$@" 2>/dev/null | awk '$2 ~ /[TtDdBbRr]/ {print $3}' | sort -u; }
-stats_syms=$(defs "$B"/stats/stats/*.o)
-debug_syms=$(defs "$B"/beta/debug/*.o)
+stats_syms=$(defs "$B"/stats/obj/stats/*.o)
+debug_syms=$(defs "$B"/beta/obj/debug/*.o)
 rel_syms=$(nm "$B/release/vmx" | awk '{print $NF}' | sort -u)
 check stats-symbols-exist test -n "$stats_syms"
 check debug-symbols-exist test -n "$debug_syms"
