@@ -182,6 +182,8 @@ static void plic_reset(struct device *d)
 	memcpy(level, p->st.level, sizeof(level));
 	memset(&p->st, 0, sizeof(p->st));
 	memcpy(p->st.level, level, sizeof(level));
+	/* A line that is still high pends again, as the gateway would forward it. */
+	memcpy(p->st.pending, level, sizeof(level));
 	memset(p->out_valid, 0, sizeof(p->out_valid));
 	plic_update(p);
 }
