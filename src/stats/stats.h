@@ -5,27 +5,71 @@
  * entry point below is a static inline stub or a macro that expands to
  * nothing, so a release binary contains no trace of them.
  *
- * Counters are per vCPU (index 0..VM_MAX_HARTS-1; the last slot is for the
- * non-vCPU threads) and plain uint64_t: each is written by one thread only,
- * so the hot path needs no atomics.
+ * Counters are per vCPU (slot 0..VM_MAX_HARTS-1; the last slot is for the
+ * non-vCPU threads) and plain uint64_t: each slot is written by one thread
+ * only, so the hot path is one load of the thread's slot and one increment,
+ * no atomics.  Readers (ustats writer, control socket) read the words with
+ * relaxed loads; a torn value cannot happen on the 64-bit hosts we run on.
+ *
+ * Two kinds of counters share one table: the static list below (known at
+ * compile time, cheapest to reach) and named counters registered at run time
+ * with stats_register() (per device, per register, ...).
  */
 #ifndef VMX_STATS_STATS_H
 #define VMX_STATS_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "../lib/build.h"
 
-/* X-macro list: name, description.  Add counters here. */
+/*
+ * X-macro list: name, number of elements, description.  An element count > 1
+ * makes an array counter (its elements are named NAME.0, NAME.1, ...); the
+ * STAT_INC_IDX macro clamps an out-of-range index to the last element, so a
+ * guest-chosen index can never write outside the array.
+ */
 #define STATS_COUNTERS(X) \
-	X(CTL_COMMAND, "control-socket commands handled") \
-	X(MMIO_READ, "MMIO reads dispatched on the bus") \
-	X(MMIO_WRITE, "MMIO writes dispatched on the bus") \
-	X(DMA_READ, "device DMA reads from guest RAM") \
-	X(DMA_WRITE, "device DMA writes to guest RAM")
+	X(CTL_COMMAND, 1, "control-socket commands handled") \
+	X(MMIO_READ, 1, "MMIO reads dispatched on the bus") \
+	X(MMIO_WRITE, 1, "MMIO writes dispatched on the bus") \
+	X(MMIO_UNCLAIMED, 1, "physical accesses no region claims (access faults)") \
+	X(DMA_READ, 1, "device DMA reads from guest RAM") \
+	X(DMA_WRITE, 1, "device DMA writes to guest RAM") \
+	X(HART_RUN, 1, "hart_run calls (scheduling slices)") \
+	X(HART_WFI, 1, "WFI with nothing pending (hart goes idle)") \
+	X(HART_KICK, 1, "hart_kick requests") \
+	X(INSN_LOAD, 1, "guest loads executed (slow path)") \
+	X(INSN_STORE, 1, "guest stores executed (slow path)") \
+	X(INSN_AMO, 1, "guest atomics (LR/SC/AMO)") \
+	X(INSN_CSR, 1, "guest CSR instructions") \
+	X(INSN_FP, 1, "guest floating-point instructions handled in software") \
+	X(INSN_SYSTEM, 1, "ECALL/EBREAK/xRET/WFI/SFENCE") \
+	X(TRAP_EXC, 16, "synchronous exceptions taken, by mcause") \
+	X(TRAP_IRQ, 16, "interrupts taken, by cause") \
+	X(TRAP_TO_M, 1, "traps taken into M-mode") \
+	X(TRAP_TO_S, 1, "traps taken into S-mode") \
+	X(TLB_MISS, 1, "TLB misses (page walks)") \
+	X(TLB_FLUSH, 1, "TLB flushes (SFENCE.VMA, satp writes)") \
+	X(DCACHE_MISS, 1, "decode-cache misses (block decodes)") \
+	X(DCACHE_FLUSH, 1, "decode-cache flushes") \
+	X(DCACHE_INVAL, 1, "decoded-code invalidations by RAM writes") \
+	X(PLIC_CLAIM, 1, "PLIC claims") \
+	X(PLIC_COMPLETE, 1, "PLIC completions") \
+	X(UART_TX, 1, "UART bytes transmitted") \
+	X(UART_RX, 1, "UART bytes received") \
+	X(VIRTIO_NOTIFY, 1, "virtio queue notifications") \
+	X(VIRTIO_REQ, 1, "virtio requests processed") \
+	X(VIRTIO_BLK_READ, 1, "virtio-blk read requests") \
+	X(VIRTIO_BLK_WRITE, 1, "virtio-blk write requests") \
+	X(VIRTIO_BLK_FLUSH, 1, "virtio-blk flush requests") \
+	X(VIRTIO_BLK_BYTES, 1, "virtio-blk bytes transferred") \
+	X(VIRTIO_IRQ, 1, "virtio used-buffer interrupts raised") \
+	X(SBI_CALL, 1, "SBI calls seen (ECALL from S-mode)") \
+	X(LOCK_CONTENDED, 1, "MXUser lock acquisitions that had to wait")
 
 enum stat_id {
-#define STAT_ENUM(n, d) STAT_##n,
+#define STAT_ENUM(n, c, d) STAT_##n, STAT_##n##_LAST_ = STAT_##n + (c) - 1,
 	STATS_COUNTERS(STAT_ENUM)
 #undef STAT_ENUM
 	STAT_COUNT
@@ -33,24 +77,65 @@ enum stat_id {
 
 #define STATS_SLOTS 9 /* 8 vCPUs + one for every other thread */
 #define STATS_SLOT_OTHER 8
+/* Static counters plus room for counters registered at run time. */
+#define STATS_MAX_COUNTERS 512
+#define STATS_NAME_MAX 48
 
 #if VMX_STATS
-extern uint64_t stats_counts[STATS_SLOTS][STAT_COUNT];
+/* One row per slot, each on its own cache lines (rows are 4 KiB). */
+extern uint64_t stats_counts[STATS_SLOTS][STATS_MAX_COUNTERS];
 extern _Thread_local unsigned stats_slot;
-#define STAT_INC(id) ((void)(stats_counts[stats_slot][STAT_##id]++))
-#define STAT_ADD(id, n) ((void)(stats_counts[stats_slot][STAT_##id] += (n)))
+/* False when `stats.enable = "FALSE"`: counters, kstats and lock stats stay off. */
+extern bool stats_on;
+
+#define STAT_ADD_ID(id, n) \
+	do { if (stats_on) stats_counts[stats_slot][(id)] += (n); } while (0)
+#define STAT_INC(name) STAT_ADD_ID(STAT_##name, 1)
+#define STAT_ADD(name, n) STAT_ADD_ID(STAT_##name, (uint64_t)(n))
+#define STAT_INC_IDX(name, i) \
+	STAT_ADD_ID((unsigned)(i) <= (unsigned)(STAT_##name##_LAST_ - STAT_##name) ? \
+		    STAT_##name + (unsigned)(i) : (unsigned)STAT_##name##_LAST_, 1)
+/* For counters registered with stats_register(); id < 0 (failed registration) is ignored. */
+#define STAT_INC_DYN(id) \
+	do { if ((id) >= 0) STAT_ADD_ID((unsigned)(id), 1); } while (0)
+
 /* Which counter slot the calling thread writes (vCPU index or STATS_SLOT_OTHER). */
 void stats_set_slot(unsigned slot);
-const char *stats_name(enum stat_id id);
-uint64_t stats_total(enum stat_id id);
-/* Writes "name total vcpu0 vcpu1 ..." lines, sorted by total, descending. */
+/* Turns everything in the stats build on or off (before the vCPUs start). */
+void stats_set_enabled(bool on);
+/*
+ * Registers a named counter (same name twice gives the same id); returns its
+ * id, or -ENOSPC when the table is full.  Thread-safe; not for hot paths.
+ */
+int stats_register(const char *name, const char *desc);
+/* Number of counter ids in use (static ones plus registered ones). */
+unsigned stats_ncounters(void);
+/* Name of counter id ("TRAP_EXC.13" for array elements) into buf. */
+const char *stats_name(unsigned id, char *buf, size_t len);
+const char *stats_desc(unsigned id);
+uint64_t stats_get(unsigned slot, unsigned id);
+uint64_t stats_total(unsigned id);
+/* Writes "name total slot0 slot1 ..." lines for nonzero counters, sorted by total. */
 void stats_report(FILE *f);
+/* Prometheus text exposition of counters and kstats (hostd serves it). */
+void stats_prometheus(FILE *f);
+/* Zeroes every counter (tests). */
+void stats_reset(void);
 #else
-#define STAT_INC(id) ((void)0)
-#define STAT_ADD(id, n) ((void)0)
+#define STAT_INC(name) ((void)0)
+#define STAT_ADD(name, n) ((void)0)
+#define STAT_INC_IDX(name, i) ((void)0)
+#define STAT_INC_DYN(id) ((void)0)
 static inline void stats_set_slot(unsigned slot) { (void)slot; }
-static inline uint64_t stats_total(enum stat_id id) { (void)id; return 0; }
+static inline void stats_set_enabled(bool on) { (void)on; }
+static inline int stats_register(const char *name, const char *desc)
+{
+	(void)name; (void)desc;
+	return -1;
+}
+static inline uint64_t stats_total(unsigned id) { (void)id; return 0; }
 static inline void stats_report(FILE *f) { (void)f; }
+static inline void stats_prometheus(FILE *f) { (void)f; }
 #endif
 
 #endif

@@ -1,0 +1,335 @@
+/*
+ * mxuser.c - MXUser locks (mxuser.h): pthread wrappers that every build
+ * compiles, calling the rank checker (beta) and lock statistics (stats) where
+ * those are compiled in; in release the calls are empty inline stubs and the
+ * `if (VMX_DEBUG)` / `if (VMX_STATS)` branches fold away.
+ *
+ * A failing pthread call on a lock we own is a monitor bug, never a guest
+ * action, so it stops the monitor through VMX_VERIFY.
+ */
+#include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "../stats/kstat.h"
+#include "mxuser.h"
+
+#define TRACK_OWNER (VMX_DEBUG || VMX_STATS)
+
+static _Thread_local int my_tid;
+
+static int self_tid(void)
+{
+	if (!my_tid)
+		my_tid = (int)syscall(SYS_gettid);
+	return my_tid;
+}
+
+uint64_t mxuser_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void hdr_init(struct mxuser_hdr *h, const char *name, unsigned rank, unsigned kind)
+{
+	h->name = name;
+	h->rank = rank;
+	h->kind = kind;
+	h->stats = NULL;
+	if (VMX_STATS)
+		mxuser_stats_attach(h);
+}
+
+/* ---- exclusive locks ---- */
+
+int mxuser_lock_init(struct mxuser_lock *l, const char *name, unsigned rank)
+{
+	int rc = pthread_mutex_init(&l->m, NULL);
+	if (rc)
+		return -rc;
+	l->owner = 0;
+	l->acquired_ns = 0;
+	hdr_init(&l->hdr, name, rank, MXUSER_EXCL);
+	return 0;
+}
+
+void mxuser_lock_destroy(struct mxuser_lock *l)
+{
+	if (VMX_STATS)
+		mxuser_stats_detach(&l->hdr);
+	pthread_mutex_destroy(&l->m);
+}
+
+/* Blocks on m; with statistics on, measures the wait and charges it to LOCK_WAIT. */
+static void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint64_t *acquired_ns)
+{
+	bool contended = false;
+	uint64_t t0 = 0, now;
+
+	if (!VMX_STATS || !h->stats) {
+		VMX_VERIFY(pthread_mutex_lock(m) == 0);
+		return;
+	}
+	if (pthread_mutex_trylock(m) != 0) {
+		contended = true;
+		STAT_INC(LOCK_CONTENDED);
+		t0 = mxuser_now_ns();
+		kstat_push(KSTAT_LOCK_WAIT);
+		VMX_VERIFY(pthread_mutex_lock(m) == 0);
+		kstat_pop();
+	}
+	now = mxuser_now_ns();
+	mxuser_stats_acquired(h, contended, contended ? now - t0 : 0, self_tid());
+	*acquired_ns = now;
+}
+
+void mxuser_lock_at(struct mxuser_lock *l, const char *file, int line)
+{
+	if (VMX_DEBUG)
+		mxuser_rank_check(&l->hdr, file, line);
+	mutex_acquire(&l->hdr, &l->m, &l->acquired_ns);
+	if (TRACK_OWNER)
+		__atomic_store_n(&l->owner, self_tid(), __ATOMIC_RELAXED);
+	if (VMX_DEBUG)
+		mxuser_rank_acquired(&l->hdr, file, line);
+}
+
+bool mxuser_trylock_at(struct mxuser_lock *l, const char *file, int line)
+{
+	/* A try cannot deadlock, so ranks are not checked; the lock still counts as held. */
+	if (pthread_mutex_trylock(&l->m) != 0)
+		return false;
+	if (VMX_STATS && l->hdr.stats) {
+		l->acquired_ns = mxuser_now_ns();
+		mxuser_stats_acquired(&l->hdr, false, 0, self_tid());
+	}
+	if (TRACK_OWNER)
+		__atomic_store_n(&l->owner, self_tid(), __ATOMIC_RELAXED);
+	if (VMX_DEBUG)
+		mxuser_rank_acquired(&l->hdr, file, line);
+	return true;
+}
+
+void mxuser_unlock_at(struct mxuser_lock *l, const char *file, int line)
+{
+	if (VMX_DEBUG)
+		mxuser_rank_release(&l->hdr, file, line);
+	if (VMX_STATS && l->hdr.stats)
+		mxuser_stats_released(&l->hdr, mxuser_now_ns() - l->acquired_ns);
+	if (TRACK_OWNER)
+		__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
+	VMX_VERIFY(pthread_mutex_unlock(&l->m) == 0);
+}
+
+bool mxuser_lock_is_held(const struct mxuser_lock *l)
+{
+	if (!TRACK_OWNER)
+		return true;
+	return __atomic_load_n(&l->owner, __ATOMIC_RELAXED) == self_tid();
+}
+
+/* ---- read-write locks ---- */
+
+int mxuser_rw_init(struct mxuser_rwlock *l, const char *name, unsigned rank)
+{
+	int rc = pthread_rwlock_init(&l->rw, NULL);
+	if (rc)
+		return -rc;
+	l->writer = 0;
+	l->acquired_ns = 0;
+	hdr_init(&l->hdr, name, rank, MXUSER_RW);
+	return 0;
+}
+
+void mxuser_rw_destroy(struct mxuser_rwlock *l)
+{
+	if (VMX_STATS)
+		mxuser_stats_detach(&l->hdr);
+	pthread_rwlock_destroy(&l->rw);
+}
+
+static void rw_acquire(struct mxuser_rwlock *l, bool write)
+{
+	bool contended = false;
+	uint64_t t0 = 0, now;
+	int (*try)(pthread_rwlock_t *) = write ? pthread_rwlock_trywrlock : pthread_rwlock_tryrdlock;
+	int (*block)(pthread_rwlock_t *) = write ? pthread_rwlock_wrlock : pthread_rwlock_rdlock;
+
+	if (!VMX_STATS || !l->hdr.stats) {
+		VMX_VERIFY(block(&l->rw) == 0);
+		return;
+	}
+	if (try(&l->rw) != 0) {
+		contended = true;
+		STAT_INC(LOCK_CONTENDED);
+		t0 = mxuser_now_ns();
+		kstat_push(KSTAT_LOCK_WAIT);
+		VMX_VERIFY(block(&l->rw) == 0);
+		kstat_pop();
+	}
+	now = mxuser_now_ns();
+	mxuser_stats_acquired(&l->hdr, contended, contended ? now - t0 : 0, self_tid());
+	/* Hold time is kept for writers only: readers overlap. */
+	if (write)
+		l->acquired_ns = now;
+}
+
+void mxuser_rdlock_at(struct mxuser_rwlock *l, const char *file, int line)
+{
+	if (VMX_DEBUG)
+		mxuser_rank_check(&l->hdr, file, line);
+	rw_acquire(l, false);
+	if (VMX_DEBUG)
+		mxuser_rank_acquired(&l->hdr, file, line);
+}
+
+void mxuser_wrlock_at(struct mxuser_rwlock *l, const char *file, int line)
+{
+	if (VMX_DEBUG)
+		mxuser_rank_check(&l->hdr, file, line);
+	rw_acquire(l, true);
+	if (TRACK_OWNER)
+		__atomic_store_n(&l->writer, self_tid(), __ATOMIC_RELAXED);
+	if (VMX_DEBUG)
+		mxuser_rank_acquired(&l->hdr, file, line);
+}
+
+void mxuser_rw_unlock_at(struct mxuser_rwlock *l, const char *file, int line)
+{
+	bool writer = TRACK_OWNER && __atomic_load_n(&l->writer, __ATOMIC_RELAXED) == self_tid();
+
+	if (VMX_DEBUG)
+		mxuser_rank_release(&l->hdr, file, line);
+	if (writer) {
+		if (VMX_STATS && l->hdr.stats)
+			mxuser_stats_released(&l->hdr, mxuser_now_ns() - l->acquired_ns);
+		__atomic_store_n(&l->writer, 0, __ATOMIC_RELAXED);
+	}
+	VMX_VERIFY(pthread_rwlock_unlock(&l->rw) == 0);
+}
+
+/* ---- condition variables ---- */
+
+int mxuser_cond_init(struct mxuser_cond *c, const char *name)
+{
+	pthread_condattr_t a;
+	int rc = pthread_condattr_init(&a);
+	if (rc)
+		return -rc;
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(&c->c, &a);
+	pthread_condattr_destroy(&a);
+	if (rc)
+		return -rc;
+	hdr_init(&c->hdr, name, MXUSER_RANK_LEAF, MXUSER_COND);
+	return 0;
+}
+
+void mxuser_cond_destroy(struct mxuser_cond *c)
+{
+	if (VMX_STATS)
+		mxuser_stats_detach(&c->hdr);
+	pthread_cond_destroy(&c->c);
+}
+
+/*
+ * A wait releases l and takes it again: for l's statistics that ends one hold
+ * and starts another; for the condition variable it is one "acquisition"
+ * whose wait time is the time spent waiting.
+ */
+static int cond_wait(struct mxuser_cond *c, struct mxuser_lock *l, const struct timespec *ts)
+{
+	uint64_t t0 = 0, now;
+	int rc;
+
+	if (VMX_DEBUG && !mxuser_lock_is_held(l))
+		vmx_panic(__FILE__, __LINE__, "MXUser: waiting on \"%s\" without holding \"%s\"",
+			  c->hdr.name, l->hdr.name);
+	if (VMX_STATS && (c->hdr.stats || l->hdr.stats)) {
+		t0 = mxuser_now_ns();
+		if (l->hdr.stats)
+			mxuser_stats_released(&l->hdr, t0 - l->acquired_ns);
+	}
+	if (TRACK_OWNER)
+		__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
+	rc = ts ? pthread_cond_timedwait(&c->c, &l->m, ts) : pthread_cond_wait(&c->c, &l->m);
+	VMX_VERIFY(rc == 0 || rc == ETIMEDOUT);
+	if (TRACK_OWNER)
+		__atomic_store_n(&l->owner, self_tid(), __ATOMIC_RELAXED);
+	if (VMX_STATS && (c->hdr.stats || l->hdr.stats)) {
+		now = mxuser_now_ns();
+		if (c->hdr.stats)
+			mxuser_stats_acquired(&c->hdr, true, now - t0, self_tid());
+		if (l->hdr.stats) {
+			mxuser_stats_acquired(&l->hdr, false, 0, self_tid());
+			l->acquired_ns = now;
+		}
+	}
+	return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+void mxuser_cond_wait(struct mxuser_cond *c, struct mxuser_lock *l)
+{
+	cond_wait(c, l, NULL);
+}
+
+int mxuser_cond_timedwait(struct mxuser_cond *c, struct mxuser_lock *l, uint64_t deadline_ns)
+{
+	struct timespec ts = { (time_t)(deadline_ns / 1000000000ull),
+			       (long)(deadline_ns % 1000000000ull) };
+	return cond_wait(c, l, &ts);
+}
+
+void mxuser_cond_signal(struct mxuser_cond *c) { pthread_cond_signal(&c->c); }
+void mxuser_cond_broadcast(struct mxuser_cond *c) { pthread_cond_broadcast(&c->c); }
+
+/* ---- semaphores ---- */
+
+int mxuser_sem_init(struct mxuser_sem *s, const char *name, unsigned value)
+{
+	if (sem_init(&s->s, 0, value) < 0)
+		return -errno;
+	hdr_init(&s->hdr, name, MXUSER_RANK_LEAF, MXUSER_SEM);
+	return 0;
+}
+
+void mxuser_sem_destroy(struct mxuser_sem *s)
+{
+	if (VMX_STATS)
+		mxuser_stats_detach(&s->hdr);
+	sem_destroy(&s->s);
+}
+
+void mxuser_sem_wait(struct mxuser_sem *s)
+{
+	uint64_t t0;
+
+	if (VMX_STATS && s->hdr.stats) {
+		if (sem_trywait(&s->s) == 0) {
+			mxuser_stats_acquired(&s->hdr, false, 0, self_tid());
+			return;
+		}
+		t0 = mxuser_now_ns();
+		kstat_push(KSTAT_LOCK_WAIT);
+		while (sem_wait(&s->s) < 0)
+			VMX_VERIFY(errno == EINTR);
+		kstat_pop();
+		mxuser_stats_acquired(&s->hdr, true, mxuser_now_ns() - t0, self_tid());
+		return;
+	}
+	while (sem_wait(&s->s) < 0)
+		VMX_VERIFY(errno == EINTR);
+}
+
+bool mxuser_sem_trywait(struct mxuser_sem *s)
+{
+	if (sem_trywait(&s->s) < 0)
+		return false;
+	if (VMX_STATS && s->hdr.stats)
+		mxuser_stats_acquired(&s->hdr, false, 0, self_tid());
+	return true;
+}
+
+void mxuser_sem_post(struct mxuser_sem *s) { VMX_VERIFY(sem_post(&s->s) == 0); }

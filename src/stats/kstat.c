@@ -1,0 +1,260 @@
+/*
+ * kstat.c - kstat names, thread attachment and the sampler (kstat.h); linked
+ * into stats, opt and obj builds only.
+ *
+ * The sampler runs in one thread (the stats thread, or a test).  For each
+ * attached slot it first asks the kernel how long the thread waited on a run
+ * queue since the last sample (schedstat's run_delay): if that covers most of
+ * the sample period the sample goes to HOST_SCHED, because what the vCPU was
+ * "doing" then is waiting for a host CPU.  Otherwise the sample goes to the
+ * current kstat, and to the node of the nested view for the whole stack.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "kstat.h"
+
+struct kstat_vcpu kstat_vcpus[STATS_SLOTS];
+
+static const char *const static_names[KSTAT_STATIC_COUNT] = {
+#define KSTAT_NAME(n, d) #n,
+	KSTATS(KSTAT_NAME)
+#undef KSTAT_NAME
+};
+static const char *const static_descs[KSTAT_STATIC_COUNT] = {
+#define KSTAT_DESC(n, d) d,
+	KSTATS(KSTAT_DESC)
+#undef KSTAT_DESC
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic unsigned reg_count = KSTAT_STATIC_COUNT;
+static char reg_names[KSTAT_MAX][STATS_NAME_MAX];
+static char *reg_descs[KSTAT_MAX];
+
+/* Nested view: path nodes, written by the sampler, published through npaths. */
+static _Atomic unsigned npaths;
+static int path_parent[KSTAT_MAX_PATHS];
+static uint16_t path_kstat[KSTAT_MAX_PATHS];
+static uint64_t path_samples[STATS_SLOTS][KSTAT_MAX_PATHS];
+#define PATH_HASH 4096
+static int path_hash[PATH_HASH]; /* node + 1, 0 = empty */
+
+/* Sampler-private: open schedstat files per slot. */
+static int sched_fd[STATS_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+static int sched_tid[STATS_SLOTS];
+
+unsigned kstat_count(void) { return atomic_load(&reg_count); }
+
+const char *kstat_name(unsigned id)
+{
+	if (id < KSTAT_STATIC_COUNT)
+		return static_names[id];
+	return id < kstat_count() ? reg_names[id] : "?";
+}
+
+const char *kstat_desc(unsigned id)
+{
+	if (id < KSTAT_STATIC_COUNT)
+		return static_descs[id];
+	return id < kstat_count() && reg_descs[id] ? reg_descs[id] : "";
+}
+
+int kstat_register(const char *name, const char *desc)
+{
+	int id = -ENOSPC;
+	unsigned n;
+
+	pthread_mutex_lock(&reg_lock);
+	n = reg_count;
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(kstat_name(i), name) == 0) {
+			id = (int)i;
+			goto out;
+		}
+	}
+	if (n < KSTAT_MAX) {
+		id = (int)n;
+		snprintf(reg_names[n], STATS_NAME_MAX, "%s", name);
+		reg_descs[n] = strdup(desc ? desc : "");
+		atomic_store(&reg_count, n + 1);
+	}
+out:
+	pthread_mutex_unlock(&reg_lock);
+	return id;
+}
+
+void kstat_attach(unsigned slot)
+{
+	stats_set_slot(slot);
+	atomic_store(&kstat_vcpus[stats_slot].tid, (int)syscall(SYS_gettid));
+}
+
+void kstat_detach(void)
+{
+	atomic_store(&kstat_vcpus[stats_slot].tid, 0);
+}
+
+uint64_t kstat_invocations(unsigned slot, unsigned id)
+{
+	if (slot >= STATS_SLOTS || id >= KSTAT_MAX)
+		return 0;
+	return __atomic_load_n(&kstat_vcpus[slot].invocations[id], __ATOMIC_RELAXED);
+}
+
+uint64_t kstat_samples(unsigned slot, unsigned id)
+{
+	if (slot >= STATS_SLOTS || id >= KSTAT_MAX)
+		return 0;
+	return __atomic_load_n(&kstat_vcpus[slot].samples[id], __ATOMIC_RELAXED);
+}
+
+uint64_t kstat_total_samples(unsigned slot)
+{
+	uint64_t t = 0;
+	for (unsigned k = 0; k < KSTAT_MAX; k++)
+		t += kstat_samples(slot, k);
+	return t;
+}
+
+unsigned kstat_npaths(void) { return atomic_load_explicit(&npaths, memory_order_acquire); }
+
+void kstat_path(unsigned node, int *parent, unsigned *kstat)
+{
+	*parent = node < kstat_npaths() ? path_parent[node] : -1;
+	*kstat = node < kstat_npaths() ? path_kstat[node] : 0;
+}
+
+uint64_t kstat_path_samples(unsigned slot, unsigned node)
+{
+	if (slot >= STATS_SLOTS || node >= KSTAT_MAX_PATHS)
+		return 0;
+	return __atomic_load_n(&path_samples[slot][node], __ATOMIC_RELAXED);
+}
+
+/* Node for (parent, kstat), created on first use; -1 when the table is full. */
+static int path_node(int parent, unsigned kstat)
+{
+	unsigned h = ((unsigned)(parent + 1) * 2654435761u ^ kstat * 40503u) % PATH_HASH;
+	unsigned n;
+
+	for (unsigned probe = 0; probe < PATH_HASH; probe++, h = (h + 1) % PATH_HASH) {
+		int e = path_hash[h] - 1;
+		if (e < 0)
+			break;
+		if (path_parent[e] == parent && path_kstat[e] == kstat)
+			return e;
+	}
+	n = atomic_load_explicit(&npaths, memory_order_relaxed);
+	if (n >= KSTAT_MAX_PATHS || path_hash[h] != 0)
+		return -1;
+	path_parent[n] = parent;
+	path_kstat[n] = (uint16_t)kstat;
+	path_hash[h] = (int)n + 1;
+	atomic_store_explicit(&npaths, n + 1, memory_order_release);
+	return (int)n;
+}
+
+/* Run-queue wait of tid in ns (schedstat's second field); 0 when unavailable. */
+static uint64_t run_delay_ns(unsigned slot, int tid)
+{
+	char path[64], buf[128];
+	unsigned long long run, wait;
+	ssize_t n;
+
+	if (sched_tid[slot] != tid) {
+		if (sched_fd[slot] >= 0)
+			close(sched_fd[slot]);
+		snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
+		sched_fd[slot] = open(path, O_RDONLY | O_CLOEXEC);
+		sched_tid[slot] = tid;
+	}
+	if (sched_fd[slot] < 0)
+		return 0;
+	n = pread(sched_fd[slot], buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
+		return 0;
+	return wait;
+}
+
+static void charge(unsigned slot, const uint16_t *stack, unsigned n, unsigned cur)
+{
+	struct kstat_vcpu *v = &kstat_vcpus[slot];
+	int node = -1;
+
+	if (cur >= KSTAT_MAX)
+		cur = KSTAT_NONE;
+	__atomic_store_n(&v->samples[cur], v->samples[cur] + 1, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < n && node >= -1; i++) {
+		node = path_node(node, stack[i] < KSTAT_MAX ? stack[i] : KSTAT_NONE);
+		if (node < 0)
+			return;
+	}
+	node = path_node(node, cur);
+	if (node >= 0)
+		__atomic_store_n(&path_samples[slot][node], path_samples[slot][node] + 1,
+				 __ATOMIC_RELAXED);
+}
+
+void kstat_sample_once(void)
+{
+	const uint64_t period_ns = 1000000000ull / KSTAT_HZ;
+
+	for (unsigned s = 0; s < STATS_SLOTS; s++) {
+		struct kstat_vcpu *v = &kstat_vcpus[s];
+		uint16_t stack[KSTAT_DEPTH];
+		unsigned d, cur;
+		uint64_t delay;
+		int tid = atomic_load(&v->tid);
+
+		if (!tid)
+			continue;
+		delay = run_delay_ns(s, tid);
+		if (v->last_run_delay_ns && delay - v->last_run_delay_ns > period_ns / 2) {
+			v->last_run_delay_ns = delay;
+			charge(s, NULL, 0, KSTAT_HOST_SCHED);
+			continue;
+		}
+		v->last_run_delay_ns = delay;
+		d = atomic_load_explicit(&v->depth, memory_order_relaxed);
+		if (d > KSTAT_DEPTH)
+			d = KSTAT_DEPTH;
+		for (unsigned i = 0; i < d; i++)
+			stack[i] = atomic_load_explicit(&v->stack[i], memory_order_relaxed);
+		cur = atomic_load_explicit(&v->cur, memory_order_relaxed);
+		charge(s, stack, d, cur);
+	}
+}
+
+void kstat_report(FILE *f)
+{
+	unsigned nk = kstat_count();
+	fprintf(f, "%-20s %8s %12s %10s\n", "kstat", "vcpu", "invocations", "samples");
+	for (unsigned k = 0; k < nk; k++)
+		for (unsigned s = 0; s < STATS_SLOTS; s++) {
+			uint64_t i = kstat_invocations(s, k), n = kstat_samples(s, k);
+			if (i || n)
+				fprintf(f, "%-20s %8u %12llu %10llu\n", kstat_name(k), s,
+					(unsigned long long)i, (unsigned long long)n);
+		}
+}
+
+void kstat_reset(void)
+{
+	for (unsigned s = 0; s < STATS_SLOTS; s++) {
+		struct kstat_vcpu *v = &kstat_vcpus[s];
+		memset(v->invocations, 0, sizeof(v->invocations));
+		memset(v->samples, 0, sizeof(v->samples));
+		v->last_run_delay_ns = 0;
+	}
+	memset(path_samples, 0, sizeof(path_samples));
+	memset(path_hash, 0, sizeof(path_hash));
+	atomic_store(&npaths, 0);
+}

@@ -1,0 +1,207 @@
+/*
+ * kstat.h - kstats: where each vCPU's elapsed time goes, by monitor service.
+ *
+ * Each vCPU thread has a current kstat and a small stack of the ones it
+ * interrupted.  Instrumentation only changes the current kstat and counts an
+ * invocation (plain stores to memory only this thread writes; no clock read,
+ * no atomic read-modify-write).  Time is sampled: the stats thread
+ * (stats_thread.c) reads every vCPU's current kstat and stack at KSTAT_HZ and
+ * charges one sample to it, so kstats cover all elapsed time, including time
+ * the vCPU thread is blocked or waiting for the host to schedule it (read
+ * from /proc/self/task/<tid>/schedstat).
+ *
+ *   kstat_start(K)   the vCPU's base service (e.g. GUEST at the top of its loop)
+ *   kstat_push(K)    enter service K, remembering the current one
+ *   kstat_pop()      return to the service that was current before the push
+ *   kstat_vector(K)  rename the current service (retroactively: the time since
+ *                    the push and its invocation now belong to K)
+ *
+ * Compiled in stats builds only; elsewhere these are empty inline functions.
+ */
+#ifndef VMX_STATS_KSTAT_H
+#define VMX_STATS_KSTAT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "../lib/build.h"
+#include "stats.h"
+
+/* X-macro list: name, description.  Named kstats can also be registered at run time. */
+#define KSTATS(X) \
+	X(NONE, "not attributed (thread not yet in a service)") \
+	X(GUEST, "guest execution (sample-only)") \
+	X(IDLE_WFI, "idle: the hart executed WFI and waits for an interrupt") \
+	X(IO_WAIT, "waiting for an I/O completion") \
+	X(LOCK_WAIT, "blocked on an MXUser lock") \
+	X(HOST_SCHED, "runnable but waiting for the host to schedule the thread") \
+	X(TRAP, "trap entry (cause not yet known)") \
+	X(TRAP_PAGEFAULT, "page-fault trap delivery") \
+	X(TRAP_ECALL, "environment-call trap delivery") \
+	X(TRAP_ILLEGAL, "illegal-instruction trap delivery") \
+	X(TRAP_OTHER, "other exception delivery") \
+	X(IRQ, "interrupt delivery") \
+	X(PAGE_WALK, "page-table walks (TLB fill)") \
+	X(DCACHE_FILL, "decode-cache fills (block decode)") \
+	X(CSR, "CSR instruction emulation") \
+	X(SFENCE, "SFENCE.VMA and translation flushes") \
+	X(MMIO, "MMIO dispatch (before the device is known)") \
+	X(IO_SUBMIT, "I/O request submission") \
+	X(IO_COMPLETE, "I/O completion handling") \
+	X(CTL, "control-socket command handling") \
+	X(BOARD, "board loop: scheduling, timers, interrupts")
+
+enum kstat_id {
+#define KSTAT_ENUM(n, d) KSTAT_##n,
+	KSTATS(KSTAT_ENUM)
+#undef KSTAT_ENUM
+	KSTAT_STATIC_COUNT
+};
+
+#define KSTAT_MAX 128      /* static plus registered */
+#define KSTAT_DEPTH 8      /* pushes deeper than this are counted but not stacked */
+#define KSTAT_HZ 97        /* not a round number: do not run in step with periodic work */
+#define KSTAT_MAX_PATHS 1024
+
+/* Per-slot state: written by its own thread except `samples`/`host_sched` (sampler). */
+struct kstat_vcpu {
+	_Atomic uint16_t cur;
+	_Atomic uint16_t depth;
+	_Atomic uint16_t stack[KSTAT_DEPTH];
+	_Atomic int tid;               /* thread attached to this slot, 0 when none */
+	uint64_t invocations[KSTAT_MAX];
+	uint64_t samples[KSTAT_MAX];   /* sampler thread only */
+	uint64_t last_run_delay_ns;    /* sampler thread only */
+} __attribute__((aligned(64)));
+
+#if VMX_STATS
+extern struct kstat_vcpu kstat_vcpus[STATS_SLOTS];
+
+static inline struct kstat_vcpu *kstat_self_(void) { return &kstat_vcpus[stats_slot]; }
+
+static inline void kstat_start(unsigned id)
+{
+	struct kstat_vcpu *v;
+	if (!stats_on)
+		return;
+	v = kstat_self_();
+	atomic_store_explicit(&v->depth, 0, memory_order_relaxed);
+	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
+	v->invocations[id]++;
+}
+
+static inline void kstat_push(unsigned id)
+{
+	struct kstat_vcpu *v;
+	uint16_t d;
+	if (!stats_on)
+		return;
+	v = kstat_self_();
+	d = atomic_load_explicit(&v->depth, memory_order_relaxed);
+	if (d < KSTAT_DEPTH)
+		atomic_store_explicit(&v->stack[d],
+				      atomic_load_explicit(&v->cur, memory_order_relaxed),
+				      memory_order_relaxed);
+	atomic_store_explicit(&v->depth, (uint16_t)(d + 1), memory_order_relaxed);
+	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
+	v->invocations[id]++;
+}
+
+static inline void kstat_pop(void)
+{
+	struct kstat_vcpu *v;
+	uint16_t d;
+	if (!stats_on)
+		return;
+	v = kstat_self_();
+	d = atomic_load_explicit(&v->depth, memory_order_relaxed);
+	if (d == 0)
+		return; /* unbalanced pop: keep the base service */
+	d--;
+	atomic_store_explicit(&v->depth, d, memory_order_relaxed);
+	if (d < KSTAT_DEPTH)
+		atomic_store_explicit(&v->cur,
+				      atomic_load_explicit(&v->stack[d], memory_order_relaxed),
+				      memory_order_relaxed);
+}
+
+static inline void kstat_vector(unsigned id)
+{
+	struct kstat_vcpu *v;
+	uint16_t old;
+	if (!stats_on)
+		return;
+	v = kstat_self_();
+	old = atomic_load_explicit(&v->cur, memory_order_relaxed);
+	if (v->invocations[old])
+		v->invocations[old]--;
+	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
+	v->invocations[id]++;
+}
+
+/* Sample-only: make id current without counting an invocation (guest execution). */
+static inline void kstat_set(unsigned id)
+{
+	if (stats_on)
+		atomic_store_explicit(&kstat_self_()->cur, (uint16_t)id, memory_order_relaxed);
+}
+
+#define KSTAT_PUSH(name) kstat_push(KSTAT_##name)
+#define KSTAT_POP() kstat_pop()
+#define KSTAT_VECTOR(name) kstat_vector(KSTAT_##name)
+#define KSTAT_START(name) kstat_start(KSTAT_##name)
+
+/*
+ * Binds the calling thread to counter/kstat slot `slot` (a vCPU index) so the
+ * sampler samples it.  kstat_detach() before the thread exits.
+ */
+void kstat_attach(unsigned slot);
+void kstat_detach(void);
+/* Registers a named kstat ("MMIO.uart"); same name gives same id; -ENOSPC when full. */
+int kstat_register(const char *name, const char *desc);
+unsigned kstat_count(void);
+const char *kstat_name(unsigned id);
+const char *kstat_desc(unsigned id);
+
+/*
+ * Sampling.  kstat_sample_once() takes one sample of every attached slot
+ * (called by the stats thread at KSTAT_HZ; tests call it directly).
+ */
+void kstat_sample_once(void);
+uint64_t kstat_invocations(unsigned slot, unsigned id);
+uint64_t kstat_samples(unsigned slot, unsigned id);
+uint64_t kstat_total_samples(unsigned slot);
+
+/*
+ * Nested view: every distinct stack seen by the sampler is a path node
+ * (parent path, kstat); samples are kept per node and slot.
+ */
+unsigned kstat_npaths(void);
+void kstat_path(unsigned node, int *parent, unsigned *kstat);
+uint64_t kstat_path_samples(unsigned slot, unsigned node);
+
+/* Flat text table of the live values (control socket, tests). */
+void kstat_report(FILE *f);
+void kstat_reset(void);
+#else
+static inline void kstat_start(unsigned id) { (void)id; }
+static inline void kstat_push(unsigned id) { (void)id; }
+static inline void kstat_pop(void) {}
+static inline void kstat_vector(unsigned id) { (void)id; }
+static inline void kstat_set(unsigned id) { (void)id; }
+#define KSTAT_PUSH(name) ((void)0)
+#define KSTAT_POP() ((void)0)
+#define KSTAT_VECTOR(name) ((void)0)
+#define KSTAT_START(name) ((void)0)
+static inline void kstat_attach(unsigned slot) { (void)slot; }
+static inline void kstat_detach(void) {}
+static inline int kstat_register(const char *name, const char *desc)
+{
+	(void)name; (void)desc;
+	return 0;
+}
+static inline void kstat_report(FILE *f) { (void)f; }
+#endif
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * lockstats.c - MXUser lock statistics of the stats build (mxuser.h).
+ *
+ * One record per lock, attached when the lock is created.  Records are never
+ * freed while the process runs (the ustats writer may be reading them); a lock
+ * destroyed and created again under the same name reuses its old record, so
+ * short-lived locks do not use up the table.  Updates use relaxed atomic adds
+ * because readers of a read-write lock and waiters on a condition variable
+ * update the same record concurrently; this is the stats build only, and every
+ * update sits next to a clock read that costs more.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../lib/mxuser.h"
+#include "stats.h"
+
+struct mxuser_lockstats {
+	char name[48];
+	unsigned rank, kind;
+	bool live;
+	int last_owner;
+	uint64_t acquisitions, contended, owner_changes;
+	uint64_t wait_total_ns, wait_max_ns, hold_total_ns, hold_max_ns;
+	uint64_t wait_hist[MXUSER_HIST_BUCKETS], hold_hist[MXUSER_HIST_BUCKETS];
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mxuser_lockstats *records[MXUSER_MAX_STATS];
+static _Atomic unsigned nrecords;
+static bool enabled = true;
+
+void mxuser_stats_set_enabled(bool on) { enabled = on; }
+
+static struct mxuser_lockstats *new_record(const struct mxuser_hdr *h)
+{
+	unsigned n = nrecords;
+	struct mxuser_lockstats *r;
+
+	for (unsigned i = 0; i < n; i++) {
+		r = records[i];
+		if (!r->live && r->kind == h->kind && strcmp(r->name, h->name) == 0)
+			return r;
+	}
+	if (n == MXUSER_MAX_STATS)
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	snprintf(r->name, sizeof(r->name), "%s", h->name ? h->name : "?");
+	r->rank = h->rank;
+	r->kind = h->kind;
+	records[n] = r;
+	atomic_store(&nrecords, n + 1);
+	return r;
+}
+
+void mxuser_stats_attach(struct mxuser_hdr *h)
+{
+	struct mxuser_lockstats *r;
+
+	if (!enabled || !stats_on)
+		return;
+	pthread_mutex_lock(&reg_lock);
+	r = new_record(h);
+	if (r)
+		r->live = true;
+	pthread_mutex_unlock(&reg_lock);
+	h->stats = r;
+}
+
+void mxuser_stats_detach(struct mxuser_hdr *h)
+{
+	if (!h->stats)
+		return;
+	pthread_mutex_lock(&reg_lock);
+	h->stats->live = false;
+	pthread_mutex_unlock(&reg_lock);
+	h->stats = NULL;
+}
+
+static unsigned bucket(uint64_t ns)
+{
+	unsigned b = ns > 1 ? 63u - (unsigned)__builtin_clzll(ns) : 0;
+	return b < MXUSER_HIST_BUCKETS ? b : MXUSER_HIST_BUCKETS - 1;
+}
+
+static void add(uint64_t *p, uint64_t v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+
+static void set_max(uint64_t *p, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+	while (v > cur && !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELAXED,
+						       __ATOMIC_RELAXED))
+		;
+}
+
+void mxuser_stats_acquired(struct mxuser_hdr *h, bool contended, uint64_t wait_ns, int tid)
+{
+	struct mxuser_lockstats *r = h->stats;
+	int prev;
+
+	if (!r)
+		return;
+	add(&r->acquisitions, 1);
+	if (contended)
+		add(&r->contended, 1);
+	prev = __atomic_exchange_n(&r->last_owner, tid, __ATOMIC_RELAXED);
+	if (prev && prev != tid)
+		add(&r->owner_changes, 1);
+	add(&r->wait_total_ns, wait_ns);
+	set_max(&r->wait_max_ns, wait_ns);
+	add(&r->wait_hist[bucket(wait_ns)], 1);
+}
+
+void mxuser_stats_released(struct mxuser_hdr *h, uint64_t hold_ns)
+{
+	struct mxuser_lockstats *r = h->stats;
+
+	if (!r)
+		return;
+	add(&r->hold_total_ns, hold_ns);
+	set_max(&r->hold_max_ns, hold_ns);
+	add(&r->hold_hist[bucket(hold_ns)], 1);
+}
+
+unsigned mxuser_stats_count(void) { return atomic_load(&nrecords); }
+
+static uint64_t ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
+bool mxuser_stats_get(unsigned i, struct mxuser_lockstats_view *out)
+{
+	const struct mxuser_lockstats *r;
+
+	if (i >= mxuser_stats_count())
+		return false;
+	r = records[i];
+	memset(out, 0, sizeof(*out));
+	memcpy(out->name, r->name, sizeof(out->name));
+	out->rank = r->rank;
+	out->kind = r->kind;
+	out->live = r->live;
+	out->acquisitions = ld(&r->acquisitions);
+	out->contended = ld(&r->contended);
+	out->owner_changes = ld(&r->owner_changes);
+	out->wait_total_ns = ld(&r->wait_total_ns);
+	out->wait_max_ns = ld(&r->wait_max_ns);
+	out->hold_total_ns = ld(&r->hold_total_ns);
+	out->hold_max_ns = ld(&r->hold_max_ns);
+	for (unsigned b = 0; b < MXUSER_HIST_BUCKETS; b++) {
+		out->wait_hist[b] = ld(&r->wait_hist[b]);
+		out->hold_hist[b] = ld(&r->hold_hist[b]);
+	}
+	return true;
+}
+
+int mxuser_stats_index(const struct mxuser_hdr *h)
+{
+	unsigned n = mxuser_stats_count();
+	for (unsigned i = 0; i < n; i++)
+		if (records[i] == h->stats)
+			return (int)i;
+	return -1;
+}
+
+void mxuser_stats_reset(void)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (unsigned i = 0; i < nrecords; i++) {
+		struct mxuser_lockstats *r = records[i];
+		if (r->live) {
+			/* Keep the record (a lock points at it), clear the figures. */
+			char name[48];
+			unsigned rank = r->rank, kind = r->kind;
+			memcpy(name, r->name, sizeof(name));
+			memset(r, 0, sizeof(*r));
+			memcpy(r->name, name, sizeof(name));
+			r->rank = rank;
+			r->kind = kind;
+			r->live = true;
+		}
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
