@@ -261,7 +261,7 @@ static bool fetch16(struct hart *h, uint64_t pa, uint32_t *v)
  * instruction; *cacheable is cleared for blocks that must not be reused.
  */
 static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t ppc,
-			 unsigned limit, bool *cacheable)
+			 unsigned limit, bool *cacheable, const void *const *labels)
 {
 	uint64_t pc = vpc, pa = ppc;
 	unsigned n = 0;
@@ -310,6 +310,7 @@ static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t
 			lo |= hi << 16;
 		}
 		decode_insn(d, lo);
+		d->handler = labels[d->op];
 		d->pc = pc;
 		d->idx = n;
 		n++;
@@ -322,13 +323,16 @@ static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t
 	struct dinsn *end = &b->insn[n];
 	memset(end, 0, sizeof(*end));
 	end->op = OP_END;
+	end->handler = labels[OP_END];
 	end->pc = pc;
 	end->idx = n;
 	b->n = n;
 	return true;
 }
 
-static struct block *get_block(struct hart *h, uint64_t limit)
+/* The miss path of get_block: translate the pc, decode, maybe cache. */
+static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, uint64_t limit,
+							       const void *const *labels)
 {
 	uint64_t vpc = h->s.pc, ppc;
 	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
@@ -341,15 +345,15 @@ static struct block *get_block(struct hart *h, uint64_t limit)
 	}
 	unsigned hi = btab_hash(vpc);
 	struct block *b = h->btab[hi];
-	if (VMX_LIKELY(b && b->vpc == vpc && b->ppc == ppc)) {
-		if (VMX_LIKELY(b->n <= limit))
+	if (b && b->vpc == vpc && b->ppc == ppc) {
+		if (b->n <= limit)
 			return b;
 	} else {
 		bool cacheable = true;
 		if (h->arena_size - h->arena_used < BLOCK_BYTES_MAX)
 			blocks_flush(h);
 		b = (struct block *)(h->arena + h->arena_used);
-		if (!decode_block(h, b, vpc, ppc, BLOCK_MAX, &cacheable))
+		if (!decode_block(h, b, vpc, ppc, BLOCK_MAX, &cacheable, labels))
 			return NULL;
 		if (cacheable) {
 			b->cached = 1;
@@ -363,10 +367,25 @@ static struct block *get_block(struct hart *h, uint64_t limit)
 	/* The budget ends inside this block: decode a shorter one-shot copy. */
 	bool cacheable = false;
 	b = h->scratch;
-	if (!decode_block(h, b, vpc, ppc, (unsigned)limit, &cacheable))
+	if (!decode_block(h, b, vpc, ppc, (unsigned)limit, &cacheable, labels))
 		return NULL;
 	b->cached = 0;
 	return b;
+}
+
+/* Block for the current pc: an ITLB hit and a block-table hit, else the slow path. */
+static inline __attribute__((always_inline)) struct block *get_block(struct hart *h,
+								      uint64_t limit,
+								      const void *const *labels)
+{
+	uint64_t vpc = h->s.pc;
+	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
+	struct block *b = h->btab[btab_hash(vpc)];
+
+	if (VMX_LIKELY(e->tag == vpc >> 12 && b && b->vpc == vpc &&
+		       b->ppc == (e->pa_page | (vpc & 0xfff)) && b->n <= limit))
+		return b;
+	return get_block_slow(h, limit, labels);
 }
 
 /* ---- the interpreter ---------------------------------------------------- */
@@ -419,13 +438,13 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		}
 		if (VMX_UNLIKELY(mip_load(h) & s->mie) && hart_take_irq(h))
 			continue;
-		const struct block *b = get_block(h, budget - done);
+		const struct block *b = get_block(h, budget - done, labels);
 		if (!b)
 			continue;
 		ip = b->insn;
 		dmode = h->dmode;
 
-#define NEXT do { ip++; goto *labels[ip->op]; } while (0)
+#define NEXT do { ip++; goto *ip->handler; } while (0)
 #define RD x[ip->rd]
 #define RS1 x[ip->rs1]
 #define RS2 x[ip->rs2]
@@ -474,7 +493,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 #define F2D f[ip->rs2]
 #define F3D f[ip->rs3]
 
-		goto *labels[ip->op];
+		goto *ip->handler;
 
 	L_ILLEGAL: ILLEGAL();
 	L_END: s->pc = ip->pc; s->icount += ip->idx; goto block_done;

@@ -55,6 +55,7 @@ enum { AMO_ADD = 0x00, AMO_SWAP = 0x01, AMO_XOR = 0x04, AMO_OR = 0x08, AMO_AND =
  * retired, for exact counting when it traps).
  */
 struct dinsn {
+	const void *handler;   /* label of the op's handler in hart_run (direct threading) */
 	uint16_t op;
 	uint8_t rd, rs1, rs2, rs3;
 	uint8_t rm;       /* FP rounding mode, AMO funct5, or CSR number's low byte holder */
