@@ -1,0 +1,717 @@
+/*
+ * api.c - hostd's HTTP/1.1 + JSON API (docs/API.md), served by libmicrohttpd
+ * on a loopback TCP port and on a Unix socket in the state directory, over
+ * TLS when a certificate is configured.
+ *
+ * Routes register in api_routes[] below: method, path pattern (segments in
+ * braces are captured), the least role that may call it, and a handler that
+ * returns an HTTP status and a JSON body.  A future web interface uses the
+ * same routes.
+ */
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+#include "../lib/build.h"
+#include "../lib/cfg.h"
+#include "../lib/fileutil.h"
+#include "../lib/log.h"
+#include "hostd.h"
+
+#define API_MAX_BODY (1 << 20)
+#define API_MAX_ARGS 4
+#define API_WAIT_MAX_MS (15 * 60 * 1000)
+
+struct req {
+	struct MHD_Connection *conn;
+	const char *method;
+	json_t *body;
+	const char *arg[API_MAX_ARGS];
+	char user[64];
+	enum role role;
+	const char *token;
+};
+
+typedef int (*route_fn)(struct req *r, json_t **out);
+
+struct route {
+	const char *method;
+	const char *pattern; /* below HOSTD_API_PREFIX */
+	enum role need;
+	route_fn fn;
+	const char *help;
+};
+
+struct upload {
+	char *buf;
+	size_t len;
+	bool too_big;
+};
+
+static struct MHD_Daemon *g_tcp, *g_unix;
+static int g_unix_fd = -1;
+
+/* {"error": {"code", "message", "field"?}} with the given status. */
+VMX_PRINTF(5, 6)
+static int api_err(json_t **out, int status, const char *code, const char *field,
+		   const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	*out = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	if (field)
+		json_object_set_new(json_object_get(*out, "error"), "field", json_string(field));
+	return status;
+}
+
+/* An error from a lower layer: "field: text" messages name their field. */
+static int api_verr(json_t **out, int status, int rc, const struct verr *e)
+{
+	char field[64] = "";
+	const char *colon = strchr(e->msg, ':');
+	size_t n = colon ? (size_t)(colon - e->msg) : 0;
+	const char *code = rc == -ENOENT ? "notFound" : rc == -EBUSY ? "conflict" :
+			   rc == -ENOSPC ? "admissionRefused" : rc == -EEXIST ? "exists" :
+			   status == 400 ? "invalidArgument" : status == 409 ? "conflict" : "failed";
+
+	if (n > 0 && n < sizeof(field) && strspn(e->msg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.") == n)
+		snprintf(field, sizeof(field), "%.*s", (int)n, e->msg);
+	if (rc == -ENOENT && status != 404 && status < 500)
+		status = 404;
+	return api_err(out, status, code, field[0] ? field : NULL, "%s", e->msg);
+}
+
+static const char *query(struct req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static int parse_id(const char *s)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	v = strtol(s, &end, 10);
+	return *end || v <= 0 || v > 1000000000 ? -1 : (int)v;
+}
+
+/* --- handlers ----------------------------------------------------------------- */
+
+static int h_index(struct req *r, json_t **out);
+
+static int h_login(struct req *r, json_t **out)
+{
+	const char *name = json_string_value(json_object_get(r->body, "username"));
+	const char *pw = json_string_value(json_object_get(r->body, "password"));
+	char token[65];
+	unsigned retry = 0;
+	enum role role = ROLE_NONE;
+	int rc;
+
+	if (!name)
+		return api_err(out, 400, "invalidArgument", "username", "username: missing");
+	if (!pw)
+		return api_err(out, 400, "invalidArgument", "password", "password: missing");
+	rc = auth_login(name, pw, token, &role, &retry);
+	if (rc == -EAGAIN) {
+		db_event(name, 0, "loginRefused", "too many failed logins; locked for %u s", retry);
+		return api_err(out, 429, "tooManyFailures", "username",
+			       "too many failed logins for '%s'; try again in %u s", name, retry);
+	}
+	if (rc < 0) {
+		db_event(name, 0, "loginFailed", "wrong user name or password");
+		return api_err(out, 401, "badCredentials", "password", "wrong user name or password");
+	}
+	*out = json_pack("{s:s, s:s, s:s}", "token", token, "user", name, "role", role_name(role));
+	return 200;
+}
+
+static int h_logout(struct req *r, json_t **out)
+{
+	auth_logout(r->token);
+	*out = json_pack("{s:b}", "ok", 1);
+	return 200;
+}
+
+static int h_host(struct req *r, json_t **out)
+{
+	json_t *ds = json_array(), *bins = json_object();
+	char host[256] = "", bin[PATH_MAX];
+	uint64_t reserved;
+	int nvms = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	for (unsigned i = 0; i < g_hostd.cfg.nds; i++)
+		json_array_append_new(ds, json_pack("{s:s, s:s}", "name", g_hostd.cfg.ds[i].name,
+						    "path", g_hostd.cfg.ds[i].path));
+	for (int t = 0; t < BUILDTYPE_COUNT; t++) {
+		struct verr e = { "" };
+		bool ok = vm_binary((enum buildtype)t, bin, sizeof(bin), &e) == 0;
+		json_object_set_new(bins, buildtype_name((enum buildtype)t),
+				    ok ? json_string(bin) : json_null());
+	}
+	hostd_lock();
+	reserved = vm_reserved_mb(0);
+	for (struct hvm *v = g_hostd.vms; v; v = v->next)
+		nvms++;
+	hostd_unlock();
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:i, s:o, s:o, s:{s:I, s:I, s:I}, s:s}",
+			 "kind", "hostd", "hostname", host, "version", vmx_version, "build",
+			 vmx_revision, "apiVersion", 1, "memCapacityMB",
+			 (json_int_t)g_hostd.cfg.mem_capacity_mb, "memReservedMB",
+			 (json_int_t)reserved, "vms", nvms, "datastores", ds, "vmxBinaries", bins,
+			 "overheadMB", "default", (json_int_t)admit_overhead_mb(BUILDTYPE_DEFAULT),
+			 "debug", (json_int_t)admit_overhead_mb(BUILDTYPE_DEBUG), "stats",
+			 (json_int_t)admit_overhead_mb(BUILDTYPE_STATS), "user", r->user);
+	return 200;
+}
+
+static int h_vms(struct req *r, json_t **out)
+{
+	const char *name = query(r, "name"), *file = query(r, "file");
+	char abs[PATH_MAX];
+	struct verr e = { "" };
+	json_t *list = json_array();
+
+	if (file) {
+		int rc = ds_resolve(&g_hostd.cfg, file, abs, sizeof(abs), &e);
+		if (rc < 0) {
+			json_decref(list);
+			return api_verr(out, 400, rc, &e);
+		}
+	}
+	hostd_lock();
+	for (struct hvm *v = g_hostd.vms; v; v = v->next) {
+		if (name && strcmp(v->name, name) != 0)
+			continue;
+		if (file && strcmp(v->path, abs) != 0)
+			continue;
+		json_array_append_new(list, vm_json(v));
+	}
+	hostd_unlock();
+	*out = json_pack("{s:o}", "vms", list);
+	return 200;
+}
+
+static int h_vm_add(struct req *r, json_t **out)
+{
+	const char *file = json_string_value(json_object_get(r->body, "file"));
+	const char *name = json_string_value(json_object_get(r->body, "name"));
+	json_t *create = json_object_get(r->body, "create");
+	struct verr e = { "" };
+	int id;
+
+	if (!file)
+		return api_err(out, 400, "invalidArgument", "file", "file: missing (\"[ds] dir/NAME.vmx\")");
+	if (create && !json_is_object(create) && !json_is_true(create))
+		return api_err(out, 400, "invalidArgument", "create", "create: must be true or an object of .vmx keys");
+	id = create ? vm_create(file, json_is_object(create) ? create : NULL, r->user, &e)
+		    : vm_register(file, name, r->user, &e);
+	if (id < 0)
+		return api_verr(out, id == -EEXIST ? 409 : 400, id, &e);
+	hostd_lock();
+	*out = vm_json(vm_find(id));
+	hostd_unlock();
+	return 201;
+}
+
+static struct hvm *vm_arg(struct req *r, json_t **out, int *status)
+{
+	int id = parse_id(r->arg[0]);
+	struct hvm *vm = id > 0 ? vm_find(id) : NULL;
+
+	if (!vm)
+		*status = api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	return vm;
+}
+
+static int h_vm_get(struct req *r, json_t **out)
+{
+	int status = 200;
+	struct hvm *vm;
+
+	hostd_lock();
+	vm = vm_arg(r, out, &status);
+	if (vm)
+		*out = vm_json(vm);
+	hostd_unlock();
+	return status;
+}
+
+static int h_vm_del(struct req *r, json_t **out)
+{
+	struct verr e = { "" };
+	int id = parse_id(r->arg[0]), rc;
+
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	rc = vm_unregister(id, r->user, &e);
+	if (rc < 0)
+		return api_verr(out, rc == -ENOENT ? 404 : 409, rc, &e);
+	*out = json_pack("{s:b}", "ok", 1);
+	return 200;
+}
+
+/* Replies 202 with the task, or waits for it when the body says "wait": true. */
+static int task_reply(struct req *r, int task, json_t **out)
+{
+	if (json_is_true(json_object_get(r->body, "wait"))) {
+		uint64_t deadline = now_ms() + API_WAIT_MAX_MS;
+		for (;;) {
+			json_t *t = task_get(task);
+			const char *st = json_string_value(json_object_get(t, "state"));
+			if (!t || (st && strcmp(st, "running") != 0) || now_ms() > deadline) {
+				*out = t;
+				return st && !strcmp(st, "error") ? 500 : 200;
+			}
+			json_decref(t);
+			usleep(20 * 1000);
+		}
+	}
+	*out = task_get(task);
+	return 202;
+}
+
+static int h_vm_power(struct req *r, json_t **out)
+{
+	const char *op = json_string_value(json_object_get(r->body, "op"));
+	struct verr e = { "" };
+	enum vm_op o;
+	int id = parse_id(r->arg[0]), status, task;
+
+	if (!op || vm_op_parse(op, &o) < 0)
+		return api_err(out, 400, "invalidArgument", "op",
+			       "op: must be one of on, off, hardOff, reset, suspend, resume");
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	task = vm_start_op(id, o, BUILDTYPE_DEFAULT, 0, r->user, &status, &e);
+	if (task < 0)
+		return api_verr(out, status, task, &e);
+	return task_reply(r, task, out);
+}
+
+static int h_bt_get(struct req *r, json_t **out)
+{
+	int status = 200;
+	struct hvm *vm;
+
+	hostd_lock();
+	vm = vm_arg(r, out, &status);
+	if (vm) {
+		json_t *j = vm_json(vm);
+		*out = json_pack("{s:O, s:O, s:O}", "file", json_object_get(j, "file"), "buildType",
+				 json_object_get(j, "buildType"), "powerState",
+				 json_object_get(j, "powerState"));
+		if (json_object_get(j, "pendingRevert"))
+			json_object_set(*out, "pendingRevert", json_object_get(j, "pendingRevert"));
+		if (json_object_get(j, "runningBuildType"))
+			json_object_set(*out, "runningBuildType", json_object_get(j, "runningBuildType"));
+		json_decref(j);
+	}
+	hostd_unlock();
+	return status;
+}
+
+static int h_bt_put(struct req *r, json_t **out)
+{
+	const char *bt = json_string_value(json_object_get(r->body, "buildType"));
+	json_t *ra = json_object_get(r->body, "revertAfter");
+	uint64_t revert = 0;
+	struct verr e = { "" };
+	enum buildtype t;
+	int id = parse_id(r->arg[0]), status, task;
+
+	if (!bt || buildtype_parse(bt, &t) < 0)
+		return api_err(out, 400, "invalidArgument", "buildType",
+			       "buildType: \"%s\" is not one of default, debug, stats", bt ? bt : "");
+	if (ra && !json_is_null(ra)) {
+		char num[32];
+		const char *s = json_string_value(ra);
+		if (json_is_integer(ra)) {
+			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(ra));
+			s = num;
+		}
+		if (!s || cfg_parse_duration(s, &revert) < 0 || revert == 0)
+			return api_err(out, 400, "invalidArgument", "revertAfter",
+				       "revertAfter: not a duration like 90s, 15m, 2h, 1d");
+		if (t == BUILDTYPE_DEFAULT)
+			return api_err(out, 400, "invalidArgument", "revertAfter",
+				       "revertAfter: only meaningful when changing away from default");
+	}
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	task = vm_start_op(id, OP_BUILDTYPE, t, revert, r->user, &status, &e);
+	if (task < 0)
+		return api_verr(out, status, task, &e);
+	return task_reply(r, task, out);
+}
+
+static int h_tasks(struct req *r, json_t **out)
+{
+	const char *lim = query(r, "limit");
+	*out = json_pack("{s:o}", "tasks", task_list(lim ? atoi(lim) : 50));
+	return 200;
+}
+
+static int h_task(struct req *r, json_t **out)
+{
+	int id = parse_id(r->arg[0]);
+	json_t *t = id > 0 ? task_get(id) : NULL;
+
+	if (!t)
+		return api_err(out, 404, "notFound", "task", "task: no task with id '%s'", r->arg[0]);
+	*out = t;
+	return 200;
+}
+
+static int h_events(struct req *r, json_t **out)
+{
+	const char *vm = query(r, "vm"), *lim = query(r, "limit");
+	char l[24];
+
+	snprintf(l, sizeof(l), "%d", lim && atoi(lim) > 0 ? atoi(lim) : 100);
+	if (vm && parse_id(vm) < 0)
+		return api_err(out, 400, "invalidArgument", "vm", "vm: not a VM id");
+	const char *p[] = { vm, l };
+	*out = json_pack("{s:o}", "events",
+			 vm ? db_query("SELECT * FROM events WHERE vm_id=? ORDER BY id DESC LIMIT ?", 2, p)
+			    : db_query("SELECT * FROM events ORDER BY id DESC LIMIT ?", 1, p + 1));
+	return 200;
+}
+
+static int h_users(struct req *r, json_t **out)
+{
+	*out = json_pack("{s:o}", "users", db_query("SELECT name, role FROM users ORDER BY name", 0, NULL));
+	return 200;
+}
+
+static int h_user_add(struct req *r, json_t **out)
+{
+	const char *name = json_string_value(json_object_get(r->body, "name"));
+	const char *pw = json_string_value(json_object_get(r->body, "password"));
+	const char *rs = json_string_value(json_object_get(r->body, "role"));
+	struct verr e = { "" };
+	enum role role;
+	int rc;
+
+	if (!rs || role_parse(rs, &role) < 0)
+		return api_err(out, 400, "invalidArgument", "role", "role: must be admin or read-only");
+	rc = auth_user_add(name, pw, role, &e);
+	if (rc < 0)
+		return api_verr(out, 400, rc, &e);
+	db_event(r->user, 0, "userAdded", "user %s (%s)", name, role_name(role));
+	*out = json_pack("{s:s, s:s}", "name", name, "role", role_name(role));
+	return 201;
+}
+
+static int h_user_del(struct req *r, json_t **out)
+{
+	struct verr e = { "" };
+	int rc;
+
+	if (!strcmp(r->arg[0], r->user))
+		return api_err(out, 409, "conflict", "name", "name: you cannot remove yourself");
+	rc = auth_user_del(r->arg[0], &e);
+	if (rc < 0)
+		return api_verr(out, 404, rc, &e);
+	db_event(r->user, 0, "userRemoved", "user %s", r->arg[0]);
+	*out = json_pack("{s:b}", "ok", 1);
+	return 200;
+}
+
+static const struct route api_routes[] = {
+	{ "GET", "", ROLE_NONE, h_index, "API version and this route table" },
+	{ "POST", "/session", ROLE_NONE, h_login, "log in: {username, password} -> {token}" },
+	{ "DELETE", "/session", ROLE_READONLY, h_logout, "log out (ends the session of the token)" },
+	{ "GET", "/host", ROLE_READONLY, h_host, "host information, capacity, datastores, binaries" },
+	{ "GET", "/vms", ROLE_READONLY, h_vms, "list VMs (?name=, ?file= filter)" },
+	{ "POST", "/vms", ROLE_ADMIN, h_vm_add, "register {file[, name]} or create {file, create:{keys}}" },
+	{ "GET", "/vms/{id}", ROLE_READONLY, h_vm_get, "one VM" },
+	{ "DELETE", "/vms/{id}", ROLE_ADMIN, h_vm_del, "unregister a VM that is not running" },
+	{ "POST", "/vms/{id}/power", ROLE_ADMIN, h_vm_power, "{op: on|off|hardOff|reset|suspend|resume[, wait]} -> task" },
+	{ "GET", "/vms/{id}/buildType", ROLE_READONLY, h_bt_get, "build type and pending revert" },
+	{ "PUT", "/vms/{id}/buildType", ROLE_ADMIN, h_bt_put, "{buildType[, revertAfter][, wait]} -> task" },
+	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=)" },
+	{ "GET", "/tasks/{id}", ROLE_READONLY, h_task, "one task: state, progress, phases, result" },
+	{ "GET", "/events", ROLE_READONLY, h_events, "recent events (?vm=, ?limit=)" },
+	{ "GET", "/users", ROLE_ADMIN, h_users, "users and roles" },
+	{ "POST", "/users", ROLE_ADMIN, h_user_add, "add or replace {name, password, role}" },
+	{ "DELETE", "/users/{name}", ROLE_ADMIN, h_user_del, "remove a user" },
+};
+
+static int h_index(struct req *r, json_t **out)
+{
+	json_t *routes = json_array();
+
+	for (size_t i = 0; i < VMX_ARRAY_SIZE(api_routes); i++)
+		json_array_append_new(routes, json_pack("{s:s, s:s+, s:s, s:s}", "method",
+					api_routes[i].method, "path", HOSTD_API_PREFIX,
+					api_routes[i].pattern, "role", role_name(api_routes[i].need),
+					"what", api_routes[i].help));
+	*out = json_pack("{s:s, s:i, s:o}", "product", "vmx3 hostd", "apiVersion", 1, "routes", routes);
+	return 200;
+}
+
+/* Matches path against pattern, capturing {segments} into args; 1 match, 0 not. */
+static int route_match(const char *pattern, const char *path, char *store, size_t storelen,
+		       const char **args)
+{
+	int n = 0;
+	size_t used = 0;
+
+	while (*pattern || *path) {
+		if (*pattern != '/' || *path != '/')
+			return 0;
+		pattern++;
+		path++;
+		const char *pe = strchrnul(pattern, '/'), *se = strchrnul(path, '/');
+		size_t pl = (size_t)(pe - pattern), sl = (size_t)(se - path);
+		if (pl > 1 && pattern[0] == '{') {
+			if (sl == 0 || n >= API_MAX_ARGS || used + sl + 1 > storelen)
+				return 0;
+			memcpy(store + used, path, sl);
+			store[used + sl] = 0;
+			args[n++] = store + used;
+			used += sl + 1;
+		} else if (pl != sl || memcmp(pattern, path, pl) != 0) {
+			return 0;
+		}
+		pattern = pe;
+		path = se;
+	}
+	return 1;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	size_t len = text ? strlen(text) : 0;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (text) {
+		text = realloc(text, len + 2);
+		text[len++] = '\n';
+		text[len] = 0;
+	}
+	resp = MHD_create_response_from_buffer(len, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	json_decref(body);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_size, void **con_cls)
+{
+	struct upload *up = *con_cls;
+	struct req r = { .conn = conn, .method = method };
+	const struct route *rt = NULL;
+	char store[1024];
+	bool path_known = false;
+	json_t *out = NULL;
+	json_error_t jerr;
+	const char *auth;
+	int status;
+
+	if (!up) {
+		up = calloc(1, sizeof(*up));
+		if (!up)
+			return MHD_NO;
+		*con_cls = up;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (up->len + *upload_size > API_MAX_BODY) {
+			up->too_big = true;
+		} else {
+			char *nb = realloc(up->buf, up->len + *upload_size + 1);
+			if (!nb)
+				return MHD_NO;
+			up->buf = nb;
+			memcpy(up->buf + up->len, upload_data, *upload_size);
+			up->len += *upload_size;
+			up->buf[up->len] = 0;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (up->too_big)
+		return send_json(conn, 413, json_pack("{s:{s:s, s:s}}", "error", "code", "tooLarge",
+						      "message", "request body larger than 1 MiB"));
+	if (strncmp(url, HOSTD_API_PREFIX, strlen(HOSTD_API_PREFIX)) != 0) {
+		api_err(&out, 404, "notFound", NULL, "no such path %s (the API lives under %s)", url,
+			HOSTD_API_PREFIX);
+		return send_json(conn, 404, out);
+	}
+	for (size_t i = 0; i < VMX_ARRAY_SIZE(api_routes); i++) {
+		if (!route_match(api_routes[i].pattern, url + strlen(HOSTD_API_PREFIX), store,
+				 sizeof(store), r.arg))
+			continue;
+		path_known = true;
+		if (!strcmp(api_routes[i].method, method)) {
+			rt = &api_routes[i];
+			break;
+		}
+	}
+	if (!rt) {
+		status = path_known ? 405 : 404;
+		api_err(&out, status, path_known ? "methodNotAllowed" : "notFound", NULL,
+			"%s %s: %s", method, url, path_known ? "method not allowed" : "no such path");
+		return send_json(conn, status, out);
+	}
+	if (up->len) {
+		r.body = json_loadb(up->buf, up->len, 0, &jerr);
+		if (!r.body || !json_is_object(r.body)) {
+			api_err(&out, 400, "badJson", "body", "body: not a JSON object (%s at line %d)",
+				r.body ? "not an object" : jerr.text, jerr.line);
+			json_decref(r.body);
+			return send_json(conn, 400, out);
+		}
+	} else {
+		r.body = json_object();
+	}
+	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	if (auth && !strncmp(auth, "Bearer ", 7))
+		r.token = auth + 7;
+	r.role = auth_session(r.token, r.user, sizeof(r.user));
+	if (rt->need != ROLE_NONE && r.role == ROLE_NONE) {
+		status = api_err(&out, 401, "unauthenticated", NULL,
+				 "log in first (POST %s/session) and send 'Authorization: Bearer TOKEN'",
+				 HOSTD_API_PREFIX);
+	} else if (r.role < rt->need) {
+		status = api_err(&out, 403, "forbidden", NULL,
+				 "user '%s' (%s) may not %s %s%s: it needs the admin role", r.user,
+				 role_name(r.role), method, HOSTD_API_PREFIX, rt->pattern);
+		db_event(r.user, 0, "forbidden", "%s %s refused (role %s)", method, url,
+			 role_name(r.role));
+	} else {
+		status = rt->fn(&r, &out);
+	}
+	json_decref(r.body);
+	return send_json(conn, status, out ? out : json_object());
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct upload *up = *con_cls;
+	if (up) {
+		free(up->buf);
+		free(up);
+		*con_cls = NULL;
+	}
+}
+
+static int unix_listen(const char *path, struct verr *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return verr_set(e, -ENAMETOOLONG, "%s: too long for a Unix socket", path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+		int rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return verr_set(e, rc, "%s: %s", path, strerror(-rc));
+	}
+	chmod(path, 0660);
+	return fd;
+}
+
+int api_start(struct verr *e)
+{
+	const struct hostd_cfg *c = &g_hostd.cfg;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_ERROR_LOG;
+	char *cert = NULL, *key = NULL;
+	size_t n;
+	int rc;
+
+	if (c->tls_cert[0]) {
+		rc = file_read_all(c->tls_cert, 1 << 20, &cert, &n, e);
+		if (rc == 0)
+			rc = file_read_all(c->tls_key, 1 << 20, &key, &n, e);
+		if (rc < 0) {
+			free(cert);
+			return verr_prefix(e, rc, "TLS");
+		}
+	}
+	if (c->port) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)c->port) };
+		if (inet_pton(AF_INET, c->listen_addr, &sin.sin_addr) != 1) {
+			free(cert);
+			free(key);
+			return verr_set(e, -EINVAL, "hostd.listen: '%s' is not an IPv4 address",
+					c->listen_addr);
+		}
+		if (cert)
+			g_tcp = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, NULL,
+						 MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
+						 completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 900u,
+						 MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
+						 cert, MHD_OPTION_END);
+		else
+			g_tcp = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
+						 &sin, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+						 MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_END);
+		if (!g_tcp) {
+			free(cert);
+			free(key);
+			return verr_set(e, -EADDRINUSE, "cannot listen on %s:%u%s", c->listen_addr,
+					c->port, cert ? " (TLS)" : "");
+		}
+	}
+	free(cert);
+	free(key);
+	if (c->sock_path[0]) {
+		g_unix_fd = unix_listen(c->sock_path, e);
+		if (g_unix_fd < 0) {
+			api_stop();
+			return g_unix_fd;
+		}
+		g_unix = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET,
+					  g_unix_fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+					  MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_END);
+		if (!g_unix) {
+			api_stop();
+			return verr_set(e, -EIO, "cannot serve the API on %s", c->sock_path);
+		}
+	}
+	return 0;
+}
+
+void api_stop(void)
+{
+	if (g_tcp)
+		MHD_stop_daemon(g_tcp);
+	if (g_unix)
+		MHD_stop_daemon(g_unix);
+	g_tcp = g_unix = NULL;
+	if (g_unix_fd >= 0) {
+		close(g_unix_fd);
+		unlink(g_hostd.cfg.sock_path);
+	}
+	g_unix_fd = -1;
+}

@@ -1,0 +1,196 @@
+/*
+ * hostd.h - interfaces between hostd's modules (the daemon that registers
+ * VMs, launches one vmx per running VM, supervises it and serves the HTTP
+ * API).  See docs/HOSTD.md for the daemon and docs/API.md for the API.
+ *
+ * Locking: one mutex (hostd_lock) guards the VM table, the tasks and the
+ * database handle.  Anything that blocks (control-socket calls, waiting for a
+ * vmx to exit or to come up) runs without it, from a task's worker thread
+ * that owns the VM through vm->busy_task.
+ */
+#ifndef VMX_HOSTD_HOSTD_H
+#define VMX_HOSTD_HOSTD_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "../lib/buildtype.h"
+#include "../lib/verr.h"
+
+#define HOSTD_API_PREFIX "/api/v1"
+#define HOSTD_DEFAULT_PORT 8307
+#define HOSTD_MAX_DS 16
+
+struct hostd_ds {
+	char name[64];
+	char path[PATH_MAX];
+};
+
+/* Settings from hostd.conf (same syntax as a .vmx) and the command line. */
+struct hostd_cfg {
+	char state_dir[PATH_MAX];
+	char vmx_dir[PATH_MAX];  /* configured binary directory, "" = beside hostd */
+	char self_dir[PATH_MAX]; /* directory of the hostd executable */
+	char listen_addr[64];    /* loopback by default */
+	unsigned port;           /* 0 = no TCP listener */
+	char sock_path[PATH_MAX];
+	char tls_cert[PATH_MAX];
+	char tls_key[PATH_MAX];
+	uint64_t mem_capacity_mb;
+	uint64_t shutdown_timeout_s;
+	uint64_t launch_timeout_s;
+	unsigned nds;
+	struct hostd_ds ds[HOSTD_MAX_DS];
+};
+
+/* --- ds.c: datastore paths "[ds] dir/NAME.vmx" ------------------------------ */
+
+/*
+ * Resolves a datastore path to an absolute one.  Refuses unknown datastores,
+ * absolute or ".." components, names not ending in .vmx and (when the file
+ * exists) symlinks leading out of the datastore.  Errors start with "file: ".
+ */
+int ds_resolve(const struct hostd_cfg *c, const char *file, char *abs, size_t len,
+	       struct verr *e);
+/* Splits "[ds] rel" into its parts; -EINVAL when malformed. */
+int ds_split(const char *file, char *ds, size_t dslen, const char **rel);
+/* Parses "name=path" pairs from the config (keys datastore.NAME). */
+int ds_add(struct hostd_cfg *c, const char *name, const char *path, struct verr *e);
+
+/* --- admit.c: admission control --------------------------------------------- */
+
+/* Memory a vmx of this build type needs beyond guest RAM, in MiB. */
+uint64_t admit_overhead_mb(enum buildtype t);
+/*
+ * Would reserving need_mb on top of reserved_mb exceed capacity_mb?  Fills msg
+ * with the numbers either way; returns 0 or -ENOSPC.
+ */
+int admit_check(uint64_t capacity_mb, uint64_t reserved_mb, uint64_t need_mb, char *msg,
+		size_t len);
+/* Total RAM of this machine in MiB (MemTotal), 0 if unknown. */
+uint64_t admit_host_mem_mb(void);
+
+/* --- db.c: SQLite inventory ---------------------------------------------------- */
+
+int db_open(const char *path, struct verr *e);
+void db_close(void);
+/* Runs one statement with text parameters (NULL = SQL NULL); 0 or -EIO. */
+int db_exec(const char *sql, int nparams, const char *const *params);
+/* Runs a query and returns its rows as an array of objects (column -> value). */
+json_t *db_query(const char *sql, int nparams, const char *const *params);
+/* Last inserted rowid. */
+int64_t db_last_id(void);
+void db_event(const char *user, int vm_id, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* --- auth.c: users, passwords, sessions ---------------------------------------- */
+
+enum role { ROLE_NONE = 0, ROLE_READONLY = 1, ROLE_ADMIN = 2 };
+const char *role_name(enum role r);
+int role_parse(const char *s, enum role *out);
+int auth_init(void);
+int auth_user_add(const char *name, const char *password, enum role r, struct verr *e);
+int auth_user_del(const char *name, struct verr *e);
+/*
+ * Checks a password; failures are slowed down (see docs/API.md).  On success
+ * returns 0 and a new session token (64 hex chars); -EACCES for a bad pair,
+ * -EAGAIN when the user is locked out for *retry_s seconds.
+ */
+int auth_login(const char *name, const char *password, char token[65], enum role *r,
+	       unsigned *retry_s);
+/* Looks up a session token; ROLE_NONE when unknown or expired. */
+enum role auth_session(const char *token, char *user, size_t len);
+void auth_logout(const char *token);
+
+/* --- vmctl.c: client of a vmx control socket ----------------------------------- */
+
+/* Sends {"v":1,"cmd":cmd,...args} to VMDIR/vmx.ctl and returns the reply object. */
+int vmctl_call(const char *vmdir, const char *cmd, json_t *args, int timeout_ms, json_t **reply,
+	       struct verr *e);
+
+/* --- vm.c: VMs, their vmx processes and the operations on them ------------------ */
+
+enum hpower { HP_OFF = 0, HP_ON, HP_SUSPENDED };
+const char *hpower_name(enum hpower p);
+
+struct hvm {
+	int id;
+	char name[128];
+	char file[PATH_MAX];   /* "[ds] dir/NAME.vmx" */
+	char path[PATH_MAX];   /* absolute path of the .vmx */
+	char dir[PATH_MAX];
+	enum hpower power;
+	pid_t pid;             /* running vmx, 0 when none */
+	int pidfd;             /* for processes adopted after a restart */
+	bool child;            /* pid is our child (waitpid) */
+	uint64_t pid_start;    /* start time of pid (/proc/PID/stat) against pid reuse */
+	enum buildtype running_bt;
+	int busy_task;         /* task that owns the VM, 0 = none */
+	bool stopping;         /* an operation expects the vmx to exit */
+	bool exited;           /* set by the supervisor when pid went away */
+	int exit_status;       /* wait status of the last exit (-1 unknown) */
+	int64_t revert_at;     /* unix time of a pending revertAfter, 0 = none */
+	char last_exit[512];
+	struct hvm *next;
+};
+
+struct hostd {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;   /* broadcast when a vmx exits or a task ends */
+	struct hostd_cfg cfg;
+	struct hvm *vms;
+	volatile int stop;
+};
+extern struct hostd g_hostd;
+
+void hostd_lock(void);
+void hostd_unlock(void);
+
+struct hvm *vm_find(int id);
+/* Registers an existing .vmx; returns the new VM id. */
+int vm_register(const char *file, const char *name, const char *user, struct verr *e);
+/* Creates the VM directory and .vmx from key/values, then registers it. */
+int vm_create(const char *file, json_t *config, const char *user, struct verr *e);
+int vm_unregister(int id, const char *user, struct verr *e);
+json_t *vm_json(struct hvm *vm);
+/* Loads the inventory, adopts running vmx processes, recovers interrupted tasks. */
+int vm_restore(struct verr *e);
+/* Starts the supervisor thread (reaps exits, runs revertAfter). */
+int vm_supervisor_start(void);
+void vm_supervisor_stop(void);
+/* Reserved memory of running VMs (MiB), optionally excluding one. */
+uint64_t vm_reserved_mb(int except_id);
+/* Full path of the vmx binary for a build type; -ENOENT with a message. */
+int vm_binary(enum buildtype t, char *out, size_t len, struct verr *e);
+
+/* Operations (asynchronous: each returns the id of a new task, or <0). */
+enum vm_op { OP_POWERON, OP_POWEROFF, OP_HARDOFF, OP_RESET, OP_SUSPEND, OP_RESUME, OP_BUILDTYPE };
+int vm_op_parse(const char *s, enum vm_op *out);
+/* http_status gets the status code fitting the error (409 busy, 400, 403...). */
+int vm_start_op(int id, enum vm_op op, enum buildtype bt, uint64_t revert_after_s,
+		const char *user, int *http_status, struct verr *e);
+
+/* --- task.c: long operations --------------------------------------------------- */
+
+/* Creates a task row (state "running"); returns its id. */
+int task_new(int vm_id, const char *op, const char *user, json_t *params);
+void task_progress(int id, int percent, const char *what);
+void task_phase(int id, const char *name, uint64_t ms);
+/* Ends a task: result (stolen) on success, or an error message. */
+void task_finish(int id, json_t *result, const char *error);
+json_t *task_get(int id);
+json_t *task_list(int limit);
+/* Marks tasks still "running" from an earlier hostd as interrupted; returns them. */
+json_t *task_interrupted(void);
+
+/* --- api.c: the HTTP API -------------------------------------------------------- */
+
+int api_start(struct verr *e);
+void api_stop(void);
+
+uint64_t now_ms(void);
+
+#endif
