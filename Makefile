@@ -106,3 +106,8 @@ install: $(foreach t,$(INSTALL_TYPES),$(B)/$(t)/$(BIN_$(t))) $(HOST_PROGS)
 
 clean:
 	rm -rf $(B)
+
+# --- demo --------------------------------------------------------------------------
+demo: deps
+	$(MAKE) all guest
+	B=$(B) scripts/demo.sh
