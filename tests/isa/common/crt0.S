@@ -10,7 +10,8 @@
  * frame.  An ecall with a7 == ECALL_EXIT_M from a lower mode returns to the
  * caller of run_in_mode() instead (see test.h).  The S-mode vector only
  * records scause/stval/sepc and skips the trapping instruction: enough for
- * the delegation tests, which need no S-mode C handler.
+ * the delegation tests, which need no S-mode C handler.  Tests that use it
+ * set stvec = trap_vector_s and sscratch = s_trap_save.
  */
 #include "test_asm.h"
 
@@ -161,7 +162,8 @@ exit_to_m:
 	ecall
 	j	exit_to_m
 
-/* S-mode vector: record, skip the instruction (2 or 4 bytes), sret. */
+/* S-mode vector: record; after an exception skip the instruction (2 or 4
+   bytes), after an interrupt clear sip.SSIP (the only one tests raise). */
 	.balign 4
 	.globl trap_vector_s
 trap_vector_s:
@@ -181,7 +183,11 @@ trap_vector_s:
 	ld	t1, 0(t2)
 	addi	t1, t1, 1
 	sd	t1, 0(t2)
-	csrr	t1, sepc
+	csrr	t1, scause
+	bgez	t1, 11f
+	csrci	sip, 2
+	j	12f
+11:	csrr	t1, sepc
 	lhu	t2, 0(t1)
 	andi	t2, t2, 3
 	addi	t1, t1, 2
@@ -189,7 +195,7 @@ trap_vector_s:
 	bne	t2, t0, 10f
 	addi	t1, t1, 2
 10:	csrw	sepc, t1
-	la	t0, s_trap_save
+12:	la	t0, s_trap_save
 	ld	t1, 0(t0)
 	ld	t2, 8(t0)
 	csrrw	t0, sscratch, t0
