@@ -1,0 +1,323 @@
+/*
+ * vmx3_cmd.c - vmx3-cmd: the general command line for hostd (the role of
+ * vim-cmd): list, create, register, unregister, power operations, tasks,
+ * events, users and host information.  Subcommands register in cmds[].
+ *
+ *   vmx3-cmd [--server S] [--username U] [--password P] [--json] COMMAND [ARGS]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli_common.h"
+
+#define PROG "vmx3-cmd"
+
+struct cmd {
+	const char *name;
+	const char *args;
+	int min_args, max_args;
+	int (*fn)(struct cli_conn *c, int argc, char **argv);
+	const char *help;
+};
+
+static bool g_json;
+
+/* Prints the reply (JSON mode) or calls show; returns the exit status. */
+static int done(long st, json_t *reply, long want, void (*show)(json_t *))
+{
+	int rc = 0;
+
+	if (st != want && !(want == 202 && st == 200)) {
+		fprintf(stderr, PROG ": %s\n", cli_errmsg(reply));
+		rc = 1;
+	} else if (g_json || !show) {
+		char *t = json_dumps(reply, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", t);
+		free(t);
+	} else {
+		show(reply);
+	}
+	json_decref(reply);
+	return rc;
+}
+
+static void show_list(json_t *r)
+{
+	json_t *vm;
+	size_t i;
+
+	printf("%-6s %-20s %-44s %-12s %s\n", "Vmid", "Name", "File", "Power state", "Build type");
+	json_array_foreach(json_object_get(r, "vms"), i, vm)
+		printf("%-6lld %-20s %-44s %-12s %s\n",
+		       (long long)json_integer_value(json_object_get(vm, "id")),
+		       json_string_value(json_object_get(vm, "name")),
+		       json_string_value(json_object_get(vm, "file")),
+		       json_string_value(json_object_get(vm, "powerState")),
+		       json_string_value(json_object_get(vm, "buildType")));
+}
+
+static int c_list(struct cli_conn *c, int argc, char **argv)
+{
+	json_t *r = NULL;
+	long st = cli_request(c, "GET", "/vms", NULL, &r);
+	return done(st, r, 200, show_list);
+}
+
+static int c_get(struct cli_conn *c, int argc, char **argv)
+{
+	char p[64];
+	json_t *r = NULL;
+	snprintf(p, sizeof(p), "/vms/%s", argv[0]);
+	return done(cli_request(c, "GET", p, NULL, &r), r, 200, NULL);
+}
+
+static void show_vm(json_t *r)
+{
+	printf("Registered VM %lld: %s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
+	       json_string_value(json_object_get(r, "name")), json_string_value(json_object_get(r, "file")));
+}
+
+static int c_register(struct cli_conn *c, int argc, char **argv)
+{
+	json_t *r = NULL, *b = json_pack("{s:s}", "file", argv[0]);
+	long st;
+	if (argc > 1)
+		json_object_set_new(b, "name", json_string(argv[1]));
+	st = cli_request(c, "POST", "/vms", b, &r);
+	json_decref(b);
+	return done(st, r, 201, show_vm);
+}
+
+static int c_create(struct cli_conn *c, int argc, char **argv)
+{
+	json_t *r = NULL, *kv = json_object(), *b;
+	long st;
+
+	for (int i = 1; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		if (!eq) {
+			fprintf(stderr, PROG ": create: '%s' is not KEY=VALUE\n", argv[i]);
+			json_decref(kv);
+			return 2;
+		}
+		*eq = 0;
+		json_object_set_new(kv, argv[i], json_string(eq + 1));
+	}
+	b = json_pack("{s:s, s:o}", "file", argv[0], "create", kv);
+	st = cli_request(c, "POST", "/vms", b, &r);
+	json_decref(b);
+	return done(st, r, 201, show_vm);
+}
+
+static void show_ok(json_t *r)
+{
+	printf("ok\n");
+}
+
+static int c_unregister(struct cli_conn *c, int argc, char **argv)
+{
+	char p[64];
+	json_t *r = NULL;
+	snprintf(p, sizeof(p), "/vms/%s", argv[0]);
+	return done(cli_request(c, "DELETE", p, NULL, &r), r, 200, show_ok);
+}
+
+static void show_task(json_t *t)
+{
+	json_t *ph;
+	size_t i;
+	const char *err = json_string_value(json_object_get(t, "error"));
+
+	printf("Task %lld %s VM %lld by %s: %s (%lld%%)%s%s\n",
+	       (long long)json_integer_value(json_object_get(t, "id")),
+	       json_string_value(json_object_get(t, "op")),
+	       (long long)json_integer_value(json_object_get(t, "vm")),
+	       json_string_value(json_object_get(t, "user")),
+	       json_string_value(json_object_get(t, "state")),
+	       (long long)json_integer_value(json_object_get(t, "progress")), err ? ": " : "",
+	       err ? err : "");
+	json_array_foreach(json_object_get(t, "phases"), i, ph)
+		printf("  %-12s %6lld ms\n", json_string_value(json_object_get(ph, "name")),
+		       (long long)json_integer_value(json_object_get(ph, "ms")));
+}
+
+static int c_power(struct cli_conn *c, int argc, char **argv)
+{
+	char p[64];
+	json_t *r = NULL, *b = json_pack("{s:s}", "op", argv[1]);
+	long st;
+
+	snprintf(p, sizeof(p), "/vms/%s/power", argv[0]);
+	st = cli_request(c, "POST", p, b, &r);
+	json_decref(b);
+	if (st != 202)
+		return done(st, r, 202, show_task);
+	r = cli_wait_task(c, r, NULL, NULL);
+	bool ok = !strcmp(json_string_value(json_object_get(r, "state")) ?: "", "success");
+	if (!ok) {
+		const char *e = json_string_value(json_object_get(r, "error"));
+		fprintf(stderr, PROG ": %s\n", e ? e : cli_errmsg(r));
+		json_decref(r);
+		return 1;
+	}
+	return done(200, r, 200, show_task);
+}
+
+static void show_tasks(json_t *r)
+{
+	json_t *t;
+	size_t i;
+	json_array_foreach(json_object_get(r, "tasks"), i, t)
+		show_task(t);
+}
+
+static int c_tasks(struct cli_conn *c, int argc, char **argv)
+{
+	char p[64];
+	json_t *r = NULL;
+	if (argc) {
+		snprintf(p, sizeof(p), "/tasks/%s", argv[0]);
+		return done(cli_request(c, "GET", p, NULL, &r), r, 200, show_task);
+	}
+	return done(cli_request(c, "GET", "/tasks", NULL, &r), r, 200, show_tasks);
+}
+
+static void show_events(json_t *r)
+{
+	json_t *e;
+	size_t i;
+	json_array_foreach(json_object_get(r, "events"), i, e)
+		printf("%s %-8s vm=%-4lld %-18s %s\n", json_string_value(json_object_get(e, "time")),
+		       json_string_value(json_object_get(e, "user")),
+		       (long long)json_integer_value(json_object_get(e, "vm_id")),
+		       json_string_value(json_object_get(e, "type")),
+		       json_string_value(json_object_get(e, "message")));
+}
+
+static int c_events(struct cli_conn *c, int argc, char **argv)
+{
+	char p[64];
+	json_t *r = NULL;
+	snprintf(p, sizeof(p), argc ? "/events?vm=%s" : "/events", argc ? argv[0] : "");
+	return done(cli_request(c, "GET", p, NULL, &r), r, 200, show_events);
+}
+
+static void show_users(json_t *r)
+{
+	json_t *u;
+	size_t i;
+	json_array_foreach(json_object_get(r, "users"), i, u)
+		printf("%-20s %s\n", json_string_value(json_object_get(u, "name")),
+		       json_string_value(json_object_get(u, "role")));
+}
+
+static int c_users(struct cli_conn *c, int argc, char **argv)
+{
+	json_t *r = NULL;
+	return done(cli_request(c, "GET", "/users", NULL, &r), r, 200, show_users);
+}
+
+static int c_useradd(struct cli_conn *c, int argc, char **argv)
+{
+	const char *pw = getenv("VMX3_NEW_PASSWORD");
+	json_t *r = NULL, *b;
+	long st;
+
+	if (!pw) {
+		fprintf(stderr, PROG ": useradd: set VMX3_NEW_PASSWORD to the new user's password\n");
+		return 2;
+	}
+	b = json_pack("{s:s, s:s, s:s}", "name", argv[0], "role", argv[1], "password", pw);
+	st = cli_request(c, "POST", "/users", b, &r);
+	json_decref(b);
+	return done(st, r, 201, show_ok);
+}
+
+static int c_userdel(struct cli_conn *c, int argc, char **argv)
+{
+	char p[128];
+	json_t *r = NULL;
+	snprintf(p, sizeof(p), "/users/%s", argv[0]);
+	return done(cli_request(c, "DELETE", p, NULL, &r), r, 200, show_ok);
+}
+
+static int c_host(struct cli_conn *c, int argc, char **argv)
+{
+	json_t *r = NULL;
+	return done(cli_request(c, "GET", "/host", NULL, &r), r, 200, NULL);
+}
+
+static const struct cmd cmds[] = {
+	{ "list", "", 0, 0, c_list, "registered VMs (Vmid, Name, File, Power state, Build type)" },
+	{ "get", "VMID", 1, 1, c_get, "one VM as JSON" },
+	{ "create", "FILE [KEY=VALUE...]", 1, 64, c_create, "create a VM directory and .vmx, register it" },
+	{ "register", "FILE [NAME]", 1, 2, c_register, "register an existing .vmx (\"[ds] dir/NAME.vmx\")" },
+	{ "unregister", "VMID", 1, 1, c_unregister, "forget a VM that is not running (files stay)" },
+	{ "power", "VMID on|off|hardOff|reset|suspend|resume", 2, 2, c_power, "power operation; waits for the task" },
+	{ "tasks", "[TASKID]", 0, 1, c_tasks, "recent tasks, or one with its phases" },
+	{ "events", "[VMID]", 0, 1, c_events, "recent events" },
+	{ "users", "", 0, 0, c_users, "users and roles (admin)" },
+	{ "useradd", "NAME admin|read-only", 2, 2, c_useradd, "add a user; password from $VMX3_NEW_PASSWORD" },
+	{ "userdel", "NAME", 1, 1, c_userdel, "remove a user" },
+	{ "host", "", 0, 0, c_host, "host information: capacity, datastores, binaries" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: " PROG " [--server S] [--username U] [--password P] [--json] COMMAND [ARGS]\n"
+		   "  --server: localhost, HOST[:PORT], https://..., unix:/path (default $VMX3_SERVER)\n"
+		   "  password: --password, $VMX3_PASSWORD, or asked without echo\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %-40s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, 's' }, { "username", required_argument, NULL, 'u' },
+		{ "password", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+	};
+	const char *server = NULL, *user = NULL, *pw = NULL;
+	const struct cmd *cmd = NULL;
+	struct cli_conn *c;
+	int opt, rc, nargs;
+
+	while ((opt = getopt_long(argc, argv, "+hj", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': server = optarg; break;
+		case 'u': user = optarg; break;
+		case 'p': pw = optarg; break;
+		case 'j': g_json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(cmds[i].name, argv[optind]))
+			cmd = &cmds[i];
+	nargs = argc - optind - 1;
+	if (!cmd) {
+		fprintf(stderr, PROG ": unknown command '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		fprintf(stderr, PROG ": usage: " PROG " %s %s\n", cmd->name, cmd->args);
+		return 2;
+	}
+	c = cli_connect(PROG, server);
+	if (!c)
+		return 1;
+	if (cli_login(c, user, pw) < 0) {
+		cli_close(c);
+		return 1;
+	}
+	rc = cmd->fn(c, nargs, argv + optind + 1);
+	cli_close(c);
+	return rc;
+}
