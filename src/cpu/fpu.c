@@ -11,8 +11,10 @@
  */
 #include "cpu/fpu.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
+#include <string.h>
 
 typedef unsigned __int128 u128;
 
@@ -189,6 +191,243 @@ static inline uint64_t round_pack(int F, int bias, int emax, int sign, int x, ui
 #define RP_S(sign, x, sig, rm, fl) ((uint32_t)round_pack(S_F, S_BIAS, S_EMAX, sign, x, sig, rm, fl))
 #define RP_D(sign, x, sig, rm, fl) round_pack(D_F, D_BIAS, D_EMAX, sign, x, sig, rm, fl)
 
+/* ---- host fast paths (round to nearest even only) ----------------------------
+ *
+ * In RNE the host's binary32/binary64 arithmetic (SSE on x86-64) gives the
+ * RISC-V result bit for bit whenever no NaN, infinity, overflow or underflow
+ * is involved; only the inexact flag has to be found, and that is done with
+ * exact arithmetic instead of reading the host's flags: TwoSum for addition,
+ * an integer significand product for mul/div/sqrt.  Operands or results
+ * outside that safe window fall back to the software path, which handles
+ * everything.  This relies on the C default floating-point environment
+ * (round to nearest, gradual underflow, no excess precision), which the
+ * monitor never changes.
+ */
+#define HOST_FAST (FLT_EVAL_METHOD == 0)
+
+static inline double d_of(uint64_t v) { double d; memcpy(&d, &v, 8); return d; }
+static inline uint64_t bits_d(double d) { uint64_t v; memcpy(&v, &d, 8); return v; }
+static inline float f_of(uint32_t v) { float f; memcpy(&f, &v, 4); return f; }
+static inline uint32_t bits_f(float f) { uint32_t v; memcpy(&v, &f, 4); return v; }
+
+static inline unsigned ef_d(uint64_t v) { return (unsigned)(v >> 52) & 0x7ff; }
+static inline unsigned ef_s(uint32_t v) { return (v >> 23) & 0xff; }
+static inline uint64_t sig_d(uint64_t v) { return (v & ((1ull << 52) - 1)) | (1ull << 52); }
+
+/*
+ * Addends below 2^(emax-2) cannot overflow TwoSum's intermediates; sums of
+ * floating-point numbers that land in the subnormal range are always exact, so
+ * addition never raises UF and only NX is left to find.
+ */
+static inline bool add_ok_d(uint64_t v) { return ef_d(v) < D_EMAX - 2; }
+static inline bool add_ok_s(uint32_t v) { return ef_s(v) < S_EMAX - 2; }
+/* Normal, finite operands for mul/div/sqrt. */
+static inline bool norm_d(uint64_t v) { return ef_d(v) - 1 < D_EMAX - 1; }
+static inline bool norm_s(uint32_t v) { return ef_s(v) - 1 < S_EMAX - 1; }
+/*
+ * A result with a biased exponent of at least 2 is above 2^emin by more than an
+ * ulp, so neither the result nor the exact value is tiny; a finite one did
+ * not overflow.
+ */
+static inline bool res_ok_d(uint64_t r) { return ef_d(r) - 2 < D_EMAX - 2; }
+static inline bool res_ok_s(uint32_t r) { return ef_s(r) - 2 < S_EMAX - 2; }
+
+/* Knuth's TwoSum: the rounding error of s = x + y, exactly. */
+static inline double two_sum_err_d(double x, double y, double s)
+{
+	double bb = s - x;
+	return (x - (s - bb)) + (y - bb);
+}
+
+static inline float two_sum_err_f(float x, float y, float s)
+{
+	float bb = s - x;
+	return (x - (s - bb)) + (y - bb);
+}
+
+static inline bool fast_add_d(uint64_t a, uint64_t b, uint64_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && add_ok_d(a) && add_ok_d(b)))
+		return false;
+	double x = d_of(a), y = d_of(b), s = x + y;
+	if (two_sum_err_d(x, y, s) != 0)
+		*flags |= FPU_NX;
+	*r = bits_d(s);
+	return true;
+}
+
+static inline bool fast_add_s(uint32_t a, uint32_t b, uint32_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && add_ok_s(a) && add_ok_s(b)))
+		return false;
+	float x = f_of(a), y = f_of(b), s = x + y;
+	if (two_sum_err_f(x, y, s) != 0)
+		*flags |= FPU_NX;
+	*r = bits_f(s);
+	return true;
+}
+
+/* The product of the 53-bit significands fits in 53 bits exactly when the rest is zero. */
+static inline bool fast_mul_d(uint64_t a, uint64_t b, uint64_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && norm_d(a) && norm_d(b)))
+		return false;
+	uint64_t v = bits_d(d_of(a) * d_of(b));
+	if (!res_ok_d(v))
+		return false;
+	u128 p = (u128)sig_d(a) * sig_d(b); /* in [2^104, 2^106) */
+	int low = 52 + (int)(p >> 105);
+	if ((uint64_t)p & ((1ull << low) - 1))
+		*flags |= FPU_NX;
+	*r = v;
+	return true;
+}
+
+/* Single products are exact in double. */
+static inline bool fast_mul_s(uint32_t a, uint32_t b, uint32_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && norm_s(a) && norm_s(b)))
+		return false;
+	float x = f_of(a), y = f_of(b), q = x * y;
+	uint32_t v = bits_f(q);
+	if (!res_ok_s(v))
+		return false;
+	if ((double)q != (double)x * (double)y)
+		*flags |= FPU_NX;
+	*r = v;
+	return true;
+}
+
+/* a / b = q exactly iff sig(q) * sig(b) == sig(a) scaled by the exponents. */
+static inline bool fast_div_d(uint64_t a, uint64_t b, uint64_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && norm_d(a) && norm_d(b)))
+		return false;
+	uint64_t v = bits_d(d_of(a) / d_of(b));
+	if (!res_ok_d(v))
+		return false;
+	int sh = (int)ef_d(a) - (int)ef_d(b) - (int)ef_d(v) + D_BIAS + 52;
+	u128 p = (u128)sig_d(v) * sig_d(b);
+	if (!((sh == 52 || sh == 53) && p == (u128)sig_d(a) << sh))
+		*flags |= FPU_NX;
+	*r = v;
+	return true;
+}
+
+static inline bool fast_div_s(uint32_t a, uint32_t b, uint32_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && norm_s(a) && norm_s(b)))
+		return false;
+	float x = f_of(a), y = f_of(b), q = x / y;
+	uint32_t v = bits_f(q);
+	if (!res_ok_s(v))
+		return false;
+	if ((double)q * (double)y != (double)x)
+		*flags |= FPU_NX;
+	*r = v;
+	return true;
+}
+
+/* The square root of a positive normal number is normal. */
+static inline bool fast_sqrt_d(uint64_t a, uint64_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && norm_d(a) && !(a >> 63)))
+		return false;
+	uint64_t v = bits_d(sqrt(d_of(a)));
+	int sh = (int)ef_d(a) - 2 * (int)ef_d(v) + D_BIAS + 52;
+	u128 p = (u128)sig_d(v) * sig_d(v);
+	if (!((sh == 52 || sh == 53) && p == (u128)sig_d(a) << sh))
+		*flags |= FPU_NX;
+	*r = v;
+	return true;
+}
+
+static inline bool fast_sqrt_s(uint32_t a, uint32_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && norm_s(a) && !(a >> 31)))
+		return false;
+	float x = f_of(a), q = sqrtf(x);
+	if ((double)q * (double)q != (double)x)
+		*flags |= FPU_NX;
+	*r = bits_f(q);
+	return true;
+}
+
+/*
+ * Single fma through double: the product is exact in double; if the double sum
+ * is exact too, or is not a single-precision midpoint, rounding it to single
+ * gives the correctly rounded fma (a double rounding can only go wrong when
+ * the first rounding lands exactly on a midpoint of the second format).
+ */
+static inline bool fast_fma_s(uint32_t a, uint32_t b, uint32_t c, uint32_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && ef_s(a) != S_EMAX && ef_s(b) != S_EMAX && ef_s(c) != S_EMAX))
+		return false;
+	double p = (double)f_of(a) * (double)f_of(b), z = (double)f_of(c);
+	double s = p + z, err = two_sum_err_d(p, z, s);
+	uint64_t sb = bits_d(s);
+	if (err != 0 && (sb & ((1ull << 29) - 1)) == (1ull << 28))
+		return false;
+	float q = (float)s;
+	uint32_t v = bits_f(q);
+	if (!res_ok_s(v))
+		return false;
+	if (err != 0 || (double)q != s)
+		*flags |= FPU_NX;
+	*r = v;
+	return true;
+}
+
+/*
+ * Double fma needs the host's fused multiply-add (FMA3 on x86-64, checked at
+ * run time; always present on aarch64).  With every operand within 2^+-400
+ * nothing can overflow or underflow, and r = RN(ab + c) is exact iff the
+ * error-free pairs ab = u1 + u2 (TwoProduct) and r - c = t + e (TwoSum) are
+ * the same pair: both are normalised by round-to-nearest, so a real number
+ * has only one such pair.
+ */
+#if defined(__x86_64__)
+#define FMA_TARGET __attribute__((target("fma")))
+#define HOST_HAS_FMA() __builtin_cpu_supports("fma")
+#elif defined(__aarch64__)
+#define FMA_TARGET
+#define HOST_HAS_FMA() 1
+#else
+#define FMA_TARGET
+#define HOST_HAS_FMA() 0
+#endif
+
+static inline bool fma_window_d(uint64_t v) { return ef_d(v) - (D_BIAS - 400) <= 800; }
+
+static FMA_TARGET bool fast_fma_d_hw(double x, double y, double z, uint64_t *r, unsigned *flags)
+{
+	double r1 = __builtin_fma(x, y, z);
+	double u1 = x * y, u2 = __builtin_fma(x, y, -u1);
+	double t = r1 - z, e = two_sum_err_d(r1, -z, t);
+	if (u1 != t || u2 != e)
+		*flags |= FPU_NX;
+	*r = bits_d(r1);
+	return true;
+}
+
+static inline bool fast_fma_d(uint64_t a, uint64_t b, uint64_t c, uint64_t *r, unsigned *flags)
+{
+	if (!(HOST_FAST && fma_window_d(a) && fma_window_d(b) &&
+	      (fma_window_d(c) || (c << 1) == 0) && HOST_HAS_FMA()))
+		return false;
+	return fast_fma_d_hw(d_of(a), d_of(b), d_of(c), r, flags);
+}
+
+/*
+ * Conversions.  Host conversions round to nearest; whether they were exact is
+ * read off the operand: an integer is exact in a format iff its significant
+ * bits fit the significand.
+ */
+static inline bool int_fits(uint64_t mag, int prec)
+{
+	return mag == 0 || 64 - clz64(mag) - __builtin_ctzll(mag) <= prec;
+}
+
 /* ---- add / sub ------------------------------------------------------------ */
 
 static inline uint64_t add_gen(int F, int bias, int emax, struct unp a, struct unp b, unsigned rm,
@@ -235,22 +474,34 @@ static inline uint64_t add_gen(int F, int bias, int emax, struct unp a, struct u
 
 uint32_t fpu_add_s(uint32_t a, uint32_t b, unsigned rm, unsigned *flags)
 {
+	uint32_t r;
+	if (rm == FPU_RNE && fast_add_s(a, b, &r, flags))
+		return r;
 	return (uint32_t)add_gen(S_F, S_BIAS, S_EMAX, unpack_s(a), unpack_s(b), rm, flags);
 }
 
 uint32_t fpu_sub_s(uint32_t a, uint32_t b, unsigned rm, unsigned *flags)
 {
+	uint32_t r;
+	if (rm == FPU_RNE && fast_add_s(a, b ^ 0x80000000u, &r, flags))
+		return r;
 	return (uint32_t)add_gen(S_F, S_BIAS, S_EMAX, unpack_s(a), unpack_s(b ^ 0x80000000u), rm,
 				 flags);
 }
 
 uint64_t fpu_add_d(uint64_t a, uint64_t b, unsigned rm, unsigned *flags)
 {
+	uint64_t r;
+	if (rm == FPU_RNE && fast_add_d(a, b, &r, flags))
+		return r;
 	return add_gen(D_F, D_BIAS, D_EMAX, unpack_d(a), unpack_d(b), rm, flags);
 }
 
 uint64_t fpu_sub_d(uint64_t a, uint64_t b, unsigned rm, unsigned *flags)
 {
+	uint64_t r;
+	if (rm == FPU_RNE && fast_add_d(a, b ^ (1ull << 63), &r, flags))
+		return r;
 	return add_gen(D_F, D_BIAS, D_EMAX, unpack_d(a), unpack_d(b ^ (1ull << 63)), rm, flags);
 }
 
@@ -284,11 +535,17 @@ static inline uint64_t mul_gen(int F, int bias, int emax, struct unp a, struct u
 
 uint32_t fpu_mul_s(uint32_t a, uint32_t b, unsigned rm, unsigned *flags)
 {
+	uint32_t r;
+	if (rm == FPU_RNE && fast_mul_s(a, b, &r, flags))
+		return r;
 	return (uint32_t)mul_gen(S_F, S_BIAS, S_EMAX, unpack_s(a), unpack_s(b), rm, flags);
 }
 
 uint64_t fpu_mul_d(uint64_t a, uint64_t b, unsigned rm, unsigned *flags)
 {
+	uint64_t r;
+	if (rm == FPU_RNE && fast_mul_d(a, b, &r, flags))
+		return r;
 	return mul_gen(D_F, D_BIAS, D_EMAX, unpack_d(a), unpack_d(b), rm, flags);
 }
 
@@ -327,11 +584,17 @@ static inline uint64_t div_gen(int F, int bias, int emax, struct unp a, struct u
 
 uint32_t fpu_div_s(uint32_t a, uint32_t b, unsigned rm, unsigned *flags)
 {
+	uint32_t r;
+	if (rm == FPU_RNE && fast_div_s(a, b, &r, flags))
+		return r;
 	return (uint32_t)div_gen(S_F, S_BIAS, S_EMAX, unpack_s(a), unpack_s(b), rm, flags);
 }
 
 uint64_t fpu_div_d(uint64_t a, uint64_t b, unsigned rm, unsigned *flags)
 {
+	uint64_t r;
+	if (rm == FPU_RNE && fast_div_d(a, b, &r, flags))
+		return r;
 	return div_gen(D_F, D_BIAS, D_EMAX, unpack_d(a), unpack_d(b), rm, flags);
 }
 
@@ -382,11 +645,17 @@ static inline uint64_t sqrt_gen(int F, int bias, int emax, struct unp a, unsigne
 
 uint32_t fpu_sqrt_s(uint32_t a, unsigned rm, unsigned *flags)
 {
+	uint32_t r;
+	if (rm == FPU_RNE && fast_sqrt_s(a, &r, flags))
+		return r;
 	return (uint32_t)sqrt_gen(S_F, S_BIAS, S_EMAX, unpack_s(a), rm, flags);
 }
 
 uint64_t fpu_sqrt_d(uint64_t a, unsigned rm, unsigned *flags)
 {
+	uint64_t r;
+	if (rm == FPU_RNE && fast_sqrt_d(a, &r, flags))
+		return r;
 	return sqrt_gen(D_F, D_BIAS, D_EMAX, unpack_d(a), rm, flags);
 }
 
@@ -471,6 +740,10 @@ static inline uint64_t fma_gen(int F, int bias, int emax, struct unp a, struct u
 uint32_t fpu_fma_s(uint32_t a, uint32_t b, uint32_t c, int neg_prod, int neg_add, unsigned rm,
 		   unsigned *flags)
 {
+	uint32_t r;
+	if (rm == FPU_RNE && fast_fma_s(a ^ (neg_prod ? 0x80000000u : 0), b,
+					c ^ (neg_add ? 0x80000000u : 0), &r, flags))
+		return r;
 	return (uint32_t)fma_gen(S_F, S_BIAS, S_EMAX, unpack_s(a), unpack_s(b), unpack_s(c),
 				 neg_prod, neg_add, rm, flags);
 }
@@ -478,6 +751,10 @@ uint32_t fpu_fma_s(uint32_t a, uint32_t b, uint32_t c, int neg_prod, int neg_add
 uint64_t fpu_fma_d(uint64_t a, uint64_t b, uint64_t c, int neg_prod, int neg_add, unsigned rm,
 		   unsigned *flags)
 {
+	uint64_t r;
+	if (rm == FPU_RNE && fast_fma_d(a ^ ((uint64_t)(neg_prod != 0) << 63), b,
+					c ^ ((uint64_t)(neg_add != 0) << 63), &r, flags))
+		return r;
 	return fma_gen(D_F, D_BIAS, D_EMAX, unpack_d(a), unpack_d(b), unpack_d(c), neg_prod,
 		       neg_add, rm, flags);
 }
@@ -613,6 +890,9 @@ uint64_t fpu_class_d(uint64_t a) { return class_gen(D_F, D_EMAX, a); }
 
 uint64_t fpu_cvt_d_s(uint32_t a, unsigned *flags)
 {
+	/* Widening a non-NaN is exact in any mode. */
+	if (HOST_FAST && ef_s(a) != S_EMAX)
+		return bits_d((double)f_of(a));
 	struct unp u = unpack_s(a);
 
 	switch (u.cls) {
@@ -633,6 +913,16 @@ uint64_t fpu_cvt_d_s(uint32_t a, unsigned *flags)
 
 uint32_t fpu_cvt_s_d(uint64_t a, unsigned rm, unsigned *flags)
 {
+	if (HOST_FAST && rm == FPU_RNE && ef_d(a) != D_EMAX) {
+		double x = d_of(a);
+		float q = (float)x;
+		uint32_t v = bits_f(q);
+		if (res_ok_s(v)) {
+			if ((double)q != x)
+				*flags |= FPU_NX;
+			return v;
+		}
+	}
 	struct unp u = unpack_d(a);
 
 	switch (u.cls) {
@@ -736,14 +1026,50 @@ static uint64_t to_int(struct unp u, enum ikind k, unsigned rm, unsigned *flags)
 	return v;
 }
 
-uint64_t fpu_cvt_w_s(uint32_t a, unsigned rm, unsigned *flags) { return to_int(unpack_s(a), K_W, rm, flags); }
-uint64_t fpu_cvt_wu_s(uint32_t a, unsigned rm, unsigned *flags) { return to_int(unpack_s(a), K_WU, rm, flags); }
-uint64_t fpu_cvt_l_s(uint32_t a, unsigned rm, unsigned *flags) { return to_int(unpack_s(a), K_L, rm, flags); }
-uint64_t fpu_cvt_lu_s(uint32_t a, unsigned rm, unsigned *flags) { return to_int(unpack_s(a), K_LU, rm, flags); }
-uint64_t fpu_cvt_w_d(uint64_t a, unsigned rm, unsigned *flags) { return to_int(unpack_d(a), K_W, rm, flags); }
-uint64_t fpu_cvt_wu_d(uint64_t a, unsigned rm, unsigned *flags) { return to_int(unpack_d(a), K_WU, rm, flags); }
-uint64_t fpu_cvt_l_d(uint64_t a, unsigned rm, unsigned *flags) { return to_int(unpack_d(a), K_L, rm, flags); }
-uint64_t fpu_cvt_lu_d(uint64_t a, unsigned rm, unsigned *flags) { return to_int(unpack_d(a), K_LU, rm, flags); }
+/*
+ * Truncation (C casts, the common case) of values below 2^31 in magnitude is
+ * done by the host; only the unsigned kinds of negative values need the
+ * general path.
+ */
+static inline bool fast_trunc_s(uint32_t a, bool is_unsigned, int64_t *v, unsigned *flags)
+{
+	if (!(HOST_FAST && ef_s(a) < S_BIAS + 31 && !(is_unsigned && (a >> 31))))
+		return false;
+	float x = f_of(a);
+	*v = (int64_t)x;
+	if ((float)*v != x)
+		*flags |= FPU_NX;
+	return true;
+}
+
+static inline bool fast_trunc_d(uint64_t a, bool is_unsigned, int64_t *v, unsigned *flags)
+{
+	if (!(HOST_FAST && ef_d(a) < D_BIAS + 31 && !(is_unsigned && (a >> 63))))
+		return false;
+	double x = d_of(a);
+	*v = (int64_t)x;
+	if ((double)*v != x)
+		*flags |= FPU_NX;
+	return true;
+}
+
+#define CVT_TO_INT(name, T, fmt, kind, uns) \
+	uint64_t fpu_cvt_##name(T a, unsigned rm, unsigned *flags) \
+	{ \
+		int64_t v; \
+		if (rm == FPU_RTZ && fast_trunc_##fmt(a, uns, &v, flags)) \
+			return (uint64_t)v; \
+		return to_int(unpack_##fmt(a), kind, rm, flags); \
+	}
+
+CVT_TO_INT(w_s, uint32_t, s, K_W, false)
+CVT_TO_INT(wu_s, uint32_t, s, K_WU, true)
+CVT_TO_INT(l_s, uint32_t, s, K_L, false)
+CVT_TO_INT(lu_s, uint32_t, s, K_LU, true)
+CVT_TO_INT(w_d, uint64_t, d, K_W, false)
+CVT_TO_INT(wu_d, uint64_t, d, K_WU, true)
+CVT_TO_INT(l_d, uint64_t, d, K_L, false)
+CVT_TO_INT(lu_d, uint64_t, d, K_LU, true)
 
 /* ---- integer to float ------------------------------------------------------------ */
 
@@ -757,46 +1083,86 @@ static inline uint64_t from_int(int F, int bias, int emax, int sign, uint64_t ma
 
 static inline uint64_t neg_mag(int64_t v) { return v < 0 ? 0 - (uint64_t)v : (uint64_t)v; }
 
+/*
+ * Signed sources: exact ones in any mode, others in RNE, by the host; an
+ * unsigned source with its top bit set goes the general way (the host's
+ * conversions are signed).
+ */
 uint32_t fpu_cvt_s_w(uint64_t a, unsigned rm, unsigned *flags)
 {
 	int32_t v = (int32_t)(uint32_t)a;
+	if (HOST_FAST && (rm == FPU_RNE || int_fits(neg_mag(v), 24))) {
+		if (!int_fits(neg_mag(v), 24))
+			*flags |= FPU_NX;
+		return bits_f((float)v);
+	}
 	return (uint32_t)from_int(S_F, S_BIAS, S_EMAX, v < 0, neg_mag(v), rm, flags);
 }
 
 uint32_t fpu_cvt_s_wu(uint64_t a, unsigned rm, unsigned *flags)
 {
-	return (uint32_t)from_int(S_F, S_BIAS, S_EMAX, 0, (uint32_t)a, rm, flags);
+	uint32_t v = (uint32_t)a;
+	if (HOST_FAST && (rm == FPU_RNE || int_fits(v, 24))) {
+		if (!int_fits(v, 24))
+			*flags |= FPU_NX;
+		return bits_f((float)(int64_t)v);
+	}
+	return (uint32_t)from_int(S_F, S_BIAS, S_EMAX, 0, v, rm, flags);
 }
 
 uint32_t fpu_cvt_s_l(uint64_t a, unsigned rm, unsigned *flags)
 {
 	int64_t v = (int64_t)a;
+	if (HOST_FAST && (rm == FPU_RNE || int_fits(neg_mag(v), 24))) {
+		if (!int_fits(neg_mag(v), 24))
+			*flags |= FPU_NX;
+		return bits_f((float)v);
+	}
 	return (uint32_t)from_int(S_F, S_BIAS, S_EMAX, v < 0, neg_mag(v), rm, flags);
 }
 
 uint32_t fpu_cvt_s_lu(uint64_t a, unsigned rm, unsigned *flags)
 {
+	if (HOST_FAST && !(a >> 63) && (rm == FPU_RNE || int_fits(a, 24))) {
+		if (!int_fits(a, 24))
+			*flags |= FPU_NX;
+		return bits_f((float)(int64_t)a);
+	}
 	return (uint32_t)from_int(S_F, S_BIAS, S_EMAX, 0, a, rm, flags);
 }
 
 uint64_t fpu_cvt_d_w(uint64_t a, unsigned rm, unsigned *flags)
 {
+	if (HOST_FAST)
+		return bits_d((double)(int32_t)(uint32_t)a);
 	int32_t v = (int32_t)(uint32_t)a;
 	return from_int(D_F, D_BIAS, D_EMAX, v < 0, neg_mag(v), rm, flags);
 }
 
 uint64_t fpu_cvt_d_wu(uint64_t a, unsigned rm, unsigned *flags)
 {
+	if (HOST_FAST)
+		return bits_d((double)(uint32_t)a);
 	return from_int(D_F, D_BIAS, D_EMAX, 0, (uint32_t)a, rm, flags);
 }
 
 uint64_t fpu_cvt_d_l(uint64_t a, unsigned rm, unsigned *flags)
 {
 	int64_t v = (int64_t)a;
+	if (HOST_FAST && (rm == FPU_RNE || int_fits(neg_mag(v), 53))) {
+		if (!int_fits(neg_mag(v), 53))
+			*flags |= FPU_NX;
+		return bits_d((double)v);
+	}
 	return from_int(D_F, D_BIAS, D_EMAX, v < 0, neg_mag(v), rm, flags);
 }
 
 uint64_t fpu_cvt_d_lu(uint64_t a, unsigned rm, unsigned *flags)
 {
+	if (HOST_FAST && !(a >> 63) && (rm == FPU_RNE || int_fits(a, 53))) {
+		if (!int_fits(a, 53))
+			*flags |= FPU_NX;
+		return bits_d((double)(int64_t)a);
+	}
 	return from_int(D_F, D_BIAS, D_EMAX, 0, a, rm, flags);
 }

@@ -5,7 +5,8 @@
  * operation and rounding mode, has the oracle (oracle.c) compute them, and
  * compares results and fflags bit for bit.  Prints one line per operation.
  *
- * usage: fpu_diff [-n cases-per-op] [-s seed] [-v] ORACLE [QEMU]
+ * usage: fpu_diff [-n cases-per-op] [-s seed] [-r rm] [-v] ORACLE [QEMU]
+ * (-r fixes the rounding mode, e.g. -r 0 to exercise the RNE fast paths only)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ static const enum kind op_kinds[] = {
 };
 
 static uint64_t rng_state;
+static int fixed_rm = -1;
 
 static uint64_t rnd(void)
 {
@@ -153,7 +155,7 @@ static void gen(struct fpu_diff_rec *r, uint32_t op)
 	int is_mul = strncmp(nm, "mul", 3) == 0, is_div = strncmp(nm, "div", 3) == 0;
 
 	r->op = op;
-	r->rm = rndn(5);
+	r->rm = fixed_rm >= 0 ? (uint32_t)fixed_rm : rndn(5);
 	r->a = r->b = r->c = 0;
 	if (k == I) {
 		r->a = gen_int();
@@ -278,11 +280,12 @@ int main(int argc, char **argv)
 	int verbose = 0, opt;
 	const char *qemu = "qemu-riscv64";
 
-	while ((opt = getopt(argc, argv, "n:s:v")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:r:v")) != -1) {
 		switch (opt) {
 		case 'n': n = strtol(optarg, NULL, 0); break;
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 'v': verbose = 1; break;
+		case 'r': fixed_rm = atoi(optarg) % 5; break;
 		default: goto usage;
 		}
 	}
@@ -351,6 +354,6 @@ int main(int argc, char **argv)
 	return bad_total ? 1 : 0;
 
 usage:
-	fprintf(stderr, "usage: %s [-n cases-per-op] [-s seed] [-v] ORACLE [QEMU]\n", argv[0]);
+	fprintf(stderr, "usage: %s [-n cases-per-op] [-s seed] [-r rm] [-v] ORACLE [QEMU]\n", argv[0]);
 	return 2;
 }
