@@ -6,8 +6,12 @@
  * so that the checkpoint code can save and restore it field by field; the
  * execution engine's caches live privately in the cpu module.
  *
- * Threading: hart_run() is called by one thread at a time per hart.  The
- * interrupt entry points (hart_set_irq/hart_kick) may be called from any thread.
+ * Threading: hart_run() is called by one thread at a time per hart, and all
+ * harts sharing a bus run on that one thread (they share the map of pages
+ * holding decoded code).  The interrupt entry points (hart_set_irq/hart_kick/
+ * hart_irq_pending) may be called from any thread.  bus->ram_written, which the
+ * first hart created on a bus installs, must be called on the harts' thread or
+ * while no hart runs.
  */
 #ifndef VMX_CPU_HART_H
 #define VMX_CPU_HART_H
@@ -61,9 +65,16 @@ uint64_t hart_get_pc(const struct hart *h);
 unsigned hart_id(const struct hart *h);
 
 /*
- * Runs at most budget instructions (it may stop a little early at a block
- * boundary, never late by more than one block).  Interrupts are taken at block
- * boundaries.  Returns why it stopped.
+ * Runs until exactly `budget` instructions have retired (HART_EXIT_BUDGET), or
+ * earlier when a WFI finds nothing pending (HART_EXIT_WFI, the WFI itself has
+ * retired), hart_kick() was called (HART_EXIT_STOP) or the guest wrote tohost
+ * (HART_EXIT_TOHOST, after that store retired).  Instructions that trap do not
+ * retire and taking an interrupt retires nothing, so budget counts exactly
+ * what minstret counts.  Interrupts and kicks are noticed between decoded
+ * blocks (at most 64 instructions apart).  Given the same state, memory,
+ * device inputs and budget, the result is the same every time.  The LR/SC
+ * reservation is dropped on return, so round-robin harts on one thread stay
+ * correct.
  */
 enum hart_exit hart_run(struct hart *h, uint64_t budget);
 

@@ -1,0 +1,783 @@
+/*
+ * test_hart.c - unit tests of the CPU (src/cpu): integer and compressed
+ * instructions, CSRs, traps and delegation, interrupts, WFI, Sv39 paging with
+ * A/D updates and permission faults, misaligned accesses, LR/SC/AMO, exact
+ * instruction budgets, self-modifying code, fence.i, HTIF tohost and Sstc.
+ *
+ * Programs are hand-encoded into guest RAM by the small encoder below; state
+ * that is awkward to reach by instructions is set through hart_state().
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cpu/hart.h"
+#include "cpu/hart_state.h"
+#include "mem/bus.h"
+#include "mem/ram.h"
+
+#define BASE 0x80000000ULL
+#define MSTATUS_MIE (1ULL << 3)
+#define MSTATUS_MPP (3ULL << 11)
+#define MSTATUS_FS (3ULL << 13)
+#define MSTATUS_SUM (1ULL << 18)
+#define MSTATUS_MXR (1ULL << 19)
+#define MSTATUS_SIE (1ULL << 1)
+#define INTR (1ULL << 63)
+
+/* ---- encoder ---------------------------------------------------------- */
+static uint32_t R(uint32_t f7, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op)
+{
+	return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+static uint32_t I(int32_t imm, uint32_t rs1, uint32_t f3, uint32_t rd, uint32_t op)
+{
+	return ((uint32_t)imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+static uint32_t S(int32_t imm, uint32_t rs2, uint32_t rs1, uint32_t f3, uint32_t op)
+{
+	uint32_t u = (uint32_t)imm;
+	return ((u >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (u & 0x1f) << 7 | op;
+}
+static uint32_t Bt(int32_t imm, uint32_t rs2, uint32_t rs1, uint32_t f3)
+{
+	uint32_t u = (uint32_t)imm;
+	return ((u >> 12) & 1) << 31 | ((u >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 |
+	       ((u >> 1) & 0xf) << 8 | ((u >> 11) & 1) << 7 | 0x63;
+}
+static uint32_t J(int32_t imm, uint32_t rd)
+{
+	uint32_t u = (uint32_t)imm;
+	return ((u >> 20) & 1) << 31 | ((u >> 1) & 0x3ff) << 21 | ((u >> 11) & 1) << 20 |
+	       ((u >> 12) & 0xff) << 12 | rd << 7 | 0x6f;
+}
+#define ADDI(rd, rs, imm) I(imm, rs, 0, rd, 0x13)
+#define ADDIW(rd, rs, imm) I(imm, rs, 0, rd, 0x1b)
+#define LUI(rd, imm20) ((uint32_t)(imm20) << 12 | (rd) << 7 | 0x37)
+#define LD(rd, rs, imm) I(imm, rs, 3, rd, 0x03)
+#define LW(rd, rs, imm) I(imm, rs, 2, rd, 0x03)
+#define SD(rs2, rs1, imm) S(imm, rs2, rs1, 3, 0x23)
+#define SW(rs2, rs1, imm) S(imm, rs2, rs1, 2, 0x23)
+#define BNE(a, b, imm) Bt(imm, b, a, 1)
+#define JSELF J(0, 0)
+#define CSRRW(rd, csr, rs) ((uint32_t)(csr) << 20 | (rs) << 15 | 1 << 12 | (rd) << 7 | 0x73)
+#define CSRRS(rd, csr, rs) ((uint32_t)(csr) << 20 | (rs) << 15 | 2 << 12 | (rd) << 7 | 0x73)
+#define ECALL 0x00000073u
+#define MRET 0x30200073u
+#define WFI 0x10500073u
+#define FENCE_I 0x0000100fu
+#define AMO(f5, f3, rd, rs2, rs1) ((uint32_t)(f5) << 27 | (rs2) << 20 | (rs1) << 15 | (f3) << 12 | (rd) << 7 | 0x2f)
+#define FADD_D(rd, a, b) R(0x01, b, a, 7, rd, 0x53)
+
+/* ---- fixture ---------------------------------------------------------- */
+struct env {
+	struct guest_ram ram;
+	struct bus bus;
+	struct hart_platform plat;
+	struct hart *h;
+	struct hart_state *s;
+	uint64_t now;
+};
+
+static uint64_t fake_time(void *ctx) { return ((struct env *)ctx)->now; }
+
+static int setup_tohost(void **state, uint64_t tohost)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct verr err;
+	assert_non_null(e);
+	assert_int_equal(ram_create(&e->ram, BASE, 16 << 20, &err), 0);
+	bus_init(&e->bus, &e->ram);
+	e->plat.bus = &e->bus;
+	e->plat.time = fake_time;
+	e->plat.ctx = e;
+	e->plat.timebase_hz = 10000000;
+	e->plat.tohost = tohost;
+	assert_int_equal(hart_create(&e->h, 0, &e->plat, &err), 0);
+	hart_reset(e->h, BASE);
+	e->s = hart_state(e->h);
+	*state = e;
+	return 0;
+}
+static int setup(void **state) { return setup_tohost(state, 0); }
+static int setup_htif(void **state) { return setup_tohost(state, BASE + 0x1000); }
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	hart_destroy(e->h);
+	ram_destroy(&e->ram);
+	free(e);
+	return 0;
+}
+
+static void *gp(struct env *e, uint64_t pa) { return ram_ptr(&e->ram, pa, 1); }
+static void put32(struct env *e, uint64_t pa, uint32_t v) { memcpy(gp(e, pa), &v, 4); }
+static void put16(struct env *e, uint64_t pa, uint16_t v) { memcpy(gp(e, pa), &v, 2); }
+static void put64(struct env *e, uint64_t pa, uint64_t v) { memcpy(gp(e, pa), &v, 8); }
+static uint64_t get64(struct env *e, uint64_t pa) { uint64_t v; memcpy(&v, gp(e, pa), 8); return v; }
+static void prog(struct env *e, uint64_t pa, const uint32_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		put32(e, pa + 4 * i, w[i]);
+}
+#define PROG(e, pa, ...) do { const uint32_t w_[] = { __VA_ARGS__ }; prog(e, pa, w_, sizeof(w_) / 4); } while (0)
+#define X(r) hart_get_xreg(e->h, r)
+
+/* Points the M-mode trap vector at a self-loop so a trap is observable. */
+static void trap_to_loop(struct env *e)
+{
+	put32(e, BASE + 0x800, JSELF);
+	e->s->mtvec = BASE + 0x800;
+	put32(e, BASE + 0x900, JSELF);
+	e->s->stvec = BASE + 0x900;
+}
+
+/* ---- integer ---------------------------------------------------------- */
+static void test_div_rem_edges(void **state)
+{
+	struct env *e = *state;
+	hart_set_xreg(e->h, 1, (uint64_t)INT64_MIN);
+	hart_set_xreg(e->h, 2, (uint64_t)-1);
+	hart_set_xreg(e->h, 3, 0);
+	hart_set_xreg(e->h, 4, 7);
+	PROG(e, BASE,
+	     R(1, 2, 1, 4, 10, 0x33),   /* div x10 = MIN / -1 = MIN */
+	     R(1, 2, 1, 6, 11, 0x33),   /* rem x11 = 0 */
+	     R(1, 3, 4, 4, 12, 0x33),   /* div x12 = 7 / 0 = -1 */
+	     R(1, 3, 4, 6, 13, 0x33),   /* rem x13 = 7 */
+	     R(1, 3, 4, 5, 14, 0x33),   /* divu x14 = all ones */
+	     R(1, 3, 4, 7, 15, 0x33),   /* remu x15 = 7 */
+	     R(1, 3, 4, 4, 16, 0x3b),   /* divw x16 = -1 */
+	     R(1, 2, 1, 4, 17, 0x3b),   /* divw: low words 0 / -1 = 0 */
+	     R(1, 3, 2, 7, 18, 0x3b),   /* remuw x18 = sext(0xffffffff) */
+	     R(1, 2, 2, 3, 19, 0x33),   /* mulhu x19 = (2^64-1)^2 >> 64 = 2^64-2 */
+	     R(1, 2, 2, 1, 20, 0x33),   /* mulh x20 = 0 */
+	     R(1, 2, 2, 2, 21, 0x33),   /* mulhsu (-1)*(2^64-1) >> 64 = -1 */
+	     JSELF);
+	assert_int_equal(hart_run(e->h, 12), HART_EXIT_BUDGET);
+	assert_int_equal(X(10), (uint64_t)INT64_MIN);
+	assert_int_equal(X(11), 0);
+	assert_int_equal(X(12), UINT64_MAX);
+	assert_int_equal(X(13), 7);
+	assert_int_equal(X(14), UINT64_MAX);
+	assert_int_equal(X(15), 7);
+	assert_int_equal(X(16), UINT64_MAX);
+	assert_int_equal(X(17), 0);
+	assert_int_equal(X(18), UINT64_MAX);
+	assert_int_equal(X(19), UINT64_MAX - 1);
+	assert_int_equal(X(20), 0);
+	assert_int_equal(X(21), UINT64_MAX);
+}
+
+static void test_shifts_and_w_ops(void **state)
+{
+	struct env *e = *state;
+	hart_set_xreg(e->h, 1, 0x80000000ULL);
+	hart_set_xreg(e->h, 2, 65);          /* shift amounts use the low 6 (or 5) bits */
+	hart_set_xreg(e->h, 3, 0x7fffffffULL);
+	PROG(e, BASE,
+	     R(0, 2, 1, 1, 10, 0x33),        /* sll  x10 = x1 << 1 */
+	     R(0x20, 2, 1, 5, 11, 0x3b),     /* sraw x11 = (int32)0x80000000 >> 1 */
+	     R(0, 2, 1, 5, 12, 0x3b),        /* srlw x12 = 0x40000000 */
+	     ADDIW(13, 3, 1),                /* addiw overflow: sext(0x80000000) */
+	     R(0, 3, 3, 0, 14, 0x3b),        /* addw x14 = sext(0xfffffffe) */
+	     I(0x43f, 1, 5, 15, 0x13),       /* srai x15 = x1 >> 63 (0) */
+	     ADDI(0, 0, 5),                  /* writes to x0 are dropped */
+	     R(0, 1, 3, 2, 16, 0x33),        /* slt 0x7fffffff < 0x80000000 */
+	     JSELF);
+	assert_int_equal(hart_run(e->h, 8), HART_EXIT_BUDGET);
+	assert_int_equal(X(10), 0x100000000ULL);
+	assert_int_equal(X(11), 0xffffffffc0000000ULL);
+	assert_int_equal(X(12), 0x40000000ULL);
+	assert_int_equal(X(13), 0xffffffff80000000ULL);
+	assert_int_equal(X(14), 0xfffffffffffffffeULL);
+	assert_int_equal(X(15), 0);
+	assert_int_equal(X(0), 0);
+	assert_int_equal(X(16), 1);
+}
+
+static uint16_t cj(int32_t off)
+{
+	uint32_t u = (uint32_t)off;
+	return (uint16_t)(5u << 13 | ((u >> 11) & 1) << 12 | ((u >> 4) & 1) << 11 |
+			  ((u >> 8) & 3) << 9 | ((u >> 10) & 1) << 8 | ((u >> 6) & 1) << 7 |
+			  ((u >> 7) & 1) << 6 | ((u >> 1) & 7) << 3 | ((u >> 5) & 1) << 2 | 1);
+}
+
+static void test_compressed(void **state)
+{
+	struct env *e = *state;
+	uint64_t pc = BASE;
+	put16(e, pc, 2u << 13 | 1u << 12 | 10u << 7 | 0x1bu << 2 | 1); pc += 2; /* c.li a0, -5 */
+	put16(e, pc, 0u << 13 | 10u << 7 | 7u << 2 | 1); pc += 2;              /* c.addi a0, 7 -> 2 */
+	put16(e, pc, 4u << 13 | 11u << 7 | 10u << 2 | 2); pc += 2;             /* c.mv a1, a0 */
+	put16(e, pc, 4u << 13 | 1u << 12 | 11u << 7 | 10u << 2 | 2); pc += 2;  /* c.add a1, a0 -> 4 */
+	put16(e, pc, 0u << 13 | 11u << 7 | 4u << 2 | 2); pc += 2;              /* c.slli a1, 4 -> 64 */
+	put16(e, pc, 3u << 13 | 1u << 12 | 12u << 7 | 0x1fu << 2 | 1); pc += 2;/* c.lui a2, 0xfffff */
+	put16(e, pc, 4u << 13 | 3u << 10 | (11u - 8) << 7 | 0u << 5 | (10u - 8) << 2 | 1);
+	pc += 2;                                                             /* c.sub a1, a0 -> 62 */
+	put16(e, pc, cj(4)); pc += 2;                                        /* c.j +4 */
+	put16(e, pc, 2u << 13 | 13u << 7 | 1u << 2 | 1); pc += 2;             /* skipped c.li a3,1 */
+	put16(e, pc, 2u << 13 | 14u << 7 | 9u << 2 | 1); pc += 2;             /* c.li a4, 9 */
+	put32(e, pc, JSELF);                                                 /* 32-bit after 16-bit */
+	assert_int_equal(hart_run(e->h, 9), HART_EXIT_BUDGET);
+	assert_int_equal(X(10), 2);
+	assert_int_equal(X(11), 62);
+	assert_int_equal(X(12), 0xfffffffffffff000ULL);
+	assert_int_equal(X(13), 0);
+	assert_int_equal(X(14), 9);
+	assert_int_equal(hart_get_pc(e->h), pc);
+}
+
+/* ---- budget and determinism -------------------------------------------- */
+static void load_loop(struct env *e)
+{
+	PROG(e, BASE, ADDI(5, 5, 1), ADDI(6, 6, 2), BNE(5, 7, -8), JSELF);
+	hart_set_xreg(e->h, 7, 1000);
+}
+
+static void test_exact_budget(void **state)
+{
+	struct env *e = *state;
+	load_loop(e);
+	assert_int_equal(hart_run(e->h, 10), HART_EXIT_BUDGET);
+	assert_int_equal(hart_instret(e->h), 10);
+	assert_int_equal(X(5), 4);
+	assert_int_equal(X(6), 6);
+	assert_int_equal(hart_get_pc(e->h), BASE + 4);
+	assert_int_equal(hart_run(e->h, 5), HART_EXIT_BUDGET);
+	assert_int_equal(hart_instret(e->h), 15);
+	assert_int_equal(X(5), 5);
+	assert_int_equal(X(6), 10);
+	assert_int_equal(hart_get_pc(e->h), BASE);
+	for (unsigned i = 1; i <= 40; i++)
+		assert_int_equal(hart_run(e->h, i), HART_EXIT_BUDGET);
+	assert_int_equal(hart_instret(e->h), 15 + 40 * 41 / 2);
+	/* minstret agrees with the count */
+	assert_int_equal(hart_run(e->h, 0), HART_EXIT_BUDGET);
+	assert_int_equal(hart_instret(e->h), 15 + 820);
+}
+
+static void test_deterministic(void **state)
+{
+	struct env *e = *state;
+	struct hart_state a;
+	load_loop(e);
+	hart_run(e->h, 1234);
+	memcpy(&a, e->s, sizeof(a));
+	hart_reset(e->h, BASE);
+	hart_set_xreg(e->h, 7, 1000);
+	for (int i = 0; i < 1234; i += 100)
+		hart_run(e->h, 1234 - i < 100 ? 1234 - i : 100);
+	assert_memory_equal(&a, e->s, sizeof(a));
+}
+
+/* ---- CSRs, traps, interrupts ------------------------------------------- */
+static void test_csr_and_illegal(void **state)
+{
+	struct env *e = *state;
+	trap_to_loop(e);
+	hart_set_xreg(e->h, 6, 0x1234);
+	PROG(e, BASE,
+	     CSRRW(5, 0x340, 6),    /* mscratch */
+	     CSRRS(7, 0x340, 0),
+	     CSRRS(8, 0x301, 0),    /* misa */
+	     CSRRS(9, 0xf14, 0),    /* mhartid */
+	     CSRRS(10, 0x7c0, 0));  /* custom CSR: illegal */
+	assert_int_equal(hart_run(e->h, 5), HART_EXIT_BUDGET);
+	assert_int_equal(X(5), 0);
+	assert_int_equal(X(7), 0x1234);
+	assert_int_equal(X(8), (2ULL << 62) | 0x14112d);
+	assert_int_equal(X(9), 0);
+	assert_int_equal(e->s->mcause, 2);
+	assert_int_equal(e->s->mepc, BASE + 16);
+	assert_int_equal(e->s->mtval, CSRRS(10, 0x7c0, 0));
+	assert_int_equal(hart_get_pc(e->h), BASE + 0x800);
+	/* the trapping instruction did not retire, the loop at mtvec did once */
+	assert_int_equal(hart_instret(e->h), 5);
+}
+
+static void test_readonly_csr_write_is_illegal(void **state)
+{
+	struct env *e = *state;
+	trap_to_loop(e);
+	PROG(e, BASE, CSRRW(0, 0xf14, 5));
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 2);
+}
+
+static void test_ecall_delegation(void **state)
+{
+	struct env *e = *state;
+	trap_to_loop(e);
+	e->s->medeleg = 1 << 8;          /* ecall from U goes to S */
+	e->s->mepc = BASE + 0x100;
+	e->s->mstatus &= ~MSTATUS_MPP;   /* MPP = U */
+	PROG(e, BASE, MRET);
+	PROG(e, BASE + 0x100, ECALL);
+	PROG(e, BASE + 0x900, ECALL, JSELF);   /* S handler: ecall from S is not delegated */
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->priv, PRIV_U);
+	hart_run(e->h, 1);   /* ecall from U: no retire, then S handler's ecall */
+	assert_int_equal(e->s->scause, 8);
+	assert_int_equal(e->s->sepc, BASE + 0x100);
+	assert_int_equal(e->s->mstatus & (1 << 8), 0);  /* SPP = U */
+	assert_int_equal(e->s->mcause, 9);
+	assert_int_equal(e->s->mepc, BASE + 0x900);
+	assert_int_equal(e->s->priv, PRIV_M);
+	assert_int_equal((e->s->mstatus & MSTATUS_MPP) >> 11, PRIV_S);
+}
+
+static void test_interrupt_priority(void **state)
+{
+	struct env *e = *state;
+	trap_to_loop(e);
+	PROG(e, BASE, JSELF);
+	e->s->mie = MIP_MSIP | MIP_MTIP | MIP_MEIP;
+	hart_set_irq(e->h, MIP_MTIP | MIP_MSIP | MIP_MEIP, true);
+	hart_run(e->h, 1);   /* MIE = 0 in M-mode: nothing taken */
+	assert_int_equal(hart_get_pc(e->h), BASE);
+	e->s->mstatus |= MSTATUS_MIE;
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, INTR | 11);
+	hart_set_irq(e->h, MIP_MEIP, false);
+	e->s->pc = BASE;
+	e->s->mstatus |= MSTATUS_MIE;
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, INTR | 3);
+	hart_set_irq(e->h, MIP_MSIP, false);
+	e->s->pc = BASE;
+	e->s->mstatus |= MSTATUS_MIE;
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, INTR | 7);
+}
+
+static void test_s_interrupt_vs_m(void **state)
+{
+	struct env *e = *state;
+	trap_to_loop(e);
+	PROG(e, BASE, JSELF);
+	e->s->priv = PRIV_S;
+	e->s->mideleg = MIP_SEIP | MIP_STIP | MIP_SSIP;
+	e->s->mie = MIP_SEIP | MIP_MTIP;
+	e->s->mstatus |= MSTATUS_SIE;
+	hart_flush_caches(e->h);
+	hart_set_irq(e->h, MIP_SEIP, true);
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->scause, INTR | 9);
+	assert_int_equal(e->s->priv, PRIV_S);
+	/* M-level MTI preempts S even with mstatus.MIE = 0, and beats SEI */
+	e->s->pc = BASE;
+	e->s->mstatus |= MSTATUS_SIE;
+	hart_set_irq(e->h, MIP_MTIP, true);
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, INTR | 7);
+	assert_int_equal(e->s->priv, PRIV_M);
+}
+
+static void test_wfi(void **state)
+{
+	struct env *e = *state;
+	PROG(e, BASE, WFI, ADDI(5, 0, 1), JSELF);
+	assert_int_equal(hart_run(e->h, 100), HART_EXIT_WFI);
+	assert_int_equal(hart_get_pc(e->h), BASE + 4);
+	assert_int_equal(hart_instret(e->h), 1);
+	assert_false(hart_irq_pending(e->h));
+	e->s->mie = MIP_MTIP;
+	hart_set_irq(e->h, MIP_MTIP, true);
+	assert_true(hart_irq_pending(e->h));
+	assert_int_equal(hart_run(e->h, 1), HART_EXIT_BUDGET);   /* MIE=0: resumes after wfi */
+	assert_int_equal(X(5), 1);
+}
+
+static void test_kick(void **state)
+{
+	struct env *e = *state;
+	PROG(e, BASE, JSELF);
+	hart_kick(e->h);
+	assert_int_equal(hart_run(e->h, 1000), HART_EXIT_STOP);
+	assert_int_equal(hart_run(e->h, 10), HART_EXIT_BUDGET);
+}
+
+static void test_counter_gating(void **state)
+{
+	struct env *e = *state;
+	trap_to_loop(e);
+	PROG(e, BASE, CSRRS(5, 0xc02, 0), JSELF);   /* instret */
+	e->s->priv = PRIV_U;
+	hart_flush_caches(e->h);
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 2);
+	hart_reset(e->h, BASE);
+	trap_to_loop(e);
+	e->s->priv = PRIV_U;
+	e->s->mcounteren = 7;
+	e->s->scounteren = 7;
+	hart_flush_caches(e->h);
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 0);
+	assert_int_equal(hart_get_pc(e->h), BASE + 4);
+}
+
+static void test_fp_off_is_illegal(void **state)
+{
+	struct env *e = *state;
+	trap_to_loop(e);
+	PROG(e, BASE, FADD_D(1, 2, 3), FADD_D(1, 2, 3), JSELF);
+	e->s->f[2] = 0x3ff0000000000000ULL;   /* 1.0 */
+	e->s->f[3] = 0x4000000000000000ULL;   /* 2.0 */
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 2);
+	hart_reset(e->h, BASE);
+	e->s->f[2] = 0x3ff0000000000000ULL;
+	e->s->f[3] = 0x4000000000000000ULL;
+	e->s->mstatus |= 1ULL << 13;          /* FS = initial */
+	PROG(e, BASE + 8, CSRRS(5, 0x300, 0));
+	hart_run(e->h, 3);
+	assert_int_equal(e->s->f[1], 0x4008000000000000ULL);   /* 3.0 */
+	assert_int_equal(X(5) & MSTATUS_FS, MSTATUS_FS);         /* dirty */
+	assert_true(X(5) >> 63);                                  /* SD */
+}
+
+static void test_satp_warl(void **state)
+{
+	struct env *e = *state;
+	hart_set_xreg(e->h, 5, 10ULL << 60 | 0x80100);   /* Sv57: unsupported */
+	hart_set_xreg(e->h, 6, 9ULL << 60 | 0x80100);    /* Sv48 */
+	PROG(e, BASE, CSRRW(0, 0x180, 5), CSRRS(7, 0x180, 0), CSRRW(0, 0x180, 6),
+	     CSRRS(8, 0x180, 0), JSELF);
+	hart_run(e->h, 4);
+	assert_int_equal(X(7), 0);
+	assert_int_equal(X(8), 9ULL << 60 | 0x80100);
+}
+
+static void test_sstc(void **state)
+{
+	struct env *e = *state;
+	PROG(e, BASE, JSELF);
+	assert_int_equal(hart_timer_deadline(e->h), UINT64_MAX);
+	e->now = 50;
+	hart_set_xreg(e->h, 5, 1ULL << 63);
+	hart_set_xreg(e->h, 6, 100);
+	PROG(e, BASE, CSRRW(0, 0x30a, 5), CSRRW(0, 0x14d, 6), CSRRS(7, 0xc01, 0), JSELF);
+	hart_run(e->h, 3);
+	assert_int_equal(X(7), 50);
+	assert_int_equal(hart_timer_deadline(e->h), 100);
+	assert_int_equal(e->s->mip & MIP_STIP, 0);
+	hart_update_timer(e->h, 150);
+	assert_int_equal(e->s->mip & MIP_STIP, MIP_STIP);
+	hart_update_timer(e->h, 99);
+	assert_int_equal(e->s->mip & MIP_STIP, 0);
+}
+
+static void test_tohost(void **state)
+{
+	struct env *e = *state;
+	hart_set_xreg(e->h, 5, 0x2b);
+	hart_set_xreg(e->h, 6, BASE + 0x1000);
+	PROG(e, BASE, SD(5, 6, 0), JSELF);
+	assert_int_equal(hart_run(e->h, 1000), HART_EXIT_TOHOST);
+	assert_int_equal(hart_tohost_value(e->h), 0x2b);
+	assert_int_equal(hart_instret(e->h), 1);
+}
+
+/* ---- memory ------------------------------------------------------------ */
+static void test_misaligned(void **state)
+{
+	struct env *e = *state;
+	trap_to_loop(e);
+	for (unsigned i = 0; i < 16; i++)
+		((uint8_t *)gp(e, BASE + 0x1ff8))[i] = (uint8_t)(0x10 + i);
+	hart_set_xreg(e->h, 5, BASE + 0x1ff9);   /* within a page */
+	hart_set_xreg(e->h, 6, BASE + 0x1ffd);   /* crosses into the next page */
+	hart_set_xreg(e->h, 9, 0x1122334455667788ULL);
+	PROG(e, BASE, LD(7, 5, 0), LD(8, 6, 0), SD(9, 6, 0), LW(10, 6, 1),
+	     AMO(0x02, 3, 11, 0, 5));   /* lr.d misaligned: address-misaligned trap */
+	hart_run(e->h, 4);
+	assert_int_equal(X(7), 0x1817161514131211ULL);
+	assert_int_equal(X(8), 0x1c1b1a1918171615ULL);
+	assert_int_equal(get64(e, BASE + 0x1ffd - 5) >> 40, 0x667788);
+	assert_int_equal(X(10), 0x44556677ULL);
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 4);
+	assert_int_equal(e->s->mtval, BASE + 0x1ff9);
+	e->s->pc = BASE + 0x10;
+	PROG(e, BASE + 0x10, AMO(0x00, 2, 11, 9, 6));  /* amoadd.w misaligned */
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 6);
+}
+
+static void test_unmapped_is_access_fault(void **state)
+{
+	struct env *e = *state;
+	trap_to_loop(e);
+	hart_set_xreg(e->h, 5, 0x1000);   /* nothing there */
+	PROG(e, BASE, LD(6, 5, 0), JSELF);
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 5);
+	assert_int_equal(e->s->mtval, 0x1000);
+	e->s->pc = BASE;
+	PROG(e, BASE, SD(6, 5, 8));
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 7);
+	e->s->pc = 0x2000;                /* fetch from nowhere */
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 1);
+	assert_int_equal(e->s->mtval, 0x2000);
+}
+
+static void test_lr_sc_amo(void **state)
+{
+	struct env *e = *state;
+	uint64_t a = BASE + 0x2000;
+	put64(e, a, 100);
+	put64(e, a + 8, 0x80000000ULL);
+	hart_set_xreg(e->h, 5, a);
+	hart_set_xreg(e->h, 6, a + 8);
+	hart_set_xreg(e->h, 8, 555);
+	hart_set_xreg(e->h, 12, (uint64_t)-1);
+	PROG(e, BASE,
+	     AMO(0x02, 3, 7, 0, 5),     /* lr.d x7, (x5) */
+	     AMO(0x03, 3, 9, 8, 5),     /* sc.d x9, x8, (x5): success -> 0 */
+	     AMO(0x03, 3, 10, 8, 5),    /* again without reservation -> 1 */
+	     AMO(0x00, 3, 11, 8, 5),    /* amoadd.d x11 = 555, mem = 1110 */
+	     AMO(0x01, 2, 13, 12, 6),   /* amoswap.w x13 = sext(0x80000000) */
+	     AMO(0x10, 2, 14, 0, 6),    /* amomin.w: min(-1, 0) = -1 stays */
+	     AMO(0x18, 2, 15, 0, 6),    /* amominu.w: minu(0xffffffff, 0) = 0 */
+	     JSELF);
+	hart_run(e->h, 7);
+	assert_int_equal(X(7), 100);
+	assert_int_equal(X(9), 0);
+	assert_int_equal(X(10), 1);
+	assert_int_equal(X(11), 555);
+	assert_int_equal(get64(e, a), 1110);
+	assert_int_equal(X(13), 0xffffffff80000000ULL);
+	assert_int_equal(X(14), UINT64_MAX);
+	assert_int_equal(X(15), UINT64_MAX);
+	assert_int_equal(get64(e, a + 8), 0);
+}
+
+static void test_reservation_dropped_between_runs(void **state)
+{
+	struct env *e = *state;
+	uint64_t a = BASE + 0x2000;
+	hart_set_xreg(e->h, 5, a);
+	PROG(e, BASE, AMO(0x02, 3, 7, 0, 5), AMO(0x03, 3, 9, 8, 5), JSELF);
+	hart_run(e->h, 1);
+	hart_run(e->h, 1);
+	assert_int_equal(X(9), 1);
+}
+
+/* ---- code modification -------------------------------------------------- */
+static void test_self_modifying_same_block(void **state)
+{
+	struct env *e = *state;
+	hart_set_xreg(e->h, 5, BASE);
+	hart_set_xreg(e->h, 6, ADDI(8, 0, 42));
+	PROG(e, BASE, SW(6, 5, 8), ADDI(7, 0, 1), ADDI(8, 0, 1), JSELF);
+	hart_run(e->h, 3);
+	assert_int_equal(X(7), 1);
+	assert_int_equal(X(8), 42);
+}
+
+static void test_dma_write_invalidates(void **state)
+{
+	struct env *e = *state;
+	uint32_t w = ADDI(9, 0, 2);
+	PROG(e, BASE, ADDI(9, 0, 1), JSELF);
+	hart_run(e->h, 1);
+	assert_int_equal(X(9), 1);
+	assert_int_equal(bus_dma_write(&e->bus, BASE, &w, 4), 0);
+	e->s->pc = BASE;
+	hart_run(e->h, 1);
+	assert_int_equal(X(9), 2);
+}
+
+static void test_fence_i(void **state)
+{
+	struct env *e = *state;
+	/* Budgets cover the whole two-instruction block so the cached copy is used. */
+	PROG(e, BASE + 0x100, ADDI(9, 0, 1), JSELF);
+	e->s->pc = BASE + 0x100;
+	hart_run(e->h, 2);
+	assert_int_equal(X(9), 1);
+	/*
+	 * Written behind the CPU's back (no bus notification), so the decoded
+	 * copy is stale, as an instruction cache may be; fence.i must fix that.
+	 */
+	put32(e, BASE + 0x100, ADDI(9, 0, 2));
+	e->s->pc = BASE + 0x100;
+	hart_run(e->h, 2);
+	assert_int_equal(X(9), 1);
+	PROG(e, BASE + 0x200, FENCE_I, J(-0x104, 0));
+	e->s->pc = BASE + 0x200;
+	hart_run(e->h, 4);
+	assert_int_equal(X(9), 2);
+}
+
+/* ---- paging ----------------------------------------------------------- */
+#define PTE_V 1
+#define PTE_R 2
+#define PTE_W 4
+#define PTE_X 8
+#define PTE_U 16
+#define PTE_A 64
+#define PTE_D 128
+#define ROOT (BASE + 0x100000)
+#define L1 (BASE + 0x101000)
+#define L0 (BASE + 0x102000)
+static uint64_t pte(uint64_t pa, uint64_t flags) { return (pa >> 12) << 10 | flags; }
+
+static void map_sv39(struct env *e)
+{
+	put64(e, ROOT, pte(L1, PTE_V));
+	put64(e, L1, pte(L0, PTE_V));
+	put64(e, L0 + 0x10 * 8, pte(BASE + 0x200000, PTE_V | PTE_R | PTE_X));        /* code */
+	put64(e, L0 + 0x11 * 8, pte(BASE + 0x201000, PTE_V | PTE_R | PTE_W));        /* data */
+	put64(e, L0 + 0x12 * 8, pte(BASE + 0x202000, PTE_V | PTE_R | PTE_A));        /* read-only */
+	put64(e, L0 + 0x13 * 8, pte(BASE + 0x203000, PTE_V | PTE_R | PTE_W | PTE_U | PTE_A | PTE_D));
+	put64(e, L0 + 0x14 * 8, pte(BASE + 0x204000, PTE_V | PTE_X | PTE_A));        /* exec-only */
+	/* 1 GiB superpage at VA 0x40000000 whose PPN is not 1 GiB aligned */
+	put64(e, ROOT + 8, pte(BASE + 0x200000, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+	/* correctly aligned 1 GiB superpage: VA 0x80000000 -> PA 0x80000000 */
+	put64(e, ROOT + 16, pte(BASE, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+	trap_to_loop(e);
+	e->s->satp = 8ULL << 60 | ROOT >> 12;
+	e->s->priv = PRIV_S;
+	e->s->pc = 0x10000;
+	hart_flush_caches(e->h);
+}
+
+static void test_sv39_walk_and_ad(void **state)
+{
+	struct env *e = *state;
+	map_sv39(e);
+	put64(e, BASE + 0x201000, 0x1234);
+	hart_set_xreg(e->h, 7, BASE);   /* through the 1 GiB identity superpage */
+	PROG(e, BASE + 0x200000, LUI(5, 0x11), LD(6, 5, 0), SD(6, 5, 8),
+	     ADDI(7, 7, 0), LD(8, 7, 0x40), JSELF);
+	put64(e, BASE + 0x40, 77);
+	hart_run(e->h, 5);
+	assert_int_equal(X(6), 0x1234);
+	assert_int_equal(get64(e, BASE + 0x201008), 0x1234);
+	assert_int_equal(X(8), 77);
+	assert_true(get64(e, L0 + 0x10 * 8) & PTE_A);
+	assert_false(get64(e, L0 + 0x10 * 8) & PTE_D);
+	assert_true(get64(e, L0 + 0x11 * 8) & PTE_A);
+	assert_true(get64(e, L0 + 0x11 * 8) & PTE_D);
+}
+
+static void test_sv39_faults(void **state)
+{
+	struct env *e = *state;
+	map_sv39(e);
+	/* store to a read-only page: store page fault with the address */
+	PROG(e, BASE + 0x200000, LUI(5, 0x12), SD(0, 5, 8));
+	hart_run(e->h, 2);
+	assert_int_equal(e->s->mcause, 15);
+	assert_int_equal(e->s->mtval, 0x12008);
+	assert_int_equal(e->s->mepc, 0x10004);
+	/* misaligned superpage */
+	map_sv39(e);
+	PROG(e, BASE + 0x200000, LUI(5, 0x40000), LD(6, 5, 0));
+	hart_run(e->h, 2);
+	assert_int_equal(e->s->mcause, 13);
+	assert_int_equal(e->s->mtval, 0x40000000);
+	/* non-canonical address */
+	map_sv39(e);
+	hart_set_xreg(e->h, 5, 1ULL << 40);
+	PROG(e, BASE + 0x200000, LD(6, 5, 0));
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 13);
+	/* U-mode fetch from a supervisor page */
+	map_sv39(e);
+	e->s->priv = PRIV_U;
+	hart_flush_caches(e->h);
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 12);
+	assert_int_equal(e->s->mtval, 0x10000);
+}
+
+static void test_sum_and_mxr(void **state)
+{
+	struct env *e = *state;
+	map_sv39(e);
+	put64(e, BASE + 0x203000, 5);
+	put64(e, BASE + 0x204000, 6);
+	PROG(e, BASE + 0x200000, LUI(5, 0x13), LD(6, 5, 0), JSELF);
+	hart_run(e->h, 2);
+	assert_int_equal(e->s->mcause, 13);        /* U page from S without SUM */
+	map_sv39(e);
+	e->s->mstatus |= MSTATUS_SUM;
+	hart_flush_caches(e->h);
+	hart_run(e->h, 2);
+	assert_int_equal(X(6), 5);
+	map_sv39(e);
+	e->s->mcause = 0;
+	e->s->mstatus &= ~MSTATUS_SUM;
+	hart_flush_caches(e->h);
+	PROG(e, BASE + 0x200000, LUI(5, 0x14), LD(6, 5, 0), JSELF);
+	hart_run(e->h, 2);
+	assert_int_equal(e->s->mcause, 13);        /* execute-only page */
+	map_sv39(e);
+	e->s->mstatus |= MSTATUS_MXR;
+	hart_flush_caches(e->h);
+	hart_run(e->h, 2);
+	assert_int_equal(X(6), 6);
+}
+
+static void test_sfence_after_pte_change(void **state)
+{
+	struct env *e = *state;
+	map_sv39(e);
+	put64(e, BASE + 0x201000, 1);
+	put64(e, BASE + 0x202000, 2);
+	hart_set_xreg(e->h, 5, 0x11000);
+	PROG(e, BASE + 0x200000, LD(6, 5, 0), 0x12000073u /* sfence.vma x0, x0 */, LD(7, 5, 0),
+	     JSELF);
+	hart_run(e->h, 1);
+	assert_int_equal(X(6), 1);
+	put64(e, L0 + 0x11 * 8, pte(BASE + 0x202000, PTE_V | PTE_R | PTE_A));
+	hart_run(e->h, 2);
+	assert_int_equal(X(7), 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_div_rem_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shifts_and_w_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compressed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exact_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deterministic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csr_and_illegal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_csr_write_is_illegal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ecall_delegation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupt_priority, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_s_interrupt_vs_m, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wfi, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kick, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counter_gating, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fp_off_is_illegal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_satp_warl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sstc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tohost, setup_htif, teardown),
+		cmocka_unit_test_setup_teardown(test_misaligned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmapped_is_access_fault, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lr_sc_amo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reservation_dropped_between_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_self_modifying_same_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dma_write_invalidates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fence_i, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sv39_walk_and_ad, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sv39_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sum_and_mxr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sfence_after_pte_change, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
