@@ -11,6 +11,7 @@
  */
 #include "cpu/fpu.h"
 
+#include <fenv.h>
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
@@ -1165,4 +1166,16 @@ uint64_t fpu_cvt_d_lu(uint64_t a, unsigned rm, unsigned *flags)
 		return bits_d((double)(int64_t)a);
 	}
 	return from_int(D_F, D_BIAS, D_EMAX, 0, a, rm, flags);
+}
+
+bool fpu_host_ok(void)
+{
+	/* volatile keeps the compiler from folding these at build time. */
+	volatile double tiny = DBL_MIN, half = 0.5;
+	volatile float ftiny = FLT_MIN, fhalf = 0.5f;
+	volatile double one = 1.0, eps_half = DBL_EPSILON / 2;
+
+	return fegetround() == FE_TONEAREST && tiny * half != 0.0 && ftiny * fhalf != 0.0f &&
+	       tiny * half * 2.0 == tiny && one + eps_half == one &&
+	       one + eps_half * 1.5 == one + DBL_EPSILON;
 }

@@ -11,6 +11,7 @@
 #ifndef VMX_CPU_FPU_H
 #define VMX_CPU_FPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Rounding modes (frm encoding). */
@@ -86,5 +87,13 @@ uint64_t fpu_cvt_d_w(uint64_t a, unsigned rm, unsigned *flags);
 uint64_t fpu_cvt_d_wu(uint64_t a, unsigned rm, unsigned *flags);
 uint64_t fpu_cvt_d_l(uint64_t a, unsigned rm, unsigned *flags);
 uint64_t fpu_cvt_d_lu(uint64_t a, unsigned rm, unsigned *flags);
+
+/*
+ * True when the calling thread's host floating-point environment is the C
+ * default the fast paths rely on (round to nearest, subnormals neither
+ * flushed nor treated as zero).  The monitor never changes it; the hart can
+ * VMX_VERIFY this once per thread at start-up.
+ */
+bool fpu_host_ok(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <fenv.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -516,6 +517,16 @@ static void test_flags_accumulate(void **state)
 	assert_int_equal(fl, FPU_DZ | FPU_NX);
 }
 
+/* The fast paths' precondition holds in a test process, and is really checked. */
+static void test_host_env(void **state)
+{
+	assert_true(fpu_host_ok());
+	assert_int_equal(fesetround(FE_UPWARD), 0);
+	assert_false(fpu_host_ok());
+	assert_int_equal(fesetround(FE_TONEAREST), 0);
+	assert_true(fpu_host_ok());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_cvt_to_int_limits),
 		cmocka_unit_test(test_cvt_from_int),
 		cmocka_unit_test(test_flags_accumulate),
+		cmocka_unit_test(test_host_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
