@@ -1,0 +1,199 @@
+/*
+ * getstats.c - vmx-getstats: report of the stats counters and MXUser lock
+ * statistics in a ustats file (the seed's getStats).
+ *
+ *   vmx-getstats [--locks] [--hist] [--prom] FILE|VMDIR
+ *
+ * Counters are sorted by total, with the rate per second of run time and a
+ * column per vCPU that counted anything ("other" = non-vCPU threads).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "stats/ustats.h"
+
+struct row {
+	unsigned id;
+	uint64_t total;
+};
+
+static int by_total(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static const char *slot_name(unsigned s, char *buf, size_t len)
+{
+	if (s == STATS_SLOT_OTHER)
+		snprintf(buf, len, "other");
+	else
+		snprintf(buf, len, "vcpu%u", s);
+	return buf;
+}
+
+static void print_header(const struct ustats_data *d, const char *file)
+{
+	printf("ustats %s: buildType=%s pid=%u, %.1f s, %u intervals of %.1f s%s", file,
+	       d->buildtype, d->pid, (double)d->elapsed_ns / 1e9, d->nsamples,
+	       (double)d->interval_us / 1e6, d->clean_end ? ", clean end" : ", no end record");
+	if (d->ignored_bytes)
+		printf(", %zu bytes of torn tail ignored", d->ignored_bytes);
+	printf("\n\n");
+}
+
+static void print_counters(const struct ustats_data *d)
+{
+	static struct row rows[STATS_MAX_COUNTERS];
+	bool used[STATS_SLOTS] = { false };
+	double secs = d->elapsed_ns ? (double)d->elapsed_ns / 1e9 : 1.0;
+	unsigned n = 0;
+	char sl[16];
+
+	for (unsigned i = 0; i < d->ncounters; i++) {
+		uint64_t t = 0;
+		for (unsigned s = 0; s < STATS_SLOTS; s++) {
+			t += d->counts[s][i];
+			used[s] |= d->counts[s][i] != 0;
+		}
+		if (t)
+			rows[n++] = (struct row){ i, t };
+	}
+	qsort(rows, n, sizeof(rows[0]), by_total);
+	printf("%-28s %14s %12s", "counter", "total", "per second");
+	for (unsigned s = 0; s < STATS_SLOTS; s++)
+		if (used[s])
+			printf(" %12s", slot_name(s, sl, sizeof(sl)));
+	printf("\n");
+	for (unsigned i = 0; i < n; i++) {
+		const char *name = d->counter_name[rows[i].id];
+		printf("%-28s %14llu %12.1f", name[0] ? name : "?", (unsigned long long)rows[i].total,
+		       (double)rows[i].total / secs);
+		for (unsigned s = 0; s < STATS_SLOTS; s++)
+			if (used[s])
+				printf(" %12llu", (unsigned long long)d->counts[s][rows[i].id]);
+		printf("\n");
+	}
+	if (!n)
+		printf("(no counter was reached)\n");
+}
+
+static void print_hist(const char *what, const uint64_t *h)
+{
+	printf("      %s:", what);
+	for (unsigned b = 0; b < MXUSER_HIST_BUCKETS; b++)
+		if (h[b])
+			printf(" <2^%u:%llu", b + 1, (unsigned long long)h[b]);
+	printf("\n");
+}
+
+static void print_locks(const struct ustats_data *d, bool hist)
+{
+	static const char *const kinds[] = { "?", "lock", "rwlock", "cond", "sem" };
+	printf("\n%-24s %6s %-6s %10s %10s %8s %10s %10s %10s %10s\n", "lock", "rank", "kind",
+	       "acquired", "contended", "owner-chg", "wait-ms", "wait-max-us", "hold-ms",
+	       "hold-max-us");
+	for (unsigned i = 0; i < d->nlocks; i++) {
+		const struct ustats_lock *l = &d->locks[i];
+		if (!l->acquisitions)
+			continue;
+		printf("%-24s %6u %-6s %10llu %10llu %8llu %10.3f %10.1f %10.3f %10.1f\n",
+		       l->name[0] ? l->name : "?", l->rank, kinds[l->kind < 5 ? l->kind : 0],
+		       (unsigned long long)l->acquisitions, (unsigned long long)l->contended,
+		       (unsigned long long)l->owner_changes, (double)l->wait_total_ns / 1e6,
+		       (double)l->wait_max_ns / 1e3, (double)l->hold_total_ns / 1e6,
+		       (double)l->hold_max_ns / 1e3);
+		if (hist) {
+			print_hist("wait ns", l->wait_hist);
+			print_hist("hold ns", l->hold_hist);
+		}
+	}
+}
+
+static void prom_str(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar(*s);
+	}
+}
+
+static void print_prom(const struct ustats_data *d)
+{
+	char sl[16];
+	printf("# TYPE vmx_counter_total counter\n");
+	for (unsigned i = 0; i < d->ncounters; i++)
+		for (unsigned s = 0; s < STATS_SLOTS; s++)
+			if (d->counts[s][i]) {
+				printf("vmx_counter_total{name=\"");
+				prom_str(d->counter_name[i]);
+				printf("\",vcpu=\"%s\"} %llu\n", slot_name(s, sl, sizeof(sl)),
+				       (unsigned long long)d->counts[s][i]);
+			}
+	printf("# TYPE vmx_kstat_samples_total counter\n");
+	for (unsigned k = 0; k < d->nkstats; k++)
+		for (unsigned s = 0; s < STATS_SLOTS; s++)
+			if (d->ksamples[s][k]) {
+				printf("vmx_kstat_samples_total{kstat=\"");
+				prom_str(d->kstat_name[k]);
+				printf("\",vcpu=\"%s\"} %llu\n", slot_name(s, sl, sizeof(sl)),
+				       (unsigned long long)d->ksamples[s][k]);
+			}
+	printf("# TYPE vmx_lock_acquisitions_total counter\n");
+	for (unsigned i = 0; i < d->nlocks; i++)
+		if (d->locks[i].acquisitions) {
+			printf("vmx_lock_acquisitions_total{lock=\"");
+			prom_str(d->locks[i].name);
+			printf("\",id=\"%u\"} %llu\n", i,
+			       (unsigned long long)d->locks[i].acquisitions);
+		}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "locks", no_argument, NULL, 'l' }, { "hist", no_argument, NULL, 'H' },
+		{ "prom", no_argument, NULL, 'p' },  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool locks = false, hist = false, prom = false;
+	struct ustats_data *d;
+	struct verr e = { "" };
+	char file[4400];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "lHph", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': locks = true; break;
+		case 'H': hist = locks = true; break;
+		case 'p': prom = true; break;
+		case 'h':
+			printf("usage: vmx-getstats [--locks] [--hist] [--prom] FILE|VMDIR\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: vmx-getstats [--locks] [--hist] [--prom] FILE|VMDIR\n");
+		return 2;
+	}
+	if (ustats_load(argv[optind], &d, file, sizeof(file), &e) < 0) {
+		fprintf(stderr, "vmx-getstats: %s\n", e.msg);
+		return 1;
+	}
+	if (prom) {
+		print_prom(d);
+	} else {
+		print_header(d, file);
+		print_counters(d);
+		if (locks)
+			print_locks(d, hist);
+	}
+	free(d);
+	return 0;
+}
