@@ -59,6 +59,8 @@ static int reserve(struct buf *b, size_t n)
 /* Allocation failures are remembered in the buffer (cap = SIZE_MAX) and reported at flush. */
 static void put_bytes(struct buf *b, const void *src, size_t n)
 {
+	if (n == 0)
+		return;
 	if (reserve(b, n) < 0) {
 		b->len = 0;
 		return;

@@ -1,0 +1,273 @@
+/*
+ * test_mxuser.c - MXUser locks in the obj build (rank checking and lock
+ * statistics both compiled in): the wrappers work, contention and owner
+ * changes are counted with consistent histograms, and rank violations,
+ * recursive acquisition and releasing an unheld lock stop the process (in a
+ * forked child) with status 70 and a report naming the locks.
+ */
+#define VMX_STATS 1
+#define VMX_DEBUG 1
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "lib/mxuser.h"
+#include "stats/stats.h"
+
+static void test_basic(void **state)
+{
+	struct mxuser_lock l;
+	(void)state;
+	assert_int_equal(mxuser_lock_init(&l, "test.basic", MXUSER_RANK_DEVICE), 0);
+	assert_int_equal(mxuser_rank_held_count(), 0);
+	mxuser_lock(&l);
+	assert_true(mxuser_lock_is_held(&l));
+	assert_int_equal(mxuser_rank_held_count(), 1);
+	mxuser_unlock(&l);
+	assert_false(mxuser_lock_is_held(&l));
+	assert_true(mxuser_trylock(&l));
+	assert_int_equal(mxuser_rank_held_count(), 1);
+	mxuser_unlock(&l);
+	assert_int_equal(mxuser_rank_held_count(), 0);
+	mxuser_lock_destroy(&l);
+}
+
+static void test_ordered_nesting(void **state)
+{
+	struct mxuser_lock a, b;
+	struct mxuser_rwlock rw;
+	(void)state;
+	mxuser_lock_init(&a, "test.vm", MXUSER_RANK_VM);
+	mxuser_lock_init(&b, "test.dev", MXUSER_RANK_DEVICE);
+	mxuser_rw_init(&rw, "test.rw", MXUSER_RANK_IO);
+	mxuser_lock(&a);
+	mxuser_lock(&b);
+	mxuser_rdlock(&rw);
+	assert_int_equal(mxuser_rank_held_count(), 3);
+	/* Releasing in any order is fine. */
+	mxuser_unlock(&a);
+	mxuser_rw_unlock(&rw);
+	mxuser_unlock(&b);
+	assert_int_equal(mxuser_rank_held_count(), 0);
+	mxuser_wrlock(&rw);
+	mxuser_rw_unlock(&rw);
+	mxuser_rw_destroy(&rw);
+	mxuser_lock_destroy(&b);
+	mxuser_lock_destroy(&a);
+}
+
+static struct mxuser_lock shared;
+static uint64_t shared_count;
+
+static void *hammer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20000; i++) {
+		mxuser_lock(&shared);
+		shared_count++;
+		mxuser_unlock(&shared);
+	}
+	return NULL;
+}
+
+static uint64_t hist_sum(const uint64_t *h)
+{
+	uint64_t s = 0;
+	for (unsigned i = 0; i < MXUSER_HIST_BUCKETS; i++)
+		s += h[i];
+	return s;
+}
+
+static void test_stats_contention(void **state)
+{
+	pthread_t t[4];
+	struct mxuser_lockstats_view v;
+	int idx;
+	(void)state;
+	mxuser_stats_set_enabled(true);
+	assert_int_equal(mxuser_lock_init(&shared, "test.shared", MXUSER_RANK_DEVICE), 0);
+	idx = mxuser_stats_index(&shared.hdr);
+	assert_true(idx >= 0);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, hammer, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(shared_count, 80000);
+	assert_true(mxuser_stats_get((unsigned)idx, &v));
+	assert_string_equal(v.name, "test.shared");
+	assert_int_equal(v.rank, MXUSER_RANK_DEVICE);
+	assert_int_equal(v.acquisitions, 80000);
+	assert_true(v.contended > 0);
+	assert_true(v.contended <= v.acquisitions);
+	assert_true(v.owner_changes > 0);
+	assert_int_equal(hist_sum(v.wait_hist), 80000);
+	assert_int_equal(hist_sum(v.hold_hist), 80000);
+	assert_true(v.hold_max_ns > 0 && v.hold_max_ns <= v.hold_total_ns);
+	assert_true(v.wait_max_ns <= v.wait_total_ns);
+	assert_true(v.live);
+	mxuser_lock_destroy(&shared);
+	assert_true(mxuser_stats_get((unsigned)idx, &v));
+	assert_false(v.live);
+	/* A lock created again under the same name reuses the record. */
+	mxuser_lock_init(&shared, "test.shared", MXUSER_RANK_DEVICE);
+	assert_int_equal(mxuser_stats_index(&shared.hdr), idx);
+	mxuser_lock_destroy(&shared);
+}
+
+static void test_stats_disabled(void **state)
+{
+	struct mxuser_lock l;
+	(void)state;
+	mxuser_stats_set_enabled(false);
+	mxuser_lock_init(&l, "test.nostats", MXUSER_RANK_DEVICE);
+	assert_null(l.hdr.stats);
+	assert_int_equal(mxuser_stats_index(&l.hdr), -1);
+	mxuser_lock(&l);
+	mxuser_unlock(&l);
+	mxuser_lock_destroy(&l);
+	mxuser_stats_set_enabled(true);
+}
+
+static struct mxuser_lock cl;
+static struct mxuser_cond cv;
+static int ready;
+
+static void *signaller(void *arg)
+{
+	(void)arg;
+	usleep(20000);
+	mxuser_lock(&cl);
+	ready = 1;
+	mxuser_cond_signal(&cv);
+	mxuser_unlock(&cl);
+	return NULL;
+}
+
+static void test_cond_and_sem(void **state)
+{
+	pthread_t t;
+	struct mxuser_sem s;
+	struct mxuser_lockstats_view v;
+	(void)state;
+	mxuser_lock_init(&cl, "test.cl", MXUSER_RANK_DEVICE);
+	mxuser_cond_init(&cv, "test.cv");
+	mxuser_lock(&cl);
+	assert_int_equal(mxuser_cond_timedwait(&cv, &cl, mxuser_now_ns() + 5000000), -ETIMEDOUT);
+	assert_true(mxuser_lock_is_held(&cl));
+	pthread_create(&t, NULL, signaller, NULL);
+	while (!ready)
+		mxuser_cond_wait(&cv, &cl);
+	mxuser_unlock(&cl);
+	pthread_join(t, NULL);
+	assert_true(mxuser_stats_get((unsigned)mxuser_stats_index(&cv.hdr), &v));
+	assert_true(v.acquisitions >= 2);
+	assert_true(v.wait_total_ns >= 5000000);
+	mxuser_cond_destroy(&cv);
+	mxuser_lock_destroy(&cl);
+
+	assert_int_equal(mxuser_sem_init(&s, "test.sem", 1), 0);
+	assert_true(mxuser_sem_trywait(&s));
+	assert_false(mxuser_sem_trywait(&s));
+	mxuser_sem_post(&s);
+	mxuser_sem_wait(&s);
+	mxuser_sem_destroy(&s);
+}
+
+/* Runs fn in a child; returns its exit status and its stderr in buf. */
+static int run_child(void (*fn)(void), char *buf, size_t len)
+{
+	int p[2], st = 0;
+	ssize_t n, off = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 2);
+		close(p[0]);
+		fn();
+		_exit(0);
+	}
+	close(p[1]);
+	while ((n = read(p[0], buf + off, len - 1 - (size_t)off)) > 0)
+		off += n;
+	buf[off] = 0;
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void inversion(void)
+{
+	static struct mxuser_lock dev, vm;
+	mxuser_lock_init(&dev, "devLock", MXUSER_RANK_DEVICE);
+	mxuser_lock_init(&vm, "vmLock", MXUSER_RANK_VM);
+	mxuser_lock(&dev);
+	mxuser_lock(&vm); /* lower rank while holding a higher one */
+}
+
+static void equal_rank(void)
+{
+	static struct mxuser_lock a, b;
+	mxuser_lock_init(&a, "queueA", MXUSER_RANK_VIRTIO);
+	mxuser_lock_init(&b, "queueB", MXUSER_RANK_VIRTIO);
+	mxuser_lock(&a);
+	mxuser_lock(&b);
+}
+
+static void recursive(void)
+{
+	static struct mxuser_lock a;
+	mxuser_lock_init(&a, "recLock", MXUSER_RANK_DEVICE);
+	mxuser_lock(&a);
+	mxuser_lock(&a);
+}
+
+static void unheld_release(void)
+{
+	static struct mxuser_lock a;
+	mxuser_lock_init(&a, "freeLock", MXUSER_RANK_DEVICE);
+	mxuser_unlock(&a);
+}
+
+static void test_rank_violations(void **state)
+{
+	static char out[16384];
+	(void)state;
+	assert_int_equal(run_child(inversion, out, sizeof(out)), VMX_EXIT_PANIC);
+	assert_non_null(strstr(out, "lock rank violation: acquiring \"vmLock\" (rank 100)"));
+	assert_non_null(strstr(out, "while holding \"devLock\" (rank 400) taken at"));
+	assert_non_null(strstr(out, "test_mxuser.c:"));
+	assert_non_null(strstr(out, "backtrace:"));
+
+	assert_int_equal(run_child(equal_rank, out, sizeof(out)), VMX_EXIT_PANIC);
+	assert_non_null(strstr(out, "acquiring \"queueB\""));
+	assert_non_null(strstr(out, "holding \"queueA\""));
+
+	assert_int_equal(run_child(recursive, out, sizeof(out)), VMX_EXIT_PANIC);
+	assert_non_null(strstr(out, "recursive acquisition of \"recLock\""));
+
+	assert_int_equal(run_child(unheld_release, out, sizeof(out)), VMX_EXIT_PANIC);
+	assert_non_null(strstr(out, "releasing \"freeLock\""));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_ordered_nesting),
+		cmocka_unit_test(test_stats_contention),
+		cmocka_unit_test(test_stats_disabled),
+		cmocka_unit_test(test_cond_and_sem),
+		cmocka_unit_test(test_rank_violations),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
