@@ -69,7 +69,8 @@ static int c_get(struct cli_conn *c, int argc, char **argv)
 	char p[64];
 	json_t *r = NULL;
 	snprintf(p, sizeof(p), "/vms/%s", argv[0]);
-	return done(cli_request(c, "GET", p, NULL, &r), r, 200, NULL);
+	long st = cli_request(c, "GET", p, NULL, &r);
+	return done(st, r, 200, NULL);
 }
 
 static void show_vm(json_t *r)
@@ -120,7 +121,8 @@ static int c_unregister(struct cli_conn *c, int argc, char **argv)
 	char p[64];
 	json_t *r = NULL;
 	snprintf(p, sizeof(p), "/vms/%s", argv[0]);
-	return done(cli_request(c, "DELETE", p, NULL, &r), r, 200, show_ok);
+	long st = cli_request(c, "DELETE", p, NULL, &r);
+	return done(st, r, 200, show_ok);
 }
 
 static void show_task(json_t *t)
@@ -178,9 +180,11 @@ static int c_tasks(struct cli_conn *c, int argc, char **argv)
 	json_t *r = NULL;
 	if (argc) {
 		snprintf(p, sizeof(p), "/tasks/%s", argv[0]);
-		return done(cli_request(c, "GET", p, NULL, &r), r, 200, show_task);
+		long st = cli_request(c, "GET", p, NULL, &r);
+	return done(st, r, 200, show_task);
 	}
-	return done(cli_request(c, "GET", "/tasks", NULL, &r), r, 200, show_tasks);
+	long st = cli_request(c, "GET", "/tasks", NULL, &r);
+	return done(st, r, 200, show_tasks);
 }
 
 static void show_events(json_t *r)
@@ -200,7 +204,8 @@ static int c_events(struct cli_conn *c, int argc, char **argv)
 	char p[64];
 	json_t *r = NULL;
 	snprintf(p, sizeof(p), argc ? "/events?vm=%s" : "/events", argc ? argv[0] : "");
-	return done(cli_request(c, "GET", p, NULL, &r), r, 200, show_events);
+	long st = cli_request(c, "GET", p, NULL, &r);
+	return done(st, r, 200, show_events);
 }
 
 static void show_users(json_t *r)
@@ -215,7 +220,8 @@ static void show_users(json_t *r)
 static int c_users(struct cli_conn *c, int argc, char **argv)
 {
 	json_t *r = NULL;
-	return done(cli_request(c, "GET", "/users", NULL, &r), r, 200, show_users);
+	long st = cli_request(c, "GET", "/users", NULL, &r);
+	return done(st, r, 200, show_users);
 }
 
 static int c_useradd(struct cli_conn *c, int argc, char **argv)
@@ -239,13 +245,15 @@ static int c_userdel(struct cli_conn *c, int argc, char **argv)
 	char p[128];
 	json_t *r = NULL;
 	snprintf(p, sizeof(p), "/users/%s", argv[0]);
-	return done(cli_request(c, "DELETE", p, NULL, &r), r, 200, show_ok);
+	long st = cli_request(c, "DELETE", p, NULL, &r);
+	return done(st, r, 200, show_ok);
 }
 
 static int c_host(struct cli_conn *c, int argc, char **argv)
 {
 	json_t *r = NULL;
-	return done(cli_request(c, "GET", "/host", NULL, &r), r, 200, NULL);
+	long st = cli_request(c, "GET", "/host", NULL, &r);
+	return done(st, r, 200, NULL);
 }
 
 static const struct cmd cmds[] = {

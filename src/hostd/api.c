@@ -88,7 +88,7 @@ static int api_verr(json_t **out, int status, int rc, const struct verr *e)
 
 	if (n > 0 && n < sizeof(field) && strspn(e->msg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.") == n)
 		snprintf(field, sizeof(field), "%.*s", (int)n, e->msg);
-	if (rc == -ENOENT && status != 404 && status < 500)
+	if (rc == -ENOENT && field[0] && status < 500)
 		status = 404;
 	return api_err(out, status, code, field[0] ? field : NULL, "%s", e->msg);
 }

@@ -6,7 +6,7 @@
  * of the token is stored, so the database alone does not let anyone in.
  * Repeated failed logins for a name are slowed down: each failure doubles a
  * delay (0.25 s .. 8 s) before the reply, and after AUTH_LOCK_AFTER failures
- * the name is refused outright until the delay has passed.
+ * the name is refused outright for AUTH_LOCK_SECONDS more.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +20,7 @@
 
 #define AUTH_SESSION_SECONDS (24 * 3600)
 #define AUTH_LOCK_AFTER 5
+#define AUTH_LOCK_SECONDS 30
 #define AUTH_MAX_FAIL_SLOTS 64
 
 struct fail_slot {
@@ -163,7 +164,7 @@ int auth_login(const char *name, const char *password, char token[65], enum role
 		f = fail_slot(p[0], true);
 		f->count++;
 		delay_ms = 250u << (f->count - 1 < 5 ? f->count - 1 : 5);
-		f->until = now + (delay_ms + 999) / 1000;
+		f->until = now + (delay_ms + 999) / 1000 + (f->count >= AUTH_LOCK_AFTER ? AUTH_LOCK_SECONDS : 0);
 		pthread_mutex_unlock(&g_fail_lock);
 		usleep(delay_ms * 1000u);
 		return -EACCES;

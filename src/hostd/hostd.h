@@ -133,6 +133,7 @@ struct hvm {
 	bool exited;           /* set by the supervisor when pid went away */
 	int exit_status;       /* wait status of the last exit (-1 unknown) */
 	int64_t revert_at;     /* unix time of a pending revertAfter, 0 = none */
+	bool recover_resume;   /* resume once suspended: a runtime switch was interrupted */
 	char last_exit[512];
 	struct hvm *next;
 };

@@ -252,6 +252,9 @@ static void vm_log_note(const struct hvm *vm, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(path, sizeof(path), "%s/vmx.log", vm->dir);
+	/* Never start a log: line 1 of every vmx.log belongs to vmx. */
+	if (access(path, F_OK) < 0)
+		return;
 	f = fopen(path, "ae");
 	if (!f)
 		return;
@@ -349,7 +352,15 @@ static void vm_exited(struct hvm *vm, int status)
 			(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
 			 WEXITSTATUS(status) != VMX_EXIT_SUSPENDED && WEXITSTATUS(status) != VMX_EXIT_RESET);
 		db_event("hostd", vm->id, crashed ? "vmCrashed" : "vmExited", "%s", vm->last_exit);
-		if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == VMX_EXIT_RESET &&
+		if (vm->recover_resume && vm->power == HP_SUSPENDED && !vm->busy_task) {
+			int http;
+			struct verr e = { "" };
+			vm->recover_resume = false;
+			/* Finish what an interrupted runtime switch started. */
+			if (start_op_locked(vm, OP_RESUME, BUILDTYPE_DEFAULT, 0, "hostd (recovery)", &http,
+					    &e) < 0)
+				db_event("hostd", vm->id, "recoveryFailed", "resume: %s", e.msg);
+		} else if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == VMX_EXIT_RESET &&
 		    !vm->busy_task) {
 			int http;
 			/* The board could not reset in place: power the VM on again. */
@@ -706,7 +717,6 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 		rc = vm_do_suspend(vm, o->task, &downtime, e);
 		hostd_lock();
 		vm->stopping = false;
-		power = vm->power;
 		hostd_unlock();
 		if (rc < 0)
 			return rc;
@@ -1234,11 +1244,25 @@ int vm_restore(struct verr *e)
 			task_finish(tid, NULL, "interrupted by a restart of hostd; the VM is no longer registered");
 			continue;
 		}
-		if (vm->pid && op && !strcmp(op, "changeBuildType")) {
+		bool bt_switch = op && !strcmp(op, "changeBuildType");
+		if (vm->pid && bt_switch) {
 			/* Its vmx may still be saving; resume it once it has suspended. */
+			vm->recover_resume = true;
 			snprintf(msg, sizeof(msg), "interrupted by a restart of hostd while %s; "
-				 "the VM is running (pid %d, build type %s) and was adopted",
-				 what ? what : "running", (int)vm->pid, buildtype_name(vm->running_bt));
+				 "the VM is running (pid %d, build type %s) and was adopted; if it "
+				 "suspends, hostd resumes it", what ? what : "running", (int)vm->pid,
+				 buildtype_name(vm->running_bt));
+		} else if (bt_switch && vm->power == HP_SUSPENDED) {
+			int http, rt;
+			struct verr e2 = { "" };
+			rt = start_op_locked(vm, OP_RESUME, BUILDTYPE_DEFAULT, 0, "hostd (recovery)", &http,
+					     &e2);
+			snprintf(msg, sizeof(msg), "interrupted by a restart of hostd while %s; "
+				 "the VM was suspended with a valid checkpoint; %s%.300s",
+				 what ? what : "running", rt > 0 ? "hostd resumes it in task " : "resume failed: ",
+				 rt > 0 ? "" : e2.msg);
+			if (rt > 0)
+				snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%d", rt);
 		} else {
 			snprintf(msg, sizeof(msg), "interrupted by a restart of hostd while %s; "
 				 "the VM is %s%s", what ? what : "running", hpower_name(vm->power),
