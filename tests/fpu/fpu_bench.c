@@ -54,6 +54,11 @@ int main(int argc, char **argv)
 	BENCH("mul_s", fpu_mul_s(s[i], s[i + 1], FPU_RNE, &fl));
 	BENCH("div_s", fpu_div_s(s[i], s[i + 1], FPU_RNE, &fl));
 	BENCH("fma_s", fpu_fma_s(s[i], s[i + 1], s[i + 2], 0, 0, FPU_RNE, &fl));
+	/* The software path, as taken by every operation outside RNE. */
+	BENCH("add_d RMM", fpu_add_d(d[i], d[i + 1], FPU_RMM, &fl));
+	BENCH("mul_d RUP", fpu_mul_d(d[i], d[i + 1], FPU_RUP, &fl));
+	BENCH("div_d RTZ", fpu_div_d(d[i], d[i + 1], FPU_RTZ, &fl));
+	BENCH("fma_d RDN", fpu_fma_d(d[i], d[i + 1], d[i + 2], 0, 0, FPU_RDN, &fl));
 	BENCH("lt_d", fpu_lt_d(d[i], d[i + 1], &fl));
 	BENCH("cvt_l_d", fpu_cvt_l_d(d[i], FPU_RTZ, &fl));
 	BENCH("cvt_d_l", fpu_cvt_d_l(d[i] >> 8, FPU_RNE, &fl));
