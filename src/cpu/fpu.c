@@ -1,13 +1,15 @@
 /*
- * fpu.c - RISC-V F and D arithmetic in software, bit-exact to the spec.
+ * fpu.c - RISC-V F and D arithmetic, bit-exact to the spec.
  *
- * Every operation unpacks its operands to (sign, exponent, 63-bit significand),
- * computes the exact result or a result with a sticky bit (integer arithmetic,
- * 128-bit where needed), and hands it to one rounding routine that implements
- * all five rounding modes, tininess after rounding, and the flags.  No host
- * floating-point state is read or written, so the results do not depend on the
- * host's FPU and there is no mode switch per operation; docs/FPU.md explains
- * the choice.
+ * The reference path is pure software: every operation unpacks its operands
+ * to (sign, exponent, 63-bit significand), computes the exact result or a
+ * result with a sticky bit (integer arithmetic, 128-bit where needed), and
+ * hands it to one rounding routine that implements all five rounding modes,
+ * tininess after rounding, and the flags.  In round-to-nearest-even, where
+ * nothing can overflow or underflow, host arithmetic produces the same bits
+ * and the inexact flag is computed exactly (TwoSum, integer significand
+ * products), so the common case needs no mode switch and no host flag reads.
+ * docs/FPU.md explains the choice and the exact fast-path conditions.
  */
 #include "cpu/fpu.h"
 
