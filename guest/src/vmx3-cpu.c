@@ -10,17 +10,25 @@
  * path through the loop body has the same length; the two-way branch in it
  * is data dependent so emulators cannot fold it.
  *
- * With --instret the program also reads the instret CSR around the loop
- * (needs /proc/sys/kernel/perf_user_access = 2 and a monitor whose instret
- * is exact, e.g. QEMU with -icount shift=0); that cross-checks the count.
+ * With --instret the program also counts its user-mode instructions with
+ * perf_event_open (the kernel's SBI PMU driver, backed by the monitor's
+ * instret) around the loop and prints them as instret=N; with a monitor
+ * whose instret is exact (QEMU with -icount shift=0) that cross-checks the
+ * count.  Reading the instret CSR directly from user mode is not reliable
+ * under Linux: the PMU driver owns and reprograms the counters.
  *
  * Usage: vmx3-cpu [ITERATIONS] [--instret]
  */
+#define _GNU_SOURCE
 #include <inttypes.h>
+#include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Instructions retired per loop iteration; must match the asm below. */
 #define CPU_LOOP_INSNS 24
@@ -36,12 +44,30 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t read_instret(void)
+/* A disabled user-mode instruction counter, or -1 (reason printed). */
+static int instret_open(void)
 {
-	uint64_t v;
+	struct perf_event_attr a;
+	int fd;
 
-	__asm__ volatile("rdinstret %0" : "=r"(v));
-	return v;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_HARDWARE;
+	a.config = PERF_COUNT_HW_INSTRUCTIONS;
+	a.disabled = 1;
+	a.exclude_kernel = 1;
+	a.exclude_hv = 1;
+	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+	if (fd < 0) {
+		/* Without Sscofpmf the SBI PMU cannot filter by mode: then the
+		   count includes the kernel's (few) instructions during the loop. */
+		a.exclude_kernel = 0;
+		a.exclude_hv = 0;
+		fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+	}
+	if (fd < 0)
+		perror("vmx3-cpu: perf_event_open(instructions)");
+	return fd;
 }
 
 /*
@@ -101,8 +127,8 @@ static uint64_t cpu_loop(uint64_t iters, uint64_t seed)
 
 int main(int argc, char **argv)
 {
-	uint64_t iters = CPU_DEFAULT_ITERS, i0 = 0, i1 = 0, t0, t1, sum;
-	int use_instret = 0;
+	uint64_t iters = CPU_DEFAULT_ITERS, counted = 0, t0, t1, sum;
+	int use_instret = 0, pfd = -1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--instret") == 0)
@@ -110,21 +136,27 @@ int main(int argc, char **argv)
 		else
 			iters = strtoull(argv[i], NULL, 0);
 	}
+	if (use_instret)
+		pfd = instret_open();
 	printf("VMX3 bench cpu start iters=%" PRIu64 "\n", iters);
 	fflush(stdout);
 	t0 = now_ns();
-	if (use_instret)
-		i0 = read_instret();
+	if (pfd >= 0)
+		ioctl(pfd, PERF_EVENT_IOC_ENABLE, 0);
 	sum = cpu_loop(iters, 0x2545f4914f6cdd1dULL);
-	if (use_instret)
-		i1 = read_instret();
+	if (pfd >= 0) {
+		ioctl(pfd, PERF_EVENT_IOC_DISABLE, 0);
+		if (read(pfd, &counted, sizeof(counted)) != sizeof(counted))
+			counted = 0;
+		close(pfd);
+	}
 	t1 = now_ns();
 	uint64_t insns = iters * CPU_LOOP_INSNS, ns = t1 - t0;
 	printf("VMX3 bench cpu iters=%" PRIu64 " insns=%" PRIu64 " ns=%" PRIu64
 	       " mips=%.1f sum=%016" PRIx64,
 	       iters, insns, ns, ns ? (double)insns * 1e3 / (double)ns : 0.0, sum);
-	if (use_instret)
-		printf(" instret=%" PRIu64, i1 - i0);
+	if (pfd >= 0)
+		printf(" instret=%" PRIu64, counted);
 	printf("\n");
 	return 0;
 }
