@@ -54,21 +54,26 @@ void hart_eval_stip(struct hart *h, uint64_t now)
 void hart_update_modes(struct hart *h)
 {
 	const struct hart_state *s = &h->s;
+	unsigned old_imode = h->imode;
 	if ((s->satp >> 60) == 0) {
 		h->imode = h->dmode = MMU_BARE;
-		return;
+	} else {
+		h->imode = s->priv == PRIV_M ? MMU_BARE : s->priv == PRIV_S ? MMU_S : MMU_U;
+		uint64_t dp = s->priv;
+		if (dp == PRIV_M && (s->mstatus & MSTATUS_MPRV))
+			dp = (s->mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT;
+		if (dp == PRIV_M)
+			h->dmode = MMU_BARE;
+		else if (dp == PRIV_S)
+			h->dmode = (s->mstatus & MSTATUS_SUM) ? MMU_SSUM : MMU_S;
+		else
+			h->dmode = MMU_U;
 	}
-	h->imode = s->priv == PRIV_M ? MMU_BARE : s->priv == PRIV_S ? MMU_S : MMU_U;
-	uint64_t dp = s->priv;
-	if (dp == PRIV_M && (s->mstatus & MSTATUS_MPRV))
-		dp = (s->mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT;
-	if (dp == PRIV_M)
-		h->dmode = MMU_BARE;
-	else if (dp == PRIV_S)
-		h->dmode = (s->mstatus & MSTATUS_SUM) ? MMU_SSUM : MMU_S;
-	else
-		h->dmode = MMU_U;
+	/* Chained blocks were found through the old fetch translation. */
+	if (h->imode != old_imode)
+		h->chain_gen++;
 }
+
 
 void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool intr)
 {

@@ -31,6 +31,7 @@ static void cpu_ram_written(void *ctx, uint64_t pa, uint64_t len)
 
 static void blocks_flush(struct hart *h)
 {
+	h->chain_gen++;
 	memset(h->btab, 0, sizeof(h->btab));
 	h->arena_used = 0;
 }
@@ -55,6 +56,7 @@ void hart_code_written(struct hart *h, uint64_t pa, uint64_t len)
 			for (unsigned i = 0; i < BTAB_SIZE; i++)
 				if (o->btab_page[i] == page_pa)
 					o->btab[i] = NULL;
+			o->chain_gen++;
 			/* Its current block may be the one just modified. */
 			o->exit_req |= 1;
 		}
@@ -268,6 +270,9 @@ static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t
 
 	b->vpc = vpc;
 	b->ppc = ppc;
+	b->link[0] = b->link[1] = NULL;
+	b->link_gen = 0;
+	b->link_rr = 0;
 	if (!ram_contains(h->ram, ppc, 2))
 		*cacheable = false;
 	else
@@ -364,13 +369,21 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 		if (b->n <= limit)
 			return b;
 	}
-	/* The budget ends inside this block: decode a shorter one-shot copy. */
-	bool cacheable = false;
-	b = h->scratch;
-	if (!decode_block(h, b, vpc, ppc, (unsigned)limit, &cacheable, labels))
-		return NULL;
-	b->cached = 0;
-	return b;
+	/*
+	 * The budget ends inside this block: run a one-shot copy of its first
+	 * `limit` instructions, terminated where the next one starts.
+	 */
+	struct block *c = h->scratch;
+	memcpy(c, b, sizeof(*b) + limit * sizeof(struct dinsn));
+	struct dinsn *end = &c->insn[limit];
+	memset(end, 0, sizeof(*end));
+	end->op = OP_END;
+	end->handler = labels[OP_END];
+	end->pc = b->insn[limit].pc;
+	end->idx = (uint16_t)limit;
+	c->n = (uint32_t)limit;
+	c->cached = 0;
+	return c;
 }
 
 /* Block for the current pc: an ITLB hit and a block-table hit, else the slow path. */
@@ -425,6 +438,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	enum hart_exit why = HART_EXIT_BUDGET;
 	const struct dinsn *ip;
 	unsigned dmode, rm_, fl_;
+	struct block *prev = NULL;   /* last cached block run, for chaining */
+	uint64_t gen = h->chain_gen;
 
 	h->exit_req = 0;
 	for (;;) {
@@ -438,9 +453,41 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		}
 		if (VMX_UNLIKELY(mip_load(h) & s->mie) && hart_take_irq(h))
 			continue;
-		const struct block *b = get_block(h, budget - done, labels);
-		if (!b)
-			continue;
+		uint64_t limit = budget - done;
+		struct block *b = NULL;
+		if (VMX_UNLIKELY(h->chain_gen != gen)) {
+			gen = h->chain_gen;
+			prev = NULL;
+		}
+		if (prev && prev->link_gen == gen) {
+			struct block *c = prev->link[0];
+			if (c && c->vpc == s->pc)
+				b = c;
+			else if ((c = prev->link[1]) && c->vpc == s->pc)
+				b = c;
+			if (b && VMX_UNLIKELY(b->n > limit))
+				b = NULL;
+		}
+		if (!b) {
+			b = get_block(h, limit, labels);
+			if (h->chain_gen != gen) {
+				/* the lookup flushed or trapped: prev may be gone */
+				gen = h->chain_gen;
+				prev = NULL;
+			}
+			if (!b) {
+				prev = NULL;
+				continue;
+			}
+			if (prev && b->cached) {
+				if (prev->link_gen != gen) {
+					prev->link[0] = prev->link[1] = NULL;
+					prev->link_gen = gen;
+				}
+				prev->link[prev->link_rr++ & 1] = b;
+			}
+		}
+		prev = b->cached ? b : NULL;
 		ip = b->insn;
 		dmode = h->dmode;
 
@@ -642,9 +689,13 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	}
 	L_FENCE: NEXT;
 	L_FENCE_I:
-		/* Stores to code pages already drop stale blocks; flushing here also
-		 * covers RAM written behind the bus's back. */
-		blocks_flush(h);
+		/*
+		 * Nothing to flush: every write to a page holding decoded code (this
+		 * or another hart's store, AMO, A/D update, DMA through the bus's
+		 * ram_written hook) already dropped its blocks.  Linux issues
+		 * fence.i tens of thousands of times per boot, so a full flush here
+		 * was the largest cost of booting.
+		 */
 		FALLTHROUGH_EXIT();
 	L_ECALL: EXC(EXC_ECALL_U + s->priv, 0);
 	L_EBREAK: EXC(EXC_BREAKPOINT, ip->pc);

@@ -74,10 +74,18 @@ struct block {
 	uint64_t vpc, ppc;
 	uint32_t n;              /* instructions retired when it runs to the end */
 	uint32_t cached;         /* lives in the block table (vs. one-shot scratch) */
+	/*
+	 * Successors seen after this block, valid while link_gen equals the
+	 * hart's chain_gen, which moves whenever a block is dropped or a
+	 * translation may have changed.  Spares the block-table lookup.
+	 */
+	struct block *link[2];
+	uint64_t link_gen;
+	uint32_t link_rr;
 	struct dinsn insn[];     /* n entries, then an OP_END */
 };
 
-#define BTAB_BITS 14
+#define BTAB_BITS 16
 #define BTAB_SIZE (1u << BTAB_BITS)
 
 /* Software TLB: direct mapped, 4 KiB granules, per translation mode and access kind. */
@@ -148,6 +156,7 @@ struct hart {
 
 	/* Effective translation modes for fetch and for loads/stores. */
 	unsigned imode, dmode;
+	uint64_t chain_gen;     /* see struct block.link */
 	struct tlbe tlb[3][MMU_NMODES][TLB_SIZE];   /* [mmu_acc][mode][index] */
 	bool tlb_has_super;   /* a superpage was cached: sfence.vma va flushes all */
 

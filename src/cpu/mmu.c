@@ -35,6 +35,7 @@ static inline bool fault(struct hart *h, uint64_t cause, uint64_t tval)
 
 void mmu_flush_all(struct hart *h)
 {
+	h->chain_gen++;
 	for (unsigned a = 0; a < 3; a++)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
 			for (unsigned i = 0; i < TLB_SIZE; i++)
@@ -44,6 +45,7 @@ void mmu_flush_all(struct hart *h)
 
 void mmu_flush_va(struct hart *h, uint64_t va)
 {
+	h->chain_gen++;
 	/* An entry is one 4 KiB slice; a superpage may be cached in many slots. */
 	if (h->tlb_has_super) {
 		mmu_flush_all(h);

@@ -120,10 +120,10 @@ static void put32(struct env *e, uint64_t pa, uint32_t v) { memcpy(gp(e, pa), &v
 static void put16(struct env *e, uint64_t pa, uint16_t v) { memcpy(gp(e, pa), &v, 2); }
 static void put64(struct env *e, uint64_t pa, uint64_t v) { memcpy(gp(e, pa), &v, 8); }
 static uint64_t get64(struct env *e, uint64_t pa) { uint64_t v; memcpy(&v, gp(e, pa), 8); return v; }
+/* Code goes in through the bus, as loaders do, so decoded copies are dropped. */
 static void prog(struct env *e, uint64_t pa, const uint32_t *w, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		put32(e, pa + 4 * i, w[i]);
+	assert_int_equal(bus_dma_write(&e->bus, pa, w, 4 * n), 0);
 }
 #define PROG(e, pa, ...) do { const uint32_t w_[] = { __VA_ARGS__ }; prog(e, pa, w_, sizeof(w_) / 4); } while (0)
 #define X(r) hart_get_xreg(e->h, r)
@@ -131,9 +131,9 @@ static void prog(struct env *e, uint64_t pa, const uint32_t *w, size_t n)
 /* Points the M-mode trap vector at a self-loop so a trap is observable. */
 static void trap_to_loop(struct env *e)
 {
-	put32(e, BASE + 0x800, JSELF);
+	PROG(e, BASE + 0x800, JSELF);
 	e->s->mtvec = BASE + 0x800;
-	put32(e, BASE + 0x900, JSELF);
+	PROG(e, BASE + 0x900, JSELF);
 	e->s->stvec = BASE + 0x900;
 }
 
@@ -598,7 +598,7 @@ static void test_dma_write_invalidates(void **state)
 	assert_int_equal(X(9), 2);
 }
 
-static void test_fence_i(void **state)
+static void test_store_then_fence_i(void **state)
 {
 	struct env *e = *state;
 	/* Budgets cover the whole two-instruction block so the cached copy is used. */
@@ -606,18 +606,27 @@ static void test_fence_i(void **state)
 	e->s->pc = BASE + 0x100;
 	hart_run(e->h, 2);
 	assert_int_equal(X(9), 1);
-	/*
-	 * Written behind the CPU's back (no bus notification), so the decoded
-	 * copy is stale, as an instruction cache may be; fence.i must fix that.
-	 */
-	put32(e, BASE + 0x100, ADDI(9, 0, 2));
-	e->s->pc = BASE + 0x100;
-	hart_run(e->h, 2);
-	assert_int_equal(X(9), 1);
-	PROG(e, BASE + 0x200, FENCE_I, J(-0x104, 0));
+	/* Another block rewrites that code, synchronises and jumps to it. */
+	hart_set_xreg(e->h, 5, BASE + 0x100);
+	hart_set_xreg(e->h, 6, ADDI(9, 0, 2));
+	PROG(e, BASE + 0x200, SW(6, 5, 0), FENCE_I, J(-0x108, 0));
 	e->s->pc = BASE + 0x200;
-	hart_run(e->h, 4);
+	hart_run(e->h, 5);
 	assert_int_equal(X(9), 2);
+	assert_int_equal(hart_get_pc(e->h), BASE + 0x104);
+}
+
+static void test_flush_caches_after_host_write(void **state)
+{
+	struct env *e = *state;
+	PROG(e, BASE, ADDI(9, 0, 1), JSELF);
+	hart_run(e->h, 2);
+	/* A write that bypasses the bus (as a checkpoint restore does) needs the flush. */
+	put32(e, BASE, ADDI(9, 0, 3));
+	hart_flush_caches(e->h);
+	e->s->pc = BASE;
+	hart_run(e->h, 2);
+	assert_int_equal(X(9), 3);
 }
 
 /* ---- paging ----------------------------------------------------------- */
@@ -773,7 +782,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reservation_dropped_between_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_self_modifying_same_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma_write_invalidates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fence_i, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_then_fence_i, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_caches_after_host_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sv39_walk_and_ad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sv39_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sum_and_mxr, setup, teardown),
