@@ -30,3 +30,11 @@ $(foreach t,$(BUILDTYPES),$(eval $(call STATS_TEST_RULES,$(t))))
 
 stats-test-progs: $(foreach t,$(BUILDTYPES),$(foreach p,$(STATS_TEST_PROGS),$(B)/$(t)/tests/$(p)))
 .PHONY: stats-test-progs
+
+# The ustats fuzz target also needs the reader and zlib; this explicit rule
+# takes precedence over the generic fuzz pattern rule in mk/tests.mk.
+$(B)/fuzz/fuzz_ustats: fuzz/fuzz_ustats.c src/stats/ustats_read.c $(wildcard src/lib/*.c) $(B)/release/version.c
+	@mkdir -p $(@D)
+	$(Q)clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
+	    -o $@ fuzz/fuzz_ustats.c src/stats/ustats_read.c $(wildcard src/lib/*.c) \
+	    $(B)/release/version.c -lpthread -ljansson -lz
