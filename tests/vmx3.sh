@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# vmx3.sh - the seed's test (test-esx vmx-stats/vmx3.sh): creates several VMs
+# through hostd, changes their build types while powered off, suspended and
+# powered on, and checks each time that
+#   - the output of vmx-buildtype is the seed's,
+#   - a new vmx process of the right binary runs (new pid, /proc/PID/exe),
+#   - line 1 of vmx.log names the build type and the old log was rotated,
+#   - a stats build has a stats/ directory in the VM directory,
+#   - the guest workload carried on across every runtime switch,
+# and changes every VM back to default at the end.
+#
+# With the real vmx binaries ($B/release/vmx, $B/beta/vmx-debug,
+# $B/stats/vmx-stats, checkpoint support) and the default guest
+# ($GUEST_DIR, default $B/guest) it boots Debian's kernel running the
+# counter workload; otherwise (or with VMX3_TEST_FAKE=1) it runs the same
+# checks against tests/integration/hostd_fakevmx.py and says so.
+# Prints PASS/FAIL/SKIP lines; exit status 0 when nothing failed.
+set -u
+cd "$(dirname "$0")/.."
+. tests/integration/hostd_lib.sh
+GUEST_DIR=${GUEST_DIR:-$B/guest}
+fails=0
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fails=$((fails + 1)); fi; }
+
+real=1
+why=
+for f in "$B/release/vmx" "$B/beta/vmx-debug" "$B/stats/vmx-stats"; do
+  [ -x "$f" ] || { real=0; why="$f missing"; }
+done
+[ $real = 1 ] && ! grep -q suspendStatus "$B/release/vmx" && { real=0; why="vmx has no checkpoint support yet"; }
+for f in fw_dynamic.bin Image initrd.gz; do
+  [ $real = 1 ] && [ ! -e "$GUEST_DIR/$f" ] && { real=0; why="$GUEST_DIR/$f missing (make guest)"; }
+done
+[ "${VMX3_TEST_FAKE:-0}" = 1 ] && { real=0; why="VMX3_TEST_FAKE=1"; }
+
+if [ $real = 1 ]; then
+  mkdir -p "$T/bin"
+  for f in "$B/release/vmx" "$B/beta/vmx-debug" "$B/stats/vmx-stats"; do
+    ln -s "$(realpath "$f")" "$T/bin/$(basename "$f")"
+  done
+  declare -A EXE=([vmx]=$(realpath "$B/release/vmx") [vmx-debug]=$(realpath "$B/beta/vmx-debug")
+                  [vmx-stats]=$(realpath "$B/stats/vmx-stats"))
+  echo "# real vmx binaries and the default guest"
+  NVMS_ON=2
+  BOOT_S=180
+else
+  make_fake_vmx "$T/bin"
+  echo "SKIP vmx3-real-guest ($why): running the same checks against the fake vmx"
+  NVMS_ON=3
+  BOOT_S=10
+fi
+declare -A COMPILED=([default]=release [debug]=beta [stats]=stats)
+declare -A BIN=([default]=vmx [debug]=vmx-debug [stats]=vmx-stats)
+
+add_users
+start_hostd --vmx-dir "$T/bin" || exit 1
+TOKEN=$(login root "$PW")
+
+make_vm() { # NAME
+  local d="$T/ds1/$1"; mkdir -p "$d"
+  if [ $real = 1 ]; then
+    cat >"$d/$1.vmx" <<VMX
+memSize = "256"
+numvcpus = "1"
+guest.firmware = "$(realpath "$GUEST_DIR/fw_dynamic.bin")"
+guest.kernel = "$(realpath "$GUEST_DIR/Image")"
+guest.initrd = "$(realpath "$GUEST_DIR/initrd.gz")"
+guest.cmdline = "console=ttyS0 quiet panic=-1 vmx3.run=counter vmx3.counter=0"
+serial0.fileName = "$1.serial"
+VMX
+  else
+    printf 'memSize = "256"\nnumvcpus = "1"\nserial0.fileName = "%s.serial"\n' "$1" >"$d/$1.vmx"
+  fi
+  "$HOST/vmx3-cmd" register "[ds1] $1/$1.vmx" >/dev/null
+}
+
+# Last workload counter value printed by the guest (0 when none yet).
+counter() {
+  local f="$T/ds1/$1/$1.serial"
+  [ -e "$f" ] || { echo 0; return; }
+  if [ $real = 1 ]; then
+    sed -n 's/^VMX3 counter n=\([0-9]*\) .*/\1/p' "$f" | tail -1 | grep . || echo 0
+  else
+    sed -n 's/^tick \([0-9]*\) .*/\1/p' "$f" | tail -1 | grep . || echo 0
+  fi
+}
+# First counter value after line L of the serial file.
+counter_after() {
+  local f="$T/ds1/$1/$1.serial"
+  if [ $real = 1 ]; then
+    tail -n +"$(( $2 + 1 ))" "$f" | sed -n 's/^VMX3 counter n=\([0-9]*\) .*/\1/p' | head -1
+  else
+    tail -n +"$(( $2 + 1 ))" "$f" | sed -n 's/^tick \([0-9]*\) .*/\1/p' | head -1
+  fi
+}
+vmid() { "$HOST/vmx3-cmd" --json list | jget "[v['id'] for v in j['vms'] if v['name']=='$1'][0]"; }
+pid_of() { vm_field "$(vmid "$1")" pid; }
+running_binary_ok() { # PID BINARY: /proc/PID/exe (real) or the script name (fake)
+  if [ $real = 1 ]; then [ "$(readlink "/proc/$1/exe")" = "${EXE[$2]}" ]
+  else tr '\0' ' ' <"/proc/$1/cmdline" | grep -q "/$2 "; fi
+}
+workload_running() { [ "$(counter "$1")" -gt "$2" ]; }
+
+VMS="vm1 vm2 vm3"
+for v in $VMS; do make_vm "$v"; done
+check several-vms-registered test "$("$HOST/vmx3-cmd" --json list | jget "len(j['vms'])")" = 3
+
+# --- powered off ---------------------------------------------------------------------
+out=$("$HOST/vmx-buildtype" --vmname vm1)
+check query-default test "$out" = "VM [ds1] vm1/vm1.vmx uses vmx build type: default"
+out=$("$HOST/vmx-buildtype" --vmfile "[ds1] vm1/vm1.vmx" --buildType stats)
+check off-to-stats-output test "$out" = 'Reconfiguring VM "[ds1] vm1/vm1.vmx" for vmx build type stats... done.'
+check off-to-stats-file grep -qx 'vmx.buildType = "stats"' "$T/ds1/vm1/vm1.vmx"
+check off-to-stats-query test "$("$HOST/vmx-buildtype" --vmname vm1)" = "VM [ds1] vm1/vm1.vmx uses vmx build type: stats"
+out=$("$HOST/vmx-buildtype" --vmname vm2 --buildType debug)
+check off-to-debug-output test "$out" = 'Reconfiguring VM "[ds1] vm2/vm2.vmx" for vmx build type debug... done.'
+
+# --- power on: each VM runs the binary of its build type ---------------------------------
+declare -A TYPE=([vm1]=stats [vm2]=debug [vm3]=default)
+ON=$(echo $VMS | cut -d' ' -f1-$NVMS_ON)
+[ $real = 1 ] && ON="vm1 vm3"
+for v in $ON; do
+  "$HOST/vmx3-cmd" power "$(vmid $v)" on >/dev/null || bad "power-on-$v"
+done
+for v in $ON; do
+  p=$(pid_of $v); t=${TYPE[$v]}
+  check "poweron-$v-binary-${BIN[$t]}" running_binary_ok "$p" "${BIN[$t]}"
+  check "poweron-$v-log-line1" grep -q "^Log for vmx3 pid=$p .*buildType=${COMPILED[$t]} " "$T/ds1/$v/vmx.log"
+  check "poweron-$v-workload" wait_until $BOOT_S workload_running $v 2
+done
+check stats-build-has-stats-dir test -d "$T/ds1/vm1/stats"
+
+# switch VM NEWTYPE: a runtime change with every check of the seed's test.
+switch() {
+  local v=$1 t=$2 old new lines before first out
+  old=$(pid_of "$v")
+  lines=$(wc -l <"$T/ds1/$v/$v.serial")
+  before=$(counter "$v")
+  out=$("$HOST/vmx-buildtype" --vmname "$v" --buildType "$t")
+  check "runtime-$v-$t-output" test "$out" = "Suspending VM...
+Reconfiguring VM \"[ds1] $v/$v.vmx\" for vmx build type $t...
+Resuming VM... done."
+  new=$(pid_of "$v")
+  check "runtime-$v-$t-new-pid" test -n "$new" -a "$new" != "$old" -a "$new" != None
+  check "runtime-$v-$t-binary-${BIN[$t]}" running_binary_ok "$new" "${BIN[$t]}"
+  check "runtime-$v-$t-log-line1" grep -q "^Log for vmx3 pid=$new .*buildType=${COMPILED[$t]} " "$T/ds1/$v/vmx.log"
+  check "runtime-$v-$t-log-rotated" grep -q "^Log for vmx3 pid=$old " "$T/ds1/$v/vmx-0.log"
+  check "runtime-$v-$t-old-pid-gone" test ! -d "/proc/$old"
+  [ "$t" = stats ] && check "runtime-$v-stats-dir" test -d "$T/ds1/$v/stats"
+  check "runtime-$v-$t-workload-carries-on" wait_until $BOOT_S workload_running "$v" "$before"
+  first=$(counter_after "$v" "$lines")
+  check "runtime-$v-$t-workload-not-restarted" test -n "$first" -a "${first:-0}" -ge "$before"
+  echo "# $v -> $t: $(api GET "/tasks?limit=1" "" "$TOKEN" | jget "' '.join('%s=%dms' % (p['name'], p['ms']) for p in j['tasks'][0]['phases'])")"
+}
+
+switch vm3 debug
+switch vm3 stats
+switch vm3 default
+switch vm1 default
+
+# --- suspended: change while suspended, resume with the new binary ---------------------
+v=vm3
+before=$(counter $v)
+"$HOST/vmx3-cmd" power "$(vmid $v)" suspend >/dev/null
+check suspended-state test "$(vm_field "$(vmid $v)" powerState)" = suspended
+out=$("$HOST/vmx-buildtype" --vmname $v --buildType stats)
+check suspended-change-output test "$out" = "Reconfiguring VM \"[ds1] $v/$v.vmx\" for vmx build type stats... done."
+"$HOST/vmx3-cmd" power "$(vmid $v)" resume >/dev/null
+p=$(pid_of $v)
+check suspended-resume-binary running_binary_ok "$p" vmx-stats
+check suspended-resume-workload wait_until $BOOT_S workload_running $v "$before"
+switch vm3 default
+
+# --- back to default, power off -------------------------------------------------------------
+for v in $VMS; do
+  "$HOST/vmx-buildtype" --vmname $v --buildType default >/dev/null 2>&1 || bad "back-to-default-$v"
+done
+for v in $VMS; do
+  check "final-$v-default" test "$("$HOST/vmx-buildtype" --vmname $v)" = "VM [ds1] $v/$v.vmx uses vmx build type: default"
+done
+for v in $ON; do "$HOST/vmx3-cmd" power "$(vmid $v)" hardOff >/dev/null; done
+check all-powered-off test "$("$HOST/vmx3-cmd" --json list | jget "sorted(set(v['powerState'] for v in j['vms']))")" = '["poweredOff"]'
+[ $fails -eq 0 ]
