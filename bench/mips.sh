@@ -11,7 +11,9 @@
 #   host_mips  = instructions / host wall time between the two console lines
 #                (independent of the guest's notion of time: the main figure)
 #   guest_mips = what the guest measured with clock_gettime (cross-check)
-# Prints: mips NAME host_mips=MEDIAN guest_mips=MEDIAN insns=N runs=N
+# Prints: mips NAME host_mips=MEDIAN guest_mips=MEDIAN insns=N sum=S runs=N
+# sum= is the loop's result, a function of ITERS only (100000000 gives
+# b78ff2a602532acb): a target printing another value computes wrongly.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -31,7 +33,7 @@ CMDLINE="console=ttyS0 quiet panic=-1 vmx3.run=cpu vmx3.cpu_iters=$ITERS"
 
 for target in "$@"; do
 	name=$(bench_name "$target")
-	hosts=() guests=() ok=1 insns=0
+	hosts=() guests=() ok=1 insns=0 sum=none
 	for ((i = 0; i < RUNS; i++)); do
 		out=$(bench_timed "$target" "$CMDLINE")
 		t_start=$(awk '/VMX3 bench cpu start/ { print $1; exit }' <<<"$out")
@@ -45,11 +47,12 @@ for target in "$@"; do
 		t_end=${res%% *}
 		insns=$(sed -n 's/.* insns=\([0-9]*\).*/\1/p' <<<"$res")
 		gns=$(sed -n 's/.* ns=\([0-9]*\).*/\1/p' <<<"$res")
+		sum=$(sed -n 's/.* sum=\([0-9a-f]*\).*/\1/p' <<<"$res")
 		hosts+=("$(awk -v n="$insns" -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.1f", n / (b - a) / 1e6 }')")
 		guests+=("$(awk -v n="$insns" -v t="$gns" 'BEGIN { printf "%.1f", n * 1e3 / t }')")
 	done
-	[ $ok = 1 ] || { echo "mips $name host_mips=nan guest_mips=nan insns=0 runs=0"; continue; }
-	printf 'mips %s host_mips=%.1f guest_mips=%.1f insns=%s runs=%d\n' "$name" \
+	[ $ok = 1 ] || { echo "mips $name host_mips=nan guest_mips=nan insns=0 sum=none runs=0"; continue; }
+	printf 'mips %s host_mips=%.1f guest_mips=%.1f insns=%s sum=%s runs=%d\n' "$name" \
 		"$(printf '%s\n' "${hosts[@]}" | bench_median)" \
-		"$(printf '%s\n' "${guests[@]}" | bench_median)" "$insns" "$RUNS"
+		"$(printf '%s\n' "${guests[@]}" | bench_median)" "$insns" "$sum" "$RUNS"
 done

@@ -40,13 +40,14 @@ echo "$mips"
 	function val(s, key,   r) { r = s; if (!match(r, key "=[0-9.nan]+")) return "nan";
 		r = substr(r, RSTART + length(key) + 1, RLENGTH - length(key) - 1); return r }
 	$1 == "boot" { order[++n] = $2; boot[$2] = val($0, "init_s") }
-	$1 == "mips" { mips[$2] = val($0, "host_mips") }
+	$1 == "mips" { mips[$2] = val($0, "host_mips"); s = $0; sub(/.* sum=/, "", s); sub(/ .*/, "", s); sum[$2] = s }
 	END {
 		printf "\n%-16s %10s %10s %10s %10s\n", "target", "init_s", "vs qemu", "MIPS", "vs qemu"
 		for (i = 1; i <= n; i++) {
 			t = order[i]
 			br = (boot["qemu"] + 0 > 0 && boot[t] != "nan") ? sprintf("%.2fx", boot[t] / boot["qemu"]) : "-"
 			mr = (mips["qemu"] + 0 > 0 && mips[t] != "nan") ? sprintf("%.3fx", mips[t] / mips["qemu"]) : "-"
-			printf "%-16s %10s %10s %10s %10s\n", t, boot[t], br, mips[t], mr
+			bad = (t != "qemu" && sum[t] != "none" && sum[t] != sum["qemu"]) ? "  WRONG RESULT (sum)" : ""
+			printf "%-16s %10s %10s %10s %10s%s\n", t, boot[t], br, mips[t], mr, bad
 		}
 	}'
