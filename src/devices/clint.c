@@ -152,6 +152,15 @@ static int clint_fdt(const struct device *d, void *fdt)
 	return r ? -ENOSPC : 0;
 }
 
+static void *clint_state_ck(struct device *d, size_t *len)
+{
+	struct clint *c = d->priv;
+	*len = sizeof(c->st);
+	return &c->st;
+}
+
+static void clint_restored(struct device *d) { clint_update(d->priv); }
+
 const struct device_type dev_type_clint = {
 	.name = "clint",
 	.count = clint_count,
@@ -160,4 +169,6 @@ const struct device_type dev_type_clint = {
 	.reset = clint_reset,
 	.fdt_node = clint_fdt,
 	.mmio = &clint_mmio,
+	.state = clint_state_ck,
+	.restored = clint_restored,
 };

@@ -15,6 +15,7 @@
 #define VMX_DEVICES_DEVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "../mem/bus.h"
 #include "../lib/verr.h"
@@ -65,6 +66,13 @@ struct device_type {
 	/* Writes the device's node under /soc with the sequential-write libfdt API. */
 	int (*fdt_node)(const struct device *d, void *fdt);
 	const struct mmio_ops *mmio;
+	/*
+	 * Checkpoints: the device's plain state struct and its size (NULL when it
+	 * has none), and a hook called after every device's state was replaced,
+	 * to re-drive interrupt lines and drop host-side caches.
+	 */
+	void *(*state)(struct device *d, size_t *len);
+	void (*restored)(struct device *d);
 };
 
 struct device {

@@ -231,6 +231,20 @@ static int plic_fdt(const struct device *d, void *fdt)
 	return r ? -ENOSPC : 0;
 }
 
+static void *plic_state_ck(struct device *d, size_t *len)
+{
+	struct plic *p = d->priv;
+	*len = sizeof(p->st);
+	return &p->st;
+}
+
+static void plic_restored(struct device *d)
+{
+	struct plic *p = d->priv;
+	memset(p->out_valid, 0, sizeof(p->out_valid));
+	plic_update(p);
+}
+
 const struct device_type dev_type_plic = {
 	.name = "plic",
 	.count = plic_count,
@@ -239,4 +253,6 @@ const struct device_type dev_type_plic = {
 	.reset = plic_reset,
 	.fdt_node = plic_fdt,
 	.mmio = &plic_mmio,
+	.state = plic_state_ck,
+	.restored = plic_restored,
 };

@@ -105,6 +105,13 @@ static int rtc_fdt(const struct device *d, void *fdt)
 	return r ? -ENOSPC : 0;
 }
 
+static void *rtc_state_ck(struct device *d, size_t *len)
+{
+	struct rtc *r = d->priv;
+	*len = sizeof(r->st);
+	return &r->st;
+}
+
 const struct device_type dev_type_rtc = {
 	.name = "rtc",
 	.count = rtc_count,
@@ -113,4 +120,5 @@ const struct device_type dev_type_rtc = {
 	.reset = rtc_reset,
 	.fdt_node = rtc_fdt,
 	.mmio = &rtc_mmio,
+	.state = rtc_state_ck,
 };

@@ -295,6 +295,21 @@ static int uart_fdt(const struct device *d, void *fdt)
 	return r ? -ENOSPC : 0;
 }
 
+static void *uart_state_ck(struct device *d, size_t *len)
+{
+	struct uart *u = d->priv;
+	uart_flush(u);
+	*len = sizeof(u->st);
+	return &u->st;
+}
+
+static void uart_restored(struct device *d)
+{
+	struct uart *u = d->priv;
+	u->irq_level = !(uart_iir(u) & IIR_NONE);
+	u->env.irq(u->env.ctx, u->irq, u->irq_level);
+}
+
 const struct device_type dev_type_uart = {
 	.name = "uart",
 	.count = uart_count,
@@ -303,4 +318,6 @@ const struct device_type dev_type_uart = {
 	.reset = uart_reset,
 	.fdt_node = uart_fdt,
 	.mmio = &uart_mmio,
+	.state = uart_state_ck,
+	.restored = uart_restored,
 };

@@ -448,6 +448,20 @@ static int vmmio_fdt(const struct device *d, void *fdt)
 	return r ? -ENOSPC : 0;
 }
 
+static void *vmmio_state_ck(struct device *d, size_t *len)
+{
+	struct virtio_mmio *v = d->priv;
+	*len = sizeof(v->st);
+	return &v->st;
+}
+
+static void vmmio_restored(struct device *d)
+{
+	struct virtio_mmio *v = d->priv;
+	v->irq_level = v->st.int_status != 0;
+	v->env.irq(v->env.ctx, v->irq, v->irq_level);
+}
+
 const struct device_type dev_type_virtio_mmio = {
 	.name = "virtio-mmio",
 	.count = vmmio_count,
@@ -456,4 +470,6 @@ const struct device_type dev_type_virtio_mmio = {
 	.reset = vmmio_reset,
 	.fdt_node = vmmio_fdt,
 	.mmio = &virtio_mmio_ops,
+	.state = vmmio_state_ck,
+	.restored = vmmio_restored,
 };
