@@ -181,6 +181,12 @@ unsigned kstat_npaths(void);
 void kstat_path(unsigned node, int *parent, unsigned *kstat);
 uint64_t kstat_path_samples(unsigned slot, unsigned node);
 
+/*
+ * Pushes the kstat "MMIO.<region>" of an MMIO region (a stable string), so
+ * each device's register handling is its own service; pop with kstat_pop().
+ */
+void kstat_push_mmio(const char *region);
+
 /* Flat text table of the live values (control socket, tests). */
 void kstat_report(FILE *f);
 void kstat_reset(void);
@@ -202,6 +208,7 @@ static inline int kstat_register(const char *name, const char *desc)
 	return 0;
 }
 static inline void kstat_report(FILE *f) { (void)f; }
+static inline void kstat_push_mmio(const char *region) { (void)region; }
 #endif
 
 #endif

@@ -121,6 +121,11 @@ void stats_report(FILE *f);
 void stats_prometheus(FILE *f);
 /* Zeroes every counter (tests). */
 void stats_reset(void);
+/*
+ * Counts one MMIO access to register `off` (per 8-byte slot, first 4 KiB) of
+ * the region named `region` (a stable string): counter "MMIO.<region>.<r|w>.<off>".
+ */
+void stats_count_mmio(const char *region, uint64_t off, bool write);
 #else
 #define STAT_INC(name) ((void)0)
 #define STAT_ADD(name, n) ((void)0)
@@ -136,6 +141,10 @@ static inline int stats_register(const char *name, const char *desc)
 static inline uint64_t stats_total(unsigned id) { (void)id; return 0; }
 static inline void stats_report(FILE *f) { (void)f; }
 static inline void stats_prometheus(FILE *f) { (void)f; }
+static inline void stats_count_mmio(const char *region, uint64_t off, bool write)
+{
+	(void)region; (void)off; (void)write;
+}
 #endif
 
 #endif
