@@ -466,8 +466,7 @@ static int h_index(struct req *r, json_t **out)
 	return 200;
 }
 
-/* Matches path against pattern, capturing {segments} into args; 1 match, 0 not. */
-static int route_match(const char *pattern, const char *path, char *store, size_t storelen,
+int api_route_match(const char *pattern, const char *path, char *store, size_t storelen,
 		       const char **args)
 {
 	int n = 0;
@@ -562,7 +561,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return send_json(conn, 404, out);
 	}
 	for (size_t i = 0; i < VMX_ARRAY_SIZE(api_routes); i++) {
-		if (!route_match(api_routes[i].pattern, url + strlen(HOSTD_API_PREFIX), store,
+		if (!api_route_match(api_routes[i].pattern, url + strlen(HOSTD_API_PREFIX), store,
 				 sizeof(store), r.arg))
 			continue;
 		path_known = true;
@@ -627,7 +626,7 @@ static int unix_listen(const char *path, struct verr *e)
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return verr_set(e, -ENAMETOOLONG, "%s: too long for a Unix socket", path);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
