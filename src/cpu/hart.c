@@ -342,7 +342,7 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 	uint64_t vpc = h->s.pc, ppc;
 	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
 
-	if (VMX_LIKELY(e->tag == vpc >> 12)) {
+	if (VMX_LIKELY(e->tag == (vpc & ~0xfffULL))) {
 		ppc = e->pa_page | (vpc & 0xfff);
 	} else if (!mmu_fetch_slow(h, vpc, &ppc)) {
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
@@ -395,7 +395,7 @@ static inline __attribute__((always_inline)) struct block *get_block(struct hart
 	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
 	struct block *b = h->btab[btab_hash(vpc)];
 
-	if (VMX_LIKELY(e->tag == vpc >> 12 && b && b->vpc == vpc &&
+	if (VMX_LIKELY(e->tag == (vpc & ~0xfffULL) && b && b->vpc == vpc &&
 		       b->ppc == (e->pa_page | (vpc & 0xfff)) && b->n <= limit))
 		return b;
 	return get_block_slow(h, limit, labels);
@@ -437,7 +437,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	const uint64_t start = s->icount;
 	enum hart_exit why = HART_EXIT_BUDGET;
 	const struct dinsn *ip;
-	unsigned dmode, rm_, fl_;
+	unsigned rm_, fl_;
+	const struct tlbe *tlb_r, *tlb_w;   /* data TLBs of the current mode */
 	struct block *prev = NULL;   /* last cached block run, for chaining */
 	uint64_t gen = h->chain_gen;
 
@@ -489,7 +490,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		}
 		prev = b->cached ? b : NULL;
 		ip = b->insn;
-		dmode = h->dmode;
+		tlb_r = h->tlb[ACC_R][h->dmode];
+		tlb_w = h->tlb[ACC_W][h->dmode];
 
 #define NEXT do { ip++; goto *ip->handler; } while (0)
 #define RD x[ip->rd]
@@ -505,8 +507,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		goto block_done; } while (0)
 #define LOADV(T, out) do { \
 		uint64_t va_ = RS1 + IMM; \
-		const struct tlbe *e_ = &h->tlb[ACC_R][dmode][(va_ >> 12) & TLB_MASK]; \
-		if (VMX_LIKELY(e_->tag == (va_ >> 12) && (va_ & 0xfff) <= 4096 - sizeof(T))) { \
+		const struct tlbe *e_ = &tlb_r[(va_ >> 12) & TLB_MASK]; \
+		if (VMX_LIKELY(e_->tag == (va_ & (~0xfffULL | (sizeof(T) - 1))))) { \
 			T v_; memcpy(&v_, (const void *)(uintptr_t)(va_ + e_->addend), sizeof(T)); \
 			out = (uint64_t)(int64_t)v_; \
 		} else { \
@@ -517,8 +519,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 #define LOAD(T) do { LOADV(T, RD); NEXT; } while (0)
 #define STOREV(T, val) do { \
 		uint64_t va_ = RS1 + IMM, sv_ = (val); \
-		const struct tlbe *e_ = &h->tlb[ACC_W][dmode][(va_ >> 12) & TLB_MASK]; \
-		if (VMX_LIKELY(e_->tag == (va_ >> 12) && (va_ & 0xfff) <= 4096 - sizeof(T))) { \
+		const struct tlbe *e_ = &tlb_w[(va_ >> 12) & TLB_MASK]; \
+		if (VMX_LIKELY(e_->tag == (va_ & (~0xfffULL | (sizeof(T) - 1))))) { \
 			T v_ = (T)sv_; memcpy((void *)(uintptr_t)(va_ + e_->addend), &v_, sizeof(T)); \
 		} else { \
 			if (!mmu_store_slow(h, va_, sizeof(T), sv_)) EXC_PENDING(); \

@@ -97,7 +97,12 @@ enum mmu_mode { MMU_U = 0, MMU_S = 1, MMU_SSUM = 2, MMU_BARE = 3, MMU_NMODES = 4
 enum mmu_acc { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
 
 struct tlbe {
-	uint64_t tag;       /* va >> 12, or ~0 when empty */
+	/*
+	 * Virtual page address (va & ~0xfff), or ~0 when empty.  Accesses compare
+	 * it with va & (~0xfff | (size - 1)), so one compare also rejects
+	 * misaligned accesses, which the slow path handles.
+	 */
+	uint64_t tag;
 	uint64_t addend;    /* host address = va + addend */
 	uint64_t pa_page;   /* physical address of the 4 KiB granule */
 };
@@ -158,7 +163,15 @@ struct hart {
 	unsigned imode, dmode;
 	uint64_t chain_gen;     /* see struct block.link */
 	struct tlbe tlb[3][MMU_NMODES][TLB_SIZE];   /* [mmu_acc][mode][index] */
-	bool tlb_has_super;   /* a superpage was cached: sfence.vma va flushes all */
+	/*
+	 * 1 GiB regions (va >> 30) holding entries cut from superpages: an
+	 * sfence.vma for an address in one of them flushes every entry of that
+	 * region, others flush one slot.  super_overflow: too many, flush all.
+	 */
+#define TLB_SUPER_REGIONS 8
+	uint64_t super_region[TLB_SUPER_REGIONS];
+	unsigned nsuper;
+	bool super_overflow;
 
 	struct block *btab[BTAB_SIZE];
 	uint64_t btab_page[BTAB_SIZE];   /* physical page of each entry, for invalidation */

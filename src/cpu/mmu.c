@@ -40,22 +40,49 @@ void mmu_flush_all(struct hart *h)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
 			for (unsigned i = 0; i < TLB_SIZE; i++)
 				h->tlb[a][m][i].tag = ~0ULL;
-	h->tlb_has_super = false;
+	h->nsuper = 0;
+	h->super_overflow = false;
 }
 
 void mmu_flush_va(struct hart *h, uint64_t va)
 {
+	uint64_t page = va & ~0xfffULL, region = va >> 30;
+
 	h->chain_gen++;
-	/* An entry is one 4 KiB slice; a superpage may be cached in many slots. */
-	if (h->tlb_has_super) {
+	if (h->super_overflow) {
 		mmu_flush_all(h);
+		return;
+	}
+	/* An entry is one 4 KiB slice; a superpage may be cached in many slots. */
+	for (unsigned k = 0; k < h->nsuper; k++) {
+		if (h->super_region[k] != region)
+			continue;
+		for (unsigned a = 0; a < 3; a++)
+			for (unsigned m = 0; m < MMU_NMODES; m++)
+				for (unsigned i = 0; i < TLB_SIZE; i++) {
+					struct tlbe *e = &h->tlb[a][m][i];
+					if (e->tag != ~0ULL && (e->tag >> 30) == region)
+						e->tag = ~0ULL;
+				}
 		return;
 	}
 	unsigned i = (va >> 12) & TLB_MASK;
 	for (unsigned a = 0; a < 3; a++)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
-			if (h->tlb[a][m][i].tag == va >> 12)
+			if (h->tlb[a][m][i].tag == page)
 				h->tlb[a][m][i].tag = ~0ULL;
+}
+
+static void note_superpage(struct hart *h, uint64_t va)
+{
+	uint64_t region = va >> 30;
+	for (unsigned k = 0; k < h->nsuper; k++)
+		if (h->super_region[k] == region)
+			return;
+	if (h->nsuper == TLB_SUPER_REGIONS)
+		h->super_overflow = true;
+	else
+		h->super_region[h->nsuper++] = region;
 }
 
 void mmu_flush_pa_write(struct hart *h, uint64_t pa_page)
@@ -77,7 +104,7 @@ static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, uns
 	if (acc == ACC_W && (hart_is_code_page(h, pa_page) || pa_page == h->tohost_page))
 		return;
 	struct tlbe *e = &h->tlb[acc][mode][(va >> 12) & TLB_MASK];
-	e->tag = va >> 12;
+	e->tag = va & ~0xfffULL;
 	e->addend = (uint64_t)(uintptr_t)host - (va & ~0xfffULL);
 	e->pa_page = pa_page;
 }
@@ -153,7 +180,7 @@ bool mmu_translate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uin
 	if (!walk(h, va, acc, mode, pa, &super))
 		return false;
 	if (super)
-		h->tlb_has_super = true;
+		note_superpage(h, va);
 	return true;
 }
 
@@ -161,7 +188,7 @@ bool mmu_translate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uin
 static bool xlate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint64_t *pa)
 {
 	const struct tlbe *e = &h->tlb[acc][mode][(va >> 12) & TLB_MASK];
-	if (e->tag == va >> 12) {
+	if (e->tag == (va & ~0xfffULL)) {
 		*pa = e->pa_page | (va & 0xfff);
 		return true;
 	}
