@@ -99,6 +99,15 @@ void kstat_detach(void)
 	atomic_store(&kstat_vcpus[stats_slot].tid, 0);
 }
 
+void kstat_detach_all(void)
+{
+	int tid = (int)syscall(SYS_gettid);
+	for (unsigned s = 0; s < STATS_SLOTS; s++)
+		if (atomic_load(&kstat_vcpus[s].tid) == tid)
+			atomic_store(&kstat_vcpus[s].tid, 0);
+	stats_set_slot(STATS_SLOT_OTHER);
+}
+
 uint64_t kstat_invocations(unsigned slot, unsigned id)
 {
 	if (slot >= STATS_SLOTS || id >= KSTAT_MAX)

@@ -36,6 +36,7 @@
 	X(IO_WAIT, "waiting for an I/O completion") \
 	X(LOCK_WAIT, "blocked on an MXUser lock") \
 	X(HOST_SCHED, "runnable but waiting for the host to schedule the thread") \
+	X(VCPU_WAIT, "runnable, waiting for the board thread to run this vCPU") \
 	X(TRAP, "trap entry (cause not yet known)") \
 	X(TRAP_PAGEFAULT, "page-fault trap delivery") \
 	X(TRAP_ECALL, "environment-call trap delivery") \
@@ -158,6 +159,8 @@ static inline void kstat_set(unsigned id)
  */
 void kstat_attach(unsigned slot);
 void kstat_detach(void);
+/* Detaches every slot the calling thread is attached to (one thread may run several vCPUs). */
+void kstat_detach_all(void);
 /* Registers a named kstat ("MMIO.uart"); same name gives same id; -ENOSPC when full. */
 int kstat_register(const char *name, const char *desc);
 unsigned kstat_count(void);
@@ -202,6 +205,7 @@ static inline void kstat_set(unsigned id) { (void)id; }
 #define KSTAT_START(name) ((void)0)
 static inline void kstat_attach(unsigned slot) { (void)slot; }
 static inline void kstat_detach(void) {}
+static inline void kstat_detach_all(void) {}
 static inline int kstat_register(const char *name, const char *desc)
 {
 	(void)name; (void)desc;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include "stats/kstat.h"
 #include "stats/stats.h"
+#include "stats/stats_ctl.h"
 
 static int setup(void **state)
 {
@@ -140,6 +141,51 @@ static void test_prometheus(void **state)
 	free(out);
 }
 
+static void test_ctl_views(void **state)
+{
+	const char *err = NULL;
+	json_t *req = json_pack("{s:s}", "cmd", "stats"), *r, *c;
+	size_t i;
+	bool found = false;
+	(void)state;
+	stats_set_slot(2);
+	STAT_ADD(PLIC_CLAIM, 9);
+	kstat_push(KSTAT_IO_COMPLETE);
+	kstat_pop();
+	stats_set_slot(STATS_SLOT_OTHER);
+	r = stats_ctl_stats(NULL, req, &err);
+	assert_non_null(r);
+	json_array_foreach(json_object_get(r, "counters"), i, c) {
+		if (strcmp(json_string_value(json_object_get(c, "name")), "PLIC_CLAIM") != 0)
+			continue;
+		found = true;
+		assert_int_equal(json_integer_value(json_object_get(c, "total")), 9);
+		assert_int_equal(json_integer_value(json_array_get(json_object_get(c, "perSlot"), 2)), 9);
+	}
+	assert_true(found);
+	json_decref(r);
+	json_object_set_new(req, "format", json_string("prometheus"));
+	r = stats_ctl_stats(NULL, req, &err);
+	assert_non_null(strstr(json_string_value(json_object_get(r, "text")),
+			       "vmx_counter_total{name=\"PLIC_CLAIM\",vcpu=\"2\"} 9"));
+	json_decref(r);
+	json_object_set_new(req, "format", json_string("xml"));
+	assert_null(stats_ctl_stats(NULL, req, &err));
+	assert_non_null(strstr(err, "format"));
+	r = stats_ctl_kstats(NULL, req, &err);
+	assert_non_null(r);
+	found = false;
+	json_array_foreach(json_object_get(r, "kstats"), i, c) {
+		if (strcmp(json_string_value(json_object_get(c, "name")), "IO_COMPLETE") == 0) {
+			found = true;
+			assert_true(json_integer_value(json_object_get(c, "invocations")) >= 1);
+		}
+	}
+	assert_true(found);
+	json_decref(r);
+	json_decref(req);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +195,7 @@ int main(void)
 		cmocka_unit_test_setup(test_disabled, setup),
 		cmocka_unit_test_setup(test_report_sorted, setup),
 		cmocka_unit_test_setup(test_prometheus, setup),
+		cmocka_unit_test_setup(test_ctl_views, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
