@@ -63,6 +63,14 @@ int console_open(struct vm_console *con, const struct vm_config *vc, struct verr
 	con->in_fd = STDIN_FILENO;
 	if (!isatty(STDIN_FILENO))
 		return 0;
+	/*
+	 * Started in the background of a shell: changing the terminal would stop
+	 * us with SIGTTOU, and the keys belong to the foreground job anyway.
+	 */
+	if (tcgetpgrp(STDIN_FILENO) != getpgrp()) {
+		con->in_fd = -1;
+		return 0;
+	}
 	if (tcgetattr(STDIN_FILENO, &con->saved) < 0)
 		return verr_set(e, -errno, "console: tcgetattr: %s", strerror(errno));
 	struct termios raw = con->saved;

@@ -298,6 +298,14 @@ static void test_elf_finisher_poweroff(void **state)
 	emit(p, SW(T0, T1, 0));
 	emit(p, JSELF);
 	assert_int_equal(run_prog(p, false, &code, &ns), VM_RESULT_POWEROFF);
+	assert_int_equal(code, 0);
+	p->code[1] = LUI(T0, 0x7);         /* 0x7777: reset */
+	p->code[2] = ADDI(T0, T0, 0x777);
+	assert_int_equal(run_prog(p, false, &code, &ns), VM_RESULT_RESET);
+	p->code[1] = LUI(T0, 0x33);        /* (3 << 16) | 0x3333: failure code 3 */
+	p->code[2] = ADDI(T0, T0, 0x333);
+	assert_int_equal(run_prog(p, false, &code, &ns), VM_RESULT_POWEROFF);
+	assert_int_equal(code, 3);
 	free(p);
 }
 
