@@ -34,6 +34,8 @@ void crashrep_set_guest_dump(crashrep_guest_fn fn, void *ctx);
 const char *crashrep_write(const char *msg);
 /* Formats one hart's architectural state (for guest-dump callbacks). */
 void crashrep_format_hart(FILE *f, const struct hart_state *s);
+/* A guest-dump callback for a board: ctx is the struct vm; every hart's state. */
+void crashrep_dump_vm(FILE *f, void *ctx);
 #else
 static inline int crashrep_install(const char *dir)
 {
@@ -47,6 +49,10 @@ static inline void crashrep_set_guest_dump(crashrep_guest_fn fn, void *ctx)
 static inline void crashrep_format_hart(FILE *f, const struct hart_state *s)
 {
 	(void)f; (void)s;
+}
+static inline void crashrep_dump_vm(FILE *f, void *ctx)
+{
+	(void)f; (void)ctx;
 }
 #endif
 
