@@ -177,8 +177,9 @@ int cli_login(struct cli_conn *c, const char *user, const char *password)
 		}
 		password = pw;
 	}
-	st = cli_request(c, "POST", "/session",
-			 json_pack("{s:s, s:s}", "username", user, "password", password), &reply);
+	json_t *body = json_pack("{s:s, s:s}", "username", user, "password", password);
+	st = cli_request(c, "POST", "/session", body, &reply);
+	json_decref(body);
 	if (st != 200) {
 		fprintf(stderr, "%s: login as %s failed: %s\n", c->prog, user, cli_errmsg(reply));
 		json_decref(reply);

@@ -614,8 +614,9 @@ static int vm_do_suspend(struct hvm *vm, int task, uint64_t *downtime, struct ve
 		}
 		if (t > 0)
 			task_progress(task, 5 + (int)(40 * w / t), "saving");
+		bool done = state && !strcmp(state, "done");
 		json_decref(reply);
-		if (state && !strcmp(state, "done"))
+		if (done)
 			break;
 		usleep(20 * 1000);
 	}

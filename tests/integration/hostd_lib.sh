@@ -69,11 +69,11 @@ api() {
 st() { cat "$T/.status"; }
 
 login() { # USER PASSWORD -> token
-  api POST /session "{\"username\":\"$1\",\"password\":\"$2\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("token",""))'
+  api POST /session "{\"username\":\"$1\",\"password\":\"$2\"}" | jget "j.get('token','')"
 }
 
 jget() { # EXPR: reads JSON on stdin, prints python expression over j
-  python3 -c "import json,sys; j=json.load(sys.stdin); v=$1; print(v if not isinstance(v,(dict,list)) else json.dumps(v))"
+  python3 -c "import json,sys; j=json.load(sys.stdin); v=$1; print(v if not isinstance(v,(dict,list)) else json.dumps(v))" 2>/dev/null
 }
 
 # wait_until SECONDS CMD...: polls CMD every 0.1 s.
@@ -96,6 +96,10 @@ pid_of_log() { sed -n '1s/.*pid=\([0-9]*\).*/\1/p' "$1" 2>/dev/null; }
 
 cleanup() {
   stop_hostd TERM
+  # A sanitizer build of hostd (CC="gcc -fsanitize=...") reports here.
+  if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$T/hostd.out" 2>/dev/null; then
+    echo "FAIL hostd-sanitizer"; grep -A20 'ERROR: AddressSanitizer\|runtime error:' "$T/hostd.out" | head -40
+  fi
   local f p
   for f in "$T"/ds1/*/vmx*.log; do
     [ -e "$f" ] || continue
