@@ -38,8 +38,24 @@ static void hdr_init(struct mxuser_hdr *h, const char *name, unsigned rank, unsi
 	h->rank = rank;
 	h->kind = kind;
 	h->stats = NULL;
+	h->stats_state = 1;
 	if (VMX_STATS)
 		mxuser_stats_attach(h);
+}
+
+/* A statically initialized lock gets its statistics record on first use. */
+static void lazy_attach(struct mxuser_hdr *h)
+{
+	static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+	if (!VMX_STATS || __atomic_load_n(&h->stats_state, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&attach_lock);
+	if (!h->stats_state) {
+		mxuser_stats_attach(h);
+		__atomic_store_n(&h->stats_state, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&attach_lock);
 }
 
 /* ---- exclusive locks ---- */
@@ -68,6 +84,7 @@ static void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint64_t *ac
 	bool contended = false;
 	uint64_t t0 = 0, now;
 
+	lazy_attach(h);
 	if (!VMX_STATS || !h->stats) {
 		VMX_VERIFY(pthread_mutex_lock(m) == 0);
 		return;

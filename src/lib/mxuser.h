@@ -53,6 +53,7 @@ struct mxuser_hdr {
 	unsigned rank;
 	unsigned kind;
 	struct mxuser_lockstats *stats; /* NULL unless statistics are on */
+	int stats_state;                /* 0: statistics not attached yet (static initializer) */
 };
 
 struct mxuser_lock {
@@ -78,6 +79,15 @@ struct mxuser_sem {
 	struct mxuser_hdr hdr;
 	sem_t s;
 };
+
+/*
+ * For locks with static storage: `static struct mxuser_lock l =
+ * MXUSER_LOCK_INITIALIZER("log", MXUSER_RANK_LEAF);`  Statistics attach on
+ * first use.
+ */
+#define MXUSER_LOCK_INITIALIZER(nm, rk) \
+	{ .hdr = { .name = (nm), .rank = (rk), .kind = MXUSER_EXCL }, \
+	  .m = PTHREAD_MUTEX_INITIALIZER }
 
 /* Actions return 0 or a negative errno. */
 int mxuser_lock_init(struct mxuser_lock *l, const char *name, unsigned rank);

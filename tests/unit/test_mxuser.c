@@ -39,6 +39,25 @@ static void test_basic(void **state)
 	mxuser_lock_destroy(&l);
 }
 
+static struct mxuser_lock static_lock = MXUSER_LOCK_INITIALIZER("test.static", MXUSER_RANK_LEAF);
+
+static void test_static_initializer(void **state)
+{
+	struct mxuser_lockstats_view v;
+	(void)state;
+	mxuser_stats_set_enabled(true);
+	for (int i = 0; i < 3; i++) {
+		mxuser_lock(&static_lock);
+		assert_true(mxuser_lock_is_held(&static_lock));
+		assert_int_equal(mxuser_rank_held_count(), 1);
+		mxuser_unlock(&static_lock);
+	}
+	assert_true(mxuser_stats_index(&static_lock.hdr) >= 0);
+	assert_true(mxuser_stats_get((unsigned)mxuser_stats_index(&static_lock.hdr), &v));
+	assert_string_equal(v.name, "test.static");
+	assert_int_equal(v.acquisitions, 3);
+}
+
 static void test_ordered_nesting(void **state)
 {
 	struct mxuser_lock a, b;
@@ -263,6 +282,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_static_initializer),
 		cmocka_unit_test(test_ordered_nesting),
 		cmocka_unit_test(test_stats_contention),
 		cmocka_unit_test(test_stats_disabled),
