@@ -165,9 +165,9 @@ static void describe_new(struct ustats_writer *w)
 
 /*
  * One section of (key gap, delta) pairs for a [nslots][stride] table, of
- * which the first `n` columns are in use.  Counts can only grow; a value
- * below the last one written (kstat_vector undoing an invocation) is written
- * as a zero delta and remembered, so the file never carries a negative.
+ * which the first `n` columns are in use.  The file carries only growth: a
+ * value below the last one written (kstat_vector taking back an invocation,
+ * a reset) is skipped until it passes that value again.
  */
 static void put_section(struct buf *b, uint64_t *prev, const uint64_t *(*get)(unsigned slot),
 			size_t stride, unsigned n)

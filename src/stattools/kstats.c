@@ -67,10 +67,16 @@ static void flat(const struct ustats_data *d)
 	}
 	qsort(rows, n, sizeof(rows[0]), by_samples);
 	printf("%-20s %12s %9s %10s %7s", "kstat", "invocations", "samples", "est-time-s", "share");
-	for (unsigned s = 0; s < STATS_SLOTS; s++)
-		if (used[s])
-			printf("  %s%-2u %9s %6s", s == STATS_SLOT_OTHER ? "oth" : "cpu",
-			       s == STATS_SLOT_OTHER ? 0 : s, "invoc", "share");
+	for (unsigned s = 0; s < STATS_SLOTS; s++) {
+		char h[24];
+		if (!used[s])
+			continue;
+		if (s == STATS_SLOT_OTHER)
+			snprintf(h, sizeof(h), "other:invoc");
+		else
+			snprintf(h, sizeof(h), "vcpu%u:invoc", s);
+		printf("  %14s %6s", h, "share");
+	}
 	printf("\n");
 	for (unsigned i = 0; i < n; i++) {
 		unsigned k = rows[i].k;
