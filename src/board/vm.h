@@ -78,4 +78,19 @@ struct vm_status {
 };
 void vm_get_status(struct vm *vm, struct vm_status *st);
 
+/*
+ * Checkpoint (suspend/resume), added by the lead for the checkpoint issue.
+ * vm_save: the VM must be stopped at an instruction boundary (vm_run returned
+ * VM_RESULT_STOPPED); writes every hart, device and board section and guest
+ * memory.  vm_restore: after vm_create with the same configuration and before
+ * vm_run; replaces the power-on state with the checkpoint's (memory may
+ * arrive lazily, see ckpt_load_memory).  Neither depends on the build type.
+ */
+struct ckpt_writer;
+struct ckpt_reader;
+int vm_save(struct vm *vm, struct ckpt_writer *w, struct verr *e);
+int vm_restore(struct vm *vm, struct ckpt_reader *r, struct verr *e);
+/* Guest RAM size and memfd, for the checkpoint and a later memory hand-over. */
+uint64_t vm_mem_size(const struct vm *vm);
+
 #endif

@@ -52,11 +52,19 @@ static json_t *cmd_hello(struct vmx *x, json_t *req, const char **err);
 static json_t *cmd_status(struct vmx *x, json_t *req, const char **err);
 static json_t *cmd_poweroff(struct vmx *x, json_t *req, const char **err);
 static json_t *cmd_help(struct vmx *x, json_t *req, const char **err);
+static json_t *cmd_suspend(struct vmx *x, json_t *req, const char **err);
+static json_t *cmd_suspend_status(struct vmx *x, json_t *req, const char **err);
+static json_t *cmd_suspend_cancel(struct vmx *x, json_t *req, const char **err);
+static json_t *cmd_shutdown(struct vmx *x, json_t *req, const char **err);
 
 static const struct ctl_command ctl_commands[] = {
 	{ "hello", "protocol version and identity of this vmx", cmd_hello },
 	{ "status", "power state, pid, build type, uptime, instructions retired", cmd_status },
 	{ "poweroff", "stop the VM now (hard power off)", cmd_poweroff },
+	{ "shutdown", "ask the guest to power itself off", cmd_shutdown },
+	{ "suspend", "save the VM to NAME.vmss and exit (status 3)", cmd_suspend },
+	{ "suspendStatus", "state and progress of a suspend", cmd_suspend_status },
+	{ "suspendCancel", "cancel a suspend in progress; the VM keeps running", cmd_suspend_cancel },
 	{ "help", "list the commands", cmd_help },
 };
 
@@ -87,6 +95,63 @@ static json_t *cmd_poweroff(struct vmx *x, json_t *req, const char **err)
 	LOG_INF("control socket: power off requested");
 	atomic_store(&x->power_state, VMX_POWER_STOPPING);
 	vm_request_stop(x->vm);
+	return json_object();
+}
+
+static json_t *cmd_shutdown(struct vmx *x, json_t *req, const char **err)
+{
+	LOG_INF("control socket: guest shutdown requested");
+	vm_request_poweroff(x->vm);
+	return json_object();
+}
+
+static json_t *cmd_suspend(struct vmx *x, json_t *req, const char **err)
+{
+	int expect = VMX_SUSPEND_NONE;
+	if (atomic_load(&x->power_state) != VMX_POWER_ON) {
+		*err = "the VM is not running";
+		return NULL;
+	}
+	/* A finished failed/cancelled attempt may be retried. */
+	int cur = atomic_load(&x->suspend_state);
+	if (cur == VMX_SUSPEND_FAILED || cur == VMX_SUSPEND_CANCELLED)
+		expect = cur;
+	if (!atomic_compare_exchange_strong(&x->suspend_state, &expect, VMX_SUSPEND_REQUESTED)) {
+		*err = "a suspend is already in progress";
+		return NULL;
+	}
+	atomic_store(&x->suspend_prog.cancel, 0);
+	atomic_store(&x->suspend_prog.bytes_written, 0);
+	atomic_store(&x->suspend_prog.bytes_total, 0);
+	LOG_INF("control socket: suspend requested");
+	vm_request_stop(x->vm);
+	return json_object();
+}
+
+static json_t *cmd_suspend_status(struct vmx *x, json_t *req, const char **err)
+{
+	char msg[sizeof(x->suspend_error)];
+	pthread_mutex_lock(&x->suspend_lock);
+	memcpy(msg, x->suspend_error, sizeof(msg));
+	pthread_mutex_unlock(&x->suspend_lock);
+	json_t *o = json_pack("{s:s, s:I, s:I}", "state",
+			      vmx_suspend_name(atomic_load(&x->suspend_state)), "bytesWritten",
+			      (json_int_t)atomic_load(&x->suspend_prog.bytes_written), "bytesTotal",
+			      (json_int_t)atomic_load(&x->suspend_prog.bytes_total));
+	if (msg[0])
+		json_object_set_new(o, "error", json_string(msg));
+	return o;
+}
+
+static json_t *cmd_suspend_cancel(struct vmx *x, json_t *req, const char **err)
+{
+	int st = atomic_load(&x->suspend_state);
+	if (st != VMX_SUSPEND_REQUESTED && st != VMX_SUSPEND_RUNNING) {
+		*err = "no suspend in progress";
+		return NULL;
+	}
+	atomic_store(&x->suspend_prog.cancel, 1);
+	LOG_INF("control socket: suspend cancel requested");
 	return json_object();
 }
 

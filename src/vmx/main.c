@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "../lib/buildtype.h"
 #include "../lib/fileutil.h"
 #include "../lib/log.h"
+#include "../ckpt/ckpt.h"
 #include "ctl.h"
 #include "vmx.h"
 
@@ -41,6 +43,126 @@ const char *vmx_power_name(int state)
 	return state >= 0 && state < (int)VMX_ARRAY_SIZE(names) ? names[state] : "unknown";
 }
 
+const char *vmx_suspend_name(int state)
+{
+	static const char *const names[] = { "none", "requested", "running", "done", "failed",
+					     "cancelled" };
+	return state >= 0 && state < (int)VMX_ARRAY_SIZE(names) ? names[state] : "unknown";
+}
+
+static void suspend_set_error(struct vmx *x, const char *msg)
+{
+	pthread_mutex_lock(&x->suspend_lock);
+	snprintf(x->suspend_error, sizeof(x->suspend_error), "%s", msg);
+	pthread_mutex_unlock(&x->suspend_lock);
+}
+
+/* Points vmx_path's checkpoint key at the .vmss (or removes it), atomically. */
+static int set_vmstate_key(struct vmx *x, const char *value, struct verr *e)
+{
+	struct cfg *c;
+	int rc = cfg_load(x->vmx_path, &c, e);
+	if (rc < 0)
+		return rc;
+	rc = value ? cfg_set(c, VMX_VMSTATE_KEY, value) : cfg_unset(c, VMX_VMSTATE_KEY);
+	if (rc < 0)
+		verr_set(e, rc, "%s: cannot set %s", x->vmx_path, VMX_VMSTATE_KEY);
+	else
+		rc = cfg_save(c, x->vmx_path, e);
+	cfg_free(c);
+	return rc;
+}
+
+/*
+ * Writes the checkpoint of the stopped VM.  Returns 0 when the VM is saved
+ * (the caller exits), or a negative errno when the VM must keep running:
+ * the earlier checkpoint, if any, is untouched.
+ */
+static int do_suspend(struct vmx *x)
+{
+	struct ckpt_writer *w = NULL;
+	struct verr e = { "" };
+	uint64_t t0 = vmx_now_ns();
+	int rc;
+
+	atomic_store(&x->suspend_state, VMX_SUSPEND_RUNNING);
+	LOG_INF("suspend: writing %s", x->vmss_path);
+	rc = ckpt_writer_open(&w, x->vmss_path, vmx_version, VMX_BUILDTYPE_NAME,
+			      &x->suspend_prog, &e);
+	if (rc < 0)
+		goto fail;
+	rc = vm_save(x->vm, w, &e);
+	if (rc < 0) {
+		ckpt_writer_abort(w);
+		goto fail;
+	}
+	rc = ckpt_writer_commit(w, &e);
+	if (rc < 0)
+		goto fail;
+	{
+		char base[4096];
+		const char *slash = strrchr(x->vmss_path, '/');
+		snprintf(base, sizeof(base), "%s", slash ? slash + 1 : x->vmss_path);
+		rc = set_vmstate_key(x, base, &e);
+	}
+	if (rc < 0) {
+		/* Without the key nobody would resume from it: keep running instead. */
+		unlink(x->vmss_path);
+		goto fail;
+	}
+	LOG_INF("suspend: done, %llu bytes in %.3f s",
+		(unsigned long long)atomic_load(&x->suspend_prog.bytes_written),
+		(double)(vmx_now_ns() - t0) / 1e9);
+	atomic_store(&x->suspend_state, VMX_SUSPEND_DONE);
+	return 0;
+fail:
+	if (rc == -ECANCELED) {
+		LOG_INF("suspend cancelled; the VM keeps running");
+		atomic_store(&x->suspend_state, VMX_SUSPEND_CANCELLED);
+	} else {
+		LOG_ERR("suspend failed, the VM keeps running: %s", e.msg);
+		suspend_set_error(x, e.msg);
+		atomic_store(&x->suspend_state, VMX_SUSPEND_FAILED);
+	}
+	return rc;
+}
+
+/* Removes the checkpoint once every page of it is in guest RAM. */
+static void *resume_cleanup_thread(void *arg)
+{
+	struct vmx *x = arg;
+	struct verr e = { "" };
+	log_set_thread_name("resume");
+	if (ckpt_memory_wait(x->resume_reader, &e) < 0) {
+		LOG_ERR("resume: %s", e.msg);
+		return NULL;
+	}
+	if (set_vmstate_key(x, NULL, &e) < 0) {
+		LOG_WRN("resume: %s", e.msg);
+		return NULL;
+	}
+	if (unlink(x->vmss_path) < 0)
+		LOG_WRN("resume: cannot remove %s: %s", x->vmss_path, strerror(errno));
+	else
+		LOG_INF("resume: guest memory loaded; removed %s", x->vmss_path);
+	return NULL;
+}
+
+static int do_resume(struct vmx *x, struct verr *e)
+{
+	uint64_t t0 = vmx_now_ns();
+	int rc = ckpt_reader_open(&x->resume_reader, x->vmss_path, e);
+	if (rc < 0)
+		return rc;
+	LOG_INF("resume: %s written by vmx %s (%s build)", x->vmss_path,
+		ckpt_reader_version(x->resume_reader), ckpt_reader_build_type(x->resume_reader));
+	rc = vm_restore(x->vm, x->resume_reader, e);
+	if (rc < 0)
+		return rc;
+	LOG_INF("resume: state loaded in %.3f s", (double)(vmx_now_ns() - t0) / 1e9);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -49,6 +171,7 @@ static void usage(FILE *f)
 		"       vmx --version\n"
 		"options:\n"
 		"  --elf FILE      load FILE (ELF) without firmware; exit with its result\n"
+		"  --resume        resume from NAME.vmss (also when checkpoint.vmState is set)\n"
 		"  --quiet         do not copy warnings and errors to stderr\n"
 		"  -h, --help      this text\n");
 }
@@ -134,12 +257,15 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "elf", required_argument, NULL, 'E' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "resume", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vmx *x = &g_vmx;
 	const char *elf = NULL;
-	bool echo = true;
+	bool echo = true, resume = false;
+	pthread_t cleanup;
+	bool cleanup_started = false;
 	struct verr e = { "" };
 	enum vm_result res;
 	int c, rc, code;
@@ -155,6 +281,9 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			echo = false;
+			break;
+		case 'R':
+			resume = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -197,9 +326,37 @@ int main(int argc, char **argv)
 		verr_set(&e, rc, "cannot install signal handlers");
 		goto fail;
 	}
+	pthread_mutex_init(&x->suspend_lock, NULL);
+	if (x->vmx_path[0]) {
+		const char *vs = cfg_get(x->cfg, VMX_VMSTATE_KEY);
+		char stem[4096];
+		snprintf(stem, sizeof(stem), "%s", x->vmx_path);
+		char *dot = strrchr(stem, '.');
+		if (dot && strcmp(dot, ".vmx") == 0)
+			*dot = 0;
+		if (vs && vs[0]) {
+			rc = cfg_path(x->cfg, VMX_VMSTATE_KEY, x->vmdir, x->vmss_path,
+				      sizeof(x->vmss_path), &e);
+			if (rc < 0)
+				goto fail;
+			resume = true;
+		} else {
+			snprintf(x->vmss_path, sizeof(x->vmss_path), "%s.vmss", stem);
+		}
+	} else if (resume) {
+		rc = verr_set(&e, -EINVAL, "--resume needs a .vmx file");
+		goto fail;
+	}
 	rc = vm_create(&x->vm, &x->vc, &e);
 	if (rc < 0)
 		goto fail;
+	if (resume) {
+		rc = do_resume(x, &e);
+		if (rc < 0) {
+			verr_prefix(&e, rc, "resume failed (checkpoint left in place)");
+			goto fail_vm;
+		}
+	}
 	if (x->vmx_path[0]) {
 		rc = ctl_start(&x->ctl, x, &e);
 		if (rc < 0)
@@ -208,18 +365,40 @@ int main(int argc, char **argv)
 	atomic_store(&x->power_state, VMX_POWER_ON);
 	LOG_INF("powering on: %u vCPU(s), %llu MiB", x->vc.numvcpus,
 		(unsigned long long)(x->vc.mem_size >> 20));
-	res = vm_run(x->vm);
+	if (resume && pthread_create(&cleanup, NULL, resume_cleanup_thread, x) == 0)
+		cleanup_started = true;
+	for (;;) {
+		res = vm_run(x->vm);
+		if (res == VM_RESULT_STOPPED &&
+		    atomic_load(&x->suspend_state) == VMX_SUSPEND_REQUESTED) {
+			/* A resume still loading memory must finish before RAM is saved again. */
+			if (cleanup_started) {
+				pthread_join(cleanup, NULL);
+				cleanup_started = false;
+			}
+			if (do_suspend(x) == 0)
+				break;
+			continue;   /* failed or cancelled: the guest carries on */
+		}
+		break;
+	}
 	atomic_store(&x->power_state, VMX_POWER_OFF);
-	code = exit_code_for(res, x->vm);
+	code = atomic_load(&x->suspend_state) == VMX_SUSPEND_DONE ? VMX_EXIT_SUSPENDED
+								    : exit_code_for(res, x->vm);
+	if (cleanup_started)
+		pthread_join(cleanup, NULL);
 	LOG_INF("vm stopped: result %d, exit status %d", (int)res, code);
 	if (x->ctl)
 		ctl_stop(x->ctl);
+	/* The reader's lazy-load threads write guest RAM: end them before RAM goes. */
+	ckpt_reader_close(x->resume_reader);
 	vm_destroy(x->vm);
 	cfg_free(x->cfg);
 	log_close();
 	return code;
 
 fail_vm:
+	ckpt_reader_close(x->resume_reader);
 	vm_destroy(x->vm);
 fail:
 	LOG_ERR("%s", e.msg);

@@ -5,10 +5,13 @@
 #ifndef VMX_VMX_VMX_H
 #define VMX_VMX_VMX_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "../board/vm.h"
+#include "../ckpt/ckpt.h"
 #include "../lib/cfg.h"
 
 struct ctl;
@@ -22,7 +25,26 @@ struct vmx {
 	struct ctl *ctl;
 	uint64_t start_ns;       /* CLOCK_MONOTONIC at process start */
 	_Atomic int power_state; /* enum vmx_power */
+
+	/* Suspend: asked for on the control socket, done on the main thread. */
+	_Atomic int suspend_state;       /* enum vmx_suspend */
+	struct ckpt_progress suspend_prog;
+	pthread_mutex_t suspend_lock;    /* guards suspend_error */
+	char suspend_error[512];
+	char vmss_path[4096];            /* NAME.vmss beside the .vmx */
+
+	/* Resume: the checkpoint being loaded (memory may still be arriving). */
+	struct ckpt_reader *resume_reader;
 };
+
+enum vmx_suspend {
+	VMX_SUSPEND_NONE = 0, VMX_SUSPEND_REQUESTED, VMX_SUSPEND_RUNNING, VMX_SUSPEND_DONE,
+	VMX_SUSPEND_FAILED, VMX_SUSPEND_CANCELLED,
+};
+
+#define VMX_VMSTATE_KEY "checkpoint.vmState"
+
+const char *vmx_suspend_name(int state);
 
 enum vmx_power { VMX_POWER_STARTING = 0, VMX_POWER_ON, VMX_POWER_STOPPING, VMX_POWER_OFF };
 
