@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# demo.sh - the hostd part of `make demo`: starts hostd on an embedded default
+# (state in $B/demo/hostd, datastore "datastore1" = $B/demo/datastore1),
+# registers the default guest (Debian's kernel running the counter workload),
+# powers it on, switches it to stats and back to default while it runs with
+# vmx-buildtype, and shows line 1 of vmx.log after each step.  hostd listens
+# on its Unix socket only, so the demo never clashes with a hostd on the
+# default port.  Everything it started is stopped at the end.
+set -eu
+B=${B:-build}
+GUEST_DIR=${GUEST_DIR:-$B/guest}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+D=$(mkdir -p "$B/demo" && cd "$B/demo" && pwd)
+STATE=$D/hostd
+DS=$D/datastore1
+HOST=$B/host
+export VMX3_SERVER="unix:$STATE/hostd.sock" VMX3_USER=root VMX3_PASSWORD=vmx3-demo
+
+for f in fw_dynamic.bin Image initrd.gz; do
+  [ -e "$GUEST_DIR/$f" ] || { echo "demo: $GUEST_DIR/$f is missing (make guest)" >&2; exit 1; }
+done
+mkdir -p "$STATE" "$DS/default"
+# A hostd left over from an earlier demo on this state directory.
+old=$(cat "$STATE/hostd.lock" 2>/dev/null || true)
+if [ -n "$old" ] && grep -qs "$STATE" "/proc/$old/cmdline"; then kill "$old"; sleep 0.5; fi
+
+cat >"$DS/default/default.vmx" <<VMX
+displayName = "default"
+memSize = "512"
+numvcpus = "1"
+vmx.buildType = "default"
+guest.firmware = "$(realpath "$GUEST_DIR/fw_dynamic.bin")"
+guest.kernel = "$(realpath "$GUEST_DIR/Image")"
+guest.initrd = "$(realpath "$GUEST_DIR/initrd.gz")"
+guest.cmdline = "console=ttyS0 quiet panic=-1 vmx3.run=counter vmx3.counter=0"
+serial0.fileName = "default.serial"
+VMX
+rm -f "$DS/default/default.vmss" "$DS/default/default.serial" "$STATE"/hostd.db*
+
+"$HOST/hostd" --state "$STATE" useradd root admin >/dev/null
+"$HOST/hostd" --state "$STATE" --port 0 --datastore "datastore1=$DS" >"$D/hostd.out" 2>&1 &
+hostd=$!
+vmid=
+finish() {
+  [ -n "$vmid" ] && "$HOST/vmx3-cmd" power "$vmid" hardOff >/dev/null 2>&1 || true
+  kill "$hostd" 2>/dev/null || true
+  wait "$hostd" 2>/dev/null || true
+}
+trap finish EXIT
+for _ in $(seq 100); do [ -S "$STATE/hostd.sock" ] && break; sleep 0.05; done
+
+step() { printf '\n== %s\n' "$*"; }
+line1() { printf '   vmx.log line 1: %s\n' "$(head -1 "$DS/default/vmx.log")"; }
+counter() { sed -n 's/^VMX3 counter n=\([0-9]*\) .*/\1/p' "$DS/default/default.serial" 2>/dev/null | tail -1; }
+wait_counter() { # until the guest's counter passes $1 (bounded)
+  for _ in $(seq 600); do [ "$(counter || echo 0)" -gt "$1" ] 2>/dev/null && return 0; sleep 0.2; done
+  echo "demo: the guest's counter did not advance" >&2; return 1
+}
+
+step "hostd running (state $STATE, datastore1 = $DS)"
+out=$("$HOST/vmx3-cmd" --json register "[datastore1] default/default.vmx")
+vmid=$(sed -n 's/.*"id": \([0-9]*\).*/\1/p' <<<"$out" | head -1)
+"$HOST/vmx3-cmd" list
+
+step "power on"
+"$HOST/vmx3-cmd" power "$vmid" on >/dev/null
+line1
+wait_counter 10
+echo "   guest counter: $(counter)"
+"$HOST/vmx-buildtype" --vmname default
+
+step "switch to stats while it runs"
+"$HOST/vmx-buildtype" --vmname default --buildType stats --verbose
+line1
+echo "   stats directory: $(ls -d "$DS/default/stats" 2>/dev/null || echo missing)"
+n=$(counter); wait_counter "$n"
+echo "   guest counter carried on: $n -> $(counter)"
+
+step "switch back to default"
+"$HOST/vmx-buildtype" --vmname default --buildType default --verbose
+line1
+n=$(counter); wait_counter "$n"
+echo "   guest counter carried on: $n -> $(counter)"
+"$HOST/vmx3-cmd" list
+
+step "events"
+"$HOST/vmx3-cmd" events "$vmid" | head -8
