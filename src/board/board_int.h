@@ -39,6 +39,12 @@ struct vm_console {
 	bool raw;                       /* terminal put in raw mode, restore on exit */
 	bool escape;                    /* Ctrl-A seen */
 	struct termios saved;
+	/*
+	 * Input read from the host but not yet taken by the UART: reading ahead
+	 * of the guest keeps Ctrl-A x working while the guest ignores the UART.
+	 */
+	size_t pend_len;
+	uint8_t pend[4096];
 };
 
 struct vm {
@@ -92,7 +98,9 @@ int board_check_image(const void *hdr, size_t len, uint64_t *image_size);
 /* console.c */
 int console_open(struct vm_console *con, const struct vm_config *vc, struct verr *e);
 void console_close(struct vm_console *con);
-/* Reads up to room bytes of input into buf; returns count, 0 if none. */
-size_t console_read(struct vm *vm, uint8_t *buf, size_t room);
+/* Reads available input into con->pend (handling Ctrl-A escapes), without blocking. */
+void console_read(struct vm *vm);
+/* True when console input should wake an idle VM (input open, room to take it). */
+bool console_wants_input(const struct vm_console *con);
 
 #endif

@@ -93,23 +93,28 @@ void console_close(struct vm_console *con)
 	con->in_fd = -1;
 }
 
-size_t console_read(struct vm *vm, uint8_t *buf, size_t room)
+bool console_wants_input(const struct vm_console *con)
+{
+	return con->in_fd >= 0 && con->pend_len < sizeof(con->pend);
+}
+
+void console_read(struct vm *vm)
 {
 	struct vm_console *con = &vm->con;
 	struct pollfd p = { .fd = con->in_fd, .events = POLLIN };
-	uint8_t in[64];
-	size_t out = 0;
+	uint8_t in[256];
 
-	if (con->in_fd < 0 || room == 0)
-		return 0;
+	if (!console_wants_input(con))
+		return;
+	size_t room = sizeof(con->pend) - con->pend_len;
 	if (room > sizeof(in))
 		room = sizeof(in);
 	if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
-		return 0;
+		return;
 	ssize_t n = read(con->in_fd, in, room);
 	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
 		con->in_fd = -1;   /* end of input: the guest just sees silence */
-		return 0;
+		return;
 	}
 	for (ssize_t i = 0; i < n; i++) {
 		uint8_t c = in[i];
@@ -126,7 +131,6 @@ size_t console_read(struct vm *vm, uint8_t *buf, size_t room)
 			con->escape = true;
 			continue;
 		}
-		buf[out++] = c;
+		con->pend[con->pend_len++] = c;
 	}
-	return out;
 }

@@ -275,11 +275,19 @@ static void vm_tick(struct vm *vm)
 	if (vm->con.in_fd >= 0) {
 		uint64_t ns = board_now_ns();
 		if (ns - vm->last_input_poll_ns >= INPUT_POLL_NS) {
-			uint8_t buf[UART_FIFO_LEN];
 			vm->last_input_poll_ns = ns;
-			size_t n = console_read(vm, buf, uart_rx_room(vm->uart));
-			if (n)
-				uart_rx_push(vm->uart, buf, n);
+			console_read(vm);
+		}
+	}
+	/* Hand the guest as much pending input as its receive FIFO takes. */
+	if (vm->con.pend_len) {
+		size_t n = uart_rx_room(vm->uart);
+		if (n > vm->con.pend_len)
+			n = vm->con.pend_len;
+		if (n) {
+			uart_rx_push(vm->uart, vm->con.pend, n);
+			memmove(vm->con.pend, vm->con.pend + n, vm->con.pend_len - n);
+			vm->con.pend_len -= n;
 		}
 	}
 }
@@ -316,8 +324,8 @@ static void vm_idle(struct vm *vm)
 		ts.tv_nsec = (long)(ns % 1000000000ULL);
 		tp = &ts;
 	}
-	/* With the receive FIFO full, pending input must not wake us over and over. */
-	bool input = vm->con.in_fd >= 0 && uart_rx_room(vm->uart) > 0;
+	/* With our input buffer full, pending input must not wake us over and over. */
+	bool input = console_wants_input(&vm->con);
 	int n = ppoll(p, input ? 2 : 1, tp, NULL);
 	if (n > 0 && (p[0].revents & POLLIN)) {
 		uint64_t v;
