@@ -117,11 +117,13 @@ int ds_resolve(const struct hostd_cfg *c, const char *file, char *abs, size_t le
 		return verr_set(e, -EINVAL, "file: \"%s\" does not name a .vmx file", file);
 	if ((size_t)snprintf(abs, len, "%s/%s", ds->path, rel) >= len)
 		return verr_set(e, -ENAMETOOLONG, "file: \"%s\" is too long", file);
-	/* A symlink inside the datastore must not lead out of it. */
+	/* A symlink inside the datastore (directory or the file itself) must not lead out of it. */
 	snprintf(dir, sizeof(dir), "%s", abs);
 	*strrchr(dir, '/') = 0;
-	if (realpath(dir, real)) {
+	for (int i = 0; i < 2; i++) {
 		size_t dl = strlen(ds->path);
+		if (!realpath(i ? abs : dir, real))
+			continue;
 		if (strncmp(real, ds->path, dl) != 0 || (real[dl] != '/' && real[dl] != 0))
 			return verr_set(e, -EINVAL, "file: \"%s\" leads outside datastore '%s'", file,
 					name);

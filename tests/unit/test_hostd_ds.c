@@ -31,6 +31,9 @@ static int setup(void **state)
 	snprintf(p, sizeof(p), "%s/ds1/out", g_tmp);
 	if (symlink("/etc", p) < 0)
 		return -1;
+	snprintf(p, sizeof(p), "%s/ds1/vm/evil.vmx", g_tmp);
+	if (symlink("/etc/passwd", p) < 0)
+		return -1;
 	memset(&g_cfg, 0, sizeof(g_cfg));
 	snprintf(p, sizeof(p), "%s/ds1", g_tmp);
 	return ds_add(&g_cfg, "ds1", p, NULL);
@@ -92,6 +95,7 @@ static void test_resolve_refused(void **state)
 	expect_refused("[nosuch] vm/vm.vmx", "no datastore named 'nosuch'");
 	expect_refused("vm/vm.vmx", "datastore path");
 	expect_refused("[ds1] out/passwd.vmx", "outside datastore");
+	expect_refused("[ds1] vm/evil.vmx", "outside datastore");
 	expect_refused("[ds1] vm/a\nb.vmx", "control characters");
 	expect_refused("[ds1] vm\\..\\x.vmx", "'..'");
 }
