@@ -245,6 +245,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "hostd: useradd: %s\n", e.msg[0] ? e.msg : "no password given");
 			return 1;
 		}
+		log_level_cur = LOG_WARN; /* no log file here; keep the terminal quiet */
 		db_event("hostd", 0, "userAdded", "user %s (%s) added on the command line",
 			 argv[optind + 1], role_name(r));
 		db_close();
