@@ -3,12 +3,15 @@
  * nanoseconds since the epoch, read TIME_LOW first (which latches the high
  * half) then TIME_HIGH.  The alarm registers are accepted and ignored: the
  * guest only reads the clock at boot, and never gets an alarm interrupt.
+ * With monitor.deterministic the clock starts at a fixed date and follows the
+ * machine timer, so a run does not depend on when it happened.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 #include <libfdt.h>
 #include "device.h"
+#include "../board/vm.h"
 
 #define RTC_BASE 0x101000ULL
 #define RTC_SIZE 0x1000ULL
@@ -21,13 +24,21 @@ struct rtc_state {
 	int64_t offset_ns;      /* guest-set time minus host time */
 };
 
+/* Deterministic runs start their wall clock here (2026-01-01T00:00:00Z). */
+#define RTC_DET_EPOCH_NS (1767225600ULL * 1000000000ULL)
+
 struct rtc {
 	struct rtc_state st;
+	struct dev_env env;
+	bool deterministic;       /* wall clock from the machine timer, not the host */
 };
 
 static uint64_t rtc_now(const struct rtc *r)
 {
 	struct timespec ts;
+	if (r->deterministic)
+		return RTC_DET_EPOCH_NS + r->env.time(r->env.ctx) * (1000000000ULL / DEV_TIMEBASE_HZ) +
+		       (uint64_t)r->st.offset_ns;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec + (uint64_t)r->st.offset_ns;
 }
@@ -74,6 +85,8 @@ static int rtc_create(struct device *d, const struct dev_env *env, const struct 
 	struct rtc *r = calloc(1, sizeof(*r));
 	if (!r)
 		return verr_set(e, -ENOMEM, "rtc: out of memory");
+	r->env = *env;
+	r->deterministic = vc && vc->deterministic;
 	d->priv = r;
 	d->base = RTC_BASE;
 	d->size = RTC_SIZE;
