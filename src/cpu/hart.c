@@ -441,19 +441,27 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	const struct tlbe *tlb_r, *tlb_w;   /* data TLBs of the current mode */
 	struct block *prev = NULL;   /* last cached block run, for chaining */
 	uint64_t gen = h->chain_gen;
+	uint64_t traps = 0;          /* exceptions and interrupts taken in this call */
 
 	h->exit_req = 0;
 	for (;;) {
 		uint64_t done = s->icount - start;
-		if (done >= budget)
+		/*
+		 * A trap storm (say mtvec pointing at an illegal instruction)
+		 * retires nothing; stopping after `budget` traps keeps the
+		 * board responsive and is still deterministic.
+		 */
+		if (done >= budget || VMX_UNLIKELY(traps > budget))
 			break;
 		if (VMX_UNLIKELY(__atomic_load_n(&h->kick, __ATOMIC_RELAXED))) {
 			__atomic_store_n(&h->kick, 0, __ATOMIC_RELAXED);
 			why = HART_EXIT_STOP;
 			break;
 		}
-		if (VMX_UNLIKELY(mip_load(h) & s->mie) && hart_take_irq(h))
+		if (VMX_UNLIKELY(mip_load(h) & s->mie) && hart_take_irq(h)) {
+			traps++;
 			continue;
+		}
 		uint64_t limit = budget - done;
 		struct block *b = NULL;
 		if (VMX_UNLIKELY(h->chain_gen != gen)) {
@@ -478,6 +486,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			}
 			if (!b) {
 				prev = NULL;
+				traps++;
 				continue;
 			}
 			if (prev && b->cached) {
@@ -498,7 +507,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 #define RS1 x[ip->rs1]
 #define RS2 x[ip->rs2]
 #define IMM ((uint64_t)ip->imm)
-#define EXC(cause, tval) do { s->pc = ip->pc; s->icount += ip->idx; \
+#define EXC(cause, tval) do { s->pc = ip->pc; s->icount += ip->idx; traps++; \
 		hart_trap(h, (cause), (tval), false); goto block_done; } while (0)
 #define EXC_PENDING() EXC(h->exc_cause, h->exc_tval)
 #define ILLEGAL() EXC(EXC_ILLEGAL, ip->raw)

@@ -70,7 +70,8 @@ unsigned hart_id(const struct hart *h);
  * retired), hart_kick() was called (HART_EXIT_STOP) or the guest wrote tohost
  * (HART_EXIT_TOHOST, after that store retired).  Instructions that trap do not
  * retire and taking an interrupt retires nothing, so budget counts exactly
- * what minstret counts.  Interrupts and kicks are noticed between decoded
+ * what minstret counts.  Only a trap storm ends it short: after more than
+ * `budget` traps in one call it returns HART_EXIT_BUDGET early.  Interrupts and kicks are noticed between decoded
  * blocks (at most 64 instructions apart).  Given the same state, memory,
  * device inputs and budget, the result is the same every time.  The LR/SC
  * reservation is dropped on return, so round-robin harts on one thread stay

@@ -395,6 +395,18 @@ static void test_wfi(void **state)
 	assert_int_equal(X(5), 1);
 }
 
+static void test_trap_storm_returns(void **state)
+{
+	struct env *e = *state;
+	/* mtvec points at an illegal instruction: nothing ever retires */
+	PROG(e, BASE, 0xffffffffu);
+	e->s->mtvec = BASE;
+	assert_int_equal(hart_run(e->h, 1000), HART_EXIT_BUDGET);
+	assert_int_equal(hart_instret(e->h), 0);
+	assert_int_equal(e->s->mcause, 2);
+	assert_int_equal(e->s->mtval, 0xffffffffu);
+}
+
 static void test_kick(void **state)
 {
 	struct env *e = *state;
@@ -771,6 +783,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_s_interrupt_vs_m, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wfi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kick, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trap_storm_returns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counter_gating, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fp_off_is_illegal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_satp_warl, setup, teardown),
