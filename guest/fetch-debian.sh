@@ -49,7 +49,12 @@ find_mirror() {
 
 apt_private() {
 	cmd=$1; shift
-	"$cmd" -q \
+	# As root, apt would hand downloads to the _apt user, who cannot write
+	# into a cache under root's home; as anyone else there is no sandbox.
+	sandbox=
+	[ "$(id -u)" = 0 ] && sandbox="-o APT::Sandbox::User=root"
+	# shellcheck disable=SC2086
+	"$cmd" -q $sandbox \
 		-o APT::Architecture=riscv64 \
 		-o APT::Architectures=riscv64 \
 		-o Dir::State::Lists="$APTDIR/lists" \
@@ -57,7 +62,6 @@ apt_private() {
 		-o Dir::Etc::SourceList="$APTDIR/sources.list" \
 		-o Dir::Etc::SourceParts="$APTDIR/nonexistent.d" \
 		-o Dir::Cache="$APTDIR/cache" \
-		-o APT::Sandbox::User=root \
 		"$@"
 }
 
