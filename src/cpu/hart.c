@@ -536,7 +536,29 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			if (VMX_UNLIKELY(h->exit_req)) FALLTHROUGH_EXIT(); \
 		} } while (0)
 #define STORE(T) do { STOREV(T, RS2); NEXT; } while (0)
-#define BRANCH(cond) do { if (cond) JUMP(ip->pc + IMM); NEXT; } while (0)
+/*
+ * A taken branch back to the start of its own block (a tight loop) re-enters
+ * the block directly when the whole block fits the budget and no interrupt,
+ * kick or exit is waiting: the checks the loop top would make.
+ */
+#define BRANCH(cond) do { \
+		if (cond) { \
+			uint64_t t_ = ip->pc + IMM; \
+			if (t_ == b->vpc) { \
+				s->icount += ip->idx + 1; \
+				if (VMX_LIKELY(s->icount - start + b->n <= budget && \
+					       !(mip_load(h) & s->mie) && !h->exit_req && \
+					       !__atomic_load_n(&h->kick, __ATOMIC_RELAXED))) { \
+					ip = b->insn; \
+					goto *ip->handler; \
+				} \
+				s->pc = t_; \
+				goto block_done; \
+			} \
+			JUMP(t_); \
+		} \
+		NEXT; \
+	} while (0)
 #define FP_ON() do { if (VMX_UNLIKELY(!(s->mstatus & MSTATUS_FS))) ILLEGAL(); } while (0)
 #define FP_RM() do { FP_ON(); rm_ = ip->rm == 7 ? (unsigned)(s->fcsr >> 5) & 7 : ip->rm; \
 		if (VMX_UNLIKELY(rm_ > 4)) \
