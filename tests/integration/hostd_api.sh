@@ -193,6 +193,27 @@ sys.exit(0 if len(n) > 10 and all(b==a+1 for a,b in zip(n,n[1:])) else 1)' "$T/d
 out=$(api POST "/vms/$A/power" '{"op":"off","wait":true}' "$TOKEN")
 check adopted-power-off test "$(vm_field "$A" powerState)" = poweredOff
 check vmx3-cmd-list grep -Eq '^[0-9]+ +a +\[ds1\] a/a.vmx +poweredOff +(default|debug|stats)' <<<"$("$HOST/vmx3-cmd" list)"
+
+# --- vmx3-cmd: create, users, host, tasks, events, unregister ----------------------
+out=$("$HOST/vmx3-cmd" create "[ds1] made/made.vmx" memSize=128 vmx.buildType=debug)
+check cmd-create grep -q 'Registered VM [0-9]* : *made\|Registered VM [0-9]*: made' <<<"$out"
+check cmd-create-file grep -qx 'vmx.buildType = "debug"' "$T/ds1/made/made.vmx"
+check cmd-create-exists-refused test "$("$HOST/vmx3-cmd" create "[ds1] made/made.vmx" 2>&1 >/dev/null | wc -l)" = 1
+check cmd-create-bad-key-refused grep -q 'config.a b' <<<"$("$HOST/vmx3-cmd" create "[ds1] m2/m2.vmx" 'a b=1' 2>&1)"
+M=$(vmid_of made)
+check cmd-get grep -q '"memSizeMB": 128' <<<"$("$HOST/vmx3-cmd" get "$M")"
+check cmd-host grep -q '"kind": "hostd"' <<<"$("$HOST/vmx3-cmd" host)"
+check cmd-tasks grep -q '^Task [0-9]* ' <<<"$("$HOST/vmx3-cmd" tasks)"
+check cmd-events grep -q 'vmCreated' <<<"$("$HOST/vmx3-cmd" events)"
+VMX3_NEW_PASSWORD=new-user-pw "$HOST/vmx3-cmd" useradd eve read-only >/dev/null
+check cmd-useradd grep -q '^eve *read-only' <<<"$("$HOST/vmx3-cmd" users)"
+check cmd-new-user-login test ${#TOKEN} -eq 64 -a "$(VMX3_USER=eve VMX3_PASSWORD=new-user-pw "$HOST/vmx3-cmd" list >/dev/null 2>&1; echo $?)" = 0
+check cmd-readonly-useradd-refused test "$(VMX3_USER=eve VMX3_PASSWORD=new-user-pw VMX3_NEW_PASSWORD=xxxxx "$HOST/vmx3-cmd" useradd mallory admin >/dev/null 2>&1; echo $?)" = 1
+"$HOST/vmx3-cmd" userdel eve >/dev/null
+check cmd-userdel test "$(VMX3_USER=eve VMX3_PASSWORD=new-user-pw "$HOST/vmx3-cmd" list >/dev/null 2>&1; echo $?)" = 1
+check cmd-unregister grep -qx ok <<<"$("$HOST/vmx3-cmd" unregister "$M")"
+check cmd-unregister-gone test "$(api GET "/vms/$M" "" "$TOKEN" >/dev/null; st)" = 404
+check cmd-unknown-command test "$("$HOST/vmx3-cmd" frobnicate >/dev/null 2>&1; echo $?)" = 2
 stop_hostd TERM
 
 # --- TLS on a loopback port ---------------------------------------------------------

@@ -45,9 +45,11 @@ start_hostd() {
 
 stop_hostd() { # [signal]
   [ -n "$HOSTD_PID" ] || return 0
+  # Disowned so that bash does not announce the SIGKILL; bash still reaps it.
+  [ "${1:-TERM}" = KILL ] && disown "$HOSTD_PID" 2>/dev/null
   kill "-${1:-TERM}" "$HOSTD_PID" 2>/dev/null
   for _ in $(seq 100); do kill -0 "$HOSTD_PID" 2>/dev/null || break; sleep 0.05; done
-  wait "$HOSTD_PID" 2>/dev/null
+  { wait "$HOSTD_PID"; } 2>/dev/null
   HOSTD_PID=
 }
 
@@ -81,6 +83,10 @@ wait_until() {
   local n=$(( $1 * 10 )); shift
   for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
   return 1
+}
+
+vmid_of() { # NAME -> id
+  api GET "/vms?name=$1" "" "$TOKEN" | jget "j['vms'][0]['id']"
 }
 
 vm_field() { # VMID FIELD
