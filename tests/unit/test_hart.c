@@ -768,6 +768,41 @@ static void test_sfence_after_pte_change(void **state)
 	assert_int_equal(X(7), 2);
 }
 
+static void test_sv48(void **state)
+{
+	struct env *e = *state;
+	/* VA 0x80_0001_0000 needs the fourth level (bit 39 set) */
+	uint64_t va = 0x8000010000ULL;
+	uint64_t r4 = BASE + 0x110000, r3 = BASE + 0x111000, r2 = BASE + 0x112000,
+		 r1 = BASE + 0x113000;
+	put64(e, r4 + ((va >> 39) & 511) * 8, pte(r3, PTE_V));
+	put64(e, r3 + ((va >> 30) & 511) * 8, pte(r2, PTE_V));
+	put64(e, r2 + ((va >> 21) & 511) * 8, pte(r1, PTE_V));
+	put64(e, r1 + ((va >> 12) & 511) * 8, pte(BASE + 0x200000, PTE_V | PTE_R | PTE_W | PTE_X));
+	put64(e, BASE + 0x200100, 0x5a5a);
+	hart_set_xreg(e->h, 5, va);
+	PROG(e, BASE + 0x200000, LD(6, 5, 0x100), JSELF);
+	trap_to_loop(e);
+	e->s->satp = 9ULL << 60 | r4 >> 12;
+	e->s->priv = PRIV_S;
+	e->s->pc = va;
+	hart_flush_caches(e->h);
+	hart_run(e->h, 2);
+	assert_int_equal(e->s->mcause, 0);
+	assert_int_equal(X(6), 0x5a5a);
+	assert_true(get64(e, r1 + ((va >> 12) & 511) * 8) & PTE_A);
+	/* the same VA is not canonical under Sv39 */
+	hart_reset(e->h, BASE);
+	trap_to_loop(e);
+	e->s->satp = 8ULL << 60 | r4 >> 12;
+	e->s->priv = PRIV_S;
+	e->s->pc = va;
+	hart_flush_caches(e->h);
+	hart_run(e->h, 1);
+	assert_int_equal(e->s->mcause, 12);
+	assert_int_equal(e->s->mtval, va);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -801,6 +836,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sv39_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sum_and_mxr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sfence_after_pte_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sv48, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
