@@ -111,7 +111,7 @@ static int load_kernel(struct vm *vm, uint64_t limit, struct verr *e)
 				"(no \"RISCV\" magic at offset 48 / \"RSC\\x05\" at 56)", path);
 	if (isize < fsize)
 		isize = fsize;   /* old headers may leave image_size 0 */
-	if (vm->lay.kernel_addr + isize > limit)
+	if (isize > limit - vm->lay.kernel_addr)
 		return verr_set(e, -EFBIG, "guest.kernel %s: needs %llu MiB at %#llx, "
 				"more than memSize leaves", path, (unsigned long long)(isize / MiB),
 				(unsigned long long)vm->lay.kernel_addr);

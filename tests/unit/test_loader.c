@@ -94,6 +94,8 @@ static void test_kernel_too_big(void **state)
 {
 	bf_kernel(bf.kernel, 200ULL << 20, true);
 	expect_fail(bf.kernel, "memSize");
+	bf_kernel(bf.kernel, UINT64_MAX - 0x1000, true);   /* must not wrap around */
+	expect_fail(bf.kernel, "memSize");
 }
 
 static void test_missing_files(void **state)
