@@ -80,6 +80,8 @@ struct vm {
 	enum vm_result result;
 	uint64_t tohost_code;
 	uint64_t last_input_poll_ns;
+	/* Instructions retired, published after every round for other threads. */
+	_Atomic uint64_t instret_pub;
 };
 
 uint64_t board_now_ns(void);

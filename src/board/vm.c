@@ -272,6 +272,7 @@ static void vm_tick(struct vm *vm)
 	for (unsigned h = 0; h < vm->nharts; h++)
 		hart_update_timer(vm->harts[h], now);
 	uart_flush(vm->uart);
+	atomic_store_explicit(&vm->instret_pub, total_instret(vm), memory_order_relaxed);
 	if (vm->con.in_fd >= 0) {
 		uint64_t ns = board_now_ns();
 		if (ns - vm->last_input_poll_ns >= INPUT_POLL_NS) {
@@ -355,7 +356,12 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 			uint64_t done = total_instret(vm) - start;
 			if (done >= limit)
 				return VM_RESULT_BUDGET;
-			if (limit - done < budget)
+			/*
+			 * Deterministic runs keep whole rounds: a shorter slice would move
+			 * where interrupts are taken and where LR/SC reservations end, so a
+			 * run that stops at N and resumes would not match one that did not.
+			 */
+			if (!vm->vc.deterministic && limit - done < budget)
 				budget = limit - done;
 		}
 		bool all_idle = true;
@@ -400,7 +406,9 @@ void vm_request_stop(struct vm *vm)
 {
 	uint64_t one = 1;
 	atomic_store(&vm->stop_req, true);
-	kick_all(vm);
+	/* Deterministic runs stop between rounds only (see vm_loop). */
+	if (!vm->vc.deterministic)
+		kick_all(vm);
 	if (write(vm->evfd, &one, sizeof(one)) < 0) {
 		/* The counter is already non-zero: the loop is awake anyway. */
 	}
@@ -410,7 +418,8 @@ void vm_request_poweroff(struct vm *vm)
 {
 	uint64_t one = 1;
 	atomic_store(&vm->poweroff_req, true);
-	kick_all(vm);
+	if (!vm->vc.deterministic)
+		kick_all(vm);
 	if (write(vm->evfd, &one, sizeof(one)) < 0) {
 		/* As above. */
 	}
@@ -418,9 +427,10 @@ void vm_request_poweroff(struct vm *vm)
 
 uint64_t vm_tohost_code(const struct vm *vm) { return vm->tohost_code; }
 
+/* Called from the control thread: reads only what the run loop publishes. */
 void vm_get_status(struct vm *vm, struct vm_status *st)
 {
-	st->instret = total_instret(vm);
+	st->instret = atomic_load_explicit(&vm->instret_pub, memory_order_relaxed);
 	st->uptime_ns = board_now_ns() - vm->start_ns;
 	st->numvcpus = vm->nharts;
 	st->mem_size = vm->ram.size;
