@@ -29,6 +29,7 @@
 #define API_MAX_BODY (1 << 20)
 #define API_MAX_ARGS 4
 #define API_WAIT_MAX_MS (15 * 60 * 1000)
+#define API_MAX_CONNECTIONS 64u
 
 struct req {
 	struct MHD_Connection *conn;
@@ -668,13 +669,13 @@ int api_start(struct verr *e)
 		if (cert)
 			g_tcp = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, NULL,
 						 MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
-						 completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 900u,
+						 completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS,
 						 MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
 						 cert, MHD_OPTION_END);
 		else
 			g_tcp = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
 						 &sin, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-						 MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_END);
+						 MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS, MHD_OPTION_END);
 		if (!g_tcp) {
 			free(cert);
 			free(key);
@@ -692,7 +693,7 @@ int api_start(struct verr *e)
 		}
 		g_unix = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET,
 					  g_unix_fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					  MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_END);
+					  MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS, MHD_OPTION_END);
 		if (!g_unix) {
 			api_stop();
 			return verr_set(e, -EIO, "cannot serve the API on %s", c->sock_path);

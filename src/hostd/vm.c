@@ -1214,9 +1214,22 @@ int vm_restore(struct verr *e)
 		vm->revert_at = json_integer_value(json_object_get(row, "revert_at"));
 		snprintf(vm->last_exit, sizeof(vm->last_exit), "%s",
 			 json_string_value(json_object_get(row, "last_exit")) ?: "");
+		json_t *hello = NULL;
+		pid_t ctl_pid = 0;
+		/* A vmx the database does not know (hostd died right after spawning it) still answers. */
+		if (!(pid && proc_start_time(pid) == start) &&
+		    vmctl_call(vm->dir, "hello", NULL, 1000, &hello, NULL) == 0) {
+			ctl_pid = (pid_t)json_integer_value(json_object_get(hello, "pid"));
+			if (ctl_pid > 0) {
+				pid = ctl_pid;
+				start = proc_start_time(pid);
+			}
+		}
+		json_decref(hello);
 		if (pid && vm_adopt(vm, pid, start)) {
 			LOG_INF("vm %d: adopted running vmx pid %d", vm->id, (int)pid);
-			db_event("hostd", vm->id, "vmAdopted", "adopted running vmx pid %d", (int)pid);
+			db_event("hostd", vm->id, "vmAdopted", "adopted running vmx pid %d%s", (int)pid,
+				 ctl_pid ? " (found through its control socket)" : "");
 		} else {
 			vm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
 			vm->power = checkpoint ? HP_SUSPENDED : HP_OFF;

@@ -115,6 +115,18 @@ check concurrent-first-proceeds wait_until 15 idle
 check concurrent-first-result test "$(vm_field "$A" runningBuildType)" = stats
 check stats-dir test -d "$T/ds1/a/stats"
 sed -i 's/^fake.suspendMs.*/fake.suspendMs = "150"/' "$T/ds1/a/a.vmx"
+api DELETE "/vms/$A" "" "$TOKEN" >/dev/null
+check unregister-running-409 test "$(st)" = 409
+
+# --- revertAfter on a running VM: a runtime switch back to default --------------
+pr=$(vm_field "$A" pid)
+out=$(api PUT "/vms/$A/buildType" '{"buildType":"debug","revertAfter":"2s","wait":true}' "$TOKEN")
+check running-revert-set grep -q '"revertAt"' <<<"$out"
+check running-revert-pending test "$(api GET "/vms/$A/buildType" "" "$TOKEN" | jget "j['pendingRevert']['buildType']")" = default
+back_default() { [ "$(vm_field "$A" runningBuildType)" = default ] && [ "$(vm_field "$A" busyTask)" = None ]; }
+check running-revert-expiry wait_until 12 back_default
+check running-revert-new-process test "$(vm_field "$A" pid)" != "$pr"
+check running-revert-cleared test "$(vm_field "$A" pendingRevert)" = None
 
 # --- suspend failure keeps the VM running -------------------------------------------
 echo 'fake.failSuspend = "TRUE"' >>"$T/ds1/a/a.vmx"
@@ -129,7 +141,7 @@ api POST "/vms/$A/power" '{"op":"reset","wait":true}' "$TOKEN" >/dev/null
 
 # --- admission control ------------------------------------------------------------
 new_vm b
-sed -i 's/^memSize = .*/memSize = "600"/' "$T/ds1/b/b.vmx"
+sed -i 's/^memSize = .*/memSize = "640"/' "$T/ds1/b/b.vmx"
 out=$(api POST /vms '{"file":"[ds1] b/b.vmx"}' "$TOKEN"); Bv=$(jget "j['id']" <<<"$out")
 out=$(api POST "/vms/$Bv/power" '{"op":"on"}' "$TOKEN")
 check admission-refused-409 test "$(st)" = 409
@@ -168,9 +180,15 @@ sed -i '/fake.panicAfterMs/d' "$T/ds1/c/c.vmx"
 out=$(api POST "/vms/$C/power" '{"op":"on"}' "$TOKEN")
 check missing-binary-refused test "$(st)" = 409
 check missing-binary-msg grep -q 'no vmx binary for build type stats' <<<"$out"
+pa=$(vm_field "$A" pid)
 stop_hostd TERM
+# As if hostd had died right after spawning: the database does not know the pid.
+if command -v sqlite3 >/dev/null; then
+  sqlite3 "$T/state/hostd.db" "UPDATE vms SET pid=0, pid_start=0"
+fi
 start_hostd --vmx-dir "$T/fake" --mem-capacity 1000 || exit 1
 TOKEN=$(login root "$PW")
+check adopted-through-control-socket test "$(vm_field "$A" pid)" = "$pa" -a "$(vm_field "$A" powerState)" = poweredOn
 sed -i 's/^fake.suspendMs.*/fake.suspendMs = "2000"/' "$T/ds1/a/a.vmx"
 api POST "/vms/$A/power" '{"op":"reset","wait":true}' "$TOKEN" >/dev/null
 check adopted-reset test "$(vm_field "$A" powerState)" = poweredOn
