@@ -17,7 +17,7 @@ PKGS     := libfdt
 PKG_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -g \
                -MMD -MP -Isrc $(CFLAGS_EXTRA)
-VMX_LIBS := -lfdt -lelf -ljansson -lz -lpthread -lm -lrt
+VMX_LIBS := -lfdt -lelf -ljansson -lsodium -lz -lpthread -lm -lrt
 
 VERSION  := $(shell cat VERSION)
 REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)

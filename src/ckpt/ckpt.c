@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <sodium.h>
+#include <sys/mman.h>
 #include <zlib.h>
 #include "../lib/fileutil.h"
 #include "ckpt_int.h"
@@ -68,6 +70,57 @@ int ckpt_writer_open(struct ckpt_writer **out, const char *path, const char *vmx
 	w->off = CKPT_HEADER_SIZE;
 	*out = w;
 	return 0;
+}
+
+int ckpt_writer_open_anon(struct ckpt_writer **out, struct verr *e)
+{
+	struct ckpt_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return verr_set(e, -ENOMEM, "out of memory");
+	w->prog = &w->own_prog;
+	w->fd = memfd_create("vmx3-state-hash", MFD_CLOEXEC);
+	if (w->fd < 0) {
+		int rc = verr_set(e, -errno, "memfd_create: %s", strerror(errno));
+		free(w);
+		return rc;
+	}
+	snprintf(w->tmp, sizeof(w->tmp), "<state hash>");
+	w->off = CKPT_HEADER_SIZE;
+	*out = w;
+	return 0;
+}
+
+int ckpt_writer_hash(struct ckpt_writer *w, char hex[65], struct verr *e)
+{
+	crypto_hash_sha256_state st;
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	const size_t bufsz = 1 << 20;
+	uint8_t *buf = malloc(bufsz);
+	uint64_t off = CKPT_HEADER_SIZE;
+	int rc = 0;
+
+	if (!buf) {
+		rc = verr_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	crypto_hash_sha256_init(&st);
+	while (off < w->off) {
+		size_t n = w->off - off < bufsz ? (size_t)(w->off - off) : bufsz;
+		ssize_t got = pread(w->fd, buf, n, (off_t)off);
+		if (got <= 0) {
+			rc = verr_set(e, got < 0 ? -errno : -EIO, "state hash: read failed");
+			goto out;
+		}
+		crypto_hash_sha256_update(&st, buf, (unsigned long long)got);
+		off += (uint64_t)got;
+	}
+	crypto_hash_sha256_final(&st, digest);
+	sodium_bin2hex(hex, 65, digest, sizeof(digest));
+out:
+	free(buf);
+	close(w->fd);
+	free(w);
+	return rc;
 }
 
 bool ckpt_writer_cancelled(struct ckpt_writer *w)

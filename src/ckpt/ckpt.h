@@ -68,6 +68,16 @@ int ckpt_writer_commit(struct ckpt_writer *w, struct verr *e);
 /* Removes the temporary file. Frees w. */
 void ckpt_writer_abort(struct ckpt_writer *w);
 
+/*
+ * State hashes: a writer into an anonymous memfd instead of a file; after the
+ * sections are put, ckpt_writer_hash() gives the SHA-256 of everything after
+ * the file header (which alone holds the time, producer version and build
+ * type), so equal machine states give equal hashes in every build type.
+ */
+int ckpt_writer_open_anon(struct ckpt_writer **out, struct verr *e);
+/* Hex SHA-256 (65 bytes with NUL) of the sections written so far. Frees w. */
+int ckpt_writer_hash(struct ckpt_writer *w, char hex[65], struct verr *e);
+
 int ckpt_reader_open(struct ckpt_reader **out, const char *path, struct verr *e);
 void ckpt_reader_close(struct ckpt_reader *r);
 /* Header facts, for messages and tools. */

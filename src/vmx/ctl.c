@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include "../lib/build.h"
 #include "../lib/log.h"
@@ -56,6 +57,7 @@ static json_t *cmd_suspend(struct vmx *x, json_t *req, const char **err);
 static json_t *cmd_suspend_status(struct vmx *x, json_t *req, const char **err);
 static json_t *cmd_suspend_cancel(struct vmx *x, json_t *req, const char **err);
 static json_t *cmd_shutdown(struct vmx *x, json_t *req, const char **err);
+static json_t *cmd_hash(struct vmx *x, json_t *req, const char **err);
 
 static const struct ctl_command ctl_commands[] = {
 	{ "hello", "protocol version and identity of this vmx", cmd_hello },
@@ -65,6 +67,7 @@ static const struct ctl_command ctl_commands[] = {
 	{ "suspend", "save the VM to NAME.vmss and exit (status 3)", cmd_suspend },
 	{ "suspendStatus", "state and progress of a suspend", cmd_suspend_status },
 	{ "suspendCancel", "cancel a suspend in progress; the VM keeps running", cmd_suspend_cancel },
+	{ "hash", "SHA-256 of the machine state at an instruction boundary", cmd_hash },
 	{ "help", "list the commands", cmd_help },
 };
 
@@ -153,6 +156,41 @@ static json_t *cmd_suspend_cancel(struct vmx *x, json_t *req, const char **err)
 	atomic_store(&x->suspend_prog.cancel, 1);
 	LOG_INF("control socket: suspend cancel requested");
 	return json_object();
+}
+
+static json_t *cmd_hash(struct vmx *x, json_t *req, const char **err)
+{
+	struct timespec dl;
+	json_t *o = NULL;
+	int expect = 0;
+
+	if (atomic_load(&x->power_state) != VMX_POWER_ON) {
+		*err = "the VM is not running";
+		return NULL;
+	}
+	if (!atomic_compare_exchange_strong(&x->hash_req, &expect, 1)) {
+		*err = "a state hash is already being computed";
+		return NULL;
+	}
+	pthread_mutex_lock(&x->suspend_lock);
+	x->hash_ready = false;
+	pthread_mutex_unlock(&x->suspend_lock);
+	vm_request_stop(x->vm);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 60;
+	pthread_mutex_lock(&x->suspend_lock);
+	while (!x->hash_ready)
+		if (pthread_cond_timedwait(&x->hash_cond, &x->suspend_lock, &dl) != 0)
+			break;
+	if (!x->hash_ready)
+		*err = "timed out waiting for the vCPUs to stop";
+	else if (x->hash_rc < 0)
+		*err = "computing the state hash failed (see vmx.log)";
+	else
+		o = json_pack("{s:s, s:I}", "sha256", x->hash_hex, "instret",
+			      (json_int_t)x->hash_instret);
+	pthread_mutex_unlock(&x->suspend_lock);
+	return o;
 }
 
 static json_t *cmd_help(struct vmx *x, json_t *req, const char **err)

@@ -127,6 +127,46 @@ fail:
 	return rc;
 }
 
+int vmx_state_hash(struct vmx *x, char hex[65], struct verr *e)
+{
+	struct ckpt_writer *w;
+	int rc;
+
+	/* Memory still arriving from a resume must be in before it is hashed. */
+	if (x->resume_reader && (rc = ckpt_memory_wait(x->resume_reader, e)) < 0)
+		return rc;
+	rc = ckpt_writer_open_anon(&w, e);
+	if (rc < 0)
+		return rc;
+	rc = vm_save(x->vm, w, e);
+	if (rc < 0) {
+		ckpt_writer_abort(w);
+		return rc;
+	}
+	return ckpt_writer_hash(w, hex, e);
+}
+
+/* Answers a control-socket hash request while the VM is stopped. */
+static void serve_hash(struct vmx *x)
+{
+	struct verr e = { "" };
+	struct vm_status st;
+	char hex[65] = "";
+	int rc = vmx_state_hash(x, hex, &e);
+
+	if (rc < 0)
+		LOG_ERR("state hash: %s", e.msg);
+	vm_get_status(x->vm, &st);
+	pthread_mutex_lock(&x->suspend_lock);
+	x->hash_rc = rc;
+	memcpy(x->hash_hex, hex, sizeof(hex));
+	x->hash_instret = st.instret;
+	x->hash_ready = true;
+	pthread_cond_broadcast(&x->hash_cond);
+	pthread_mutex_unlock(&x->suspend_lock);
+	atomic_store(&x->hash_req, 0);
+}
+
 /* Removes the checkpoint once every page of it is in guest RAM. */
 static void *resume_cleanup_thread(void *arg)
 {
@@ -172,6 +212,12 @@ static void usage(FILE *f)
 		"options:\n"
 		"  --elf FILE      load FILE (ELF) without firmware; exit with its result\n"
 		"  --resume        resume from NAME.vmss (also when checkpoint.vmState is set)\n"
+		"  --until-insns N run until N guest instructions have retired in total (all\n"
+		"                  vCPUs, since power-on; with monitor.deterministic the stop is\n"
+		"                  at the first scheduling round boundary at or after N)\n"
+		"  --hash          at the end, print the machine state's SHA-256\n"
+		"  --hash-every N  also print it each time another N instructions have retired\n"
+		"  --suspend       at the end of --until-insns, suspend to NAME.vmss (exit 3)\n"
 		"  --quiet         do not copy warnings and errors to stderr\n"
 		"  -h, --help      this text\n");
 }
@@ -258,12 +304,18 @@ int main(int argc, char **argv)
 		{ "elf", required_argument, NULL, 'E' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "resume", no_argument, NULL, 'R' },
+		{ "until-insns", required_argument, NULL, 'U' },
+		{ "hash", no_argument, NULL, 'H' },
+		{ "hash-every", required_argument, NULL, 'e' },
+		{ "suspend", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vmx *x = &g_vmx;
 	const char *elf = NULL;
-	bool echo = true, resume = false;
+	bool echo = true, resume = false, want_hash = false, suspend_at_end = false;
+	uint64_t until = 0, hash_every = 0, next_hash = 0;
+	char *endp;
 	pthread_t cleanup;
 	bool cleanup_started = false;
 	struct verr e = { "" };
@@ -284,6 +336,30 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			resume = true;
+			break;
+		case 'U':
+			errno = 0;
+			until = strtoull(optarg, &endp, 0);
+			if (errno || *endp || !until) {
+				fprintf(stderr, "vmx: --until-insns: \"%s\" is not a positive number\n",
+					optarg);
+				return VMX_EXIT_USAGE;
+			}
+			break;
+		case 'H':
+			want_hash = true;
+			break;
+		case 'e':
+			errno = 0;
+			hash_every = strtoull(optarg, &endp, 0);
+			if (errno || *endp || !hash_every) {
+				fprintf(stderr, "vmx: --hash-every: \"%s\" is not a positive number\n",
+					optarg);
+				return VMX_EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			suspend_at_end = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -326,7 +402,12 @@ int main(int argc, char **argv)
 		verr_set(&e, rc, "cannot install signal handlers");
 		goto fail;
 	}
+	if (suspend_at_end && !until) {
+		fprintf(stderr, "vmx: --suspend needs --until-insns\n");
+		return VMX_EXIT_USAGE;
+	}
 	pthread_mutex_init(&x->suspend_lock, NULL);
+	pthread_cond_init(&x->hash_cond, NULL);
 	if (x->vmx_path[0]) {
 		const char *vs = cfg_get(x->cfg, VMX_VMSTATE_KEY);
 		char stem[4096];
@@ -367,9 +448,54 @@ int main(int argc, char **argv)
 		(unsigned long long)(x->vc.mem_size >> 20));
 	if (resume && pthread_create(&cleanup, NULL, resume_cleanup_thread, x) == 0)
 		cleanup_started = true;
+	if (hash_every) {
+		struct vm_status st;
+		vm_get_status(x->vm, &st);
+		next_hash = (st.instret / hash_every + 1) * hash_every;
+	}
 	for (;;) {
-		res = vm_run(x->vm);
-		if (res == VM_RESULT_STOPPED &&
+		uint64_t stop_at = until;
+		if (next_hash && (!stop_at || next_hash < stop_at))
+			stop_at = next_hash;
+		if (stop_at) {
+			struct vm_status st;
+			vm_get_status(x->vm, &st);
+			res = st.instret >= stop_at ? VM_RESULT_BUDGET
+						    : vm_run_insns(x->vm, stop_at - st.instret);
+		} else {
+			res = vm_run(x->vm);
+		}
+		if (res == VM_RESULT_BUDGET && next_hash && stop_at == next_hash) {
+			char hex[65];
+			struct vm_status st;
+			vm_get_status(x->vm, &st);
+			if (vmx_state_hash(x, hex, &e) < 0) {
+				LOG_ERR("state hash: %s", e.msg);
+				res = VM_RESULT_ERROR;
+				break;
+			}
+			printf("state-hash instret=%llu sha256=%s\n", (unsigned long long)st.instret,
+			       hex);
+			fflush(stdout);
+			next_hash = (st.instret / hash_every + 1) * hash_every;
+			if (!until || st.instret < until)
+				continue;
+		}
+		if (res == VM_RESULT_STOPPED && atomic_load(&x->hash_req)) {
+			serve_hash(x);
+			continue;
+		}
+		if (res == VM_RESULT_BUDGET) {
+			struct vm_status st;
+			vm_get_status(x->vm, &st);
+			LOG_INF("reached %llu instructions retired (asked for %llu)",
+				(unsigned long long)st.instret, (unsigned long long)until);
+			if (suspend_at_end)
+				atomic_store(&x->suspend_state, VMX_SUSPEND_REQUESTED);
+			else
+				break;
+		}
+		if ((res == VM_RESULT_STOPPED || res == VM_RESULT_BUDGET) &&
 		    atomic_load(&x->suspend_state) == VMX_SUSPEND_REQUESTED) {
 			/* A resume still loading memory must finish before RAM is saved again. */
 			if (cleanup_started) {
@@ -378,6 +504,10 @@ int main(int argc, char **argv)
 			}
 			if (do_suspend(x) == 0)
 				break;
+			if (res == VM_RESULT_BUDGET) {
+				res = VM_RESULT_ERROR;   /* --suspend asked for a checkpoint */
+				break;
+			}
 			continue;   /* failed or cancelled: the guest carries on */
 		}
 		break;
@@ -387,6 +517,18 @@ int main(int argc, char **argv)
 								    : exit_code_for(res, x->vm);
 	if (cleanup_started)
 		pthread_join(cleanup, NULL);
+	if (want_hash && code != VMX_EXIT_SUSPENDED) {
+		char hex[65];
+		struct vm_status st;
+		vm_get_status(x->vm, &st);
+		if (vmx_state_hash(x, hex, &e) < 0) {
+			LOG_ERR("state hash: %s", e.msg);
+			code = VMX_EXIT_ERROR;
+		} else {
+			printf("state-hash instret=%llu sha256=%s\n", (unsigned long long)st.instret, hex);
+			LOG_INF("state hash at %llu instructions: %s", (unsigned long long)st.instret, hex);
+		}
+	}
 	LOG_INF("vm stopped: result %d, exit status %d", (int)res, code);
 	if (x->ctl)
 		ctl_stop(x->ctl);

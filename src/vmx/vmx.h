@@ -33,6 +33,14 @@ struct vmx {
 	char suspend_error[512];
 	char vmss_path[4096];            /* NAME.vmss beside the .vmx */
 
+	/* State hash asked for on the control socket, computed on the main thread. */
+	_Atomic int hash_req;
+	pthread_cond_t hash_cond;
+	bool hash_ready;
+	int hash_rc;
+	char hash_hex[65];
+	uint64_t hash_instret;
+
 	/* Resume: the checkpoint being loaded (memory may still be arriving). */
 	struct ckpt_reader *resume_reader;
 };
@@ -45,6 +53,8 @@ enum vmx_suspend {
 #define VMX_VMSTATE_KEY "checkpoint.vmState"
 
 const char *vmx_suspend_name(int state);
+/* SHA-256 of the machine state (what a checkpoint would hold); VM stopped. */
+int vmx_state_hash(struct vmx *x, char hex[65], struct verr *e);
 
 enum vmx_power { VMX_POWER_STARTING = 0, VMX_POWER_ON, VMX_POWER_STOPPING, VMX_POWER_OFF };
 
