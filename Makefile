@@ -90,6 +90,7 @@ HOST_PROGS :=
 -include mk/host.mk
 -include mk/hostd.mk
 -include mk/stats.mk
+-include mk/callstack.mk
 
 host-progs: $(HOST_PROGS)
 
