@@ -28,11 +28,11 @@ check: deps
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
-FUZZ_LIB_SRCS := $(wildcard src/lib/*.c)
+FUZZ_LIB_SRCS := $(wildcard src/lib/*.c src/ckpt/*.c)
 $(B)/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(B)/release/version.c
 	@mkdir -p $(@D)
 	$(Q)clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
-	    -o $@ $< $(FUZZ_LIB_SRCS) $(B)/release/version.c -lpthread -ljansson
+	    -o $@ $< $(FUZZ_LIB_SRCS) $(B)/release/version.c -lpthread -ljansson -lsodium -lz
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do echo "== $$f"; mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
