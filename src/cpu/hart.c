@@ -514,7 +514,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 #define JUMP(target) do { s->pc = (target); s->icount += ip->idx + 1; goto block_done; } while (0)
 #define FALLTHROUGH_EXIT() do { s->pc = ip->pc + ip->len; s->icount += ip->idx + 1; \
 		goto block_done; } while (0)
-#define LOADV(T, out) do { \
+#define LOADV(T, out, chk) do { \
 		uint64_t va_ = RS1 + IMM; \
 		const struct tlbe *e_ = &tlb_r[(va_ >> 12) & TLB_MASK]; \
 		if (VMX_LIKELY(e_->tag == (va_ & (~0xfffULL | (sizeof(T) - 1))))) { \
@@ -524,8 +524,10 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			uint64_t v_; \
 			if (!mmu_load_slow(h, va_, sizeof(T), &v_)) EXC_PENDING(); \
 			out = (uint64_t)(int64_t)(T)v_; \
+			/* a device read may have DMAed over code */ \
+			if ((chk) && VMX_UNLIKELY(h->exit_req)) FALLTHROUGH_EXIT(); \
 		} } while (0)
-#define LOAD(T) do { LOADV(T, RD); NEXT; } while (0)
+#define LOAD(T) do { LOADV(T, RD, 1); NEXT; } while (0)
 #define STOREV(T, val) do { \
 		uint64_t va_ = RS1 + IMM, sv_ = (val); \
 		const struct tlbe *e_ = &tlb_w[(va_ >> 12) & TLB_MASK]; \
@@ -765,10 +767,14 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			EXC_PENDING();
 		FALLTHROUGH_EXIT();
 
-	L_FLW: { uint64_t v; FP_ON(); LOADV(uint32_t, v); f[ip->rd] = fpu_box_s((uint32_t)v);
-		s->mstatus |= MSTATUS_FS; NEXT; }
-	L_FLD: { uint64_t v; FP_ON(); LOADV(uint64_t, v); f[ip->rd] = v;
-		s->mstatus |= MSTATUS_FS; NEXT; }
+	L_FLW: { uint64_t v; FP_ON(); LOADV(uint32_t, v, 0); f[ip->rd] = fpu_box_s((uint32_t)v);
+		s->mstatus |= MSTATUS_FS;
+		if (VMX_UNLIKELY(h->exit_req)) FALLTHROUGH_EXIT();
+		NEXT; }
+	L_FLD: { uint64_t v; FP_ON(); LOADV(uint64_t, v, 0); f[ip->rd] = v;
+		s->mstatus |= MSTATUS_FS;
+		if (VMX_UNLIKELY(h->exit_req)) FALLTHROUGH_EXIT();
+		NEXT; }
 	L_FSW: FP_ON(); STOREV(uint32_t, (uint32_t)f[ip->rs2]); NEXT;
 	L_FSD: FP_ON(); STOREV(uint64_t, f[ip->rs2]); NEXT;
 	L_FMA_S: FP_RM();

@@ -610,6 +610,28 @@ static void test_dma_write_invalidates(void **state)
 	assert_int_equal(X(9), 2);
 }
 
+/* A device whose register read DMAs new code over guest RAM. */
+static int dma_dev_read(void *dev, uint64_t off, unsigned len, uint64_t *val)
+{
+	struct env *e = dev;
+	uint32_t w = ADDI(7, 0, 2);
+	*val = 0;
+	return bus_dma_write(&e->bus, BASE + 4, &w, 4);
+}
+static int dma_dev_write(void *dev, uint64_t off, unsigned len, uint64_t val) { return 0; }
+
+static void test_mmio_read_dma_over_running_block(void **state)
+{
+	struct env *e = *state;
+	static const struct mmio_ops ops = { dma_dev_read, dma_dev_write };
+	assert_int_equal(bus_map(&e->bus, "dma", 0x10000000, 0x1000, &ops, e), 0);
+	hart_set_xreg(e->h, 5, 0x10000000);
+	PROG(e, BASE, LD(6, 5, 0), ADDI(7, 0, 1), JSELF);
+	hart_run(e->h, 2);
+	assert_int_equal(X(7), 2);
+	assert_int_equal(hart_instret(e->h), 2);
+}
+
 static void test_store_then_fence_i(void **state)
 {
 	struct env *e = *state;
@@ -831,6 +853,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_self_modifying_same_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma_write_invalidates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_then_fence_i, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mmio_read_dma_over_running_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_caches_after_host_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sv39_walk_and_ad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sv39_faults, setup, teardown),
