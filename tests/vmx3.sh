@@ -69,7 +69,7 @@ guest.cmdline = "console=ttyS0 quiet panic=-1 vmx3.run=counter vmx3.counter=0"
 serial0.fileName = "$1.serial"
 VMX
   else
-    printf 'memSize = "256"\nnumvcpus = "1"\nserial0.fileName = "%s.serial"\n' "$1" >"$d/$1.vmx"
+    printf 'memSize = "256"\nnumvcpus = "1"\nserial0.fileName = "%s.serial"\nfake.suspendMs = "600"\n' "$1" >"$d/$1.vmx"
   fi
   "$HOST/vmx3-cmd" register "[ds1] $1/$1.vmx" >/dev/null
 }
@@ -134,8 +134,8 @@ check stats-build-has-stats-dir test -d "$T/ds1/vm1/stats"
 switch() {
   local v=$1 t=$2 old new lines before first out
   old=$(pid_of "$v")
-  lines=$(wc -l <"$T/ds1/$v/$v.serial")
   before=$(counter "$v")
+  lines=$(wc -l <"$T/ds1/$v/$v.serial")
   out=$("$HOST/vmx-buildtype" --vmname "$v" --buildType "$t")
   check "runtime-$v-$t-output" test "$out" = "Suspending VM...
 Reconfiguring VM \"[ds1] $v/$v.vmx\" for vmx build type $t...
@@ -170,6 +170,28 @@ p=$(pid_of $v)
 check suspended-resume-binary running_binary_ok "$p" vmx-stats
 check suspended-resume-workload wait_until $BOOT_S workload_running $v "$before"
 switch vm3 default
+
+# --- hostd killed (SIGKILL) in the middle of a runtime switch ------------------------------------
+v=vm3; id=$(vmid $v)
+before=$(counter $v)
+"$HOST/vmx-buildtype" --vmname $v --buildType debug >/dev/null 2>&1 &
+cli=$!
+task=None
+for _ in $(seq 1000); do   # plain curl and sed: quick enough to land inside the switch
+  t=$(api GET "/vms/$id" "" "$TOKEN" | sed -n 's/.*"busyTask":\([0-9]*\).*/\1/p')
+  [ -n "$t" ] && { task=$t; break; }
+done
+stop_hostd KILL
+wait $cli 2>/dev/null
+start_hostd --vmx-dir "$T/bin" || exit 1
+TOKEN=$(login root "$PW")
+settled() { [ "$(vm_field "$id" powerState)" = poweredOn ] && [ "$(vm_field "$id" busyTask)" = None ]; }
+check killed-hostd-vm-running wait_until 60 settled
+st_task=$(api GET "/tasks/$task" "" "$TOKEN" | jget "j['state'] + ': ' + j.get('error', '')")
+echo "# task $task after the restart: $st_task"
+check killed-hostd-task-says test "${st_task%%:*}" = success -o -n "$(grep 'interrupted by a restart of hostd' <<<"$st_task")"
+check killed-hostd-workload-carries-on wait_until $BOOT_S workload_running $v "$before"
+check killed-hostd-no-stale-checkpoint test ! -e "$T/ds1/$v/$v.vmss"
 
 # --- back to default, power off -------------------------------------------------------------
 for v in $VMS; do
