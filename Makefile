@@ -110,5 +110,5 @@ clean:
 
 # --- demo --------------------------------------------------------------------------
 demo: deps
-	$(MAKE) all guest
+	$(MAKE) -j2 all guest
 	B=$(B) scripts/demo.sh

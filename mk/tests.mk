@@ -20,8 +20,8 @@ tests: all unit-tests
 
 # Everything `make check` needs, then the runner; it prints "N passed, N failed".
 check: deps
-	$(MAKE) all unit-tests
-	$(MAKE) guest-for-tests
+	$(MAKE) -j2 all unit-tests
+	$(MAKE) -j2 guest-for-tests
 	B=$(B) tests/run.sh
 
 # Fuzz targets (libFuzzer, clang): one per parser; `make fuzz` runs each for FUZZ_SECONDS.
