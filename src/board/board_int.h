@@ -75,7 +75,9 @@ struct vm {
 	struct vm_console con;
 
 	int evfd;                       /* eventfd: wakes an idle vm_run */
-	atomic_bool stop_req, poweroff_req;
+	atomic_bool stop_req, poweroff_req, shutdown_req;
+	unsigned shutdown_stage;        /* next SysRq key to send, 0 = none */
+	uint64_t shutdown_next;         /* mtime when it is due */
 	bool result_set;
 	enum vm_result result;
 	uint64_t tohost_code;

@@ -21,6 +21,7 @@
 #include "../devices/plic.h"
 #include "../devices/uart.h"
 #include "../lib/log.h"
+#include "../stats/callstack.h"
 
 #define INPUT_POLL_NS   2000000ULL    /* look at console input every 2 ms of run time */
 #define DET_INSNS_PER_TICK 100        /* deterministic time: 1 GIPS against 10 MHz */
@@ -264,10 +265,34 @@ static void handle_tohost(struct vm *vm, struct hart *h)
 	}
 }
 
+/*
+ * A graceful shutdown without a guest agent: the serial console's magic SysRq
+ * (a BREAK, then a key), which Debian's kernel enables for sync (s), remount
+ * read-only (u) and power off (o).  One key a second of guest time, so the
+ * sync and remount finish before the power goes.
+ */
+static void shutdown_step(struct vm *vm, uint64_t now)
+{
+	static const char keys[] = "suo";
+	if (atomic_exchange(&vm->shutdown_req, false) && !vm->shutdown_stage) {
+		vm->shutdown_stage = 1;
+		vm->shutdown_next = now;
+		LOG_INF("shutdown: asking the guest to power off (serial SysRq s, u, o)");
+	}
+	if (!vm->shutdown_stage || now < vm->shutdown_next || uart_rx_room(vm->uart) < 2)
+		return;
+	uint8_t key = (uint8_t)keys[vm->shutdown_stage - 1];
+	if (uart_rx_break(vm->uart))
+		uart_rx_push(vm->uart, &key, 1);
+	vm->shutdown_next = now + DEV_TIMEBASE_HZ;
+	vm->shutdown_stage = vm->shutdown_stage < sizeof(keys) - 1 ? vm->shutdown_stage + 1 : 0;
+}
+
 /* Timers, console: what happens between slices. */
 static void vm_tick(struct vm *vm)
 {
 	uint64_t now = clint_mtime(vm->clint);
+	shutdown_step(vm, now);
 	clint_update(vm->clint);
 	for (unsigned h = 0; h < vm->nharts; h++)
 		hart_update_timer(vm->harts[h], now);
@@ -375,7 +400,11 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 				vm->idle[i] = false;
 			}
 			all_idle = false;
-			switch (hart_run(h, budget)) {
+			/* Published for the callstack sampler's signal handler. */
+			hart_current = h;
+			enum hart_exit why = hart_run(h, budget);
+			hart_current = NULL;
+			switch (why) {
 			case HART_EXIT_WFI:
 				vm->idle[i] = !hart_irq_pending(h);
 				break;
@@ -388,6 +417,7 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 			}
 		}
 		vm_tick(vm);
+		cs_devel_tick();
 		if (all_idle && !vm->result_set && !atomic_load(&vm->stop_req)) {
 			bool pending = false;
 			for (unsigned i = 0; i < vm->nharts; i++)
@@ -420,6 +450,15 @@ void vm_request_poweroff(struct vm *vm)
 	atomic_store(&vm->poweroff_req, true);
 	if (!vm->vc.deterministic)
 		kick_all(vm);
+	if (write(vm->evfd, &one, sizeof(one)) < 0) {
+		/* As above. */
+	}
+}
+
+void vm_request_shutdown(struct vm *vm)
+{
+	uint64_t one = 1;
+	atomic_store(&vm->shutdown_req, true);
 	if (write(vm->evfd, &one, sizeof(one)) < 0) {
 		/* As above. */
 	}

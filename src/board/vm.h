@@ -64,8 +64,14 @@ enum vm_result vm_run_insns(struct vm *vm, uint64_t insns);
 
 /* Thread-safe: make vm_run return VM_RESULT_STOPPED at the next instruction boundary. */
 void vm_request_stop(struct vm *vm);
-/* Thread-safe: ask the guest to power off (as a power button would). */
+/* Thread-safe: power off now (hard), at the next instruction boundary. */
 void vm_request_poweroff(struct vm *vm);
+/*
+ * Thread-safe: ask the guest to power itself off, as a power button would
+ * (Linux guests: serial-console SysRq sync, remount, power off).  The caller
+ * decides how long to wait before vm_request_poweroff.
+ */
+void vm_request_shutdown(struct vm *vm);
 
 /* HTIF result: 0 pass, otherwise the failing test number. */
 uint64_t vm_tohost_code(const struct vm *vm);

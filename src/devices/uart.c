@@ -25,6 +25,7 @@ enum {
 #define MCR_LOOP     0x10
 #define LSR_DR       0x01
 #define LSR_OE       0x02
+#define LSR_BI       0x10
 #define LSR_THRE     0x20
 #define LSR_TEMT     0x40
 #define IER_RDI      0x01
@@ -107,6 +108,17 @@ static void rx_put(struct uart *u, uint8_t c)
 
 size_t uart_rx_room(const struct uart *u) { return UART_FIFO_LEN - u->st.rx_count; }
 
+bool uart_rx_break(struct uart *u)
+{
+	if ((u->st.mcr & MCR_LOOP) || u->st.rx_count == UART_FIFO_LEN)
+		return false;
+	unsigned slot = (u->st.rx_head + u->st.rx_count) % UART_FIFO_LEN;
+	rx_put(u, 0);
+	u->st.rx_brk |= (uint16_t)(1u << slot);
+	uart_update_irq(u);
+	return true;
+}
+
 void uart_rx_push(struct uart *u, const uint8_t *buf, size_t n)
 {
 	/* In loopback the receiver hears only the transmitter. */
@@ -150,6 +162,7 @@ static int uart_read(void *dev, uint64_t off, unsigned len, uint64_t *val)
 			v = u->st.dll;
 		} else if (u->st.rx_count) {
 			v = u->st.rx_fifo[u->st.rx_head];
+			u->st.rx_brk &= (uint16_t)~(1u << u->st.rx_head);
 			u->st.rx_head = (u->st.rx_head + 1) % UART_FIFO_LEN;
 			u->st.rx_count--;
 		}
@@ -171,6 +184,8 @@ static int uart_read(void *dev, uint64_t off, unsigned len, uint64_t *val)
 		break;
 	case REG_LSR:
 		v = LSR_THRE | LSR_TEMT | (u->st.rx_count ? LSR_DR : 0) | u->st.lsr_err;
+		if (u->st.rx_count && (u->st.rx_brk & (1u << u->st.rx_head)))
+			v |= LSR_BI;
 		u->st.lsr_err = 0;
 		break;
 	case REG_MSR:
@@ -213,8 +228,10 @@ static int uart_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 		break;
 	case REG_IIR_FCR:
 		u->st.fcr = v & 0xc9;
-		if (v & FCR_CLR_RX)
+		if (v & FCR_CLR_RX) {
 			u->st.rx_count = u->st.rx_head = 0;
+			u->st.rx_brk = 0;
+		}
 		break;
 	case REG_LCR:
 		u->st.lcr = v;

@@ -8,6 +8,7 @@
 #ifndef VMX_DEVICES_UART_H
 #define VMX_DEVICES_UART_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "device.h"
@@ -23,6 +24,8 @@ struct uart_state {
 	uint8_t rx_head, rx_count;
 	uint8_t ier, fcr, lcr, mcr, lsr_err, scr, dll, dlm;
 	uint8_t thre_pending;     /* THR-empty interrupt not yet acknowledged */
+	uint8_t pad;
+	uint16_t rx_brk;          /* bit i: FIFO slot i holds a break (NUL with LSR.BI) */
 };
 
 struct uart;
@@ -31,6 +34,12 @@ struct uart;
 size_t uart_rx_room(const struct uart *u);
 /* Queues received bytes; bytes beyond the FIFO are dropped with an overrun error. */
 void uart_rx_push(struct uart *u, const uint8_t *buf, size_t n);
+/*
+ * Queues a line break condition (a NUL received with LSR.BI), as a terminal's
+ * BREAK key; Linux's serial console takes a break followed by a key as a
+ * magic SysRq.  Returns false when the FIFO has no room.
+ */
+bool uart_rx_break(struct uart *u);
 /* Writes buffered output to the host fd. */
 void uart_flush(struct uart *u);
 struct uart_state *uart_state(struct uart *u);

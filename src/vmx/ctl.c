@@ -104,7 +104,7 @@ static json_t *cmd_poweroff(struct vmx *x, json_t *req, const char **err)
 static json_t *cmd_shutdown(struct vmx *x, json_t *req, const char **err)
 {
 	LOG_INF("control socket: guest shutdown requested");
-	vm_request_poweroff(x->vm);
+	vm_request_shutdown(x->vm);
 	return json_object();
 }
 

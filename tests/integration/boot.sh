@@ -61,6 +61,17 @@ wait $pid; rc=$?
 check ctl-poweroff-exit0 test $rc -eq 0
 check ctl-socket-removed test ! -e "$vm/vmx.ctl"
 
+# A graceful shutdown: the guest powers itself off (serial SysRq), exit 0.
+vm="$tmp/shut"
+mkvm "$vm" "vmx3.run=counter vmx3.counter=0" 1
+"$B/release/vmx" "$vm/shut.vmx" >"$vm/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do grep -q 'VMX3 counter n=3 ' "$vm/console.log" 2>/dev/null && break; sleep 0.1; done
+"$B/host/vmx-ctl" "$vm" shutdown >/dev/null
+wait $pid; rc=$?
+check shutdown-exit0 test $rc -eq 0
+check shutdown-by-guest grep -q 'sysrq: Power Off' "$vm/console.log"
+
 # Bad guest files: each named, non-zero exit, no crash.
 vm="$tmp/bad"
 mkvm "$vm" "" 1

@@ -91,6 +91,27 @@ static void test_receive(void **state)
 	assert_int_equal(dev_rd(&dev, THR, 1), 0);      /* empty FIFO reads 0 */
 }
 
+/* A BREAK is a NUL with LSR.BI, reported for its own FIFO slot only (SysRq). */
+static void test_break(void **state)
+{
+	struct uart *u = dev.priv;
+	dev_wr(&dev, IER, 1, 0x01);
+	uart_rx_push(u, (const uint8_t *)"x", 1);
+	assert_true(uart_rx_break(u));
+	uart_rx_push(u, (const uint8_t *)"o", 1);
+	assert_true(fb.line[UART_IRQ]);
+	assert_int_equal(dev_rd(&dev, LSR, 1) & 0x11, 0x01);   /* 'x': DR, no BI */
+	assert_int_equal(dev_rd(&dev, THR, 1), 'x');
+	assert_int_equal(dev_rd(&dev, LSR, 1) & 0x11, 0x11);   /* the break: DR | BI */
+	assert_int_equal(dev_rd(&dev, THR, 1), 0);
+	assert_int_equal(dev_rd(&dev, LSR, 1) & 0x11, 0x01);   /* 'o' after it: no BI */
+	assert_int_equal(dev_rd(&dev, THR, 1), 'o');
+	assert_false(fb.line[UART_IRQ]);
+	for (int i = 0; i < UART_FIFO_LEN; i++)
+		uart_rx_push(u, (const uint8_t *)"z", 1);
+	assert_false(uart_rx_break(u));                          /* no room */
+}
+
 static void test_overrun_and_fifo_clear(void **state)
 {
 	struct uart *u = dev.priv;
@@ -167,6 +188,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thre_interrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_break, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overrun_and_fifo_clear, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_divisor_scratch_loopback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serial_file, setup, teardown),
