@@ -118,8 +118,12 @@ long cli_request(struct cli_conn *c, const char *method, const char *path, json_
 			*reply = json_pack("{s:{s:s}}", "error", "message", "the server's reply is not JSON");
 	} else {
 		char msg[1200];
-		snprintf(msg, sizeof(msg), "cannot reach hostd at %s%s%s: %s", c->unix_path[0] ?
-			 "unix:" : c->base, c->unix_path, "", cerr[0] ? cerr : curl_easy_strerror(rc));
+		if (c->unix_path[0])
+			snprintf(msg, sizeof(msg), "cannot reach hostd at unix:%s (is hostd running?)",
+				 c->unix_path);
+		else
+			snprintf(msg, sizeof(msg), "cannot reach hostd at %s: %s", c->base,
+				 cerr[0] ? cerr : curl_easy_strerror(rc));
 		*reply = json_pack("{s:{s:s}}", "error", "message", msg);
 	}
 	curl_slist_free_all(h);
@@ -180,6 +184,11 @@ int cli_login(struct cli_conn *c, const char *user, const char *password)
 	json_t *body = json_pack("{s:s, s:s}", "username", user, "password", password);
 	st = cli_request(c, "POST", "/session", body, &reply);
 	json_decref(body);
+	if (st < 0) {
+		fprintf(stderr, "%s: %s\n", c->prog, cli_errmsg(reply));
+		json_decref(reply);
+		return -1;
+	}
 	if (st != 200) {
 		fprintf(stderr, "%s: login as %s failed: %s\n", c->prog, user, cli_errmsg(reply));
 		json_decref(reply);
