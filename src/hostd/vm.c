@@ -212,7 +212,9 @@ uint64_t vm_reserved_mb(int except_id)
 	uint64_t sum = 0, mem;
 
 	for (struct hvm *v = g_hostd.vms; v; v = v->next) {
-		if (v->id == except_id || (v->power != HP_ON && !v->pid))
+		/* A VM owned by a task (for example suspended in the middle of a
+		 * runtime switch) is about to run again: it keeps its reservation. */
+		if (v->id == except_id || (v->power != HP_ON && !v->pid && !v->busy_task))
 			continue;
 		if (vm_read_cfg(v, NULL, &mem, NULL, NULL) < 0)
 			mem = 512;
