@@ -511,7 +511,28 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		hart_trap(h, (cause), (tval), false); goto block_done; } while (0)
 #define EXC_PENDING() EXC(h->exc_cause, h->exc_tval)
 #define ILLEGAL() EXC(EXC_ILLEGAL, ip->raw)
-#define JUMP(target) do { s->pc = (target); s->icount += ip->idx + 1; goto block_done; } while (0)
+/*
+ * Leave the block for `target`: straight into a chained successor when its
+ * link is current and nothing needs the loop top (budget, interrupt, kick,
+ * exit), else through the loop top.  Translation modes cannot change at these
+ * exits, so the data-TLB pointers stay valid.
+ */
+#define CHAIN(target) do { \
+		uint64_t t2_ = (target); \
+		struct block *n_ = b->link[0]; \
+		if (!n_ || n_->vpc != t2_) \
+			n_ = b->link[1]; \
+		if (n_ && n_->vpc == t2_ && b->link_gen == h->chain_gen && \
+		    s->icount - start + n_->n <= budget && !(mip_load(h) & s->mie) && \
+		    !h->exit_req && !__atomic_load_n(&h->kick, __ATOMIC_RELAXED)) { \
+			b = prev = n_; \
+			ip = b->insn; \
+			goto *ip->handler; \
+		} \
+		s->pc = t2_; \
+		goto block_done; \
+	} while (0)
+#define JUMP(target) do { uint64_t t1_ = (target); s->icount += ip->idx + 1; CHAIN(t1_); } while (0)
 #define FALLTHROUGH_EXIT() do { s->pc = ip->pc + ip->len; s->icount += ip->idx + 1; \
 		goto block_done; } while (0)
 #define LOADV(T, out, chk) do { \
@@ -578,7 +599,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		goto *ip->handler;
 
 	L_ILLEGAL: ILLEGAL();
-	L_END: s->pc = ip->pc; s->icount += ip->idx; goto block_done;
+	L_END: s->icount += ip->idx; CHAIN(ip->pc);
 	L_LUI: RD = IMM; NEXT;
 	L_AUIPC: RD = ip->pc + IMM; NEXT;
 	L_JAL: RD = ip->pc + ip->len; JUMP(ip->pc + IMM);
