@@ -101,4 +101,20 @@ void hart_flush_caches(struct hart *h);
 /* Value last written to tohost by the guest (HART_EXIT_TOHOST). */
 uint64_t hart_tohost_value(const struct hart *h);
 
+
+/*
+ * Added for the callstack profiler (issue 7; bodies in src/cpu/peek.c).
+ * Side-effect-free views of a hart for a sampler running in a signal handler
+ * on the hart's own thread: no A/D updates, no TLB fill, no exception raised.
+ *
+ * hart_current is the hart the calling thread is running right now (set by
+ * the board around hart_run, NULL otherwise).
+ */
+extern _Thread_local struct hart *hart_current;
+/* Reads len bytes of guest virtual memory through the current translation
+ * (satp, privilege); false when any byte is unmapped or not RAM. */
+bool hart_peek_virt(const struct hart *h, uint64_t va, void *buf, unsigned len);
+/* Current privilege mode (enum priv). */
+unsigned hart_peek_priv(const struct hart *h);
+
 #endif

@@ -1,0 +1,23 @@
+# callstack.mk - the callstack profiler's host program (vmx-callstack, the
+# viewer) and its test guests.  Collection itself is src/stats/cs_*.c, linked
+# by the main Makefile into the stats/opt/obj builds.
+
+CS_TOOL_OBJS := $(patsubst src/%.c,$(B)/host/%.o,$(wildcard src/cstools/*.c))
+
+# vmx-callstack: views and exports a profile written by a stats build.
+$(B)/host/vmx-callstack: $(CS_TOOL_OBJS) $(B)/host/libvmx3host.a
+	@echo "  LD [host] $@"
+	$(Q)$(CC) -o $@ $^ -lncurses -ljansson -lz -lpthread
+
+HOST_PROGS += $(B)/host/vmx-callstack
+
+# Bare-metal test guests with frame pointers: $(B)/isa/cs-<name>.elf.
+CS_GUEST_CFLAGS = $(filter-out -O2,$(ISA_CFLAGS)) -O1 -fno-omit-frame-pointer -fno-inline \
+                   -fno-optimize-sibling-calls
+$(B)/isa/cs-%.elf: tests/callstack/guest/%.c tests/isa/common/crt0.S tests/isa/common/lib.c tests/isa/common/link.ld tests/isa/common/test.h
+	@mkdir -p $(@D)
+	@echo "  CC [isa] $<"
+	$(Q)$(ISA_CC) $(CS_GUEST_CFLAGS) $(CS_GUEST_DEFS) -o $@ $(ISA_COMMON) $<
+
+callstack-test-guests: $(B)/isa/cs-shares.elf
+.PHONY: callstack-test-guests

@@ -1,0 +1,136 @@
+/*
+ * callstack.h - the callstack profiler of the stats build (issue 7).
+ *
+ * Each sampled thread (the thread running the vCPUs) gets a per-thread timer
+ * (timer_create, SIGEV_THREAD_ID) at CS_HZ.  The SIGPROF handler records one
+ * stack: the guest's frames (PC, then the s0/fp chain read through the guest
+ * page tables without side effects), the monitor's frames (its own rbp
+ * chain), and the current kstat, into a per-thread ring.  A collector thread
+ * drains the rings into a bounded table (vmx.callstackMaxFootprintMB) and
+ * writes <vmdir>/stats/callstack-<YYYYmmdd-HHMMSS>-<pid>.txt periodically
+ * and at exit, with every address already symbolized (monitor from its own
+ * ELF symbol table, guest from guest.symbols), so vmx-callstack needs nothing
+ * else.  Format in docs/CALLSTACK.md.
+ *
+ * Stats builds only; elsewhere every entry point is an inline stub.
+ */
+#ifndef VMX_STATS_CALLSTACK_H
+#define VMX_STATS_CALLSTACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../lib/build.h"
+#include "../lib/verr.h"
+
+#define CS_HZ 97
+#define CS_MAX_GUEST 32     /* guest frames kept per sample (pc first) */
+#define CS_MAX_MON 48       /* monitor frames kept per sample (leaf first) */
+#define CS_DEFAULT_FOOTPRINT_MB 32
+#define CS_VCPU_NONE 0xffu  /* sample taken outside hart_run */
+
+struct cfg;
+
+/* One raw sample, as the signal handler records it (frames leaf first). */
+struct cs_sample {
+	uint64_t t_ns;          /* CLOCK_MONOTONIC */
+	uint16_t kstat;
+	uint8_t vcpu;           /* hart id or CS_VCPU_NONE */
+	uint8_t priv;           /* guest privilege mode (0 U, 1 S, 3 M) */
+	uint8_t nguest, nmon;
+	uint64_t guest[CS_MAX_GUEST];
+	uint64_t mon[CS_MAX_MON];
+};
+
+/* A symbol table: sorted [start, end) ranges with names. */
+struct cs_symtab;
+
+/* Loads guest symbols: an ELF with .symtab, a System.map or a kallsyms text. */
+int cs_symtab_load(struct cs_symtab **out, const char *path, struct verr *e);
+/*
+ * Guest kallsyms captured from a console log: the last block the default
+ * guest's kallsyms workload printed between its VMX3-KALLSYMS markers.
+ */
+int cs_symtab_load_console(struct cs_symtab **out, const char *path, struct verr *e);
+/* Adds every symbol of src to dst (kernel and user program in one table). */
+int cs_symtab_merge(struct cs_symtab *dst, const struct cs_symtab *src);
+/* The running monitor's own function symbols, relocated by the PIE load bias. */
+int cs_symtab_self(struct cs_symtab **out, struct verr *e);
+void cs_symtab_free(struct cs_symtab *t);
+unsigned cs_symtab_count(const struct cs_symtab *t);
+/* Name of the function covering addr (and its start), or NULL: never a guess. */
+const char *cs_symtab_lookup(const struct cs_symtab *t, uint64_t addr, uint64_t *start);
+
+/*
+ * The aggregation table: identical stacks (same vCPU, kstat, privilege, time
+ * bucket, frames) share one entry with a count.  Its memory never exceeds
+ * `cap_bytes`; when nearly full it switches to coarse aggregation (one time
+ * bucket, frames cut to CS_COARSE_FRAMES each) and when that is full too it
+ * counts drops.
+ */
+#define CS_COARSE_FRAMES 12
+#define CS_TBUCKET_ALL 0xffffffffu
+struct cs_table;
+int cs_table_create(struct cs_table **out, size_t cap_bytes, unsigned bucket_s);
+void cs_table_free(struct cs_table *t);
+/* t0_ns: collection start, for the time bucket. */
+void cs_table_add(struct cs_table *t, const struct cs_sample *s, uint64_t t0_ns);
+uint64_t cs_table_samples(const struct cs_table *t);
+uint64_t cs_table_drops(const struct cs_table *t);
+unsigned cs_table_entries(const struct cs_table *t);
+size_t cs_table_footprint(const struct cs_table *t);
+bool cs_table_coarse(const struct cs_table *t);
+
+/* Everything a profile file says besides the table. */
+struct cs_meta {
+	const char *buildtype;
+	const char *guest_symbols;   /* path or NULL */
+	uint64_t start_unix_ns, elapsed_ns;
+	unsigned hz;
+	uint64_t signals;            /* handler invocations */
+	uint64_t ring_drops;         /* samples lost because a ring was full */
+};
+/*
+ * Writes the whole profile (header, kstat names, symbolized frame table,
+ * stacks) to path atomically (temporary file + rename).
+ */
+int cs_write_profile(const char *path, const struct cs_table *t, const struct cs_meta *m,
+		     const struct cs_symtab *mon, const struct cs_symtab *guest, struct verr *e);
+
+/* Walks the monitor's frame-pointer chain with bounds [lo, hi); returns frames stored. */
+unsigned cs_walk_host(uint64_t pc, uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *out,
+		      unsigned max);
+
+#if VMX_STATS
+/*
+ * Reads monitor.callstack, vmx.callstackMaxFootprintMB, guest.symbols; starts
+ * the collector and samples the calling thread (the vCPU thread).  Does
+ * nothing when monitor.callstack is FALSE or stats are off.  vmdir NULL: no
+ * file (tests).
+ */
+int cs_start(const struct cfg *c, const char *vmdir, struct verr *e);
+/* Stops sampling, writes the final profile, frees everything. */
+void cs_stop(void);
+/* Path of the profile being written ("" when none). */
+const char *cs_profile_path(void);
+/*
+ * Test-only knob (obj build: VMX_DEVEL): spins for about `us` microseconds in
+ * a function of its own, so tests can see a known-slow monitor path.
+ */
+void cs_slow_path(unsigned us);
+/* Called by the board once per scheduling round: the test-only slow path
+ * (monitor.callstackTestSlowUs, opt/obj builds) when it is set. */
+void cs_devel_tick(void);
+#else
+static inline int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
+{
+	(void)c; (void)vmdir; (void)e;
+	return 0;
+}
+static inline void cs_stop(void) {}
+static inline const char *cs_profile_path(void) { return ""; }
+static inline void cs_slow_path(unsigned us) { (void)us; }
+static inline void cs_devel_tick(void) {}
+#endif
+
+#endif

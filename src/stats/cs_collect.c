@@ -1,0 +1,437 @@
+/*
+ * cs_collect.c - the callstack profiler's sampling and collection.
+ *
+ * Sampled threads get a CLOCK_MONOTONIC timer delivering SIGPROF to that
+ * thread alone (SIGEV_THREAD_ID) at CS_HZ, so waits (WFI idle, I/O) show up
+ * as time like in kstats.  The handler is async-signal-safe: it only reads
+ * (the hart the board published in hart_current, guest RAM through
+ * hart_peek_virt, its own stack within the bounds recorded at attach time)
+ * and writes one slot of the thread's single-producer ring.  The collector
+ * thread drains the rings into the bounded table every 100 ms and writes the
+ * symbolized profile every CS_WRITE_INTERVAL_S seconds and at cs_stop().
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include "../cpu/hart.h"
+#include "../lib/cfg.h"
+#include "../lib/log.h"
+#include "callstack.h"
+#include "kstat.h"
+
+#define CS_RING 64                  /* samples; drained every 100 ms at 97 Hz */
+#define CS_MAX_THREADS 4
+#define CS_WRITE_INTERVAL_S 10
+#define CS_BUCKET_S 1
+
+struct cs_thread {
+	struct cs_sample ring[CS_RING];
+	_Atomic uint32_t head, tail;     /* head: handler only; tail: collector only */
+	_Atomic uint64_t drops;
+	uint64_t stack_lo, stack_hi;
+	timer_t timer;
+	bool timer_ok;
+};
+
+static struct {
+	bool started;
+	_Atomic bool running;
+	struct cs_thread *threads[CS_MAX_THREADS];
+	_Atomic unsigned nthreads;
+	_Atomic uint64_t signals;
+	struct cs_table *table;
+	struct cs_symtab *mon, *guest;
+	char guest_syms[4096];
+	char console_path[4096];
+	char path[4200];
+	uint64_t t0_ns, start_unix_ns;
+	pthread_t collector;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	struct sigaction old_sa;
+} cs = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static _Thread_local struct cs_thread *cs_self;
+static volatile unsigned cs_slow_us;
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The guest's call chain: pc, then the return addresses of the s0/fp chain. */
+static unsigned walk_guest(const struct hart *h, uint64_t *out, unsigned max)
+{
+	uint64_t fp = hart_get_xreg(h, 8), sp = hart_get_xreg(h, 2);
+	unsigned n = 0;
+	out[n++] = hart_get_pc(h);
+	/*
+	 * A leaf function's frame holds only the caller's fp, at [fp - 8]
+	 * (gcc saves no ra there): when that word looks like a frame pointer on
+	 * this stack rather than a return address, the caller is in ra.
+	 */
+	if (fp >= 16 && !(fp & 7)) {
+		uint64_t w;
+		if (hart_peek_virt(h, fp - 8, &w, 8) && !(w & 7) && w > fp && w > sp &&
+		    w - sp <= 64 * 1024 && n < max) {
+			out[n++] = hart_get_xreg(h, 1);
+			fp = w;
+		}
+	}
+	/* RISC-V frame record below fp: [fp - 8] = ra, [fp - 16] = caller's fp. */
+	while (n < max && fp >= 16 && !(fp & 7)) {
+		uint64_t rec[2];
+		if (!hart_peek_virt(h, fp - 16, rec, sizeof(rec)) || !rec[1])
+			break;
+		out[n++] = rec[1];
+		if (rec[0] <= fp)
+			break;
+		fp = rec[0];
+	}
+	return n;
+}
+
+static void cs_handler(int sig, siginfo_t *si, void *ucv)
+{
+	struct cs_thread *t = cs_self;
+	const ucontext_t *uc = ucv;
+	int saved = errno;
+	(void)sig;
+	(void)si;
+
+	if (!t || !atomic_load_explicit(&cs.running, memory_order_relaxed))
+		goto out;
+	atomic_fetch_add_explicit(&cs.signals, 1, memory_order_relaxed);
+	uint32_t head = atomic_load_explicit(&t->head, memory_order_relaxed);
+	uint32_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
+	if (head - tail >= CS_RING) {
+		atomic_fetch_add_explicit(&t->drops, 1, memory_order_relaxed);
+		goto out;
+	}
+	struct cs_sample *s = &t->ring[head % CS_RING];
+	const struct hart *h = hart_current;
+	s->t_ns = now_ns(CLOCK_MONOTONIC);
+	s->kstat = atomic_load_explicit(&kstat_vcpus[stats_slot].cur, memory_order_relaxed);
+	if (h) {
+		s->vcpu = (uint8_t)hart_id(h);
+		s->priv = (uint8_t)hart_peek_priv(h);
+		s->nguest = (uint8_t)walk_guest(h, s->guest, CS_MAX_GUEST);
+	} else {
+		s->vcpu = CS_VCPU_NONE;
+		s->priv = 0;
+		s->nguest = 0;
+	}
+	s->nmon = (uint8_t)cs_walk_host((uint64_t)uc->uc_mcontext.gregs[REG_RIP],
+					(uint64_t)uc->uc_mcontext.gregs[REG_RBP], t->stack_lo,
+					t->stack_hi, s->mon, CS_MAX_MON);
+	atomic_store_explicit(&t->head, head + 1, memory_order_release);
+out:
+	errno = saved;
+}
+
+static void drain(void)
+{
+	unsigned n = atomic_load(&cs.nthreads);
+	for (unsigned i = 0; i < n; i++) {
+		struct cs_thread *t = cs.threads[i];
+		uint32_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
+		uint32_t head = atomic_load_explicit(&t->head, memory_order_acquire);
+		for (; tail != head; tail++)
+			cs_table_add(cs.table, &t->ring[tail % CS_RING], cs.t0_ns);
+		atomic_store_explicit(&t->tail, tail, memory_order_release);
+	}
+}
+
+static void write_profile(void)
+{
+	struct verr e = { 0 };
+	struct cs_meta m = { 0 };
+	unsigned n = atomic_load(&cs.nthreads);
+
+	if (!cs.path[0])
+		return;
+	/* Auto-gathered guest symbols: the guest's kallsyms workload on the console. */
+	if (!cs.guest && cs.console_path[0]) {
+		struct cs_symtab *t;
+		if (cs_symtab_load_console(&t, cs.console_path, &e) == 0) {
+			cs.guest = t;
+			snprintf(cs.guest_syms, sizeof(cs.guest_syms), "%s (console kallsyms)",
+				 cs.console_path);
+			LOG_INF("callstack: %u guest symbols from the console log",
+				cs_symtab_count(t));
+		}
+	}
+	m.buildtype = VMX_BUILDTYPE_NAME;
+	m.guest_symbols = cs.guest_syms;
+	m.hz = CS_HZ;
+	m.start_unix_ns = cs.start_unix_ns;
+	m.elapsed_ns = now_ns(CLOCK_MONOTONIC) - cs.t0_ns;
+	m.signals = atomic_load(&cs.signals);
+	for (unsigned i = 0; i < n; i++)
+		m.ring_drops += atomic_load(&cs.threads[i]->drops);
+	if (cs_write_profile(cs.path, cs.table, &m, cs.mon, cs.guest, &e) < 0)
+		LOG_WRN("callstack: %s", e.msg);
+}
+
+static void *collector(void *arg)
+{
+	uint64_t last_write = now_ns(CLOCK_MONOTONIC);
+	(void)arg;
+	pthread_mutex_lock(&cs.lock);
+	while (!cs.stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&cs.cond, &cs.lock, &ts);
+		if (cs.stop)
+			break;
+		pthread_mutex_unlock(&cs.lock);
+		drain();
+		if (now_ns(CLOCK_MONOTONIC) - last_write >= CS_WRITE_INTERVAL_S * 1000000000ull) {
+			write_profile();
+			last_write = now_ns(CLOCK_MONOTONIC);
+		}
+		pthread_mutex_lock(&cs.lock);
+	}
+	pthread_mutex_unlock(&cs.lock);
+	return NULL;
+}
+
+/* Samples the calling thread from now on. */
+static int attach_thread(struct verr *e)
+{
+	struct cs_thread *t;
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	unsigned n = atomic_load(&cs.nthreads);
+
+	if (n == CS_MAX_THREADS)
+		return verr_set(e, -ENOSPC, "callstack: too many sampled threads");
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return verr_set(e, -ENOMEM, "callstack: out of memory");
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+			t->stack_lo = (uint64_t)(uintptr_t)addr;
+			t->stack_hi = t->stack_lo + size;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	struct sigevent sev = { 0 };
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGPROF;
+	sev._sigev_un._tid = gettid();   /* sigev_notify_thread_id in newer glibc */
+	if (timer_create(CLOCK_MONOTONIC, &sev, &t->timer) < 0) {
+		int rc = -errno;
+		free(t);
+		return verr_set(e, rc, "callstack: timer_create: %s", strerror(-rc));
+	}
+	t->timer_ok = true;
+	cs_self = t;
+	cs.threads[n] = t;
+	atomic_store(&cs.nthreads, n + 1);
+	long period = 1000000000L / CS_HZ;
+	struct itimerspec its = { { 0, period }, { 0, period } };
+	timer_settime(t->timer, 0, &its, NULL);
+	return 0;
+}
+
+static int read_config(const struct cfg *c, const char *vmdir, bool *on, uint64_t *mb,
+		       struct verr *e)
+{
+	int rc = cfg_get_bool(c, "monitor.callstack", true, on, e);
+	if (rc < 0)
+		return rc;
+	rc = cfg_get_u64(c, "vmx.callstackMaxFootprintMB", CS_DEFAULT_FOOTPRINT_MB, 1, 4096, mb, e);
+	if (rc < 0)
+		return rc;
+	if (VMX_DEVEL) {
+		uint64_t us;
+		rc = cfg_get_u64(c, "monitor.callstackTestSlowUs", 0, 0, 100000, &us, e);
+		if (rc < 0)
+			return rc;
+		cs_slow_us = (unsigned)us;
+	}
+	const char *keys[] = { "guest.symbols", "guest.userSymbols" };
+	for (unsigned i = 0; i < 2; i++) {
+		char p[4096];
+		struct cs_symtab *t;
+		const char *v = cfg_get(c, keys[i]);
+		const char *key = keys[i];
+		/* A bare-metal guest's ELF is its own symbol table. */
+		if ((!v || !v[0]) && i == 0 && cfg_get(c, "guest.elf") && cfg_get(c, "guest.elf")[0])
+			key = "guest.elf";
+		else if (!v || !v[0])
+			continue;
+		rc = cfg_path(c, key, vmdir, p, sizeof(p), e);
+		if (rc < 0)
+			return rc;
+		rc = cs_symtab_load(&t, p, e);
+		if (rc < 0)
+			return verr_prefix(e, rc, "%s", key);
+		if (!cs.guest) {
+			cs.guest = t;
+		} else {
+			rc = cs_symtab_merge(cs.guest, t);
+			cs_symtab_free(t);
+			if (rc < 0)
+				return verr_set(e, rc, "callstack: out of memory");
+		}
+		size_t l = strlen(cs.guest_syms);
+		snprintf(cs.guest_syms + l, sizeof(cs.guest_syms) - l, "%s%s", l ? "," : "", p);
+	}
+	const char *con = cfg_get(c, "serial0.fileName");
+	if (!cs.guest && con && con[0] && vmdir &&
+	    cfg_path(c, "serial0.fileName", vmdir, cs.console_path, sizeof(cs.console_path), e) < 0)
+		cs.console_path[0] = 0;
+	return 0;
+}
+
+int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
+{
+	bool on = true;
+	uint64_t mb = CS_DEFAULT_FOOTPRINT_MB;
+	int rc;
+
+	if (cs.started || !stats_on)
+		return 0;
+	if (c) {
+		rc = read_config(c, vmdir, &on, &mb, e);
+		if (rc < 0)
+			goto fail;
+	}
+	if (!on) {
+		LOG_INF("callstack profiler off (monitor.callstack)");
+		cs_symtab_free(cs.guest);
+		cs.guest = NULL;
+		return 0;
+	}
+	rc = cs_symtab_self(&cs.mon, e);
+	if (rc < 0)
+		LOG_WRN("callstack: monitor symbols: %s", e->msg);   /* addresses only */
+	rc = cs_table_create(&cs.table, (size_t)mb << 20, CS_BUCKET_S);
+	if (rc < 0) {
+		verr_set(e, rc, "callstack: cannot allocate %llu MB", (unsigned long long)mb);
+		goto fail;
+	}
+	if (vmdir) {
+		char dir[4200];
+		struct tm tm;
+		time_t now = time(NULL);
+		snprintf(dir, sizeof(dir), "%s/stats", vmdir);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			rc = verr_set(e, -errno, "%s: %s", dir, strerror(errno));
+			goto fail;
+		}
+		gmtime_r(&now, &tm);
+		snprintf(cs.path, sizeof(cs.path), "%s/callstack-%04d%02d%02d-%02d%02d%02d-%d.txt",
+			 dir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, (int)getpid());
+	}
+	struct sigaction sa = { 0 };
+	sa.sa_sigaction = cs_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGPROF, &sa, &cs.old_sa) < 0) {
+		rc = verr_set(e, -errno, "callstack: sigaction: %s", strerror(errno));
+		goto fail;
+	}
+	cs.t0_ns = now_ns(CLOCK_MONOTONIC);
+	cs.start_unix_ns = now_ns(CLOCK_REALTIME);
+	cs.stop = false;
+	atomic_store(&cs.running, true);
+	rc = attach_thread(e);
+	if (rc < 0)
+		goto fail_sig;
+	rc = -pthread_create(&cs.collector, NULL, collector, NULL);
+	if (rc < 0) {
+		verr_set(e, rc, "callstack: cannot start the collector thread");
+		goto fail_sig;
+	}
+	cs.started = true;
+	LOG_INF("callstack profiler: %u Hz, cap %llu MB, %u monitor and %u guest symbols%s%s",
+		CS_HZ, (unsigned long long)mb, cs_symtab_count(cs.mon), cs_symtab_count(cs.guest),
+		cs.path[0] ? ", profile " : "", cs.path);
+	return 0;
+fail_sig:
+	atomic_store(&cs.running, false);
+	sigaction(SIGPROF, &cs.old_sa, NULL);
+fail:
+	cs_symtab_free(cs.mon);
+	cs_symtab_free(cs.guest);
+	cs_table_free(cs.table);
+	cs.mon = cs.guest = NULL;
+	cs.table = NULL;
+	return rc;
+}
+
+void cs_stop(void)
+{
+	unsigned n;
+	if (!cs.started)
+		return;
+	n = atomic_load(&cs.nthreads);
+	for (unsigned i = 0; i < n; i++)
+		if (cs.threads[i]->timer_ok)
+			timer_delete(cs.threads[i]->timer);
+	atomic_store(&cs.running, false);
+	pthread_mutex_lock(&cs.lock);
+	cs.stop = true;
+	pthread_cond_signal(&cs.cond);
+	pthread_mutex_unlock(&cs.lock);
+	pthread_join(cs.collector, NULL);
+	drain();
+	write_profile();
+	LOG_INF("callstack: %llu samples, %u stacks, %llu dropped%s",
+		(unsigned long long)cs_table_samples(cs.table), cs_table_entries(cs.table),
+		(unsigned long long)cs_table_drops(cs.table),
+		cs_table_coarse(cs.table) ? " (coarse aggregation: footprint cap reached)" : "");
+	/* A signal already queued must find no handler work to do, not a freed ring. */
+	cs_self = NULL;
+	sigaction(SIGPROF, &cs.old_sa, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		free(cs.threads[i]);
+		cs.threads[i] = NULL;
+	}
+	atomic_store(&cs.nthreads, 0);
+	cs_symtab_free(cs.mon);
+	cs_symtab_free(cs.guest);
+	cs_table_free(cs.table);
+	cs.mon = cs.guest = NULL;
+	cs.table = NULL;
+	cs.guest_syms[0] = 0;
+	cs.console_path[0] = 0;
+	cs.started = false;
+}
+
+const char *cs_profile_path(void) { return cs.path; }
+
+/* Kept out of line and named, so the test sees it as its own function. */
+__attribute__((noinline)) void cs_slow_path(unsigned us)
+{
+	uint64_t end = now_ns(CLOCK_MONOTONIC) + (uint64_t)us * 1000;
+	while (now_ns(CLOCK_MONOTONIC) < end)
+		__asm__ volatile("" ::: "memory");
+}
+
+void cs_devel_tick(void)
+{
+	if (VMX_DEVEL && cs_slow_us)
+		cs_slow_path(cs_slow_us);
+}

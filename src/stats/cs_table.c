@@ -1,0 +1,339 @@
+/*
+ * cs_table.c - the callstack profiler's bounded aggregation table, the
+ * frame-pointer walk of the monitor's own stack, and the profile writer.
+ *
+ * The table is one allocation made up front (entries, hash index, frame
+ * arena) sized from the footprint cap, so collecting never allocates and
+ * never grows past the cap: when it is 3/4 full, new stacks are aggregated
+ * coarsely (no time bucket, CS_COARSE_FRAMES leaf-most frames per domain),
+ * and when even that finds no room the sample is counted as dropped.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "callstack.h"
+#include "kstat.h"
+
+struct cs_entry {
+	uint64_t hash;
+	uint64_t count;
+	uint32_t tbucket;
+	uint32_t frames;        /* offset into the arena: guest frames then monitor frames */
+	uint16_t kstat;
+	uint8_t vcpu, priv, nguest, nmon;
+};
+
+struct cs_table {
+	size_t cap_bytes;
+	unsigned bucket_s;
+	struct cs_entry *ent;
+	uint32_t nent, maxent;
+	uint32_t *idx;          /* entry index + 1, 0 = empty */
+	uint32_t idx_mask;
+	uint64_t *arena;
+	uint32_t arena_used, arena_max;
+	uint64_t samples, drops;
+	bool coarse;
+};
+
+#define CS_AVG_FRAMES 24
+
+int cs_table_create(struct cs_table **out, size_t cap_bytes, unsigned bucket_s)
+{
+	struct cs_table *t;
+	size_t per = sizeof(struct cs_entry) + 2 * sizeof(uint32_t) + CS_AVG_FRAMES * 8;
+	size_t maxent, nidx = 16;
+
+	if (cap_bytes < 64 * 1024)
+		cap_bytes = 64 * 1024;
+	maxent = (cap_bytes - sizeof(*t)) / per;
+	while (nidx < 2 * maxent)
+		nidx *= 2;
+	if (nidx * sizeof(uint32_t) > 2 * maxent * sizeof(uint32_t))
+		nidx /= 2;   /* stay within the per-entry index budget */
+	if (maxent >= nidx)
+		maxent = nidx * 3 / 4;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->cap_bytes = cap_bytes;
+	t->bucket_s = bucket_s ? bucket_s : 1;
+	t->maxent = (uint32_t)maxent;
+	t->idx_mask = (uint32_t)nidx - 1;
+	t->arena_max = (uint32_t)((cap_bytes - sizeof(*t) - maxent * sizeof(struct cs_entry) -
+				   nidx * sizeof(uint32_t)) / 8);
+	t->ent = calloc(maxent, sizeof(*t->ent));
+	t->idx = calloc(nidx, sizeof(*t->idx));
+	t->arena = calloc(t->arena_max, 8);
+	if (!t->ent || !t->idx || !t->arena) {
+		cs_table_free(t);
+		return -ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
+void cs_table_free(struct cs_table *t)
+{
+	if (!t)
+		return;
+	free(t->ent);
+	free(t->idx);
+	free(t->arena);
+	free(t);
+}
+
+uint64_t cs_table_samples(const struct cs_table *t) { return t->samples; }
+uint64_t cs_table_drops(const struct cs_table *t) { return t->drops; }
+unsigned cs_table_entries(const struct cs_table *t) { return t->nent; }
+bool cs_table_coarse(const struct cs_table *t) { return t->coarse; }
+
+size_t cs_table_footprint(const struct cs_table *t)
+{
+	return sizeof(*t) + (size_t)t->maxent * sizeof(struct cs_entry) +
+	       ((size_t)t->idx_mask + 1) * sizeof(uint32_t) + (size_t)t->arena_max * 8;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, unsigned ng,
+		    unsigned nm)
+{
+	uint64_t h = mix(mix(mix(0, tb), ((uint64_t)s->kstat << 24) | ((uint64_t)s->vcpu << 16) |
+			     ((uint64_t)s->priv << 8)), ((uint64_t)ng << 8) | nm);
+	for (unsigned i = 0; i < ng; i++)
+		h = mix(h, s->guest[i]);
+	for (unsigned i = 0; i < nm; i++)
+		h = mix(h, s->mon[i]);
+	for (uint32_t slot = (uint32_t)h & t->idx_mask;; slot = (slot + 1) & t->idx_mask) {
+		uint32_t k = t->idx[slot];
+		if (!k) {
+			if (t->nent == t->maxent || t->arena_used + ng + nm > t->arena_max)
+				return false;
+			struct cs_entry *e = &t->ent[t->nent];
+			*e = (struct cs_entry){ h, 1, tb, t->arena_used, s->kstat, s->vcpu, s->priv,
+						(uint8_t)ng, (uint8_t)nm };
+			memcpy(&t->arena[t->arena_used], s->guest, ng * 8);
+			memcpy(&t->arena[t->arena_used + ng], s->mon, nm * 8);
+			t->arena_used += ng + nm;
+			t->idx[slot] = ++t->nent;
+			return true;
+		}
+		struct cs_entry *e = &t->ent[k - 1];
+		if (e->hash == h && e->tbucket == tb && e->kstat == s->kstat && e->vcpu == s->vcpu &&
+		    e->priv == s->priv && e->nguest == ng && e->nmon == nm &&
+		    !memcmp(&t->arena[e->frames], s->guest, ng * 8) &&
+		    !memcmp(&t->arena[e->frames + ng], s->mon, nm * 8)) {
+			e->count++;
+			return true;
+		}
+	}
+}
+
+void cs_table_add(struct cs_table *t, const struct cs_sample *s, uint64_t t0_ns)
+{
+	unsigned ng = s->nguest > CS_MAX_GUEST ? CS_MAX_GUEST : s->nguest;
+	unsigned nm = s->nmon > CS_MAX_MON ? CS_MAX_MON : s->nmon;
+	uint64_t dt = s->t_ns > t0_ns ? s->t_ns - t0_ns : 0;
+	uint32_t tb = (uint32_t)(dt / 1000000000ull / t->bucket_s);
+
+	t->samples++;
+	if (!t->coarse) {
+		if (t->nent < t->maxent / 4 * 3 && t->arena_used < t->arena_max / 4 * 3 &&
+		    try_add(t, s, tb, ng, nm))
+			return;
+		t->coarse = true;
+	}
+	if (ng > CS_COARSE_FRAMES)
+		ng = CS_COARSE_FRAMES;
+	if (nm > CS_COARSE_FRAMES)
+		nm = CS_COARSE_FRAMES;
+	if (!try_add(t, s, CS_TBUCKET_ALL, ng, nm))
+		t->drops++;
+}
+
+unsigned cs_walk_host(uint64_t pc, uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *out,
+		      unsigned max)
+{
+	unsigned n = 0;
+	if (max)
+		out[n++] = pc;
+	/* x86-64 frame record: [fp] = caller's fp, [fp + 8] = return address. */
+	while (n < max && fp >= lo && fp + 16 <= hi && !(fp & 7)) {
+		const uint64_t *rec = (const uint64_t *)(uintptr_t)fp;
+		uint64_t next = rec[0], ret = rec[1];
+		if (!ret)
+			break;
+		out[n++] = ret;
+		if (next <= fp)   /* stacks grow down: callers live higher */
+			break;
+		fp = next;
+	}
+	return n;
+}
+
+/* ---- writer ---- */
+
+struct frame_key {
+	uint64_t addr;
+	uint8_t dom;    /* 'g' or 'm' */
+	uint8_t leaf;
+};
+
+struct frame_map {
+	struct frame_key *k;
+	uint32_t *slot;     /* id + 1 */
+	uint32_t n, mask;
+};
+
+static uint32_t frame_id(struct frame_map *m, uint64_t addr, uint8_t dom, uint8_t leaf)
+{
+	uint64_t h = mix(mix(0, addr), (uint64_t)dom << 8 | leaf);
+	for (uint32_t s = (uint32_t)h & m->mask;; s = (s + 1) & m->mask) {
+		uint32_t k = m->slot[s];
+		if (!k) {
+			m->k[m->n] = (struct frame_key){ addr, dom, leaf };
+			m->slot[s] = ++m->n;
+			return m->n - 1;
+		}
+		const struct frame_key *f = &m->k[k - 1];
+		if (f->addr == addr && f->dom == dom && f->leaf == leaf)
+			return k - 1;
+	}
+}
+
+static void put_name(FILE *f, const char *name)
+{
+	/* Names are single tokens in the file; anything odd becomes '_'. */
+	for (const char *p = name; *p; p++)
+		fputc((unsigned char)*p <= ' ' ? '_' : *p, f);
+}
+
+static void write_frame(FILE *f, uint32_t id, const struct frame_key *k,
+			const struct cs_symtab *mon, const struct cs_symtab *guest)
+{
+	uint64_t start = 0, look = k->leaf ? k->addr : k->addr - 1;
+	const char *name = cs_symtab_lookup(k->dom == 'g' ? guest : mon, look, &start);
+	fprintf(f, "frame %u %c %u %llx ", id, k->dom, k->leaf, (unsigned long long)k->addr);
+	if (name) {
+		put_name(f, name);
+		fprintf(f, " %llx\n", (unsigned long long)start);
+		return;
+	}
+	if (k->dom == 'm') {
+		/* Outside the executable: a shared library's exported symbol, if any. */
+		Dl_info di;
+		if (dladdr((void *)(uintptr_t)look, &di) && di.dli_sname && di.dli_fname) {
+			const char *lib = strrchr(di.dli_fname, '/');
+			put_name(f, lib ? lib + 1 : di.dli_fname);
+			fputc(':', f);
+			put_name(f, di.dli_sname);
+			fprintf(f, " %llx\n", (unsigned long long)(uintptr_t)di.dli_saddr);
+			return;
+		}
+	}
+	fprintf(f, "- -\n");
+}
+
+int cs_write_profile(const char *path, const struct cs_table *t, const struct cs_meta *m,
+		     const struct cs_symtab *mon, const struct cs_symtab *guest, struct verr *e)
+{
+	char tmp[4200];
+	struct frame_map fm = { 0 };
+	uint32_t nidx = 16;
+	FILE *f = NULL;
+	int rc = 0;
+
+	while (nidx < 2 * t->arena_used + 16)
+		nidx *= 2;
+	fm.k = malloc((size_t)t->arena_used * sizeof(*fm.k) + 1);
+	fm.slot = calloc(nidx, sizeof(*fm.slot));
+	fm.mask = nidx - 1;
+	if (!fm.k || !fm.slot) {
+		rc = verr_set(e, -ENOMEM, "callstack: out of memory writing the profile");
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		rc = verr_set(e, -errno, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "vmx3-callstack 1\n");
+	fprintf(f, "buildtype %s\n", m->buildtype ? m->buildtype : "-");
+	fprintf(f, "pid %d\nhz %u\n", (int)getpid(), m->hz);
+	fprintf(f, "start_unix_ns %llu\nelapsed_ns %llu\nbucket_s %u\n",
+		(unsigned long long)m->start_unix_ns, (unsigned long long)m->elapsed_ns, t->bucket_s);
+	fprintf(f, "samples %llu\ndrops %llu\nring_drops %llu\nsignals %llu\n",
+		(unsigned long long)t->samples, (unsigned long long)t->drops,
+		(unsigned long long)m->ring_drops, (unsigned long long)m->signals);
+	fprintf(f, "coarse %d\nfootprint %zu\nentries %u\n", t->coarse, cs_table_footprint(t),
+		t->nent);
+	fprintf(f, "guest_symbols %s %u\n", m->guest_symbols && m->guest_symbols[0] ?
+		m->guest_symbols : "-", cs_symtab_count(guest));
+	fprintf(f, "monitor_symbols %u\n", cs_symtab_count(mon));
+	for (unsigned k = 0; k < kstat_count(); k++) {
+		fprintf(f, "kstat %u ", k);
+		put_name(f, kstat_name(k) ? kstat_name(k) : "?");
+		fputc('\n', f);
+	}
+	/* Frames: ids in first-seen order, each symbolized once. */
+	for (uint32_t i = 0; i < t->nent; i++) {
+		const struct cs_entry *en = &t->ent[i];
+		for (unsigned j = 0; j < en->nguest; j++) {
+			uint32_t before = fm.n;
+			uint32_t id = frame_id(&fm, t->arena[en->frames + j], 'g', j == 0);
+			if (id == before)
+				write_frame(f, id, &fm.k[id], mon, guest);
+		}
+		for (unsigned j = 0; j < en->nmon; j++) {
+			uint32_t before = fm.n;
+			uint32_t id = frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0);
+			if (id == before)
+				write_frame(f, id, &fm.k[id], mon, guest);
+		}
+	}
+	/* Stacks: frames root first (outermost caller first) in each domain. */
+	for (uint32_t i = 0; i < t->nent; i++) {
+		const struct cs_entry *en = &t->ent[i];
+		fprintf(f, "stack %llu %u %u %u %lld ", (unsigned long long)en->count, en->vcpu,
+			en->priv, en->kstat,
+			en->tbucket == CS_TBUCKET_ALL ? -1LL : (long long)en->tbucket);
+		if (!en->nguest)
+			fputc('-', f);
+		for (int j = en->nguest - 1; j >= 0; j--)
+			fprintf(f, "%s%u", j == en->nguest - 1 ? "" : ",",
+				frame_id(&fm, t->arena[en->frames + j], 'g', j == 0));
+		fputc(' ', f);
+		if (!en->nmon)
+			fputc('-', f);
+		for (int j = en->nmon - 1; j >= 0; j--)
+			fprintf(f, "%s%u", j == en->nmon - 1 ? "" : ",",
+				frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0));
+		fputc('\n', f);
+	}
+	fprintf(f, "end\n");
+	if (fflush(f) || ferror(f)) {
+		rc = verr_set(e, -EIO, "%s: write failed", tmp);
+		goto out;
+	}
+	fclose(f);
+	f = NULL;
+	if (rename(tmp, path) < 0)
+		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
+out:
+	if (f) {
+		fclose(f);
+		unlink(tmp);
+	}
+	free(fm.k);
+	free(fm.slot);
+	return rc;
+}
