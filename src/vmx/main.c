@@ -23,6 +23,7 @@
 #include "../lib/fileutil.h"
 #include "../lib/log.h"
 #include "../ckpt/ckpt.h"
+#include "../stats/callstack.h"
 #include "ctl.h"
 #include "vmx.h"
 
@@ -439,6 +440,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (x->vmx_path[0]) {
+		/* Stats build: the callstack profiler samples this thread, the one running the vCPUs. */
+		rc = cs_start(x->cfg, x->vmdir, &e);
+		if (rc < 0)
+			goto fail_vm;
 		rc = ctl_start(&x->ctl, x, &e);
 		if (rc < 0)
 			goto fail_vm;
@@ -513,6 +518,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	atomic_store(&x->power_state, VMX_POWER_OFF);
+	cs_stop();
 	code = atomic_load(&x->suspend_state) == VMX_SUSPEND_DONE ? VMX_EXIT_SUSPENDED
 								    : exit_code_for(res, x->vm);
 	if (cleanup_started)
@@ -540,6 +546,7 @@ int main(int argc, char **argv)
 	return code;
 
 fail_vm:
+	cs_stop();
 	ckpt_reader_close(x->resume_reader);
 	vm_destroy(x->vm);
 fail:
