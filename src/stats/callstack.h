@@ -56,6 +56,8 @@ int cs_symtab_load_console(struct cs_symtab **out, const char *path, struct verr
 int cs_symtab_merge(struct cs_symtab *dst, const struct cs_symtab *src);
 /* The running monitor's own function symbols, relocated by the PIE load bias. */
 int cs_symtab_self(struct cs_symtab **out, struct verr *e);
+/* Load bias of the running executable (0 unless position-independent). */
+uint64_t cs_self_bias(void);
 void cs_symtab_free(struct cs_symtab *t);
 unsigned cs_symtab_count(const struct cs_symtab *t);
 /* Name of the function covering addr (and its start), or NULL: never a guess. */
@@ -89,6 +91,8 @@ struct cs_meta {
 	unsigned hz;
 	uint64_t signals;            /* handler invocations */
 	uint64_t ring_drops;         /* samples lost because a ring was full */
+	const char *exe;             /* the monitor binary, for host disassembly */
+	uint64_t exe_bias;           /* its load bias (PIE) */
 };
 /*
  * Writes the whole profile (header, kstat names, symbolized frame table,

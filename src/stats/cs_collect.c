@@ -166,12 +166,17 @@ static void write_profile(void)
 		struct cs_symtab *t;
 		if (cs_symtab_load_console(&t, cs.console_path, &e) == 0) {
 			cs.guest = t;
-			snprintf(cs.guest_syms, sizeof(cs.guest_syms), "%s (console kallsyms)",
+			snprintf(cs.guest_syms, sizeof(cs.guest_syms), "%s#console-kallsyms",
 				 cs.console_path);
 			LOG_INF("callstack: %u guest symbols from the console log",
 				cs_symtab_count(t));
 		}
 	}
+	char exe[4096];
+	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[l > 0 ? l : 0] = 0;
+	m.exe = exe;
+	m.exe_bias = cs_self_bias();
 	m.buildtype = VMX_BUILDTYPE_NAME;
 	m.guest_symbols = cs.guest_syms;
 	m.hz = CS_HZ;

@@ -257,6 +257,13 @@ static int main_bias_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 1;   /* the first object is the executable itself */
 }
 
+uint64_t cs_self_bias(void)
+{
+	uint64_t bias = 0;
+	dl_iterate_phdr(main_bias_cb, &bias);
+	return bias;
+}
+
 int cs_symtab_self(struct cs_symtab **out, struct verr *e)
 {
 	struct cs_symtab *t = calloc(1, sizeof(*t));

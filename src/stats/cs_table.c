@@ -279,6 +279,8 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 	fprintf(f, "guest_symbols %s %u\n", m->guest_symbols && m->guest_symbols[0] ?
 		m->guest_symbols : "-", cs_symtab_count(guest));
 	fprintf(f, "monitor_symbols %u\n", cs_symtab_count(mon));
+	fprintf(f, "monitor_exe %s %llx\n", m->exe && m->exe[0] ? m->exe : "-",
+		(unsigned long long)m->exe_bias);
 	for (unsigned k = 0; k < kstat_count(); k++) {
 		fprintf(f, "kstat %u ", k);
 		put_name(f, kstat_name(k) ? kstat_name(k) : "?");

@@ -1,0 +1,102 @@
+/*
+ * csp.h - vmx-callstack's model of a profile file (written by the stats
+ * build's src/stats/cs_table.c, format in docs/CALLSTACK.md): parsing,
+ * filtering into labelled stacks, the call trees, and the exports.
+ */
+#ifndef VMX_CSTOOLS_CSP_H
+#define VMX_CSTOOLS_CSP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "../lib/verr.h"
+
+struct csp_frame {
+	char dom;           /* 'g' guest, 'm' monitor */
+	bool leaf;          /* the sampled PC (else a return address) */
+	uint64_t addr, start;
+	char *name;         /* NULL: no symbol covers it */
+};
+
+struct csp_stack {
+	uint64_t count;
+	unsigned vcpu, priv, kstat;
+	long long tbucket;  /* -1: coarse (no time) */
+	unsigned ng, nm;
+	uint32_t *g, *m;    /* frame ids, root first */
+};
+
+struct csp_profile {
+	unsigned version, hz, bucket_s;
+	char buildtype[32];
+	uint64_t start_unix_ns, elapsed_ns, samples, drops, ring_drops;
+	bool coarse;
+	char guest_symbols[4096];
+	char monitor_exe[4096];
+	uint64_t monitor_bias;
+	unsigned nkstats;
+	char **kstat;       /* by id, NULL when not named */
+	unsigned nframes;
+	struct csp_frame *frames;
+	unsigned nstacks;
+	struct csp_stack *stacks;
+};
+
+int csp_load(const char *path, struct csp_profile **out, struct verr *e);
+void csp_free(struct csp_profile *p);
+/* A file, or the newest stats/callstack-*.txt of a VM or stats directory. */
+int csp_find(const char *arg, char *out, size_t outlen, struct verr *e);
+
+struct csp_filter {
+	int vcpu;           /* -1: all */
+	bool guest_only, monitor_only;
+	int kstat;          /* -1: all */
+	double from_s, to_s;   /* to_s < 0: open */
+};
+
+/* Interned frame labels: "guest:NAME", "mon:NAME", "kstat:NAME" (or addresses). */
+struct csp_view {
+	unsigned nlabels, labcap;
+	char **label;
+	int *lab_frame;     /* a frame id with this label (-1 for kstats), for disassembly */
+	uint32_t *hslot;
+	uint32_t hmask;
+	unsigned n, cap;
+	struct csp_vstack { uint64_t count; unsigned len; uint32_t *lab; } *st;
+	uint64_t total;
+};
+
+int csp_view_build(const struct csp_profile *p, const struct csp_filter *f, struct csp_view *v);
+void csp_view_free(struct csp_view *v);
+/* Label of a frame as the views print it (buf when it is an address). */
+const char *csp_frame_label(const struct csp_frame *fr, char *buf, size_t len);
+
+struct csp_node {
+	int lab, parent, child, next;
+	uint64_t total, self;
+};
+struct csp_tree {
+	struct csp_node *n;
+	unsigned len, cap;
+	uint64_t total;     /* samples of the view */
+};
+
+/*
+ * Tree from the view: top-down (callers first) or bottom-up (leaves first).
+ * rootat >= 0: only the part of each stack from the outermost occurrence of
+ * that label on, so the root collects all of its time from every path.
+ */
+int csp_tree_build(const struct csp_view *v, bool bottom_up, int rootat, struct csp_tree *t);
+void csp_tree_free(struct csp_tree *t);
+/* Children of node i sorted by total, descending (caller frees). */
+unsigned csp_tree_children(const struct csp_tree *t, int i, int **out);
+int csp_label_find(const struct csp_view *v, const char *name);
+
+/* Exports */
+int csp_export_folded(const struct csp_view *v, FILE *f);
+int csp_export_speedscope(const struct csp_profile *p, const struct csp_view *v, FILE *f);
+int csp_export_pprof(const struct csp_profile *p, const struct csp_view *v, const char *path,
+		     struct verr *e);
+int csp_export_html(const struct csp_profile *p, const struct csp_view *v, FILE *f);
+
+#endif

@@ -1,0 +1,440 @@
+/*
+ * vmx_callstack.c - vmx-callstack, the viewer of the stats build's callstack
+ * profiles (the seed's viewCallstack): top-down and bottom-up trees, a tree
+ * rooted at one function, per-instruction counts with disassembly, filters,
+ * an interactive terminal view, and exports (folded, speedscope, pprof,
+ * HTML).  The profile is already symbolized, so nothing else is needed
+ * except objdump for the disassembly.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <ncurses.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "csp.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmx-callstack [VIEW] [FILTERS] [OPTIONS] FILE|VMDIR|STATSDIR\n"
+		"views (default --top-down):\n"
+		"  --top-down          callers first; total %% (with callees) and self %%\n"
+		"  --bottom-up         leaf functions first, their callers below\n"
+		"  --rootat FUNC       all of FUNC's time from every path, as the root\n"
+		"  --insn FUNC         samples per address in FUNC, with disassembly\n"
+		"  --tui               interactive tree (arrows, Enter/Right expand, Left collapse, q)\n"
+		"  --summary           header and totals only\n"
+		"filters:\n"
+		"  --vcpu N  --guest-only  --monitor-only  --kstat NAME  --from SEC  --to SEC\n"
+		"text options:\n"
+		"  --depth N           levels shown (default unlimited)\n"
+		"  --min PCT           hide nodes below PCT %% of the samples (default 0.5)\n"
+		"exports (to -o FILE or stdout):\n"
+		"  --folded            frame;frame;... count lines, root first\n"
+		"  --speedscope        speedscope JSON\n"
+		"  --pprof FILE        pprof profile.proto, gzipped\n"
+		"  --html              self-contained HTML page: flame graph and tree\n"
+		"FUNC is a frame name with or without its domain (guest:, mon:, kstat:).\n");
+}
+
+static void print_tree(const struct csp_view *v, const struct csp_tree *t, int node, int depth,
+		       int maxdepth, double minpct, FILE *f)
+{
+	int *kids;
+	unsigned n;
+	if (maxdepth >= 0 && depth >= maxdepth)
+		return;
+	n = csp_tree_children(t, node, &kids);
+	for (unsigned i = 0; i < n; i++) {
+		const struct csp_node *c = &t->n[kids[i]];
+		double tp = t->total ? 100.0 * (double)c->total / (double)t->total : 0;
+		double sp = t->total ? 100.0 * (double)c->self / (double)t->total : 0;
+		if (tp < minpct)
+			continue;
+		fprintf(f, "%6.2f%% %6.2f%% %8llu  %*s%s\n", tp, sp, (unsigned long long)c->total,
+			2 * depth, "", v->label[c->lab]);
+		print_tree(v, t, kids[i], depth + 1, maxdepth, minpct, f);
+	}
+	free(kids);
+}
+
+/* ---- interactive view ---- */
+
+struct tui_row {
+	int node, depth;
+};
+
+static void tui_flatten(const struct csp_tree *t, int node, int depth, const bool *open,
+			struct tui_row *rows, unsigned *n)
+{
+	int *kids;
+	unsigned k = csp_tree_children(t, node, &kids);
+	for (unsigned i = 0; i < k; i++) {
+		rows[(*n)++] = (struct tui_row){ kids[i], depth };
+		if (open[kids[i]])
+			tui_flatten(t, kids[i], depth + 1, open, rows, n);
+	}
+	free(kids);
+}
+
+static int run_tui(const struct csp_view *v, const struct csp_tree *t, const char *title)
+{
+	bool *open = calloc(t->len, sizeof(bool));
+	struct tui_row *rows = calloc(t->len, sizeof(*rows));
+	unsigned n = 0, sel = 0, top = 0;
+	if (!open || !rows) {
+		free(open);
+		free(rows);
+		return -ENOMEM;
+	}
+	initscr();
+	cbreak();
+	noecho();
+	keypad(stdscr, TRUE);
+	curs_set(0);
+	for (;;) {
+		int h, w, ch;
+		n = 0;
+		tui_flatten(t, 0, 0, open, rows, &n);
+		if (sel >= n)
+			sel = n ? n - 1 : 0;
+		getmaxyx(stdscr, h, w);
+		if (sel < top)
+			top = sel;
+		if (h > 2 && sel >= top + (unsigned)(h - 2))
+			top = sel - (unsigned)(h - 3);
+		erase();
+		mvprintw(0, 0, "%.*s", w, title);
+		for (unsigned r = top; r < n && (int)(r - top) < h - 2; r++) {
+			const struct csp_node *c = &t->n[rows[r].node];
+			char line[1024];
+			snprintf(line, sizeof(line), "%6.2f%% %6.2f%% %*s%c %s",
+				 100.0 * (double)c->total / (double)(t->total ? t->total : 1),
+				 100.0 * (double)c->self / (double)(t->total ? t->total : 1),
+				 2 * rows[r].depth, "", c->child < 0 ? ' ' : open[rows[r].node] ? '-' : '+',
+				 v->label[c->lab]);
+			if (r == sel)
+				attron(A_REVERSE);
+			mvprintw(1 + (int)(r - top), 0, "%.*s", w, line);
+			if (r == sel)
+				attroff(A_REVERSE);
+		}
+		mvprintw(h - 1, 0, "%.*s", w,
+			 "up/down move  right/enter expand  left collapse  e expand all  q quit");
+		refresh();
+		ch = getch();
+		if (ch == 'q' || ch == 27)
+			break;
+		if (ch == KEY_UP && sel > 0)
+			sel--;
+		else if (ch == KEY_DOWN && sel + 1 < n)
+			sel++;
+		else if (ch == KEY_NPAGE)
+			sel = sel + (unsigned)h < n ? sel + (unsigned)h : (n ? n - 1 : 0);
+		else if (ch == KEY_PPAGE)
+			sel = sel > (unsigned)h ? sel - (unsigned)h : 0;
+		else if ((ch == KEY_RIGHT || ch == '\n' || ch == ' ') && n)
+			open[rows[sel].node] = ch == KEY_RIGHT ? true : !open[rows[sel].node];
+		else if (ch == KEY_LEFT && n) {
+			if (open[rows[sel].node]) {
+				open[rows[sel].node] = false;
+			} else {
+				/* Jump to the parent row. */
+				int parent = t->n[rows[sel].node].parent;
+				for (unsigned r = 0; r < n; r++)
+					if (rows[r].node == parent)
+						sel = r;
+			}
+		} else if (ch == 'e') {
+			for (unsigned i = 0; i < t->len; i++)
+				open[i] = true;
+		}
+	}
+	endwin();
+	free(open);
+	free(rows);
+	return 0;
+}
+
+/* ---- instruction level ---- */
+
+struct addr_count {
+	uint64_t addr, count;
+	bool leaf;
+};
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct addr_count *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, const char *func,
+		     FILE *out)
+{
+	const char *name = func;
+	char dom = 0;
+	struct addr_count *ac = NULL;
+	unsigned nac = 0;
+	uint64_t total = 0, all = 0;
+
+	if (!strncmp(func, "guest:", 6)) {
+		dom = 'g';
+		name = func + 6;
+	} else if (!strncmp(func, "mon:", 4)) {
+		dom = 'm';
+		name = func + 4;
+	}
+	for (unsigned i = 0; i < p->nstacks; i++) {
+		const struct csp_stack *s = &p->stacks[i];
+		if ((flt->vcpu >= 0 && s->vcpu != (unsigned)flt->vcpu) ||
+		    (flt->kstat >= 0 && s->kstat != (unsigned)flt->kstat))
+			continue;
+		all += s->count;
+		/* The innermost frame of the function: where its time was spent. */
+		const struct csp_frame *hit = NULL;
+		for (unsigned j = 0; j < s->ng && !hit && !flt->monitor_only; j++) {
+			const struct csp_frame *fr = &p->frames[s->g[s->ng - 1 - j]];
+			if (fr->name && !strcmp(fr->name, name) && (!dom || dom == 'g'))
+				hit = fr;
+		}
+		for (unsigned j = 0; j < s->nm && !hit && !flt->guest_only; j++) {
+			const struct csp_frame *fr = &p->frames[s->m[s->nm - 1 - j]];
+			if (fr->name && !strcmp(fr->name, name) && (!dom || dom == 'm'))
+				hit = fr;
+		}
+		if (!hit)
+			continue;
+		if (!dom)
+			dom = hit->dom;
+		else if (dom != hit->dom)
+			continue;
+		total += s->count;
+		unsigned k;
+		for (k = 0; k < nac; k++)
+			if (ac[k].addr == hit->addr)
+				break;
+		if (k == nac) {
+			struct addr_count *na = realloc(ac, (nac + 1) * sizeof(*ac));
+			if (!na) {
+				free(ac);
+				return -ENOMEM;
+			}
+			ac = na;
+			ac[nac++] = (struct addr_count){ hit->addr, 0, hit->leaf };
+		}
+		ac[k].count += s->count;
+	}
+	if (!nac) {
+		fprintf(stderr, "vmx-callstack: no samples in %s\n", func);
+		free(ac);
+		return -ENOENT;
+	}
+	qsort(ac, nac, sizeof(*ac), by_addr);
+	fprintf(out, "%s:%s: %llu samples (%.2f%% of %llu)\n", dom == 'g' ? "guest" : "mon", name,
+		(unsigned long long)total, 100.0 * (double)total / (double)(all ? all : 1),
+		(unsigned long long)all);
+	fprintf(out, "%8s %7s  %-18s  %s\n", "samples", "share", "address", "");
+	for (unsigned k = 0; k < nac; k++)
+		fprintf(out, "%8llu %6.2f%%  0x%-16llx  %s\n", (unsigned long long)ac[k].count,
+			100.0 * (double)ac[k].count / (double)total, (unsigned long long)ac[k].addr,
+			ac[k].leaf ? "" : "(return address: time in callees)");
+
+	/* Disassembly: objdump of the symbol, annotated with the counts. */
+	char file[4096] = "", cmd[8800];
+	uint64_t bias = 0;
+	const char *objdump = "objdump";
+	if (dom == 'g') {
+		snprintf(file, sizeof(file), "%s", p->guest_symbols);
+		file[strcspn(file, ",#")] = 0;
+		objdump = "riscv64-linux-gnu-objdump";
+	} else {
+		snprintf(file, sizeof(file), "%s", p->monitor_exe);
+		bias = p->monitor_bias;
+	}
+	if (!file[0] || !strcmp(file, "-")) {
+		fprintf(out, "(no binary recorded for disassembly)\n");
+		free(ac);
+		return 0;
+	}
+	snprintf(cmd, sizeof(cmd), "%s -d --no-show-raw-insn --disassemble='%s' '%s' 2>/dev/null",
+		 objdump, name, file);
+	FILE *pf = popen(cmd, "r");
+	char line[1024];
+	bool any = false;
+	while (pf && fgets(line, sizeof(line), pf)) {
+		unsigned long long a;
+		char *colon = strchr(line, ':');
+		if (sscanf(line, " %llx:", &a) != 1 || !colon || line[0] != ' ')
+			continue;
+		uint64_t cnt = 0;
+		for (unsigned k = 0; k < nac; k++)
+			if (ac[k].addr - bias == a)
+				cnt = ac[k].count;
+		line[strcspn(line, "\n")] = 0;
+		if (!any)
+			fprintf(out, "\ndisassembly (%s):\n", file);
+		any = true;
+		if (cnt)
+			fprintf(out, "%8llu %6.2f%% %s\n", (unsigned long long)cnt,
+				100.0 * (double)cnt / (double)total, line);
+		else
+			fprintf(out, "%16s %s\n", "", line);
+	}
+	if (pf)
+		pclose(pf);
+	if (!any)
+		fprintf(out, "(no disassembly: %s is not an ELF with %s, or %s is missing)\n", file, name,
+			objdump);
+	free(ac);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_TOP = 1000, O_BOTTOM, O_ROOTAT, O_INSN, O_TUI, O_SUMMARY, O_VCPU, O_GUEST,
+	       O_MONITOR, O_KSTAT, O_FROM, O_TO, O_DEPTH, O_MIN, O_FOLDED, O_SPEEDSCOPE, O_PPROF,
+	       O_HTML };
+	static const struct option opts[] = {
+		{ "top-down", no_argument, NULL, O_TOP }, { "bottom-up", no_argument, NULL, O_BOTTOM },
+		{ "rootat", required_argument, NULL, O_ROOTAT },
+		{ "insn", required_argument, NULL, O_INSN }, { "tui", no_argument, NULL, O_TUI },
+		{ "summary", no_argument, NULL, O_SUMMARY },
+		{ "vcpu", required_argument, NULL, O_VCPU },
+		{ "guest-only", no_argument, NULL, O_GUEST },
+		{ "monitor-only", no_argument, NULL, O_MONITOR },
+		{ "kstat", required_argument, NULL, O_KSTAT },
+		{ "from", required_argument, NULL, O_FROM }, { "to", required_argument, NULL, O_TO },
+		{ "depth", required_argument, NULL, O_DEPTH }, { "min", required_argument, NULL, O_MIN },
+		{ "folded", no_argument, NULL, O_FOLDED },
+		{ "speedscope", no_argument, NULL, O_SPEEDSCOPE },
+		{ "pprof", required_argument, NULL, O_PPROF }, { "html", no_argument, NULL, O_HTML },
+		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct csp_filter flt = { .vcpu = -1, .kstat = -1, .from_s = 0, .to_s = -1 };
+	const char *rootat = NULL, *insn = NULL, *kstat = NULL, *pprof = NULL, *outpath = NULL;
+	bool bottom = false, tui = false, summary = false, folded = false, speedscope = false,
+	     html = false;
+	int depth = -1, c, rc;
+	double minpct = 0.5;
+	char path[4096];
+	struct verr e = { 0 };
+	struct csp_profile *p = NULL;
+	struct csp_view v;
+	struct csp_tree t;
+	FILE *out = stdout;
+
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+		switch (c) {
+		case O_TOP: bottom = false; break;
+		case O_BOTTOM: bottom = true; break;
+		case O_ROOTAT: rootat = optarg; break;
+		case O_INSN: insn = optarg; break;
+		case O_TUI: tui = true; break;
+		case O_SUMMARY: summary = true; break;
+		case O_VCPU: flt.vcpu = atoi(optarg); break;
+		case O_GUEST: flt.guest_only = true; break;
+		case O_MONITOR: flt.monitor_only = true; break;
+		case O_KSTAT: kstat = optarg; break;
+		case O_FROM: flt.from_s = atof(optarg); break;
+		case O_TO: flt.to_s = atof(optarg); break;
+		case O_DEPTH: depth = atoi(optarg); break;
+		case O_MIN: minpct = atof(optarg); break;
+		case O_FOLDED: folded = true; break;
+		case O_SPEEDSCOPE: speedscope = true; break;
+		case O_PPROF: pprof = optarg; break;
+		case O_HTML: html = true; break;
+		case 'o': outpath = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc || (flt.guest_only && flt.monitor_only)) {
+		usage(stderr);
+		return 2;
+	}
+	if (csp_find(argv[optind], path, sizeof(path), &e) < 0 || csp_load(path, &p, &e) < 0) {
+		fprintf(stderr, "vmx-callstack: %s\n", e.msg);
+		return 1;
+	}
+	if (kstat) {
+		for (unsigned i = 0; i < p->nkstats; i++)
+			if (p->kstat[i] && (!strcmp(p->kstat[i], kstat) ||
+					    (!strncmp(kstat, "kstat:", 6) && !strcmp(p->kstat[i], kstat + 6))))
+				flt.kstat = (int)i;
+		if (flt.kstat < 0) {
+			fprintf(stderr, "vmx-callstack: no kstat %s in %s\n", kstat, path);
+			csp_free(p);
+			return 1;
+		}
+	}
+	if (outpath && !(out = fopen(outpath, "w"))) {
+		fprintf(stderr, "vmx-callstack: %s: %s\n", outpath, strerror(errno));
+		csp_free(p);
+		return 1;
+	}
+	if (insn) {
+		rc = insn_view(p, &flt, insn, out);
+		goto done_profile;
+	}
+	rc = csp_view_build(p, &flt, &v);
+	if (rc < 0) {
+		fprintf(stderr, "vmx-callstack: out of memory\n");
+		goto done_profile;
+	}
+	if (folded) {
+		rc = csp_export_folded(&v, out);
+	} else if (speedscope) {
+		rc = csp_export_speedscope(p, &v, out);
+	} else if (pprof) {
+		rc = csp_export_pprof(p, &v, pprof, &e);
+		if (rc < 0)
+			fprintf(stderr, "vmx-callstack: %s\n", e.msg);
+	} else if (html) {
+		rc = csp_export_html(p, &v, out);
+	} else {
+		int root = -1;
+		if (rootat && (root = csp_label_find(&v, rootat)) < 0) {
+			fprintf(stderr, "vmx-callstack: no frame %s in the selected samples\n", rootat);
+			rc = -ENOENT;
+			goto done_view;
+		}
+		fprintf(out, "# %s: %s build, %u Hz, %.1f s, %llu samples (%llu in view), %u stacks%s%s\n",
+			path, p->buildtype, p->hz, (double)p->elapsed_ns / 1e9,
+			(unsigned long long)p->samples, (unsigned long long)v.total, p->nstacks,
+			p->coarse ? ", coarse aggregation (cap reached)" : "",
+			p->drops ? ", samples dropped" : "");
+		if (p->drops || p->ring_drops)
+			fprintf(out, "# dropped: %llu (table full), %llu (ring full)\n",
+				(unsigned long long)p->drops, (unsigned long long)p->ring_drops);
+		if (summary)
+			goto done_view;
+		rc = csp_tree_build(&v, bottom, root, &t);
+		if (rc < 0)
+			goto done_view;
+		if (tui) {
+			char title[512];
+			snprintf(title, sizeof(title), "vmx-callstack %s %s: %llu samples", bottom ?
+				 "bottom-up" : "top-down", path, (unsigned long long)v.total);
+			rc = run_tui(&v, &t, title);
+		} else {
+			fprintf(out, "# %s%s%s; columns: total%% (with %s), self%%, samples, frame\n",
+				bottom ? "bottom-up (leaves first, callers below)" : "top-down (callers first)",
+				root >= 0 ? ", rooted at " : "", root >= 0 ? v.label[root] : "",
+				bottom ? "callers below" : "callees");
+			print_tree(&v, &t, 0, 0, depth, minpct, out);
+		}
+		csp_tree_free(&t);
+	}
+done_view:
+	csp_view_free(&v);
+done_profile:
+	if (out != stdout && fclose(out) && !rc)
+		rc = -EIO;
+	else if (out == stdout && fflush(stdout))
+		rc = -EIO;
+	csp_free(p);
+	return rc < 0 ? 1 : 0;
+}
