@@ -83,13 +83,14 @@ int hart_create(struct hart **out, unsigned hartid, const struct hart_platform *
 	struct bus *bus = plat->bus;
 	struct cpu_shared *sh = NULL;
 	bool new_sh = false;
+	int rc;
 
 	if (!h)
 		return verr_set(e, -ENOMEM, "hart %u: out of memory", hartid);
 	h->arena = malloc(ARENA_SIZE);
 	h->scratch = malloc(BLOCK_BYTES_MAX);
 	if (!h->arena || !h->scratch) {
-		verr_set(e, -ENOMEM, "hart %u: out of memory for the code cache", hartid);
+		rc = verr_set(e, -ENOMEM, "hart %u: out of memory for the code cache", hartid);
 		goto fail;
 	}
 	h->arena_size = ARENA_SIZE;
@@ -103,12 +104,12 @@ int hart_create(struct hart **out, unsigned hartid, const struct hart_platform *
 		sh = bus->ram_written_ctx;
 	} else {
 		if (bus->ram_written) {
-			verr_set(e, -EBUSY, "hart %u: bus ram_written hook already taken", hartid);
+			rc = verr_set(e, -EBUSY, "hart %u: bus ram_written hook already taken", hartid);
 			goto fail;
 		}
 		sh = calloc(1, sizeof(*sh));
 		if (!sh) {
-			verr_set(e, -ENOMEM, "hart %u: out of memory", hartid);
+			rc = verr_set(e, -ENOMEM, "hart %u: out of memory", hartid);
 			goto fail;
 		}
 		new_sh = true;
@@ -116,12 +117,12 @@ int hart_create(struct hart **out, unsigned hartid, const struct hart_platform *
 		sh->npages = h->ram->size >> 12;
 		sh->code_pages = calloc(sh->npages ? sh->npages : 1, 1);
 		if (!sh->code_pages) {
-			verr_set(e, -ENOMEM, "hart %u: out of memory", hartid);
+			rc = verr_set(e, -ENOMEM, "hart %u: out of memory", hartid);
 			goto fail;
 		}
 	}
 	if (sh->nharts == CPU_MAX_HARTS) {
-		verr_set(e, -ENOSPC, "hart %u: too many harts", hartid);
+		rc = verr_set(e, -ENOSPC, "hart %u: too many harts", hartid);
 		goto fail;
 	}
 	sh->harts[sh->nharts++] = h;
@@ -141,7 +142,7 @@ fail:
 	free(h->arena);
 	free(h->scratch);
 	free(h);
-	return e ? -ENOMEM : -ENOMEM;
+	return rc;
 }
 
 void hart_destroy(struct hart *h)

@@ -7,6 +7,7 @@
  * Programs are hand-encoded into guest RAM by the small encoder below; state
  * that is awkward to reach by instructions is set through hart_state().
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -663,6 +664,45 @@ static void test_flush_caches_after_host_write(void **state)
 	assert_int_equal(X(9), 3);
 }
 
+static void test_second_hart_store_invalidates_first(void **state)
+{
+	struct env *e = *state;
+	struct hart *b;
+	struct verr err;
+	assert_int_equal(hart_create(&b, 1, &e->plat, &err), 0);
+	PROG(e, BASE, ADDI(9, 0, 1), JSELF);
+	hart_run(e->h, 2);
+	assert_int_equal(X(9), 1);
+	/* hart 1 rewrites hart 0's cached code with an ordinary store */
+	hart_reset(b, BASE + 0x400);
+	hart_set_xreg(b, 5, BASE);
+	hart_set_xreg(b, 6, ADDI(9, 0, 7));
+	PROG(e, BASE + 0x400, SW(6, 5, 0), JSELF);
+	hart_run(b, 1);
+	e->s->pc = BASE;
+	hart_run(e->h, 2);
+	assert_int_equal(X(9), 7);
+	hart_destroy(b);
+}
+
+static void ignore_written(void *ctx, uint64_t pa, uint64_t len) { }
+
+static void test_create_refuses_foreign_hook(void **state)
+{
+	struct guest_ram ram;
+	struct bus bus;
+	struct hart_platform plat = { 0 };
+	struct hart *h = NULL;
+	struct verr err;
+	assert_int_equal(ram_create(&ram, BASE, 1 << 20, &err), 0);
+	bus_init(&bus, &ram);
+	bus.ram_written = ignore_written;
+	plat.bus = &bus;
+	assert_int_equal(hart_create(&h, 0, &plat, &err), -EBUSY);
+	assert_null(h);
+	ram_destroy(&ram);
+}
+
 /* ---- paging ----------------------------------------------------------- */
 #define PTE_V 1
 #define PTE_R 2
@@ -853,6 +893,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_self_modifying_same_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma_write_invalidates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_then_fence_i, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_hart_store_invalidates_first, setup, teardown),
+		cmocka_unit_test(test_create_refuses_foreign_hook),
 		cmocka_unit_test_setup_teardown(test_mmio_read_dma_over_running_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_caches_after_host_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sv39_walk_and_ad, setup, teardown),
