@@ -200,6 +200,6 @@ done
 for v in $VMS; do
   check "final-$v-default" test "$("$HOST/vmx-buildtype" --vmname $v)" = "VM [ds1] $v/$v.vmx uses vmx build type: default"
 done
-for v in $ON; do "$HOST/vmx3-cmd" power "$(vmid $v)" hardOff >/dev/null; done
+for v in $ON; do "$HOST/vmx3-cmd" power "$(vmid $v)" off >/dev/null || bad "graceful-off-$v"; done
 check all-powered-off test "$("$HOST/vmx3-cmd" --json list | jget "sorted(set(v['powerState'] for v in j['vms']))")" = '["poweredOff"]'
 [ $fails -eq 0 ]
