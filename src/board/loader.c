@@ -127,9 +127,9 @@ static int load_linux(struct vm *vm, struct verr *e)
 	uint64_t top = ram_end < 0xc0000000ULL ? ram_end : 0xc0000000ULL;
 	int r;
 
-	if (!vm->vc.firmware[0])
+	if (!vm->vc.firmware[0] && !vm->vc.resume)
 		return verr_set(e, -EINVAL, "guest.firmware is not set (OpenSBI fw_dynamic.bin)");
-	if (!vm->vc.kernel[0])
+	if (!vm->vc.kernel[0] && !vm->vc.resume)
 		return verr_set(e, -EINVAL, "guest.kernel is not set (a RISC-V Linux Image)");
 
 	vm->lay.entry = vm->ram.base;
@@ -137,6 +137,9 @@ static int load_linux(struct vm *vm, struct verr *e)
 	vm->lay.fdt_size = VM_FDT_SIZE;
 	vm->lay.fdt_addr = align_down(top - vm->lay.fdt_size, 2 * MiB);
 	vm->lay.fw_info_addr = vm->lay.fdt_addr - 4096;
+	/* Resuming: the checkpoint brings RAM, so loading the images would be wasted. */
+	if (vm->vc.resume)
+		return 0;
 
 	if ((r = load_raw(vm, "guest.firmware", vm->vc.firmware, vm->ram.base, vm->lay.kernel_addr,
 			  &size, e)) < 0)

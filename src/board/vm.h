@@ -38,6 +38,12 @@ struct vm_config {
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* disk0.fileName ... */
 	char serial_file[4096];    /* serial0.fileName; "" = the terminal */
 	bool deterministic;        /* monitor.deterministic */
+	/*
+	 * Set by vmx when the machine is built to resume a checkpoint: guest RAM
+	 * comes from the checkpoint, so the firmware, kernel and initrd are not
+	 * loaded (they need not even exist any more).
+	 */
+	bool resume;
 };
 
 /* Fills cfg->vm_config from the parsed .vmx; errors name file, line and key. */

@@ -429,6 +429,7 @@ int main(int argc, char **argv)
 		rc = verr_set(&e, -EINVAL, "--resume needs a .vmx file");
 		goto fail;
 	}
+	x->vc.resume = resume;
 	rc = vm_create(&x->vm, &x->vc, &e);
 	if (rc < 0)
 		goto fail;
