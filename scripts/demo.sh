@@ -25,12 +25,12 @@ vmx.buildType = "default"
 guest.firmware = "$G/fw_dynamic.bin"
 guest.kernel = "$G/Image"
 guest.initrd = "$G/initrd.gz"
-guest.cmdline = "console=ttyS0 quiet panic=-1 vmx3.run=disk,cpu"
+guest.cmdline = "console=ttyS0 quiet panic=-1 vmx3.run=disk,cpu vmx3.cpu_iters=10000000"
 disk0.fileName = "disk.img"
 serial0.fileName = "console.log"
 VMX
 
-for pair in default:release/vmx stats:stats/vmx-stats; do
+for pair in default:release/vmx; do
   bt=${pair%%:*} bin=${pair#*:}
   sed -i "s/^vmx.buildType = .*/vmx.buildType = \"$bt\"/" "$vm/demo-vm.vmx"
   echo
@@ -47,3 +47,7 @@ for pair in default:release/vmx stats:stats/vmx-stats; do
 done
 echo
 echo "Old logs are rotated: $(cd "$vm" && ls vmx*.log | tr '\n' ' ')"
+
+echo
+echo "== hostd: one VM switched between build types while it runs (vmx-buildtype)"
+B="$B" "$top/src/hostd/demo.sh"

@@ -151,7 +151,7 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	if (log_fp)
 		fprintf(log_fp, "%s\n", line);
 	if (!log_fp || (log_echo && lvl <= LOG_WARN))
-		fprintf(stderr, "vmx: %s\n", line + n);
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, line + n);
 	pthread_mutex_unlock(&log_lock);
 }
 
