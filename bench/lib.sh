@@ -1,4 +1,5 @@
 # lib.sh - shared by the benchmark scripts (sourced, bash).
+# shellcheck shell=bash
 #
 # A "target" is either the word `qemu` (qemu-system-riscv64 -M virt) or the
 # path of a vmx binary; both boot the same default guest from GUEST_DIR

@@ -129,7 +129,9 @@ mkdir -p "$OUT/modules"
 TMPD=$(mktemp -d)
 trap 'rm -rf "$TMPD"' EXIT
 order=""
-# `local` (dash, bash) keeps the recursion from clobbering the caller's names.
+# `local` (dash, bash, busybox sh; not POSIX) keeps the recursion from
+# clobbering the caller's names.
+# shellcheck disable=SC3043
 visit() {
 	local name pat path deps dep
 	name=$1
