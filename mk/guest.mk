@@ -54,8 +54,7 @@ ISA_CFLAGS    := -march=rv64gc -mabi=lp64d -mcmodel=medany -static -nostdlib -no
                  -Wall -Wextra -Werror -Itests/isa/common -Ttests/isa/common/link.ld \
                  -Wl,--no-warn-rwx-segments
 ISA_COMMON    := tests/isa/common/crt0.S tests/isa/common/lib.c
-ISA_DEPS      := $(ISA_COMMON) tests/isa/common/link.ld tests/isa/common/test.h \
-                 tests/isa/common/test_asm.h
+ISA_DEPS      := $(ISA_COMMON) tests/isa/common/link.ld $(wildcard tests/isa/common/*.h)
 ISA_NAMES     := $(sort $(basename $(notdir $(wildcard tests/isa/*.c tests/isa/*.S))))
 ISA_TEST_ELFS := $(patsubst %,$(ISA_DIR)/%.elf,$(ISA_NAMES))
 
