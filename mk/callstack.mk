@@ -21,3 +21,10 @@ $(B)/isa/cs-%.elf: tests/callstack/guest/%.c tests/isa/common/crt0.S tests/isa/c
 
 callstack-test-guests: $(B)/isa/cs-shares.elf
 .PHONY: callstack-test-guests
+
+# A short run of the same guest, for the obj build's slow-path test.
+$(B)/isa/cs-shares-short.elf: tests/callstack/guest/shares.c tests/isa/common/crt0.S tests/isa/common/lib.c tests/isa/common/link.ld tests/isa/common/test.h
+	@mkdir -p $(@D)
+	@echo "  CC [isa] $<"
+	$(Q)$(ISA_CC) $(CS_GUEST_CFLAGS) -DCS_ROUNDS=100 -o $@ $(ISA_COMMON) $<
+callstack-test-guests: $(B)/isa/cs-shares-short.elf

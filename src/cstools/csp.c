@@ -358,6 +358,8 @@ int csp_view_build(const struct csp_profile *p, const struct csp_filter *f, stru
 					goto nomem;
 				lab[len++] = (uint32_t)id;
 			}
+		}
+		if (!f->guest_only && !f->no_kstat) {
 			snprintf(buf, sizeof(buf), "kstat:%s", s->kstat < p->nkstats && p->kstat[s->kstat] ?
 				 p->kstat[s->kstat] : "?");
 			int id = intern(v, buf, -1);

@@ -51,6 +51,7 @@ struct csp_filter {
 	int vcpu;           /* -1: all */
 	bool guest_only, monitor_only;
 	int kstat;          /* -1: all */
+	bool no_kstat;      /* leave the kstat frame off the stacks */
 	double from_s, to_s;   /* to_s < 0: open */
 };
 

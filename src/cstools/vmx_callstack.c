@@ -20,13 +20,15 @@ static void usage(FILE *f)
 		"usage: vmx-callstack [VIEW] [FILTERS] [OPTIONS] FILE|VMDIR|STATSDIR\n"
 		"views (default --top-down):\n"
 		"  --top-down          callers first; total %% (with callees) and self %%\n"
-		"  --bottom-up         leaf functions first, their callers below\n"
+		"  --bottom-up         leaf functions first, their callers below (without the\n"
+		"                      kstat frame unless --with-kstat)\n"
 		"  --rootat FUNC       all of FUNC's time from every path, as the root\n"
 		"  --insn FUNC         samples per address in FUNC, with disassembly\n"
 		"  --tui               interactive tree (arrows, Enter/Right expand, Left collapse, q)\n"
 		"  --summary           header and totals only\n"
 		"filters:\n"
 		"  --vcpu N  --guest-only  --monitor-only  --kstat NAME  --from SEC  --to SEC\n"
+		"  --no-kstat / --with-kstat   leave off / keep the kstat frame at the leaf end\n"
 		"text options:\n"
 		"  --depth N           levels shown (default unlimited)\n"
 		"  --min PCT           hide nodes below PCT %% of the samples (default 0.5)\n"
@@ -295,7 +297,7 @@ int main(int argc, char **argv)
 {
 	enum { O_TOP = 1000, O_BOTTOM, O_ROOTAT, O_INSN, O_TUI, O_SUMMARY, O_VCPU, O_GUEST,
 	       O_MONITOR, O_KSTAT, O_FROM, O_TO, O_DEPTH, O_MIN, O_FOLDED, O_SPEEDSCOPE, O_PPROF,
-	       O_HTML };
+	       O_HTML, O_NOKSTAT, O_WITHKSTAT };
 	static const struct option opts[] = {
 		{ "top-down", no_argument, NULL, O_TOP }, { "bottom-up", no_argument, NULL, O_BOTTOM },
 		{ "rootat", required_argument, NULL, O_ROOTAT },
@@ -310,6 +312,8 @@ int main(int argc, char **argv)
 		{ "folded", no_argument, NULL, O_FOLDED },
 		{ "speedscope", no_argument, NULL, O_SPEEDSCOPE },
 		{ "pprof", required_argument, NULL, O_PPROF }, { "html", no_argument, NULL, O_HTML },
+		{ "no-kstat", no_argument, NULL, O_NOKSTAT },
+		{ "with-kstat", no_argument, NULL, O_WITHKSTAT },
 		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -317,7 +321,7 @@ int main(int argc, char **argv)
 	const char *rootat = NULL, *insn = NULL, *kstat = NULL, *pprof = NULL, *outpath = NULL;
 	bool bottom = false, tui = false, summary = false, folded = false, speedscope = false,
 	     html = false;
-	int depth = -1, c, rc;
+	int depth = -1, c, rc, with_kstat = -1;
 	double minpct = 0.5;
 	char path[4096];
 	struct verr e = { 0 };
@@ -346,6 +350,8 @@ int main(int argc, char **argv)
 		case O_SPEEDSCOPE: speedscope = true; break;
 		case O_PPROF: pprof = optarg; break;
 		case O_HTML: html = true; break;
+		case O_NOKSTAT: with_kstat = 0; break;
+		case O_WITHKSTAT: with_kstat = 1; break;
 		case 'o': outpath = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -375,6 +381,8 @@ int main(int argc, char **argv)
 		csp_free(p);
 		return 1;
 	}
+	/* A kstat at the leaf end would be the root of every bottom-up tree. */
+	flt.no_kstat = with_kstat == 0 || (with_kstat < 0 && bottom);
 	if (insn) {
 		rc = insn_view(p, &flt, insn, out);
 		goto done_profile;

@@ -1,0 +1,288 @@
+/*
+ * test_cs_table.c - the callstack profiler's pieces that need no timer:
+ * symbol tables (text maps never name an address outside a function), the
+ * bounded aggregation table (merging, coarse mode, drops, the cap), the
+ * monitor's frame-pointer walk and its bounds, the side-effect-free guest
+ * memory peek through Sv39 page tables, and the profile writer.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "cpu/hart.h"
+#include "cpu/hart_state.h"
+#include "mem/bus.h"
+#include "mem/ram.h"
+#include "stats/callstack.h"
+
+#define BASE 0x80000000ull
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_symtab_text(void **state)
+{
+	char path[] = "/tmp/test_cs_mapXXXXXX";
+	struct cs_symtab *t;
+	struct verr e;
+	uint64_t start = 0;
+	int fd = mkstemp(path);
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "ffffffff80001000 T alpha\n"
+			 "ffffffff80001100 t beta\n"
+			 "ffffffff80001180 D some_data\n"
+			 "0000000000000000 T zeroed\n"
+			 "ffffffff80001200 W gamma\t[mod]\n");
+	assert_int_equal(cs_symtab_load(&t, path, &e), 0);
+	assert_int_equal(cs_symtab_count(t), 3);   /* data and zero addresses are not functions */
+	assert_string_equal(cs_symtab_lookup(t, 0xffffffff80001010ull, &start), "alpha");
+	assert_int_equal(start, 0xffffffff80001000ull);
+	/* beta ends where gamma starts: the data symbol does not cut it short. */
+	assert_string_equal(cs_symtab_lookup(t, 0xffffffff800011f0ull, NULL), "beta");
+	assert_string_equal(cs_symtab_lookup(t, 0xffffffff80001200ull, NULL), "gamma");
+	assert_null(cs_symtab_lookup(t, 0xffffffff80000fffull, NULL));
+	assert_null(cs_symtab_lookup(t, 0xffffffff80001200ull + 4096, NULL));
+	cs_symtab_free(t);
+
+	write_file(path, "not a symbol file\n");
+	assert_int_equal(cs_symtab_load(&t, path, &e), -EINVAL);
+	unlink(path);
+}
+
+static void test_symtab_console_and_self(void **state)
+{
+	char path[] = "/tmp/test_cs_conXXXXXX";
+	struct cs_symtab *t, *self;
+	struct verr e;
+	uint64_t start;
+	int fd = mkstemp(path);
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "[    1.0] booting\r\n"
+			 "ffffffff80002000 T stale_block\r\n"
+			 "VMX3-KALLSYMS-BEGIN\r\n"
+			 "ffffffff80003000 T from_guest\r\n"
+			 "ffffffff80003040 t next_one\r\n"
+			 "VMX3-KALLSYMS-END count=2\r\n"
+			 "ffffffff80004000 T after_end\r\n");
+	assert_int_equal(cs_symtab_load_console(&t, path, &e), 0);
+	assert_int_equal(cs_symtab_count(t), 2);
+	assert_string_equal(cs_symtab_lookup(t, 0xffffffff80003004ull, NULL), "from_guest");
+	assert_null(cs_symtab_lookup(t, 0xffffffff80002000ull, NULL));
+	unlink(path);
+
+	/* The monitor's own table names this very function, PIE bias applied. */
+	assert_int_equal(cs_symtab_self(&self, &e), 0);
+	const char *n = cs_symtab_lookup(self, (uint64_t)(uintptr_t)test_symtab_console_and_self + 1,
+					 &start);
+	assert_non_null(n);
+	assert_string_equal(n, "test_symtab_console_and_self");
+	assert_int_equal(start, (uint64_t)(uintptr_t)test_symtab_console_and_self);
+	/* Merging keeps both tables' names. */
+	assert_int_equal(cs_symtab_merge(self, t), 0);
+	assert_string_equal(cs_symtab_lookup(self, 0xffffffff80003044ull, NULL), "next_one");
+	cs_symtab_free(self);
+	cs_symtab_free(t);
+}
+
+static void sample(struct cs_sample *s, uint64_t seed, unsigned nframes)
+{
+	memset(s, 0, sizeof(*s));
+	s->t_ns = 1000;
+	s->kstat = 1;
+	s->vcpu = 0;
+	s->priv = 1;
+	s->nguest = (uint8_t)(nframes < CS_MAX_GUEST ? nframes : CS_MAX_GUEST);
+	s->nmon = (uint8_t)(nframes < CS_MAX_MON ? nframes : CS_MAX_MON);
+	for (unsigned i = 0; i < s->nguest; i++)
+		s->guest[i] = 0x80000000ull + seed * 64 + i;
+	for (unsigned i = 0; i < s->nmon; i++)
+		s->mon[i] = 0x400000ull + seed * 64 + i;
+}
+
+static void test_table_merge_and_cap(void **state)
+{
+	struct cs_table *t;
+	struct cs_sample s;
+	(void)state;
+	assert_int_equal(cs_table_create(&t, 64 * 1024, 1), 0);
+	assert_true(cs_table_footprint(t) <= 64 * 1024);
+	sample(&s, 1, 5);
+	cs_table_add(t, &s, 0);
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_table_entries(t), 1);
+	s.vcpu = 1;   /* another vCPU is another stack */
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_table_entries(t), 2);
+	s.t_ns = 5000000000ull;   /* another time bucket too */
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_table_entries(t), 3);
+	assert_false(cs_table_coarse(t));
+
+	/* Distinct deep stacks until full: coarse first, then counted drops. */
+	for (uint64_t i = 2; i < 20000; i++) {
+		sample(&s, i, 40);
+		cs_table_add(t, &s, 0);
+	}
+	assert_true(cs_table_coarse(t));
+	assert_true(cs_table_drops(t) > 0);
+	assert_int_equal(cs_table_samples(t), 4 + 19998);
+	assert_true(cs_table_footprint(t) <= 64 * 1024);
+	/* A stack seen before still merges after the switch (coarse key). */
+	unsigned n = cs_table_entries(t);
+	uint64_t drops = cs_table_drops(t);
+	sample(&s, 19999, 40);
+	cs_table_add(t, &s, 0);
+	cs_table_add(t, &s, 0);
+	assert_true(cs_table_entries(t) == n || cs_table_drops(t) == drops + 2);
+	cs_table_free(t);
+}
+
+static void test_walk_host(void **state)
+{
+	uint64_t stack[64] = { 0 }, out[16];
+	uint64_t lo = (uint64_t)(uintptr_t)stack, hi = lo + sizeof(stack);
+	(void)state;
+	/* Three records at increasing addresses, the last pointing back down. */
+	stack[4] = (uint64_t)(uintptr_t)&stack[10];
+	stack[5] = 0x1111;
+	stack[10] = (uint64_t)(uintptr_t)&stack[20];
+	stack[11] = 0x2222;
+	stack[20] = (uint64_t)(uintptr_t)&stack[2];   /* goes down: stop after it */
+	stack[21] = 0x3333;
+	unsigned n = cs_walk_host(0xabcd, (uint64_t)(uintptr_t)&stack[4], lo, hi, out, 16);
+	assert_int_equal(n, 4);
+	assert_int_equal(out[0], 0xabcd);
+	assert_int_equal(out[1], 0x1111);
+	assert_int_equal(out[2], 0x2222);
+	assert_int_equal(out[3], 0x3333);
+	/* Out of bounds, misaligned or capped: no reads past the checks. */
+	assert_int_equal(cs_walk_host(1, hi, lo, hi, out, 16), 1);
+	assert_int_equal(cs_walk_host(1, lo + 4, lo, hi, out, 16), 1);
+	assert_int_equal(cs_walk_host(1, (uint64_t)(uintptr_t)&stack[4], lo, hi, out, 2), 2);
+}
+
+static uint64_t fake_time(void *ctx) { (void)ctx; return 0; }
+
+static void test_peek_sv39(void **state)
+{
+	struct guest_ram ram;
+	struct bus bus;
+	struct hart_platform plat = { 0 };
+	struct hart *h;
+	struct verr err;
+	uint64_t v = 0;
+	(void)state;
+	assert_int_equal(ram_create(&ram, BASE, 1 << 20, &err), 0);
+	bus_init(&bus, &ram);
+	plat.bus = &bus;
+	plat.time = fake_time;
+	plat.timebase_hz = 10000000;
+	assert_int_equal(hart_create(&h, 0, &plat, &err), 0);
+	hart_reset(h, BASE);
+	uint8_t *m = ram_ptr(&ram, BASE, 1 << 20);
+	uint64_t data = 0x1122334455667788ull;
+	memcpy(m + 0x5008, &data, 8);
+
+	/* M-mode: bare. */
+	assert_int_equal(hart_peek_priv(h), PRIV_M);
+	assert_true(hart_peek_virt(h, BASE + 0x5008, &v, 8));
+	assert_int_equal(v, data);
+	assert_false(hart_peek_virt(h, 0x1000, &v, 8));   /* not RAM */
+
+	/* S-mode, Sv39: VA 0x40005000 -> PA BASE+0x5000 via root 0x1000, L1 0x2000, L0 0x3000. */
+	uint64_t root = BASE + 0x1000, l1 = BASE + 0x2000, l0 = BASE + 0x3000;
+	uint64_t pte;
+	pte = ((l1 >> 12) << 10) | 1;
+	memcpy(m + 0x1000 + 1 * 8, &pte, 8);               /* VPN2 = 1 */
+	pte = ((l0 >> 12) << 10) | 1;
+	memcpy(m + 0x2000 + 0 * 8, &pte, 8);               /* VPN1 = 0 */
+	uint64_t leaf = (((BASE + 0x5000) >> 12) << 10) | 0x3;  /* V R, no A/D */
+	memcpy(m + 0x3000 + 5 * 8, &leaf, 8);              /* VPN0 = 5 */
+	struct hart_state *s = hart_state(h);
+	s->satp = (8ull << 60) | (root >> 12);
+	s->priv = PRIV_S;
+	assert_int_equal(hart_peek_priv(h), PRIV_S);
+	assert_true(hart_peek_virt(h, 0x40005008ull, &v, 8));
+	assert_int_equal(v, data);
+	/* Reading set no A bit: the guest's page tables are untouched. */
+	memcpy(&pte, m + 0x3000 + 5 * 8, 8);
+	assert_int_equal(pte, leaf);
+	/* Unmapped neighbour and a read crossing into it fail without a trap. */
+	assert_false(hart_peek_virt(h, 0x40006000ull, &v, 8));
+	assert_false(hart_peek_virt(h, 0x40005ffcull, &v, 8));
+	assert_false(hart_peek_virt(h, 0x8000000000ull, &v, 8));   /* non-canonical */
+	assert_int_equal(s->mcause, 0);
+	assert_int_equal(s->scause, 0);
+	hart_destroy(h);
+	ram_destroy(&ram);
+}
+
+static void test_write_profile(void **state)
+{
+	char dir[] = "/tmp/test_cs_profXXXXXX", path[256], line[512];
+	struct cs_table *t;
+	struct cs_symtab *self;
+	struct cs_sample s;
+	struct cs_meta m = { .buildtype = "obj", .hz = CS_HZ };
+	struct verr e;
+	bool named = false, ended = false;
+	unsigned stacks = 0;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.txt", dir);
+	assert_int_equal(cs_table_create(&t, 1 << 20, 1), 0);
+	assert_int_equal(cs_symtab_self(&self, &e), 0);
+	sample(&s, 1, 2);
+	s.mon[0] = (uint64_t)(uintptr_t)test_write_profile + 4;
+	cs_table_add(t, &s, 0);
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_write_profile(path, t, &m, self, NULL, &e), 0);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "vmx3-callstack 1\n");
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, " m 1 ") && strstr(line, "test_write_profile"))
+			named = true;
+		if (!strncmp(line, "stack 2 0 1 1 0 ", 16))
+			stacks++;
+		if (!strcmp(line, "end\n"))
+			ended = true;
+	}
+	fclose(f);
+	assert_true(named);
+	assert_int_equal(stacks, 1);
+	assert_true(ended);
+	unlink(path);
+	rmdir(dir);
+	cs_symtab_free(self);
+	cs_table_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_symtab_text),
+		cmocka_unit_test(test_symtab_console_and_self),
+		cmocka_unit_test(test_table_merge_and_cap),
+		cmocka_unit_test(test_walk_host),
+		cmocka_unit_test(test_peek_sv39),
+		cmocka_unit_test(test_write_profile),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
