@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# callstack_profile.sh - the callstack profiler end to end: a bare-metal guest
+# that spends 3/4 of its loop in cs_three_quarters() and 1/4 in
+# cs_one_quarter() runs on the stats build; vmx-callstack must show those
+# shares (within 5 points) under the right guest names, and every export must
+# be well formed (folded, speedscope JSON, gzipped pprof, HTML rendered by
+# headless Chromium).  monitor.callstack = FALSE writes no profile, and the
+# obj build's test-only slow monitor path tops the bottom-up view.
+set -u
+B=${B:-build}
+ok() { echo "PASS $1"; }
+bad() { echo "FAIL $1${2:+ ($2)}"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+
+if ! make -s B="$B" "$B/stats/vmx-stats" "$B/obj/vmx-obj" "$B/host/vmx-callstack" \
+     "$B/isa/cs-shares.elf" "$B/isa/cs-shares-short.elf" >/dev/null 2>&1; then
+  bad "callstack-build"
+  exit 0
+fi
+B=$(cd "$B" && pwd)
+V="$B/host/vmx-callstack"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# --- stats build, the guest with known shares --------------------------------
+mkdir -p "$tmp/vm"
+cat >"$tmp/vm/shares.vmx" <<EOV
+vmx.buildType = "stats"
+memSize = "64"
+guest.elf = "$B/isa/cs-shares.elf"
+serial0.fileName = "console.txt"
+EOV
+if ! "$B/stats/vmx-stats" "$tmp/vm/shares.vmx" >"$tmp/run.out" 2>&1; then
+  bad "callstack-run" "$(tail -3 "$tmp/run.out")"
+  exit 0
+fi
+prof=$(ls "$tmp"/vm/stats/callstack-*.txt 2>/dev/null | head -1)
+check "callstack-profile-written" test -s "$prof"
+samples=$(awk '$1 == "samples" { print $2 }' "$prof")
+check "callstack-samples-at-97hz" test "${samples:-0}" -ge 100
+
+"$V" --guest-only --rootat cs_driver --min 0 --depth 2 "$tmp/vm" >"$tmp/tree.txt"
+q3=$(awk '$4 == "guest:cs_three_quarters" { print $3 }' "$tmp/tree.txt")
+q1=$(awk '$4 == "guest:cs_one_quarter" { print $3 }' "$tmp/tree.txt")
+share=$(awk -v a="${q3:-0}" -v b="${q1:-0}" 'BEGIN { if (a + b) printf "%.1f", 100 * a / (a + b); else print 0 }')
+echo "cs_three_quarters $q3 samples, cs_one_quarter $q1 samples: ${share}% / $(awk -v s="$share" 'BEGIN { printf "%.1f", 100 - s }')%"
+check "callstack-guest-shares-75-25" awk -v s="$share" 'BEGIN { exit !(s >= 70 && s <= 80) }'
+check "callstack-guest-names" grep -q "guest:cs_driver" "$tmp/tree.txt"
+
+# The whole stack: guest frames, then the monitor's, then the kstat.
+"$V" --folded "$tmp/vm" >"$tmp/folded.txt"
+check "callstack-folded-format" awk 'NF != 2 || $2 !~ /^[0-9]+$/ { bad = 1 } END { exit bad || NR == 0 }' "$tmp/folded.txt"
+check "callstack-folded-total" test "$(awk '{ s += $2 } END { print s }' "$tmp/folded.txt")" = "$samples"
+check "callstack-folded-domains" grep -q "guest:cs_driver;guest:cs_three_quarters;guest:spin;.*mon:hart_run;kstat:" "$tmp/folded.txt"
+
+# Bottom-up, top-down plain text, filters.
+"$V" --bottom-up --guest-only --depth 1 "$tmp/vm" >"$tmp/bu.txt"
+check "callstack-bottom-up" awk 'NR == 3 && $4 == "guest:spin" { f = 1 } END { exit !f }' "$tmp/bu.txt"
+inview() { "$V" --summary "$@" "$tmp/vm" | sed -n 's/.*(\([0-9]*\) in view).*/\1/p'; }
+# Samples outside hart_run belong to no vCPU; nearly all are inside it here.
+check "callstack-filter-vcpu" test "$(( $(inview --vcpu 0) * 10 ))" -ge "$(( samples * 9 ))" -a "$(inview --vcpu 1)" = 0
+check "callstack-filter-window" test "$(inview --from 0 --to 1)" -lt "$samples"
+check "callstack-filter-kstat" test "$(inview --kstat NONE)" -le "$samples"
+"$V" --insn guest:spin "$tmp/vm" >"$tmp/insn.txt"
+check "callstack-insn-disassembly" grep -Eq '^ +[0-9]+ +[0-9.]+% +[0-9a-f]+:' "$tmp/insn.txt"
+
+# Exports other viewers read.
+"$V" --speedscope -o "$tmp/p.speedscope.json" "$tmp/vm"
+check "callstack-speedscope" python3 - "$tmp/p.speedscope.json" "$samples" <<'EOP'
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = [f["name"] for f in d["shared"]["frames"]]
+p = d["profiles"][0]
+assert d["$schema"].startswith("https://www.speedscope.app/")
+assert "guest:cs_three_quarters" in names
+assert sum(p["weights"]) == int(sys.argv[2]) and len(p["samples"]) == len(p["weights"])
+EOP
+"$V" --pprof "$tmp/p.pb.gz" "$tmp/vm"
+check "callstack-pprof" python3 - "$tmp/p.pb.gz" "$samples" <<'EOP'
+import gzip, sys
+b = gzip.open(sys.argv[1]).read()
+def varint(b, i):
+    v = s = 0
+    while True:
+        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return v, i
+def fields(b):
+    i = 0
+    while i < len(b):
+        k, i = varint(b, i)
+        if k & 7 == 0:
+            v, i = varint(b, i)
+        elif k & 7 == 2:
+            n, i = varint(b, i); v = b[i:i + n]; i += n
+        else:
+            raise SystemExit("unexpected wire type")
+        yield k >> 3, v
+strings, total = [], 0
+for f, v in fields(b):
+    if f == 6: strings.append(v.decode())
+    if f == 2:
+        for sf, sv in fields(v):
+            if sf == 2:
+                j = 0; first, j = varint(sv, j); total += first
+assert strings[0] == "" and "guest:cs_three_quarters" in strings, strings[:8]
+assert total == int(sys.argv[2]), (total, sys.argv[2])
+EOP
+
+"$V" --html -o "$tmp/p.html" "$tmp/vm"
+chrome=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$chrome" ]; then
+  echo "SKIP callstack-html-chromium (chromium not installed)"
+else
+  timeout 90 "$chrome" --headless --no-sandbox --disable-gpu --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$tmp/chrome" --dump-dom "file://$tmp/p.html" >"$tmp/dom.html" 2>/dev/null
+  # The cells exist only if the page's script ran and built the flame graph.
+  check "callstack-html-chromium" grep -q 'class="fg-cell g"[^>]*title="guest:cs_three_quarters' "$tmp/dom.html"
+  check "callstack-html-tree" grep -q 'class="tree-node"' "$tmp/dom.html"
+fi
+
+# --- monitor.callstack = FALSE ------------------------------------------------
+mkdir -p "$tmp/off"
+sed "s|shares.elf|shares-short.elf|" "$tmp/vm/shares.vmx" >"$tmp/off/off.vmx"
+echo 'monitor.callstack = "FALSE"' >>"$tmp/off/off.vmx"
+"$B/stats/vmx-stats" "$tmp/off/off.vmx" >/dev/null 2>&1
+check "callstack-off" test -z "$(ls "$tmp"/off/stats/callstack-*.txt 2>/dev/null)"
+
+# --- obj build: a deliberately slow monitor path tops the bottom-up view ------
+mkdir -p "$tmp/slow"
+cat >"$tmp/slow/slow.vmx" <<EOV
+memSize = "64"
+guest.elf = "$B/isa/cs-shares-short.elf"
+serial0.fileName = "console.txt"
+monitor.callstackTestSlowUs = "1000"
+EOV
+"$B/obj/vmx-obj" "$tmp/slow/slow.vmx" >/dev/null 2>&1
+"$V" --bottom-up --monitor-only --depth 1 "$tmp/slow" >"$tmp/slow.txt" 2>&1
+check "callstack-slow-path-bottom-up" awk 'NR == 3 && $4 == "mon:cs_slow_path" { f = 1 } END { exit !f }' "$tmp/slow.txt"
+exit 0
