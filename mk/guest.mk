@@ -82,3 +82,4 @@ guest-for-tests: guest isa-tests
 BENCH_VMX ?= $(wildcard $(foreach t,$(BUILDTYPES),$(B)/$(t)/$(BIN_$(t))))
 bench: guest
 	bench/run.sh --guest $(GUEST_DIR) $(BENCH_VMX)
+	bench/ckpt.sh --guest $(GUEST_DIR) $(B)/release/vmx

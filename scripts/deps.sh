@@ -9,7 +9,7 @@ PKGS=(
   libjansson-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
   libcmocka-dev clang libclang-rt-14-dev
   gcc-riscv64-linux-gnu gcc-riscv64-unknown-elf binutils-riscv64-linux-gnu
-  cpio xz-utils zstd dpkg-dev apt ca-certificates bc qemu-user
+  cpio xz-utils zstd dpkg-dev apt ca-certificates bc qemu-user qemu-system-misc e2fsprogs python3
 )
 PKGS+=(${VMX3_EXTRA_PKGS:-})
 
