@@ -183,7 +183,7 @@ static int load_text(struct cs_symtab *t, FILE *f, const char *path, bool consol
 {
 	char line[1024];
 	unsigned lineno = 0;
-	bool inside = !console;
+	bool inside = !console, complete = false;
 	while (fgets(line, sizeof(line), f)) {
 		char type, name[512];
 		unsigned long long addr;
@@ -193,10 +193,13 @@ static int load_text(struct cs_symtab *t, FILE *f, const char *path, bool consol
 				t->n = 0;
 				t->nlen = 0;
 				inside = true;
+				complete = false;
 				continue;
 			}
-			if (strstr(line, "VMX3-KALLSYMS-END"))
+			if (strstr(line, "VMX3-KALLSYMS-END")) {
+				complete = inside;
 				inside = false;
+			}
 		}
 		if (!inside)
 			continue;
@@ -208,6 +211,9 @@ static int load_text(struct cs_symtab *t, FILE *f, const char *path, bool consol
 		if (rc < 0)
 			return verr_set(e, rc, "%s:%u: out of memory", path, lineno);
 	}
+	/* A block still being printed would leave later functions unnamed for good. */
+	if (console && !complete)
+		return verr_set(e, -EAGAIN, "%s: no complete kallsyms block yet", path);
 	if (!t->n)
 		return verr_set(e, -EINVAL, "%s: no text symbols (not a System.map or kallsyms file)",
 				path);
