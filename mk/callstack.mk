@@ -28,3 +28,11 @@ $(B)/isa/cs-shares-short.elf: tests/callstack/guest/shares.c tests/isa/common/cr
 	@echo "  CC [isa] $<"
 	$(Q)$(ISA_CC) $(CS_GUEST_CFLAGS) -DCS_ROUNDS=100 -o $@ $(ISA_COMMON) $<
 callstack-test-guests: $(B)/isa/cs-shares-short.elf
+
+# Sampling on versus off on the default guest's CPU workload (figures go to
+# docs/BENCHMARKS.md by hand).  CS_BENCH_RUNS pairs of runs.
+CS_BENCH_RUNS ?= 5
+bench-callstack: $(B)/stats/vmx-stats $(B)/guest/fw_dynamic.bin $(B)/guest/Image $(B)/guest/initrd.gz $(B)/guest/disk.img
+	tests/callstack/bench.sh $(B) $(CS_BENCH_RUNS)
+bench: bench-callstack
+.PHONY: bench-callstack
