@@ -11,6 +11,7 @@ PKGS=(
   gcc-riscv64-linux-gnu gcc-riscv64-unknown-elf binutils-riscv64-linux-gnu
   cpio xz-utils zstd dpkg-dev apt ca-certificates bc qemu-user qemu-system-misc e2fsprogs python3
 )
+PKGS+=(libncurses-dev)   # vmx-callstack interactive view (issue 7)
 PKGS+=(${VMX3_EXTRA_PKGS:-})
 
 missing=()
