@@ -409,12 +409,13 @@ int main(int argc, char **argv)
 			rc = -ENOENT;
 			goto done_view;
 		}
-		fprintf(out, "# %s: %s build, %u Hz, %.1f s, %llu samples (%llu in view), %u stacks%s%s\n",
-			path, p->buildtype, p->hz, (double)p->elapsed_ns / 1e9,
-			(unsigned long long)p->samples, (unsigned long long)v.total, p->nstacks,
-			p->coarse ? ", coarse aggregation (cap reached)" : "",
-			p->drops ? ", samples dropped" : "");
-		if (p->drops || p->ring_drops)
+		if (!tui)
+			fprintf(out, "# %s: %s build, %u Hz, %.1f s, %llu samples (%llu in view), "
+				"%u stacks%s%s\n", path, p->buildtype, p->hz, (double)p->elapsed_ns / 1e9,
+				(unsigned long long)p->samples, (unsigned long long)v.total, p->nstacks,
+				p->coarse ? ", coarse aggregation (cap reached)" : "",
+				p->drops ? ", samples dropped" : "");
+		if (!tui && (p->drops || p->ring_drops))
 			fprintf(out, "# dropped: %llu (table full), %llu (ring full)\n",
 				(unsigned long long)p->drops, (unsigned long long)p->ring_drops);
 		if (summary)
