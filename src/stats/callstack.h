@@ -90,6 +90,8 @@ struct cs_meta {
 	uint64_t start_unix_ns, elapsed_ns;
 	unsigned hz;
 	uint64_t signals;            /* handler invocations */
+	uint64_t handler_ns;         /* time spent in the handler in all */
+	uint64_t collector_ns;       /* CPU time of the collector thread */
 	uint64_t ring_drops;         /* samples lost because a ring was full */
 	const char *exe;             /* the monitor binary, for host disassembly */
 	uint64_t exe_bias;           /* its load bias (PIE) */

@@ -47,6 +47,8 @@ static struct {
 	struct cs_thread *threads[CS_MAX_THREADS];
 	_Atomic unsigned nthreads;
 	_Atomic uint64_t signals;
+	_Atomic uint64_t handler_ns;     /* time spent in the handler, for the overhead figure */
+	_Atomic uint64_t collector_ns;   /* CPU time of the collector thread so far */
 	struct cs_table *table;
 	struct cs_symtab *mon, *guest;
 	char guest_syms[4096];
@@ -136,6 +138,8 @@ static void cs_handler(int sig, siginfo_t *si, void *ucv)
 					(uint64_t)uc->uc_mcontext.gregs[REG_RBP], t->stack_lo,
 					t->stack_hi, s->mon, CS_MAX_MON);
 	atomic_store_explicit(&t->head, head + 1, memory_order_release);
+	atomic_fetch_add_explicit(&cs.handler_ns, now_ns(CLOCK_MONOTONIC) - s->t_ns,
+				  memory_order_relaxed);
 out:
 	errno = saved;
 }
@@ -183,6 +187,8 @@ static void write_profile(void)
 	m.start_unix_ns = cs.start_unix_ns;
 	m.elapsed_ns = now_ns(CLOCK_MONOTONIC) - cs.t0_ns;
 	m.signals = atomic_load(&cs.signals);
+	m.handler_ns = atomic_load(&cs.handler_ns);
+	m.collector_ns = atomic_load(&cs.collector_ns);
 	for (unsigned i = 0; i < n; i++)
 		m.ring_drops += atomic_load(&cs.threads[i]->drops);
 	if (cs_write_profile(cs.path, cs.table, &m, cs.mon, cs.guest, &e) < 0)
@@ -211,6 +217,7 @@ static void *collector(void *arg)
 			write_profile();
 			last_write = now_ns(CLOCK_MONOTONIC);
 		}
+		atomic_store(&cs.collector_ns, now_ns(CLOCK_THREAD_CPUTIME_ID));
 		pthread_mutex_lock(&cs.lock);
 	}
 	pthread_mutex_unlock(&cs.lock);
