@@ -36,3 +36,10 @@ bench-callstack: $(B)/stats/vmx-stats $(B)/guest/fw_dynamic.bin $(B)/guest/Image
 	tests/callstack/bench.sh $(B) $(CS_BENCH_RUNS)
 bench: bench-callstack
 .PHONY: bench-callstack
+
+# The profile parser's fuzz target links the viewer's sources and jansson.
+$(B)/fuzz/fuzz_cs_profile: fuzz/fuzz_cs_profile.c src/cstools/csp.c src/cstools/csp_export.c $(wildcard src/lib/*.c) $(B)/release/version.c
+	@mkdir -p $(@D)
+	$(Q)clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
+	    -o $@ fuzz/fuzz_cs_profile.c src/cstools/csp.c src/cstools/csp_export.c \
+	    $(wildcard src/lib/*.c) $(B)/release/version.c -lpthread -ljansson -lz

@@ -79,6 +79,16 @@ static void *grow(void *p, unsigned *cap, unsigned need, size_t el)
 int csp_load(const char *path, struct csp_profile **out, struct verr *e)
 {
 	FILE *f = fopen(path, "r");
+	int rc;
+	if (!f)
+		return verr_set(e, -errno, "%s: %s", path, strerror(errno));
+	rc = csp_parse(f, path, out, e);
+	fclose(f);
+	return rc;
+}
+
+int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *e)
+{
 	struct csp_profile *p;
 	char *line = NULL;
 	size_t lcap = 0;
@@ -86,13 +96,9 @@ int csp_load(const char *path, struct csp_profile **out, struct verr *e)
 	bool ended = false;
 	int rc = 0;
 
-	if (!f)
-		return verr_set(e, -errno, "%s: %s", path, strerror(errno));
 	p = calloc(1, sizeof(*p));
-	if (!p) {
-		fclose(f);
+	if (!p)
 		return verr_set(e, -ENOMEM, "out of memory");
-	}
 	while (getline(&line, &lcap, f) > 0) {
 		char a[4096], b[4096], c[4096];
 		unsigned long long x, y;
@@ -193,7 +199,6 @@ nomem:
 		p->bucket_s = 1;
 out:
 	free(line);
-	fclose(f);
 	if (rc < 0) {
 		csp_free(p);
 		return rc;

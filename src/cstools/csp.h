@@ -43,6 +43,8 @@ struct csp_profile {
 };
 
 int csp_load(const char *path, struct csp_profile **out, struct verr *e);
+/* The same from an open stream (path only names it in messages). */
+int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *e);
 void csp_free(struct csp_profile *p);
 /* A file, or the newest stats/callstack-*.txt of a VM or stats directory. */
 int csp_find(const char *arg, char *out, size_t outlen, struct verr *e);
