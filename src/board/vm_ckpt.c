@@ -142,8 +142,13 @@ int vm_restore(struct vm *vm, struct ckpt_reader *rd, struct verr *e)
 		memset(vm->ram.host, 0, vm->ram.size);
 	if ((r = ckpt_load_memory(rd, vm->ram.host, vm->ram.size, true, e)) < 0)
 		return r;
-	for (unsigned h = 0; h < vm->nharts; h++)
+	uint64_t instret = 0;
+	for (unsigned h = 0; h < vm->nharts; h++) {
 		hart_flush_caches(vm->harts[h]);
+		instret += hart_instret(vm->harts[h]);
+	}
+	/* vm_get_status reads the published count: it must not say 0 until the first round. */
+	atomic_store_explicit(&vm->instret_pub, instret, memory_order_relaxed);
 	LOG_INF("board: state restored, mtime %llu", (unsigned long long)ms.mtime);
 	return 0;
 }
