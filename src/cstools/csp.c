@@ -100,7 +100,7 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 	if (!p)
 		return verr_set(e, -ENOMEM, "out of memory");
 	while (getline(&line, &lcap, f) > 0) {
-		char a[4096], b[4096], c[4096];
+		char a[4096], b[4096], c[4096], d[64];
 		unsigned long long x, y;
 		unsigned u, lf;
 		char dom;
@@ -132,7 +132,9 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 				goto bad;
 		} else if (!strncmp(line, "frame ", 6)) {
 			struct csp_frame *fr;
-			if (sscanf(line, "frame %u %c %u %llx %4095s %4095s", &u, &dom, &lf, &x, a, c) != 6 ||
+			d[0] = 0;
+			if (sscanf(line, "frame %u %c %u %llx %4095s %4095s %63s", &u, &dom, &lf, &x, a, c,
+				   d) < 6 ||
 			    u != p->nframes || (dom != 'g' && dom != 'm'))
 				goto bad;
 			p->frames = grow(p->frames, &fcap, p->nframes + 1, sizeof(*p->frames));
@@ -147,6 +149,7 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 				if (!fr->name)
 					goto nomem;
 				fr->start = strtoull(c, NULL, 16);
+				fr->end = strcmp(d, "-") ? strtoull(d, NULL, 16) : 0;
 			}
 		} else if (sscanf(line, "kstat %u %4095s", &u, a) == 2) {
 			if (u >= 65536)
@@ -176,6 +179,8 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 				p->coarse = u;
 		} else if (sscanf(line, "buildtype %31s", p->buildtype) == 1) {
 		} else if (sscanf(line, "guest_symbols %4095s", p->guest_symbols) == 1) {
+		} else if (sscanf(line, "guest_image %4095s %llx", p->guest_image, &y) == 2) {
+			p->guest_image_va = y;
 		} else if (sscanf(line, "monitor_exe %4095s %llx", p->monitor_exe, &y) == 2) {
 			p->monitor_bias = y;
 		} else if (!strcmp(line, "end")) {

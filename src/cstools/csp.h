@@ -14,7 +14,7 @@
 struct csp_frame {
 	char dom;           /* 'g' guest, 'm' monitor */
 	bool leaf;          /* the sampled PC (else a return address) */
-	uint64_t addr, start;
+	uint64_t addr, start, end;   /* end 0: unknown */
 	char *name;         /* NULL: no symbol covers it */
 };
 
@@ -34,6 +34,8 @@ struct csp_profile {
 	char guest_symbols[4096];
 	char monitor_exe[4096];
 	uint64_t monitor_bias;
+	char guest_image[4096];     /* flat guest kernel image and its virtual address */
+	uint64_t guest_image_va;
 	unsigned nkstats;
 	char **kstat;       /* by id, NULL when not named */
 	unsigned nframes;

@@ -161,6 +161,16 @@ static int run_tui(const struct csp_view *v, const struct csp_tree *t, const cha
 
 /* ---- instruction level ---- */
 
+static bool is_elf(const char *path)
+{
+	unsigned char m[4] = { 0 };
+	FILE *f = fopen(path, "rb");
+	bool yes = f && fread(m, 1, 4, f) == 4 && !memcmp(m, "\177ELF", 4);
+	if (f)
+		fclose(f);
+	return yes;
+}
+
 struct addr_count {
 	uint64_t addr, count;
 	bool leaf;
@@ -176,6 +186,7 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 		     FILE *out)
 {
 	const char *name = func;
+	const struct csp_frame *fn = NULL;
 	char dom = 0;
 	struct addr_count *ac = NULL;
 	unsigned nac = 0;
@@ -213,6 +224,8 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 		else if (dom != hit->dom)
 			continue;
 		total += s->count;
+		if (!fn || (!fn->end && hit->end))
+			fn = hit;
 		unsigned k;
 		for (k = 0; k < nac; k++)
 			if (ac[k].addr == hit->addr)
@@ -262,13 +275,27 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 	}
 	snprintf(cmd, sizeof(cmd), "%s -d --no-show-raw-insn --disassemble='%s' '%s' 2>/dev/null",
 		 objdump, name, file);
+	/*
+	 * Guest symbols from a text map (kallsyms): the code comes from the
+	 * flat kernel Image, placed at its virtual address, over the function's
+	 * range as the profile recorded it.
+	 */
+	if (dom == 'g' && !is_elf(file) && p->guest_image[0] && fn && fn->end > fn->start &&
+	    fn->end - fn->start < (1u << 20)) {
+		snprintf(file, sizeof(file), "%s", p->guest_image);
+		snprintf(cmd, sizeof(cmd), "%s -D --no-show-raw-insn -b binary -m riscv:rv64 "
+			 "--adjust-vma=0x%llx --start-address=0x%llx --stop-address=0x%llx '%s' 2>/dev/null",
+			 objdump, (unsigned long long)p->guest_image_va,
+			 (unsigned long long)fn->start, (unsigned long long)fn->end, file);
+	}
 	FILE *pf = popen(cmd, "r");
 	char line[1024];
 	bool any = false;
 	while (pf && fgets(line, sizeof(line), pf)) {
 		unsigned long long a;
 		char *colon = strchr(line, ':');
-		if (sscanf(line, " %llx:", &a) != 1 || !colon || line[0] != ' ')
+		/* Instruction lines only: "  addr:<TAB>insn" (not "addr <sym>:" headers). */
+		if (sscanf(line, " %llx:", &a) != 1 || !colon || colon[1] != '\t')
 			continue;
 		uint64_t cnt = 0;
 		for (unsigned k = 0; k < nac; k++)

@@ -62,6 +62,9 @@ void cs_symtab_free(struct cs_symtab *t);
 unsigned cs_symtab_count(const struct cs_symtab *t);
 /* Name of the function covering addr (and its start), or NULL: never a guess. */
 const char *cs_symtab_lookup(const struct cs_symtab *t, uint64_t addr, uint64_t *start);
+/* The same with the end of the function's range too. */
+const char *cs_symtab_lookup_range(const struct cs_symtab *t, uint64_t addr, uint64_t *start,
+				   uint64_t *end);
 
 /*
  * The aggregation table: identical stacks (same vCPU, kstat, privilege, time
@@ -94,6 +97,7 @@ struct cs_meta {
 	uint64_t collector_ns;       /* CPU time of the collector thread */
 	uint64_t ring_drops;         /* samples lost because a ring was full */
 	const char *exe;             /* the monitor binary, for host disassembly */
+	const char *guest_image;     /* guest.kernel, for guest disassembly, or NULL */
 	uint64_t exe_bias;           /* its load bias (PIE) */
 };
 /*

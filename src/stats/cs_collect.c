@@ -53,6 +53,7 @@ static struct {
 	struct cs_symtab *mon, *guest;
 	char guest_syms[4096];
 	char console_path[4096];
+	char guest_image[4096];
 	char path[4200];
 	uint64_t t0_ns, start_unix_ns;
 	pthread_t collector;
@@ -181,6 +182,7 @@ static void write_profile(void)
 	exe[l > 0 ? l : 0] = 0;
 	m.exe = exe;
 	m.exe_bias = cs_self_bias();
+	m.guest_image = cs.guest_image;
 	m.buildtype = VMX_BUILDTYPE_NAME;
 	m.guest_symbols = cs.guest_syms;
 	m.hz = CS_HZ;
@@ -308,6 +310,10 @@ static int read_config(const struct cfg *c, const char *vmdir, bool *on, uint64_
 		size_t l = strlen(cs.guest_syms);
 		snprintf(cs.guest_syms + l, sizeof(cs.guest_syms) - l, "%s%s", l ? "," : "", p);
 	}
+	const char *kernel = cfg_get(c, "guest.kernel");
+	if (kernel && kernel[0] && vmdir &&
+	    cfg_path(c, "guest.kernel", vmdir, cs.guest_image, sizeof(cs.guest_image), e) < 0)
+		cs.guest_image[0] = 0;
 	const char *con = cfg_get(c, "serial0.fileName");
 	if (!cs.guest && con && con[0] && vmdir &&
 	    cfg_path(c, "serial0.fileName", vmdir, cs.console_path, sizeof(cs.console_path), e) < 0)
@@ -429,6 +435,7 @@ void cs_stop(void)
 	cs.table = NULL;
 	cs.guest_syms[0] = 0;
 	cs.console_path[0] = 0;
+	cs.guest_image[0] = 0;
 	cs.started = false;
 }
 

@@ -100,6 +100,12 @@ unsigned cs_symtab_count(const struct cs_symtab *t) { return t ? (unsigned)t->n 
 
 const char *cs_symtab_lookup(const struct cs_symtab *t, uint64_t addr, uint64_t *start)
 {
+	return cs_symtab_lookup_range(t, addr, start, NULL);
+}
+
+const char *cs_symtab_lookup_range(const struct cs_symtab *t, uint64_t addr, uint64_t *start,
+				   uint64_t *end)
+{
 	size_t lo = 0, hi;
 	if (!t || !t->n)
 		return NULL;
@@ -117,6 +123,8 @@ const char *cs_symtab_lookup(const struct cs_symtab *t, uint64_t addr, uint64_t 
 		return NULL;
 	if (start)
 		*start = s->start;
+	if (end)
+		*end = s->end;
 	return t->names + s->name;
 }
 

@@ -219,12 +219,12 @@ static void put_name(FILE *f, const char *name)
 static void write_frame(FILE *f, uint32_t id, const struct frame_key *k,
 			const struct cs_symtab *mon, const struct cs_symtab *guest)
 {
-	uint64_t start = 0, look = k->leaf ? k->addr : k->addr - 1;
-	const char *name = cs_symtab_lookup(k->dom == 'g' ? guest : mon, look, &start);
+	uint64_t start = 0, end = 0, look = k->leaf ? k->addr : k->addr - 1;
+	const char *name = cs_symtab_lookup_range(k->dom == 'g' ? guest : mon, look, &start, &end);
 	fprintf(f, "frame %u %c %u %llx ", id, k->dom, k->leaf, (unsigned long long)k->addr);
 	if (name) {
 		put_name(f, name);
-		fprintf(f, " %llx\n", (unsigned long long)start);
+		fprintf(f, " %llx %llx\n", (unsigned long long)start, (unsigned long long)end);
 		return;
 	}
 	if (k->dom == 'm') {
@@ -235,11 +235,11 @@ static void write_frame(FILE *f, uint32_t id, const struct frame_key *k,
 			put_name(f, lib ? lib + 1 : di.dli_fname);
 			fputc(':', f);
 			put_name(f, di.dli_sname);
-			fprintf(f, " %llx\n", (unsigned long long)(uintptr_t)di.dli_saddr);
+			fprintf(f, " %llx -\n", (unsigned long long)(uintptr_t)di.dli_saddr);
 			return;
 		}
 	}
-	fprintf(f, "- -\n");
+	fprintf(f, "- - -\n");
 }
 
 int cs_write_profile(const char *path, const struct cs_table *t, const struct cs_meta *m,
@@ -283,6 +283,9 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 	fprintf(f, "monitor_symbols %u\n", cs_symtab_count(mon));
 	fprintf(f, "monitor_exe %s %llx\n", m->exe && m->exe[0] ? m->exe : "-",
 		(unsigned long long)m->exe_bias);
+	/* A non-relocatable 64-bit RISC-V Linux Image runs at its link address. */
+	if (m->guest_image && m->guest_image[0])
+		fprintf(f, "guest_image %s ffffffff80000000\n", m->guest_image);
 	for (unsigned k = 0; k < kstat_count(); k++) {
 		fprintf(f, "kstat %u ", k);
 		put_name(f, kstat_name(k) ? kstat_name(k) : "?");
