@@ -2,9 +2,10 @@
  * hart.c - the execution engine: hart lifecycle, the decoded-block cache and
  * the interpreter loop.
  *
- * Guest code is decoded once into blocks (straight-line runs of up to
- * BLOCK_MAX instructions inside one 4 KiB page, ended by a control transfer,
- * a CSR/system instruction or the page end), cached by virtual and physical
+ * Guest code is decoded once into blocks (runs of up to BLOCK_MAX
+ * instructions inside one 4 KiB page that follow jal within the page, ended by
+ * another control transfer, a CSR/system instruction or the page end), cached
+ * by virtual and physical
  * pc.  The interpreter dispatches by computed goto over the decoded form.
  * Interrupts, kicks and the budget are checked between blocks; instret is
  * counted per block, with exact accounting when an instruction traps.  See
@@ -320,6 +321,18 @@ static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t
 		d->pc = pc;
 		d->idx = n;
 		n++;
+		/*
+		 * A jal inside the page continues the block at its target (the
+		 * block still covers one physical page, so invalidation by page
+		 * stays exact); the entry after it is the target instruction.
+		 */
+		if (d->op == OP_JAL && *cacheable && !((pc + (uint64_t)d->imm) >> 12 ^ pc >> 12)) {
+			d->op = OP_JAL_IN;
+			d->handler = labels[OP_JAL_IN];
+			pc += (uint64_t)d->imm;
+			pa = (pa & ~0xfffULL) | (pc & 0xfff);
+			continue;
+		}
 		pc += d->len;
 		pa += d->len;
 		if (decode_ends_block(d->op) || (pa & 0xfff) == 0 || !*cacheable)
@@ -604,6 +617,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	L_LUI: RD = IMM; NEXT;
 	L_AUIPC: RD = ip->pc + IMM; NEXT;
 	L_JAL: RD = ip->pc + ip->len; JUMP(ip->pc + IMM);
+	L_JAL_IN: RD = ip->pc + ip->len; NEXT;
 	L_JALR: { uint64_t t = (RS1 + IMM) & ~1ULL; RD = ip->pc + ip->len; JUMP(t); }
 	L_BEQ: BRANCH(RS1 == RS2);
 	L_BNE: BRANCH(RS1 != RS2);

@@ -714,6 +714,38 @@ static void test_create_refuses_foreign_hook(void **state)
 #define ROOT (BASE + 0x100000)
 #define L1 (BASE + 0x101000)
 #define L0 (BASE + 0x102000)
+/* A jal inside the page continues the block at its target; counts stay exact. */
+static void test_jal_inside_page(void **state)
+{
+	struct env *e = *state;
+	PROG(e, BASE, ADDI(5, 5, 1), J(8, 1), ADDI(5, 5, 100), ADDI(5, 5, 10), J(-16, 0),
+	     JSELF);
+	assert_int_equal(hart_run(e->h, 2), HART_EXIT_BUDGET);
+	assert_int_equal(hart_get_pc(e->h), BASE + 12);
+	assert_int_equal(X(1), BASE + 8);
+	assert_int_equal(X(5), 1);
+	assert_int_equal(hart_run(e->h, 1), HART_EXIT_BUDGET);
+	assert_int_equal(X(5), 11);
+	/* the j back, then 10 rounds of addi, jal, addi, j; then a cut after the jal */
+	assert_int_equal(hart_run(e->h, 1 + 4 * 10 + 2), HART_EXIT_BUDGET);
+	assert_int_equal(hart_instret(e->h), 3 + 43);
+	assert_int_equal(X(5), 11 + 10 * 11 + 1);
+	assert_int_equal(hart_get_pc(e->h), BASE + 12);
+}
+
+/* A store before a jal rewrites the jal's target: the new instruction runs. */
+static void test_jal_target_rewritten(void **state)
+{
+	struct env *e = *state;
+	hart_set_xreg(e->h, 5, BASE);
+	hart_set_xreg(e->h, 6, ADDI(8, 0, 42));
+	PROG(e, BASE, SW(6, 5, 0x20), J(0x1c, 0));
+	PROG(e, BASE + 0x20, ADDI(8, 0, 1), JSELF);
+	hart_run(e->h, 3);
+	assert_int_equal(X(8), 42);
+	assert_int_equal(hart_instret(e->h), 3);
+}
+
 static uint64_t pte(uint64_t pa, uint64_t flags) { return (pa >> 12) << 10 | flags; }
 
 static void map_sv39(struct env *e)
@@ -830,6 +862,25 @@ static void test_sfence_after_pte_change(void **state)
 	assert_int_equal(X(7), 2);
 }
 
+/* sfence.vma of one address in a superpage drops what was cached for the others. */
+static void test_sfence_va_in_superpage(void **state)
+{
+	struct env *e = *state;
+	map_sv39(e);
+	put64(e, BASE + 0x40, 77);
+	hart_set_xreg(e->h, 7, BASE);
+	hart_set_xreg(e->h, 8, BASE + 0x5000);
+	PROG(e, BASE + 0x200000, LD(6, 7, 0x40), 0x12000073u | 8 << 15 /* sfence.vma x8 */,
+	     LD(9, 7, 0x40), JSELF);
+	hart_run(e->h, 1);
+	assert_int_equal(X(6), 77);
+	put64(e, ROOT + 16, pte(BASE, PTE_V | PTE_X | PTE_A));   /* no longer readable */
+	hart_run(e->h, 2);
+	assert_int_equal(X(9), 0);
+	assert_int_equal(e->s->mcause, 13);
+	assert_int_equal(e->s->mtval, BASE + 0x40);
+}
+
 static void test_sv48(void **state)
 {
 	struct env *e = *state;
@@ -869,6 +920,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_div_rem_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jal_inside_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jal_target_rewritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sfence_va_in_superpage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shifts_and_w_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exact_budget, setup, teardown),
