@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f)
 		return 0;
 	if (csp_parse(f, "fuzz", &p, &e) == 0) {
-		struct csp_filter flt = { .vcpu = -1, .kstat = -1, .to_s = -1 };
+		struct csp_filter flt = { .vcpu = -1, .kstat = -1, .to_s = -1, .priv = -1 };
 		struct csp_view v;
 		struct csp_tree t;
 		FILE *out = fopen("/dev/null", "w");

@@ -342,6 +342,9 @@ int csp_view_build(const struct csp_profile *p, const struct csp_filter *f, stru
 			continue;
 		if (f->kstat >= 0 && s->kstat != (unsigned)f->kstat)
 			continue;
+		/* Samples outside hart_run have no guest mode. */
+		if (f->priv >= 0 && (s->priv != (unsigned)f->priv || s->vcpu == 255))
+			continue;
 		if (f->from_s > 0 || f->to_s >= 0) {
 			double t0 = (double)s->tbucket * p->bucket_s, t1 = t0 + p->bucket_s;
 			if (s->tbucket < 0 || t1 <= f->from_s || (f->to_s >= 0 && t0 >= f->to_s))

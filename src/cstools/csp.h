@@ -56,6 +56,7 @@ struct csp_filter {
 	bool guest_only, monitor_only;
 	int kstat;          /* -1: all */
 	bool no_kstat;      /* leave the kstat frame off the stacks */
+	int priv;           /* guest privilege mode 0 U, 1 S, 3 M; -1: all */
 	double from_s, to_s;   /* to_s < 0: open */
 };
 

@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"filters:\n"
 		"  --vcpu N  --guest-only  --monitor-only  --kstat NAME  --from SEC  --to SEC\n"
 		"  --no-kstat / --with-kstat   leave off / keep the kstat frame at the leaf end\n"
+		"  --priv U|S|M        samples taken while the guest ran in that mode\n"
 		"text options:\n"
 		"  --depth N           levels shown (default unlimited)\n"
 		"  --min PCT           hide nodes below PCT %% of the samples (default 0.5)\n"
@@ -324,7 +325,7 @@ int main(int argc, char **argv)
 {
 	enum { O_TOP = 1000, O_BOTTOM, O_ROOTAT, O_INSN, O_TUI, O_SUMMARY, O_VCPU, O_GUEST,
 	       O_MONITOR, O_KSTAT, O_FROM, O_TO, O_DEPTH, O_MIN, O_FOLDED, O_SPEEDSCOPE, O_PPROF,
-	       O_HTML, O_NOKSTAT, O_WITHKSTAT };
+	       O_HTML, O_NOKSTAT, O_WITHKSTAT, O_PRIV };
 	static const struct option opts[] = {
 		{ "top-down", no_argument, NULL, O_TOP }, { "bottom-up", no_argument, NULL, O_BOTTOM },
 		{ "rootat", required_argument, NULL, O_ROOTAT },
@@ -340,11 +341,12 @@ int main(int argc, char **argv)
 		{ "speedscope", no_argument, NULL, O_SPEEDSCOPE },
 		{ "pprof", required_argument, NULL, O_PPROF }, { "html", no_argument, NULL, O_HTML },
 		{ "no-kstat", no_argument, NULL, O_NOKSTAT },
+		{ "priv", required_argument, NULL, O_PRIV },
 		{ "with-kstat", no_argument, NULL, O_WITHKSTAT },
 		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct csp_filter flt = { .vcpu = -1, .kstat = -1, .from_s = 0, .to_s = -1 };
+	struct csp_filter flt = { .vcpu = -1, .kstat = -1, .from_s = 0, .to_s = -1, .priv = -1 };
 	const char *rootat = NULL, *insn = NULL, *kstat = NULL, *pprof = NULL, *outpath = NULL;
 	bool bottom = false, tui = false, summary = false, folded = false, speedscope = false,
 	     html = false;
@@ -378,6 +380,15 @@ int main(int argc, char **argv)
 		case O_PPROF: pprof = optarg; break;
 		case O_HTML: html = true; break;
 		case O_NOKSTAT: with_kstat = 0; break;
+		case O_PRIV:
+			flt.priv = optarg[0] == 'U' || optarg[0] == 'u' ? 0 :
+				   optarg[0] == 'S' || optarg[0] == 's' ? 1 :
+				   optarg[0] == 'M' || optarg[0] == 'm' ? 3 : -2;
+			if (flt.priv == -2) {
+				usage(stderr);
+				return 2;
+			}
+			break;
 		case O_WITHKSTAT: with_kstat = 1; break;
 		case 'o': outpath = optarg; break;
 		case 'h': usage(stdout); return 0;
