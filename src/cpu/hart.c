@@ -5,8 +5,8 @@
  * Guest code is decoded once into blocks (runs of up to BLOCK_MAX
  * instructions inside one 4 KiB page that follow jal within the page, ended by
  * another control transfer, a CSR/system instruction or the page end), cached
- * by virtual and physical
- * pc.  The interpreter dispatches by computed goto over the decoded form.
+ * by virtual and physical pc.  The interpreter dispatches by computed goto
+ * over the decoded form.
  * Interrupts, kicks and the budget are checked between blocks; instret is
  * counted per block, with exact accounting when an instruction traps.  See
  * docs/CPU.md.

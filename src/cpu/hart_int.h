@@ -176,6 +176,12 @@ struct hart {
 	uint64_t super_region[TLB_SUPER_REGIONS];
 	unsigned nsuper;
 	bool super_overflow;
+	/*
+	 * Per table, one bit per slot that may hold an entry inside one of
+	 * those regions (a superset), so a region flush visits those slots
+	 * only instead of scanning all 3072 entries.
+	 */
+	uint64_t super_bits[3][MMU_NMODES][TLB_SIZE / 64];
 
 	struct block *btab[BTAB_SIZE];
 	uint64_t btab_page[BTAB_SIZE];   /* physical page of each entry, for invalidation */

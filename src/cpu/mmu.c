@@ -40,6 +40,7 @@ void mmu_flush_all(struct hart *h)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
 			for (unsigned i = 0; i < TLB_SIZE; i++)
 				h->tlb[a][m][i].tag = ~0ULL;
+	memset(h->super_bits, 0, sizeof(h->super_bits));
 	h->nsuper = 0;
 	h->super_overflow = false;
 }
@@ -59,10 +60,17 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 			continue;
 		for (unsigned a = 0; a < 3; a++)
 			for (unsigned m = 0; m < MMU_NMODES; m++)
-				for (unsigned i = 0; i < TLB_SIZE; i++) {
-					struct tlbe *e = &h->tlb[a][m][i];
-					if (e->tag != ~0ULL && (e->tag >> 30) == region)
-						e->tag = ~0ULL;
+				for (unsigned w = 0; w < TLB_SIZE / 64; w++) {
+					uint64_t bits = h->super_bits[a][m][w];
+					while (bits) {
+						unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
+						struct tlbe *e = &h->tlb[a][m][i];
+						bits &= bits - 1;
+						if (e->tag != ~0ULL && (e->tag >> 30) == region) {
+							e->tag = ~0ULL;
+							h->super_bits[a][m][w] &= ~(1ULL << (i & 63));
+						}
+					}
 				}
 		return;
 	}
@@ -73,16 +81,32 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 				h->tlb[a][m][i].tag = ~0ULL;
 }
 
+static bool in_super_region(const struct hart *h, uint64_t region)
+{
+	for (unsigned k = 0; k < h->nsuper; k++)
+		if (h->super_region[k] == region)
+			return true;
+	return false;
+}
+
 static void note_superpage(struct hart *h, uint64_t va)
 {
 	uint64_t region = va >> 30;
-	for (unsigned k = 0; k < h->nsuper; k++)
-		if (h->super_region[k] == region)
-			return;
-	if (h->nsuper == TLB_SUPER_REGIONS)
+	if (in_super_region(h, region))
+		return;
+	if (h->nsuper == TLB_SUPER_REGIONS) {
 		h->super_overflow = true;
-	else
-		h->super_region[h->nsuper++] = region;
+		return;
+	}
+	h->super_region[h->nsuper++] = region;
+	/* Entries of the new region cached earlier must be found by its flushes. */
+	for (unsigned a = 0; a < 3; a++)
+		for (unsigned m = 0; m < MMU_NMODES; m++)
+			for (unsigned i = 0; i < TLB_SIZE; i++) {
+				const struct tlbe *e = &h->tlb[a][m][i];
+				if (e->tag != ~0ULL && (e->tag >> 30) == region)
+					h->super_bits[a][m][i / 64] |= 1ULL << (i & 63);
+			}
 }
 
 void mmu_flush_pa_write(struct hart *h, uint64_t pa_page)
@@ -103,10 +127,16 @@ static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, uns
 		return;
 	if (acc == ACC_W && (hart_is_code_page(h, pa_page) || pa_page == h->tohost_page))
 		return;
-	struct tlbe *e = &h->tlb[acc][mode][(va >> 12) & TLB_MASK];
+	unsigned i = (va >> 12) & TLB_MASK;
+	struct tlbe *e = &h->tlb[acc][mode][i];
 	e->tag = va & ~0xfffULL;
 	e->addend = (uint64_t)(uintptr_t)host - (va & ~0xfffULL);
 	e->pa_page = pa_page;
+	uint64_t *bits = &h->super_bits[acc][mode][i / 64];
+	if (in_super_region(h, va >> 30))
+		*bits |= 1ULL << (i & 63);
+	else
+		*bits &= ~(1ULL << (i & 63));
 }
 
 /* Page-table walk per the privileged spec, with hardware A/D updates. */
