@@ -59,10 +59,21 @@ check "callstack-bottom-up" awk 'NR == 3 && $4 == "guest:spin" { f = 1 } END { e
 inview() { "$V" --summary "$@" "$tmp/vm" | sed -n 's/.*(\([0-9]*\) in view).*/\1/p'; }
 # Samples outside hart_run belong to no vCPU; nearly all are inside it here.
 check "callstack-filter-vcpu" test "$(( $(inview --vcpu 0) * 10 ))" -ge "$(( samples * 9 ))" -a "$(inview --vcpu 1)" = 0
+# The bare-metal guest runs in M-mode only.
+check "callstack-filter-priv" test "$(inview --priv M)" = "$(inview --vcpu 0)" -a "$(inview --priv S)" = 0
 check "callstack-filter-window" test "$(inview --from 0 --to 1)" -lt "$samples"
 check "callstack-filter-kstat" test "$(inview --kstat NONE)" -le "$samples"
 "$V" --insn guest:spin "$tmp/vm" >"$tmp/insn.txt"
 check "callstack-insn-disassembly" grep -Eq '^ +[0-9]+ +[0-9.]+% +[0-9a-f]+:' "$tmp/insn.txt"
+
+# The interactive view on a pseudo-terminal: expand everything, quit.
+if command -v script >/dev/null; then
+  (sleep 1; printf e; sleep 1; printf q) |
+    TERM=xterm timeout 20 script -qc "$V --tui $tmp/vm" /dev/null >"$tmp/tui.out" 2>&1
+  check "callstack-tui" grep -aq "guest:cs_three_quarters" "$tmp/tui.out"
+else
+  echo "SKIP callstack-tui (script not installed)"
+fi
 
 # Exports other viewers read.
 "$V" --speedscope -o "$tmp/p.speedscope.json" "$tmp/vm"
