@@ -12,6 +12,7 @@ PKGS=(
   cpio xz-utils zstd dpkg-dev apt ca-certificates bc qemu-user qemu-system-misc e2fsprogs python3
 )
 PKGS+=(libncurses-dev)   # vmx-callstack interactive view (issue 7)
+PKGS+=(chromium)         # the test that the flame-graph HTML renders (issue 7)
 PKGS+=(${VMX3_EXTRA_PKGS:-})
 
 missing=()
