@@ -357,7 +357,7 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
 
 	if (VMX_LIKELY(e->tag == (vpc & ~0xfffULL))) {
-		ppc = e->pa_page | (vpc & 0xfff);
+		ppc = tlbe_pa_page(h, e) | (vpc & 0xfff);
 	} else if (!mmu_fetch_slow(h, vpc, &ppc)) {
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
 		return NULL;
@@ -410,7 +410,7 @@ static inline __attribute__((always_inline)) struct block *get_block(struct hart
 	struct block *b = h->btab[btab_hash(vpc)];
 
 	if (VMX_LIKELY(e->tag == (vpc & ~0xfffULL) && b && b->vpc == vpc &&
-		       b->ppc == (e->pa_page | (vpc & 0xfff)) && b->n <= limit))
+		       b->ppc == (tlbe_pa_page(h, e) | (vpc & 0xfff)) && b->n <= limit))
 		return b;
 	return get_block_slow(h, limit, labels);
 }
@@ -449,6 +449,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	uint64_t *x = s->x;
 	uint64_t *f = s->f;
 	const uint64_t start = s->icount;
+	/* icount at which the budget is spent (saturated: budgets may be huge) */
+	const uint64_t end = budget > UINT64_MAX - start ? UINT64_MAX : start + budget;
 	enum hart_exit why = HART_EXIT_BUDGET;
 	const struct dinsn *ip;
 	unsigned rm_, fl_;
@@ -529,7 +531,9 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
  * Leave the block for `target`: straight into a chained successor when its
  * link is current and nothing needs the loop top (budget, interrupt, kick,
  * exit), else through the loop top.  Translation modes cannot change at these
- * exits, so the data-TLB pointers stay valid.
+ * exits, so the data-TLB pointers stay valid.  exit_req needs no test here:
+ * WFI and tohost leave the block at once, and every other setter
+ * (hart_code_written) also moves chain_gen, which fails the link_gen test.
  */
 #define CHAIN(target) do { \
 		uint64_t t2_ = (target); \
@@ -537,8 +541,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		if (!n_ || n_->vpc != t2_) \
 			n_ = b->link[1]; \
 		if (n_ && n_->vpc == t2_ && b->link_gen == h->chain_gen && \
-		    s->icount - start + n_->n <= budget && !(mip_load(h) & s->mie) && \
-		    !h->exit_req && !__atomic_load_n(&h->kick, __ATOMIC_RELAXED)) { \
+		    s->icount + n_->n <= end && !(mip_load(h) & s->mie) && \
+		    !__atomic_load_n(&h->kick, __ATOMIC_RELAXED)) { \
 			b = prev = n_; \
 			ip = b->insn; \
 			goto *ip->handler; \
@@ -583,7 +587,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			uint64_t t_ = ip->pc + IMM; \
 			if (t_ == b->vpc) { \
 				s->icount += ip->idx + 1; \
-				if (VMX_LIKELY(s->icount - start + b->n <= budget && \
+				if (VMX_LIKELY(s->icount + b->n <= end && \
 					       !(mip_load(h) & s->mie) && !h->exit_req && \
 					       !__atomic_load_n(&h->kick, __ATOMIC_RELAXED))) { \
 					ip = b->insn; \

@@ -107,8 +107,7 @@ struct tlbe {
 	 * misaligned accesses, which the slow path handles.
 	 */
 	uint64_t tag;
-	uint64_t addend;    /* host address = va + addend */
-	uint64_t pa_page;   /* physical address of the 4 KiB granule */
+	uint64_t addend;    /* host address = va + addend; entries map RAM only */
 };
 
 /* Exception causes */
@@ -234,6 +233,16 @@ static inline bool hart_is_code_page(const struct hart *h, uint64_t pa)
 {
 	uint64_t pg = (pa - h->ram->base) >> 12;
 	return pa >= h->ram->base && pg < h->sh->npages && h->sh->code_pages[pg];
+}
+
+/*
+ * Physical address of a valid TLB entry's page, from its host address: the
+ * entry stays 16 bytes, which keeps the load/store lookup to a shift and an
+ * add and the tables smaller in the host's L1.
+ */
+static inline uint64_t tlbe_pa_page(const struct hart *h, const struct tlbe *e)
+{
+	return e->tag + e->addend - (uint64_t)(uintptr_t)h->ram->host + h->ram->base;
 }
 
 static inline uint64_t mip_load(const struct hart *h)

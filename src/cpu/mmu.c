@@ -114,7 +114,7 @@ void mmu_flush_pa_write(struct hart *h, uint64_t pa_page)
 	for (unsigned m = 0; m < MMU_NMODES; m++)
 		for (unsigned i = 0; i < TLB_SIZE; i++) {
 			struct tlbe *e = &h->tlb[ACC_W][m][i];
-			if (e->tag != ~0ULL && e->pa_page == pa_page)
+			if (e->tag != ~0ULL && tlbe_pa_page(h, e) == pa_page)
 				e->tag = ~0ULL;
 		}
 }
@@ -131,7 +131,6 @@ static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, uns
 	struct tlbe *e = &h->tlb[acc][mode][i];
 	e->tag = va & ~0xfffULL;
 	e->addend = (uint64_t)(uintptr_t)host - (va & ~0xfffULL);
-	e->pa_page = pa_page;
 	uint64_t *bits = &h->super_bits[acc][mode][i / 64];
 	if (in_super_region(h, va >> 30))
 		*bits |= 1ULL << (i & 63);
@@ -219,7 +218,7 @@ static bool xlate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint
 {
 	const struct tlbe *e = &h->tlb[acc][mode][(va >> 12) & TLB_MASK];
 	if (e->tag == (va & ~0xfffULL)) {
-		*pa = e->pa_page | (va & 0xfff);
+		*pa = tlbe_pa_page(h, e) | (va & 0xfff);
 		return true;
 	}
 	if (!mmu_translate(h, va, acc, mode, pa))
