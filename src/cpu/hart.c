@@ -34,7 +34,32 @@ static void blocks_flush(struct hart *h)
 {
 	h->chain_gen++;
 	memset(h->btab, 0, sizeof(h->btab));
+	memset(h->page_head, 0, sizeof(h->page_head));
 	h->arena_used = 0;
+}
+
+static inline unsigned btab_hash(uint64_t vpc)
+{
+	return (unsigned)((vpc >> 1) ^ (vpc >> (BTAB_BITS + 1))) & (BTAB_SIZE - 1);
+}
+
+static inline unsigned page_hash(uint64_t pa) { return (unsigned)(pa >> 12) & (PAGE_HEADS - 1); }
+
+/* Drops hart h's cached blocks of the physical page at page_pa from its table. */
+static void blocks_drop_page(struct hart *h, uint64_t page_pa)
+{
+	struct block **pp = &h->page_head[page_hash(page_pa)];
+	while (*pp) {
+		struct block *b = *pp;
+		if ((b->ppc & ~0xfffULL) == page_pa) {
+			unsigned i = btab_hash(b->vpc);
+			if (h->btab[i] == b)
+				h->btab[i] = NULL;
+			*pp = b->page_next;
+		} else {
+			pp = &b->page_next;
+		}
+	}
 }
 
 /* Drops decoded code for every page in [pa, pa+len) in every hart on the bus. */
@@ -54,9 +79,7 @@ void hart_code_written(struct hart *h, uint64_t pa, uint64_t len)
 		uint64_t page_pa = ram->base + (pg << 12);
 		for (unsigned k = 0; k < sh->nharts; k++) {
 			struct hart *o = sh->harts[k];
-			for (unsigned i = 0; i < BTAB_SIZE; i++)
-				if (o->btab_page[i] == page_pa)
-					o->btab[i] = NULL;
+			blocks_drop_page(o, page_pa);
 			o->chain_gen++;
 			/* Its current block may be the one just modified. */
 			o->exit_req |= 1;
@@ -239,11 +262,6 @@ void hart_update_timer(struct hart *h, uint64_t now)
 
 /* ---- block building ----------------------------------------------------- */
 
-static inline unsigned btab_hash(uint64_t vpc)
-{
-	return (unsigned)((vpc >> 1) ^ (vpc >> (BTAB_BITS + 1))) & (BTAB_SIZE - 1);
-}
-
 /* Reads 16 instruction bits at physical pa (RAM, or a device such as a boot ROM). */
 static bool fetch16(struct hart *h, uint64_t pa, uint32_t *v)
 {
@@ -378,7 +396,8 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 			b->cached = 1;
 			h->arena_used += (sizeof(struct block) + (b->n + 1) * sizeof(struct dinsn) + 15) & ~15ULL;
 			h->btab[hi] = b;
-			h->btab_page[hi] = ppc & ~0xfffULL;
+			b->page_next = h->page_head[page_hash(ppc)];
+			h->page_head[page_hash(ppc)] = b;
 		}
 		if (b->n <= limit)
 			return b;

@@ -86,6 +86,7 @@ struct block {
 	struct block *link[2];
 	uint64_t link_gen;
 	uint32_t link_rr;
+	struct block *page_next;   /* cached blocks of the same page_head bucket */
 	struct dinsn insn[];     /* n entries, then an OP_END */
 };
 
@@ -183,7 +184,13 @@ struct hart {
 	uint64_t super_bits[3][MMU_NMODES][TLB_SIZE / 64];
 
 	struct block *btab[BTAB_SIZE];
-	uint64_t btab_page[BTAB_SIZE];   /* physical page of each entry, for invalidation */
+	/*
+	 * Every block cached since the last arena reset, listed by a hash of its
+	 * physical page, so dropping a page's blocks visits a short list rather
+	 * than the whole table.  Lists may hold blocks already replaced in btab.
+	 */
+#define PAGE_HEADS 4096
+	struct block *page_head[PAGE_HEADS];
 	uint8_t *arena;
 	size_t arena_used, arena_size;
 	struct block *scratch;
