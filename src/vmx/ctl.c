@@ -21,6 +21,7 @@
 #include "../lib/build.h"
 #include "../lib/log.h"
 #include "../stats/stats.h"
+#include "../stats/stats_ctl.h"
 #include "ctl.h"
 #include "vmx.h"
 
@@ -68,6 +69,8 @@ static const struct ctl_command ctl_commands[] = {
 	{ "suspendStatus", "state and progress of a suspend", cmd_suspend_status },
 	{ "suspendCancel", "cancel a suspend in progress; the VM keeps running", cmd_suspend_cancel },
 	{ "hash", "SHA-256 of the machine state at an instruction boundary", cmd_hash },
+	{ "stats", "stats build: counters per vCPU (format: json or prometheus)", stats_ctl_stats },
+	{ "kstats", "stats build: kstat invocations and samples per vCPU", stats_ctl_kstats },
 	{ "help", "list the commands", cmd_help },
 };
 

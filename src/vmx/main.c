@@ -24,6 +24,8 @@
 #include "../lib/log.h"
 #include "../ckpt/ckpt.h"
 #include "../stats/callstack.h"
+#include "../stats/ustats.h"
+#include "../debug/crashrep.h"
 #include "ctl.h"
 #include "vmx.h"
 
@@ -403,6 +405,11 @@ int main(int argc, char **argv)
 		verr_set(&e, rc, "cannot install signal handlers");
 		goto fail;
 	}
+	/* Stats build knobs before any lock exists; beta crash reports into the VM directory. */
+	rc = stats_configure(x->cfg, &e);
+	if (rc < 0)
+		goto fail;
+	crashrep_install(x->vmdir);
 	if (suspend_at_end && !until) {
 		fprintf(stderr, "vmx: --suspend needs --until-insns\n");
 		return VMX_EXIT_USAGE;
@@ -433,6 +440,7 @@ int main(int argc, char **argv)
 	rc = vm_create(&x->vm, &x->vc, &e);
 	if (rc < 0)
 		goto fail;
+	crashrep_set_guest_dump(crashrep_dump_vm, x->vm);
 	if (resume) {
 		rc = do_resume(x, &e);
 		if (rc < 0) {
@@ -443,6 +451,9 @@ int main(int argc, char **argv)
 	if (x->vmx_path[0]) {
 		/* Stats build: the callstack profiler samples this thread, the one running the vCPUs. */
 		rc = cs_start(x->cfg, x->vmdir, &e);
+		if (rc < 0)
+			goto fail_vm;
+		rc = stats_start(x->vmdir, &e);
 		if (rc < 0)
 			goto fail_vm;
 		rc = ctl_start(&x->ctl, x, &e);
@@ -520,6 +531,7 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&x->power_state, VMX_POWER_OFF);
 	cs_stop();
+	stats_stop();
 	code = atomic_load(&x->suspend_state) == VMX_SUSPEND_DONE ? VMX_EXIT_SUSPENDED
 								    : exit_code_for(res, x->vm);
 	if (cleanup_started)
@@ -541,6 +553,7 @@ int main(int argc, char **argv)
 		ctl_stop(x->ctl);
 	/* The reader's lazy-load threads write guest RAM: end them before RAM goes. */
 	ckpt_reader_close(x->resume_reader);
+	crashrep_set_guest_dump(NULL, NULL);
 	vm_destroy(x->vm);
 	cfg_free(x->cfg);
 	log_close();
@@ -548,7 +561,9 @@ int main(int argc, char **argv)
 
 fail_vm:
 	cs_stop();
+	stats_stop();
 	ckpt_reader_close(x->resume_reader);
+	crashrep_set_guest_dump(NULL, NULL);
 	vm_destroy(x->vm);
 fail:
 	LOG_ERR("%s", e.msg);
