@@ -8,6 +8,7 @@
 #include <string.h>
 #include "bus.h"
 #include "../debug/dbg.h"
+#include "../stats/kstat.h"
 #include "../stats/stats.h"
 
 void bus_init(struct bus *b, struct guest_ram *ram)
@@ -68,10 +69,16 @@ int bus_read(struct bus *b, uint64_t pa, unsigned len, uint64_t *val)
 		return 0;
 	}
 	const struct mmio_region *r = bus_find(b, pa, len);
-	if (!r || !r->ops->read)
+	if (!r || !r->ops->read) {
+		STAT_INC(MMIO_UNCLAIMED);
 		return -EFAULT;
+	}
 	STAT_INC(MMIO_READ);
-	return r->ops->read(r->dev, pa - r->base, len, val) < 0 ? -EFAULT : 0;
+	stats_count_mmio(r->name, pa - r->base, false);
+	kstat_push_mmio(r->name);
+	int rc = r->ops->read(r->dev, pa - r->base, len, val);
+	kstat_pop();
+	return rc < 0 ? -EFAULT : 0;
 }
 
 int bus_write(struct bus *b, uint64_t pa, unsigned len, uint64_t val)
@@ -84,10 +91,16 @@ int bus_write(struct bus *b, uint64_t pa, unsigned len, uint64_t val)
 		return 0;
 	}
 	const struct mmio_region *r = bus_find(b, pa, len);
-	if (!r || !r->ops->write)
+	if (!r || !r->ops->write) {
+		STAT_INC(MMIO_UNCLAIMED);
 		return -EFAULT;
+	}
 	STAT_INC(MMIO_WRITE);
-	return r->ops->write(r->dev, pa - r->base, len, val) < 0 ? -EFAULT : 0;
+	stats_count_mmio(r->name, pa - r->base, true);
+	kstat_push_mmio(r->name);
+	int rc = r->ops->write(r->dev, pa - r->base, len, val);
+	kstat_pop();
+	return rc < 0 ? -EFAULT : 0;
 }
 
 int bus_dma_read(struct bus *b, uint64_t pa, void *dst, uint64_t len)
