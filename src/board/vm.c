@@ -22,6 +22,9 @@
 #include "../devices/uart.h"
 #include "../lib/log.h"
 #include "../stats/callstack.h"
+#include "../stats/kstat.h"
+#include "../stats/stats.h"
+#include "../debug/dbg.h"
 
 #define INPUT_POLL_NS   2000000ULL    /* look at console input every 2 ms of run time */
 #define DET_INSNS_PER_TICK 100        /* deterministic time: 1 GIPS against 10 MHz */
@@ -365,6 +368,12 @@ static void vm_idle(struct vm *vm)
 static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 {
 	uint64_t start = limit != UINT64_MAX ? total_instret(vm) : 0;
+	/* Stats build: this thread runs every vCPU, so the kstat sampler samples each slot. */
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		kstat_attach(i);
+		kstat_start(vm->idle[i] ? KSTAT_IDLE_WFI : KSTAT_VCPU_WAIT);
+	}
+	stats_set_slot(STATS_SLOT_OTHER);
 	for (;;) {
 		if (vm->result_set) {
 			vm->result_set = false;
@@ -402,10 +411,14 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 			all_idle = false;
 			/* Published for the callstack sampler's signal handler. */
 			hart_current = h;
+			stats_set_slot(i);
+			KSTAT_START(GUEST);
+			STAT_INC(HART_RUN);
 			enum hart_exit why = hart_run(h, budget);
 			hart_current = NULL;
 			switch (why) {
 			case HART_EXIT_WFI:
+				STAT_INC(HART_WFI);
 				vm->idle[i] = !hart_irq_pending(h);
 				break;
 			case HART_EXIT_TOHOST:
@@ -415,6 +428,9 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 			case HART_EXIT_STOP:
 				break;
 			}
+			kstat_set(vm->idle[i] ? KSTAT_IDLE_WFI : KSTAT_VCPU_WAIT);
+			stats_set_slot(STATS_SLOT_OTHER);
+			dbg_check_hart(hart_state(h));
 		}
 		vm_tick(vm);
 		cs_devel_tick();
@@ -428,9 +444,19 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 	}
 }
 
-enum vm_result vm_run(struct vm *vm) { return vm_loop(vm, UINT64_MAX); }
+enum vm_result vm_run(struct vm *vm)
+{
+	enum vm_result r = vm_loop(vm, UINT64_MAX);
+	kstat_detach_all();
+	return r;
+}
 
-enum vm_result vm_run_insns(struct vm *vm, uint64_t insns) { return vm_loop(vm, insns); }
+enum vm_result vm_run_insns(struct vm *vm, uint64_t insns)
+{
+	enum vm_result r = vm_loop(vm, insns);
+	kstat_detach_all();
+	return r;
+}
 
 void vm_request_stop(struct vm *vm)
 {
