@@ -38,3 +38,12 @@ $(B)/fuzz/fuzz_ustats: fuzz/fuzz_ustats.c src/stats/ustats_read.c $(wildcard src
 	$(Q)clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
 	    -o $@ fuzz/fuzz_ustats.c src/stats/ustats_read.c $(wildcard src/lib/*.c) \
 	    $(B)/release/version.c -lpthread -ljansson -lz
+
+# Crafted bare-metal guests of the stats tests (same toolchain and harness as
+# the ISA tests in mk/guest.mk): $(B)/isa/stats-<name>.elf.
+STATS_GUEST_DEPS := tests/isa/common/crt0.S tests/isa/common/lib.c tests/isa/common/link.ld \
+                    tests/isa/common/test.h tests/isa/common/test_asm.h
+$(B)/isa/stats-%.elf: tests/stats/guest/%.c $(STATS_GUEST_DEPS)
+	@mkdir -p $(@D)
+	@echo "  CC [isa] $<"
+	$(Q)$(ISA_CC) $(ISA_CFLAGS) -o $@ $(ISA_COMMON) $<
