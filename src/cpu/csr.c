@@ -8,6 +8,7 @@
  */
 #include "hart_int.h"
 #include "fpu.h"
+#include "../stats/stats.h"
 
 #define MISA_VALUE ((2ULL << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | \
 		    (1 << 12) | (1 << 18) | (1 << 20))
@@ -81,6 +82,14 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool intr)
 	uint64_t deleg = intr ? s->mideleg : s->medeleg;
 	uint64_t code = cause | ((uint64_t)intr << 63);
 
+	if (intr)
+		STAT_INC_IDX(TRAP_IRQ, cause);
+	else
+		STAT_INC_IDX(TRAP_EXC, cause);
+	/* An ECALL from S-mode is the kernel calling the SBI firmware. */
+	if (!intr && cause == 9)
+		STAT_INC(SBI_CALL);
+
 	if (s->priv <= PRIV_S && ((deleg >> cause) & 1)) {
 		s->scause = code;
 		s->sepc = s->pc;
@@ -93,6 +102,7 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool intr)
 		s->mstatus = st;
 		s->priv = PRIV_S;
 		s->pc = (s->stvec & ~3ULL) + (intr && (s->stvec & 1) ? 4 * cause : 0);
+		STAT_INC(TRAP_TO_S);
 	} else {
 		s->mcause = code;
 		s->mepc = s->pc;
@@ -104,6 +114,7 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool intr)
 		s->mstatus = st;
 		s->priv = PRIV_M;
 		s->pc = (s->mtvec & ~3ULL) + (intr && (s->mtvec & 1) ? 4 * cause : 0);
+		STAT_INC(TRAP_TO_M);
 	}
 	hart_update_modes(h);
 }
@@ -387,6 +398,7 @@ bool csr_op(struct hart *h, const struct dinsn *d)
 {
 	struct hart_state *s = &h->s;
 	unsigned csr = d->csr, op = d->op;
+	STAT_INC(INSN_CSR);
 	bool imm = op == OP_CSRRWI || op == OP_CSRRSI || op == OP_CSRRCI;
 	bool rw = op == OP_CSRRW || op == OP_CSRRWI;
 	uint64_t src = imm ? (uint64_t)d->imm : s->x[d->rs1];

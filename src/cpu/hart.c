@@ -17,6 +17,8 @@
 #include "hart_int.h"
 #include "fpu.h"
 #include "../lib/log.h"
+#include "../stats/kstat.h"
+#include "../stats/stats.h"
 
 #define ARENA_SIZE (32u << 20)
 #define BLOCK_BYTES_MAX (sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct dinsn))
@@ -32,6 +34,7 @@ static void cpu_ram_written(void *ctx, uint64_t pa, uint64_t len)
 
 static void blocks_flush(struct hart *h)
 {
+	STAT_INC(DCACHE_FLUSH);
 	h->chain_gen++;
 	memset(h->btab, 0, sizeof(h->btab));
 	memset(h->page_head, 0, sizeof(h->page_head));
@@ -76,6 +79,7 @@ void hart_code_written(struct hart *h, uint64_t pa, uint64_t len)
 		if (!sh->code_pages[pg])
 			continue;
 		sh->code_pages[pg] = 0;
+		STAT_INC(DCACHE_INVAL);
 		uint64_t page_pa = ram->base + (pg << 12);
 		for (unsigned k = 0; k < sh->nharts; k++) {
 			struct hart *o = sh->harts[k];
@@ -390,7 +394,11 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 		if (h->arena_size - h->arena_used < BLOCK_BYTES_MAX)
 			blocks_flush(h);
 		b = (struct block *)(h->arena + h->arena_used);
-		if (!decode_block(h, b, vpc, ppc, BLOCK_MAX, &cacheable, labels))
+		STAT_INC(DCACHE_MISS);
+		kstat_push(KSTAT_DCACHE_FILL);
+		bool decoded = decode_block(h, b, vpc, ppc, BLOCK_MAX, &cacheable, labels);
+		kstat_pop();
+		if (!decoded)
 			return NULL;
 		if (cacheable) {
 			b->cached = 1;
