@@ -15,6 +15,7 @@
 #include "../board/vm.h"
 #include "../cpu/hart.h"
 #include "../lib/log.h"
+#include "../stats/stats.h"
 
 #define PLIC_PENDING_OFF   0x1000u
 #define PLIC_ENABLE_OFF    0x2000u
@@ -89,6 +90,7 @@ static uint32_t plic_claim(struct plic *p, unsigned ctx)
 {
 	unsigned src = plic_best(p, ctx);
 	if (src) {
+		STAT_INC(PLIC_CLAIM);
 		set_bit(p->st.pending, src, false);
 		set_bit(p->st.claimed, src, true);
 		plic_update(p);
@@ -101,6 +103,7 @@ static void plic_complete(struct plic *p, unsigned ctx, uint32_t src)
 	/* The spec ignores completions for sources not enabled for this context. */
 	if (src == 0 || src >= PLIC_NSRC || !bit(p->st.enable[ctx], src))
 		return;
+	STAT_INC(PLIC_COMPLETE);
 	set_bit(p->st.claimed, src, false);
 	if (bit(p->st.level, src))
 		set_bit(p->st.pending, src, true);

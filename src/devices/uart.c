@@ -16,6 +16,7 @@
 #include "uart.h"
 #include "../board/vm.h"
 #include "../lib/log.h"
+#include "../stats/stats.h"
 
 enum {
 	REG_RBR_THR = 0, REG_IER = 1, REG_IIR_FCR = 2, REG_LCR = 3,
@@ -98,6 +99,7 @@ static void uart_update_irq(struct uart *u)
 
 static void rx_put(struct uart *u, uint8_t c)
 {
+	STAT_INC(UART_RX);
 	if (u->st.rx_count == UART_FIFO_LEN) {
 		u->st.lsr_err |= LSR_OE;
 		return;
@@ -131,6 +133,7 @@ void uart_rx_push(struct uart *u, const uint8_t *buf, size_t n)
 
 static void tx_byte(struct uart *u, uint8_t c)
 {
+	STAT_INC(UART_TX);
 	if (u->st.mcr & MCR_LOOP) {
 		rx_put(u, c);
 		return;

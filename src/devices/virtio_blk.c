@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include "virtio_mmio.h"
 #include "../lib/log.h"
+#include "../stats/kstat.h"
+#include "../stats/stats.h"
 
 #define VIRTIO_ID_BLOCK        2
 #define VIRTIO_BLK_F_SIZE_MAX  (1ULL << 1)
@@ -119,7 +121,15 @@ static uint8_t vblk_do(struct vblk *b, const struct virtio_chain *c, uint32_t *d
 		int n = virtio_chain_iov(c, !wr, wr ? sizeof(h) : 0, len, b->iov, VIRTIO_QUEUE_MAX);
 		if (n < 0)
 			return VIRTIO_BLK_S_IOERR;
+		if (wr)
+			STAT_INC(VIRTIO_BLK_WRITE);
+		else
+			STAT_INC(VIRTIO_BLK_READ);
+		STAT_ADD(VIRTIO_BLK_BYTES, len);
+		/* Requests run synchronously: the vCPU waits for the host I/O here. */
+		kstat_push(KSTAT_IO_WAIT);
 		int r = vblk_rw(b, wr, b->iov, n, h.sector * SECTOR, len);
+		kstat_pop();
 		if (r < 0) {
 			LOG_WRN("virtio-blk %s: %s at sector %llu failed: %s", b->path,
 				wr ? "write" : "read", (unsigned long long)h.sector, strerror(-r));
@@ -130,7 +140,11 @@ static uint8_t vblk_do(struct vblk *b, const struct virtio_chain *c, uint32_t *d
 		return VIRTIO_BLK_S_OK;
 	}
 	case VIRTIO_BLK_T_FLUSH:
-		if (!b->readonly && fdatasync(b->fd) < 0) {
+		STAT_INC(VIRTIO_BLK_FLUSH);
+		kstat_push(KSTAT_IO_WAIT);
+		int fr = b->readonly ? 0 : fdatasync(b->fd);
+		kstat_pop();
+		if (fr < 0) {
 			LOG_WRN("virtio-blk %s: fdatasync failed: %s", b->path, strerror(errno));
 			return VIRTIO_BLK_S_IOERR;
 		}
@@ -154,7 +168,10 @@ static uint32_t vblk_request(void *be, unsigned queue, const struct virtio_chain
 	/* Without a writable status byte there is no way to answer: complete with 0 bytes. */
 	if (c->write_len == 0)
 		return 0;
+	STAT_INC(VIRTIO_REQ);
+	kstat_push(KSTAT_IO_SUBMIT);
 	uint8_t status = vblk_do(b, c, &data);
+	kstat_pop();
 	virtio_chain_write(c, c->write_len - 1, &status, 1);
 	return data + 1;
 }

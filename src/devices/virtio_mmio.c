@@ -22,6 +22,7 @@
 #include "virtio_mmio.h"
 #include "../board/vm.h"
 #include "../lib/log.h"
+#include "../stats/stats.h"
 
 enum {
 	R_MAGIC = 0x000, R_VERSION = 0x004, R_DEVICE_ID = 0x008, R_VENDOR_ID = 0x00c,
@@ -67,6 +68,8 @@ static void vm_irq_update(struct virtio_mmio *v)
 	bool level = v->st.int_status != 0;
 	if (level != v->irq_level) {
 		v->irq_level = level;
+		if (level)
+			STAT_INC(VIRTIO_IRQ);
 		v->env.irq(v->env.ctx, v->irq, level);
 	}
 }
@@ -376,6 +379,7 @@ static int vm_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 		}
 		break;
 	case R_QUEUE_NOTIFY:
+		STAT_INC(VIRTIO_NOTIFY);
 		if (val < v->ops->nqueues)
 			vm_process_queue(v, (unsigned)val);
 		break;
