@@ -40,7 +40,8 @@ enum mxuser_rank {
 	MXUSER_RANK_IO = 600,        /* I/O submission/completion queues */
 	MXUSER_RANK_IRQ = 700,       /* interrupt controller lines */
 	MXUSER_RANK_STATS = 800,     /* stats thread state */
-	MXUSER_RANK_LEAF = 900,      /* nothing is taken while holding one of these */
+	MXUSER_RANK_LEAF = 900,      /* nothing but the log is taken while holding one of these */
+	MXUSER_RANK_LOG = 950,       /* the log: any code may log while holding any lock */
 };
 
 enum mxuser_kind { MXUSER_EXCL = 1, MXUSER_RW, MXUSER_COND, MXUSER_SEM };
