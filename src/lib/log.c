@@ -17,13 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
+#include "mxuser.h"
 
 int log_level_cur = VMX_DEBUG ? LOG_VERBOSE : LOG_INFO;
 
 #define LOG_RING_LINES 64
 #define LOG_LINE_MAX 1024
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mxuser_lock log_lock = MXUSER_LOCK_INITIALIZER("log", MXUSER_RANK_LOG);
 static FILE *log_fp;
 static bool log_echo;
 static _Thread_local char log_thread[16] = "main";
@@ -98,25 +99,25 @@ int log_open(const char *dir, const char *base, unsigned keep_old, const char *b
 	setvbuf(fp, NULL, _IOLBF, 0);
 	log_header_line(hdr, sizeof(hdr), build_type);
 	fprintf(fp, "%s\n", hdr);
-	pthread_mutex_lock(&log_lock);
+	mxuser_lock(&log_lock);
 	if (log_fp)
 		fclose(log_fp);
 	log_fp = fp;
 	log_echo = echo_stderr;
-	pthread_mutex_unlock(&log_lock);
+	mxuser_unlock(&log_lock);
 	return 0;
 }
 
 void log_close(void)
 {
-	pthread_mutex_lock(&log_lock);
+	mxuser_lock(&log_lock);
 	if (log_fp) {
 		fflush(log_fp);
 		fsync(fileno(log_fp));
 		fclose(log_fp);
 		log_fp = NULL;
 	}
-	pthread_mutex_unlock(&log_lock);
+	mxuser_unlock(&log_lock);
 }
 
 void log_set_thread_name(const char *name)
@@ -146,13 +147,13 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 
-	pthread_mutex_lock(&log_lock);
+	mxuser_lock(&log_lock);
 	memcpy(log_ring[log_ring_next++ % LOG_RING_LINES], line, sizeof(line));
 	if (log_fp)
 		fprintf(log_fp, "%s\n", line);
 	if (!log_fp || (log_echo && lvl <= LOG_WARN))
 		fprintf(stderr, "%s: %s\n", program_invocation_short_name, line + n);
-	pthread_mutex_unlock(&log_lock);
+	mxuser_unlock(&log_lock);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -169,7 +170,7 @@ size_t log_tail(char *buf, size_t len, unsigned n)
 	if (len == 0)
 		return 0;
 	buf[0] = 0;
-	pthread_mutex_lock(&log_lock);
+	mxuser_lock(&log_lock);
 	unsigned total = log_ring_next < LOG_RING_LINES ? log_ring_next : LOG_RING_LINES;
 	if (n > total)
 		n = total;
@@ -179,14 +180,14 @@ size_t log_tail(char *buf, size_t len, unsigned n)
 			break;
 		off += (size_t)w;
 	}
-	pthread_mutex_unlock(&log_lock);
+	mxuser_unlock(&log_lock);
 	return off;
 }
 
 void log_flush(void)
 {
-	pthread_mutex_lock(&log_lock);
+	mxuser_lock(&log_lock);
 	if (log_fp)
 		fflush(log_fp);
-	pthread_mutex_unlock(&log_lock);
+	mxuser_unlock(&log_lock);
 }
