@@ -177,11 +177,11 @@ struct hart {
 	unsigned nsuper;
 	bool super_overflow;
 	/*
-	 * Per table, one bit per slot that may hold an entry inside one of
-	 * those regions (a superset), so a region flush visits those slots
-	 * only instead of scanning all 3072 entries.
+	 * Per region and table, one bit per slot that may hold an entry of that
+	 * region (a superset), so a region flush visits those slots only
+	 * instead of scanning all 3072 entries.
 	 */
-	uint64_t super_bits[3][MMU_NMODES][TLB_SIZE / 64];
+	uint64_t super_bits[TLB_SUPER_REGIONS][3][MMU_NMODES][TLB_SIZE / 64];
 
 	struct block *btab[BTAB_SIZE];
 	/*

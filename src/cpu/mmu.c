@@ -45,6 +45,15 @@ void mmu_flush_all(struct hart *h)
 	h->super_overflow = false;
 }
 
+/* Index of a 1 GiB region holding superpage entries, or -1. */
+static int super_index(const struct hart *h, uint64_t region)
+{
+	for (unsigned k = 0; k < h->nsuper; k++)
+		if (h->super_region[k] == region)
+			return (int)k;
+	return -1;
+}
+
 void mmu_flush_va(struct hart *h, uint64_t va)
 {
 	uint64_t page = va & ~0xfffULL, region = va >> 30;
@@ -54,22 +63,23 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 		mmu_flush_all(h);
 		return;
 	}
-	/* An entry is one 4 KiB slice; a superpage may be cached in many slots. */
-	for (unsigned k = 0; k < h->nsuper; k++) {
-		if (h->super_region[k] != region)
-			continue;
+	/*
+	 * An entry is one 4 KiB slice; a superpage may be cached in many slots.
+	 * After the visit no slot holds an entry of the region, so its bits go.
+	 */
+	int k = super_index(h, region);
+	if (k >= 0) {
 		for (unsigned a = 0; a < 3; a++)
 			for (unsigned m = 0; m < MMU_NMODES; m++)
 				for (unsigned w = 0; w < TLB_SIZE / 64; w++) {
-					uint64_t bits = h->super_bits[a][m][w];
+					uint64_t bits = h->super_bits[k][a][m][w];
+					h->super_bits[k][a][m][w] = 0;
 					while (bits) {
 						unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
 						struct tlbe *e = &h->tlb[a][m][i];
 						bits &= bits - 1;
-						if (e->tag != ~0ULL && (e->tag >> 30) == region) {
+						if (e->tag != ~0ULL && (e->tag >> 30) == region)
 							e->tag = ~0ULL;
-							h->super_bits[a][m][w] &= ~(1ULL << (i & 63));
-						}
 					}
 				}
 		return;
@@ -81,31 +91,24 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 				h->tlb[a][m][i].tag = ~0ULL;
 }
 
-static bool in_super_region(const struct hart *h, uint64_t region)
-{
-	for (unsigned k = 0; k < h->nsuper; k++)
-		if (h->super_region[k] == region)
-			return true;
-	return false;
-}
-
 static void note_superpage(struct hart *h, uint64_t va)
 {
 	uint64_t region = va >> 30;
-	if (in_super_region(h, region))
+	if (super_index(h, region) >= 0)
 		return;
 	if (h->nsuper == TLB_SUPER_REGIONS) {
 		h->super_overflow = true;
 		return;
 	}
-	h->super_region[h->nsuper++] = region;
+	unsigned k = h->nsuper++;
+	h->super_region[k] = region;
 	/* Entries of the new region cached earlier must be found by its flushes. */
 	for (unsigned a = 0; a < 3; a++)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
 			for (unsigned i = 0; i < TLB_SIZE; i++) {
 				const struct tlbe *e = &h->tlb[a][m][i];
 				if (e->tag != ~0ULL && (e->tag >> 30) == region)
-					h->super_bits[a][m][i / 64] |= 1ULL << (i & 63);
+					h->super_bits[k][a][m][i / 64] |= 1ULL << (i & 63);
 			}
 }
 
@@ -131,11 +134,12 @@ static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, uns
 	struct tlbe *e = &h->tlb[acc][mode][i];
 	e->tag = va & ~0xfffULL;
 	e->addend = (uint64_t)(uintptr_t)host - (va & ~0xfffULL);
-	uint64_t *bits = &h->super_bits[acc][mode][i / 64];
-	if (in_super_region(h, va >> 30))
-		*bits |= 1ULL << (i & 63);
-	else
-		*bits &= ~(1ULL << (i & 63));
+	/* The slot's previous entry may have been in another region. */
+	for (unsigned k = 0; k < h->nsuper; k++)
+		h->super_bits[k][acc][mode][i / 64] &= ~(1ULL << (i & 63));
+	int k = super_index(h, va >> 30);
+	if (k >= 0)
+		h->super_bits[k][acc][mode][i / 64] |= 1ULL << (i & 63);
 }
 
 /* Page-table walk per the privileged spec, with hardware A/D updates. */
