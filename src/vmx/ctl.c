@@ -137,9 +137,9 @@ static json_t *cmd_suspend(struct vmx *x, json_t *req, const char **err)
 static json_t *cmd_suspend_status(struct vmx *x, json_t *req, const char **err)
 {
 	char msg[sizeof(x->suspend_error)];
-	pthread_mutex_lock(&x->suspend_lock);
+	mxuser_lock(&x->suspend_lock);
 	memcpy(msg, x->suspend_error, sizeof(msg));
-	pthread_mutex_unlock(&x->suspend_lock);
+	mxuser_unlock(&x->suspend_lock);
 	json_t *o = json_pack("{s:s, s:I, s:I}", "state",
 			      vmx_suspend_name(atomic_load(&x->suspend_state)), "bytesWritten",
 			      (json_int_t)atomic_load(&x->suspend_prog.bytes_written), "bytesTotal",
@@ -163,7 +163,6 @@ static json_t *cmd_suspend_cancel(struct vmx *x, json_t *req, const char **err)
 
 static json_t *cmd_hash(struct vmx *x, json_t *req, const char **err)
 {
-	struct timespec dl;
 	json_t *o = NULL;
 	int expect = 0;
 
@@ -175,15 +174,14 @@ static json_t *cmd_hash(struct vmx *x, json_t *req, const char **err)
 		*err = "a state hash is already being computed";
 		return NULL;
 	}
-	pthread_mutex_lock(&x->suspend_lock);
+	mxuser_lock(&x->suspend_lock);
 	x->hash_ready = false;
-	pthread_mutex_unlock(&x->suspend_lock);
+	mxuser_unlock(&x->suspend_lock);
 	vm_request_stop(x->vm);
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += 60;
-	pthread_mutex_lock(&x->suspend_lock);
+	uint64_t deadline = mxuser_now_ns() + 60000000000ull;
+	mxuser_lock(&x->suspend_lock);
 	while (!x->hash_ready)
-		if (pthread_cond_timedwait(&x->hash_cond, &x->suspend_lock, &dl) != 0)
+		if (mxuser_cond_timedwait(&x->hash_cond, &x->suspend_lock, deadline) != 0)
 			break;
 	if (!x->hash_ready)
 		*err = "timed out waiting for the vCPUs to stop";
@@ -192,7 +190,7 @@ static json_t *cmd_hash(struct vmx *x, json_t *req, const char **err)
 	else
 		o = json_pack("{s:s, s:I}", "sha256", x->hash_hex, "instret",
 			      (json_int_t)x->hash_instret);
-	pthread_mutex_unlock(&x->suspend_lock);
+	mxuser_unlock(&x->suspend_lock);
 	return o;
 }
 

@@ -55,9 +55,9 @@ const char *vmx_suspend_name(int state)
 
 static void suspend_set_error(struct vmx *x, const char *msg)
 {
-	pthread_mutex_lock(&x->suspend_lock);
+	mxuser_lock(&x->suspend_lock);
 	snprintf(x->suspend_error, sizeof(x->suspend_error), "%s", msg);
-	pthread_mutex_unlock(&x->suspend_lock);
+	mxuser_unlock(&x->suspend_lock);
 }
 
 /* Points vmx_path's checkpoint key at the .vmss (or removes it), atomically. */
@@ -160,13 +160,13 @@ static void serve_hash(struct vmx *x)
 	if (rc < 0)
 		LOG_ERR("state hash: %s", e.msg);
 	vm_get_status(x->vm, &st);
-	pthread_mutex_lock(&x->suspend_lock);
+	mxuser_lock(&x->suspend_lock);
 	x->hash_rc = rc;
 	memcpy(x->hash_hex, hex, sizeof(hex));
 	x->hash_instret = st.instret;
 	x->hash_ready = true;
-	pthread_cond_broadcast(&x->hash_cond);
-	pthread_mutex_unlock(&x->suspend_lock);
+	mxuser_cond_broadcast(&x->hash_cond);
+	mxuser_unlock(&x->suspend_lock);
 	atomic_store(&x->hash_req, 0);
 }
 
@@ -414,8 +414,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmx: --suspend needs --until-insns\n");
 		return VMX_EXIT_USAGE;
 	}
-	pthread_mutex_init(&x->suspend_lock, NULL);
-	pthread_cond_init(&x->hash_cond, NULL);
+	mxuser_lock_init(&x->suspend_lock, "vmxSuspend", MXUSER_RANK_CTL);
+	mxuser_cond_init(&x->hash_cond, "vmxHash");
 	if (x->vmx_path[0]) {
 		const char *vs = cfg_get(x->cfg, VMX_VMSTATE_KEY);
 		char stem[4096];

@@ -13,6 +13,7 @@
 #include "../board/vm.h"
 #include "../ckpt/ckpt.h"
 #include "../lib/cfg.h"
+#include "../lib/mxuser.h"
 
 struct ctl;
 
@@ -29,13 +30,13 @@ struct vmx {
 	/* Suspend: asked for on the control socket, done on the main thread. */
 	_Atomic int suspend_state;       /* enum vmx_suspend */
 	struct ckpt_progress suspend_prog;
-	pthread_mutex_t suspend_lock;    /* guards suspend_error */
+	struct mxuser_lock suspend_lock; /* guards suspend_error and the hash result */
 	char suspend_error[512];
 	char vmss_path[4096];            /* NAME.vmss beside the .vmx */
 
 	/* State hash asked for on the control socket, computed on the main thread. */
 	_Atomic int hash_req;
-	pthread_cond_t hash_cond;
+	struct mxuser_cond hash_cond;
 	bool hash_ready;
 	int hash_rc;
 	char hash_hex[65];
