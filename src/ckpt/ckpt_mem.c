@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "../lib/mxuser.h"
 #include "../lib/log.h"
 #include "ckpt_writer_int.h"
 
@@ -154,8 +155,8 @@ struct ckpt_lazy {
 	bool threads;
 	_Atomic int done;            /* every present page is in RAM */
 	_Atomic int failed;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct mxuser_lock lock;
+	struct mxuser_cond cond;
 };
 
 static bool present(const struct ckpt_lazy *l, uint64_t pg)
@@ -346,10 +347,10 @@ static void *fill_thread(void *arg)
 	struct uffdio_range range = { .start = (uint64_t)(uintptr_t)l->ram, .len = l->size };
 	if (ioctl(l->uffd, UFFDIO_UNREGISTER, &range) < 0)
 		LOG_WRN("lazy resume: UFFDIO_UNREGISTER: %s", strerror(errno));
-	pthread_mutex_lock(&l->lock);
+	mxuser_lock(&l->lock);
 	atomic_store(&l->done, 1);
-	pthread_cond_broadcast(&l->cond);
-	pthread_mutex_unlock(&l->lock);
+	mxuser_cond_broadcast(&l->cond);
+	mxuser_unlock(&l->lock);
 	return NULL;
 }
 
@@ -417,8 +418,8 @@ int ckpt_load_memory(struct ckpt_reader *r, uint8_t *ram, uint64_t size, bool la
 	l->ram = ram;
 	l->size = size;
 	l->uffd = l->stopfd = -1;
-	pthread_mutex_init(&l->lock, NULL);
-	pthread_cond_init(&l->cond, NULL);
+	mxuser_lock_init(&l->lock, "ckptLazy", MXUSER_RANK_IO);
+	mxuser_cond_init(&l->cond, "ckptLazyDone");
 	r->lazy = l;
 	rc = setup_index(l, s, e);
 	if (rc < 0)
@@ -444,10 +445,10 @@ int ckpt_memory_wait(struct ckpt_reader *r, struct verr *e)
 	struct ckpt_lazy *l = r->lazy;
 	if (!l)
 		return 0;
-	pthread_mutex_lock(&l->lock);
+	mxuser_lock(&l->lock);
 	while (!atomic_load(&l->done))
-		pthread_cond_wait(&l->cond, &l->lock);
-	pthread_mutex_unlock(&l->lock);
+		mxuser_cond_wait(&l->cond, &l->lock);
+	mxuser_unlock(&l->lock);
 	if (atomic_load(&l->failed))
 		return verr_set(e, -EIO, "%s: lazy memory load failed", r->path);
 	return 0;
@@ -471,8 +472,8 @@ void ckpt_mem_lazy_free(struct ckpt_reader *r)
 		close(l->stopfd);
 	free((void *)l->bitmap);
 	free(l->rank);
-	pthread_mutex_destroy(&l->lock);
-	pthread_cond_destroy(&l->cond);
+	mxuser_lock_destroy(&l->lock);
+	mxuser_cond_destroy(&l->cond);
 	free(l);
 	r->lazy = NULL;
 }
