@@ -20,18 +20,15 @@ struct vmx;
 json_t *stats_ctl_stats(struct vmx *x, json_t *req, const char **err);
 json_t *stats_ctl_kstats(struct vmx *x, json_t *req, const char **err);
 #else
-static inline json_t *stats_ctl_stats(struct vmx *x, json_t *req, const char **err)
+/* One stub under its own name: a release binary must not carry stats symbols. */
+static inline json_t *stats_ctl_unavailable(struct vmx *x, json_t *req, const char **err)
 {
 	(void)x; (void)req;
-	*err = "counters need a stats build (vmx-stats)";
+	*err = "counters and kstats need a stats build (vmx-stats)";
 	return NULL;
 }
-static inline json_t *stats_ctl_kstats(struct vmx *x, json_t *req, const char **err)
-{
-	(void)x; (void)req;
-	*err = "kstats need a stats build (vmx-stats)";
-	return NULL;
-}
+#define stats_ctl_stats stats_ctl_unavailable
+#define stats_ctl_kstats stats_ctl_unavailable
 #endif
 
 #endif
