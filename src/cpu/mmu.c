@@ -13,6 +13,8 @@
  */
 #include <string.h>
 #include "hart_int.h"
+#include "../stats/kstat.h"
+#include "../stats/stats.h"
 
 #define PTE_V (1ULL << 0)
 #define PTE_R (1ULL << 1)
@@ -35,6 +37,7 @@ static inline bool fault(struct hart *h, uint64_t cause, uint64_t tval)
 
 void mmu_flush_all(struct hart *h)
 {
+	STAT_INC(TLB_FLUSH);
 	h->chain_gen++;
 	for (unsigned a = 0; a < 3; a++)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
@@ -210,7 +213,11 @@ bool mmu_translate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uin
 		return true;
 	}
 	bool super = false;
-	if (!walk(h, va, acc, mode, pa, &super))
+	STAT_INC(TLB_MISS);
+	kstat_push(KSTAT_PAGE_WALK);
+	bool ok = walk(h, va, acc, mode, pa, &super);
+	kstat_pop();
+	if (!ok)
 		return false;
 	if (super)
 		note_superpage(h, va);
