@@ -493,6 +493,11 @@ void vm_request_shutdown(struct vm *vm)
 uint64_t vm_tohost_code(const struct vm *vm) { return vm->tohost_code; }
 
 /* Called from the control thread: reads only what the run loop publishes. */
+struct hart *vm_hart(struct vm *vm, unsigned i)
+{
+	return vm && i < vm->nharts ? vm->harts[i] : NULL;
+}
+
 void vm_get_status(struct vm *vm, struct vm_status *st)
 {
 	st->instret = atomic_load_explicit(&vm->instret_pub, memory_order_relaxed);

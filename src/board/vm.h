@@ -90,6 +90,10 @@ struct vm_status {
 };
 void vm_get_status(struct vm *vm, struct vm_status *st);
 
+struct hart;
+/* Hart i (0..numvcpus-1), or NULL: for tools that read state (crash reports). */
+struct hart *vm_hart(struct vm *vm, unsigned i);
+
 /*
  * Checkpoint (suspend/resume), added by the lead for the checkpoint issue.
  * vm_save: the VM must be stopped at an instruction boundary (vm_run returned

@@ -1,10 +1,9 @@
 /*
  * crashrep_vm.c - the guest's vCPU state for the crash report: every hart of
- * the board, formatted from its architectural state (beta builds).  Reads the
- * board's private struct vm (board_int.h) because the board contract has no
- * hart accessor; it only reads, at a moment when the process is dying.
+ * the board, formatted from its architectural state (beta builds).  It only
+ * reads, at a moment when the process is dying.
  */
-#include "../board/board_int.h"
+#include "../board/vm.h"
 #include "../cpu/hart.h"
 #include "crashrep.h"
 
@@ -16,10 +15,11 @@ void crashrep_dump_vm(FILE *f, void *ctx)
 		fprintf(f, "(no machine)\n");
 		return;
 	}
-	for (unsigned i = 0; i < vm->nharts && i < VM_MAX_HARTS; i++) {
-		if (!vm->harts[i])
-			continue;
-		crashrep_format_hart(f, hart_state(vm->harts[i]));
+	for (unsigned i = 0; i < VM_MAX_HARTS; i++) {
+		struct hart *h = vm_hart(vm, i);
+		if (!h)
+			break;
+		crashrep_format_hart(f, hart_state(h));
 		fputc('\n', f);
 	}
 }
