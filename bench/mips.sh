@@ -3,7 +3,7 @@
 #
 # Usage: bench/mips.sh [-n RUNS] [-i ITERS] TARGET...   (TARGET: qemu or a vmx binary)
 #
-# Boots the default guest with vmx3.run=cpu vmx3.cpu_iters=ITERS (default
+# Boots the default guest with vmx3.run=settle,cpu vmx3.cpu_iters=ITERS (default
 # 100000000).  The workload (guest/src/vmx3-cpu.c) is a hand-written loop of
 # exactly 24 instructions per iteration, so it retires ITERS * 24
 # instructions between its "start" line and its result line, whatever the
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || { echo "usage: $0 [-n RUNS] [-i ITERS] qemu|VMX..." >&2; exit 2; }
 bench_check_guest
-CMDLINE="console=ttyS0 quiet panic=-1 vmx3.run=cpu vmx3.cpu_iters=$ITERS"
+CMDLINE="console=ttyS0 quiet panic=-1 vmx3.run=settle,cpu vmx3.cpu_iters=$ITERS"
 
 for target in "$@"; do
 	name=$(bench_name "$target")
