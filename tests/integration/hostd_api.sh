@@ -200,18 +200,19 @@ stop_hostd KILL
 start_hostd --vmx-dir "$T/fake" --mem-capacity 1000 || exit 1
 TOKEN=$(login root "$PW")
 running_again() { [ "$(vm_field "$A" powerState)" = poweredOn ] && [ "$(vm_field "$A" busyTask)" = None ]; }
-check killed-switch-vm-running wait_until 15 running_again
+check killed-switch-vm-running wait_until 30 running_again
+running_again || { echo "# state after the killed switch:"; api GET "/vms/$A" "" "$TOKEN" | head -c 2000; echo; }
 out=$(api GET "/tasks/$task" "" "$TOKEN")
 check killed-switch-task-says grep -q 'interrupted by a restart of hostd' <<<"$out"
 # The resumed vmx removes its checkpoint once loaded and the counter goes on;
 # both take a moment on a loaded machine, so wait for them (bounded).
 no_stale_ckpt() { test ! -e "$T/ds1/a/a.vmss"; }
-check killed-switch-no-stale-checkpoint wait_until 15 no_stale_ckpt
+check killed-switch-no-stale-checkpoint wait_until 30 no_stale_ckpt
 counting_on() { python3 -c '
 import sys
 n=[int(l.split()[1]) for l in open(sys.argv[1])][int(sys.argv[2]):]
 sys.exit(0 if len(n) > 10 and all(b==a+1 for a,b in zip(n,n[1:])) else 1)' "$T/ds1/a/a.serial" "$lines0"; }
-check killed-switch-workload-continues wait_until 15 counting_on
+check killed-switch-workload-continues wait_until 30 counting_on
 out=$(api POST "/vms/$A/power" '{"op":"off","wait":true}' "$TOKEN")
 check adopted-power-off test "$(vm_field "$A" powerState)" = poweredOff
 check vmx3-cmd-list grep -Eq '^[0-9]+ +a +\[ds1\] a/a.vmx +poweredOff +(default|debug|stats)' <<<"$("$HOST/vmx3-cmd" list)"
