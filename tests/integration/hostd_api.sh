@@ -201,7 +201,9 @@ start_hostd --vmx-dir "$T/fake" --mem-capacity 1000 || exit 1
 TOKEN=$(login root "$PW")
 running_again() { [ "$(vm_field "$A" powerState)" = poweredOn ] && [ "$(vm_field "$A" busyTask)" = None ]; }
 check killed-switch-vm-running wait_until 30 running_again
-running_again || { echo "# state after the killed switch:"; api GET "/vms/$A" "" "$TOKEN" | head -c 2000; echo; }
+running_again || { echo "# state after the killed switch:"; api GET "/vms/$A" "" "$TOKEN" | head -c 2000; echo
+  echo "# events:"; api GET "/events?vm=$A" "" "$TOKEN" | head -c 6000; echo
+  echo "# a/vmx.log and the one before:"; tail -n 20 "$T/ds1/a/vmx.log" "$T/ds1/a/vmx-0.log"; }
 out=$(api GET "/tasks/$task" "" "$TOKEN")
 check killed-switch-task-says grep -q 'interrupted by a restart of hostd' <<<"$out"
 # The resumed vmx removes its checkpoint once loaded and the counter goes on;

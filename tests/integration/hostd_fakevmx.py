@@ -181,7 +181,12 @@ while exit_code[0] is None:
             c, _ = srv.accept()
             clients[c] = b""
             continue
-        data = s.recv(65536)
+        # A client that dies mid-request (hostd killed) must not end the VM,
+        # just as the real vmx sends with MSG_NOSIGNAL and drops the client.
+        try:
+            data = s.recv(65536)
+        except OSError:
+            data = b""
         if not data:
             s.close()
             del clients[s]
@@ -194,7 +199,10 @@ while exit_code[0] is None:
             except Exception as e:
                 rep = {"ok": False, "error": str(e)}
             rep["v"] = 1
-            s.sendall((json.dumps(rep) + "\n").encode())
+            try:
+                s.sendall((json.dumps(rep) + "\n").encode())
+            except OSError:
+                break
 os.unlink(sockpath)
 logf.write("exit %d\n" % exit_code[0])
 sys.exit(exit_code[0])
