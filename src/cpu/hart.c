@@ -542,6 +542,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		}
 		prev = b->cached ? b : NULL;
 		ip = b->insn;
+		if (VMX_STATS)
+			h->cur_block = b;
 		tlb_r = h->tlb[ACC_R][h->dmode];
 		tlb_w = h->tlb[ACC_W][h->dmode];
 
@@ -571,6 +573,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		    s->icount + n_->n <= end && !(mip_load(h) & s->mie) && \
 		    !__atomic_load_n(&h->kick, __ATOMIC_RELAXED)) { \
 			b = prev = n_; \
+			if (VMX_STATS) \
+				h->cur_block = b; \
 			ip = b->insn; \
 			goto *ip->handler; \
 		} \
@@ -907,6 +911,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	L_FCVT_D_S: FP_RM(); f[ip->rd] = fpu_cvt_d_s(F1S, &fl_); FP_DONE();
 
 	block_done:
+		if (VMX_STATS)
+			h->cur_block = NULL;
 		x[32] = 0;
 		if (VMX_UNLIKELY(h->exit_req)) {
 			int r = h->exit_req;

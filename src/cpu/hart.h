@@ -116,5 +116,15 @@ extern _Thread_local struct hart *hart_current;
 bool hart_peek_virt(const struct hart *h, uint64_t va, void *buf, unsigned len);
 /* Current privilege mode (enum priv). */
 unsigned hart_peek_priv(const struct hart *h);
+/*
+ * The guest pc the hart is executing at the moment its thread was
+ * interrupted.  regs: the interrupted thread's general registers (the
+ * interpreter keeps its decoded-instruction pointer in one of them).  True
+ * with the exact pc and the instruction's bits when found; false with the pc
+ * of the last block boundary (up to a block early; always so in builds
+ * without VMX_STATS) and *raw = 0.
+ */
+bool hart_peek_pc(const struct hart *h, const uint64_t *regs, unsigned nregs, uint64_t *pc,
+		  uint32_t *raw);
 
 #endif

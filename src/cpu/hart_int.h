@@ -194,6 +194,12 @@ struct hart {
 	uint8_t *arena;
 	size_t arena_used, arena_size;
 	struct block *scratch;
+	/*
+	 * Stats builds: the block hart_run is executing (NULL between blocks),
+	 * so the callstack sampler interrupting this thread can find the exact
+	 * instruction (hart_peek_pc).  One store per block, none per instruction.
+	 */
+	struct block *volatile cur_block;
 
 	struct cpu_shared *sh;
 	uint64_t tohost_page;   /* tohost & ~0xfff, or ~0 */

@@ -24,6 +24,40 @@ unsigned hart_peek_priv(const struct hart *h)
 	return (unsigned)h->s.priv;
 }
 
+bool hart_peek_pc(const struct hart *h, const uint64_t *regs, unsigned nregs, uint64_t *pc,
+		  uint32_t *raw)
+{
+	const struct block *b = h->cur_block;
+	const struct dinsn *best = NULL;
+
+	*pc = h->s.pc;
+	*raw = 0;
+	if (!b)
+		return false;
+	/*
+	 * A register pointing at an entry of the running block (OP_END
+	 * included) is the interpreter's instruction pointer.  A register may
+	 * also hold the block's first entry (the re-entry target of a loop),
+	 * so the highest entry wins.  Blocks live in the hart's arena and
+	 * scratch buffer, which stay mapped for the hart's life, so a stale
+	 * cur_block is harmless to read.
+	 */
+	uintptr_t lo = (uintptr_t)b->insn, hi = lo + ((uintptr_t)b->n + 1) * sizeof(struct dinsn);
+	for (unsigned i = 0; i < nregs; i++) {
+		uintptr_t v = (uintptr_t)regs[i];
+		if (v < lo || v >= hi || (v - lo) % sizeof(struct dinsn))
+			continue;
+		const struct dinsn *d = (const struct dinsn *)v;
+		if (!best || d > best)
+			best = d;
+	}
+	if (!best)
+		return false;
+	*pc = best->pc;
+	*raw = best->op == OP_END ? 0 : best->raw;
+	return true;
+}
+
 static bool peek_xlate(const struct hart *h, uint64_t va, uint64_t *pa)
 {
 	uint64_t satp = h->s.satp;

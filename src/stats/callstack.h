@@ -38,6 +38,8 @@ struct cs_sample {
 	uint8_t vcpu;           /* hart id or CS_VCPU_NONE */
 	uint8_t priv;           /* guest privilege mode (0 U, 1 S, 3 M) */
 	uint8_t nguest, nmon;
+	uint8_t pc_exact;       /* guest[0] is the exact pc (else a block boundary) */
+	uint32_t graw;          /* bits of the instruction at an exact guest[0], else 0 */
 	uint64_t guest[CS_MAX_GUEST];
 	uint64_t mon[CS_MAX_MON];
 };
@@ -96,6 +98,8 @@ struct cs_meta {
 	uint64_t handler_ns;         /* time spent in the handler in all */
 	uint64_t collector_ns;       /* CPU time of the collector thread */
 	uint64_t ring_drops;         /* samples lost because a ring was full */
+	uint64_t pc_exact;           /* guest samples whose pc is the exact instruction */
+	uint64_t pc_block;           /* guest samples with only a block-boundary pc */
 	const char *exe;             /* the monitor binary, for host disassembly */
 	const char *guest_image;     /* guest.kernel, for guest disassembly, or NULL */
 	uint64_t exe_bias;           /* its load bias (PIE) */

@@ -47,6 +47,7 @@ static struct {
 	struct cs_thread *threads[CS_MAX_THREADS];
 	_Atomic unsigned nthreads;
 	_Atomic uint64_t signals;
+	_Atomic uint64_t pc_exact, pc_block;  /* guest samples by pc precision */
 	_Atomic uint64_t handler_ns;     /* time spent in the handler, for the overhead figure */
 	_Atomic uint64_t collector_ns;   /* CPU time of the collector thread so far */
 	struct cs_table *table;
@@ -74,11 +75,11 @@ static uint64_t now_ns(clockid_t clk)
 }
 
 /* The guest's call chain: pc, then the return addresses of the s0/fp chain. */
-static unsigned walk_guest(const struct hart *h, uint64_t *out, unsigned max)
+static unsigned walk_guest(const struct hart *h, uint64_t pc, uint64_t *out, unsigned max)
 {
 	uint64_t fp = hart_get_xreg(h, 8), sp = hart_get_xreg(h, 2);
 	unsigned n = 0;
-	out[n++] = hart_get_pc(h);
+	out[n++] = pc;
 	/*
 	 * A leaf function's frame holds only the caller's fp, at [fp - 8]
 	 * (gcc saves no ra there): when that word looks like a frame pointer on
@@ -127,13 +128,21 @@ static void cs_handler(int sig, siginfo_t *si, void *ucv)
 	s->t_ns = now_ns(CLOCK_MONOTONIC);
 	s->kstat = atomic_load_explicit(&kstat_vcpus[stats_slot].cur, memory_order_relaxed);
 	if (h) {
+		uint64_t regs[NGREG], pc;
+		for (unsigned i = 0; i < NGREG; i++)
+			regs[i] = (uint64_t)uc->uc_mcontext.gregs[i];
+		s->pc_exact = hart_peek_pc(h, regs, NGREG, &pc, &s->graw);
+		atomic_fetch_add_explicit(s->pc_exact ? &cs.pc_exact : &cs.pc_block, 1,
+					  memory_order_relaxed);
 		s->vcpu = (uint8_t)hart_id(h);
 		s->priv = (uint8_t)hart_peek_priv(h);
-		s->nguest = (uint8_t)walk_guest(h, s->guest, CS_MAX_GUEST);
+		s->nguest = (uint8_t)walk_guest(h, pc, s->guest, CS_MAX_GUEST);
 	} else {
 		s->vcpu = CS_VCPU_NONE;
 		s->priv = 0;
 		s->nguest = 0;
+		s->pc_exact = 0;
+		s->graw = 0;
 	}
 	s->nmon = (uint8_t)cs_walk_host((uint64_t)uc->uc_mcontext.gregs[REG_RIP],
 					(uint64_t)uc->uc_mcontext.gregs[REG_RBP], t->stack_lo,
@@ -189,6 +198,8 @@ static void write_profile(void)
 	m.start_unix_ns = cs.start_unix_ns;
 	m.elapsed_ns = now_ns(CLOCK_MONOTONIC) - cs.t0_ns;
 	m.signals = atomic_load(&cs.signals);
+	m.pc_exact = atomic_load(&cs.pc_exact);
+	m.pc_block = atomic_load(&cs.pc_block);
 	m.handler_ns = atomic_load(&cs.handler_ns);
 	m.collector_ns = atomic_load(&cs.collector_ns);
 	for (unsigned i = 0; i < n; i++)

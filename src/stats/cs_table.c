@@ -276,6 +276,8 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		(unsigned long long)m->ring_drops, (unsigned long long)m->signals);
 	fprintf(f, "handler_ns %llu\ncollector_cpu_ns %llu\n", (unsigned long long)m->handler_ns,
 		(unsigned long long)m->collector_ns);
+	fprintf(f, "guest_pc_exact %llu\nguest_pc_block %llu\n", (unsigned long long)m->pc_exact,
+		(unsigned long long)m->pc_block);
 	fprintf(f, "coarse %d\nfootprint %zu\nentries %u\n", t->coarse, cs_table_footprint(t),
 		t->nent);
 	fprintf(f, "guest_symbols %s %u\n", m->guest_symbols && m->guest_symbols[0] ?
