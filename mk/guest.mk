@@ -80,6 +80,16 @@ guest-for-tests: guest isa-tests
 # --- benchmarks ------------------------------------------------------------------
 # BENCH_VMX: vmx binaries to compare with QEMU (default: every build type built).
 BENCH_VMX ?= $(wildcard $(foreach t,$(BUILDTYPES),$(B)/$(t)/$(BIN_$(t))))
-bench: guest
+bench: guest bench-overhead
 	bench/run.sh --guest $(GUEST_DIR) $(BENCH_VMX)
 	bench/ckpt.sh --guest $(GUEST_DIR) $(B)/release/vmx
+
+# Build-type and knob overheads as side-by-side ratios (docs/BENCHMARKS.md):
+# stats vs release (CPU- and I/O-bound), the callstack sampler on vs off,
+# beta vs release.
+OVERHEAD_ROUNDS ?= 5
+bench-overhead: guest $(B)/release/vmx $(B)/stats/vmx-stats $(B)/beta/vmx-debug
+	bench/overhead.sh --guest $(GUEST_DIR) -n $(OVERHEAD_ROUNDS) release=$(B)/release/vmx \
+		stats=$(B)/stats/vmx-stats stats-nocallstack=$(B)/stats/vmx-stats,monitor.callstack=FALSE \
+		beta=$(B)/beta/vmx-debug
+.PHONY: bench-overhead

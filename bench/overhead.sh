@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# overhead.sh - what a build type or a knob costs, as ratios measured side by
+# side in one run (the stats issue's "stats versus release at most 3 % slower
+# on a CPU-bound and on an I/O-bound workload", beta under 2x, and the
+# callstack profiler's "sampling on versus off at most 1 %").
+#
+#   bench/overhead.sh [--guest DIR] [-n ROUNDS] [--insns N] [--io-insns N] [--io-rounds R] VARIANT...
+#   VARIANT = NAME=BINARY[,key=value...]     the first one is the baseline
+#
+# Two workloads on the default guest (2 harts, 512 MiB):
+#   cpu  deterministic mode (monitor.deterministic), vmx3.run=cpu, stopped
+#        after exactly N guest instructions (--until-insns): every variant
+#        executes the same instruction stream, so the vmx process's CPU time
+#        (user + sys) compares like with like.
+#   io   deterministic mode again, vmx3.run=diskraw repeated (8 MiB written
+#        and read back with O_DIRECT in 4 KiB requests each round), stopped
+#        after exactly --io-insns instructions (default 5 G: about 1.5 G of
+#        boot, the rest disk rounds): CPU time for the same fixed work.
+#   iowall  a normal (not deterministic) run of R diskraw rounds: the
+#        guest's own measurement of its I/O time (write_ns + read_ns), what
+#        a user sees, but wall-clock time and so noisier on a busy host.
+# Every round runs each variant once, the order rotating from round to round
+# so that drift in the machine's load hits all alike; a variant's figure is
+# the median over rounds of its ratio to the baseline of the same round.
+set -u
+cd "$(dirname "$0")/.."
+GUEST_DIR=${GUEST_DIR:-build/guest}
+PAIRS=5
+INSNS=3000000000
+IO_INSNS=5000000000
+IO_ROUNDS=6
+variants=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--guest) GUEST_DIR=$2; shift 2 ;;
+	-n) PAIRS=$2; shift 2 ;;
+	--insns) INSNS=$2; shift 2 ;;
+	--io-insns) IO_INSNS=$2; shift 2 ;;
+	--io-rounds) IO_ROUNDS=$2; shift 2 ;;
+	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	-*) echo "overhead.sh: unknown option $1" >&2; exit 2 ;;
+	*) variants+=("$1"); shift ;;
+	esac
+done
+[ ${#variants[@]} -ge 2 ] || { echo "overhead.sh: give a baseline and at least one other variant" >&2; exit 2; }
+for f in fw_dynamic.bin Image initrd.gz disk.img; do
+	[ -e "$GUEST_DIR/$f" ] || { echo "overhead.sh: missing $GUEST_DIR/$f (make guest)" >&2; exit 1; }
+done
+G=$(cd "$GUEST_DIR" && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmx3-overhead.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+declare -A BIN KEYS
+names=()
+for v in "${variants[@]}"; do
+	name=${v%%=*}; rest=${v#*=}
+	[ "$name" != "$v" ] && [ -n "$rest" ] || { echo "overhead.sh: bad variant '$v' (NAME=BINARY[,key=value...])" >&2; exit 2; }
+	BIN[$name]=${rest%%,*}
+	KEYS[$name]=$([ "$rest" = "${rest#*,}" ] || echo "${rest#*,}")
+	[ -x "${BIN[$name]}" ] || { echo "overhead.sh: $name: ${BIN[$name]} is not an executable" >&2; exit 1; }
+	names+=("$name")
+done
+
+# mkvm NAME DIR CMDLINE [deterministic]: a VM directory for one run.
+mkvm() {
+	local name=$1 dir=$2 bt= kv
+	rm -rf "$dir"; mkdir -p "$dir"
+	cp --sparse=always "$G/disk.img" "$dir/disk.img"
+	case "$(basename "${BIN[$name]}")" in
+	vmx) bt=default ;; vmx-debug) bt=debug ;; vmx-stats) bt=stats ;;
+	esac
+	{
+		[ -n "$bt" ] && echo "vmx.buildType = \"$bt\""
+		echo 'memSize = "512"'
+		echo 'numvcpus = "2"'
+		echo "guest.firmware = \"$G/fw_dynamic.bin\""
+		echo "guest.kernel = \"$G/Image\""
+		echo "guest.initrd = \"$G/initrd.gz\""
+		echo "guest.cmdline = \"$3\""
+		echo 'disk0.fileName = "disk.img"'
+		echo 'serial0.fileName = "console.txt"'
+		[ -n "${4:-}" ] && echo 'monitor.deterministic = "TRUE"'
+		IFS=, read -ra kv <<<"${KEYS[$name]}"
+		for k in "${kv[@]}"; do
+			[ -n "$k" ] && echo "${k%%=*} = \"${k#*=}\""
+		done
+	} >"$dir/o.vmx"
+}
+
+# cpu_run NAME: CPU seconds for exactly INSNS guest instructions.
+cpu_run() {
+	local d="$tmp/cpu-$1"
+	mkvm "$1" "$d" "console=ttyS0 quiet panic=-1 vmx3.run=cpu vmx3.cpu_iters=1000000000" det
+	/usr/bin/time -f '%U %S' -o "$d/time" "${BIN[$1]}" --quiet --until-insns "$INSNS" "$d/o.vmx" \
+		>"$d/out" 2>&1 || { echo "overhead.sh: $1 failed the cpu run: $(tail -2 "$d/out")" >&2; echo nan; return; }
+	awk '{ printf "%.3f\n", $1 + $2 }' "$d/time"
+}
+
+# iodet_run NAME: CPU seconds for exactly IO_INSNS instructions of disk rounds.
+iodet_run() {
+	local d="$tmp/iodet-$1" runs
+	runs=$(printf 'diskraw,%.0s' $(seq 60)); runs=${runs%,}
+	mkvm "$1" "$d" "console=ttyS0 quiet panic=-1 vmx3.run=$runs" det
+	/usr/bin/time -f '%U %S' -o "$d/time" "${BIN[$1]}" --quiet --until-insns "$IO_INSNS" "$d/o.vmx" \
+		>"$d/out" 2>&1 || { echo "overhead.sh: $1 failed the io run: $(tail -2 "$d/out")" >&2; echo nan; return; }
+	grep -q 'VMX3 bench disk raw bytes=.* ok' "$d/console.txt" ||
+		{ echo "overhead.sh: $1: no disk round finished within $IO_INSNS instructions" >&2; echo nan; return; }
+	awk '{ printf "%.3f\n", $1 + $2 }' "$d/time"
+}
+
+# io_run NAME: "guest-I/O-seconds process-CPU-seconds" of the disk workload.
+io_run() {
+	local d="$tmp/io-$1" runs
+	runs=$(printf 'diskraw,%.0s' $(seq "$IO_ROUNDS")); runs=${runs%,}
+	mkvm "$1" "$d" "console=ttyS0 quiet panic=-1 vmx3.run=$runs"
+	/usr/bin/time -f '%U %S' -o "$d/time" timeout 900 "${BIN[$1]}" "$d/o.vmx" >"$d/out" 2>&1
+	local n
+	n=$(grep -c 'VMX3 bench disk raw bytes=.* ok' "$d/console.txt" 2>/dev/null)
+	if [ "${n:-0}" -ne "$IO_ROUNDS" ]; then
+		echo "overhead.sh: $1: $n of $IO_ROUNDS disk rounds passed: $(tail -2 "$d/console.txt" 2>/dev/null)" >&2
+		echo "nan nan"; return
+	fi
+	awk '/VMX3 bench disk raw bytes=.* ok/ {
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "write_ns" || kv[1] == "read_ns") ns += kv[2] }
+	} END { printf "%.3f ", ns / 1e9 }' "$d/console.txt"
+	awk '{ printf "%.3f\n", $1 + $2 }' "$d/time"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "# overhead.sh: $PAIRS rounds, cpu: $INSNS instructions, io: $IO_ROUNDS x diskraw; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for v in "${names[@]}"; do echo "#   $v = ${BIN[$v]} ${KEYS[$v]}"; done
+base=${names[0]}
+nv=${#names[@]}
+for r in $(seq "$PAIRS"); do
+	# Rotate the order: round r starts with variant (r-1) mod nv.
+	order=()
+	for i in $(seq 0 $((nv - 1))); do order+=("${names[$(((r - 1 + i) % nv))]}"); done
+	declare -A c=() iod=() io=() iocpu=()
+	for v in "${order[@]}"; do c[$v]=$(cpu_run "$v"); done
+	for v in "${order[@]}"; do iod[$v]=$(iodet_run "$v"); done
+	for v in "${order[@]}"; do read -r io[$v] iocpu[$v] < <(io_run "$v"); done
+	line="round $r:"
+	for v in "${names[@]}"; do
+		line+=" $v cpu ${c[$v]} s, io ${iod[$v]} s, iowall ${io[$v]} s (process cpu ${iocpu[$v]} s);"
+		for w in cpu iodet io; do
+			case $w in cpu) a=${c[$v]} b=${c[$base]} ;; iodet) a=${iod[$v]} b=${iod[$base]} ;; io) a=${io[$v]} b=${io[$base]} ;; esac
+			echo "$v $(awk -v a="$a" -v b="$b" 'BEGIN { print (b > 0 && a > 0) ? a / b : "nan" }')" >>"$tmp/$w.ratio"
+			echo "$v $a" >>"$tmp/$w.abs"
+		done
+	done
+	echo "$line"
+done
+
+echo
+printf '| variant | cpu: CPU s | vs %s | io: CPU s | vs %s | iowall: guest I/O s | vs %s |\n' "$base" "$base" "$base"
+echo '| --- | --- | --- | --- | --- | --- | --- |'
+for v in "${names[@]}"; do
+	row="| $v"
+	for w in cpu iodet io; do
+		m=$(awk -v v="$v" '$1 == v { print $2 }' "$tmp/$w.abs" | median)
+		rm=$(awk -v v="$v" '$1 == v { print $2 }' "$tmp/$w.ratio" | median)
+		rr=$(awk -v v="$v" '$1 == v && $2 != "nan" { print $2 }' "$tmp/$w.ratio" | sort -g | sed -n '1p;$p' | xargs printf '%.3f ' | sed 's/ $//; s/ /-/')
+		row+=" | $m | $(awk -v r="$rm" 'BEGIN { printf "%.4f", r }') ($rr)"
+	done
+	echo "$row |"
+done
+echo "(each ratio: median over rounds of the variant's figure over the baseline's in the same round; in parentheses min-max)"
