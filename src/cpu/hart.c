@@ -592,6 +592,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			out = (uint64_t)(int64_t)v_; \
 		} else { \
 			uint64_t v_; \
+			STAT_INC(INSN_LOAD); \
 			if (!mmu_load_slow(h, va_, sizeof(T), &v_)) EXC_PENDING(); \
 			out = (uint64_t)(int64_t)(T)v_; \
 			/* a device read may have DMAed over code */ \
@@ -604,6 +605,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		if (VMX_LIKELY(e_->tag == (va_ & (~0xfffULL | (sizeof(T) - 1))))) { \
 			T v_ = (T)sv_; memcpy((void *)(uintptr_t)(va_ + e_->addend), &v_, sizeof(T)); \
 		} else { \
+			STAT_INC(INSN_STORE); \
 			if (!mmu_store_slow(h, va_, sizeof(T), sv_)) EXC_PENDING(); \
 			if (VMX_UNLIKELY(h->exit_req)) FALLTHROUGH_EXIT(); \
 		} } while (0)
@@ -631,7 +633,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		} \
 		NEXT; \
 	} while (0)
-#define FP_ON() do { if (VMX_UNLIKELY(!(s->mstatus & MSTATUS_FS))) ILLEGAL(); } while (0)
+#define FP_ON() do { STAT_INC(INSN_FP); \
+		if (VMX_UNLIKELY(!(s->mstatus & MSTATUS_FS))) ILLEGAL(); } while (0)
 #define FP_RM() do { FP_ON(); rm_ = ip->rm == 7 ? (unsigned)(s->fcsr >> 5) & 7 : ip->rm; \
 		if (VMX_UNLIKELY(rm_ > 4)) \
 			ILLEGAL(); \
@@ -738,6 +741,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	}
 	L_LR_W: L_LR_D: {
 		unsigned sz = ip->op == OP_LR_W ? 4 : 8;
+		STAT_INC(INSN_AMO);
 		uint64_t pa, v = 0;
 		void *hp;
 		if (!mmu_amo_addr(h, RS1, sz, ACC_R, &pa, &hp))
@@ -753,6 +757,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	}
 	L_SC_W: L_SC_D: {
 		unsigned sz = ip->op == OP_SC_W ? 4 : 8;
+		STAT_INC(INSN_AMO);
 		uint64_t pa;
 		void *hp;
 		if (!mmu_amo_addr(h, RS1, sz, ACC_W, &pa, &hp))
@@ -775,6 +780,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	L_AMO_W: L_AMO_D: {
 		bool w = ip->op == OP_AMO_W;
 		unsigned sz = w ? 4 : 8;
+		STAT_INC(INSN_AMO);
 		uint64_t pa, old = 0;
 		void *hp;
 		if (!mmu_amo_addr(h, RS1, sz, ACC_W, &pa, &hp))
@@ -803,21 +809,24 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		 * was the largest cost of booting.
 		 */
 		FALLTHROUGH_EXIT();
-	L_ECALL: EXC(EXC_ECALL_U + s->priv, 0);
-	L_EBREAK: EXC(EXC_BREAKPOINT, ip->pc);
+	L_ECALL: STAT_INC(INSN_SYSTEM); EXC(EXC_ECALL_U + s->priv, 0);
+	L_EBREAK: STAT_INC(INSN_SYSTEM); EXC(EXC_BREAKPOINT, ip->pc);
 	L_MRET:
+		STAT_INC(INSN_SYSTEM);
 		s->pc = ip->pc;
 		if (!hart_mret(h))
 			ILLEGAL();
 		s->icount += ip->idx + 1;
 		goto block_done;
 	L_SRET:
+		STAT_INC(INSN_SYSTEM);
 		s->pc = ip->pc;
 		if (!hart_sret(h))
 			ILLEGAL();
 		s->icount += ip->idx + 1;
 		goto block_done;
 	L_WFI:
+		STAT_INC(INSN_SYSTEM);
 		if (s->priv == PRIV_U || (s->priv == PRIV_S && (s->mstatus & MSTATUS_TW)))
 			ILLEGAL();
 		if (!(mip_load(h) & s->mie)) {
@@ -826,6 +835,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		}
 		FALLTHROUGH_EXIT();
 	L_SFENCE_VMA:
+		STAT_INC(INSN_SYSTEM);
 		if (s->priv == PRIV_U || (s->priv == PRIV_S && (s->mstatus & MSTATUS_TVM)))
 			ILLEGAL();
 		if (ip->rs1 == 0)
