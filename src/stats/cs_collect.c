@@ -24,6 +24,7 @@
 #include "../cpu/hart.h"
 #include "../lib/cfg.h"
 #include "../lib/log.h"
+#include "../lib/mxuser.h"
 #include "callstack.h"
 #include "kstat.h"
 
@@ -58,11 +59,11 @@ static struct {
 	char path[4200];
 	uint64_t t0_ns, start_unix_ns;
 	pthread_t collector;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct mxuser_lock lock;         /* stop flag, with cond to wake the collector */
+	struct mxuser_cond cond;
 	bool stop;
 	struct sigaction old_sa;
-} cs = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+} cs = { .lock = MXUSER_LOCK_INITIALIZER("callstackCollector", MXUSER_RANK_STATS) };
 
 static _Thread_local struct cs_thread *cs_self;
 static volatile unsigned cs_slow_us;
@@ -212,28 +213,21 @@ static void *collector(void *arg)
 {
 	uint64_t last_write = now_ns(CLOCK_MONOTONIC);
 	(void)arg;
-	pthread_mutex_lock(&cs.lock);
+	mxuser_lock(&cs.lock);
 	while (!cs.stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&cs.cond, &cs.lock, &ts);
+		mxuser_cond_timedwait(&cs.cond, &cs.lock, mxuser_now_ns() + 100000000ull);
 		if (cs.stop)
 			break;
-		pthread_mutex_unlock(&cs.lock);
+		mxuser_unlock(&cs.lock);
 		drain();
 		if (now_ns(CLOCK_MONOTONIC) - last_write >= CS_WRITE_INTERVAL_S * 1000000000ull) {
 			write_profile();
 			last_write = now_ns(CLOCK_MONOTONIC);
 		}
 		atomic_store(&cs.collector_ns, now_ns(CLOCK_THREAD_CPUTIME_ID));
-		pthread_mutex_lock(&cs.lock);
+		mxuser_lock(&cs.lock);
 	}
-	pthread_mutex_unlock(&cs.lock);
+	mxuser_unlock(&cs.lock);
 	return NULL;
 }
 
@@ -388,9 +382,15 @@ int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 	rc = attach_thread(e);
 	if (rc < 0)
 		goto fail_sig;
+	rc = mxuser_cond_init(&cs.cond, "callstackCollector");
+	if (rc < 0) {
+		verr_set(e, rc, "callstack: cannot create the collector's condition variable");
+		goto fail_sig;
+	}
 	rc = -pthread_create(&cs.collector, NULL, collector, NULL);
 	if (rc < 0) {
 		verr_set(e, rc, "callstack: cannot start the collector thread");
+		mxuser_cond_destroy(&cs.cond);
 		goto fail_sig;
 	}
 	cs.started = true;
@@ -420,11 +420,12 @@ void cs_stop(void)
 		if (cs.threads[i]->timer_ok)
 			timer_delete(cs.threads[i]->timer);
 	atomic_store(&cs.running, false);
-	pthread_mutex_lock(&cs.lock);
+	mxuser_lock(&cs.lock);
 	cs.stop = true;
-	pthread_cond_signal(&cs.cond);
-	pthread_mutex_unlock(&cs.lock);
+	mxuser_cond_signal(&cs.cond);
+	mxuser_unlock(&cs.lock);
 	pthread_join(cs.collector, NULL);
+	mxuser_cond_destroy(&cs.cond);
 	drain();
 	write_profile();
 	LOG_INF("callstack: %llu samples, %u stacks, %llu dropped%s",

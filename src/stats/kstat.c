@@ -31,6 +31,12 @@ static const char *const static_descs[KSTAT_STATIC_COUNT] = {
 #undef KSTAT_DESC
 };
 
+/*
+ * A plain pthread mutex, the one exception to "every lock is an MXUser
+ * lock": MXUser's own statistics register their counters, kstats and
+ * records through this registry, so an MXUser lock here would recurse.
+ * It is a leaf: nothing else is taken while it is held.
+ */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic unsigned reg_count = KSTAT_STATIC_COUNT;
 static char reg_names[KSTAT_MAX][STATS_NAME_MAX];

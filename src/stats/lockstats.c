@@ -26,6 +26,12 @@ struct mxuser_lockstats {
 	uint64_t wait_hist[MXUSER_HIST_BUCKETS], hold_hist[MXUSER_HIST_BUCKETS];
 };
 
+/*
+ * A plain pthread mutex, the one exception to "every lock is an MXUser
+ * lock": MXUser's own statistics register their counters, kstats and
+ * records through this registry, so an MXUser lock here would recurse.
+ * It is a leaf: nothing else is taken while it is held.
+ */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mxuser_lockstats *records[MXUSER_MAX_STATS];
 static _Atomic unsigned nrecords;

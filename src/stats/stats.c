@@ -28,6 +28,12 @@ static const struct stat_static stat_static[] = {
 #undef STAT_DEF
 };
 
+/*
+ * A plain pthread mutex, the one exception to "every lock is an MXUser
+ * lock": MXUser's own statistics register their counters, kstats and
+ * records through this registry, so an MXUser lock here would recurse.
+ * It is a leaf: nothing else is taken while it is held.
+ */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic unsigned reg_count = STAT_COUNT;
 static char reg_names[STATS_MAX_COUNTERS][STATS_NAME_MAX];
@@ -137,6 +143,7 @@ static int by_total_desc(const void *a, const void *b)
 void stats_report(FILE *f)
 {
 	static struct order order[STATS_MAX_COUNTERS];
+	/* Plain mutex for the same reason as reg_lock (a leaf around the static buffer). */
 	static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 	unsigned n = 0, nc = stats_ncounters();
 	char name[STATS_NAME_MAX];
