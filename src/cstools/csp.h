@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include "../lib/verr.h"
 
 struct csp_frame {
@@ -97,6 +98,20 @@ void csp_tree_free(struct csp_tree *t);
 /* Children of node i sorted by total, descending (caller frees). */
 unsigned csp_tree_children(const struct csp_tree *t, int i, int **out);
 int csp_label_find(const struct csp_view *v, const char *name);
+
+/* Guest code (csp_code.c) */
+bool csp_is_elf(const char *path);
+/*
+ * Up to len bytes of code at virtual address va: from an ELF's loadable
+ * segments, or from a flat image whose first byte is at image_va.  Returns
+ * the bytes read (short or 0 past the end or outside every segment) or -errno.
+ */
+ssize_t csp_code_read(const char *path, uint64_t image_va, uint64_t va, uint8_t *out, size_t len);
+/*
+ * Every instruction of an ELF's executable sections, decoded linearly by the
+ * monitor's disassembler: "ADDR<TAB>RAW<TAB>TEXT" lines (flags: DISASM_*).
+ */
+int csp_disasm_elf(const char *path, unsigned flags, FILE *out);
 
 /* Exports */
 int csp_export_folded(const struct csp_view *v, FILE *f);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../cpu/disasm.h"
 #include "csp.h"
 
 static void usage(FILE *f)
@@ -325,7 +326,7 @@ int main(int argc, char **argv)
 {
 	enum { O_TOP = 1000, O_BOTTOM, O_ROOTAT, O_INSN, O_TUI, O_SUMMARY, O_VCPU, O_GUEST,
 	       O_MONITOR, O_KSTAT, O_FROM, O_TO, O_DEPTH, O_MIN, O_FOLDED, O_SPEEDSCOPE, O_PPROF,
-	       O_HTML, O_NOKSTAT, O_WITHKSTAT, O_PRIV };
+	       O_HTML, O_NOKSTAT, O_WITHKSTAT, O_PRIV, O_DISASM_ELF, O_NO_ALIASES };
 	static const struct option opts[] = {
 		{ "top-down", no_argument, NULL, O_TOP }, { "bottom-up", no_argument, NULL, O_BOTTOM },
 		{ "rootat", required_argument, NULL, O_ROOTAT },
@@ -343,10 +344,15 @@ int main(int argc, char **argv)
 		{ "no-kstat", no_argument, NULL, O_NOKSTAT },
 		{ "priv", required_argument, NULL, O_PRIV },
 		{ "with-kstat", no_argument, NULL, O_WITHKSTAT },
+		/* Test aids, not in the usage text: the decoder's view of an ELF. */
+		{ "disasm-elf", required_argument, NULL, O_DISASM_ELF },
+		{ "no-aliases", no_argument, NULL, O_NO_ALIASES },
 		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct csp_filter flt = { .vcpu = -1, .kstat = -1, .from_s = 0, .to_s = -1, .priv = -1 };
+	const char *disasm_elf = NULL;
+	unsigned dis_flags = 0;
 	const char *rootat = NULL, *insn = NULL, *kstat = NULL, *pprof = NULL, *outpath = NULL;
 	bool bottom = false, tui = false, summary = false, folded = false, speedscope = false,
 	     html = false;
@@ -390,10 +396,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_WITHKSTAT: with_kstat = 1; break;
+		case O_DISASM_ELF: disasm_elf = optarg; break;
+		case O_NO_ALIASES: dis_flags |= DISASM_NO_ALIASES; break;
 		case 'o': outpath = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (disasm_elf) {
+		rc = csp_disasm_elf(disasm_elf, dis_flags, stdout);
+		if (rc < 0)
+			fprintf(stderr, "vmx-callstack: %s: %s\n", disasm_elf, strerror(-rc));
+		return rc < 0 || fflush(stdout) ? 1 : 0;
 	}
 	if (optind + 1 != argc || (flt.guest_only && flt.monitor_only)) {
 		usage(stderr);
