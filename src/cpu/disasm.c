@@ -266,6 +266,12 @@ static bool put_alias(struct out *o, const struct dinsn *d, unsigned rd, uint64_
 			return false;
 		put(o, "neg %s,%s", xnames[rd], xnames[d->rs2]);
 		return true;
+	case OP_ADD:
+		/* c.mv executes as add rd,zero,rs2. */
+		if (d->rs1 != 0)
+			return false;
+		put(o, "mv %s,%s", xnames[rd], xnames[d->rs2]);
+		return true;
 	case OP_JAL:
 		if (rd == 0)
 			put(o, "j 0x%llx", (unsigned long long)target);

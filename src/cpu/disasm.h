@@ -29,7 +29,7 @@ enum {
  * (only the low 16 bits are read).  Returns the length, 2 or 4 (also for
  * illegal encodings, printed as `.insn 0x...`), or -EINVAL for no buffer,
  * -ENOSPC when the text did not fit (buf then holds a truncated text).
- * A few common pseudo-instructions are used (nop, li, mv, ret, j, jr, beqz,
+ * A few common pseudo-instructions are used (nop, li, mv, ret, j, jal, jr, beqz,
  * bnez, sext.w, csrr, csrw, not, neg).
  */
 int disasm_insn(uint32_t raw, uint64_t pc, char *buf, size_t len);
