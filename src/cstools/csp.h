@@ -27,6 +27,12 @@ struct csp_stack {
 	uint32_t *g, *m;    /* frame ids, root first */
 };
 
+/* A guest instruction word the profile recorded at an exactly sampled pc. */
+struct csp_gcode {
+	uint64_t addr;
+	uint32_t raw;
+};
+
 struct csp_profile {
 	unsigned version, hz, bucket_s;
 	char buildtype[32];
@@ -37,6 +43,10 @@ struct csp_profile {
 	uint64_t monitor_bias;
 	char guest_image[4096];     /* flat guest kernel image and its virtual address */
 	uint64_t guest_image_va;
+	uint64_t pc_exact, pc_block;   /* guest samples with the exact pc / a block start */
+	unsigned ngcode;
+	struct csp_gcode *gcode;       /* sorted by address as written */
+	uint64_t gcode_dropped;
 	unsigned nkstats;
 	char **kstat;       /* by id, NULL when not named */
 	unsigned nframes;
