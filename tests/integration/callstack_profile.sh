@@ -94,6 +94,17 @@ mv "$tmp/elf/moved.elf" "$tmp/elf/cs-shares.elf"
 check "callstack-insn-gcode-fallback" grep -q "sampled instructions only" "$tmp/insn-gcode.txt"
 check "callstack-insn-gcode-loop" loop_ok "$tmp/insn-gcode.txt"
 check "callstack-insn-gcode-sampled-only" sh -c "! grep -Eq ' ret$' '$tmp/insn-gcode.txt'"
+# A kernel named by a text map is read from the flat Image at its virtual
+# address (guest_image): here the guest as a flat binary loaded at 0x80000000.
+if riscv64-unknown-elf-objcopy -O binary "$tmp/elf/cs-shares.elf" "$tmp/elf/flat.bin" 2>/dev/null; then
+  sed -e "s|^guest_symbols [^ ]*|guest_symbols $tmp/elf/none.map|" -e '/^guest_image /d' \
+      -e "s|^end\$|guest_image $tmp/elf/flat.bin 80000000\nend|" "$prof" >"$tmp/flat-profile.txt"
+  "$V" --insn spin "$tmp/flat-profile.txt" >"$tmp/insn-flat.txt"
+  check "callstack-insn-flat-image" grep -q "^disassembly (vmx decoder, code from $tmp/elf/flat.bin)" "$tmp/insn-flat.txt"
+  check "callstack-insn-flat-loop" loop_ok "$tmp/insn-flat.txt"
+else
+  echo "SKIP callstack-insn-flat-image (no objcopy)"
+fi
 
 # The interactive view on a pseudo-terminal: expand everything, quit.
 if command -v script >/dev/null; then
