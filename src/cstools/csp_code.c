@@ -109,7 +109,9 @@ int csp_disasm_elf(const char *path, unsigned flags, FILE *out)
 	rc = elf_open(path, &fd, &elf);
 	if (rc < 0)
 		return rc;
-	if (elf_getshdrstrndx(elf, &shstrndx) != 0) {
+	GElf_Ehdr eh;
+	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_RISCV ||
+	    elf_getshdrstrndx(elf, &shstrndx) != 0) {
 		rc = -ENOEXEC;
 		goto out;
 	}
