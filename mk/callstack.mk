@@ -7,7 +7,7 @@ CS_TOOL_OBJS := $(patsubst src/%.c,$(B)/host/%.o,$(wildcard src/cstools/*.c))
 # vmx-callstack: views and exports a profile written by a stats build.
 $(B)/host/vmx-callstack: $(CS_TOOL_OBJS) $(B)/host/libvmx3host.a
 	@echo "  LD [host] $@"
-	$(Q)$(CC) -o $@ $^ -lncurses -ljansson -lz -lpthread
+	$(Q)$(CC) -o $@ $^ -lncurses -lelf -ljansson -lz -lpthread
 
 HOST_PROGS += $(B)/host/vmx-callstack
 

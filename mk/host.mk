@@ -2,7 +2,9 @@
 # into $(B)/host with the shared library's sources.
 
 HOST_CFLAGS := $(BASE_CFLAGS) -O2 -fno-omit-frame-pointer
-HOST_LIB_SRCS := $(wildcard src/lib/*.c)
+# The monitor's instruction decoder and its text form come along, so the
+# callstack viewer disassembles guest code the way the hart decodes it.
+HOST_LIB_SRCS := $(wildcard src/lib/*.c) src/cpu/decode.c src/cpu/disasm.c
 HOST_LIB_OBJS := $(patsubst src/%.c,$(B)/host/%.o,$(HOST_LIB_SRCS)) $(B)/host/version.o
 
 $(B)/host/%.o: src/%.c

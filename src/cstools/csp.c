@@ -24,6 +24,7 @@ void csp_free(struct csp_profile *p)
 		free(p->stacks[i].m);
 	}
 	free(p->stacks);
+	free(p->gcode);
 	free(p);
 }
 
@@ -92,7 +93,7 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 	struct csp_profile *p;
 	char *line = NULL;
 	size_t lcap = 0;
-	unsigned lineno = 0, fcap = 0, scap = 0, kcap = 0;
+	unsigned lineno = 0, fcap = 0, scap = 0, kcap = 0, gcap = 0;
 	bool ended = false;
 	int rc = 0;
 
@@ -151,6 +152,19 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 				fr->start = strtoull(c, NULL, 16);
 				fr->end = strcmp(d, "-") ? strtoull(d, NULL, 16) : 0;
 			}
+		} else if (!strncmp(line, "gcode ", 6)) {
+			if (sscanf(line, "gcode %llx %llx", &x, &y) != 2 || !y || y > 0xffffffffull)
+				goto bad;
+			p->gcode = grow(p->gcode, &gcap, p->ngcode + 1, sizeof(*p->gcode));
+			if (!p->gcode)
+				goto nomem;
+			p->gcode[p->ngcode++] = (struct csp_gcode){ x, (uint32_t)y };
+		} else if (sscanf(line, "guest_pc_exact %llu", &x) == 1) {
+			p->pc_exact = x;
+		} else if (sscanf(line, "guest_pc_block %llu", &x) == 1) {
+			p->pc_block = x;
+		} else if (sscanf(line, "gcode_dropped %llu", &x) == 1) {
+			p->gcode_dropped = x;
 		} else if (sscanf(line, "kstat %u %4095s", &u, a) == 2) {
 			if (u >= 65536)
 				goto bad;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include "../lib/verr.h"
 
 struct csp_frame {
@@ -26,6 +27,12 @@ struct csp_stack {
 	uint32_t *g, *m;    /* frame ids, root first */
 };
 
+/* A guest instruction word the profile recorded at an exactly sampled pc. */
+struct csp_gcode {
+	uint64_t addr;
+	uint32_t raw;
+};
+
 struct csp_profile {
 	unsigned version, hz, bucket_s;
 	char buildtype[32];
@@ -36,6 +43,10 @@ struct csp_profile {
 	uint64_t monitor_bias;
 	char guest_image[4096];     /* flat guest kernel image and its virtual address */
 	uint64_t guest_image_va;
+	uint64_t pc_exact, pc_block;   /* guest samples with the exact pc / a block start */
+	unsigned ngcode;
+	struct csp_gcode *gcode;       /* sorted by address as written */
+	uint64_t gcode_dropped;
 	unsigned nkstats;
 	char **kstat;       /* by id, NULL when not named */
 	unsigned nframes;
@@ -97,6 +108,20 @@ void csp_tree_free(struct csp_tree *t);
 /* Children of node i sorted by total, descending (caller frees). */
 unsigned csp_tree_children(const struct csp_tree *t, int i, int **out);
 int csp_label_find(const struct csp_view *v, const char *name);
+
+/* Guest code (csp_code.c) */
+bool csp_is_elf(const char *path);
+/*
+ * Up to len bytes of code at virtual address va: from an ELF's loadable
+ * segments, or from a flat image whose first byte is at image_va.  Returns
+ * the bytes read (short or 0 past the end or outside every segment) or -errno.
+ */
+ssize_t csp_code_read(const char *path, uint64_t image_va, uint64_t va, uint8_t *out, size_t len);
+/*
+ * Every instruction of an ELF's executable sections, decoded linearly by the
+ * monitor's disassembler: "ADDR<TAB>RAW<TAB>TEXT" lines (flags: DISASM_*).
+ */
+int csp_disasm_elf(const char *path, unsigned flags, FILE *out);
 
 /* Exports */
 int csp_export_folded(const struct csp_view *v, FILE *f);

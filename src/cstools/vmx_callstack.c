@@ -3,8 +3,10 @@
  * profiles (the seed's viewCallstack): top-down and bottom-up trees, a tree
  * rooted at one function, per-instruction counts with disassembly, filters,
  * an interactive terminal view, and exports (folded, speedscope, pprof,
- * HTML).  The profile is already symbolized, so nothing else is needed
- * except objdump for the disassembly.
+ * HTML).  The profile is already symbolized, so nothing else is needed;
+ * guest code is disassembled by the monitor's own decoder (src/cpu/disasm.c)
+ * from the guest binary or the instruction words the profile recorded, the
+ * monitor's code by objdump.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../cpu/disasm.h"
 #include "csp.h"
 
 static void usage(FILE *f)
@@ -162,15 +165,8 @@ static int run_tui(const struct csp_view *v, const struct csp_tree *t, const cha
 
 /* ---- instruction level ---- */
 
-static bool is_elf(const char *path)
-{
-	unsigned char m[4] = { 0 };
-	FILE *f = fopen(path, "rb");
-	bool yes = f && fread(m, 1, 4, f) == 4 && !memcmp(m, "\177ELF", 4);
-	if (f)
-		fclose(f);
-	return yes;
-}
+/* Longest guest function disassembled from a binary. */
+#define CODE_MAX (1u << 20)
 
 struct addr_count {
 	uint64_t addr, count;
@@ -181,6 +177,123 @@ static int by_addr(const void *a, const void *b)
 {
 	const struct addr_count *x = a, *y = b;
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* One annotated line: samples and share when the address has any. */
+static void insn_line(FILE *out, uint64_t addr, uint32_t raw, int len, const char *text,
+		      const struct addr_count *ac, unsigned nac, uint64_t total)
+{
+	char body[160];
+	uint64_t cnt = 0;
+	for (unsigned k = 0; k < nac; k++)
+		if (ac[k].addr == addr)
+			cnt = ac[k].count;
+	snprintf(body, sizeof(body), "%llx:  %0*x%*s  %s", (unsigned long long)addr, 2 * len, raw,
+		 len == 2 ? 4 : 0, "", text);
+	if (cnt)
+		fprintf(out, "%8llu %6.2f%% %s\n", (unsigned long long)cnt,
+			100.0 * (double)cnt / (double)total, body);
+	else
+		fprintf(out, "%16s %s\n", "", body);
+}
+
+/*
+ * Guest code, disassembled by the monitor's own decoder: the bytes of the
+ * function's range from the guest ELF or the flat kernel Image when one is
+ * at hand, else the instruction words the profile recorded at exactly
+ * sampled addresses (only those, so the listing has gaps).
+ */
+static void guest_disasm(const struct csp_profile *p, const struct csp_frame *fn, const char *name,
+			 const struct addr_count *ac, unsigned nac, uint64_t total, FILE *out)
+{
+	char file[4096] = "";
+	uint8_t *code = NULL;
+	ssize_t got = 0;
+	bool ranged = fn && fn->end > fn->start && fn->end - fn->start <= CODE_MAX;
+
+	snprintf(file, sizeof(file), "%s", p->guest_symbols);
+	file[strcspn(file, ",#")] = 0;
+	if (ranged)
+		code = malloc(fn->end - fn->start);
+	if (code && file[0] && strcmp(file, "-") && csp_is_elf(file))
+		got = csp_code_read(file, 0, fn->start, code, fn->end - fn->start);
+	if (code && got <= 0 && p->guest_image[0]) {
+		snprintf(file, sizeof(file), "%s", p->guest_image);
+		got = csp_code_read(file, p->guest_image_va, fn->start, code, fn->end - fn->start);
+	}
+	if (p->pc_exact || p->pc_block)
+		fprintf(out, "\n(whole profile: %llu guest samples at the exact instruction, %llu only "
+			"at the start of the decoded block, counted there)\n",
+			(unsigned long long)p->pc_exact, (unsigned long long)p->pc_block);
+	static const char gcode_title[] =
+		"disassembly (vmx decoder) of the sampled instructions only: no guest binary, "
+		"words recorded in the profile\n";
+	if (got > 0) {
+		fprintf(out, "\ndisassembly (vmx decoder, code from %s):\n", file);
+		for (size_t off = 0; off + 2 <= (size_t)got;) {
+			uint32_t raw = (uint32_t)code[off] | (uint32_t)code[off + 1] << 8;
+			char text[96];
+			if ((raw & 3) == 3) {
+				if (off + 4 > (size_t)got)
+					break;
+				raw |= (uint32_t)code[off + 2] << 16 | (uint32_t)code[off + 3] << 24;
+			}
+			int len = disasm_insn(raw, fn->start + off, text, sizeof(text));
+			if (len < 0)
+				break;
+			insn_line(out, fn->start + off, raw, len, text, ac, nac, total);
+			off += (size_t)len;
+		}
+		free(code);
+		return;
+	}
+	free(code);
+
+	/*
+	 * No binary: the words recorded at sampled pcs within the function, and
+	 * the sampled addresses that have none (block starts, return addresses).
+	 */
+	unsigned shown = 0;
+	size_t k = 0;
+	for (unsigned i = 0; i <= p->ngcode; i++) {
+		const struct csp_gcode *g = i < p->ngcode ? &p->gcode[i] : NULL;
+		bool in = false;
+		if (g) {
+			in = ranged && g->addr >= fn->start && g->addr < fn->end;
+			for (unsigned j = 0; !in && j < nac; j++)
+				in = ac[j].addr == g->addr;
+			if (!in)
+				continue;
+		}
+		/* Sampled addresses below this word (ac is sorted) that have no word of their own. */
+		for (; k < nac && (!g || ac[k].addr <= g->addr); k++) {
+			bool has = false;
+			for (unsigned j = 0; j < p->ngcode && !has; j++)
+				has = p->gcode[j].addr == ac[k].addr;
+			if (has)
+				continue;
+			if (!shown++)
+				fprintf(out, "\n%s", gcode_title);
+			fprintf(out, "%8llu %6.2f%% %llx:  (no instruction word recorded%s)\n",
+				(unsigned long long)ac[k].count, 100.0 * (double)ac[k].count / (double)total,
+				(unsigned long long)ac[k].addr, ac[k].leaf ? "" : "; return address");
+		}
+		if (!g)
+			break;
+		char text[96];
+		int len = disasm_insn(g->raw, g->addr, text, sizeof(text));
+		if (len < 0)
+			continue;
+		if (!shown++)
+			fprintf(out, "\n%s", gcode_title);
+		insn_line(out, g->addr, g->raw, len, text, ac, nac, total);
+	}
+	if (!shown)
+		fprintf(out, "(no disassembly: no guest ELF or kernel image for %s and no instruction "
+			"words recorded at its sampled addresses)\n", name);
+	else if (p->gcode_dropped)
+		fprintf(out, "(%llu sampled words were not recorded: their share of the profile's "
+			"footprint was full)\n", (unsigned long long)p->gcode_dropped);
 }
 
 static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, const char *func,
@@ -257,38 +370,23 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 			100.0 * (double)ac[k].count / (double)total, (unsigned long long)ac[k].addr,
 			ac[k].leaf ? "" : "(return address: time in callees)");
 
-	/* Disassembly: objdump of the symbol, annotated with the counts. */
-	char file[4096] = "", cmd[8800];
-	uint64_t bias = 0;
-	const char *objdump = "objdump";
 	if (dom == 'g') {
-		snprintf(file, sizeof(file), "%s", p->guest_symbols);
-		file[strcspn(file, ",#")] = 0;
-		objdump = "riscv64-linux-gnu-objdump";
-	} else {
-		snprintf(file, sizeof(file), "%s", p->monitor_exe);
-		bias = p->monitor_bias;
+		guest_disasm(p, fn, name, ac, nac, total, out);
+		free(ac);
+		return 0;
 	}
+
+	/* Monitor code: objdump of the symbol in the recorded binary, bias removed. */
+	char file[4096] = "", cmd[8800];
+	uint64_t bias = p->monitor_bias;
+	snprintf(file, sizeof(file), "%s", p->monitor_exe);
 	if (!file[0] || !strcmp(file, "-")) {
 		fprintf(out, "(no binary recorded for disassembly)\n");
 		free(ac);
 		return 0;
 	}
-	snprintf(cmd, sizeof(cmd), "%s -d --no-show-raw-insn --disassemble='%s' '%s' 2>/dev/null",
-		 objdump, name, file);
-	/*
-	 * Guest symbols from a text map (kallsyms): the code comes from the
-	 * flat kernel Image, placed at its virtual address, over the function's
-	 * range as the profile recorded it.
-	 */
-	if (dom == 'g' && !is_elf(file) && p->guest_image[0] && fn && fn->end > fn->start &&
-	    fn->end - fn->start < (1u << 20)) {
-		snprintf(file, sizeof(file), "%s", p->guest_image);
-		snprintf(cmd, sizeof(cmd), "%s -D --no-show-raw-insn -b binary -m riscv:rv64 "
-			 "--adjust-vma=0x%llx --start-address=0x%llx --stop-address=0x%llx '%s' 2>/dev/null",
-			 objdump, (unsigned long long)p->guest_image_va,
-			 (unsigned long long)fn->start, (unsigned long long)fn->end, file);
-	}
+	snprintf(cmd, sizeof(cmd), "objdump -d --no-show-raw-insn --disassemble='%s' '%s' 2>/dev/null",
+		 name, file);
 	FILE *pf = popen(cmd, "r");
 	char line[1024];
 	bool any = false;
@@ -315,8 +413,8 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 	if (pf)
 		pclose(pf);
 	if (!any)
-		fprintf(out, "(no disassembly: %s is not an ELF with %s, or %s is missing)\n", file, name,
-			objdump);
+		fprintf(out, "(no disassembly: %s is not an ELF with %s, or objdump is missing)\n", file,
+			name);
 	free(ac);
 	return 0;
 }
@@ -325,7 +423,7 @@ int main(int argc, char **argv)
 {
 	enum { O_TOP = 1000, O_BOTTOM, O_ROOTAT, O_INSN, O_TUI, O_SUMMARY, O_VCPU, O_GUEST,
 	       O_MONITOR, O_KSTAT, O_FROM, O_TO, O_DEPTH, O_MIN, O_FOLDED, O_SPEEDSCOPE, O_PPROF,
-	       O_HTML, O_NOKSTAT, O_WITHKSTAT, O_PRIV };
+	       O_HTML, O_NOKSTAT, O_WITHKSTAT, O_PRIV, O_DISASM_ELF, O_NO_ALIASES };
 	static const struct option opts[] = {
 		{ "top-down", no_argument, NULL, O_TOP }, { "bottom-up", no_argument, NULL, O_BOTTOM },
 		{ "rootat", required_argument, NULL, O_ROOTAT },
@@ -343,10 +441,15 @@ int main(int argc, char **argv)
 		{ "no-kstat", no_argument, NULL, O_NOKSTAT },
 		{ "priv", required_argument, NULL, O_PRIV },
 		{ "with-kstat", no_argument, NULL, O_WITHKSTAT },
+		/* Test aids, not in the usage text: the decoder's view of an ELF. */
+		{ "disasm-elf", required_argument, NULL, O_DISASM_ELF },
+		{ "no-aliases", no_argument, NULL, O_NO_ALIASES },
 		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct csp_filter flt = { .vcpu = -1, .kstat = -1, .from_s = 0, .to_s = -1, .priv = -1 };
+	const char *disasm_elf = NULL;
+	unsigned dis_flags = 0;
 	const char *rootat = NULL, *insn = NULL, *kstat = NULL, *pprof = NULL, *outpath = NULL;
 	bool bottom = false, tui = false, summary = false, folded = false, speedscope = false,
 	     html = false;
@@ -390,10 +493,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_WITHKSTAT: with_kstat = 1; break;
+		case O_DISASM_ELF: disasm_elf = optarg; break;
+		case O_NO_ALIASES: dis_flags |= DISASM_NO_ALIASES; break;
 		case 'o': outpath = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (disasm_elf) {
+		rc = csp_disasm_elf(disasm_elf, dis_flags, stdout);
+		if (rc < 0)
+			fprintf(stderr, "vmx-callstack: %s: %s\n", disasm_elf, strerror(-rc));
+		return rc < 0 || fflush(stdout) ? 1 : 0;
 	}
 	if (optind + 1 != argc || (flt.guest_only && flt.monitor_only)) {
 		usage(stderr);

@@ -87,6 +87,12 @@ uint64_t cs_table_drops(const struct cs_table *t);
 unsigned cs_table_entries(const struct cs_table *t);
 size_t cs_table_footprint(const struct cs_table *t);
 bool cs_table_coarse(const struct cs_table *t);
+/*
+ * Distinct (guest pc, instruction bits) pairs kept from exactly sampled pcs,
+ * and how many more were not kept because their share of the cap was full.
+ */
+unsigned cs_table_gcode_count(const struct cs_table *t);
+uint64_t cs_table_gcode_drops(const struct cs_table *t);
 
 /* Everything a profile file says besides the table. */
 struct cs_meta {

@@ -7,6 +7,12 @@
  * never grows past the cap: when it is 3/4 full, new stacks are aggregated
  * coarsely (no time bucket, CS_COARSE_FRAMES leaf-most frames per domain),
  * and when even that finds no room the sample is counted as dropped.
+ *
+ * Beside the stacks it keeps the instruction bits of every distinct guest pc
+ * sampled exactly (struct cs_sample.pc_exact), so the viewer can show the
+ * sampled instructions without the guest's binary: a small open-addressing
+ * set carved out of the same cap (1/16 of it), filled to 3/4, after which new
+ * words are only counted.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,6 +32,13 @@ struct cs_entry {
 	uint8_t vcpu, priv, nguest, nmon;
 };
 
+/* One sampled guest instruction: its address and bits (the pair is the key). */
+struct cs_gcode {
+	uint64_t addr;
+	uint32_t raw;       /* 0: empty slot (0 is no instruction the hart executes) */
+	uint32_t pad;
+};
+
 struct cs_table {
 	size_t cap_bytes;
 	unsigned bucket_s;
@@ -37,6 +50,9 @@ struct cs_table {
 	uint32_t arena_used, arena_max;
 	uint64_t samples, drops;
 	bool coarse;
+	struct cs_gcode *gcode;
+	uint32_t gcode_mask, ngcode;
+	uint64_t gcode_drops;   /* distinct words not kept: the set was full */
 };
 
 #define CS_AVG_FRAMES 24
@@ -45,11 +61,15 @@ int cs_table_create(struct cs_table **out, size_t cap_bytes, unsigned bucket_s)
 {
 	struct cs_table *t;
 	size_t per = sizeof(struct cs_entry) + 2 * sizeof(uint32_t) + CS_AVG_FRAMES * 8;
-	size_t maxent, nidx = 16;
+	size_t maxent, nidx = 16, ngc = 64, rest;
 
 	if (cap_bytes < 64 * 1024)
 		cap_bytes = 64 * 1024;
-	maxent = (cap_bytes - sizeof(*t)) / per;
+	/* The instruction set gets 1/16 of the cap; stacks the rest. */
+	while (ngc * 2 * sizeof(struct cs_gcode) <= cap_bytes / 16)
+		ngc *= 2;
+	rest = cap_bytes - ngc * sizeof(struct cs_gcode);
+	maxent = (rest - sizeof(*t)) / per;
 	while (nidx < 2 * maxent)
 		nidx *= 2;
 	if (nidx * sizeof(uint32_t) > 2 * maxent * sizeof(uint32_t))
@@ -63,12 +83,14 @@ int cs_table_create(struct cs_table **out, size_t cap_bytes, unsigned bucket_s)
 	t->bucket_s = bucket_s ? bucket_s : 1;
 	t->maxent = (uint32_t)maxent;
 	t->idx_mask = (uint32_t)nidx - 1;
-	t->arena_max = (uint32_t)((cap_bytes - sizeof(*t) - maxent * sizeof(struct cs_entry) -
+	t->arena_max = (uint32_t)((rest - sizeof(*t) - maxent * sizeof(struct cs_entry) -
 				   nidx * sizeof(uint32_t)) / 8);
+	t->gcode_mask = (uint32_t)ngc - 1;
 	t->ent = calloc(maxent, sizeof(*t->ent));
 	t->idx = calloc(nidx, sizeof(*t->idx));
 	t->arena = calloc(t->arena_max, 8);
-	if (!t->ent || !t->idx || !t->arena) {
+	t->gcode = calloc(ngc, sizeof(*t->gcode));
+	if (!t->ent || !t->idx || !t->arena || !t->gcode) {
 		cs_table_free(t);
 		return -ENOMEM;
 	}
@@ -83,6 +105,7 @@ void cs_table_free(struct cs_table *t)
 	free(t->ent);
 	free(t->idx);
 	free(t->arena);
+	free(t->gcode);
 	free(t);
 }
 
@@ -94,8 +117,12 @@ bool cs_table_coarse(const struct cs_table *t) { return t->coarse; }
 size_t cs_table_footprint(const struct cs_table *t)
 {
 	return sizeof(*t) + (size_t)t->maxent * sizeof(struct cs_entry) +
-	       ((size_t)t->idx_mask + 1) * sizeof(uint32_t) + (size_t)t->arena_max * 8;
+	       ((size_t)t->idx_mask + 1) * sizeof(uint32_t) + (size_t)t->arena_max * 8 +
+	       ((size_t)t->gcode_mask + 1) * sizeof(struct cs_gcode);
 }
+
+unsigned cs_table_gcode_count(const struct cs_table *t) { return t->ngcode; }
+uint64_t cs_table_gcode_drops(const struct cs_table *t) { return t->gcode_drops; }
 
 static uint64_t mix(uint64_t h, uint64_t v)
 {
@@ -137,6 +164,26 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 	}
 }
 
+static void gcode_add(struct cs_table *t, uint64_t addr, uint32_t raw)
+{
+	uint64_t h = mix(mix(0, addr), raw);
+	for (uint32_t slot = (uint32_t)h & t->gcode_mask;; slot = (slot + 1) & t->gcode_mask) {
+		struct cs_gcode *g = &t->gcode[slot];
+		if (g->raw == raw && g->addr == addr)
+			return;
+		if (!g->raw) {
+			/* 3/4 full at most, so probes stay short and always end. */
+			if (t->ngcode >= (t->gcode_mask + 1) / 4 * 3) {
+				t->gcode_drops++;
+				return;
+			}
+			*g = (struct cs_gcode){ addr, raw, 0 };
+			t->ngcode++;
+			return;
+		}
+	}
+}
+
 void cs_table_add(struct cs_table *t, const struct cs_sample *s, uint64_t t0_ns)
 {
 	unsigned ng = s->nguest > CS_MAX_GUEST ? CS_MAX_GUEST : s->nguest;
@@ -145,6 +192,8 @@ void cs_table_add(struct cs_table *t, const struct cs_sample *s, uint64_t t0_ns)
 	uint32_t tb = (uint32_t)(dt / 1000000000ull / t->bucket_s);
 
 	t->samples++;
+	if (s->pc_exact && s->nguest && s->graw)
+		gcode_add(t, s->guest[0], s->graw);
 	if (!t->coarse) {
 		if (t->nent < t->maxent / 4 * 3 && t->arena_used < t->arena_max / 4 * 3 &&
 		    try_add(t, s, tb, ng, nm))
@@ -207,6 +256,32 @@ static uint32_t frame_id(struct frame_map *m, uint64_t addr, uint8_t dom, uint8_
 		if (f->addr == addr && f->dom == dom && f->leaf == leaf)
 			return k - 1;
 	}
+}
+
+static int gcode_cmp(const void *a, const void *b)
+{
+	const struct cs_gcode *x = a, *y = b;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->raw < y->raw ? -1 : x->raw > y->raw;
+}
+
+/* The sampled instruction words, by address. */
+static int write_gcode(FILE *f, const struct cs_table *t)
+{
+	struct cs_gcode *v = malloc(((size_t)t->ngcode + 1) * sizeof(*v));
+	uint32_t n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i <= t->gcode_mask; i++)
+		if (t->gcode[i].raw)
+			v[n++] = t->gcode[i];
+	qsort(v, n, sizeof(*v), gcode_cmp);
+	for (uint32_t i = 0; i < n; i++)
+		fprintf(f, "gcode %llx %0*x\n", (unsigned long long)v[i].addr,
+			(v[i].raw & 3) == 3 ? 8 : 4, v[i].raw);
+	free(v);
+	return 0;
 }
 
 static void put_name(FILE *f, const char *name)
@@ -280,6 +355,8 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		(unsigned long long)m->pc_block);
 	fprintf(f, "coarse %d\nfootprint %zu\nentries %u\n", t->coarse, cs_table_footprint(t),
 		t->nent);
+	fprintf(f, "gcode_words %u\ngcode_dropped %llu\n", t->ngcode,
+		(unsigned long long)t->gcode_drops);
 	fprintf(f, "guest_symbols %s %u\n", m->guest_symbols && m->guest_symbols[0] ?
 		m->guest_symbols : "-", cs_symtab_count(guest));
 	fprintf(f, "monitor_symbols %u\n", cs_symtab_count(mon));
@@ -292,6 +369,10 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		fprintf(f, "kstat %u ", k);
 		put_name(f, kstat_name(k) ? kstat_name(k) : "?");
 		fputc('\n', f);
+	}
+	if (write_gcode(f, t) < 0) {
+		rc = verr_set(e, -ENOMEM, "callstack: out of memory writing the profile");
+		goto out;
 	}
 	/* Frames: ids in first-seen order, each symbolized once. */
 	for (uint32_t i = 0; i < t->nent; i++) {

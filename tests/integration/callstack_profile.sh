@@ -4,8 +4,10 @@
 # cs_one_quarter() runs on the stats build; vmx-callstack must show those
 # shares (within 5 points) under the right guest names, and every export must
 # be well formed (folded, speedscope JSON, gzipped pprof, HTML rendered by
-# headless Chromium).  monitor.callstack = FALSE writes no profile, and the
-# obj build's test-only slow monitor path tops the bottom-up view.
+# headless Chromium).  --insn disassembles guest code with the monitor's own
+# decoder, from the ELF and, with the ELF moved away, from the instruction
+# words the profile recorded.  monitor.callstack = FALSE writes no profile,
+# and the obj build's test-only slow monitor path tops the bottom-up view.
 set -u
 B=${B:-build}
 ok() { echo "PASS $1"; }
@@ -23,11 +25,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # --- stats build, the guest with known shares --------------------------------
-mkdir -p "$tmp/vm"
+# A copy of the guest ELF, so the --insn fallback can move it away.
+mkdir -p "$tmp/vm" "$tmp/elf"
+cp "$B/isa/cs-shares.elf" "$tmp/elf/cs-shares.elf"
 cat >"$tmp/vm/shares.vmx" <<EOV
 vmx.buildType = "stats"
 memSize = "64"
-guest.elf = "$B/isa/cs-shares.elf"
+guest.elf = "$tmp/elf/cs-shares.elf"
 serial0.fileName = "console.txt"
 EOV
 if ! "$B/stats/vmx-stats" "$tmp/vm/shares.vmx" >"$tmp/run.out" 2>&1; then
@@ -65,6 +69,42 @@ check "callstack-filter-window" test "$(inview --from 0 --to 1)" -lt "$samples"
 check "callstack-filter-kstat" test "$(inview --kstat NONE)" -le "$samples"
 "$V" --insn guest:spin "$tmp/vm" >"$tmp/insn.txt"
 check "callstack-insn-disassembly" grep -Eq '^ +[0-9]+ +[0-9.]+% +[0-9a-f]+:' "$tmp/insn.txt"
+# The exact-pc figures and the sampled instruction words are in the profile.
+exact=$(awk '$1 == "guest_pc_exact" { print $2 }' "$prof")
+block=$(awk '$1 == "guest_pc_block" { print $2 }' "$prof")
+words=$(awk '$1 == "gcode_words" { print $2 }' "$prof")
+echo "guest pcs: ${exact:-?} exact, ${block:-?} block start; ${words:-?} instruction words recorded"
+check "callstack-pc-exact-counts" test "${exact:-0}" -gt 0 -a -n "$block"
+check "callstack-gcode-words" test "${words:-0}" -ge 4 -a "$(grep -c '^gcode [0-9a-f]* [0-9a-f]*$' "$prof")" = "${words:-x}"
+# spin's loop, from the monitor's decoder, with the samples on its lines: the
+# counts on the disassembly lines add up to the function's samples.
+loop_ok() { # file: the loop's lines, nearly all with samples, and every sample on a line
+  awk -v want="$(sed -n 's/^guest:spin: \([0-9]*\) samples.*/\1/p' "$1")" '
+    / (mul a0,a0,a2|add a0,a0,a3|addi a5,a5,1|bne a4,a5,0x[0-9a-f]+)$/ { loop++; if ($1 ~ /^[0-9]+$/) hot++ }
+    $1 ~ /^[0-9]+$/ && $2 ~ /%$/ && $3 ~ /:$/ { sum += $1 }
+    END { exit !(loop >= 3 && hot >= 3 && sum == want && want > 0) }' "$1"
+}
+check "callstack-insn-vmx-decoder" grep -q "^disassembly (vmx decoder, code from $tmp/elf/cs-shares.elf)" "$tmp/insn.txt"
+check "callstack-insn-loop-counts" loop_ok "$tmp/insn.txt"
+check "callstack-insn-whole-function" test "$(grep -Ec ' (mul a0,a0,a2|add a0,a0,a3|addi a5,a5,1|bne a4,a5,0x[0-9a-f]+|ret)$' "$tmp/insn.txt")" = 5
+# Without the ELF: only the sampled instructions, from the profile's words.
+mv "$tmp/elf/cs-shares.elf" "$tmp/elf/moved.elf"
+"$V" --insn spin "$tmp/vm" >"$tmp/insn-gcode.txt"
+mv "$tmp/elf/moved.elf" "$tmp/elf/cs-shares.elf"
+check "callstack-insn-gcode-fallback" grep -q "sampled instructions only" "$tmp/insn-gcode.txt"
+check "callstack-insn-gcode-loop" loop_ok "$tmp/insn-gcode.txt"
+check "callstack-insn-gcode-sampled-only" sh -c "! grep -Eq ' ret$' '$tmp/insn-gcode.txt'"
+# A kernel named by a text map is read from the flat Image at its virtual
+# address (guest_image): here the guest as a flat binary loaded at 0x80000000.
+if riscv64-unknown-elf-objcopy -O binary "$tmp/elf/cs-shares.elf" "$tmp/elf/flat.bin" 2>/dev/null; then
+  sed -e "s|^guest_symbols [^ ]*|guest_symbols $tmp/elf/none.map|" -e '/^guest_image /d' \
+      -e "s|^end\$|guest_image $tmp/elf/flat.bin 80000000\nend|" "$prof" >"$tmp/flat-profile.txt"
+  "$V" --insn spin "$tmp/flat-profile.txt" >"$tmp/insn-flat.txt"
+  check "callstack-insn-flat-image" grep -q "^disassembly (vmx decoder, code from $tmp/elf/flat.bin)" "$tmp/insn-flat.txt"
+  check "callstack-insn-flat-loop" loop_ok "$tmp/insn-flat.txt"
+else
+  echo "SKIP callstack-insn-flat-image (no objcopy)"
+fi
 
 # The interactive view on a pseudo-terminal: expand everything, quit.
 if command -v script >/dev/null; then

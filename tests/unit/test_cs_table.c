@@ -3,7 +3,8 @@
  * symbol tables (text maps never name an address outside a function), the
  * bounded aggregation table (merging, coarse mode, drops, the cap), the
  * monitor's frame-pointer walk and its bounds, the side-effect-free guest
- * memory peek through Sv39 page tables, and the profile writer.
+ * memory peek through Sv39 page tables, the profile writer, and the sampled
+ * guest instruction words (gcode lines) kept within the same cap.
  */
 /* The obj library this links against is a stats build: use its real entry points. */
 #define VMX_STATS 1
@@ -277,6 +278,81 @@ static void test_write_profile(void **state)
 	cs_table_free(t);
 }
 
+/*
+ * Exact guest samples keep their instruction bits, once per (pc, bits), in a
+ * bounded share of the cap; block-boundary samples keep none; the writer
+ * lists them sorted by address.
+ */
+static void test_gcode_words(void **state)
+{
+	char dir[] = "/tmp/test_cs_gcodeXXXXXX", path[256], line[512];
+	struct cs_table *t;
+	struct cs_sample s;
+	struct cs_meta m = { .buildtype = "obj", .hz = CS_HZ };
+	struct verr e;
+	unsigned lines = 0, words = 0;
+	unsigned long long prev = 0, dropped = ~0ull;
+	bool sorted = true, compressed = false;
+	(void)state;
+	assert_int_equal(cs_table_create(&t, 64 * 1024, 1), 0);
+	sample(&s, 1, 3);
+	s.pc_exact = 1;
+	s.graw = 0x02c50533;      /* mul a0,a0,a2 */
+	cs_table_add(t, &s, 0);
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_table_gcode_count(t), 1);
+	s.graw = 0x0505;          /* other code at the same address (another process) */
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_table_gcode_count(t), 2);
+	s.guest[0] -= 2;
+	s.pc_exact = 0;           /* only the block's start: no word */
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_table_gcode_count(t), 2);
+
+	/* Far more distinct pcs than its share holds: kept ones stay, the rest are counted. */
+	for (unsigned i = 0; i < 5000; i++) {
+		sample(&s, 7, 1);
+		s.guest[0] = 0x90000000ull - 4 * i;
+		s.pc_exact = 1;
+		s.graw = 0x00150513;
+		cs_table_add(t, &s, 0);
+	}
+	unsigned kept = cs_table_gcode_count(t);
+	assert_true(kept > 100 && kept < 5002);
+	assert_int_equal(cs_table_gcode_drops(t), 5002 - kept);
+	assert_true(cs_table_footprint(t) <= 64 * 1024);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.txt", dir);
+	assert_int_equal(cs_write_profile(path, t, &m, NULL, NULL, &e), 0);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, raw;
+		char rs[16];
+		if (sscanf(line, "gcode_words %u", &words) == 1 ||
+		    sscanf(line, "gcode_dropped %llu", &dropped) == 1)
+			continue;
+		if (sscanf(line, "gcode %llx %15s", &a, rs) == 2) {
+			raw = strtoull(rs, NULL, 16);
+			sorted &= a >= prev;
+			prev = a;
+			lines++;
+			if (a == 0x80000040ull && raw == 0x0505 && !strcmp(rs, "0505"))
+				compressed = true;
+		}
+	}
+	fclose(f);
+	assert_int_equal(lines, kept);
+	assert_int_equal(words, kept);
+	assert_int_equal(dropped, 5002 - kept);
+	assert_true(sorted);
+	assert_true(compressed);
+	unlink(path);
+	rmdir(dir);
+	cs_table_free(t);
+}
+
 /* Where the sampled thread spends its time in the end-to-end test. */
 static volatile uint64_t sink;
 __attribute__((noinline)) static void cs_test_busy(uint64_t ns)
@@ -367,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_symtab_text),
 		cmocka_unit_test(test_symtab_console_and_self),
 		cmocka_unit_test(test_table_merge_and_cap),
+		cmocka_unit_test(test_gcode_words),
 		cmocka_unit_test(test_walk_host),
 		cmocka_unit_test(test_peek_sv39),
 		cmocka_unit_test(test_write_profile),
