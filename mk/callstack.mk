@@ -43,3 +43,17 @@ $(B)/fuzz/fuzz_cs_profile: fuzz/fuzz_cs_profile.c src/cstools/csp.c src/cstools/
 	$(Q)clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
 	    -o $@ fuzz/fuzz_cs_profile.c src/cstools/csp.c src/cstools/csp_export.c \
 	    $(wildcard src/lib/*.c) $(B)/release/version.c -lpthread -ljansson -lz
+
+# The guest kernel's symbols from its Image (src/stats/cs_kallsyms.c): the
+# host-side driver of tests/integration/callstack_kallsyms.sh, and the fuzz
+# target of the decoder (the tables are parsed from an arbitrary file).
+$(B)/stats/tests/ksymdump: tests/callstack/ksymdump.c $(B)/stats/libvmx.a
+	@mkdir -p $(@D)
+	@echo "  LD [stats] $@"
+	$(Q)$(CC) $(BASE_CFLAGS) $(FLAGS_stats) -o $@ $< $(B)/stats/libvmx.a $(LDFLAGS_stats) $(VMX_LIBS)
+
+$(B)/fuzz/fuzz_cs_kallsyms: fuzz/fuzz_cs_kallsyms.c src/stats/cs_kallsyms.c src/stats/cs_sym.c $(wildcard src/lib/*.c) $(B)/release/version.c
+	@mkdir -p $(@D)
+	$(Q)clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
+	    -o $@ fuzz/fuzz_cs_kallsyms.c src/stats/cs_kallsyms.c src/stats/cs_sym.c \
+	    $(wildcard src/lib/*.c) $(B)/release/version.c -lpthread -lelf -lz

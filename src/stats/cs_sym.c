@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "callstack.h"
+#include "cs_kallsyms.h"
 
 #define CS_TEXT_LAST_SPAN 4096
 
@@ -337,5 +338,23 @@ int cs_symtab_merge(struct cs_symtab *dst, const struct cs_symtab *src)
 			return rc;
 	}
 	tab_finish(dst);
+	return 0;
+}
+
+int cs_symtab_from_entries(struct cs_symtab **out, const struct cs_symbol *v, size_t n,
+			   struct verr *e)
+{
+	struct cs_symtab *t = calloc(1, sizeof(*t));
+	if (!t)
+		return verr_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		int rc = tab_add(t, v[i].start, v[i].end, v[i].name);
+		if (rc < 0) {
+			cs_symtab_free(t);
+			return verr_set(e, rc, "symbol table: out of memory");
+		}
+	}
+	tab_finish(t);
+	*out = t;
 	return 0;
 }
