@@ -26,6 +26,7 @@
 #include "../lib/log.h"
 #include "../lib/mxuser.h"
 #include "callstack.h"
+#include "cs_kallsyms.h"
 #include "kstat.h"
 
 #define CS_RING 64                  /* samples; drained every 100 ms at 97 Hz */
@@ -56,6 +57,7 @@ static struct {
 	char guest_syms[4096];
 	char console_path[4096];
 	char guest_image[4096];
+	bool kallsyms_tried;             /* guest.kernel's kallsyms decoded (or failed) once */
 	char path[4200];
 	uint64_t t0_ns, start_unix_ns;
 	pthread_t collector;
@@ -176,6 +178,25 @@ static void write_profile(void)
 
 	if (!cs.path[0])
 		return;
+	/*
+	 * No symbols named: the kernel's own kallsyms tables, in the Image it
+	 * boots.  Done here, on the collector thread at the first write, not in
+	 * cs_start: decoding takes ~0.15 s, which a runtime switch to the stats
+	 * build would otherwise add to the VM's downtime.
+	 */
+	if (!cs.guest && cs.guest_image[0] && !cs.kallsyms_tried) {
+		struct cs_symtab *t;
+		cs.kallsyms_tried = true;
+		if (cs_symtab_from_kernel_image(&t, cs.guest_image, CS_KERNEL_LINK_BASE, &e) == 0) {
+			cs.guest = t;
+			snprintf(cs.guest_syms, sizeof(cs.guest_syms), "%s#kallsyms", cs.guest_image);
+			LOG_INF("callstack: %u guest kernel symbols from the kallsyms tables of %s",
+				cs_symtab_count(t), cs.guest_image);
+		} else {
+			LOG_INF("callstack: no guest symbols from guest.kernel: %s", e.msg);
+			e.msg[0] = 0;
+		}
+	}
 	/* Auto-gathered guest symbols: the guest's kallsyms workload on the console. */
 	if (!cs.guest && cs.console_path[0]) {
 		struct cs_symtab *t;
@@ -378,6 +399,7 @@ int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 	cs.t0_ns = now_ns(CLOCK_MONOTONIC);
 	cs.start_unix_ns = now_ns(CLOCK_REALTIME);
 	cs.stop = false;
+	cs.kallsyms_tried = false;
 	atomic_store(&cs.running, true);
 	rc = attach_thread(e);
 	if (rc < 0)
