@@ -208,6 +208,7 @@ struct hart {
 	uint64_t exc_cause, exc_tval;
 
 	uint32_t dbg_block_hits;   /* beta: block-table hits, for sampled checks */
+	uint32_t dbg_flushes;      /* beta: single-address TLB flushes, for sampled checks */
 };
 
 /* decode.c */
@@ -262,6 +263,8 @@ static inline uint64_t tlbe_pa_page(const struct hart *h, const struct tlbe *e)
  * the interpreter.  Compiled out elsewhere.
  */
 #define DBG_BLOCK_SAMPLE 256
+/* Beta: every DBG_FLUSH_SAMPLE-th sfence.vma of one address checks the whole TLB. */
+#define DBG_FLUSH_SAMPLE 64
 static inline void hart_dbg_block_hit(struct hart *h, const struct block *b)
 {
 	if (VMX_DEBUG && VMX_UNLIKELY((++h->dbg_block_hits & (DBG_BLOCK_SAMPLE - 1)) == 0))

@@ -54,7 +54,9 @@ static struct tlbe *keep_one(struct hart *h, struct tlbe *saved)
 
 void mmu_flush_all(struct hart *h)
 {
-	struct tlbe saved, *kept = dbg_fault(DBG_FAULT_TLB_FLUSH) ? keep_one(h, &saved) : NULL;
+	/* (the knob waits for paging, so the entry kept is one the guest made) */
+	struct tlbe saved, *kept = dbg_fault(DBG_FAULT_TLB_FLUSH) && (h->s.satp >> 60) ?
+				   keep_one(h, &saved) : NULL;
 
 	STAT_INC(TLB_FLUSH);
 	h->chain_gen++;
@@ -67,7 +69,7 @@ void mmu_flush_all(struct hart *h)
 	h->super_overflow = false;
 	if (kept)
 		*kept = saved;
-	DBG_CHECK("tlb-flush", dbg_tlb_flush_problem(h, 0, true));
+	DBG_CHECK("tlb-flush", dbg_tlb_flush_problem(h, 0, true, true));
 }
 
 /* Index of a 1 GiB region holding superpage entries, or -1. */
@@ -114,7 +116,9 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 				if (h->tlb[a][m][i].tag == page)
 					h->tlb[a][m][i].tag = ~0ULL;
 	}
-	DBG_CHECK("tlb-flush", dbg_tlb_flush_problem(h, va, false));
+	/* Beta: the slot of va always, the whole TLB on every DBG_FLUSH_SAMPLE-th flush. */
+	DBG_CHECK("tlb-flush", dbg_tlb_flush_problem(h, va, false,
+						     (++h->dbg_flushes & (DBG_FLUSH_SAMPLE - 1)) == 0));
 }
 
 static void note_superpage(struct hart *h, uint64_t va)

@@ -48,7 +48,7 @@ enum dbg_fault {
 	DBG_FAULT_DCACHE,       /* "decode-cache": cached blocks keep wrong instruction bits */
 	DBG_FAULT_VIRTIO,       /* "virtio": a used-ring entry is handed back twice */
 	DBG_FAULT_PLIC,         /* "plic": a claim leaves the source pending */
-	DBG_FAULT_CLINT,        /* "clint": an mtimecmp write also lands past the last hart */
+	DBG_FAULT_CLINT,        /* "clint": a register write also sets msip past the last hart */
 	DBG_FAULT_UART,         /* "uart": the interrupt line is not what IIR says */
 	DBG_FAULT_IRQ,          /* "irq-lines": a hart's MSIP differs from the CLINT's msip */
 	DBG_FAULT_COUNT
@@ -100,11 +100,14 @@ void dbg_check_hart_at(const struct hart_state *s, const char *file, int line);
  * CPU caches (dbg_cpu.c).  tlb_fill: the entry just made for va (access kind
  * acc, translation mode) against a fresh side-effect-free page walk.
  * tlb_flush: after mmu_flush_all (all) or mmu_flush_va(va), nothing the flush
- * had to drop survives, and the superpage bookkeeping still finds every entry.
+ * had to drop survives, and the superpage bookkeeping still finds every entry;
+ * without `deep` only the slots and region bits of va are looked at (a flush
+ * of one va visits one slot per table: a scan of all 3072 entries there would
+ * cost more than the flush itself).
  * block: a cached decoded block against guest memory now.
  */
 const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc, unsigned mode);
-const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all);
+const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all, bool deep);
 const char *dbg_block_problem(const struct hart *h, const struct block *b);
 
 /* Devices (dbg_dev.c); each gets the device's state struct and host-side caches. */

@@ -164,7 +164,7 @@ const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc
 	return NULL;
 }
 
-const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all)
+const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all, bool deep)
 {
 	uint64_t page = va & ~0xfffULL, region = va >> 30;
 	/* A flush of va in a superpage region must drop the whole region. */
@@ -183,6 +183,16 @@ const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all)
 					if (h->super_bits[k][a][m][w])
 						return PROBLEM("slot bits of flushed region %#llx "
 							       "remain", (unsigned long long)region);
+	}
+	if (!deep && !all && !h->super_overflow) {
+		unsigned i = (va >> 12) & TLB_MASK;
+		for (unsigned a = 0; a < 3; a++)
+			for (unsigned m = 0; m < MMU_NMODES; m++)
+				if (h->tlb[a][m][i].tag == page)
+					return PROBLEM("%s %s entry for va %#llx survived sfence.vma",
+						       mode_name[m], acc_name[a],
+						       (unsigned long long)page);
+		return NULL;
 	}
 	for (unsigned a = 0; a < 3; a++)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
@@ -234,7 +244,8 @@ const char *dbg_block_problem(const struct hart *h, const struct block *b)
 	const uint8_t *mem = ram_ptr(h->ram, page, 4096);
 	for (unsigned i = 0; i <= b->n; i++) {
 		const struct dinsn *d = &b->insn[i];
-		if (d->idx != i || (d->pc ^ b->vpc) >> 12)
+		/* The terminator's pc is where execution goes on: maybe the next page. */
+		if (d->idx != i || (i < b->n && (d->pc ^ b->vpc) >> 12))
 			return PROBLEM("block at pc %#llx: entry %u has index %u, pc %#llx",
 				       (unsigned long long)b->vpc, i, d->idx,
 				       (unsigned long long)d->pc);

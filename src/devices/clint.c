@@ -86,9 +86,6 @@ static int clint_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 	} else if (off >= CLINT_MTIMECMP && off < CLINT_MTIMECMP + 8 * c->nharts) {
 		unsigned h = (unsigned)((off - CLINT_MTIMECMP) / 8);
 		c->st.mtimecmp[h] = sub_write(c->st.mtimecmp[h], off, len, val);
-		/* Test knob (opt/obj): a write that also lands past the last hart's slot. */
-		if (dbg_fault(DBG_FAULT_CLINT) && c->nharts < CLINT_MAX_HARTS)
-			c->st.mtimecmp[c->nharts] = c->st.mtimecmp[h];
 		c->env.cpu_irq(c->env.ctx, h, MIP_MTIP, clint_mtime(c) >= c->st.mtimecmp[h]);
 	} else if (off >= CLINT_MTIME && off < CLINT_MTIME + 8) {
 		uint64_t src = c->env.time(c->env.ctx);
@@ -96,6 +93,9 @@ static int clint_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 		c->st.mtime_delta = now - src;
 		clint_update(c);
 	}
+	/* Test knob (opt/obj): every write also lands on the msip slot past the last hart. */
+	if (dbg_fault(DBG_FAULT_CLINT) && c->nharts < CLINT_MAX_HARTS)
+		c->st.msip[c->nharts] = 1;
 	DBG_CHECK("clint", dbg_clint_problem(&c->st, c->nharts));
 	return 0;
 }
