@@ -8,6 +8,10 @@
  * every hart waits in WFI with nothing pending it sleeps in ppoll on the
  * stop eventfd and the console until the earliest timer deadline, so an
  * idle guest costs no host CPU.
+ *
+ * Beta builds check each hart's state after its slice (dbg_check_hart) and,
+ * after every round's timer update, that the interrupt lines the devices
+ * drive agree with each hart's mip (DBG_CHECK "irq-lines").
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,6 +29,7 @@
 #include "../stats/kstat.h"
 #include "../stats/stats.h"
 #include "../debug/dbg.h"
+#include "../cpu/hart_state.h"
 
 #define INPUT_POLL_NS   2000000ULL    /* look at console input every 2 ms of run time */
 #define DET_INSNS_PER_TICK 100        /* deterministic time: 1 GIPS against 10 MHz */
@@ -291,6 +296,25 @@ static void shutdown_step(struct vm *vm, uint64_t now)
 	vm->shutdown_stage = vm->shutdown_stage < sizeof(keys) - 1 ? vm->shutdown_stage + 1 : 0;
 }
 
+/*
+ * Beta: MEIP/SEIP as the PLIC would drive them, MSIP/MTIP as the CLINT would;
+ * t0 is mtime read before clint_update().
+ */
+static void vm_check_lines(struct vm *vm, uint64_t t0)
+{
+	for (unsigned h = 0; h < vm->nharts; h++) {
+		struct hart_state *s = hart_state(vm->harts[h]);
+		/* Test knob (opt/obj): a software interrupt the CLINT never raised. */
+		if (dbg_fault(DBG_FAULT_IRQ))
+			hart_set_irq(vm->harts[h], MIP_MSIP,
+				     !(__atomic_load_n(&s->mip, __ATOMIC_RELAXED) & MIP_MSIP));
+		DBG_CHECK("irq-lines",
+			  dbg_irq_lines_problem(__atomic_load_n(&s->mip, __ATOMIC_RELAXED), h,
+						plic_state(vm->plic), clint_state(vm->clint), t0,
+						clint_mtime(vm->clint)));
+	}
+}
+
 /* Timers, console: what happens between slices. */
 static void vm_tick(struct vm *vm)
 {
@@ -319,6 +343,8 @@ static void vm_tick(struct vm *vm)
 			vm->con.pend_len -= n;
 		}
 	}
+	if (VMX_DEBUG)
+		vm_check_lines(vm, now);
 }
 
 /* Every hart idle: wait for the next timer deadline, input or a stop request. */

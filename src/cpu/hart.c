@@ -387,6 +387,7 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 	unsigned hi = btab_hash(vpc);
 	struct block *b = h->btab[hi];
 	if (b && b->vpc == vpc && b->ppc == ppc) {
+		hart_dbg_block_hit(h, b);
 		if (b->n <= limit)
 			return b;
 	} else {
@@ -401,6 +402,9 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 		if (!decoded)
 			return NULL;
 		if (cacheable) {
+			/* Test knob (opt/obj): cached blocks no longer match guest memory. */
+			if (dbg_fault(DBG_FAULT_DCACHE))
+				b->insn[0].raw ^= 0x100000;
 			b->cached = 1;
 			h->arena_used += (sizeof(struct block) + (b->n + 1) * sizeof(struct dinsn) + 15) & ~15ULL;
 			h->btab[hi] = b;
@@ -437,8 +441,10 @@ static inline __attribute__((always_inline)) struct block *get_block(struct hart
 	struct block *b = h->btab[btab_hash(vpc)];
 
 	if (VMX_LIKELY(e->tag == (vpc & ~0xfffULL) && b && b->vpc == vpc &&
-		       b->ppc == (tlbe_pa_page(h, e) | (vpc & 0xfff)) && b->n <= limit))
+		       b->ppc == (tlbe_pa_page(h, e) | (vpc & 0xfff)) && b->n <= limit)) {
+		hart_dbg_block_hit(h, b);
 		return b;
+	}
 	return get_block_slow(h, limit, labels);
 }
 

@@ -2,7 +2,8 @@
  * hart_int.h - private to src/cpu: the hart's host-side structure, the
  * decoded-instruction form, the software TLB and the helpers the pieces of the
  * cpu module (decode, mmu, csr, hart) share.  Nothing outside src/cpu (and its
- * unit tests) includes this.
+ * unit tests) includes this, except the beta build's read-only checks of these
+ * caches in src/debug/dbg_cpu.c.
  */
 #ifndef VMX_CPU_HART_INT_H
 #define VMX_CPU_HART_INT_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include "hart.h"
 #include "hart_state.h"
+#include "../debug/dbg.h"
 
 /*
  * Every internal operation.  Compressed instructions decode to the same ops as
@@ -210,6 +212,9 @@ struct hart {
 
 	/* Exception raised by a slow-path helper that returned false. */
 	uint64_t exc_cause, exc_tval;
+
+	uint32_t dbg_block_hits;   /* beta: block-table hits, for sampled checks */
+	uint32_t dbg_flushes;      /* beta: single-address TLB flushes, for sampled checks */
 };
 
 /* decode.c */
@@ -256,6 +261,20 @@ static inline bool hart_is_code_page(const struct hart *h, uint64_t pa)
 static inline uint64_t tlbe_pa_page(const struct hart *h, const struct tlbe *e)
 {
 	return e->tag + e->addend - (uint64_t)(uintptr_t)h->ram->host + h->ram->base;
+}
+
+/*
+ * Beta: every DBG_BLOCK_SAMPLE-th block-table hit compares the block with
+ * guest memory (dbg_block_problem); a check on every hit would cost more than
+ * the interpreter.  Compiled out elsewhere.
+ */
+#define DBG_BLOCK_SAMPLE 256
+/* Beta: every DBG_FLUSH_SAMPLE-th sfence.vma of one address checks the whole TLB. */
+#define DBG_FLUSH_SAMPLE 64
+static inline void hart_dbg_block_hit(struct hart *h, const struct block *b)
+{
+	if (VMX_DEBUG && VMX_UNLIKELY((++h->dbg_block_hits & (DBG_BLOCK_SAMPLE - 1)) == 0))
+		DBG_CHECK("decode-cache", dbg_block_problem(h, b));
 }
 
 static inline uint64_t mip_load(const struct hart *h)

@@ -10,11 +10,15 @@
  * bit is set: a hit therefore never needs a permission check.  Write entries
  * are never created for pages holding decoded code or the HTIF tohost word, so
  * those stores come here and are noticed.
+ *
+ * Beta builds check every fill against a fresh side-effect-free walk and
+ * every flush for survivors (dbg_cpu.c, DBG_CHECK "tlb-fill"/"tlb-flush").
  */
 #include <string.h>
 #include "hart_int.h"
 #include "../stats/kstat.h"
 #include "../stats/stats.h"
+#include "../debug/dbg.h"
 
 #define PTE_V (1ULL << 0)
 #define PTE_R (1ULL << 1)
@@ -35,8 +39,25 @@ static inline bool fault(struct hart *h, uint64_t cause, uint64_t tval)
 	return false;
 }
 
+/* Test knob (opt/obj): one valid entry, to be put back after a full flush. */
+static struct tlbe *keep_one(struct hart *h, struct tlbe *saved)
+{
+	for (unsigned a = 0; a < 3; a++)
+		for (unsigned m = 0; m < MMU_NMODES; m++)
+			for (unsigned i = 0; i < TLB_SIZE; i++)
+				if (h->tlb[a][m][i].tag != ~0ULL) {
+					*saved = h->tlb[a][m][i];
+					return &h->tlb[a][m][i];
+				}
+	return NULL;
+}
+
 void mmu_flush_all(struct hart *h)
 {
+	/* (the knob waits for paging, so the entry kept is one the guest made) */
+	struct tlbe saved, *kept = dbg_fault(DBG_FAULT_TLB_FLUSH) && (h->s.satp >> 60) ?
+				   keep_one(h, &saved) : NULL;
+
 	STAT_INC(TLB_FLUSH);
 	h->chain_gen++;
 	for (unsigned a = 0; a < 3; a++)
@@ -46,6 +67,9 @@ void mmu_flush_all(struct hart *h)
 	memset(h->super_bits, 0, sizeof(h->super_bits));
 	h->nsuper = 0;
 	h->super_overflow = false;
+	if (kept)
+		*kept = saved;
+	DBG_CHECK("tlb-flush", dbg_tlb_flush_problem(h, 0, true, true));
 }
 
 /* Index of a 1 GiB region holding superpage entries, or -1. */
@@ -85,13 +109,16 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 							e->tag = ~0ULL;
 					}
 				}
-		return;
+	} else {
+		unsigned i = (va >> 12) & TLB_MASK;
+		for (unsigned a = 0; a < 3; a++)
+			for (unsigned m = 0; m < MMU_NMODES; m++)
+				if (h->tlb[a][m][i].tag == page)
+					h->tlb[a][m][i].tag = ~0ULL;
 	}
-	unsigned i = (va >> 12) & TLB_MASK;
-	for (unsigned a = 0; a < 3; a++)
-		for (unsigned m = 0; m < MMU_NMODES; m++)
-			if (h->tlb[a][m][i].tag == page)
-				h->tlb[a][m][i].tag = ~0ULL;
+	/* Beta: the slot of va always, the whole TLB on every DBG_FLUSH_SAMPLE-th flush. */
+	DBG_CHECK("tlb-flush", dbg_tlb_flush_problem(h, va, false,
+						     (++h->dbg_flushes & (DBG_FLUSH_SAMPLE - 1)) == 0));
 }
 
 static void note_superpage(struct hart *h, uint64_t va)
@@ -143,6 +170,10 @@ static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, uns
 	int k = super_index(h, va >> 30);
 	if (k >= 0)
 		h->super_bits[k][acc][mode][i / 64] |= 1ULL << (i & 63);
+	/* Test knob (opt/obj): a translated entry that points at the next host page. */
+	if (dbg_fault(DBG_FAULT_TLB_FILL) && mode != MMU_BARE)
+		e->addend += 4096;
+	DBG_CHECK("tlb-fill", dbg_tlb_fill_problem(h, va, acc, mode));
 }
 
 /* Page-table walk per the privileged spec, with hardware A/D updates. */

@@ -11,6 +11,7 @@
 #include <libfdt.h>
 #include "clint.h"
 #include "../cpu/hart.h"
+#include "../debug/dbg.h"
 
 struct clint {
 	struct clint_state st;
@@ -92,6 +93,10 @@ static int clint_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 		c->st.mtime_delta = now - src;
 		clint_update(c);
 	}
+	/* Test knob (opt/obj): every write also lands on the msip slot past the last hart. */
+	if (dbg_fault(DBG_FAULT_CLINT) && c->nharts < CLINT_MAX_HARTS)
+		c->st.msip[c->nharts] = 1;
+	DBG_CHECK("clint", dbg_clint_problem(&c->st, c->nharts));
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "../cpu/hart.h"
 #include "../lib/log.h"
 #include "../stats/stats.h"
+#include "../debug/dbg.h"
 
 #define PLIC_PENDING_OFF   0x1000u
 #define PLIC_ENABLE_OFF    0x2000u
@@ -31,6 +32,12 @@ struct plic {
 	bool out[PLIC_MAX_CTX];
 	bool out_valid[PLIC_MAX_CTX];
 };
+
+/* Beta: the state invariants after every change the guest or a device line makes. */
+static void plic_check(const struct plic *p)
+{
+	DBG_CHECK("plic", dbg_plic_problem(&p->st, p->nctx, p->out, p->out_valid));
+}
 
 static bool bit(const uint32_t *w, unsigned i) { return (w[i / 32] >> (i % 32)) & 1; }
 static void set_bit(uint32_t *w, unsigned i, bool v)
@@ -82,6 +89,7 @@ void plic_set_irq(struct plic *p, unsigned src, bool level)
 	set_bit(p->st.level, src, level);
 	set_bit(p->st.pending, src, level && !bit(p->st.claimed, src));
 	plic_update(p);
+	plic_check(p);
 }
 
 struct plic_state *plic_state(struct plic *p) { return &p->st; }
@@ -93,6 +101,9 @@ static uint32_t plic_claim(struct plic *p, unsigned ctx)
 		STAT_INC(PLIC_CLAIM);
 		set_bit(p->st.pending, src, false);
 		set_bit(p->st.claimed, src, true);
+		/* Test knob (opt/obj): a claim that forgets to clear pending. */
+		if (dbg_fault(DBG_FAULT_PLIC))
+			set_bit(p->st.pending, src, true);
 		plic_update(p);
 	}
 	return src;
@@ -134,6 +145,7 @@ static int plic_read(void *dev, uint64_t off, unsigned len, uint64_t *val)
 		else if (reg == 4)
 			*val = plic_claim(p, ctx);
 	}
+	plic_check(p);
 	return 0;
 }
 
@@ -170,6 +182,7 @@ static int plic_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 			plic_complete(p, ctx, v);
 		}
 	}
+	plic_check(p);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "../board/vm.h"
 #include "../lib/log.h"
 #include "../stats/stats.h"
+#include "../debug/dbg.h"
 
 enum {
 	REG_RBR_THR = 0, REG_IER = 1, REG_IIR_FCR = 2, REG_LCR = 3,
@@ -97,6 +98,12 @@ static void uart_update_irq(struct uart *u)
 	}
 }
 
+/* Beta: the state invariants after every register access and every input. */
+static void uart_check(const struct uart *u)
+{
+	DBG_CHECK("uart", dbg_uart_problem(&u->st, u->irq_level, u->out_len, sizeof(u->out_buf)));
+}
+
 static void rx_put(struct uart *u, uint8_t c)
 {
 	STAT_INC(UART_RX);
@@ -118,6 +125,7 @@ bool uart_rx_break(struct uart *u)
 	rx_put(u, 0);
 	u->st.rx_brk |= (uint16_t)(1u << slot);
 	uart_update_irq(u);
+	uart_check(u);
 	return true;
 }
 
@@ -129,6 +137,7 @@ void uart_rx_push(struct uart *u, const uint8_t *buf, size_t n)
 	for (size_t i = 0; i < n; i++)
 		rx_put(u, buf[i]);
 	uart_update_irq(u);
+	uart_check(u);
 }
 
 static void tx_byte(struct uart *u, uint8_t c)
@@ -202,6 +211,7 @@ static int uart_read(void *dev, uint64_t off, unsigned len, uint64_t *val)
 	}
 	*val = v;
 	uart_update_irq(u);
+	uart_check(u);
 	return 0;
 }
 
@@ -249,6 +259,10 @@ static int uart_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 		break;
 	}
 	uart_update_irq(u);
+	/* Test knob (opt/obj): the line is left where IIR says it should not be. */
+	if (dbg_fault(DBG_FAULT_UART) && off == REG_RBR_THR)
+		u->irq_level = !u->irq_level;
+	uart_check(u);
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "../board/vm.h"
 #include "../lib/log.h"
 #include "../stats/stats.h"
+#include "../debug/dbg.h"
 
 enum {
 	R_MAGIC = 0x000, R_VERSION = 0x004, R_DEVICE_ID = 0x008, R_VENDOR_ID = 0x00c,
@@ -59,6 +60,7 @@ struct virtio_mmio {
 	const struct virtio_backend *ops;   /* NULL: empty slot */
 	void *be;
 	struct virtio_chain chain;          /* scratch for the request being handled */
+	struct dbg_virtq dq[VIRTIO_MAX_QUEUES];   /* beta: what the rings were given */
 };
 
 struct virtio_mmio_state *virtio_mmio_state(struct virtio_mmio *v) { return &v->st; }
@@ -87,7 +89,17 @@ static void vm_needs_reset(struct virtio_mmio *v, const char *why)
 static void vm_reset(struct virtio_mmio *v)
 {
 	memset(&v->st, 0, sizeof(v->st));
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		dbg_virtq_reset(&v->dq[i], 0, 0);
 	vm_irq_update(v);
+}
+
+/* Beta: the transport's own bookkeeping after every register write and queue run. */
+static void vm_check(const struct virtio_mmio *v)
+{
+	DBG_CHECK("virtio", dbg_virtio_problem(&v->st, v->ops ? v->ops->nqueues : 0,
+					       v->ops ? v->ops->features : 0, v->irq_level, v->dq,
+					       v->env.bus ? v->env.bus->ram : NULL));
 }
 
 static void *gptr(struct virtio_mmio *v, uint64_t gpa, uint64_t len)
@@ -247,6 +259,7 @@ static void vm_process_queue(struct virtio_mmio *v, unsigned qi)
 			vm_needs_reset(v, why);
 			break;
 		}
+		dbg_virtq_pop(&v->dq[qi], head);
 		uint32_t written = v->ops->request(v->be, qi, &v->chain);
 		for (unsigned i = v->chain.nread; i < v->chain.nseg; i++)
 			ram_written(v, v->chain.seg[i].gpa, v->chain.seg[i].len);
@@ -257,6 +270,12 @@ static void vm_process_queue(struct virtio_mmio *v, unsigned qi)
 		q->used_idx++;
 		q->last_avail++;
 		__atomic_store_n((uint16_t *)(used + 2), q->used_idx, __ATOMIC_RELEASE);
+		dbg_virtq_push(&v->dq[qi], head, q->used_idx);
+		/* Test knob (opt/obj): the same chain goes into the used ring twice. */
+		if (dbg_fault(DBG_FAULT_VIRTIO)) {
+			q->used_idx++;
+			dbg_virtq_push(&v->dq[qi], head, q->used_idx);
+		}
 		ram_written(v, q->used, 6 + 8ULL * q->num);
 		any = true;
 	}
@@ -264,6 +283,7 @@ static void vm_process_queue(struct virtio_mmio *v, unsigned qi)
 		v->st.int_status |= INT_USED_RING;
 		vm_irq_update(v);
 	}
+	vm_check(v);
 }
 
 static void vm_set_status(struct virtio_mmio *v, uint32_t val)
@@ -396,6 +416,7 @@ static int vm_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 	case R_QUEUE_USED_HI: if (qw) set_hi(&q->used, val); break;
 	default: break;
 	}
+	vm_check(v);
 	return 0;
 }
 
@@ -464,6 +485,8 @@ static void vmmio_restored(struct device *d)
 	struct virtio_mmio *v = d->priv;
 	v->irq_level = v->st.int_status != 0;
 	v->env.irq(v->env.ctx, v->irq, v->irq_level);
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		dbg_virtq_reset(&v->dq[i], v->st.q[i].last_avail, v->st.q[i].used_idx);
 }
 
 const struct device_type dev_type_virtio_mmio = {

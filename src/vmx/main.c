@@ -26,6 +26,7 @@
 #include "../stats/callstack.h"
 #include "../stats/ustats.h"
 #include "../debug/crashrep.h"
+#include "../debug/dbg.h"
 #include "ctl.h"
 #include "vmx.h"
 
@@ -407,6 +408,10 @@ int main(int argc, char **argv)
 	}
 	/* Stats build knobs before any lock exists; beta crash reports into the VM directory. */
 	rc = stats_configure(x->cfg, &e);
+	if (rc < 0)
+		goto fail;
+	/* opt/obj builds: the test knob that breaks a beta check on purpose. */
+	rc = dbg_configure(x->cfg, &e);
 	if (rc < 0)
 		goto fail;
 	crashrep_install(x->vmdir);
