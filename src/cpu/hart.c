@@ -448,6 +448,21 @@ static inline __attribute__((always_inline)) struct block *get_block(struct hart
 	return get_block_slow(h, limit, labels);
 }
 
+/*
+ * Beta: after fence.i the guest relies on its code writes being visible, so
+ * every block still cached for the current physical page must match guest
+ * memory.  One fence.i in 16 (Linux issues tens of thousands per boot); the
+ * page list may hold blocks btab has replaced, which are no longer run.
+ */
+static __attribute__((noinline, cold)) void dbg_fence_i_check(struct hart *h, uint64_t ppc)
+{
+	if (++h->dbg_fence_i & 15)
+		return;
+	for (const struct block *b = h->page_head[page_hash(ppc)]; b; b = b->page_next)
+		if ((b->ppc >> 12) == (ppc >> 12) && h->btab[btab_hash(b->vpc)] == b)
+			DBG_CHECK("decode-cache", dbg_block_problem(h, b));
+}
+
 /* ---- the interpreter ---------------------------------------------------- */
 
 static inline uint64_t amo_calc(unsigned f5, uint64_t a, uint64_t b, bool w)
@@ -814,6 +829,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		 * fence.i tens of thousands of times per boot, so a full flush here
 		 * was the largest cost of booting.
 		 */
+		if (VMX_DEBUG)
+			dbg_fence_i_check(h, b->ppc);
 		FALLTHROUGH_EXIT();
 	L_ECALL: STAT_INC(INSN_SYSTEM); EXC(EXC_ECALL_U + s->priv, 0);
 	L_EBREAK: STAT_INC(INSN_SYSTEM); EXC(EXC_BREAKPOINT, ip->pc);

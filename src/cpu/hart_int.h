@@ -214,6 +214,7 @@ struct hart {
 	uint64_t exc_cause, exc_tval;
 
 	uint32_t dbg_block_hits;   /* beta: block-table hits, for sampled checks */
+	uint32_t dbg_fence_i;      /* beta: fence.i count, for the sampled check there */
 	uint32_t dbg_flushes;      /* beta: single-address TLB flushes, for sampled checks */
 };
 
