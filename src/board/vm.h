@@ -106,6 +106,14 @@ struct ckpt_writer;
 struct ckpt_reader;
 int vm_save(struct vm *vm, struct ckpt_writer *w, struct verr *e);
 int vm_restore(struct vm *vm, struct ckpt_reader *r, struct verr *e);
+/*
+ * Beta's checkpoint check: the file vm_save just wrote for this (still
+ * stopped) VM opens, holds every section vm_save puts, and its machine,
+ * cpu and device sections read back field for field equal to the live
+ * state.  NULL when so, else what differs (a per-thread buffer).  Memory
+ * is checked for its size only.
+ */
+const char *vm_ckpt_problem(struct vm *vm, const char *path);
 /* Guest RAM size and memfd, for the checkpoint and a later memory hand-over. */
 uint64_t vm_mem_size(const struct vm *vm);
 

@@ -14,11 +14,13 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "board_int.h"
 #include "../ckpt/ckpt.h"
 #include "../cpu/hart_state.h"
 #include "../devices/clint.h"
+#include "../debug/dbg.h"
 #include "../lib/log.h"
 
 #define MACHINE_VERSION 1
@@ -72,9 +74,16 @@ int vm_save(struct vm *vm, struct ckpt_writer *w, struct verr *e)
 	r = ckpt_put_struct(w, "machine", MACHINE_VERSION, machine_fields,
 			    VMX_ARRAY_SIZE(machine_fields), &ms, e);
 	for (unsigned h = 0; r == 0 && h < vm->nharts; h++) {
+		const struct hart_state *hs = hart_state(vm->harts[h]);
+		struct hart_state bad;
+		/* Test knob (opt/obj): the file says something else than the hart. */
+		if (h == 0 && dbg_fault(DBG_FAULT_CKPT)) {
+			bad = *hs;
+			bad.pc ^= 2;
+			hs = &bad;
+		}
 		snprintf(name, sizeof(name), "cpu.%u", h);
-		r = ckpt_put_struct(w, name, CPU_VERSION, cpu_fields, VMX_ARRAY_SIZE(cpu_fields),
-				    hart_state(vm->harts[h]), e);
+		r = ckpt_put_struct(w, name, CPU_VERSION, cpu_fields, VMX_ARRAY_SIZE(cpu_fields), hs, e);
 	}
 	for (unsigned i = 0; r == 0 && i < vm->ndevs; i++) {
 		struct device *d = &vm->devs[i];
@@ -86,6 +95,81 @@ int vm_save(struct vm *vm, struct ckpt_writer *w, struct verr *e)
 	if (r == 0)
 		r = ckpt_put_memory(w, vm->ram.host, vm->ram.size, vm->ram.memfd, e);
 	return r;
+}
+
+/* Field-by-field equality of two structs described by a ckpt_field table. */
+static const char *fields_differ(const struct ckpt_field *f, size_t n, const void *a,
+				 const void *b, const char *skip)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((!skip || strcmp(f[i].name, skip) != 0) &&
+		    memcmp((const char *)a + f[i].offset, (const char *)b + f[i].offset, f[i].size))
+			return f[i].name;
+	return NULL;
+}
+
+const char *vm_ckpt_problem(struct vm *vm, const char *path)
+{
+	static _Thread_local char msg[600];
+	struct ckpt_reader *rd = NULL;
+	struct verr e = { "" };
+	struct vm_machine_state ms, live = { .idle_skip = vm->idle_skip,
+		.tohost_code = vm->tohost_code, .numvcpus = vm->nharts, .mem_size = vm->ram.size };
+	struct hart_state hs;
+	char name[CKPT_NAME_MAX];
+	const char *bad;
+	uint64_t size;
+	void *buf = NULL;
+
+	msg[0] = 0;
+	for (unsigned h = 0; h < vm->nharts; h++)
+		live.idle_mask |= (uint64_t)vm->idle[h] << h;
+	if (ckpt_reader_open(&rd, path, &e) < 0) {
+		snprintf(msg, sizeof(msg), "%s does not read back: %s", path, e.msg);
+		return msg;
+	}
+	/* mtime is sampled from the running clock at save time: not comparable. */
+	if (ckpt_get_struct(rd, "machine", MACHINE_VERSION, machine_fields,
+			    VMX_ARRAY_SIZE(machine_fields), &ms, &e) < 0)
+		snprintf(msg, sizeof(msg), "%s", e.msg);
+	else if ((bad = fields_differ(machine_fields, VMX_ARRAY_SIZE(machine_fields), &ms, &live,
+				      "mtime")))
+		snprintf(msg, sizeof(msg), "section \"machine\" field %s differs from the VM", bad);
+	for (unsigned h = 0; !msg[0] && h < vm->nharts; h++) {
+		snprintf(name, sizeof(name), "cpu.%u", h);
+		memset(&hs, 0, sizeof(hs));
+		if (ckpt_get_struct(rd, name, CPU_VERSION, cpu_fields, VMX_ARRAY_SIZE(cpu_fields),
+				    &hs, &e) < 0)
+			snprintf(msg, sizeof(msg), "%s", e.msg);
+		else if ((bad = fields_differ(cpu_fields, VMX_ARRAY_SIZE(cpu_fields), &hs,
+					      hart_state(vm->harts[h]), NULL)))
+			snprintf(msg, sizeof(msg), "section \"%s\" field %s differs from hart %u",
+				 name, bad, h);
+	}
+	for (unsigned i = 0; !msg[0] && i < vm->ndevs; i++) {
+		struct device *d = &vm->devs[i];
+		size_t len = 0;
+		const void *st = d->type->state ? d->type->state(d, &len) : NULL;
+		if (!st)
+			continue;
+		free(buf);
+		buf = calloc(1, len ? len : 1);
+		if (!buf)
+			break;
+		if (ckpt_get_blob(rd, d->name, DEVICE_VERSION, buf, len, &e) < 0)
+			snprintf(msg, sizeof(msg), "%s", e.msg);
+		else if (memcmp(buf, st, len))
+			snprintf(msg, sizeof(msg), "section \"%s\" differs from the device's state",
+				 d->name);
+	}
+	if (!msg[0] && ckpt_memory_size(rd, &size, &e) < 0)
+		snprintf(msg, sizeof(msg), "%s", e.msg);
+	else if (!msg[0] && size != vm->ram.size)
+		snprintf(msg, sizeof(msg), "section \"memory\" holds %llu bytes, the VM %llu",
+			 (unsigned long long)size, (unsigned long long)vm->ram.size);
+	free(buf);
+	ckpt_reader_close(rd);
+	return msg[0] ? msg : NULL;
 }
 
 int vm_restore(struct vm *vm, struct ckpt_reader *rd, struct verr *e)

@@ -51,6 +51,7 @@ enum dbg_fault {
 	DBG_FAULT_CLINT,        /* "clint": a register write also sets msip past the last hart */
 	DBG_FAULT_UART,         /* "uart": the interrupt line is not what IIR says */
 	DBG_FAULT_IRQ,          /* "irq-lines": a hart's MSIP differs from the CLINT's msip */
+	DBG_FAULT_CKPT,         /* "checkpoint": the saved cpu.0 section's pc differs from the hart's */
 	DBG_FAULT_COUNT
 };
 

@@ -20,6 +20,7 @@ static const char *const fault_names[DBG_FAULT_COUNT] = {
 	[DBG_FAULT_CLINT] = "clint",
 	[DBG_FAULT_UART] = "uart",
 	[DBG_FAULT_IRQ] = "irq-lines",
+	[DBG_FAULT_CKPT] = "checkpoint",
 };
 
 const char *dbg_fault_name(enum dbg_fault f)
@@ -48,6 +49,6 @@ int dbg_configure(const struct cfg *c, struct verr *e)
 		}
 	}
 	return verr_set(e, -EINVAL, "%s:%u: key 'monitor.debugTestCorrupt': \"%s\" is not one of "
-			"tlb-fill, tlb-flush, decode-cache, virtio, plic, clint, uart, irq-lines",
+			"tlb-fill, tlb-flush, decode-cache, virtio, plic, clint, uart, irq-lines, checkpoint",
 			cfg_name(c), cfg_line(c, "monitor.debugTestCorrupt"), v);
 }

@@ -103,6 +103,8 @@ static int do_suspend(struct vmx *x)
 	rc = ckpt_writer_commit(w, &e);
 	if (rc < 0)
 		goto fail;
+	/* Beta: what was just written reads back equal to the stopped VM. */
+	DBG_CHECK("checkpoint", vm_ckpt_problem(x->vm, x->vmss_path));
 	{
 		char base[4096];
 		const char *slash = strrchr(x->vmss_path, '/');
