@@ -4,24 +4,36 @@
 # on a CPU-bound and on an I/O-bound workload", beta under 2x, and the
 # callstack profiler's "sampling on versus off at most 1 %").
 #
-#   bench/overhead.sh [--guest DIR] [-n ROUNDS] [--insns N] [--io-insns N] [--io-rounds R] VARIANT...
+#   bench/overhead.sh [--guest DIR] [-n ROUNDS] [--insns N] [--io-insns N] [--io-rounds R]
+#                     [--sequential] VARIANT...
 #   VARIANT = NAME=BINARY[,key=value...]     the first one is the baseline
 #
 # Two workloads on the default guest (2 harts, 512 MiB):
 #   cpu  deterministic mode (monitor.deterministic), vmx3.run=cpu, stopped
 #        after exactly N guest instructions (--until-insns): every variant
-#        executes the same instruction stream, so the vmx process's CPU time
-#        (user + sys) compares like with like.
+#        executes the same instruction stream, so CPU time compares like
+#        with like.  The figure is the CPU time of the thread that runs the
+#        vCPUs, from power-on to the stop (vmx logs it: "run: N instructions
+#        retired in S s of vCPU-thread CPU time"): what the guest's speed
+#        depends on.  Work the stats build does on other threads (the
+#        sampler's collector decoding guest symbols, ustats writes) runs on
+#        another CPU; the whole process's user+sys time is printed too.
 #   io   deterministic mode again, vmx3.run=diskraw repeated (8 MiB written
 #        and read back with O_DIRECT in 4 KiB requests each round), stopped
 #        after exactly --io-insns instructions (default 5 G: about 1.5 G of
-#        boot, the rest disk rounds): CPU time for the same fixed work.
+#        boot, the rest disk rounds): vCPU-thread CPU time for the same fixed
+#        work (the disk's pwritev/preadv/fdatasync run on that thread).
 #   iowall  a normal (not deterministic) run of R diskraw rounds: the
 #        guest's own measurement of its I/O time (write_ns + read_ns), what
 #        a user sees, but wall-clock time and so noisier on a busy host.
-# Every round runs each variant once, the order rotating from round to round
-# so that drift in the machine's load hits all alike; a variant's figure is
-# the median over rounds of its ratio to the baseline of the same round.
+# On a host with two or more CPUs each variant runs at the same time as a
+# run of the baseline, the two pinned to different CPUs (swapped every
+# round): both see the same moment of a shared, noisy host, which cancels
+# most of the drift that separates runs made one after the other (on this
+# project's 2-CPU virtual machine the same binary's CPU time moves by up to
+# 20 % from one minute to the next).  --sequential (or one CPU) runs one at a
+# time instead, the order rotating from round to round.  A variant's figure
+# is the median over rounds of its ratio to the baseline of the same round.
 set -u
 cd "$(dirname "$0")/.."
 GUEST_DIR=${GUEST_DIR:-build/guest}
@@ -29,6 +41,7 @@ PAIRS=5
 INSNS=3000000000
 IO_INSNS=5000000000
 IO_ROUNDS=6
+CONC=1
 variants=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -37,11 +50,13 @@ while [ $# -gt 0 ]; do
 	--insns) INSNS=$2; shift 2 ;;
 	--io-insns) IO_INSNS=$2; shift 2 ;;
 	--io-rounds) IO_ROUNDS=$2; shift 2 ;;
+	--sequential) CONC=0; shift ;;
 	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
 	-*) echo "overhead.sh: unknown option $1" >&2; exit 2 ;;
 	*) variants+=("$1"); shift ;;
 	esac
 done
+[ "$(nproc)" -ge 2 ] || CONC=0
 [ ${#variants[@]} -ge 2 ] || { echo "overhead.sh: give a baseline and at least one other variant" >&2; exit 2; }
 for f in fw_dynamic.bin Image initrd.gz disk.img; do
 	[ -e "$GUEST_DIR/$f" ] || { echo "overhead.sh: missing $GUEST_DIR/$f (make guest)" >&2; exit 1; }
@@ -87,25 +102,39 @@ mkvm() {
 	} >"$dir/o.vmx"
 }
 
-# cpu_run NAME: CPU seconds for exactly INSNS guest instructions.
+# pinned CPU CMD...: CMD on that CPU, or unpinned when CPU is empty.
+pinned() {
+	local c=$1; shift
+	if [ -n "$c" ]; then taskset -c "$c" "$@"; else "$@"; fi
+}
+
+# The run functions take NAME [CPU]; their output goes to stdout.
+# vcpu_time DIR: "vCPU-thread-seconds process-seconds" of the run in DIR.
+vcpu_time() {
+	local v
+	v=$(sed -n 's/.* run: [0-9]* instructions retired in \([0-9.]*\) s of vCPU-thread CPU time.*/\1/p' "$1/vmx.log" | tail -1)
+	echo "${v:-nan} $(awk '{ printf "%.3f", $1 + $2 }' "$1/time")"
+}
+
+# cpu_run NAME: vCPU-thread CPU seconds for exactly INSNS guest instructions.
 cpu_run() {
 	local d="$tmp/cpu-$1"
 	mkvm "$1" "$d" "console=ttyS0 quiet panic=-1 vmx3.run=cpu vmx3.cpu_iters=1000000000" det
-	/usr/bin/time -f '%U %S' -o "$d/time" "${BIN[$1]}" --quiet --until-insns "$INSNS" "$d/o.vmx" \
+	pinned "${2:-}" /usr/bin/time -f '%U %S' -o "$d/time" "${BIN[$1]}" --quiet --until-insns "$INSNS" "$d/o.vmx" \
 		>"$d/out" 2>&1 || { echo "overhead.sh: $1 failed the cpu run: $(tail -2 "$d/out")" >&2; echo nan; return; }
-	awk '{ printf "%.3f\n", $1 + $2 }' "$d/time"
+	vcpu_time "$d"
 }
 
-# iodet_run NAME: CPU seconds for exactly IO_INSNS instructions of disk rounds.
+# iodet_run NAME: vCPU-thread CPU seconds for exactly IO_INSNS instructions of disk rounds.
 iodet_run() {
 	local d="$tmp/iodet-$1" runs
 	runs=$(printf 'diskraw,%.0s' $(seq 60)); runs=${runs%,}
 	mkvm "$1" "$d" "console=ttyS0 quiet panic=-1 vmx3.run=$runs" det
-	/usr/bin/time -f '%U %S' -o "$d/time" "${BIN[$1]}" --quiet --until-insns "$IO_INSNS" "$d/o.vmx" \
+	pinned "${2:-}" /usr/bin/time -f '%U %S' -o "$d/time" "${BIN[$1]}" --quiet --until-insns "$IO_INSNS" "$d/o.vmx" \
 		>"$d/out" 2>&1 || { echo "overhead.sh: $1 failed the io run: $(tail -2 "$d/out")" >&2; echo nan; return; }
 	grep -q 'VMX3 bench disk raw bytes=.* ok' "$d/console.txt" ||
 		{ echo "overhead.sh: $1: no disk round finished within $IO_INSNS instructions" >&2; echo nan; return; }
-	awk '{ printf "%.3f\n", $1 + $2 }' "$d/time"
+	vcpu_time "$d"
 }
 
 # io_run NAME: "guest-I/O-seconds process-CPU-seconds" of the disk workload.
@@ -113,7 +142,7 @@ io_run() {
 	local d="$tmp/io-$1" runs
 	runs=$(printf 'diskraw,%.0s' $(seq "$IO_ROUNDS")); runs=${runs%,}
 	mkvm "$1" "$d" "console=ttyS0 quiet panic=-1 vmx3.run=$runs"
-	/usr/bin/time -f '%U %S' -o "$d/time" timeout 900 "${BIN[$1]}" "$d/o.vmx" >"$d/out" 2>&1
+	pinned "${2:-}" /usr/bin/time -f '%U %S' -o "$d/time" timeout 900 "${BIN[$1]}" "$d/o.vmx" >"$d/out" 2>&1
 	local n
 	n=$(grep -c 'VMX3 bench disk raw bytes=.* ok' "$d/console.txt" 2>/dev/null)
 	if [ "${n:-0}" -ne "$IO_ROUNDS" ]; then
@@ -128,32 +157,47 @@ io_run() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "# overhead.sh: $PAIRS rounds, cpu: $INSNS instructions, io: $IO_ROUNDS x diskraw; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# overhead.sh: $PAIRS rounds, cpu: $INSNS instructions, io: $IO_INSNS instructions, iowall: $IO_ROUNDS x diskraw; $([ $CONC = 1 ] && echo "each variant concurrently with the baseline" || echo sequential); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for v in "${names[@]}"; do echo "#   $v = ${BIN[$v]} ${KEYS[$v]}"; done
 base=${names[0]}
 nv=${#names[@]}
+# record WORKLOAD NAME FIGURE BASEFIGURE
+record() {
+	echo "$2 $(awk -v a="$3" -v b="$4" 'BEGIN { print (b > 0 && a > 0) ? a / b : "nan" }')" >>"$tmp/$1.ratio"
+	echo "$2 $3" >>"$tmp/$1.abs"
+}
 for r in $(seq "$PAIRS"); do
-	# Rotate the order: round r starts with variant (r-1) mod nv.
-	order=()
-	for i in $(seq 0 $((nv - 1))); do order+=("${names[$(((r - 1 + i) % nv))]}"); done
-	declare -A c=() iod=() io=() iocpu=()
-	for v in "${order[@]}"; do c[$v]=$(cpu_run "$v"); done
-	for v in "${order[@]}"; do iod[$v]=$(iodet_run "$v"); done
-	for v in "${order[@]}"; do read -r io[$v] iocpu[$v] < <(io_run "$v"); done
 	line="round $r:"
-	for v in "${names[@]}"; do
-		line+=" $v cpu ${c[$v]} s, io ${iod[$v]} s, iowall ${io[$v]} s (process cpu ${iocpu[$v]} s);"
-		for w in cpu iodet io; do
-			case $w in cpu) a=${c[$v]} b=${c[$base]} ;; iodet) a=${iod[$v]} b=${iod[$base]} ;; io) a=${io[$v]} b=${io[$base]} ;; esac
-			echo "$v $(awk -v a="$a" -v b="$b" 'BEGIN { print (b > 0 && a > 0) ? a / b : "nan" }')" >>"$tmp/$w.ratio"
-			echo "$v $a" >>"$tmp/$w.abs"
+	if [ "$CONC" = 1 ]; then
+		ca=$((r % 2)) cb=$(((r + 1) % 2))
+		for v in "${names[@]:1}"; do
+			for w in cpu iodet io; do
+				"${w}_run" "$base" "$ca" >"$tmp/a.out" &
+				"${w}_run" "$v" "$cb" >"$tmp/b.out"
+				wait
+				read -r a ap <"$tmp/a.out"; read -r b bp <"$tmp/b.out"
+				record "$w" "$base" "$a" "$a"
+				record "$w" "$v" "$b" "$a"
+				line+=" $w $v ${b:-?} (process ${bp:-?}) / $base ${a:-?} (${ap:-?});"
+			done
 		done
-	done
+	else
+		order=()
+		for i in $(seq 0 $((nv - 1))); do order+=("${names[$(((r - 1 + i) % nv))]}"); done
+		declare -A fig=()
+		for w in cpu iodet io; do
+			for v in "${order[@]}"; do read -r fig[$w.$v] _ < <("${w}_run" "$v"); done
+			for v in "${names[@]}"; do
+				record "$w" "$v" "${fig[$w.$v]}" "${fig[$w.$base]}"
+				line+=" $w $v ${fig[$w.$v]:-?};"
+			done
+		done
+	fi
 	echo "$line"
 done
 
 echo
-printf '| variant | cpu: CPU s | vs %s | io: CPU s | vs %s | iowall: guest I/O s | vs %s |\n' "$base" "$base" "$base"
+printf '| variant | cpu: vCPU-thread CPU s | vs %s | io: vCPU-thread CPU s | vs %s | iowall: guest I/O s | vs %s |\n' "$base" "$base" "$base"
 echo '| --- | --- | --- | --- | --- | --- | --- |'
 for v in "${names[@]}"; do
 	row="| $v"

@@ -77,6 +77,13 @@ static int set_vmstate_key(struct vmx *x, const char *value, struct verr *e)
 	return rc;
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /*
  * Writes the checkpoint of the stopped VM.  Returns 0 when the VM is saved
  * (the caller exits), or a negative errno when the VM must keep running:
@@ -470,6 +477,13 @@ int main(int argc, char **argv)
 	atomic_store(&x->power_state, VMX_POWER_ON);
 	LOG_INF("powering on: %u vCPU(s), %llu MiB", x->vc.numvcpus,
 		(unsigned long long)(x->vc.mem_size >> 20));
+	/* This thread runs every vCPU: its CPU time from here on is the guest's cost. */
+	uint64_t run_cpu0 = thread_cpu_ns(), run_wall0 = vmx_now_ns(), run_insn0;
+	{
+		struct vm_status st;
+		vm_get_status(x->vm, &st);
+		run_insn0 = st.instret;
+	}
 	if (resume && pthread_create(&cleanup, NULL, resume_cleanup_thread, x) == 0)
 		cleanup_started = true;
 	if (hash_every) {
@@ -537,6 +551,14 @@ int main(int argc, char **argv)
 		break;
 	}
 	atomic_store(&x->power_state, VMX_POWER_OFF);
+	{
+		struct vm_status st;
+		vm_get_status(x->vm, &st);
+		LOG_INF("run: %llu instructions retired in %.3f s of vCPU-thread CPU time, "
+			"%.3f s elapsed", (unsigned long long)(st.instret - run_insn0),
+			(double)(thread_cpu_ns() - run_cpu0) / 1e9,
+			(double)(vmx_now_ns() - run_wall0) / 1e9);
+	}
 	cs_stop();
 	stats_stop();
 	code = atomic_load(&x->suspend_state) == VMX_SUSPEND_DONE ? VMX_EXIT_SUSPENDED
