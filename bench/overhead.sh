@@ -5,7 +5,7 @@
 # callstack profiler's "sampling on versus off at most 1 %").
 #
 #   bench/overhead.sh [--guest DIR] [-n ROUNDS] [--insns N] [--io-insns N] [--io-rounds R]
-#                     [--sequential] VARIANT...
+#                     [--sequential | --pin] VARIANT...
 #   VARIANT = NAME=BINARY[,key=value...]     the first one is the baseline
 #
 # Two workloads on the default guest (2 harts, 512 MiB):
@@ -27,11 +27,13 @@
 #        guest's own measurement of its I/O time (write_ns + read_ns), what
 #        a user sees, but wall-clock time and so noisier on a busy host.
 # On a host with two or more CPUs each variant runs at the same time as a
-# run of the baseline, the two pinned to different CPUs (swapped every
-# round): both see the same moment of a shared, noisy host, which cancels
-# most of the drift that separates runs made one after the other (on this
-# project's 2-CPU virtual machine the same binary's CPU time moves by up to
-# 20 % from one minute to the next).  --sequential (or one CPU) runs one at a
+# run of the baseline: both see the same moment of a shared, noisy host,
+# which cancels most of the drift that separates runs made one after the
+# other (on this project's 2-CPU virtual machine the same binary's CPU time
+# moves by up to 20 % from one minute to the next).  --pin puts each run on
+# its own CPU (swapped every round); it also pins a run's helper threads
+# (the stats build's collector) onto its vCPU thread's CPU, which a real VM
+# would not do, so it is off by default.  --sequential (or one CPU) runs one at a
 # time instead, the order rotating from round to round.  A variant's figure
 # is the median over rounds of its ratio to the baseline of the same round.
 set -u
@@ -42,6 +44,7 @@ INSNS=3000000000
 IO_INSNS=5000000000
 IO_ROUNDS=6
 CONC=1
+PIN=0
 variants=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -51,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--io-insns) IO_INSNS=$2; shift 2 ;;
 	--io-rounds) IO_ROUNDS=$2; shift 2 ;;
 	--sequential) CONC=0; shift ;;
+	--pin) PIN=1; shift ;;
 	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
 	-*) echo "overhead.sh: unknown option $1" >&2; exit 2 ;;
 	*) variants+=("$1"); shift ;;
@@ -169,7 +173,8 @@ record() {
 for r in $(seq "$PAIRS"); do
 	line="round $r:"
 	if [ "$CONC" = 1 ]; then
-		ca=$((r % 2)) cb=$(((r + 1) % 2))
+		ca= cb=
+		[ "$PIN" = 1 ] && ca=$((r % 2)) cb=$(((r + 1) % 2))
 		for v in "${names[@]:1}"; do
 			for w in cpu iodet io; do
 				"${w}_run" "$base" "$ca" >"$tmp/a.out" &
