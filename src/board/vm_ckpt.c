@@ -57,20 +57,27 @@ static const struct ckpt_field cpu_fields[] = {
 
 uint64_t vm_mem_size(const struct vm *vm) { return vm->ram.size; }
 
-int vm_save(struct vm *vm, struct ckpt_writer *w, struct verr *e)
+/* The board's own section as it stands now (vm_save, and beta's read-back check). */
+static void machine_state(struct vm *vm, struct vm_machine_state *ms)
 {
-	struct vm_machine_state ms = {
+	*ms = (struct vm_machine_state){
 		.mtime = clint_mtime(vm->clint),
 		.idle_skip = vm->idle_skip,
 		.tohost_code = vm->tohost_code,
 		.numvcpus = vm->nharts,
 		.mem_size = vm->ram.size,
 	};
+	for (unsigned h = 0; h < vm->nharts; h++)
+		ms->idle_mask |= (uint64_t)vm->idle[h] << h;
+}
+
+int vm_save(struct vm *vm, struct ckpt_writer *w, struct verr *e)
+{
+	struct vm_machine_state ms;
 	char name[CKPT_NAME_MAX];
 	int r;
 
-	for (unsigned h = 0; h < vm->nharts; h++)
-		ms.idle_mask |= (uint64_t)vm->idle[h] << h;
+	machine_state(vm, &ms);
 	r = ckpt_put_struct(w, "machine", MACHINE_VERSION, machine_fields,
 			    VMX_ARRAY_SIZE(machine_fields), &ms, e);
 	for (unsigned h = 0; r == 0 && h < vm->nharts; h++) {
@@ -113,8 +120,7 @@ const char *vm_ckpt_problem(struct vm *vm, const char *path)
 	static _Thread_local char msg[600];
 	struct ckpt_reader *rd = NULL;
 	struct verr e = { "" };
-	struct vm_machine_state ms, live = { .idle_skip = vm->idle_skip,
-		.tohost_code = vm->tohost_code, .numvcpus = vm->nharts, .mem_size = vm->ram.size };
+	struct vm_machine_state ms, live;
 	struct hart_state hs;
 	char name[CKPT_NAME_MAX];
 	const char *bad;
@@ -122,8 +128,7 @@ const char *vm_ckpt_problem(struct vm *vm, const char *path)
 	void *buf = NULL;
 
 	msg[0] = 0;
-	for (unsigned h = 0; h < vm->nharts; h++)
-		live.idle_mask |= (uint64_t)vm->idle[h] << h;
+	machine_state(vm, &live);
 	if (ckpt_reader_open(&rd, path, &e) < 0) {
 		snprintf(msg, sizeof(msg), "%s does not read back: %s", path, e.msg);
 		return msg;

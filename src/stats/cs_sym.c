@@ -282,18 +282,16 @@ uint64_t cs_self_bias(void)
 int cs_symtab_self(struct cs_symtab **out, struct verr *e)
 {
 	struct cs_symtab *t = calloc(1, sizeof(*t));
-	uint64_t bias = 0;
 	int rc, fd;
 
 	if (!t)
 		return verr_set(e, -ENOMEM, "out of memory");
-	dl_iterate_phdr(main_bias_cb, &bias);
 	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = verr_set(e, -errno, "/proc/self/exe: %s", strerror(errno));
 		goto fail;
 	}
-	rc = load_elf_fd(t, fd, bias, e, "/proc/self/exe");
+	rc = load_elf_fd(t, fd, cs_self_bias(), e, "/proc/self/exe");
 	close(fd);
 	if (rc < 0)
 		goto fail;

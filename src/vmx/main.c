@@ -34,11 +34,16 @@
 
 static struct vmx g_vmx;
 
-uint64_t vmx_now_ns(void)
+static uint64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vmx_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 const char *vmx_power_name(int state)
@@ -75,13 +80,6 @@ static int set_vmstate_key(struct vmx *x, const char *value, struct verr *e)
 		rc = cfg_save(c, x->vmx_path, e);
 	cfg_free(c);
 	return rc;
-}
-
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /*
@@ -478,7 +476,7 @@ int main(int argc, char **argv)
 	LOG_INF("powering on: %u vCPU(s), %llu MiB", x->vc.numvcpus,
 		(unsigned long long)(x->vc.mem_size >> 20));
 	/* This thread runs every vCPU: its CPU time from here on is the guest's cost. */
-	uint64_t run_cpu0 = thread_cpu_ns(), run_wall0 = vmx_now_ns(), run_insn0;
+	uint64_t run_cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), run_wall0 = vmx_now_ns(), run_insn0;
 	{
 		struct vm_status st;
 		vm_get_status(x->vm, &st);
@@ -556,7 +554,7 @@ int main(int argc, char **argv)
 		vm_get_status(x->vm, &st);
 		LOG_INF("run: %llu instructions retired in %.3f s of vCPU-thread CPU time, "
 			"%.3f s elapsed", (unsigned long long)(st.instret - run_insn0),
-			(double)(thread_cpu_ns() - run_cpu0) / 1e9,
+			(double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - run_cpu0) / 1e9,
 			(double)(vmx_now_ns() - run_wall0) / 1e9);
 	}
 	cs_stop();
