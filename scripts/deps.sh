@@ -8,11 +8,11 @@ PKGS=(
   libfdt-dev device-tree-compiler libelf-dev libdw-dev zlib1g-dev
   libjansson-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
   libcmocka-dev clang libclang-rt-14-dev
-  gcc-riscv64-linux-gnu gcc-riscv64-unknown-elf binutils-riscv64-linux-gnu
+  gcc-riscv64-linux-gnu libc6-dev-riscv64-cross gcc-riscv64-unknown-elf binutils-riscv64-linux-gnu
   cpio xz-utils zstd dpkg-dev apt ca-certificates bc qemu-user qemu-system-misc e2fsprogs python3
 )
-PKGS+=(libncurses-dev)   # vmx-callstack interactive view (issue 7)
-PKGS+=(chromium)         # the test that the flame-graph HTML renders (issue 7)
+PKGS+=(libncurses-dev)   # vmx-callstack interactive view
+PKGS+=(chromium)         # the test that the flame-graph HTML renders
 PKGS+=(${VMX3_EXTRA_PKGS:-})
 
 missing=()
