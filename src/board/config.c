@@ -5,6 +5,7 @@
  * by vm_create, which names the file in its error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,4 +71,15 @@ int vm_config_from_cfg(struct vm_config *vc, const struct cfg *c, const char *vm
 		vc->ndisks++;
 	}
 	return 0;
+}
+
+int vm_config_dup_fd(const struct vm_config *vc, const char *name)
+{
+	for (unsigned i = 0; vc && i < vc->nhost_fds && i < VM_MAX_HOST_FDS; i++) {
+		if (strcmp(vc->host_fds[i].name, name) != 0)
+			continue;
+		int fd = fcntl(vc->host_fds[i].fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	return -ENOENT;
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "board_int.h"
 #include "../devices/clint.h"
@@ -200,8 +201,32 @@ int vm_create(struct vm **out, const struct vm_config *vc, struct verr *e)
 		r = verr_set(e, -errno, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if ((r = ram_create(&vm->ram, RAM_DEFAULT_BASE, vc->mem_size, e)) < 0)
+	int ramfd = vm_config_dup_fd(vc, "ram");
+	if (ramfd >= 0) {
+		/* Handed over: the other vmx's guest RAM, mapped as it stands. */
+		struct stat st;
+		if (fstat(ramfd, &st) < 0 || (uint64_t)st.st_size != vc->mem_size) {
+			r = verr_set(e, -EINVAL, "handed-over guest RAM is %llu MiB, memSize says %llu MiB",
+				     (unsigned long long)(st.st_size >> 20),
+				     (unsigned long long)(vc->mem_size >> 20));
+			close(ramfd);
+			goto fail;
+		}
+		if (vc->elf[0] || !vc->resume) {
+			r = verr_set(e, -EINVAL, "handed-over guest RAM needs a Linux guest being resumed");
+			close(ramfd);
+			goto fail;
+		}
+		if ((r = ram_attach(&vm->ram, RAM_DEFAULT_BASE, vc->mem_size, ramfd, e)) < 0) {
+			close(ramfd);
+			goto fail;
+		}
+	} else if (ramfd != -ENOENT) {
+		r = verr_set(e, ramfd, "handed-over guest RAM: %s", strerror(-ramfd));
 		goto fail;
+	} else if ((r = ram_create(&vm->ram, RAM_DEFAULT_BASE, vc->mem_size, e)) < 0) {
+		goto fail;
+	}
 	bus_init(&vm->bus, &vm->ram);
 
 	vm->plat = (struct hart_platform){
@@ -517,6 +542,27 @@ void vm_request_shutdown(struct vm *vm)
 }
 
 uint64_t vm_tohost_code(const struct vm *vm) { return vm->tohost_code; }
+
+unsigned vm_host_fds(struct vm *vm, char names[][16], int fds[], unsigned max)
+{
+	unsigned n = 0;
+	if (max && vm->ram.memfd >= 0) {
+		snprintf(names[n], 16, "ram");
+		fds[n++] = vm->ram.memfd;
+	}
+	for (unsigned i = 0; i < vm->ndevs && n < max; i++) {
+		struct device *d = &vm->devs[i];
+		struct dev_host_fd hf[VM_MAX_HOST_FDS];
+		unsigned k = d->type->host_fds ? d->type->host_fds(d, hf, VM_MAX_HOST_FDS) : 0;
+		for (unsigned j = 0; j < k && n < max; j++) {
+			snprintf(names[n], 16, "%s", hf[j].name);
+			fds[n++] = hf[j].fd;
+		}
+	}
+	return n;
+}
+
+void vm_flush_output(struct vm *vm) { uart_flush(vm->uart); }
 
 /* Called from the control thread: reads only what the run loop publishes. */
 struct hart *vm_hart(struct vm *vm, unsigned i)

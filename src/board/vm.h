@@ -16,6 +16,7 @@
 
 #define VM_MAX_HARTS 8
 #define VM_MAX_DISKS 4
+#define VM_MAX_HOST_FDS 8          /* ram, serial0, disk0..3, room to spare */
 
 struct vm;
 
@@ -44,7 +45,19 @@ struct vm_config {
 	 * loaded (they need not even exist any more).
 	 */
 	bool resume;
+	/*
+	 * Host fds handed over by another vmx (docs/HANDOVER.md), by name:
+	 * "ram" (the guest RAM memfd, mapped as is: nothing is loaded or
+	 * zeroed), "serial0", "disk0".."disk3".  A device given its fd uses a
+	 * duplicate instead of opening the path; the caller keeps and closes
+	 * these.  Zero entries: everything is opened from the configuration.
+	 */
+	unsigned nhost_fds;
+	struct { char name[16]; int fd; } host_fds[VM_MAX_HOST_FDS];
 };
+
+/* Duplicate (close-on-exec) of the handed-over fd called name; -ENOENT when none. */
+int vm_config_dup_fd(const struct vm_config *vc, const char *name);
 
 /* Fills cfg->vm_config from the parsed .vmx; errors name file, line and key. */
 int vm_config_from_cfg(struct vm_config *vc, const struct cfg *c, const char *vmdir,
@@ -116,5 +129,31 @@ int vm_restore(struct vm *vm, struct ckpt_reader *r, struct verr *e);
 const char *vm_ckpt_problem(struct vm *vm, const char *path);
 /* Guest RAM size and memfd, for the checkpoint and a later memory hand-over. */
 uint64_t vm_mem_size(const struct vm *vm);
+
+/*
+ * The machine without its memory: the "machine", "cpu.N" and device
+ * sections, one description used by both transports (the .vmss file and a
+ * hand-over to another vmx, whose memory travels as the memfd itself).
+ * vm_save = vm_save_state + the memory section; vm_restore =
+ * vm_restore_state + loading memory.  vm_restore_state leaves guest RAM
+ * alone.
+ */
+int vm_save_state(struct vm *vm, struct ckpt_writer *w, struct verr *e);
+int vm_restore_state(struct vm *vm, struct ckpt_reader *r, struct verr *e);
+/*
+ * The section names and versions this binary writes and reads ("machine",
+ * "cpu", and one per device type by type name), for a hand-over to check
+ * that the receiver reads everything the sender writes before the guest
+ * stops.  Returns the count; names point at static strings.
+ */
+#define VM_MAX_STATE_KINDS 16
+unsigned vm_state_versions(const char *names[], uint32_t versions[], unsigned max);
+/*
+ * Host fds the running machine holds that a hand-over passes on: "ram"
+ * first, then each device's (console file, disk images).  Returns the count.
+ */
+unsigned vm_host_fds(struct vm *vm, char names[][16], int fds[], unsigned max);
+/* Flushes buffered console output (before a hand-over stops using it). */
+void vm_flush_output(struct vm *vm);
 
 #endif

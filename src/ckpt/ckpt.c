@@ -123,6 +123,33 @@ out:
 	return rc;
 }
 
+int ckpt_writer_finish_fd(struct ckpt_writer *w, const char *vmx_version,
+			  const char *build_type, int *fd, struct verr *e)
+{
+	struct timespec ts;
+	int rc;
+
+	memcpy(w->h.magic, CKPT_MAGIC, 8);
+	w->h.format_version = CKPT_FORMAT_VERSION;
+	w->h.header_size = CKPT_HEADER_SIZE;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	w->h.created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	snprintf(w->h.vmx_version, sizeof(w->h.vmx_version), "%s", vmx_version);
+	snprintf(w->h.build_type, sizeof(w->h.build_type), "%s", build_type);
+	w->h.crc = crc(&w->h, offsetof(struct ckpt_file_header, crc));
+	rc = ckpt_pwrite_full(w, &w->h, sizeof(w->h), 0, e);
+	if (rc == 0 && ftruncate(w->fd, (off_t)w->off) < 0)
+		rc = verr_set(e, -errno, "state image: %s", strerror(errno));
+	if (rc < 0) {
+		close(w->fd);
+		free(w);
+		return rc;
+	}
+	*fd = w->fd;
+	free(w);
+	return 0;
+}
+
 bool ckpt_writer_cancelled(struct ckpt_writer *w)
 {
 	return atomic_load(&w->prog->cancel) != 0;
@@ -290,22 +317,41 @@ bool ckpt_has_section(const struct ckpt_reader *r, const char *section)
 const char *ckpt_reader_version(const struct ckpt_reader *r) { return r->h.vmx_version; }
 const char *ckpt_reader_build_type(const struct ckpt_reader *r) { return r->h.build_type; }
 
+uint32_t ckpt_section_version(struct ckpt_reader *r, const char *section)
+{
+	struct ckpt_section_info *s = ckpt_find_section(r, section);
+	return s ? s->h.version : 0;
+}
+
+static int reader_open(struct ckpt_reader *r, struct ckpt_reader **out, struct verr *e);
+
 int ckpt_reader_open(struct ckpt_reader **out, const char *path, struct verr *e)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return verr_set(e, -errno, "%s: %s", path, strerror(errno));
+	return ckpt_reader_open_fd(out, fd, path, e);
+}
+
+int ckpt_reader_open_fd(struct ckpt_reader **out, int fd, const char *name, struct verr *e)
+{
 	struct ckpt_reader *r = calloc(1, sizeof(*r));
+	if (!r) {
+		close(fd);
+		return verr_set(e, -ENOMEM, "out of memory");
+	}
+	snprintf(r->path, sizeof(r->path), "%s", name);
+	r->fd = fd;
+	return reader_open(r, out, e);
+}
+
+static int reader_open(struct ckpt_reader *r, struct ckpt_reader **out, struct verr *e)
+{
+	const char *path = r->path;
 	struct stat st;
 	uint64_t off;
 	int rc;
 
-	if (!r)
-		return verr_set(e, -ENOMEM, "out of memory");
-	snprintf(r->path, sizeof(r->path), "%s", path);
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0) {
-		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
-		free(r);
-		return rc;
-	}
 	if (fstat(r->fd, &st) < 0) {
 		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
 		goto err;

@@ -77,8 +77,20 @@ void ckpt_writer_abort(struct ckpt_writer *w);
 int ckpt_writer_open_anon(struct ckpt_writer **out, struct verr *e);
 /* Hex SHA-256 (65 bytes with NUL) of the sections written so far. Frees w. */
 int ckpt_writer_hash(struct ckpt_writer *w, char hex[65], struct verr *e);
+/*
+ * The hand-over transport: an anonymous writer finished into a complete
+ * checkpoint image (header included, no memory section) in its memfd, which
+ * is returned for another process to read with
+ * ckpt_reader_open_fd.  Frees w.
+ */
+int ckpt_writer_finish_fd(struct ckpt_writer *w, const char *vmx_version,
+			  const char *build_type, int *fd, struct verr *e);
 
 int ckpt_reader_open(struct ckpt_reader **out, const char *path, struct verr *e);
+/* Same, from an fd it takes over (closed by ckpt_reader_close); name is for messages. */
+int ckpt_reader_open_fd(struct ckpt_reader **out, int fd, const char *name, struct verr *e);
+/* The version a section was written with, 0 when it is missing. */
+uint32_t ckpt_section_version(struct ckpt_reader *r, const char *section);
 void ckpt_reader_close(struct ckpt_reader *r);
 /* Header facts, for messages and tools. */
 const char *ckpt_reader_version(const struct ckpt_reader *r);

@@ -52,6 +52,8 @@ enum dbg_fault {
 	DBG_FAULT_UART,         /* "uart": the interrupt line is not what IIR says */
 	DBG_FAULT_IRQ,          /* "irq-lines": a hart's MSIP differs from the CLINT's msip */
 	DBG_FAULT_CKPT,         /* "checkpoint": the saved cpu.0 section's pc differs from the hart's */
+	DBG_FAULT_SECTION_VERSION, /* "section-version": the clint section is saved as version 99 */
+	DBG_FAULT_HANDOVER_HELLO,  /* "handover-hello": a receiving vmx says it reads no device section */
 	DBG_FAULT_COUNT
 };
 

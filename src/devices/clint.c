@@ -166,6 +166,13 @@ static void *clint_state_ck(struct device *d, size_t *len)
 
 static void clint_restored(struct device *d) { clint_update(d->priv); }
 
+/* Version 2: the first described by field (1 was the struct as one blob). */
+static const struct ckpt_field clint_fields[] = {
+	CKPT_FIELD(struct clint_state, msip),
+	CKPT_FIELD(struct clint_state, mtimecmp),
+	CKPT_FIELD(struct clint_state, mtime_delta),
+};
+
 const struct device_type dev_type_clint = {
 	.name = "clint",
 	.count = clint_count,
@@ -175,5 +182,8 @@ const struct device_type dev_type_clint = {
 	.fdt_node = clint_fdt,
 	.mmio = &clint_mmio,
 	.state = clint_state_ck,
+	.state_version = 2,
+	.state_fields = clint_fields,
+	.nstate_fields = VMX_ARRAY_SIZE(clint_fields),
 	.restored = clint_restored,
 };

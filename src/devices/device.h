@@ -9,7 +9,10 @@
  * so unit tests can run a device against fakes.
  *
  * Device state lives in plain structs without pointers (<dev>_state) inside
- * each device's private struct, ready for a later checkpoint to copy.
+ * each device's private struct.  What crosses a process boundary (the .vmss
+ * file, a hand-over to another vmx) is that struct field by field, by name,
+ * under the device type's own version: two build types, or two releases,
+ * agree on what each field means, never on struct layout.
  */
 #ifndef VMX_DEVICES_DEVICE_H
 #define VMX_DEVICES_DEVICE_H
@@ -17,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../ckpt/ckpt.h"
 #include "../mem/bus.h"
 #include "../lib/verr.h"
 
@@ -53,6 +57,12 @@ struct dev_env {
 
 struct device;
 
+/* A host file descriptor a device holds, named for a hand-over ("disk0", "serial0"). */
+struct dev_host_fd {
+	char name[16];
+	int fd;
+};
+
 struct device_type {
 	const char *name;
 	/* How many instances the configuration asks for. */
@@ -67,12 +77,20 @@ struct device_type {
 	int (*fdt_node)(const struct device *d, void *fdt);
 	const struct mmio_ops *mmio;
 	/*
-	 * Checkpoints: the device's plain state struct and its size (NULL when it
-	 * has none), and a hook called after every device's state was replaced,
-	 * to re-drive interrupt lines and drop host-side caches.
+	 * Saved state: the device's plain state struct and its size (NULL when it
+	 * has none), described by state_fields under state_version (>= 2; version
+	 * 1 was the whole struct as one blob, still read from old .vmss files).
+	 * A new or changed field means a new version; a reader refuses versions
+	 * newer than its own.  restored() runs after every device's state was
+	 * replaced, to re-drive interrupt lines and drop host-side caches.
 	 */
 	void *(*state)(struct device *d, size_t *len);
+	uint32_t state_version;
+	const struct ckpt_field *state_fields;
+	size_t nstate_fields;
 	void (*restored)(struct device *d);
+	/* Host fds the device holds, passed along by a hand-over; NULL = none. */
+	unsigned (*host_fds)(struct device *d, struct dev_host_fd *out, unsigned max);
 };
 
 struct device {

@@ -261,6 +261,16 @@ static void plic_restored(struct device *d)
 	plic_update(p);
 }
 
+/* Version 2: the first described by field (1 was the struct as one blob). */
+static const struct ckpt_field plic_fields[] = {
+	CKPT_FIELD(struct plic_state, priority),
+	CKPT_FIELD(struct plic_state, pending),
+	CKPT_FIELD(struct plic_state, level),
+	CKPT_FIELD(struct plic_state, claimed),
+	CKPT_FIELD(struct plic_state, enable),
+	CKPT_FIELD(struct plic_state, threshold),
+};
+
 const struct device_type dev_type_plic = {
 	.name = "plic",
 	.count = plic_count,
@@ -270,5 +280,8 @@ const struct device_type dev_type_plic = {
 	.fdt_node = plic_fdt,
 	.mmio = &plic_mmio,
 	.state = plic_state_ck,
+	.state_version = 2,
+	.state_fields = plic_fields,
+	.nstate_fields = VMX_ARRAY_SIZE(plic_fields),
 	.restored = plic_restored,
 };

@@ -125,6 +125,12 @@ static void *rtc_state_ck(struct device *d, size_t *len)
 	return &r->st;
 }
 
+/* Version 2: the first described by field (1 was the struct as one blob). */
+static const struct ckpt_field rtc_fields[] = {
+	CKPT_FIELD(struct rtc_state, time_high),
+	CKPT_FIELD(struct rtc_state, offset_ns),
+};
+
 const struct device_type dev_type_rtc = {
 	.name = "rtc",
 	.count = rtc_count,
@@ -134,4 +140,7 @@ const struct device_type dev_type_rtc = {
 	.fdt_node = rtc_fdt,
 	.mmio = &rtc_mmio,
 	.state = rtc_state_ck,
+	.state_version = 2,
+	.state_fields = rtc_fields,
+	.nstate_fields = VMX_ARRAY_SIZE(rtc_fields),
 };

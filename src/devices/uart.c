@@ -8,6 +8,7 @@
  * after every run slice, so a busy console does not cost a syscall a byte.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,7 +288,12 @@ static int uart_create(struct device *d, const struct dev_env *env, const struct
 	u->irq = UART_IRQ;
 	u->out_fd = STDOUT_FILENO;
 	if (vc && vc->serial_file[0]) {
-		u->out_fd = open(vc->serial_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		/* Handed over by another vmx: the same open file, so no line is lost or doubled. */
+		u->out_fd = vm_config_dup_fd(vc, "serial0");
+		if (u->out_fd == -ENOENT)
+			u->out_fd = open(vc->serial_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		else if (u->out_fd < 0)
+			errno = -u->out_fd;
 		if (u->out_fd < 0) {
 			int err = -errno;
 			free(u);
@@ -344,6 +350,34 @@ static void uart_restored(struct device *d)
 	u->env.irq(u->env.ctx, u->irq, u->irq_level);
 }
 
+/* Version 2: the first described by field (1 was the struct as one blob). */
+static const struct ckpt_field uart_fields[] = {
+	CKPT_FIELD(struct uart_state, rx_fifo),
+	CKPT_FIELD(struct uart_state, rx_head),
+	CKPT_FIELD(struct uart_state, rx_count),
+	CKPT_FIELD(struct uart_state, ier),
+	CKPT_FIELD(struct uart_state, fcr),
+	CKPT_FIELD(struct uart_state, lcr),
+	CKPT_FIELD(struct uart_state, mcr),
+	CKPT_FIELD(struct uart_state, lsr_err),
+	CKPT_FIELD(struct uart_state, scr),
+	CKPT_FIELD(struct uart_state, dll),
+	CKPT_FIELD(struct uart_state, dlm),
+	CKPT_FIELD(struct uart_state, thre_pending),
+	CKPT_FIELD(struct uart_state, rx_brk),
+};
+
+/* The console file, when the UART opened one (serial0.fileName). */
+static unsigned uart_host_fds(struct device *d, struct dev_host_fd *out, unsigned max)
+{
+	struct uart *u = d->priv;
+	if (!u->own_fd || u->out_fd < 0 || max < 1)
+		return 0;
+	snprintf(out[0].name, sizeof(out[0].name), "serial%u", d->idx);
+	out[0].fd = u->out_fd;
+	return 1;
+}
+
 const struct device_type dev_type_uart = {
 	.name = "uart",
 	.count = uart_count,
@@ -353,5 +387,9 @@ const struct device_type dev_type_uart = {
 	.fdt_node = uart_fdt,
 	.mmio = &uart_mmio,
 	.state = uart_state_ck,
+	.state_version = 2,
+	.state_fields = uart_fields,
+	.nstate_fields = VMX_ARRAY_SIZE(uart_fields),
+	.host_fds = uart_host_fds,
 	.restored = uart_restored,
 };

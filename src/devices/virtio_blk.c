@@ -185,7 +185,7 @@ static void vblk_destroy(void *be)
 }
 
 int vblk_open(struct virtio_backend **out, void **be, const char *path, bool readonly,
-	      unsigned idx, struct verr *e)
+	      unsigned idx, int fd, struct verr *e)
 {
 	struct vblk *b = calloc(1, sizeof(*b));
 	int r;
@@ -193,14 +193,23 @@ int vblk_open(struct virtio_backend **out, void **be, const char *path, bool rea
 		return verr_set(e, -ENOMEM, "virtio-blk: out of memory");
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	b->readonly = readonly;
-	b->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd >= 0) {
+		/* Same open file as the vmx that handed it over: its flock comes along. */
+		b->fd = fd;
+	} else if (fd != -ENOENT) {
+		b->fd = -1;
+		r = verr_set(e, fd, "disk%u: handed-over fd for %s: %s", idx, path, strerror(-fd));
+		goto fail;
+	} else {
+		b->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	}
 	if (b->fd < 0) {
 		r = verr_set(e, -errno, "disk%u: cannot open %s%s: %s", idx, path,
 			     readonly ? "" : " for writing", strerror(errno));
 		goto fail;
 	}
-	/* Two VMs writing one image would corrupt it. */
-	if (flock(b->fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+	/* Two VMs writing one image would corrupt it (a handed-over fd already holds it). */
+	if (fd < 0 && flock(b->fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		r = verr_set(e, -errno, "disk%u: %s is in use by another process", idx, path);
 		goto fail;
 	}
@@ -230,7 +239,9 @@ int vblk_open(struct virtio_backend **out, void **be, const char *path, bool rea
 		.config_read = vblk_config_read,
 		.request = vblk_request,
 		.destroy = vblk_destroy,
+		.host_fd = b->fd,
 	};
+	snprintf(b->ops.host_fd_name, sizeof(b->ops.host_fd_name), "disk%u", idx);
 	*out = &b->ops;
 	*be = b;
 	return 0;

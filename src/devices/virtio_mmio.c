@@ -14,6 +14,7 @@
  * the virtio specification describes; the guest's driver then resets it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,7 +435,10 @@ static int vmmio_create(struct device *d, const struct dev_env *env, const struc
 	v->irq = VIRTIO_MMIO_IRQ0 + idx;
 	if (vc && idx < vc->ndisks && idx < VM_MAX_DISKS) {
 		struct virtio_backend *ops;
-		int r = vblk_open(&ops, &v->be, vc->disks[idx].path, vc->disks[idx].readonly, idx, e);
+		char name[16];
+		snprintf(name, sizeof(name), "disk%u", idx);
+		int r = vblk_open(&ops, &v->be, vc->disks[idx].path, vc->disks[idx].readonly, idx,
+				  vm_config_dup_fd(vc, name), e);
 		if (r < 0) {
 			free(v);
 			return r;
@@ -489,6 +493,42 @@ static void vmmio_restored(struct device *d)
 		dbg_virtq_reset(&v->dq[i], v->st.q[i].last_avail, v->st.q[i].used_idx);
 }
 
+/*
+ * Version 2: the first described by field (1 was the struct as one blob).
+ * Queues are fields of their own ("q0.desc", ...), so a later device with
+ * more queues only adds fields.
+ */
+#define VQ_FIELDS(i)                                                                   \
+	{ "q" #i ".num", offsetof(struct virtio_mmio_state, q[i].num), 4 },             \
+	{ "q" #i ".ready", offsetof(struct virtio_mmio_state, q[i].ready), 4 },         \
+	{ "q" #i ".desc", offsetof(struct virtio_mmio_state, q[i].desc), 8 },           \
+	{ "q" #i ".avail", offsetof(struct virtio_mmio_state, q[i].avail), 8 },         \
+	{ "q" #i ".used", offsetof(struct virtio_mmio_state, q[i].used), 8 },           \
+	{ "q" #i ".last_avail", offsetof(struct virtio_mmio_state, q[i].last_avail), 2 }, \
+	{ "q" #i ".used_idx", offsetof(struct virtio_mmio_state, q[i].used_idx), 2 }
+_Static_assert(VIRTIO_MAX_QUEUES == 1, "describe every queue in vmmio_fields");
+static const struct ckpt_field vmmio_fields[] = {
+	CKPT_FIELD(struct virtio_mmio_state, status),
+	CKPT_FIELD(struct virtio_mmio_state, dev_feat_sel),
+	CKPT_FIELD(struct virtio_mmio_state, drv_feat_sel),
+	CKPT_FIELD(struct virtio_mmio_state, queue_sel),
+	CKPT_FIELD(struct virtio_mmio_state, int_status),
+	CKPT_FIELD(struct virtio_mmio_state, config_gen),
+	CKPT_FIELD(struct virtio_mmio_state, driver_features),
+	VQ_FIELDS(0),
+};
+
+/* The backend's host fd (a disk image), when it has one. */
+static unsigned vmmio_host_fds(struct device *d, struct dev_host_fd *out, unsigned max)
+{
+	struct virtio_mmio *v = d->priv;
+	if (!v->ops || v->ops->host_fd < 0 || max < 1)
+		return 0;
+	snprintf(out[0].name, sizeof(out[0].name), "%s", v->ops->host_fd_name);
+	out[0].fd = v->ops->host_fd;
+	return 1;
+}
+
 const struct device_type dev_type_virtio_mmio = {
 	.name = "virtio-mmio",
 	.count = vmmio_count,
@@ -498,5 +538,9 @@ const struct device_type dev_type_virtio_mmio = {
 	.fdt_node = vmmio_fdt,
 	.mmio = &virtio_mmio_ops,
 	.state = vmmio_state_ck,
+	.state_version = 2,
+	.state_fields = vmmio_fields,
+	.nstate_fields = VMX_ARRAY_SIZE(vmmio_fields),
+	.host_fds = vmmio_host_fds,
 	.restored = vmmio_restored,
 };

@@ -56,6 +56,9 @@ struct virtio_backend {
 	/* Handles one request; returns bytes written into the writable part. */
 	uint32_t (*request)(void *be, unsigned queue, const struct virtio_chain *c);
 	void (*destroy)(void *be);
+	/* The host fd behind the device (a disk image) for a hand-over, -1 = none. */
+	int host_fd;
+	char host_fd_name[16];
 };
 
 struct virtq_state {
@@ -88,8 +91,12 @@ struct iovec;
 int virtio_chain_iov(const struct virtio_chain *c, bool write, uint64_t off, uint64_t len,
 		     struct iovec *iov, unsigned max);
 
-/* Backends (virtio_blk.c). */
+/*
+ * Backends (virtio_blk.c).  fd >= 0: the image is already open (handed over by
+ * another vmx, with its lock); it is used instead of opening path, and owned.
+ * A negative fd other than -ENOENT is an error to report.
+ */
 int vblk_open(struct virtio_backend **out, void **be, const char *path, bool readonly,
-	      unsigned idx, struct verr *e);
+	      unsigned idx, int fd, struct verr *e);
 
 #endif

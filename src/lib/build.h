@@ -68,6 +68,7 @@ enum {
 	VMX_EXIT_USAGE = 2,    /* bad command line */
 	VMX_EXIT_SUSPENDED = 3,/* VM state was saved to its checkpoint */
 	VMX_EXIT_RESET = 4,    /* guest asked for a reboot and the board could not do it in place */
+	VMX_EXIT_HANDEDOVER = 5,/* the VM now runs in another vmx process (docs/HANDOVER.md) */
 	VMX_EXIT_PANIC = 70,   /* a monitor check failed; crash report written */
 };
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ struct ctl_client {
 struct ctl {
 	struct vmx *x;
 	int lfd, stopfd, dirfd;
+	ino_t ino;               /* the socket file we bound, to remove only that one */
 	pthread_t thread;
 	char path[4200];
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
@@ -69,6 +71,9 @@ static const struct ctl_command ctl_commands[] = {
 	{ "suspendStatus", "state and progress of a suspend", cmd_suspend_status },
 	{ "suspendCancel", "cancel a suspend in progress; the VM keeps running", cmd_suspend_cancel },
 	{ "hash", "SHA-256 of the machine state at an instruction boundary", cmd_hash },
+	{ "handover", "hand the running VM over to the vmx listening at \"peer\" (exit 5)",
+	  (ctl_handler)handover_ctl_start },
+	{ "handoverStatus", "state, timestamps and downtime of a hand-over", (ctl_handler)handover_ctl_status },
 	{ "stats", "stats build: counters per vCPU (format: json or prometheus)", stats_ctl_stats },
 	{ "kstats", "stats build: kstat invocations and samples per vCPU", stats_ctl_kstats },
 	{ "help", "list the commands", cmd_help },
@@ -377,6 +382,10 @@ int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
 		rc = verr_set(e, -errno, "control socket %s: %s", c->path, strerror(errno));
 		goto err;
 	}
+	{
+		struct stat st;
+		c->ino = fstatat(c->dirfd, CTL_SOCKET_NAME, &st, 0) == 0 ? st.st_ino : 0;
+	}
 	rc = pthread_create(&c->thread, NULL, ctl_thread, c);
 	if (rc) {
 		rc = verr_set(e, -rc, "control socket thread: %s", strerror(rc));
@@ -408,7 +417,10 @@ void ctl_stop(struct ctl *c)
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (c->clients[i])
 			drop_client(c, i);
-	unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
+	/* After a hand-over the path is the new vmx's socket: leave it alone. */
+	struct stat st;
+	if (fstatat(c->dirfd, CTL_SOCKET_NAME, &st, 0) == 0 && st.st_ino == c->ino)
+		unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
 	close(c->lfd);
 	close(c->stopfd);
 	close(c->dirfd);

@@ -1,6 +1,8 @@
 /*
- * vmx.h - the vmx program's own context, shared by main.c and the control
- * socket (ctl.c).
+ * vmx.h - the vmx program's own context, shared by main.c (open and close),
+ * runloop.c (running the guest and serving what stops it), handover.c
+ * (moving the running VM to another vmx process) and the control socket
+ * (ctl.c).
  */
 #ifndef VMX_VMX_VMX_H
 #define VMX_VMX_VMX_H
@@ -10,12 +12,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include "../board/vm.h"
 #include "../ckpt/ckpt.h"
 #include "../lib/cfg.h"
 #include "../lib/mxuser.h"
+#include "handover.h"
 
 struct ctl;
+
+/* The command line. */
+struct vmx_opts {
+	const char *elf;          /* --elf FILE */
+	bool echo;                /* copy warnings and errors to stderr (not --quiet) */
+	bool resume;              /* --resume */
+	bool want_hash;           /* --hash */
+	bool suspend_at_end;      /* --suspend */
+	uint64_t until;           /* --until-insns N, 0 = none */
+	uint64_t hash_every;      /* --hash-every N, 0 = none */
+	const char *incoming;     /* --incoming-handover SOCK: take over a running VM */
+	const char *handover_to;  /* --handover SOCK: at --until-insns, hand over to SOCK */
+};
 
 struct vmx {
 	char vmx_path[4096];     /* the .vmx file, "" with a bare --elf run */
@@ -44,7 +61,29 @@ struct vmx {
 
 	/* Resume: the checkpoint being loaded (memory may still be arriving). */
 	struct ckpt_reader *resume_reader;
+	pthread_t resume_cleanup;
+	bool resume_cleanup_started;
+
+	/* Hand-over to or from another vmx process (handover.c). */
+	struct handover ho;
 };
+
+/* Why the guest stopped running on this thread (runloop.c). */
+enum vmx_stop {
+	VMX_STOP_BUDGET,        /* --until-insns reached */
+	VMX_STOP_HASH_POINT,    /* a --hash-every boundary */
+	VMX_STOP_HASH_REQUEST,  /* "hash" on the control socket */
+	VMX_STOP_SUSPEND,       /* "suspend" on the control socket, or --suspend at the budget */
+	VMX_STOP_HANDOVER,      /* "handover" on the control socket, or --handover at the budget */
+	VMX_STOP_DONE,          /* powered off, reset, error, signal: the run is over */
+};
+
+/* runloop.c: runs the guest until it ends; returns the exit status. */
+int vmx_run(struct vmx *x, const struct vmx_opts *o);
+/* runloop.c: atomically sets (value) or removes (NULL) checkpoint.vmState in the .vmx. */
+int vmx_set_vmstate_key(struct vmx *x, const char *value, struct verr *e);
+/* main.c: CLOCK_MONOTONIC or another clock, in ns. */
+uint64_t vmx_clock_ns(clockid_t clk);
 
 enum vmx_suspend {
 	VMX_SUSPEND_NONE = 0, VMX_SUSPEND_REQUESTED, VMX_SUSPEND_RUNNING, VMX_SUSPEND_DONE,
