@@ -313,6 +313,35 @@ int handover_connect(struct vmx *x, const char *path, struct verr *e)
 		goto fail;
 	}
 	json_decref(hello);
+	hello = NULL;
+	/*
+	 * The host fds go now, while the guest still runs: the receiver builds
+	 * its machine around them (mapping guest RAM, taking the disks) but
+	 * touches nothing until "go", so only the state travels during the pause.
+	 */
+	char names[VM_MAX_HOST_FDS][16];
+	int fds[VM_MAX_HOST_FDS];
+	unsigned n = vm_host_fds(x->vm, names, fds, VM_MAX_HOST_FDS);
+	json_t *fdnames = json_array();
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(fdnames, json_string(names[i]));
+	rc = send_msg(fd, json_pack("{s:s, s:i, s:i, s:s, s:s, s:o}", "msg", "fds", "proto",
+				    HANDOVER_PROTOCOL_VERSION, "pid", (int)getpid(), "buildType",
+				    VMX_BUILDTYPE_NAME, "version", vmx_version, "fds", fdnames),
+		      fds, n, e);
+	if (rc < 0)
+		goto fail;
+	if ((rc = recv_msg(fd, HO_STATE_MS, &hello, NULL, NULL, e)) < 0) {
+		verr_prefix(e, rc, "waiting for the receiving vmx to build its machine");
+		goto fail;
+	}
+	if (strcmp(msg_type(hello), "prepared") != 0) {
+		const char *err = json_string_value(json_object_get(hello, "error"));
+		rc = verr_set(e, -EPROTO, "the receiving vmx (%s build) refused: %s", h->peer_build,
+			      err ? err : msg_type(hello));
+		goto fail;
+	}
+	json_decref(hello);
 	h->fd = fd;
 	LOG_INF("handover: connected to pid %d (%s build) at %s", (int)h->peer_pid, h->peer_build,
 		path);
@@ -362,10 +391,7 @@ static int take_back(struct vmx *x, int rc, struct verr *e, const char *what)
 int handover_send(struct vmx *x, struct verr *e)
 {
 	struct handover *h = &x->ho;
-	char names[VM_MAX_HOST_FDS][16];
-	int fds[HO_MAX_FDS];
-	json_t *reply = NULL, *fdnames;
-	unsigned n;
+	json_t *reply = NULL;
 	int rc, statefd = -1;
 
 	h->t.stop = vmx_now_ns();
@@ -380,20 +406,12 @@ int handover_send(struct vmx *x, struct verr *e)
 	vm_flush_output(x->vm);
 	if ((rc = state_image(x, &statefd, e)) < 0)
 		return take_back(x, rc, e, "saving the state");
-	fds[0] = statefd;
-	n = vm_host_fds(x->vm, names, fds + 1, VM_MAX_HOST_FDS);
-	fdnames = json_array();
-	json_array_append_new(fdnames, json_string("state"));
-	for (unsigned i = 0; i < n; i++)
-		json_array_append_new(fdnames, json_string(names[i]));
 	h->t.sent = vmx_now_ns();
 	rc = send_msg(h->fd,
-		      json_pack("{s:s, s:i, s:i, s:s, s:s, s:I, s:I, s:I, s:o}", "msg", "state",
-				"proto", HANDOVER_PROTOCOL_VERSION, "pid", (int)getpid(),
-				"buildType", VMX_BUILDTYPE_NAME, "version", vmx_version,
-				"tRequest", (json_int_t)h->t.request, "tStop", (json_int_t)h->t.stop,
-				"tSent", (json_int_t)h->t.sent, "fds", fdnames),
-		      fds, n + 1, e);
+		      json_pack("{s:s, s:I, s:I, s:I}", "msg", "state", "tRequest",
+				(json_int_t)h->t.request, "tStop", (json_int_t)h->t.stop, "tSent",
+				(json_int_t)h->t.sent),
+		      &statefd, 1, e);
 	close(statefd);
 	if (rc < 0)
 		return take_back(x, rc, e, "sending the state");
@@ -490,42 +508,44 @@ static bool peer_gone(int pidfd, int ms)
 	return pidfd >= 0 && poll(&p, 1, ms) == 1;
 }
 
-/* Builds and restores the machine from the state message and its fds. */
-static int take_state(struct vmx *x, json_t *st, int *fds, unsigned nfds, struct verr *e)
+/* Builds the machine around the handed-over host fds (guest RAM, disks, console). */
+static int take_fds(struct vmx *x, json_t *m, int *fds, unsigned nfds, struct verr *e)
 {
-	json_t *names = json_object_get(st, "fds");
-	struct ckpt_reader *rd = NULL;
-	int statefd = -1, rc;
+	json_t *names = json_object_get(m, "fds");
 
-	if (!json_is_array(names) || json_array_size(names) != nfds || nfds < 1)
+	if (json_integer_value(json_object_get(m, "proto")) != HANDOVER_PROTOCOL_VERSION)
+		return verr_set(e, -EPROTO, "hand-over protocol %lld, this vmx speaks %d",
+				(long long)json_integer_value(json_object_get(m, "proto")),
+				HANDOVER_PROTOCOL_VERSION);
+	if (!json_is_array(names) || json_array_size(names) != nfds)
 		return verr_set(e, -EPROTO, "%u fds arrived for %zu names", nfds,
 				json_array_size(names));
-	if (json_integer_value(json_object_get(st, "proto")) != HANDOVER_PROTOCOL_VERSION)
-		return verr_set(e, -EPROTO, "hand-over protocol %lld, this vmx speaks %d",
-				(long long)json_integer_value(json_object_get(st, "proto")),
-				HANDOVER_PROTOCOL_VERSION);
 	x->vc.nhost_fds = 0;
 	for (unsigned i = 0; i < nfds; i++) {
 		const char *name = json_string_value(json_array_get(names, i));
-		if (!name)
+		if (!name || strlen(name) >= 16)
 			return verr_set(e, -EPROTO, "fd %u has no name", i);
-		if (strcmp(name, "state") == 0) {
-			statefd = fds[i];
-			continue;
-		}
 		if (x->vc.nhost_fds == VM_MAX_HOST_FDS)
 			return verr_set(e, -E2BIG, "too many fds");
 		snprintf(x->vc.host_fds[x->vc.nhost_fds].name, 16, "%s", name);
 		x->vc.host_fds[x->vc.nhost_fds++].fd = fds[i];
 	}
-	if (statefd < 0)
-		return verr_set(e, -EPROTO, "no state image among the fds");
 	if (vm_config_dup_fd(&x->vc, "ram") == -ENOENT)
 		return verr_set(e, -EPROTO, "no guest RAM among the fds");
+	/* Only the layout: guest RAM is the running guest's and must not be written. */
 	x->vc.resume = true;
-	if ((rc = vm_create(&x->vm, &x->vc, e)) < 0)
-		return rc;
-	int dupfd = fcntl(statefd, F_DUPFD_CLOEXEC, 0);
+	return vm_create(&x->vm, &x->vc, e);
+}
+
+/* Restores the machine state from the state image the sender passed. */
+static int take_state(struct vmx *x, int *fds, unsigned nfds, struct verr *e)
+{
+	struct ckpt_reader *rd = NULL;
+	int rc;
+
+	if (nfds != 1)
+		return verr_set(e, -EPROTO, "the state came with %u fds, not 1", nfds);
+	int dupfd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
 	if (dupfd < 0)
 		return verr_set(e, -errno, "dup: %s", strerror(errno));
 	if ((rc = ckpt_reader_open_fd(&rd, dupfd, "handed-over state", e)) < 0)
@@ -533,6 +553,19 @@ static int take_state(struct vmx *x, json_t *st, int *fds, unsigned nfds, struct
 	rc = vm_restore_state(x->vm, rd, e);
 	ckpt_reader_close(rd);
 	return rc;
+}
+
+static void refuse(int fd, struct verr *e)
+{
+	struct verr ignore;
+	LOG_ERR("handover: refusing: %s", e->msg);
+	send_msg(fd, json_pack("{s:s, s:s}", "msg", "refused", "error", e->msg), NULL, 0, &ignore);
+}
+
+static void close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
 }
 
 int handover_receive(struct vmx *x, const char *path, struct verr *e)
@@ -567,30 +600,48 @@ int handover_receive(struct vmx *x, const char *path, struct verr *e)
 	if ((rc = send_msg(fd, hello_msg(), NULL, 0, e)) < 0)
 		goto out;
 	test_pause(x, "hello");
+	/* The host fds, while the guest still runs in the sender. */
 	rc = recv_msg(fd, HO_STATE_MS, &m, fds, &nfds, e);
-	if (rc == 0 && strcmp(msg_type(m), "state") != 0)
+	if (rc == 0 && strcmp(msg_type(m), "fds") != 0)
 		rc = verr_set(e, -EPROTO, "the sending vmx gave up: %s",
 			      json_string_value(json_object_get(m, "error")) ?: msg_type(m));
-	if (rc < 0)
+	if (rc < 0) {
+		close_fds(fds, nfds);
 		goto out;
-	h->t.received = vmx_now_ns();
-	h->t.request = msg_u64(m, "tRequest");
-	h->t.stop = msg_u64(m, "tStop");
-	h->t.sent = msg_u64(m, "tSent");
+	}
 	const char *build = json_string_value(json_object_get(m, "buildType"));
 	snprintf(h->peer_build, sizeof(h->peer_build), "%s", build ? build : "?");
 	LOG_INF("handover: taking over from pid %d (%s build, vmx %s): %u fds", (int)h->peer_pid,
 		h->peer_build, json_string_value(json_object_get(m, "version")) ?: "?", nfds);
-	rc = take_state(x, m, fds, nfds, e);
+	rc = take_fds(x, m, fds, nfds, e);
 	/* The machine holds its own duplicates of whatever it uses. */
-	for (unsigned i = 0; i < nfds; i++)
-		close(fds[i]);
+	close_fds(fds, nfds);
 	x->vc.nhost_fds = 0;
+	if (rc == 0)
+		rc = send_msg(fd, json_pack("{s:s}", "msg", "prepared"), NULL, 0, e);
+	else
+		refuse(fd, e);
+	json_decref(m);
+	m = NULL;
+	if (rc < 0)
+		goto out;
+	/* The state, once the sender has stopped the guest. */
+	rc = recv_msg(fd, HO_STATE_MS, &m, fds, &nfds, e);
+	if (rc == 0 && strcmp(msg_type(m), "state") != 0)
+		rc = verr_set(e, -EPROTO, "the sending vmx gave up: %s",
+			      json_string_value(json_object_get(m, "error")) ?: msg_type(m));
 	if (rc < 0) {
-		struct verr ignore;
-		LOG_ERR("handover: refusing the state: %s", e->msg);
-		send_msg(fd, json_pack("{s:s, s:s}", "msg", "refused", "error", e->msg), NULL, 0,
-			 &ignore);
+		close_fds(fds, nfds);
+		goto out;
+	}
+	h->t.received = vmx_now_ns();
+	h->t.request = msg_u64(m, "tRequest");
+	h->t.stop = msg_u64(m, "tStop");
+	h->t.sent = msg_u64(m, "tSent");
+	rc = take_state(x, fds, nfds, e);
+	close_fds(fds, nfds);
+	if (rc < 0) {
+		refuse(fd, e);
 		goto out;
 	}
 	test_pause(x, "restored");
