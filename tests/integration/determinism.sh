@@ -4,7 +4,10 @@
 # reads its virtio disk:
 #  - runs to N in release, beta and stats; the hashes at every step agree;
 #  - is suspended at K by each build type A and resumed to N by each build
-#    type B (all nine pairs); every final hash equals the uninterrupted run's.
+#    type B (all nine pairs); every final hash equals the uninterrupted run's;
+#  - is handed over at K by a running A to a B started with
+#    --incoming-handover (the fast switch: memfd and fds passed, no file),
+#    all nine pairs; B's hash at N equals the uninterrupted run's.
 set -u
 B=${B:-build}
 G="$PWD/$B/guest"
@@ -61,3 +64,24 @@ for a in release beta stats; do
     check "det-pair-$a-to-$b" test -n "$h" -a "$h" = "$ref"
   done
 done
+
+# Hand-over at K from a running A to B, which runs on to N.
+for a in release beta stats; do
+  for b in release beta stats; do
+    d="$tmp/ho-$a-$b"
+    mkvm "$d"
+    "$B/${bin[$b]}" --quiet --incoming-handover "$d/ho.sock" --until-insns "$N" --hash \
+      "$d/det.vmx" >"$d/b.out" 2>"$d/b.err" &
+    bpid=$!
+    for _ in $(seq 1 100); do [ -S "$d/ho.sock" ] && break; sleep 0.05; done
+    "$B/${bin[$a]}" --quiet --until-insns "$K" --handover "$d/ho.sock" "$d/det.vmx" \
+      >/dev/null 2>"$d/a.err"
+    arc=$?
+    wait $bpid
+    brc=$?
+    h=$(tail -1 "$d/b.out" | sed 's/.*sha256=//')
+    check "det-handover-$a-to-$b-exit5" test $arc -eq 5
+    check "det-handover-$a-to-$b" test $brc -eq 0 -a -n "$h" -a "$h" = "$ref"
+  done
+done
+check det-handover-no-vmss test -z "$(ls "$tmp"/ho-*/det.vmss 2>/dev/null)"
