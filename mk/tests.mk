@@ -40,3 +40,10 @@ fuzz: $(FUZZ_BINS)
 	  || exit 1; done
 
 .PHONY: check tests unit-tests fuzz fuzz-build guest-for-tests
+
+# The README's two commands in a minimal Debian 12 root (root only; minutes,
+# mostly apt and make check).  Not part of `make check`: run it before a
+# change to the build, scripts/deps.sh or the guest tooling lands.
+fresh-check:
+	tests/fresh-check.sh
+.PHONY: fresh-check
