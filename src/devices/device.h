@@ -9,7 +9,8 @@
  * so unit tests can run a device against fakes.
  *
  * Device state lives in plain structs without pointers (<dev>_state) inside
- * each device's private struct, ready for a later checkpoint to copy.
+ * each device's private struct, so that saving and restoring it (the
+ * checkpoint, through each type's ops) never has to follow a pointer.
  */
 #ifndef VMX_DEVICES_DEVICE_H
 #define VMX_DEVICES_DEVICE_H
