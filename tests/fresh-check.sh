@@ -46,8 +46,10 @@ else
       { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null; }
   fi
   echo "fresh-check: building a minimal Debian 12 root from $sources (about a minute)"
-  mmdebstrap --quiet --variant=minbase --include=make bookworm "$BASE.tmp" "$sources"
-  mv "$BASE.tmp" "$BASE"
+  # mmdebstrap picks the output format from the name: keep the .tar ending.
+  rm -rf "$F/new.tar" "$BASE"
+  mmdebstrap --quiet --variant=minbase --include=make bookworm "$F/new.tar" "$sources"
+  mv "$F/new.tar" "$BASE"
 fi
 
 R=$(mktemp -d "$F/root.XXXXXX")
