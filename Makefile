@@ -6,6 +6,24 @@
 
 include mk/buildtypes.mk
 
+# Every target that builds anything first checks the Debian packages the build
+# and tests need (scripts/deps.sh: installs them as root, else prints the one
+# apt-get line and stops), so a missing package is named before a compiler
+# fails on a missing header.  Sub-makes inherit the result.
+NO_DEPS_GOALS := clean help deps fresh-check
+ifneq ($(MAKECMDGOALS),)
+ifeq ($(filter-out $(NO_DEPS_GOALS),$(MAKECMDGOALS)),)
+VMX3_DEPS_CHECKED := 1
+endif
+endif
+ifndef VMX3_DEPS_CHECKED
+DEPS_STATUS := $(shell scripts/deps.sh >&2; echo $$?)
+ifneq ($(DEPS_STATUS),0)
+$(error missing Debian packages (see the apt-get line above))
+endif
+export VMX3_DEPS_CHECKED := 1
+endif
+
 CC       ?= cc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -109,6 +127,6 @@ clean:
 	rm -rf $(B)
 
 # --- demo --------------------------------------------------------------------------
-demo: deps
+demo:
 	$(MAKE) -j2 all guest
 	B=$(B) scripts/demo.sh

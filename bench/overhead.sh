@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # overhead.sh - what a build type or a knob costs, as ratios measured side by
-# side in one run (the stats issue's "stats versus release at most 3 % slower
+# side in one run (the goal "stats versus release at most 3 % slower
 # on a CPU-bound and on an I/O-bound workload", beta under 2x, and the
 # callstack profiler's "sampling on versus off at most 1 %").
 #

@@ -45,8 +45,6 @@ for pair in default:release/vmx; do
   echo "   $(head -1 "$vm/vmx.log")"
   printf -- '-- powered off after %.1f s\n' "$(echo "$end - $start" | bc)"
 done
-echo
-echo "Old logs are rotated: $(cd "$vm" && ls vmx*.log | tr '\n' ' ')"
 
 echo
 echo "== hostd: one VM switched between build types while it runs (vmx-buildtype)"

@@ -1,15 +1,32 @@
 #!/usr/bin/env bash
-# run.sh - runs every test tier and ends with one summary line:
+# run.sh - runs the test tiers and ends with one summary line:
 #   N passed, N failed[, N skipped]
-# Unit tests are cmocka binaries (counted per test case); integration and ISA
-# scripts print one "PASS name" / "FAIL name" / "SKIP name (why)" line each.
+#
+# Usage: tests/run.sh [TIER...]      (no tier: all of them, in this order)
+#   unit         cmocka binaries under $B/tests/unit (counted per test case)
+#   integration  tests/integration/*.sh and tests/vmx3.sh's wrapper
+#   security     tests/security/*.sh: hostile clients, bad files, limits
+#   isa          the bare-metal ISA tests under vmx --elf
+#   fuzz-smoke   every fuzz target for a short, fixed run
+# Scripts print one "PASS name" / "FAIL name" / "SKIP name (why)" line each; a
+# script that exits non-zero without a FAIL line counts as one failure.  A tier
+# with nothing to run is a failure, not a silent pass.
 set -u
 B=${B:-build}
 export B
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+ALL_TIERS="unit integration security isa fuzz-smoke"
 pass=0 fail=0 skip=0
 failed=()
+ran=()
+
+tiers=("$@")
+[ ${#tiers[@]} -eq 0 ] && read -r -a tiers <<<"$ALL_TIERS"
+for t in "${tiers[@]}"; do
+  case " $ALL_TIERS " in *" $t "*) ;; *)
+    echo "run.sh: unknown tier \"$t\" (tiers: $ALL_TIERS)" >&2; exit 2 ;; esac
+done
 
 count_lines() { # reads PASS/FAIL/SKIP lines from a script's output
   local out=$1 name=$2 rc=$3 p f s
@@ -22,41 +39,78 @@ count_lines() { # reads PASS/FAIL/SKIP lines from a script's output
   return 0
 }
 
-echo "== unit tests"
-for t in "$B"/tests/unit/test_*; do
-  [ -x "$t" ] || continue
-  out=$(mktemp)
-  ASAN_OPTIONS=detect_leaks=1 "$t" >"$out" 2>&1; rc=$?
-  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-  p=${p:-0}; f=${f:-0}
-  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  printf '%-40s %s passed, %s failed\n' "$(basename "$t")" "$p" "$f"
-  if [ "$f" -gt 0 ]; then failed+=("$(basename "$t")"); tail -40 "$out"; fi
-  pass=$((pass + p)); fail=$((fail + f))
-  rm -f "$out"
-done
+nothing_to_run() { # TIER WHY
+  echo "FAIL $1 ($2)"
+  fail=$((fail + 1)); failed+=("$1")
+}
 
-for s in tests/integration/*.sh; do
-  [ -e "$s" ] || continue
-  echo "== $s"
-  out=$(mktemp)
-  bash "$s" >"$out" 2>&1; rc=$?
-  cat "$out"
-  count_lines "$out" "$s" "$rc"
-  rm -f "$out"
-done
+run_scripts() { # TIER SCRIPT...
+  local tier=$1 s out rc n=0; shift
+  for s in "$@"; do
+    [ -e "$s" ] || continue
+    n=$((n + 1))
+    echo "== $s"
+    out=$(mktemp)
+    bash "$s" >"$out" 2>&1; rc=$?
+    cat "$out"
+    count_lines "$out" "$s" "$rc"
+    rm -f "$out"
+  done
+  [ $n -gt 0 ] || nothing_to_run "$tier" "no test scripts found"
+}
 
-if [ -x tests/isa/run.sh ] && [ -x "$B/release/vmx" ]; then
+tier_unit() {
+  local t out rc p f n=0
+  echo "== unit tests"
+  for t in "$B"/tests/unit/test_*; do
+    [ -x "$t" ] || continue
+    n=$((n + 1))
+    out=$(mktemp)
+    ASAN_OPTIONS=detect_leaks=1 "$t" >"$out" 2>&1; rc=$?
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    p=${p:-0}; f=${f:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    printf '%-40s %s passed, %s failed\n' "$(basename "$t")" "$p" "$f"
+    if [ "$f" -gt 0 ]; then failed+=("$(basename "$t")"); tail -40 "$out"; fi
+    pass=$((pass + p)); fail=$((fail + f))
+    rm -f "$out"
+  done
+  [ $n -gt 0 ] || nothing_to_run unit "no unit test binaries in $B/tests/unit (make unit-tests)"
+}
+
+tier_integration() {
+  local s list=()
+  for s in tests/integration/*.sh; do
+    # hostd_lib.sh is sourced by the others; fuzz_smoke.sh is its own tier.
+    case $s in */hostd_lib.sh|*/fuzz_smoke.sh) continue ;; esac
+    list+=("$s")
+  done
+  run_scripts integration "${list[@]}"
+}
+
+tier_security() { run_scripts security tests/security/*.sh; }
+
+tier_fuzz_smoke() { run_scripts fuzz-smoke tests/integration/fuzz_smoke.sh; }
+
+tier_isa() {
+  local out rc
+  if [ ! -x "$B/release/vmx" ]; then nothing_to_run isa "$B/release/vmx missing"; return; fi
   echo "== ISA tests (vmx --elf)"
   out=$(mktemp)
   tests/isa/run.sh "$B/release/vmx" >"$out" 2>&1; rc=$?
   grep -E '^(PASS|FAIL|SKIP) ' "$out" | grep -v '^PASS ' || true
   count_lines "$out" "isa" "$rc"
   rm -f "$out"
-fi
+}
+
+for t in "${tiers[@]}"; do
+  "tier_${t//-/_}"
+  ran+=("$t")
+done
 
 echo
+echo "tiers run: ${ran[*]}"
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 if [ "$skip" -gt 0 ]; then
   echo "$pass passed, $fail failed, $skip skipped"

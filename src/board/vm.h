@@ -108,7 +108,7 @@ struct hart;
 struct hart *vm_hart(struct vm *vm, unsigned i);
 
 /*
- * Checkpoint (suspend/resume), added by the lead for the checkpoint issue.
+ * Checkpoint (suspend/resume).
  * vm_save: the VM must be stopped at an instruction boundary (vm_run returned
  * VM_RESULT_STOPPED); writes every hart, device and board section and guest
  * memory.  vm_restore: after vm_create with the same configuration and before
@@ -127,7 +127,7 @@ int vm_restore(struct vm *vm, struct ckpt_reader *r, struct verr *e);
  * is checked for its size only.
  */
 const char *vm_ckpt_problem(struct vm *vm, const char *path);
-/* Guest RAM size and memfd, for the checkpoint and a later memory hand-over. */
+/* Guest RAM size in bytes, as the checkpoint records it. */
 uint64_t vm_mem_size(const struct vm *vm);
 
 /*

@@ -103,7 +103,7 @@ uint64_t hart_tohost_value(const struct hart *h);
 
 
 /*
- * Added for the callstack profiler (issue 7; bodies in src/cpu/peek.c).
+ * For the callstack profiler (bodies in src/cpu/peek.c).
  * Side-effect-free views of a hart for a sampler running in a signal handler
  * on the hart's own thread: no A/D updates, no TLB fill, no exception raised.
  *

@@ -9,10 +9,11 @@
  * so unit tests can run a device against fakes.
  *
  * Device state lives in plain structs without pointers (<dev>_state) inside
- * each device's private struct.  What crosses a process boundary (the .vmss
- * file, a hand-over to another vmx) is that struct field by field, by name,
- * under the device type's own version: two build types, or two releases,
- * agree on what each field means, never on struct layout.
+ * each device's private struct, so that saving and restoring it never has
+ * to follow a pointer.  What crosses a process boundary (the .vmss file, a
+ * hand-over to another vmx) is that struct field by field, by name, under
+ * the device type's own version: two build types, or two releases, agree on
+ * what each field means, never on struct layout.
  */
 #ifndef VMX_DEVICES_DEVICE_H
 #define VMX_DEVICES_DEVICE_H

@@ -84,5 +84,11 @@ n=$(counter); wait_counter "$n"
 echo "   guest counter carried on: $n -> $(counter)"
 "$HOST/vmx3-cmd" list
 
+step "logs: each vmx process started its own, the older ones rotated"
+for f in "$DS"/default/vmx.log "$DS"/default/vmx-[0-9]*.log; do
+  [ -e "$f" ] || continue
+  printf '   %-10s %s\n' "$(basename "$f")" "$(head -1 "$f" | sed -n 's/.*\(pid=[0-9]*\).*\(buildType=[a-z]*\).*/\1 \2/p')"
+done
+
 step "events"
 "$HOST/vmx3-cmd" events "$vmid" | head -8

@@ -87,7 +87,9 @@ int log_open(const char *dir, const char *base, unsigned keep_old, const char *b
 		return rc;
 	if (path_of(path, sizeof(path), dir, base, -1) < 0)
 		return verr_set(e, -ENAMETOOLONG, "log path too long in %s", dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* O_APPEND: hostd appends its own notes to this file while vmx runs; a
+	 * plain offset would write over them. */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return verr_set(e, -errno, "cannot create %s: %s", path, strerror(errno));
 	fp = fdopen(fd, "w");

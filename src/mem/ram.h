@@ -1,9 +1,9 @@
 /*
  * ram.h - guest RAM: one memfd-backed MAP_SHARED mapping.
  *
- * Keeping guest memory in a memfd is a seam for later work: a new vmx process
- * can be handed the fd and map the same pages without copying (fast build-type
- * switch).  Guest physical address `base` maps to host pointer `host`.
+ * Guest memory is a memfd rather than anonymous memory so that it is a file
+ * descriptor: another process given the fd maps the same pages without a
+ * copy.  Guest physical address `base` maps to host pointer `host`.
  */
 #ifndef VMX_MEM_RAM_H
 #define VMX_MEM_RAM_H

@@ -1,5 +1,5 @@
 /*
- * callstack.h - the callstack profiler of the stats build (issue 7).
+ * callstack.h - the callstack profiler of the stats build.
  *
  * Each sampled thread (the thread running the vCPUs) gets a per-thread timer
  * (timer_create, SIGEV_THREAD_ID) at CS_HZ.  The SIGPROF handler records one

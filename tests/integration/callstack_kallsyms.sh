@@ -17,10 +17,10 @@ ok() { echo "PASS $1"; }
 bad() { echo "FAIL $1${2:+ ($2)}"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 
-[ -e "$G/Image" ] || { echo "SKIP callstack-kallsyms (no guest: make guest)"; exit 0; }
+[ -e "$G/Image" ] || { bad callstack-kallsyms "no guest kernel $G/Image (make guest)"; exit 1; }
 if ! make -s B="$B" "$B/stats/vmx-stats" "$B/stats/tests/ksymdump" >/dev/null 2>&1; then
   bad "callstack-kallsyms-build"
-  exit 0
+  exit 1
 fi
 D="$PWD/$B/stats/tests/ksymdump"
 tmp=$(mktemp -d)
@@ -118,5 +118,5 @@ case "$gs" in
   check "callstack-kallsyms-profile-symbols" test "$(awk '{ print $3 }' <<<"$gs")" -gt 10000
   check "callstack-kallsyms-profile-names" awk '$1 == "frame" && $3 == "g" && $6 != "-" { n++ } END { exit !(n > 0) }' "$prof" ;;
 *)
-  echo "SKIP callstack-kallsyms-profile (the profiler does not load the Image's symbols on its own: $gs)" ;;
+  bad callstack-kallsyms-profile "the profiler did not load the Image's symbols on its own: ${gs:-no guest_symbols line in ${prof:-any profile}}" ;;
 esac

@@ -160,7 +160,7 @@ EOP
 "$V" --html -o "$tmp/p.html" "$tmp/vm"
 chrome=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chrome" ]; then
-  echo "SKIP callstack-html-chromium (chromium not installed)"
+  bad callstack-html-chromium "chromium not installed (scripts/deps.sh installs it)"
 else
   timeout 90 "$chrome" --headless --no-sandbox --disable-gpu --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \

@@ -15,8 +15,8 @@ ok() { echo "PASS $1"; }
 bad() { echo "FAIL $1${2:+ ($2)}"; }
 
 if ! command -v riscv64-linux-gnu-objdump >/dev/null; then
-  echo "SKIP disasm-objdump (riscv64-linux-gnu-objdump not installed)"
-  exit 0
+  bad disasm-objdump "riscv64-linux-gnu-objdump not installed (scripts/deps.sh installs it)"
+  exit 1
 fi
 if ! make -s B="$B" "$B/host/vmx-callstack" isa-tests >/dev/null 2>&1; then
   bad "disasm-objdump-build"
@@ -106,6 +106,6 @@ if [ -n "$bb" ]; then
   echo "busybox: $out"
   if [ $rc -eq 0 ]; then ok "disasm-objdump-busybox"; else bad "disasm-objdump-busybox"; fi
 else
-  echo "SKIP disasm-objdump-busybox (no busybox package in the cache)"
+  bad disasm-objdump-busybox "no busybox package in the guest cache (make guest fetches it)"
 fi
 exit 0

@@ -58,7 +58,8 @@ for i in range(5, -1, -1):
         os.rename(src, os.path.join(vmdir, "vmx-%d.log" % (i + 1)))
 if os.path.exists(log):
     os.rename(log, os.path.join(vmdir, "vmx-0.log"))
-logf = open(log, "w", buffering=1)
+# Appending, as vmx does: hostd adds its own notes to the same file.
+logf = os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o640), "w", buffering=1)
 logf.write("Log for vmx3 pid=%d version=0.fake build=fake buildType=%s hostKernel=%s\n"
            % (os.getpid(), bt, os.uname().release))
 if bt == "stats":

@@ -41,7 +41,7 @@ check mmio-counter-37-writes test "$(awk '$1 == "MMIO.uart0.w.0x0" {print $2}' <
 check mmio-counter-5-reads test "$(awk '$1 == "MMIO.uart0.r.0x0" {print $2}' <<<"$gs")" = 5
 check mmio-clean-end grep -q 'clean end' <<<"$gs"
 
-[ -e "$G/Image" ] || { echo "SKIP stats-vm-linux (no guest: make guest)"; exit 0; }
+[ -e "$G/Image" ] || { bad stats-vm-linux "no guest kernel $G/Image (make guest)"; exit 1; }
 vm="$tmp/linux"
 mkdir -p "$vm"
 cp "$G/disk.img" "$vm/disk.img"
