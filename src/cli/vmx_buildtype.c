@@ -22,9 +22,12 @@ static void usage(FILE *f)
 		"usage: " PROG " [--server SERVER] [--host HOST] [--username NAME] [--password WORD]\n"
 		"                     (--vmfile \"[ds] dir/NAME.vmx\" | --vmname NAME)\n"
 		"                     [--buildType {default,debug,stats}] [--revertAfter DURATION]\n"
+		"                     [--method {fast,suspend}] [--verbose]\n"
 		"Without --buildType, shows the VM's build type.  With it, changes the build type:\n"
-		"a powered-off or suspended VM is reconfigured; a powered-on VM is suspended,\n"
-		"reconfigured and resumed with the new vmx binary.\n"
+		"a powered-off or suspended VM is reconfigured; a powered-on VM moves to the new\n"
+		"vmx binary, by default handed over in milliseconds with its memory (fast), else\n"
+		"suspended, reconfigured and resumed (suspend; also the fallback when fast cannot\n"
+		"be used).\n"
 		"  --server SERVER     hostd: localhost, HOST[:PORT], https://..., unix:/path\n"
 		"                      (default $VMX3_SERVER or localhost)\n"
 		"  --host HOST         the host to act on, only with a management server\n"
@@ -34,6 +37,7 @@ static void usage(FILE *f)
 		"  --vmname NAME       matches the Name column of vmx3-cmd list\n"
 		"  --buildType TYPE    default (vmx), debug (vmx-debug), stats (vmx-stats)\n"
 		"  --revertAfter D     switch back to default after D (90s, 15m, 2h, 1d)\n"
+		"  --method M          fast (default) or suspend, for a powered-on VM\n"
 		"  --verbose           show each phase of the change with its duration\n"
 		"  --help\n");
 }
@@ -78,10 +82,11 @@ int main(int argc, char **argv)
 		{ "vmfile", required_argument, NULL, 'f' },   { "vmname", required_argument, NULL, 'n' },
 		{ "buildType", required_argument, NULL, 'b' }, { "buildtype", required_argument, NULL, 'b' },
 		{ "revertAfter", required_argument, NULL, 'r' }, { "verbose", no_argument, NULL, 'v' },
+		{ "method", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
 	};
 	const char *server = NULL, *host = NULL, *user = NULL, *pw = NULL, *vmfile = NULL;
-	const char *vmname = NULL, *bt = NULL, *revert = NULL;
+	const char *vmname = NULL, *bt = NULL, *revert = NULL, *method = NULL;
 	char path[1200], enc[1100];
 	bool verbose = false;
 	struct cli_conn *c;
@@ -102,6 +107,7 @@ int main(int argc, char **argv)
 		case 'b': bt = optarg; break;
 		case 'r': revert = optarg; break;
 		case 'v': verbose = true; break;
+		case 'm': method = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -114,8 +120,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": give exactly one of --vmfile and --vmname\n");
 		return 2;
 	}
-	if (revert && !bt) {
-		fprintf(stderr, PROG ": --revertAfter needs --buildType\n");
+	if (method && strcmp(method, "fast") != 0 && strcmp(method, "suspend") != 0) {
+		fprintf(stderr, PROG ": --method: \"%s\" is not one of fast, suspend\n", method);
+		return 2;
+	}
+	if ((revert || method) && !bt) {
+		fprintf(stderr, PROG ": --%s needs --buildType\n", revert ? "revertAfter" : "method");
 		return 2;
 	}
 	c = cli_connect(PROG, server);
@@ -176,6 +186,8 @@ int main(int argc, char **argv)
 	json_t *body = json_pack("{s:s}", "buildType", bt);
 	if (revert)
 		json_object_set_new(body, "revertAfter", json_string(revert));
+	if (method)
+		json_object_set_new(body, "method", json_string(method));
 	snprintf(path, sizeof(path), "/vms/%d/buildType", id);
 	bool running = power && !strcmp(power, "poweredOn");
 	struct progress p = { file, bt, false };
@@ -209,12 +221,18 @@ int main(int argc, char **argv)
 	printf(" done.\n");
 	if (verbose) {
 		json_t *res = json_object_get(task, "result");
+		const char *m = json_string_value(json_object_get(res, "method"));
+		const char *fb = json_string_value(json_object_get(res, "fallbackReason"));
+		if (m)
+			printf("  method       %s%s\n", m, fb ? " (fast was not possible)" : "");
+		if (fb)
+			printf("  fallback     %s\n", fb);
 		json_array_foreach(json_object_get(task, "phases"), i, ph)
-			printf("  %-12s %6lld ms\n", json_string_value(json_object_get(ph, "name")),
-			       (long long)json_integer_value(json_object_get(ph, "ms")));
+			printf("  %-12s %10.3f ms\n", json_string_value(json_object_get(ph, "name")),
+			       json_number_value(json_object_get(ph, "ms")));
 		if (json_object_get(res, "downtimeMs"))
-			printf("  downtime     %6lld ms, new pid %lld\n",
-			       (long long)json_integer_value(json_object_get(res, "downtimeMs")),
+			printf("  downtime     %10.3f ms, new pid %lld\n",
+			       json_number_value(json_object_get(res, "downtimeMs")),
 			       (long long)json_integer_value(json_object_get(res, "pid")));
 	}
 	json_decref(task);

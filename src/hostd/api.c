@@ -299,7 +299,7 @@ static int h_vm_power(struct req *r, json_t **out)
 			       "op: must be one of on, off, hardOff, reset, suspend, resume");
 	if (id < 0)
 		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
-	task = vm_start_op(id, o, BUILDTYPE_DEFAULT, 0, r->user, &status, &e);
+	task = vm_start_op(id, o, BUILDTYPE_DEFAULT, 0, SWITCH_FAST, r->user, &status, &e);
 	if (task < 0)
 		return api_verr(out, status, task, &e);
 	return task_reply(r, task, out);
@@ -331,6 +331,8 @@ static int h_bt_put(struct req *r, json_t **out)
 {
 	const char *bt = json_string_value(json_object_get(r->body, "buildType"));
 	json_t *ra = json_object_get(r->body, "revertAfter");
+	json_t *jm = json_object_get(r->body, "method");
+	enum switch_method method = SWITCH_FAST;
 	uint64_t revert = 0;
 	struct verr e = { "" };
 	enum buildtype t;
@@ -353,9 +355,13 @@ static int h_bt_put(struct req *r, json_t **out)
 			return api_err(out, 400, "invalidArgument", "revertAfter",
 				       "revertAfter: only meaningful when changing away from default");
 	}
+	if (jm && !json_is_null(jm) && switch_method_parse(json_string_value(jm), &method) < 0)
+		return api_err(out, 400, "invalidArgument", "method",
+			       "method: \"%s\" is not one of fast, suspend",
+			       json_string_value(jm) ? json_string_value(jm) : "");
 	if (id < 0)
 		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
-	task = vm_start_op(id, OP_BUILDTYPE, t, revert, r->user, &status, &e);
+	task = vm_start_op(id, OP_BUILDTYPE, t, revert, method, r->user, &status, &e);
 	if (task < 0)
 		return api_verr(out, status, task, &e);
 	return task_reply(r, task, out);
@@ -445,7 +451,7 @@ static const struct route api_routes[] = {
 	{ "DELETE", "/vms/{id}", ROLE_ADMIN, h_vm_del, "unregister a VM that is not running" },
 	{ "POST", "/vms/{id}/power", ROLE_ADMIN, h_vm_power, "{op: on|off|hardOff|reset|suspend|resume[, wait]} -> task" },
 	{ "GET", "/vms/{id}/buildType", ROLE_READONLY, h_bt_get, "build type and pending revert" },
-	{ "PUT", "/vms/{id}/buildType", ROLE_ADMIN, h_bt_put, "{buildType[, revertAfter][, wait]} -> task" },
+	{ "PUT", "/vms/{id}/buildType", ROLE_ADMIN, h_bt_put, "{buildType[, revertAfter][, method: fast|suspend][, wait]} -> task" },
 	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=)" },
 	{ "GET", "/tasks/{id}", ROLE_READONLY, h_task, "one task: state, progress, phases, result" },
 	{ "GET", "/events", ROLE_READONLY, h_events, "recent events (?vm=, ?limit=)" },

@@ -73,6 +73,32 @@ int admit_check(uint64_t capacity_mb, uint64_t reserved_mb, uint64_t need_mb, ch
 /* Total RAM of this machine in MiB (MemTotal), 0 if unknown. */
 uint64_t admit_host_mem_mb(void);
 
+/* --- fastswitch.c: runtime build-type change by hand-over (docs/HANDOVER.md) ---- */
+
+struct hvm;
+
+enum switch_method { SWITCH_FAST = 0, SWITCH_SUSPEND };
+
+/* "fast" or "suspend"; -EINVAL for anything else. */
+int switch_method_parse(const char *s, enum switch_method *out);
+const char *switch_method_name(enum switch_method m);
+/*
+ * Moves the running VM to a new vmx of build type `to` (binary bin) by a
+ * hand-over; records its phases in the task and its figures in res.  0: the
+ * new process runs the guest (vm->pid is it).  -EAGAIN: the fast path could
+ * not be used and the old process still runs the guest; e says why in words
+ * (the caller falls back to suspend/resume).  Other errors: e says what
+ * became of the VM.
+ */
+int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin, json_t *res,
+		   struct verr *e);
+
+/* --- vm.c helpers the fast switch shares ----------------------------------------- */
+
+/* Spawns bin [args...] VMX-PATH for the VM in its own session, stdio to vmx-stdio.log. */
+int vm_spawn(struct hvm *vm, const char *bin, const char *const *args, pid_t *pid,
+	     struct verr *e);
+
 /* --- db.c: SQLite inventory ---------------------------------------------------- */
 
 int db_open(const char *path, struct verr *e);
@@ -134,6 +160,10 @@ struct hvm {
 	int exit_status;       /* wait status of the last exit (-1 unknown) */
 	int64_t revert_at;     /* unix time of a pending revertAfter, 0 = none */
 	bool recover_resume;   /* resume once suspended: a runtime switch was interrupted */
+	/* Fast switch in progress (fastswitch.c): the second vmx and what it reserves. */
+	pid_t ho_pid;          /* the receiving vmx, our child; 0 = none */
+	enum buildtype ho_bt;
+	uint64_t ho_extra_mb;  /* its overhead, reserved while both processes live */
 	char last_exit[512];
 	struct hvm *next;
 };
@@ -172,7 +202,7 @@ enum vm_op { OP_POWERON, OP_POWEROFF, OP_HARDOFF, OP_RESET, OP_SUSPEND, OP_RESUM
 int vm_op_parse(const char *s, enum vm_op *out);
 /* http_status gets the status code fitting the error (409 busy, 400, 403...). */
 int vm_start_op(int id, enum vm_op op, enum buildtype bt, uint64_t revert_after_s,
-		const char *user, int *http_status, struct verr *e);
+		enum switch_method method, const char *user, int *http_status, struct verr *e);
 
 /* --- task.c: long operations --------------------------------------------------- */
 
@@ -180,6 +210,8 @@ int vm_start_op(int id, enum vm_op op, enum buildtype bt, uint64_t revert_after_
 int task_new(int vm_id, const char *op, const char *user, json_t *params);
 void task_progress(int id, int percent, const char *what);
 void task_phase(int id, const char *name, uint64_t ms);
+/* A phase measured more finely than a millisecond (fast switch), ms with 3 decimals. */
+void task_phase_ms(int id, const char *name, double ms);
 /* Ends a task: result (stolen) on success, or an error message. */
 void task_finish(int id, json_t *result, const char *error);
 json_t *task_get(int id);

@@ -115,6 +115,22 @@ void task_phase(int id, const char *name, uint64_t ms)
 	pthread_mutex_unlock(&g_task_lock);
 }
 
+void task_phase_ms(int id, const char *name, double ms)
+{
+	json_t *body;
+
+	pthread_mutex_lock(&g_task_lock);
+	body = load_body(id);
+	if (body) {
+		json_array_append_new(json_object_get(body, "phases"),
+				      json_pack("{s:s, s:f}", "name", name, "ms",
+						(double)(int64_t)(ms * 1000 + 0.5) / 1000));
+		store_body(id, body);
+		json_decref(body);
+	}
+	pthread_mutex_unlock(&g_task_lock);
+}
+
 void task_finish(int id, json_t *result, const char *error)
 {
 	char when[40];

@@ -51,6 +51,8 @@ struct op_ctx {
 	enum vm_op op;
 	enum buildtype bt;
 	uint64_t revert_after_s;
+	enum switch_method method;   /* runtime build-type change */
+	char fallback[400];          /* why the fast path is not used, "" = it is */
 	char user[64];
 };
 
@@ -218,7 +220,8 @@ uint64_t vm_reserved_mb(int except_id)
 			continue;
 		if (vm_read_cfg(v, NULL, &mem, NULL, NULL) < 0)
 			mem = 512;
-		sum += mem + admit_overhead_mb(v->running_bt);
+		/* During a fast switch both vmx processes live: both overheads, RAM once. */
+		sum += mem + admit_overhead_mb(v->running_bt) + v->ho_extra_mb;
 	}
 	return sum;
 }
@@ -303,8 +306,81 @@ static void keep_crash_report(struct hvm *vm, time_t since, char *name, size_t l
 }
 
 static int start_op_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
-			   uint64_t revert_after_s, const char *user, int *http_status,
-			   struct verr *e);
+			   uint64_t revert_after_s, enum switch_method method, const char *user,
+			   int *http_status, struct verr *e);
+
+static int vm_set_buildtype(struct hvm *vm, enum buildtype bt, struct verr *e);
+
+/*
+ * The VM's vmx went away: did another vmx take the guest over (a hand-over,
+ * from a fast switch in progress or one that a restarted hostd only sees the
+ * end of)?  That process answers on the control socket, which it binds once
+ * it runs the guest.  Lock held; true when vm->pid is now the successor.
+ */
+static bool vm_successor(struct hvm *vm, int status)
+{
+	bool handed = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == VMX_EXIT_HANDEDOVER;
+	pid_t old = vm->pid, p = 0;
+	json_t *hello = NULL;
+
+	if (!handed && !vm->ho_pid && status >= 0)
+		return false;
+	/* Up to a second: the successor binds vmx.ctl right after it says "running". */
+	for (int i = 0; i < 50 && p <= 0; i++) {
+		if (vmctl_call(vm->dir, "hello", NULL, 500, &hello, NULL) == 0) {
+			pid_t q = (pid_t)json_integer_value(json_object_get(hello, "pid"));
+			if (q > 0 && q != old && kill(q, 0) == 0)
+				p = q;
+		}
+		json_decref(hello);
+		hello = NULL;
+		if (p <= 0 && (handed || (vm->ho_pid && kill(vm->ho_pid, 0) == 0)))
+			usleep(20000);
+		else if (p <= 0)
+			break;
+	}
+	if (p <= 0)
+		return false;
+	char how[80];
+	if (status >= 0 && WIFEXITED(status))
+		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+	else if (status >= 0 && WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "ended");
+	snprintf(vm->last_exit, sizeof(vm->last_exit), "vmx pid %d: %s (handed over to pid %d)",
+		 (int)old, how, (int)p);
+	if (vm->pidfd >= 0)
+		close(vm->pidfd);
+	vm->pidfd = -1;
+	vm->pid = p;
+	vm->pid_start = proc_start_time(p);
+	vm->child = p == vm->ho_pid;
+	if (!vm->child)
+		vm->pidfd = (int)syscall(SYS_pidfd_open, p, 0);
+	if (p == vm->ho_pid) {
+		vm->running_bt = vm->ho_bt;
+	} else if (vmctl_call(vm->dir, "hello", NULL, 1000, &hello, NULL) == 0) {
+		const char *name = json_string_value(json_object_get(hello, "buildType"));
+		for (int t = 0; t < BUILDTYPE_COUNT; t++)
+			if (name && !strcmp(buildtype_compiled_name((enum buildtype)t), name))
+				vm->running_bt = (enum buildtype)t;
+		json_decref(hello);
+	}
+	vm->exited = false;
+	vm->power = HP_ON;
+	vm_save(vm);
+	LOG_INF("vm %d: %s", vm->id, vm->last_exit);
+	if (!vm->busy_task) {
+		/* Nobody is finishing a switch: make the .vmx name what runs. */
+		enum buildtype cfg_bt;
+		if (vm_read_cfg(vm, &cfg_bt, NULL, NULL, NULL) == 0 && cfg_bt != vm->running_bt)
+			vm_set_buildtype(vm, vm->running_bt, NULL);
+		db_event("hostd", vm->id, "vmAdopted", "%s", vm->last_exit);
+	}
+	pthread_cond_broadcast(&g_hostd.cond);
+	return true;
+}
 
 /* Called with the lock held when vm->pid has gone away; status -1 = unknown. */
 static void vm_exited(struct hvm *vm, int status)
@@ -312,6 +388,9 @@ static void vm_exited(struct hvm *vm, int status)
 	char why[400] = "", crash[256] = "", sl[PATH_MAX + 32], tail[200];
 	bool checkpoint = false;
 	pid_t pid = vm->pid;
+
+	if (vm_successor(vm, status))
+		return;
 
 	vm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
 	if (status >= 0 && WIFEXITED(status)) {
@@ -321,6 +400,9 @@ static void vm_exited(struct hvm *vm, int status)
 		case VMX_EXIT_OK: snprintf(why, sizeof(why), "exit status 0 (powered off)"); break;
 		case VMX_EXIT_SUSPENDED: snprintf(why, sizeof(why), "exit status 3 (suspended)"); break;
 		case VMX_EXIT_RESET: snprintf(why, sizeof(why), "exit status 4 (guest reset)"); break;
+		case VMX_EXIT_HANDEDOVER:
+			snprintf(why, sizeof(why), "exit status 5 (handed over, but no vmx runs the VM)");
+			break;
 		case VMX_EXIT_PANIC:
 			keep_crash_report(vm, time(NULL) - 24 * 3600, crash, sizeof(crash));
 			snprintf(why, sizeof(why), "exit status 70 (vmx panic)%s%s",
@@ -359,14 +441,14 @@ static void vm_exited(struct hvm *vm, int status)
 			struct verr e = { "" };
 			vm->recover_resume = false;
 			/* Finish what an interrupted runtime switch started. */
-			if (start_op_locked(vm, OP_RESUME, BUILDTYPE_DEFAULT, 0, "hostd (recovery)", &http,
+			if (start_op_locked(vm, OP_RESUME, BUILDTYPE_DEFAULT, 0, SWITCH_FAST, "hostd (recovery)", &http,
 					    &e) < 0)
 				db_event("hostd", vm->id, "recoveryFailed", "resume: %s", e.msg);
 		} else if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == VMX_EXIT_RESET &&
 		    !vm->busy_task) {
 			int http;
 			/* The board could not reset in place: power the VM on again. */
-			start_op_locked(vm, OP_POWERON, BUILDTYPE_DEFAULT, 0, "hostd", &http, NULL);
+			start_op_locked(vm, OP_POWERON, BUILDTYPE_DEFAULT, 0, SWITCH_FAST, "hostd", &http, NULL);
 		}
 	}
 	pthread_cond_broadcast(&g_hostd.cond);
@@ -397,7 +479,7 @@ static void supervise_once(void)
 		if (v->revert_at && now >= v->revert_at && !v->busy_task) {
 			int http;
 			struct verr e = { "" };
-			if (start_op_locked(v, OP_BUILDTYPE, BUILDTYPE_DEFAULT, 0, "hostd (revertAfter)",
+			if (start_op_locked(v, OP_BUILDTYPE, BUILDTYPE_DEFAULT, 0, SWITCH_FAST, "hostd (revertAfter)",
 					    &http, &e) < 0) {
 				db_event("hostd", v->id, "revertFailed", "revertAfter: %s", e.msg);
 				v->revert_at = 0;
@@ -470,26 +552,22 @@ static pid_t vm_pid(struct hvm *vm)
  * Spawns the vmx binary for the VM's configured build type and waits until
  * its control socket answers with the new pid.
  */
-static int vm_launch(struct hvm *vm, struct verr *e)
+int vm_spawn(struct hvm *vm, const char *bin, const char *const *args, pid_t *pid,
+	     struct verr *e)
 {
-	char bin[PATH_MAX], out[PATH_MAX + 32];
+	char out[PATH_MAX + 32];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, dfl;
-	enum buildtype bt;
-	uint64_t deadline;
-	pid_t pid;
-	int rc;
+	char *argv[8];
+	int n = 0, rc;
 
-	rc = vm_read_cfg(vm, &bt, NULL, NULL, e);
-	if (rc < 0)
-		return rc;
-	rc = vm_binary(bt, bin, sizeof(bin), e);
-	if (rc < 0)
-		return rc;
+	argv[n++] = (char *)bin;
+	for (; args && *args && n < 6; args++)
+		argv[n++] = (char *)*args;
+	argv[n++] = vm->path;
+	argv[n] = NULL;
 	snprintf(out, sizeof(out), "%s/" STDIO_LOG, vm->dir);
-	char *argv[] = { bin, vm->path, NULL };
-
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -502,8 +580,30 @@ static int vm_launch(struct hvm *vm, struct verr *e)
 	posix_spawnattr_setsigdefault(&attr, &dfl);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
 					POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(pid, bin, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc != 0)
+		return verr_set(e, -rc, "cannot start %s: %s", bin, strerror(rc));
+	return 0;
+}
+
+static int vm_launch(struct hvm *vm, struct verr *e)
+{
+	char bin[PATH_MAX];
+	enum buildtype bt;
+	uint64_t deadline;
+	pid_t pid;
+	int rc;
+
+	rc = vm_read_cfg(vm, &bt, NULL, NULL, e);
+	if (rc < 0)
+		return rc;
+	rc = vm_binary(bt, bin, sizeof(bin), e);
+	if (rc < 0)
+		return rc;
 	hostd_lock();
-	rc = posix_spawn(&pid, bin, &fa, &attr, argv, environ);
+	rc = vm_spawn(vm, bin, NULL, &pid, e);
 	if (rc == 0) {
 		vm->pid = pid;
 		vm->child = true;
@@ -515,10 +615,8 @@ static int vm_launch(struct hvm *vm, struct verr *e)
 		vm_save(vm);
 	}
 	hostd_unlock();
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (rc != 0)
-		return verr_set(e, -rc, "cannot start %s: %s", bin, strerror(rc));
+	if (rc < 0)
+		return rc;
 	LOG_INF("vm %d: started %s (pid %d) on %s", vm->id, bin, (int)pid, vm->path);
 
 	deadline = now_ms() + g_hostd.cfg.launch_timeout_s * 1000;
@@ -714,6 +812,32 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 		if (rc < 0)
 			return rc;
 		json_object_set_new(res, "oldPid", json_integer(oldpid));
+		if (o->method == SWITCH_FAST) {
+			struct verr fe = { "" };
+			rc = fastswitch_run(vm, o->task, o->bt, bin, res, &fe);
+			if (rc == 0) {
+				json_object_set_new(res, "method", json_string("fast"));
+				t = now_ms();
+				task_progress(o->task, 90, "reconfiguring");
+				rc = vm_set_buildtype(vm, o->bt, e);
+				if (rc < 0)
+					return verr_prefix(e, rc, "the VM runs build type %s (pid %d)",
+							   buildtype_name(o->bt), (int)vm_pid(vm));
+				task_phase(o->task, "reconfigure", now_ms() - t);
+				json_object_set_new(res, "pid", json_integer(vm_pid(vm)));
+				json_object_set_new(res, "binary", json_string(bin));
+				goto done;
+			}
+			if (rc != -EAGAIN)
+				return verr_set(e, rc, "%s", fe.msg);
+			/* The old vmx still runs the guest: take the slow, sure way. */
+			snprintf(o->fallback, sizeof(o->fallback), "%s", fe.msg);
+			LOG_WRN("vm %d: fast switch not possible, suspending and resuming instead: %s",
+				vm->id, fe.msg);
+		}
+		json_object_set_new(res, "method", json_string("suspend"));
+		if (o->fallback[0])
+			json_object_set_new(res, "fallbackReason", json_string(o->fallback));
 		hostd_lock();
 		vm->stopping = true;
 		hostd_unlock();
@@ -751,8 +875,11 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 		json_object_set_new(res, "binary", json_string(bin));
 		json_object_set_new(res, "downtimeMs", json_integer((json_int_t)downtime));
 	}
-	vm_log_note(vm, "vmx.buildType changed from %s to %s by user %s (hostd task %d)",
-		    buildtype_name(old), buildtype_name(o->bt), o->user, o->task);
+done:
+	vm_log_note(vm, "vmx.buildType changed from %s to %s by user %s (hostd task %d%s%s)",
+		    buildtype_name(old), buildtype_name(o->bt), o->user, o->task,
+		    power == HP_ON ? ", method " : "",
+		    power != HP_ON ? "" : json_string_value(json_object_get(res, "method")));
 	hostd_lock();
 	if (o->bt != BUILDTYPE_DEFAULT && o->revert_after_s)
 		vm->revert_at = time(NULL) + (int64_t)o->revert_after_s;
@@ -859,9 +986,10 @@ static void *op_thread(void *arg)
 }
 
 static int start_op_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
-			   uint64_t revert_after_s, const char *user, int *http_status,
-			   struct verr *e)
+			   uint64_t revert_after_s, enum switch_method method, const char *user,
+			   int *http_status, struct verr *e)
 {
+	char fallback[400] = "";
 	enum buildtype cur;
 	uint64_t mem;
 	char msg[300], bin[PATH_MAX];
@@ -900,6 +1028,20 @@ static int start_op_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 		rc = vm_binary(want, bin, sizeof(bin), e);
 		if (rc < 0)
 			return rc;
+		if (op == OP_BUILDTYPE && method == SWITCH_FAST) {
+			/* Both vmx processes live for a moment: RAM once (shared), both overheads. */
+			uint64_t two = mem + admit_overhead_mb(vm->running_bt) + admit_overhead_mb(want);
+			if (admit_check(g_hostd.cfg.mem_capacity_mb, vm_reserved_mb(vm->id), two, msg,
+					sizeof(msg)) < 0) {
+				snprintf(fallback, sizeof(fallback), "admission control cannot hold two vmx "
+					 "processes: %s (memSize %llu MiB + %llu MiB %s overhead + %llu MiB "
+					 "%s overhead)", msg, (unsigned long long)mem,
+					 (unsigned long long)admit_overhead_mb(vm->running_bt),
+					 buildtype_name(vm->running_bt),
+					 (unsigned long long)admit_overhead_mb(want), buildtype_name(want));
+				method = SWITCH_SUSPEND;
+			}
+		}
 		rc = admit_check(g_hostd.cfg.mem_capacity_mb, vm_reserved_mb(vm->id),
 				 mem + admit_overhead_mb(want), msg, sizeof(msg));
 		if (rc < 0)
@@ -914,11 +1056,15 @@ static int start_op_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 	o->op = op;
 	o->bt = bt;
 	o->revert_after_s = revert_after_s;
+	o->method = method;
+	snprintf(o->fallback, sizeof(o->fallback), "%s", fallback);
 	snprintf(o->user, sizeof(o->user), "%s", user);
 	json_t *params = json_pack("{s:s, s:s}", "vm", vm->file, "powerState", hpower_name(vm->power));
 	if (op == OP_BUILDTYPE) {
 		json_object_set_new(params, "buildType", json_string(buildtype_name(bt)));
 		json_object_set_new(params, "revertAfterSeconds", json_integer((json_int_t)revert_after_s));
+		if (vm->power == HP_ON)
+			json_object_set_new(params, "method", json_string(switch_method_name(method)));
 	}
 	o->task = task_new(vm->id, op_names[op], user, params);
 	if (o->task < 0) {
@@ -938,7 +1084,7 @@ static int start_op_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 }
 
 int vm_start_op(int id, enum vm_op op, enum buildtype bt, uint64_t revert_after_s,
-		const char *user, int *http_status, struct verr *e)
+		enum switch_method method, const char *user, int *http_status, struct verr *e)
 {
 	struct hvm *vm;
 	int rc;
@@ -950,7 +1096,7 @@ int vm_start_op(int id, enum vm_op op, enum buildtype bt, uint64_t revert_after_
 		*http_status = 404;
 		return verr_set(e, -ENOENT, "vm: no VM with id %d", id);
 	}
-	rc = start_op_locked(vm, op, bt, revert_after_s, user, http_status, e);
+	rc = start_op_locked(vm, op, bt, revert_after_s, method, user, http_status, e);
 	hostd_unlock();
 	return rc;
 }
@@ -1271,7 +1417,7 @@ int vm_restore(struct verr *e)
 		} else if (bt_switch && vm->power == HP_SUSPENDED) {
 			int http, rt;
 			struct verr e2 = { "" };
-			rt = start_op_locked(vm, OP_RESUME, BUILDTYPE_DEFAULT, 0, "hostd (recovery)", &http,
+			rt = start_op_locked(vm, OP_RESUME, BUILDTYPE_DEFAULT, 0, SWITCH_FAST, "hostd (recovery)", &http,
 					     &e2);
 			snprintf(msg, sizeof(msg), "interrupted by a restart of hostd while %s; "
 				 "the VM was suspended with a valid checkpoint; %s%.300s",
