@@ -151,7 +151,6 @@ int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin,
 		usleep(1000);
 	}
 	t_listen = now_ns();
-	task_phase_ms(task, "launch", ms_between(t0, t_listen));
 
 	/* prepare + pause: the old vmx connects, checks versions, passes its fds, stops. */
 	task_progress(task, 30, "handing over");
@@ -228,6 +227,7 @@ int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin,
 	uint64_t t_ready = (uint64_t)json_integer_value(json_object_get(t, "ready"));
 	uint64_t t_run = (uint64_t)json_integer_value(json_object_get(t, "run"));
 	uint64_t t_end = now_ns();
+	task_phase_ms(task, "launch", ms_between(t0, t_listen));
 	task_phase_ms(task, "prepare", ms_between(t_listen, t_request));
 	task_phase_ms(task, "pause", ms_between(t_request, t_stop));
 	task_phase_ms(task, "transfer", ms_between(t_stop, t_ready));

@@ -311,6 +311,27 @@ static int start_op_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 
 static int vm_set_buildtype(struct hvm *vm, enum buildtype bt, struct verr *e);
 
+/* Which build type's binary (as hostd would pick it) process p runs; false when none. */
+static bool bt_of_pid(pid_t p, enum buildtype *out)
+{
+	char link[64], exe[PATH_MAX], bin[PATH_MAX], real[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)p);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = 0;
+	for (int t = 0; t < BUILDTYPE_COUNT; t++) {
+		if (vm_binary((enum buildtype)t, bin, sizeof(bin), NULL) == 0 && realpath(bin, real) &&
+		    !strcmp(real, exe)) {
+			*out = (enum buildtype)t;
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * The VM's vmx went away: did another vmx take the guest over (a hand-over,
  * from a fast switch in progress or one that a restarted hostd only sees the
@@ -358,15 +379,11 @@ static bool vm_successor(struct hvm *vm, int status)
 	vm->child = p == vm->ho_pid;
 	if (!vm->child)
 		vm->pidfd = (int)syscall(SYS_pidfd_open, p, 0);
-	if (p == vm->ho_pid) {
+	bool known = true;
+	if (p == vm->ho_pid)
 		vm->running_bt = vm->ho_bt;
-	} else if (vmctl_call(vm->dir, "hello", NULL, 1000, &hello, NULL) == 0) {
-		const char *name = json_string_value(json_object_get(hello, "buildType"));
-		for (int t = 0; t < BUILDTYPE_COUNT; t++)
-			if (name && !strcmp(buildtype_compiled_name((enum buildtype)t), name))
-				vm->running_bt = (enum buildtype)t;
-		json_decref(hello);
-	}
+	else
+		known = bt_of_pid(p, &vm->running_bt);
 	vm->exited = false;
 	vm->power = HP_ON;
 	vm_save(vm);
@@ -374,7 +391,8 @@ static bool vm_successor(struct hvm *vm, int status)
 	if (!vm->busy_task) {
 		/* Nobody is finishing a switch: make the .vmx name what runs. */
 		enum buildtype cfg_bt;
-		if (vm_read_cfg(vm, &cfg_bt, NULL, NULL, NULL) == 0 && cfg_bt != vm->running_bt)
+		if (known && vm_read_cfg(vm, &cfg_bt, NULL, NULL, NULL) == 0 &&
+		    cfg_bt != vm->running_bt)
 			vm_set_buildtype(vm, vm->running_bt, NULL);
 		db_event("hostd", vm->id, "vmAdopted", "%s", vm->last_exit);
 	}
@@ -814,6 +832,7 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 		json_object_set_new(res, "oldPid", json_integer(oldpid));
 		if (o->method == SWITCH_FAST) {
 			struct verr fe = { "" };
+			uint64_t tf = now_ms();
 			rc = fastswitch_run(vm, o->task, o->bt, bin, res, &fe);
 			if (rc == 0) {
 				json_object_set_new(res, "method", json_string("fast"));
@@ -832,6 +851,7 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 				return verr_set(e, rc, "%s", fe.msg);
 			/* The old vmx still runs the guest: take the slow, sure way. */
 			snprintf(o->fallback, sizeof(o->fallback), "%s", fe.msg);
+			task_phase(o->task, "fastAttempt", now_ms() - tf);
 			LOG_WRN("vm %d: fast switch not possible, suspending and resuming instead: %s",
 				vm->id, fe.msg);
 		}

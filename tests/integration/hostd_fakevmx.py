@@ -13,6 +13,10 @@
 import json, os, re, socket, sys, threading, time, select
 
 NAMES = {"vmx": "release", "vmx-debug": "beta", "vmx-stats": "stats"}
+if "--incoming-handover" in sys.argv:
+    # No hand-over here: hostd must fall back to suspend/resume.
+    sys.stderr.write("fake vmx: --incoming-handover is not supported\n")
+    sys.exit(2)
 bt = NAMES.get(os.path.basename(sys.argv[0]), "release")
 vmx = os.path.abspath(sys.argv[-1])
 vmdir = os.path.dirname(vmx)
