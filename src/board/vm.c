@@ -564,6 +564,12 @@ unsigned vm_host_fds(struct vm *vm, char names[][16], int fds[], unsigned max)
 
 void vm_flush_output(struct vm *vm) { uart_flush(vm->uart); }
 
+void vm_time_advance(struct vm *vm, uint64_t ns)
+{
+	if (!vm->vc.deterministic)
+		clint_state(vm->clint)->mtime_delta += ns / NS_PER_TICK;
+}
+
 /* Called from the control thread: reads only what the run loop publishes. */
 struct hart *vm_hart(struct vm *vm, unsigned i)
 {

@@ -153,6 +153,13 @@ unsigned vm_state_versions(const char *names[], uint32_t versions[], unsigned ma
  * first, then each device's (console file, disk images).  Returns the count.
  */
 unsigned vm_host_fds(struct vm *vm, char names[][16], int fds[], unsigned max);
+/*
+ * Real-time mode: moves the machine timer forward by ns, for a pause the
+ * guest should see as time passing (a hand-over between two processes on one
+ * host: the guest's clock stays in step with the host's, as through a short
+ * stall on real hardware).  Deterministic mode: time is instructions; nothing.
+ */
+void vm_time_advance(struct vm *vm, uint64_t ns);
 /* Flushes buffered console output (before a hand-over stops using it). */
 void vm_flush_output(struct vm *vm);
 

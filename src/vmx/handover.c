@@ -555,6 +555,10 @@ static int take_state(struct vmx *x, int *fds, unsigned nfds, struct verr *e)
 		return rc;
 	rc = vm_restore_state(x->vm, rd, e);
 	ckpt_reader_close(rd);
+	/* The guest's clock went on while the vCPUs were stopped (docs/HANDOVER.md). */
+	uint64_t now = vmx_now_ns();
+	if (rc == 0 && x->ho.t.stop && now > x->ho.t.stop)
+		vm_time_advance(x->vm, now - x->ho.t.stop);
 	return rc;
 }
 
