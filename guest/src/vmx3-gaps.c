@@ -17,19 +17,19 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define GAP_LIMIT_NS 5000000LL
+#define GAP_LIMIT_NS ((int64_t)5000000)
 
 static int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int main(int argc, char **argv)
 {
 	long secs = argc > 1 ? strtol(argv[1], NULL, 0) : 60;
-	int64_t start = now_ns(), prev = start, next_report = start + 1000000000LL;
+	int64_t start = now_ns(), prev = start, next_report = start + (int64_t)1000000000;
 	int64_t max = 0, last_max = 0;
 	uint64_t over = 0, loops = 0;
 
@@ -48,11 +48,11 @@ int main(int argc, char **argv)
 			continue;
 		/* The report itself takes time: do not count it as a gap. */
 		printf("VMX3 gaps t_s=%" PRId64 " max_us=%" PRId64 " over5ms=%" PRIu64
-		       " last_max_us=%" PRId64 "\n", (t - start) / 1000000000LL, max / 1000, over,
+		       " last_max_us=%" PRId64 "\n", (int64_t)((t - start) / 1000000000), max / 1000, over,
 		       last_max / 1000);
 		last_max = 0;
-		next_report += 1000000000LL;
-		if (secs && t - start >= (int64_t)secs * 1000000000LL)
+		next_report += (int64_t)1000000000;
+		if (secs && t - start >= (int64_t)secs * 1000000000)
 			break;
 		prev = now_ns();
 	}
