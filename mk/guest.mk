@@ -78,11 +78,14 @@ isa-tests-qemu: $(ISA_TEST_ELFS)
 guest-for-tests: guest isa-tests
 
 # --- benchmarks ------------------------------------------------------------------
+# RAM sizes (MiB) for bench/switch.sh, the fast/suspend build-type switch.
+SWITCH_SIZES ?= 512 2048 8192
 # BENCH_VMX: vmx binaries to compare with QEMU (default: every build type built).
 BENCH_VMX ?= $(wildcard $(foreach t,$(BUILDTYPES),$(B)/$(t)/$(BIN_$(t))))
 bench: guest bench-overhead
 	bench/run.sh --guest $(GUEST_DIR) $(BENCH_VMX)
 	bench/ckpt.sh --guest $(GUEST_DIR) $(B)/release/vmx
+	bench/switch.sh --guest $(GUEST_DIR) -m "$(SWITCH_SIZES)" $(B)
 
 # Build-type and knob overheads as side-by-side ratios (docs/BENCHMARKS.md):
 # stats vs release (CPU- and I/O-bound), the callstack sampler on vs off,
