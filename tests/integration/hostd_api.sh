@@ -184,9 +184,8 @@ check missing-binary-msg grep -q 'no vmx binary for build type stats' <<<"$out"
 pa=$(vm_field "$A" pid)
 stop_hostd TERM
 # As if hostd had died right after spawning: the database does not know the pid.
-if command -v sqlite3 >/dev/null; then
-  sqlite3 "$T/state/hostd.db" "UPDATE vms SET pid=0, pid_start=0"
-fi
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE vms SET pid=0, pid_start=0"); c.commit()' \
+  "$T/state/hostd.db" || bad forget-pid "cannot edit $T/state/hostd.db"
 start_hostd --vmx-dir "$T/fake" --mem-capacity 1000 || exit 1
 TOKEN=$(login root "$PW")
 check adopted-through-control-socket test "$(vm_field "$A" pid)" = "$pa" -a "$(vm_field "$A" powerState)" = poweredOn
@@ -258,7 +257,7 @@ if openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
   check plain-http-refused-on-tls test "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1")" != 200
   stop_hostd TERM
 else
-  echo "SKIP tls (openssl cannot make a certificate)"
+  bad tls "openssl cannot make a certificate (scripts/deps.sh installs openssl)"
 fi
 
 # --- slowing of repeated failed logins (last: it takes ~8 s) ---------------------
