@@ -40,3 +40,10 @@ fuzz: $(FUZZ_BINS)
 	  || exit 1; done
 
 .PHONY: check tests unit-tests fuzz fuzz-build guest-for-tests
+
+# Crafted bare-metal guests of the security tests (tests/security/guest/*.c,
+# same toolchain and harness as the ISA tests): $(B)/isa/sec-<name>.elf.
+$(B)/isa/sec-%.elf: tests/security/guest/%.c $(ISA_DEPS)
+	@mkdir -p $(@D)
+	@echo "  CC [isa] $<"
+	$(Q)$(ISA_CC) $(ISA_CFLAGS) -o $@ $(ISA_COMMON) $<
