@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "../lib/build.h"
+#include "../lib/crash.h"
 #include "../lib/log.h"
 #include "../stats/stats.h"
 #include "../stats/stats_ctl.h"
@@ -509,6 +511,16 @@ static void *ctl_thread(void *arg)
 	return NULL;
 }
 
+/* The VM directory of the live socket, for removing it on a panic (crash.h). */
+static _Atomic int crash_dirfd = -1;
+
+static void unlink_on_crash(void)
+{
+	int fd = atomic_load(&crash_dirfd);
+	if (fd >= 0)
+		unlinkat(fd, CTL_SOCKET_NAME, 0);
+}
+
 int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
 {
 	struct ctl *c = calloc(1, sizeof(*c));
@@ -540,6 +552,13 @@ int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
 		rc = verr_set(e, -errno, "control socket %s: %s", c->path, strerror(errno));
 		goto err;
 	}
+	{
+		static bool registered;
+		atomic_store(&crash_dirfd, c->dirfd);
+		if (!registered)
+			crash_add_cleanup(unlink_on_crash);
+		registered = true;
+	}
 	rc = pthread_create(&c->thread, NULL, ctl_thread, c);
 	if (rc) {
 		rc = verr_set(e, -rc, "control socket thread: %s", strerror(rc));
@@ -550,6 +569,7 @@ int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
 	return 0;
 
 err_unlink:
+	atomic_store(&crash_dirfd, -1);
 	unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
 err:
 	if (c->lfd >= 0)
@@ -571,6 +591,7 @@ void ctl_stop(struct ctl *c)
 	for (int i = 0; i < CTL_SLOTS; i++)
 		if (c->clients[i])
 			drop_client(c, i);
+	atomic_store(&crash_dirfd, -1);
 	unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
 	close(c->lfd);
 	close(c->stopfd);
