@@ -61,7 +61,7 @@ $(B)/isa/sec-%.elf: tests/security/guest/%.c $(ISA_DEPS)
 
 # hostd's HTTP API: api.c is compiled into the target (it reaches the static
 # request handler); the rest of hostd is linked from sources, auth.c with its
-# argon2id calls renamed to the target's cheap stand-ins.  No libmicrohttpd:
+# argon2id calls and usleep renamed to the target's cheap stand-ins.  No libmicrohttpd:
 # the target provides the few MHD functions api.c calls.
 FUZZ_API_HOSTD := $(filter-out src/hostd/main.c src/hostd/api.c src/hostd/auth.c,$(wildcard src/hostd/*.c))
 FUZZ_CLANG := clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined
@@ -69,6 +69,7 @@ $(B)/fuzz/fuzz_api: fuzz/fuzz_api.c src/hostd/api.c src/hostd/auth.c src/hostd/h
                     $(wildcard src/lib/*.c) $(B)/release/version.c
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CLANG) -Dcrypto_pwhash_str_alg=fuzz_pwhash_str_alg \
-	    -Dcrypto_pwhash_str_verify=fuzz_pwhash_str_verify -c src/hostd/auth.c -o $@-auth.o
+	    -Dcrypto_pwhash_str_verify=fuzz_pwhash_str_verify -Dusleep=fuzz_usleep \
+	    -c src/hostd/auth.c -o $@-auth.o
 	$(Q)$(FUZZ_CLANG) -o $@ fuzz/fuzz_api.c $@-auth.o $(FUZZ_API_HOSTD) $(wildcard src/lib/*.c) \
 	    $(B)/release/version.c -lpthread -ljansson -lsodium -lsqlite3 -lz
