@@ -90,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = 0;
 
 	if (!init) {
+		log_level_cur = LOG_ERROR;   /* the handlers' info lines would be most of the work */
 		mxuser_lock_init(&g_x.suspend_lock, "vmxSuspend", MXUSER_RANK_CTL);
 		mxuser_cond_init(&g_x.hash_cond, "vmxHash");
 		snprintf(g_x.vmx_path, sizeof(g_x.vmx_path), "/fuzz/vm.vmx");
