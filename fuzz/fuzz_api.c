@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <sched.h>
 #include <sodium.h>
@@ -153,6 +154,22 @@ int fuzz_pwhash_str_verify(const char *str, const char *const passwd,
 }
 
 static char tok_admin[65], tok_ro[65];
+static char g_dir[64];
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* libFuzzer ends with exit(): the state directory goes with it. */
+static void remove_state(void)
+{
+	db_close();
+	if (g_dir[0])
+		nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static void setup(void)
 {
@@ -165,6 +182,8 @@ static void setup(void)
 
 	if (!dir)
 		abort();
+	snprintf(g_dir, sizeof(g_dir), "%s", dir);
+	atexit(remove_state);
 	struct hostd_cfg *c = &g_hostd.cfg;
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s/state", dir);
 	mkdir(c->state_dir, 0750);
