@@ -271,7 +271,17 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 
 int ckpt_pread(struct ckpt_reader *r, void *buf, size_t len, uint64_t off)
 {
+	if (r->fd < 0)
+		return -EBADF;   /* released after every page was loaded */
 	return pread_full(r->fd, buf, len, off);
+}
+
+void ckpt_reader_release_file(struct ckpt_reader *r)
+{
+	int fd = r->fd;
+	r->fd = -1;
+	if (fd >= 0)
+		close(fd);
 }
 
 struct ckpt_section_info *ckpt_find_section(struct ckpt_reader *r, const char *name)
@@ -300,9 +310,10 @@ int ckpt_reader_open(struct ckpt_reader **out, const char *path, struct verr *e)
 	if (!r)
 		return verr_set(e, -ENOMEM, "out of memory");
 	snprintf(r->path, sizeof(r->path), "%s", path);
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Never blocks (a FIFO named as the checkpoint is refused, not waited on). */
+	r->fd = file_open_typed(path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
 	if (r->fd < 0) {
-		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
+		rc = r->fd;
 		free(r);
 		return rc;
 	}

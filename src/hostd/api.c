@@ -72,6 +72,13 @@ static int api_err(json_t **out, int status, const char *code, const char *field
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	*out = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	if (!*out) {
+		/* The message quotes request bytes that are not UTF-8 (method, path): JSON refuses them. */
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		*out = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	}
 	if (field)
 		json_object_set_new(json_object_get(*out, "error"), "field", json_string(field));
 	return status;
@@ -498,17 +505,30 @@ int api_route_match(const char *pattern, const char *path, char *store, size_t s
 
 static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-	size_t len = text ? strlen(text) : 0;
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	size_t len;
 
-	if (text) {
-		text = realloc(text, len + 2);
-		text[len++] = '\n';
-		text[len] = 0;
+	/* Never an empty body (and never free() of a literal, which MUST_FREE would do). */
+	if (!text) {
+		status = 500;
+		text = strdup("{\"error\":{\"code\":\"failed\",\"message\":"
+			      "\"the response could not be encoded\"}}");
+		if (!text)
+			return MHD_NO;
 	}
-	resp = MHD_create_response_from_buffer(len, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
+	len = strlen(text);
+	char *nt = realloc(text, len + 2);
+	if (!nt) {
+		free(text);
+		json_decref(body);
+		return MHD_NO;
+	}
+	text = nt;
+	text[len++] = '\n';
+	text[len] = 0;
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	ret = MHD_queue_response(c, (unsigned)status, resp);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../lib/fileutil.h"
 #include "callstack.h"
 #include "cs_kallsyms.h"
 
@@ -237,9 +238,10 @@ int cs_symtab_load(struct cs_symtab **out, const char *path, struct verr *e)
 
 	if (!t)
 		return verr_set(e, -ENOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Named by guest.symbols: a FIFO there must not block vmx in open(). */
+	fd = file_open_typed(path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
 	if (fd < 0) {
-		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
+		rc = fd;
 		goto fail;
 	}
 	if (pread(fd, magic, 4, 0) == 4 && !memcmp(magic, ELFMAG, SELFMAG)) {
