@@ -87,7 +87,7 @@ static int api_verr(json_t **out, int status, int rc, const struct verr *e)
 			   rc == -ENOSPC ? "admissionRefused" : rc == -EEXIST ? "exists" :
 			   status == 400 ? "invalidArgument" : status == 409 ? "conflict" : "failed";
 
-	if (n > 0 && n < sizeof(field) && strspn(e->msg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.") == n)
+	if (n > 0 && n < sizeof(field) && strspn(e->msg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._") == n)
 		snprintf(field, sizeof(field), "%.*s", (int)n, e->msg);
 	if (rc == -ENOENT && field[0] && status < 500)
 		status = 404;

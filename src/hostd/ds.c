@@ -4,13 +4,16 @@
  * A datastore is a named directory; VMs are addressed as the seed does,
  * "[datastore1] m0n0wall/m0n0wall.vmx".  Everything a client sends is checked
  * here before it becomes a host path, so a request cannot reach a file
- * outside the datastores (no absolute paths, no "..", no symlink escapes).
+ * outside the datastores (no absolute paths, no "..", no symlink escapes:
+ * the kernel resolves each path beneath its datastore, see confine.c).
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "hostd.h"
 
 int ds_split(const char *file, char *ds, size_t dslen, const char **rel)
@@ -61,7 +64,7 @@ int ds_add(struct hostd_cfg *c, const char *name, const char *path, struct verr 
 	return 0;
 }
 
-static const struct hostd_ds *ds_find(const struct hostd_cfg *c, const char *name)
+const struct hostd_ds *ds_find(const struct hostd_cfg *c, const char *name)
 {
 	for (unsigned i = 0; i < c->nds; i++)
 		if (!strcmp(c->ds[i].name, name))
@@ -91,10 +94,13 @@ static bool rel_components_ok(const char *rel)
 int ds_resolve(const struct hostd_cfg *c, const char *file, char *abs, size_t len,
 	       struct verr *e)
 {
-	char name[64], dir[PATH_MAX], real[PATH_MAX];
+	char name[64];
 	const struct hostd_ds *ds;
 	const char *rel;
+	struct stat st;
+	bool exists;
 	size_t n;
+	int rootfd, rc;
 
 	if (ds_split(file, name, sizeof(name), &rel) < 0)
 		return verr_set(e, -EINVAL, "file: \"%s\" is not a datastore path like \"[ds] dir/NAME.vmx\"",
@@ -117,16 +123,22 @@ int ds_resolve(const struct hostd_cfg *c, const char *file, char *abs, size_t le
 		return verr_set(e, -EINVAL, "file: \"%s\" does not name a .vmx file", file);
 	if ((size_t)snprintf(abs, len, "%s/%s", ds->path, rel) >= len)
 		return verr_set(e, -ENAMETOOLONG, "file: \"%s\" is too long", file);
-	/* A symlink inside the datastore (directory or the file itself) must not lead out of it. */
-	snprintf(dir, sizeof(dir), "%s", abs);
-	*strrchr(dir, '/') = 0;
-	for (int i = 0; i < 2; i++) {
-		size_t dl = strlen(ds->path);
-		if (!realpath(i ? abs : dir, real))
-			continue;
-		if (strncmp(real, ds->path, dl) != 0 || (real[dl] != '/' && real[dl] != 0))
-			return verr_set(e, -EINVAL, "file: \"%s\" leads outside datastore '%s'", file,
-					name);
-	}
+	/*
+	 * The kernel resolves it beneath the datastore: a symlink (directory or the
+	 * file itself) may not lead out, and a missing part may not be a dangling
+	 * symlink that creating the VM would follow.
+	 */
+	rootfd = confine_root_open(ds->path);
+	if (rootfd < 0)
+		return verr_set(e, rootfd, "file: datastore '%s' (%s): %s", name, ds->path,
+				strerror(-rootfd));
+	rc = confine_check(rootfd, rel, &exists, &st);
+	close(rootfd);
+	if (rc == -EXDEV)
+		return verr_set(e, -EINVAL, "file: \"%s\" leads outside datastore '%s'", file, name);
+	if (rc < 0)
+		return verr_set(e, rc, "file: \"%s\": %s", file, strerror(-rc));
+	if (exists && !S_ISREG(st.st_mode))
+		return verr_set(e, -EINVAL, "file: \"%s\" is not a regular file", file);
 	return 0;
 }
