@@ -47,6 +47,16 @@ for s in tests/integration/*.sh; do
   rm -f "$out"
 done
 
+for s in tests/security/*.sh; do
+  [ -e "$s" ] || continue
+  echo "== $s"
+  out=$(mktemp)
+  bash "$s" >"$out" 2>&1; rc=$?
+  cat "$out"
+  count_lines "$out" "$s" "$rc"
+  rm -f "$out"
+done
+
 if [ -x tests/isa/run.sh ] && [ -x "$B/release/vmx" ]; then
   echo "== ISA tests (vmx --elf)"
   out=$(mktemp)
