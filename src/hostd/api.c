@@ -30,6 +30,7 @@
 #define API_MAX_ARGS 4
 #define API_WAIT_MAX_MS (15 * 60 * 1000)
 #define API_MAX_CONNECTIONS 64u
+#define API_MAX_PAGE 1000
 
 struct req {
 	struct MHD_Connection *conn;
@@ -127,14 +128,26 @@ static int h_login(struct req *r, json_t **out)
 		return api_err(out, 400, "invalidArgument", "username", "username: missing");
 	if (!pw)
 		return api_err(out, 400, "invalidArgument", "password", "password: missing");
+	/* Checked before anything else, and never recorded: no user has such a name. */
+	if (strlen(name) > AUTH_NAME_MAX)
+		return api_err(out, 400, "invalidArgument", "username",
+			       "username: longer than %d bytes", AUTH_NAME_MAX);
+	if (strlen(pw) > AUTH_PASSWORD_MAX)
+		return api_err(out, 400, "invalidArgument", "password",
+			       "password: longer than %d bytes", AUTH_PASSWORD_MAX);
 	rc = auth_login(name, pw, token, &role, &retry);
+	if (rc == -EINVAL)
+		return api_err(out, 400, "invalidArgument", "username",
+			       "username: 1-%d letters, digits, '-', '_', '.'", AUTH_NAME_MAX);
+	if (rc == -EBUSY)
+		return api_err(out, 503, "busy", NULL, "too many logins in progress; try again");
 	if (rc == -EAGAIN) {
-		db_event(name, 0, "loginRefused", "too many failed logins; locked for %u s", retry);
+		db_event_coalesced(name, "loginRefused", name, "too many failed logins; locked");
 		return api_err(out, 429, "tooManyFailures", "username",
 			       "too many failed logins for '%s'; try again in %u s", name, retry);
 	}
 	if (rc < 0) {
-		db_event(name, 0, "loginFailed", "wrong user name or password");
+		db_event_coalesced(name, "loginFailed", name, "wrong user name or password");
 		return api_err(out, 401, "badCredentials", "password", "wrong user name or password");
 	}
 	*out = json_pack("{s:s, s:s, s:s}", "token", token, "user", name, "role", role_name(role));
@@ -361,10 +374,30 @@ static int h_bt_put(struct req *r, json_t **out)
 	return task_reply(r, task, out);
 }
 
+/* ?NAME= as a count in 1..max (def when absent); -1 when malformed. */
+static long query_count(struct req *r, const char *name, long def, long max)
+{
+	const char *s = query(r, name);
+	char *end;
+	long v;
+
+	if (!s)
+		return def;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 1)
+		return -1;
+	return v > max ? max : v;
+}
+
 static int h_tasks(struct req *r, json_t **out)
 {
-	const char *lim = query(r, "limit");
-	*out = json_pack("{s:o}", "tasks", task_list(lim ? atoi(lim) : 50));
+	long lim = query_count(r, "limit", 50, API_MAX_PAGE);
+
+	if (lim < 0)
+		return api_err(out, 400, "invalidArgument", "limit", "limit: a number from 1 to %d",
+			       API_MAX_PAGE);
+	*out = json_pack("{s:o}", "tasks", task_list((int)lim));
 	return 200;
 }
 
@@ -379,18 +412,38 @@ static int h_task(struct req *r, json_t **out)
 	return 200;
 }
 
+/*
+ * Newest first, a page at a time: ?limit= (1..1000, default 100) and
+ * ?before=ID (events older than ID).  "next" is the before= of the next page
+ * when there may be more.
+ */
 static int h_events(struct req *r, json_t **out)
 {
-	const char *vm = query(r, "vm"), *lim = query(r, "limit");
-	char l[24];
+	const char *vm = query(r, "vm");
+	long lim = query_count(r, "limit", 100, API_MAX_PAGE);
+	long before = query_count(r, "before", 0, INT64_MAX / 2);
+	char l[24], b[24];
+	json_t *rows;
 
-	snprintf(l, sizeof(l), "%d", lim && atoi(lim) > 0 ? atoi(lim) : 100);
+	if (lim < 0)
+		return api_err(out, 400, "invalidArgument", "limit", "limit: a number from 1 to %d",
+			       API_MAX_PAGE);
+	if (before < 0)
+		return api_err(out, 400, "invalidArgument", "before", "before: an event id");
 	if (vm && parse_id(vm) < 0)
 		return api_err(out, 400, "invalidArgument", "vm", "vm: not a VM id");
-	const char *p[] = { vm, l };
-	*out = json_pack("{s:o}", "events",
-			 vm ? db_query("SELECT * FROM events WHERE vm_id=? ORDER BY id DESC LIMIT ?", 2, p)
-			    : db_query("SELECT * FROM events ORDER BY id DESC LIMIT ?", 1, p + 1));
+	snprintf(l, sizeof(l), "%ld", lim);
+	snprintf(b, sizeof(b), "%ld", before ? before : INT64_MAX / 2);
+	const char *p[] = { b, vm, l };
+	rows = vm ? db_query("SELECT * FROM events WHERE id < ? AND vm_id=? ORDER BY id DESC LIMIT ?",
+			     3, p)
+		  : db_query("SELECT * FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", 2,
+			     (const char *const[]){ b, l });
+	*out = json_pack("{s:o}", "events", rows);
+	if ((long)json_array_size(rows) == lim)
+		json_object_set_new(*out, "next", json_object_get(json_array_get(rows, lim - 1), "id") ?
+				    json_copy(json_object_get(json_array_get(rows, lim - 1), "id")) :
+				    json_null());
 	return 200;
 }
 
@@ -446,9 +499,9 @@ static const struct route api_routes[] = {
 	{ "POST", "/vms/{id}/power", ROLE_ADMIN, h_vm_power, "{op: on|off|hardOff|reset|suspend|resume[, wait]} -> task" },
 	{ "GET", "/vms/{id}/buildType", ROLE_READONLY, h_bt_get, "build type and pending revert" },
 	{ "PUT", "/vms/{id}/buildType", ROLE_ADMIN, h_bt_put, "{buildType[, revertAfter][, wait]} -> task" },
-	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=)" },
+	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=, at most 1000)" },
 	{ "GET", "/tasks/{id}", ROLE_READONLY, h_task, "one task: state, progress, phases, result" },
-	{ "GET", "/events", ROLE_READONLY, h_events, "recent events (?vm=, ?limit=)" },
+	{ "GET", "/events", ROLE_READONLY, h_events, "events, newest first (?vm=, ?limit=, ?before=)" },
 	{ "GET", "/users", ROLE_ADMIN, h_users, "users and roles" },
 	{ "POST", "/users", ROLE_ADMIN, h_user_add, "add or replace {name, password, role}" },
 	{ "DELETE", "/users/{name}", ROLE_ADMIN, h_user_del, "remove a user" },

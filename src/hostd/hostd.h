@@ -158,10 +158,24 @@ int db_exec(const char *sql, int nparams, const char *const *params);
 json_t *db_query(const char *sql, int nparams, const char *const *params);
 /* Last inserted rowid. */
 int64_t db_last_id(void);
+/* Records an event; user names longer than 64 bytes are cut. */
 void db_event(const char *user, int vm_id, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/*
+ * Records an event once per (type, key) per coalescing interval; repeats in
+ * the interval only raise the count in the row's message.
+ */
+void db_event_coalesced(const char *user, const char *type, const char *key, const char *msg);
+/* Limits: events older than max_age_s or beyond the newest max_count go (0 = no limit). */
+void db_set_event_limits(uint64_t max_age_s, uint64_t max_count, uint64_t coalesce_s);
+/* Deletes events beyond the limits (also run every few hundred events). */
+void db_prune_events(void);
 
 /* --- auth.c: users, passwords, sessions ---------------------------------------- */
+
+/* User names longer than this are refused before anything else, at login too. */
+#define AUTH_NAME_MAX 63
+#define AUTH_PASSWORD_MAX 1024
 
 enum role { ROLE_NONE = 0, ROLE_READONLY = 1, ROLE_ADMIN = 2 };
 const char *role_name(enum role r);
@@ -172,7 +186,9 @@ int auth_user_del(const char *name, struct verr *e);
 /*
  * Checks a password; failures are slowed down (see docs/API.md).  On success
  * returns 0 and a new session token (64 hex chars); -EACCES for a bad pair,
- * -EAGAIN when the user is locked out for *retry_s seconds.
+ * -EAGAIN when the user is locked out for *retry_s seconds, -EINVAL for a name
+ * that cannot be a user (checked first), -EBUSY when too many logins are
+ * being verified already.
  */
 int auth_login(const char *name, const char *password, char token[65], enum role *r,
 	       unsigned *retry_s);

@@ -316,6 +316,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hostd: %s\n", e.msg);
 		return 1;
 	}
+	db_set_event_limits(c->events_max_age_s, c->events_max_count, c->login_coalesce_s);
 	/* Also when an older hostd created them with a looser mode. */
 	for (const char *const *sfx = (const char *const[]){ "", "-wal", "-shm", NULL }; *sfx; sfx++) {
 		snprintf(path, sizeof(path), "%s/hostd.db%s", c->state_dir, *sfx);
@@ -374,6 +375,7 @@ int main(int argc, char **argv)
 	}
 	LOG_INF("hostd %s build %s, state %s, capacity %llu MiB, %u datastore(s)", vmx_version,
 		vmx_revision, c->state_dir, (unsigned long long)c->mem_capacity_mb, c->nds);
+	db_prune_events();
 	rc = vm_restore(&e);
 	if (rc == 0)
 		rc = vm_supervisor_start();
