@@ -29,7 +29,23 @@
 #define API_MAX_BODY (1 << 20)
 #define API_MAX_ARGS 4
 #define API_WAIT_MAX_MS (15 * 60 * 1000)
-#define API_MAX_CONNECTIONS 64u
+/*
+ * Connections: a per-address limit (hostd.perIpConnections) keeps one client
+ * from taking them all; the total is high enough that slow clients from a few
+ * addresses do not lock out everyone else, and idle or slow ones are dropped
+ * after hostd.connectionTimeout.
+ */
+#define API_MAX_CONNECTIONS 256u
+#define API_THREAD_STACK (1u << 20)
+/*
+ * Request headers: libmicrohttpd answers a request whose headers overflow its
+ * per-connection memory with its own HTML 431, so its memory is larger and
+ * hostd refuses headers over API_MAX_HEADERS itself, in JSON.
+ */
+#define API_MAX_HEADERS (32u << 10)
+#define API_CONN_MEMORY (1u << 20)
+/* TLS 1.2 or later only (GnuTLS priority string). */
+#define API_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define API_MAX_PAGE 1000
 
 struct req {
@@ -56,7 +72,16 @@ struct upload {
 	char *buf;
 	size_t len;
 	bool too_big;
+	bool headers_too_big;
 };
+
+static enum MHD_Result header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	size_t *sum = cls;
+	*sum += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
 
 static struct MHD_Daemon *g_tcp, *g_unix;
 static int g_unix_fd = -1;
@@ -585,11 +610,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	int status;
 
 	if (!up) {
+		size_t hdr = strlen(url) + strlen(method) + 16;
 		up = calloc(1, sizeof(*up));
 		if (!up)
 			return MHD_NO;
 		*con_cls = up;
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, header_size, &hdr);
+		if (hdr > API_MAX_HEADERS) {
+			up->headers_too_big = true;
+			return MHD_YES;
+		}
 		return MHD_YES;
+	}
+	if (up->headers_too_big) {
+		*upload_size = 0; /* the body is not read */
+		return send_json(conn, 431, json_pack("{s:{s:s, s:s}}", "error", "code", "tooLarge",
+						      "message", "request headers larger than 32 KiB"));
 	}
 	if (*upload_size) {
 		if (up->len + *upload_size > API_MAX_BODY) {
@@ -719,16 +755,39 @@ int api_start(struct verr *e)
 			return verr_set(e, -EINVAL, "hostd.listen: '%s' is not an IPv4 address",
 					c->listen_addr);
 		}
+		/* Passwords and tokens in clear text may only stay on this host. */
+		if (!cert && (ntohl(sin.sin_addr.s_addr) >> 24) != 127) {
+			if (!c->allow_plain_http) {
+				free(key);
+				return verr_set(e, -EPERM, "hostd.listen: plain HTTP on %s (not a loopback "
+						"address) would send passwords in clear text; configure "
+						"hostd.tlsCert and hostd.tlsKey, or set hostd.allowPlainHttp "
+						"(--allow-plain-http)", c->listen_addr);
+			}
+			LOG_WRN("serving the API in plain HTTP on %s:%u (hostd.allowPlainHttp): "
+				"passwords and tokens cross the network in clear text", c->listen_addr,
+				c->port);
+		}
 		if (cert)
 			g_tcp = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, NULL,
 						 MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
-						 completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS,
-						 MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
-						 cert, MHD_OPTION_END);
+						 completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+						 c->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+						 API_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						 c->per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+						 (size_t)API_CONN_MEMORY, MHD_OPTION_THREAD_STACK_SIZE,
+						 (size_t)API_THREAD_STACK, MHD_OPTION_HTTPS_PRIORITIES,
+						 API_TLS_PRIORITIES, MHD_OPTION_HTTPS_MEM_KEY, key,
+						 MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
 		else
 			g_tcp = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
 						 &sin, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-						 MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS, MHD_OPTION_END);
+						 MHD_OPTION_CONNECTION_TIMEOUT, c->conn_timeout_s,
+						 MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS,
+						 MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->per_ip_limit,
+						 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+						 MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_THREAD_STACK,
+						 MHD_OPTION_END);
 		if (!g_tcp) {
 			free(cert);
 			free(key);
@@ -746,7 +805,11 @@ int api_start(struct verr *e)
 		}
 		g_unix = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET,
 					  g_unix_fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					  MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS, MHD_OPTION_END);
+					  MHD_OPTION_CONNECTION_TIMEOUT, c->conn_timeout_s,
+					  MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS,
+					  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+					  MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_THREAD_STACK,
+					  MHD_OPTION_END);
 		if (!g_unix) {
 			api_stop();
 			return verr_set(e, -EIO, "cannot serve the API on %s", c->sock_path);
