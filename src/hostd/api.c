@@ -47,6 +47,8 @@
 /* TLS 1.2 or later only (GnuTLS priority string). */
 #define API_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define API_MAX_PAGE 1000
+/* revertAfter is a temporary switch; the bound also keeps now + it far from overflow. */
+#define API_MAX_REVERT_S (30u * 24 * 3600)
 
 struct req {
 	struct MHD_Connection *conn;
@@ -387,6 +389,9 @@ static int h_bt_put(struct req *r, json_t **out)
 		if (!s || cfg_parse_duration(s, &revert) < 0 || revert == 0)
 			return api_err(out, 400, "invalidArgument", "revertAfter",
 				       "revertAfter: not a duration like 90s, 15m, 2h, 1d");
+		if (revert > API_MAX_REVERT_S)
+			return api_err(out, 400, "invalidArgument", "revertAfter",
+				       "revertAfter: \"%s\" is longer than 30 days", s);
 		if (t == BUILDTYPE_DEFAULT)
 			return api_err(out, 400, "invalidArgument", "revertAfter",
 				       "revertAfter: only meaningful when changing away from default");

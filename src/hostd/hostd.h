@@ -118,6 +118,12 @@ int read_nofollow(const char *path, size_t max, char **buf, size_t *len);
 int privdrop_init(struct hostd_cfg *c, struct verr *e);
 /* Hands the VM directory and the datastore files its .vmx names to the vmx user. */
 int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct verr *e);
+/*
+ * Removes what a killed vmx leaves in its VM directory (temporary checkpoint
+ * and .vmx files, the control socket); call only when no vmx runs for it.
+ * Returns how many were removed.
+ */
+int vmdir_clean_stale(const struct hostd_cfg *c, const char *file);
 /* fork + exec of bin as the vmx user, in a new session, stdout/stderr on out_fd. */
 pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, char *const argv[], int out_fd,
 		     int *err);
@@ -222,6 +228,7 @@ struct hvm {
 	int busy_task;         /* task that owns the VM, 0 = none */
 	bool stopping;         /* an operation expects the vmx to exit */
 	bool exited;           /* set by the supervisor when pid went away */
+	bool hard_killed;      /* hostd's hard stop sent SIGKILL: its exit is no crash */
 	int exit_status;       /* wait status of the last exit (-1 unknown) */
 	int64_t revert_at;     /* unix time of a pending revertAfter, 0 = none */
 	bool recover_resume;   /* resume once suspended: a runtime switch was interrupted */

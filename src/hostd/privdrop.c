@@ -290,3 +290,48 @@ pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, char *const arg
 	child_say("cannot run ", bin, errno);
 	_exit(127);
 }
+
+int vmdir_clean_stale(const struct hostd_cfg *c, const char *file)
+{
+	char dsname[64], reldir[PATH_MAX];
+	const struct hostd_ds *ds;
+	const char *rel, *slash;
+	struct dirent *de;
+	int rootfd, dirfd, n = 0;
+	DIR *d;
+
+	if (ds_split(file, dsname, sizeof(dsname), &rel) < 0 || !(ds = ds_find(c, dsname)))
+		return -EINVAL;
+	slash = strrchr(rel, '/');
+	snprintf(reldir, sizeof(reldir), "%.*s", slash ? (int)(slash - rel) : 0, rel);
+	rootfd = confine_root_open(ds->path);
+	if (rootfd < 0)
+		return rootfd;
+	dirfd = confine_open(rootfd, reldir, O_RDONLY | O_DIRECTORY);
+	close(rootfd);
+	if (dirfd < 0)
+		return dirfd;
+	d = fdopendir(dirfd);
+	if (!d) {
+		close(dirfd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		/* A killed vmx leaves its half-written checkpoint, .vmx temporaries and socket. */
+		bool tmp = strstr(de->d_name, ".vmss.tmp") || strstr(de->d_name, ".vmx.tmp");
+		bool ctl = !strcmp(de->d_name, "vmx.ctl");
+		if (!tmp && !ctl)
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if ((tmp && !S_ISREG(st.st_mode)) || (ctl && !S_ISSOCK(st.st_mode)))
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0) {
+			LOG_INF("%s: removed stale %s", file, de->d_name);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}

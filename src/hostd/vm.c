@@ -311,6 +311,32 @@ static int start_op_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 			   uint64_t revert_after_s, const char *user, int *http_status,
 			   struct verr *e);
 
+/*
+ * Exit status of an adopted vmx (not our child, so waitpid cannot tell):
+ * vmx's last words in vmx.log, "vm stopped: ..., exit status N".  -1 when it
+ * wrote none (killed, or crashed hard).
+ */
+static int vmx_log_exit_status(const struct hvm *vm)
+{
+	char path[PATH_MAX + 16], *buf, *p;
+	size_t n;
+	int code = -1;
+
+	snprintf(path, sizeof(path), "%s/vmx.log", vm->dir);
+	if (read_nofollow(path, 1 << 20, &buf, &n) < 0)
+		return -1;
+	p = strstr(buf, "vm stopped: ");
+	for (char *q = p; q; q = strstr(q + 1, "vm stopped: "))
+		p = q;
+	if (p && (p = strstr(p, "exit status ")) && sscanf(p, "exit status %d", &code) == 1 &&
+	    code >= 0 && code < 256)
+		code = code << 8; /* a wait status with WIFEXITED */
+	else
+		code = -1;
+	free(buf);
+	return code;
+}
+
 /* Called with the lock held when vm->pid has gone away; status -1 = unknown. */
 static void vm_exited(struct hvm *vm, int status)
 {
@@ -319,6 +345,9 @@ static void vm_exited(struct hvm *vm, int status)
 	pid_t pid = vm->pid;
 
 	vm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
+	bool unknown = status < 0;
+	if (unknown)
+		status = vmx_log_exit_status(vm);
 	if (status >= 0 && WIFEXITED(status)) {
 		int code = WEXITSTATUS(status);
 		snprintf(sl, sizeof(sl), "%s/" STDIO_LOG, vm->dir);
@@ -341,9 +370,11 @@ static void vm_exited(struct hvm *vm, int status)
 		snprintf(why, sizeof(why), "killed by signal %d (%s)%s%s", WTERMSIG(status),
 			 strsignal(WTERMSIG(status)), crash[0] ? "; crash report kept: " : "", crash);
 	} else {
-		snprintf(why, sizeof(why), "exited while adopted (status not known to hostd)%s",
-			 checkpoint ? "; checkpoint present" : "");
+		snprintf(why, sizeof(why), "ended without logging an exit status (killed or "
+			 "crashed)%s", checkpoint ? "; checkpoint present" : "");
 	}
+	if (unknown)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), " [adopted: from vmx.log]");
 	snprintf(vm->last_exit, sizeof(vm->last_exit), "vmx pid %d: %s", (int)pid, why);
 	vm->pid = 0;
 	vm->pid_start = 0;
@@ -354,10 +385,17 @@ static void vm_exited(struct hvm *vm, int status)
 	vm->exit_status = status;
 	vm->power = checkpoint ? HP_SUSPENDED : HP_OFF;
 	vm_save(vm);
+	/*
+	 * A crash is recorded also while a task expects an exit (a vmx killed in
+	 * the middle of a suspend), but not the SIGKILL of hostd's own hard stop.
+	 */
+	bool crashed = !vm->hard_killed && (status < 0 || WIFSIGNALED(status) ||
+		(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+		 WEXITSTATUS(status) != VMX_EXIT_SUSPENDED && WEXITSTATUS(status) != VMX_EXIT_RESET));
+	vm->hard_killed = false;
+	if (vm->stopping && crashed)
+		db_event("hostd", vm->id, "vmCrashed", "%s", vm->last_exit);
 	if (!vm->stopping) {
-		bool crashed = status < 0 ? false : WIFSIGNALED(status) ||
-			(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
-			 WEXITSTATUS(status) != VMX_EXIT_SUSPENDED && WEXITSTATUS(status) != VMX_EXIT_RESET);
 		db_event("hostd", vm->id, crashed ? "vmCrashed" : "vmExited", "%s", vm->last_exit);
 		if (vm->recover_resume && vm->power == HP_SUSPENDED && !vm->busy_task) {
 			int http;
@@ -491,6 +529,7 @@ static int vm_launch(struct hvm *vm, struct verr *e)
 	rc = vm_binary(bt, bin, sizeof(bin), e);
 	if (rc < 0)
 		return rc;
+	vmdir_clean_stale(&g_hostd.cfg, vm->file);
 	rc = privdrop_prepare_vm(&g_hostd.cfg, vm->file, e);
 	if (rc < 0)
 		return rc;
@@ -559,6 +598,9 @@ static int vm_hard_stop(struct hvm *vm, struct verr *e)
 	if (wait_exit(vm, HARD_STOP_MS))
 		return 0;
 	LOG_WRN("vm %d: vmx pid %d ignored poweroff; killing it", vm->id, (int)pid);
+	hostd_lock();
+	vm->hard_killed = true;
+	hostd_unlock();
 	kill(pid, SIGKILL);
 	if (wait_exit(vm, HARD_STOP_MS))
 		return 0;
@@ -1246,6 +1288,7 @@ int vm_restore(struct verr *e)
 			db_event("hostd", vm->id, "vmAdopted", "adopted running vmx pid %d%s", (int)pid,
 				 ctl_pid ? " (found through its control socket)" : "");
 		} else {
+			vmdir_clean_stale(&g_hostd.cfg, vm->file);
 			vm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
 			vm->power = checkpoint ? HP_SUSPENDED : HP_OFF;
 			if (pid) {

@@ -209,5 +209,5 @@ while exit_code[0] is None:
             except OSError:
                 break
 os.unlink(sockpath)
-logf.write("exit %d\n" % exit_code[0])
+logf.write("vm stopped: result 0, exit status %d\n" % exit_code[0])
 sys.exit(exit_code[0])
