@@ -202,7 +202,10 @@ int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct verr
 				strerror(-rc));
 	}
 	/* Datastore files the .vmx names outside its directory (a shared disk, say). */
-	snprintf(abs, sizeof(abs), "%s/%s", ds->path, rel);
+	if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", ds->path, rel) >= sizeof(abs)) {
+		close(rootfd);
+		return verr_set(e, -ENAMETOOLONG, "file: \"%s\" is too long", file);
+	}
 	rc = cfg_load(abs, &vmx, e);
 	if (rc < 0) {
 		close(rootfd);
