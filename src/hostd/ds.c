@@ -8,13 +8,110 @@
  * the kernel resolves each path beneath its datastore, see confine.c).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "hostd.h"
+
+/* --- resolution beneath a root (used by confine.c too) ------------------------- */
+
+int confine_open(int rootfd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	if (!*rel)
+		rel = ".";
+	fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	if (fd < 0)
+		return errno == ELOOP && !(flags & O_NOFOLLOW) ? -EXDEV : -errno;
+	return (int)fd;
+}
+
+/* A plain name: not empty, ".", "..", no slash. */
+static bool plain_name(const char *s, size_t n)
+{
+	return n > 0 && !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+int confine_check(int rootfd, const char *rel, bool *exists, struct stat *st)
+{
+	char prefix[PATH_MAX];
+	size_t n = strlen(rel);
+	int fd;
+
+	*exists = false;
+	if (n >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	fd = confine_open(rootfd, rel, O_PATH);
+	if (fd >= 0) {
+		int rc = fstat(fd, st) < 0 ? -errno : 0;
+		close(fd);
+		*exists = rc == 0;
+		return rc;
+	}
+	if (fd != -ENOENT)
+		return fd == -ELOOP ? -EXDEV : fd;
+	/* Find the first missing component; everything before it must resolve beneath. */
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && rel[i] != '/')
+			continue;
+		memcpy(prefix, rel, i);
+		prefix[i] = 0;
+		fd = confine_open(rootfd, prefix, O_PATH);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (fd != -ENOENT)
+			return fd == -ELOOP ? -EXDEV : fd;
+		/* prefix is missing: a dangling symlink there would be followed on create. */
+		struct stat lst;
+		const char *last = strrchr(prefix, '/');
+		int dfd;
+		char parent[PATH_MAX];
+		size_t pl = last ? (size_t)(last - prefix) : 0;
+		memcpy(parent, prefix, pl);
+		parent[pl] = 0;
+		dfd = confine_open(rootfd, parent, O_PATH | O_DIRECTORY);
+		if (dfd < 0)
+			return dfd;
+		int lrc = fstatat(dfd, last ? last + 1 : prefix, &lst, AT_SYMLINK_NOFOLLOW);
+		close(dfd);
+		if (lrc == 0)
+			return -EXDEV;
+		/* The missing tail must be plain names, created beneath what exists. */
+		if (!plain_name(last ? last + 1 : prefix, strlen(last ? last + 1 : prefix)))
+			return -EXDEV;
+		for (const char *p = rel + i; *p;) {
+			while (*p == '/')
+				p++;
+			const char *slash = strchrnul(p, '/');
+			if (*p && !plain_name(p, (size_t)(slash - p)))
+				return -EXDEV;
+			p = slash;
+		}
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int confine_root_open(const char *root)
+{
+	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* --- datastore paths ----------------------------------------------------------- */
 
 int ds_split(const char *file, char *ds, size_t dslen, const char **rel)
 {
