@@ -206,6 +206,7 @@ running_again || { echo "# state after the killed switch:"; api GET "/vms/$A" ""
   echo "# a/vmx.log and the one before:"; tail -n 20 "$T/ds1/a/vmx.log" "$T/ds1/a/vmx-0.log"; }
 out=$(api GET "/tasks/$task" "" "$TOKEN")
 check killed-switch-task-says grep -q 'interrupted by a restart of hostd' <<<"$out"
+grep -q 'interrupted by a restart of hostd' <<<"$out" || echo "# task '$task' after the restart: ${out:0:2000}"
 # The resumed vmx removes its checkpoint once loaded and the counter goes on;
 # both take a moment on a loaded machine, so wait for them (bounded).
 no_stale_ckpt() { test ! -e "$T/ds1/a/a.vmss"; }
