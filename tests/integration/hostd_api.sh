@@ -189,7 +189,8 @@ fi
 start_hostd --vmx-dir "$T/fake" --mem-capacity 1000 || exit 1
 TOKEN=$(login root "$PW")
 check adopted-through-control-socket test "$(vm_field "$A" pid)" = "$pa" -a "$(vm_field "$A" powerState)" = poweredOn
-sed -i 's/^fake.suspendMs.*/fake.suspendMs = "2000"/' "$T/ds1/a/a.vmx"
+# Long enough that the switch is still saving when hostd is killed, even on a loaded machine.
+sed -i 's/^fake.suspendMs.*/fake.suspendMs = "5000"/' "$T/ds1/a/a.vmx"
 api POST "/vms/$A/power" '{"op":"reset","wait":true}' "$TOKEN" >/dev/null
 check adopted-reset test "$(vm_field "$A" powerState)" = poweredOn
 lines0=$(wc -l <"$T/ds1/a/a.serial")
