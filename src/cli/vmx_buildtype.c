@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 	if (!bt) {
 		json_t *pr = json_object_get(vm, "pendingRevert");
 		printf("VM %s uses vmx build type: %s\n", file,
-		       json_string_value(json_object_get(vm, "buildType")));
+		       cli_jstr(json_object_get(vm, "buildType")));
 		if (pr)
 			printf("Pending revert to default in %lld s\n",
 			       (long long)json_integer_value(json_object_get(pr, "inSeconds")));
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 	if (verbose) {
 		json_t *res = json_object_get(task, "result");
 		json_array_foreach(json_object_get(task, "phases"), i, ph)
-			printf("  %-12s %6lld ms\n", json_string_value(json_object_get(ph, "name")),
+			printf("  %-12s %6lld ms\n", cli_jstr(json_object_get(ph, "name")),
 			       (long long)json_integer_value(json_object_get(ph, "ms")));
 		if (json_object_get(res, "downtimeMs"))
 			printf("  downtime     %6lld ms, new pid %lld\n",
