@@ -163,6 +163,11 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 			p->pc_exact = x;
 		} else if (sscanf(line, "guest_pc_block %llu", &x) == 1) {
 			p->pc_block = x;
+		} else if (sscanf(line, "guest_walk_stop %23s %llu", d, &x) == 2) {
+			if (p->ngstop < sizeof(p->gstop) / sizeof(p->gstop[0])) {
+				snprintf(p->gstop[p->ngstop].name, sizeof(p->gstop[0].name), "%s", d);
+				p->gstop[p->ngstop++].count = x;
+			}
 		} else if (sscanf(line, "gcode_dropped %llu", &x) == 1) {
 			p->gcode_dropped = x;
 		} else if (sscanf(line, "kstat %u %4095s", &u, a) == 2) {

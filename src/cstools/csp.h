@@ -47,6 +47,9 @@ struct csp_profile {
 	unsigned ngcode;
 	struct csp_gcode *gcode;       /* sorted by address as written */
 	uint64_t gcode_dropped;
+	/* Guest walks by the reason they stopped (guest_walk_stop lines). */
+	unsigned ngstop;
+	struct { char name[24]; uint64_t count; } gstop[16];
 	unsigned nkstats;
 	char **kstat;       /* by id, NULL when not named */
 	unsigned nframes;

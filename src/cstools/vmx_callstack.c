@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../cpu/disasm.h"
 #include "csp.h"
 
@@ -130,7 +131,8 @@ static int run_tui(const struct csp_view *v, const struct csp_tree *t, const cha
 			 "up/down move  right/enter expand  left collapse  e expand all  q quit");
 		refresh();
 		ch = getch();
-		if (ch == 'q' || ch == 27)
+		/* ERR: input closed (EOF, hangup); nothing more can come. */
+		if (ch == 'q' || ch == 27 || ch == ERR)
 			break;
 		if (ch == KEY_UP && sel > 0)
 			sel--;
@@ -296,6 +298,14 @@ static void guest_disasm(const struct csp_profile *p, const struct csp_frame *fn
 			"footprint was full)\n", (unsigned long long)p->gcode_dropped);
 }
 
+static bool frame_is(const struct csp_frame *fr, const char *name, bool by_address,
+		     uint64_t addr)
+{
+	if (by_address)
+		return fr->addr == addr;
+	return fr->name && !strcmp(fr->name, name);
+}
+
 static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, const char *func,
 		     FILE *out)
 {
@@ -313,6 +323,17 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 		dom = 'm';
 		name = func + 4;
 	}
+	/*
+	 * An address (the label of a frame no symbol covers, "guest:0x10636"):
+	 * the frames at exactly that address, whatever their name.
+	 */
+	bool by_addr_only = false;
+	uint64_t want = 0;
+	if (!strncmp(name, "0x", 2) || !strncmp(name, "0X", 2)) {
+		char *end;
+		want = strtoull(name + 2, &end, 16);
+		by_addr_only = end != name + 2 && !*end;
+	}
 	for (unsigned i = 0; i < p->nstacks; i++) {
 		const struct csp_stack *s = &p->stacks[i];
 		if ((flt->vcpu >= 0 && s->vcpu != (unsigned)flt->vcpu) ||
@@ -323,12 +344,12 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 		const struct csp_frame *hit = NULL;
 		for (unsigned j = 0; j < s->ng && !hit && !flt->monitor_only; j++) {
 			const struct csp_frame *fr = &p->frames[s->g[s->ng - 1 - j]];
-			if (fr->name && !strcmp(fr->name, name) && (!dom || dom == 'g'))
+			if (frame_is(fr, name, by_addr_only, want) && (!dom || dom == 'g'))
 				hit = fr;
 		}
 		for (unsigned j = 0; j < s->nm && !hit && !flt->guest_only; j++) {
 			const struct csp_frame *fr = &p->frames[s->m[s->nm - 1 - j]];
-			if (fr->name && !strcmp(fr->name, name) && (!dom || dom == 'm'))
+			if (frame_is(fr, name, by_addr_only, want) && (!dom || dom == 'm'))
 				hit = fr;
 		}
 		if (!hit)
@@ -532,6 +553,13 @@ int main(int argc, char **argv)
 	}
 	/* A kstat at the leaf end would be the root of every bottom-up tree. */
 	flt.no_kstat = with_kstat == 0 || (with_kstat < 0 && bottom);
+	/* curses on a pipe or file would read EOF forever: refuse up front. */
+	if (tui && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "vmx-callstack: --tui needs a terminal on stdin and stdout; "
+			"use the plain-text views (--top-down, --bottom-up) otherwise\n");
+		rc = -ENOTTY;
+		goto done_profile;
+	}
 	if (insn) {
 		rc = insn_view(p, &flt, insn, out);
 		goto done_profile;
@@ -564,6 +592,17 @@ int main(int argc, char **argv)
 				(unsigned long long)p->samples, (unsigned long long)v.total, p->nstacks,
 				p->coarse ? ", coarse aggregation (cap reached)" : "",
 				p->drops ? ", samples dropped" : "");
+		if (!tui && p->ngstop) {
+			uint64_t all = 0;
+			for (unsigned i = 0; i < p->ngstop; i++)
+				all += p->gstop[i].count;
+			fprintf(out, "# guest stack walks: %llu, stopped at", (unsigned long long)all);
+			for (unsigned i = 0, k = 0; i < p->ngstop; i++)
+				if (p->gstop[i].count)
+					fprintf(out, "%s %s %llu", k++ ? "," : "", p->gstop[i].name,
+						(unsigned long long)p->gstop[i].count);
+			fputc('\n', out);
+		}
 		if (!tui && (p->drops || p->ring_drops))
 			fprintf(out, "# dropped: %llu (table full), %llu (ring full)\n",
 				(unsigned long long)p->drops, (unsigned long long)p->ring_drops);

@@ -52,12 +52,14 @@ static struct {
 	_Atomic uint64_t pc_exact, pc_block;  /* guest samples by pc precision */
 	_Atomic uint64_t handler_ns;     /* time spent in the handler, for the overhead figure */
 	_Atomic uint64_t collector_ns;   /* CPU time of the collector thread so far */
+	uint64_t gstops[CS_GSTOP_N];     /* guest walks by stop reason (collector only) */
 	struct cs_table *table;
 	struct cs_symtab *mon, *guest;
 	char guest_syms[4096];
 	char console_path[4096];
 	char guest_image[4096];
 	bool kallsyms_tried;             /* guest.kernel's kallsyms decoded (or failed) once */
+	uint64_t console_tried_ns;       /* last look for kallsyms in the console log */
 	char path[4200];
 	uint64_t t0_ns, start_unix_ns;
 	pthread_t collector;
@@ -77,36 +79,22 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The guest's call chain: pc, then the return addresses of the s0/fp chain. */
-static unsigned walk_guest(const struct hart *h, uint64_t pc, uint64_t *out, unsigned max)
+static bool peek_hart(const void *ctx, uint64_t va, void *buf, unsigned len)
 {
-	uint64_t fp = hart_get_xreg(h, 8), sp = hart_get_xreg(h, 2);
-	unsigned n = 0;
-	out[n++] = pc;
-	/*
-	 * A leaf function's frame holds only the caller's fp, at [fp - 8]
-	 * (gcc saves no ra there): when that word looks like a frame pointer on
-	 * this stack rather than a return address, the caller is in ra.
-	 */
-	if (fp >= 16 && !(fp & 7)) {
-		uint64_t w;
-		if (hart_peek_virt(h, fp - 8, &w, 8) && !(w & 7) && w > fp && w > sp &&
-		    w - sp <= 64 * 1024 && n < max) {
-			out[n++] = hart_get_xreg(h, 1);
-			fp = w;
-		}
-	}
-	/* RISC-V frame record below fp: [fp - 8] = ra, [fp - 16] = caller's fp. */
-	while (n < max && fp >= 16 && !(fp & 7)) {
-		uint64_t rec[2];
-		if (!hart_peek_virt(h, fp - 16, rec, sizeof(rec)) || !rec[1])
-			break;
-		out[n++] = rec[1];
-		if (rec[0] <= fp)
-			break;
-		fp = rec[0];
-	}
-	return n;
+	return hart_peek_virt(ctx, va, buf, len);
+}
+
+/* The guest's call chain: pc, then the return addresses of the s0/fp chain. */
+static unsigned walk_guest(const struct hart *h, uint64_t pc, uint64_t *out, unsigned max,
+			   uint8_t *stop)
+{
+	uint64_t satp = hart_peek_satp(h);
+	unsigned mode = (unsigned)(satp >> 60), vabits = 0;
+	/* Canonical form follows the translation the walk reads through (peek.c). */
+	if (hart_peek_priv(h) != 3)
+		vabits = mode == 8 ? 39 : mode == 9 ? 48 : mode == 10 ? 57 : 0;
+	return cs_walk_guest(peek_hart, h, vabits, pc, hart_get_xreg(h, 8), hart_get_xreg(h, 2),
+			     hart_get_xreg(h, 1), out, max, stop);
 }
 
 static void cs_handler(int sig, siginfo_t *si, void *ucv)
@@ -139,7 +127,7 @@ static void cs_handler(int sig, siginfo_t *si, void *ucv)
 					  memory_order_relaxed);
 		s->vcpu = (uint8_t)hart_id(h);
 		s->priv = (uint8_t)hart_peek_priv(h);
-		s->nguest = (uint8_t)walk_guest(h, pc, s->guest, CS_MAX_GUEST);
+		s->nguest = (uint8_t)walk_guest(h, pc, s->guest, CS_MAX_GUEST, &s->gstop);
 	} else {
 		s->vcpu = CS_VCPU_NONE;
 		s->priv = 0;
@@ -157,30 +145,17 @@ out:
 	errno = saved;
 }
 
-static void drain(void)
-{
-	unsigned n = atomic_load(&cs.nthreads);
-	for (unsigned i = 0; i < n; i++) {
-		struct cs_thread *t = cs.threads[i];
-		uint32_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
-		uint32_t head = atomic_load_explicit(&t->head, memory_order_acquire);
-		for (; tail != head; tail++)
-			cs_table_add(cs.table, &t->ring[tail % CS_RING], cs.t0_ns);
-		atomic_store_explicit(&t->tail, tail, memory_order_release);
-	}
-}
-
-static void write_profile(void)
+/*
+ * Guest symbols that are not named in the .vmx file, found on the collector
+ * thread: needed before the first samples are drained (the walk's symbol
+ * rules use them), but never on the vCPU thread.
+ */
+static void find_guest_symbols(void)
 {
 	struct verr e = { 0 };
-	struct cs_meta m = { 0 };
-	unsigned n = atomic_load(&cs.nthreads);
-
-	if (!cs.path[0])
-		return;
 	/*
 	 * No symbols named: the kernel's own kallsyms tables, in the Image it
-	 * boots.  Done here, on the collector thread at the first write, not in
+	 * boots.  Done here, on the collector thread at its first drain, not in
 	 * cs_start: decoding takes ~0.15 s, which a runtime switch to the stats
 	 * build would otherwise add to the VM's downtime.
 	 */
@@ -197,8 +172,13 @@ static void write_profile(void)
 			e.msg[0] = 0;
 		}
 	}
-	/* Auto-gathered guest symbols: the guest's kallsyms workload on the console. */
-	if (!cs.guest && cs.console_path[0]) {
+	/*
+	 * Auto-gathered guest symbols: the guest's kallsyms workload on the
+	 * console, looked for as often as the profile is written.
+	 */
+	if (!cs.guest && cs.console_path[0] &&
+	    now_ns(CLOCK_MONOTONIC) - cs.console_tried_ns >= CS_WRITE_INTERVAL_S * 1000000000ull) {
+		cs.console_tried_ns = now_ns(CLOCK_MONOTONIC);
 		struct cs_symtab *t;
 		if (cs_symtab_load_console(&t, cs.console_path, &e) == 0) {
 			cs.guest = t;
@@ -208,6 +188,38 @@ static void write_profile(void)
 				cs_symtab_count(t));
 		}
 	}
+}
+
+static void drain(void)
+{
+	find_guest_symbols();
+	unsigned n = atomic_load(&cs.nthreads);
+	for (unsigned i = 0; i < n; i++) {
+		struct cs_thread *t = cs.threads[i];
+		uint32_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
+		uint32_t head = atomic_load_explicit(&t->head, memory_order_acquire);
+		for (; tail != head; tail++) {
+			struct cs_sample *smp = &t->ring[tail % CS_RING];
+			if (smp->nguest) {
+				smp->nguest = (uint8_t)cs_trim_guest(cs.guest, smp->priv == 3,
+								     smp->guest, smp->nguest,
+								     &smp->gstop);
+				cs.gstops[smp->gstop < CS_GSTOP_N ? smp->gstop : CS_GSTOP_END]++;
+			}
+			cs_table_add(cs.table, smp, cs.t0_ns);
+		}
+		atomic_store_explicit(&t->tail, tail, memory_order_release);
+	}
+}
+
+static void write_profile(void)
+{
+	struct verr e = { 0 };
+	struct cs_meta m = { 0 };
+	unsigned n = atomic_load(&cs.nthreads);
+
+	if (!cs.path[0])
+		return;
 	char exe[4096];
 	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[l > 0 ? l : 0] = 0;
@@ -226,6 +238,7 @@ static void write_profile(void)
 	m.collector_ns = atomic_load(&cs.collector_ns);
 	for (unsigned i = 0; i < n; i++)
 		m.ring_drops += atomic_load(&cs.threads[i]->drops);
+	memcpy(m.gstops, cs.gstops, sizeof(m.gstops));
 	if (cs_write_profile(cs.path, cs.table, &m, cs.mon, cs.guest, &e) < 0)
 		LOG_WRN("callstack: %s", e.msg);
 }
@@ -400,6 +413,8 @@ int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 	cs.start_unix_ns = now_ns(CLOCK_REALTIME);
 	cs.stop = false;
 	cs.kallsyms_tried = false;
+	cs.console_tried_ns = 0;
+	memset(cs.gstops, 0, sizeof(cs.gstops));
 	atomic_store(&cs.running, true);
 	rc = attach_thread(e);
 	if (rc < 0)

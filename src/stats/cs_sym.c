@@ -99,6 +99,18 @@ void cs_symtab_free(struct cs_symtab *t)
 
 unsigned cs_symtab_count(const struct cs_symtab *t) { return t ? (unsigned)t->n : 0; }
 
+bool cs_symtab_hull(const struct cs_symtab *t, uint64_t *lo, uint64_t *hi)
+{
+	if (!t || !t->n)
+		return false;
+	*lo = t->v[0].start;
+	*hi = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].end > *hi)
+			*hi = t->v[i].end;
+	return true;
+}
+
 const char *cs_symtab_lookup(const struct cs_symtab *t, uint64_t addr, uint64_t *start)
 {
 	return cs_symtab_lookup_range(t, addr, start, NULL);

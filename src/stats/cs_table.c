@@ -228,6 +228,122 @@ unsigned cs_walk_host(uint64_t pc, uint64_t fp, uint64_t lo, uint64_t hi, uint64
 	return n;
 }
 
+const char *const cs_gstop_name[CS_GSTOP_N] = {
+	[CS_GSTOP_END] = "end", [CS_GSTOP_NONCANON] = "noncanonical",
+	[CS_GSTOP_OTHER_HALF] = "other-half", [CS_GSTOP_FP_ORDER] = "fp-order",
+	[CS_GSTOP_FP_RANGE] = "fp-range", [CS_GSTOP_UNMAPPED] = "unmapped",
+	[CS_GSTOP_DEPTH] = "depth", [CS_GSTOP_MARKER] = "marker",
+	[CS_GSTOP_UNKNOWN_CODE] = "unknown-code",
+};
+
+/*
+ * No guest frame is larger than this: a caller's fp further up than that is
+ * not on the same stack (Linux's kernel stacks are 16 KiB; a kernel thread
+ * starts with a function pointer in s0, far away in the kernel's text).
+ */
+#define CS_GUEST_MAX_STEP (1u << 20)
+
+static bool canonical(unsigned vabits, uint64_t a)
+{
+	if (!vabits)
+		return a < (1ull << 56);   /* bare: a physical address */
+	return (uint64_t)((int64_t)(a << (64 - vabits)) >> (64 - vabits)) == a;
+}
+
+unsigned cs_walk_guest(cs_peek_fn peek, const void *ctx, unsigned vabits, uint64_t pc,
+		       uint64_t fp, uint64_t sp, uint64_t ra, uint64_t *out, unsigned max,
+		       uint8_t *stop)
+{
+	unsigned n = 0;
+	/* Under translation, a kernel chain never returns to user code and vice versa. */
+	bool upper = vabits && (pc >> 63);
+	if (!max) {
+		*stop = CS_GSTOP_DEPTH;
+		return 0;
+	}
+	out[n++] = pc;
+	if (!fp) {
+		*stop = CS_GSTOP_END;
+		return n;
+	}
+	if (fp & 7 || fp < 16 || fp < sp || fp - sp > CS_GUEST_MAX_STEP) {
+		*stop = CS_GSTOP_FP_RANGE;
+		return n;
+	}
+	/*
+	 * A leaf function's frame holds only the caller's fp, at [fp - 8]
+	 * (gcc saves no ra there): when that word looks like a frame pointer on
+	 * this stack rather than a return address, the caller is in ra.
+	 */
+	uint64_t w;
+	if (peek(ctx, fp - 8, &w, 8) && !(w & 7) && w > fp && w > sp && w - sp <= 64 * 1024 &&
+	    ra && canonical(vabits, ra) && (!vabits || (ra >> 63) == upper) && n < max) {
+		out[n++] = ra;
+		fp = w;
+	}
+	/* RISC-V frame record below fp: [fp - 8] = ra, [fp - 16] = caller's fp. */
+	for (;;) {
+		uint64_t rec[2];
+		if (n == max) {
+			*stop = CS_GSTOP_DEPTH;
+			return n;
+		}
+		if (!peek(ctx, fp - 16, rec, sizeof(rec))) {
+			*stop = CS_GSTOP_UNMAPPED;
+			return n;
+		}
+		if (!rec[1]) {
+			*stop = CS_GSTOP_END;
+			return n;
+		}
+		if (!canonical(vabits, rec[1])) {
+			*stop = CS_GSTOP_NONCANON;
+			return n;
+		}
+		if (vabits && (rec[1] >> 63) != upper) {
+			*stop = CS_GSTOP_OTHER_HALF;
+			return n;
+		}
+		out[n++] = rec[1];
+		if (!rec[0]) {
+			*stop = CS_GSTOP_END;
+			return n;
+		}
+		if (rec[0] <= fp) {
+			*stop = CS_GSTOP_FP_ORDER;
+			return n;
+		}
+		if (rec[0] & 7 || rec[0] - fp > CS_GUEST_MAX_STEP) {
+			*stop = CS_GSTOP_FP_RANGE;
+			return n;
+		}
+		fp = rec[0];
+	}
+}
+
+unsigned cs_trim_guest(const struct cs_symtab *t, bool bare, const uint64_t *frames, unsigned n,
+		       uint8_t *stop)
+{
+	uint64_t lo, hi;
+	if (!cs_symtab_hull(t, &lo, &hi))
+		return n;
+	/* frames[0] is the sampled pc, executed for sure; callers from 1 on. */
+	for (unsigned j = 1; j < n; j++) {
+		uint64_t a = frames[j] - 1;   /* return addresses: the call is before them */
+		const char *name = cs_symtab_lookup(t, a, NULL);
+		if (!name && ((a >= lo && a < hi) || bare)) {
+			*stop = CS_GSTOP_UNKNOWN_CODE;
+			return j;
+		}
+		/* Linux starts every task in ret_from_fork* with s0 holding no frame. */
+		if (name && !strncmp(name, "ret_from_fork", 13)) {
+			*stop = CS_GSTOP_MARKER;
+			return j + 1;
+		}
+	}
+	return n;
+}
+
 /* ---- writer ---- */
 
 struct frame_key {
@@ -353,6 +469,9 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		(unsigned long long)m->collector_ns);
 	fprintf(f, "guest_pc_exact %llu\nguest_pc_block %llu\n", (unsigned long long)m->pc_exact,
 		(unsigned long long)m->pc_block);
+	for (unsigned k = 0; k < CS_GSTOP_N; k++)
+		fprintf(f, "guest_walk_stop %s %llu\n", cs_gstop_name[k],
+			(unsigned long long)m->gstops[k]);
 	fprintf(f, "coarse %d\nfootprint %zu\nentries %u\n", t->coarse, cs_table_footprint(t),
 		t->nent);
 	fprintf(f, "gcode_words %u\ngcode_dropped %llu\n", t->ngcode,

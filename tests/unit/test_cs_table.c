@@ -180,6 +180,108 @@ static void test_walk_host(void **state)
 	assert_int_equal(cs_walk_host(1, (uint64_t)(uintptr_t)&stack[4], lo, hi, out, 2), 2);
 }
 
+/* A fake guest stack: 64 words at GSTACK (an Sv39 kernel address). */
+#define GSTACK 0xffffffc600004000ull
+struct gmem { uint64_t w[64]; };
+static bool gpeek(const void *ctx, uint64_t va, void *buf, unsigned len)
+{
+	const struct gmem *m = ctx;
+	if (va < GSTACK || va + len > GSTACK + sizeof(m->w))
+		return false;
+	memcpy(buf, (const char *)m->w + (va - GSTACK), len);
+	return true;
+}
+#define GFP(i) (GSTACK + 8 * (i))   /* fp whose record is w[i-2] (fp), w[i-1] (ra) */
+
+static void test_walk_guest(void **state)
+{
+	struct gmem m = { 0 };
+	uint64_t out[16];
+	uint8_t stop = 0xff;
+	const uint64_t K = 0xffffffff80001000ull;
+	(void)state;
+	/* Two good records, then one whose "ra" is instruction bytes: never a frame. */
+	m.w[8] = GFP(20); m.w[9] = K + 0x10;
+	m.w[18] = GFP(30); m.w[19] = K + 0x20;
+	m.w[28] = 0x8082014145016402ull; m.w[29] = 0x43a080e7ff60c097ull;
+	unsigned n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[0], K + 4);
+	assert_int_equal(out[2], K + 0x20);
+	assert_int_equal(stop, CS_GSTOP_NONCANON);
+	/* A kernel chain does not return to user code. */
+	m.w[29] = 0x10636;
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 3);
+	assert_int_equal(stop, CS_GSTOP_OTHER_HALF);
+	/* fp 0 ends the chain after its return address; fp going down stops it. */
+	m.w[29] = K + 0x30; m.w[28] = 0;
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 4);
+	assert_int_equal(stop, CS_GSTOP_END);
+	m.w[28] = GFP(12);
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 4);
+	assert_int_equal(stop, CS_GSTOP_FP_ORDER);
+	/* A step far beyond any stack frame (a function pointer in s0). */
+	m.w[28] = K + 0x100;
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 4);
+	assert_int_equal(stop, CS_GSTOP_FP_RANGE);
+	/* Off the mapped stack, below sp, and capped. */
+	m.w[28] = GFP(70);
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(stop, CS_GSTOP_UNMAPPED);
+	assert_int_equal(cs_walk_guest(gpeek, &m, 39, K, GFP(10), GFP(12), 0, out, 16, &stop), 1);
+	assert_int_equal(stop, CS_GSTOP_FP_RANGE);
+	assert_int_equal(cs_walk_guest(gpeek, &m, 39, K, GFP(10), GFP(4), 0, out, 2, &stop), 2);
+	assert_int_equal(stop, CS_GSTOP_DEPTH);
+	/* Bare translation: physical addresses below 2^56 only. */
+	m.w[9] = 0x80000010;
+	m.w[19] = 0x80000020;
+	m.w[29] = 0x0100000080000000ull;
+	m.w[28] = 0;
+	n = cs_walk_guest(gpeek, &m, 0, 0x80000004, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 3);
+	assert_int_equal(stop, CS_GSTOP_NONCANON);
+}
+
+static void test_trim_guest(void **state)
+{
+	char path[] = "/tmp/test_cs_trimXXXXXX";
+	struct cs_symtab *t;
+	struct verr e;
+	int fd = mkstemp(path);
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "ffffffff80001000 T alpha\n"
+			 "ffffffff80001100 T ret_from_fork_kernel\n"
+			 "ffffffff80001200 T beta\n");
+	assert_int_equal(cs_symtab_load(&t, path, &e), 0);
+	uint64_t f[5] = { 0xffffffff80001010ull, 0xffffffff80001020ull, 0xffffffff80001104ull,
+			  0xffffffff80001210ull, 0x43a0 };
+	uint8_t stop = CS_GSTOP_END;
+	/* Everything outer than the marker frame goes. */
+	assert_int_equal(cs_trim_guest(t, false, f, 5, &stop), 3);
+	assert_int_equal(stop, CS_GSTOP_MARKER);
+	/* Under translation, outside the table's range (a module) is not judged. */
+	f[2] = 0xffffffff80004000ull;
+	stop = CS_GSTOP_END;
+	assert_int_equal(cs_trim_guest(t, false, f, 3, &stop), 3);
+	assert_int_equal(stop, CS_GSTOP_END);
+	/* User addresses under translation: not the kernel table's business. */
+	f[2] = 0x10636;
+	stop = CS_GSTOP_END;
+	assert_int_equal(cs_trim_guest(t, false, f, 3, &stop), 3);
+	assert_int_equal(stop, CS_GSTOP_END);
+	/* Bare translation (M-mode): outside the table is unknown code. */
+	assert_int_equal(cs_trim_guest(t, true, f, 3, &stop), 2);
+	assert_int_equal(stop, CS_GSTOP_UNKNOWN_CODE);
+	cs_symtab_free(t);
+	unlink(path);
+}
+
 static uint64_t fake_time(void *ctx) { (void)ctx; return 0; }
 
 static void test_peek_sv39(void **state)
@@ -445,6 +547,8 @@ int main(void)
 		cmocka_unit_test(test_table_merge_and_cap),
 		cmocka_unit_test(test_gcode_words),
 		cmocka_unit_test(test_walk_host),
+		cmocka_unit_test(test_walk_guest),
+		cmocka_unit_test(test_trim_guest),
 		cmocka_unit_test(test_peek_sv39),
 		cmocka_unit_test(test_write_profile),
 		cmocka_unit_test(test_sampling_end_to_end),
