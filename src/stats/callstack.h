@@ -61,6 +61,7 @@ struct cs_sample {
 	uint8_t nguest, nmon;
 	uint8_t pc_exact;       /* guest[0] is the exact pc (else a block boundary) */
 	uint8_t gstop;          /* enum cs_gstop, when nguest > 0 */
+	uint64_t as;            /* U-mode under translation: satp's ASID and root PPN, else 0 */
 	uint32_t graw;          /* bits of the instruction at an exact guest[0], else 0 */
 	uint64_t guest[CS_MAX_GUEST];
 	uint64_t mon[CS_MAX_MON];
@@ -78,6 +79,11 @@ int cs_symtab_load(struct cs_symtab **out, const char *path, struct verr *e);
 int cs_symtab_load_console(struct cs_symtab **out, const char *path, struct verr *e);
 /* Adds every symbol of src to dst (kernel and user program in one table). */
 int cs_symtab_merge(struct cs_symtab *dst, const struct cs_symtab *src);
+/*
+ * The bytes of an ELF's executable loadable segments, as one range [lo, hi)
+ * (gaps zero): what a user program's code looks like in its address space.
+ */
+int cs_elf_code(const char *path, uint8_t **code, uint64_t *lo, uint64_t *hi, struct verr *e);
 /* The running monitor's own function symbols, relocated by the PIE load bias. */
 int cs_symtab_self(struct cs_symtab **out, struct verr *e);
 /* Load bias of the running executable (0 unless position-independent). */
@@ -134,6 +140,22 @@ struct cs_meta {
 	const char *guest_image;     /* guest.kernel, for guest disassembly, or NULL */
 	uint64_t exe_bias;           /* its load bias (PIE) */
 	uint64_t gstops[CS_GSTOP_N]; /* guest walks by the reason they stopped */
+	const struct cs_user *user;  /* guest.userSymbols, or NULL */
+};
+
+/*
+ * A user program's symbols (guest.userSymbols) and the address spaces it was
+ * recognised in: only U-mode frames of those address spaces are named from
+ * it (as PROG:FUNC, or PROG+0xOFF); U-mode frames of every other address
+ * space are written [user]+0xADDR, never with the kernel's or the program's
+ * names.
+ */
+struct cs_user {
+	const struct cs_symtab *sym;
+	const char *prog, *path;
+	unsigned nas;
+	const uint64_t *as;          /* recognised address spaces (cs_sample.as) */
+	const uint32_t *match, *mismatch;   /* per as: sampled words equal / not to the ELF's */
 };
 /*
  * Writes the whole profile (header, kstat names, symbolized frame table,

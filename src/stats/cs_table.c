@@ -26,6 +26,7 @@
 struct cs_entry {
 	uint64_t hash;
 	uint64_t count;
+	uint64_t as;            /* cs_sample.as */
 	uint32_t tbucket;
 	uint32_t frames;        /* offset into the arena: guest frames then monitor frames */
 	uint16_t kstat;
@@ -135,6 +136,7 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 {
 	uint64_t h = mix(mix(mix(0, tb), ((uint64_t)s->kstat << 24) | ((uint64_t)s->vcpu << 16) |
 			     ((uint64_t)s->priv << 8)), ((uint64_t)ng << 8) | nm);
+	h = mix(h, s->as);
 	for (unsigned i = 0; i < ng; i++)
 		h = mix(h, s->guest[i]);
 	for (unsigned i = 0; i < nm; i++)
@@ -145,8 +147,8 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 			if (t->nent == t->maxent || t->arena_used + ng + nm > t->arena_max)
 				return false;
 			struct cs_entry *e = &t->ent[t->nent];
-			*e = (struct cs_entry){ h, 1, tb, t->arena_used, s->kstat, s->vcpu, s->priv,
-						(uint8_t)ng, (uint8_t)nm };
+			*e = (struct cs_entry){ h, 1, s->as, tb, t->arena_used, s->kstat, s->vcpu,
+						s->priv, (uint8_t)ng, (uint8_t)nm };
 			memcpy(&t->arena[t->arena_used], s->guest, ng * 8);
 			memcpy(&t->arena[t->arena_used + ng], s->mon, nm * 8);
 			t->arena_used += ng + nm;
@@ -155,7 +157,7 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 		}
 		struct cs_entry *e = &t->ent[k - 1];
 		if (e->hash == h && e->tbucket == tb && e->kstat == s->kstat && e->vcpu == s->vcpu &&
-		    e->priv == s->priv && e->nguest == ng && e->nmon == nm &&
+		    e->priv == s->priv && e->nguest == ng && e->nmon == nm && e->as == s->as &&
 		    !memcmp(&t->arena[e->frames], s->guest, ng * 8) &&
 		    !memcmp(&t->arena[e->frames + ng], s->mon, nm * 8)) {
 			e->count++;
@@ -346,10 +348,14 @@ unsigned cs_trim_guest(const struct cs_symtab *t, bool bare, const uint64_t *fra
 
 /* ---- writer ---- */
 
+/* Which table names a guest frame: a user frame depends on its address space. */
+enum { FP_MAIN, FP_USER, FP_USER_UNKNOWN };
+
 struct frame_key {
 	uint64_t addr;
 	uint8_t dom;    /* 'g' or 'm' */
 	uint8_t leaf;
+	uint8_t prog;   /* FP_* */
 };
 
 struct frame_map {
@@ -358,20 +364,35 @@ struct frame_map {
 	uint32_t n, mask;
 };
 
-static uint32_t frame_id(struct frame_map *m, uint64_t addr, uint8_t dom, uint8_t leaf)
+static uint32_t frame_id(struct frame_map *m, uint64_t addr, uint8_t dom, uint8_t leaf,
+			 uint8_t prog)
 {
-	uint64_t h = mix(mix(0, addr), (uint64_t)dom << 8 | leaf);
+	uint64_t h = mix(mix(0, addr), (uint64_t)prog << 16 | (uint64_t)dom << 8 | leaf);
 	for (uint32_t s = (uint32_t)h & m->mask;; s = (s + 1) & m->mask) {
 		uint32_t k = m->slot[s];
 		if (!k) {
-			m->k[m->n] = (struct frame_key){ addr, dom, leaf };
+			m->k[m->n] = (struct frame_key){ addr, dom, leaf, prog };
 			m->slot[s] = ++m->n;
 			return m->n - 1;
 		}
 		const struct frame_key *f = &m->k[k - 1];
-		if (f->addr == addr && f->dom == dom && f->leaf == leaf)
+		if (f->addr == addr && f->dom == dom && f->leaf == leaf && f->prog == prog)
 			return k - 1;
 	}
+}
+
+/*
+ * The table that names an entry's guest frame at addr: a user address of a
+ * U-mode sample under translation belongs to its address space's program.
+ */
+static uint8_t frame_prog(const struct cs_entry *en, uint64_t addr, const struct cs_user *u)
+{
+	if (en->priv != 0 || !en->as || (addr >> 63))
+		return FP_MAIN;
+	for (unsigned i = 0; u && u->sym && i < u->nas; i++)
+		if (u->as[i] == en->as && u->match[i] > u->mismatch[i])
+			return FP_USER;
+	return FP_USER_UNKNOWN;
 }
 
 static int gcode_cmp(const void *a, const void *b)
@@ -408,11 +429,25 @@ static void put_name(FILE *f, const char *name)
 }
 
 static void write_frame(FILE *f, uint32_t id, const struct frame_key *k,
-			const struct cs_symtab *mon, const struct cs_symtab *guest)
+			const struct cs_symtab *mon, const struct cs_symtab *guest,
+			const struct cs_user *user)
 {
 	uint64_t start = 0, end = 0, look = k->leaf ? k->addr : k->addr - 1;
-	const char *name = cs_symtab_lookup_range(k->dom == 'g' ? guest : mon, look, &start, &end);
+	const struct cs_symtab *tab = k->dom == 'm' ? mon : k->prog == FP_MAIN ? guest :
+				      k->prog == FP_USER ? user->sym : NULL;
+	const char *name = cs_symtab_lookup_range(tab, look, &start, &end);
 	fprintf(f, "frame %u %c %u %llx ", id, k->dom, k->leaf, (unsigned long long)k->addr);
+	if (name && k->prog == FP_USER) {
+		put_name(f, user->prog);
+		fputc(':', f);
+	}
+	if (!name && k->prog != FP_MAIN) {
+		/* User code with no symbol: the program (or "[user]") and the address. */
+		put_name(f, k->prog == FP_USER ? user->prog : "[user]");
+		fprintf(f, "+0x%llx %llx -\n", (unsigned long long)k->addr,
+			(unsigned long long)k->addr);
+		return;
+	}
 	if (name) {
 		put_name(f, name);
 		fprintf(f, " %llx %llx\n", (unsigned long long)start, (unsigned long long)end);
@@ -478,6 +513,14 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		(unsigned long long)t->gcode_drops);
 	fprintf(f, "guest_symbols %s %u\n", m->guest_symbols && m->guest_symbols[0] ?
 		m->guest_symbols : "-", cs_symtab_count(guest));
+	if (m->user && m->user->sym) {
+		fprintf(f, "guest_user_symbols %s %s %u\n", m->user->prog, m->user->path,
+			cs_symtab_count(m->user->sym));
+		for (unsigned i = 0; i < m->user->nas; i++)
+			fprintf(f, "guest_user_as %llx %s %u %u\n", (unsigned long long)m->user->as[i],
+				m->user->match[i] > m->user->mismatch[i] ? m->user->prog : "-",
+				m->user->match[i], m->user->mismatch[i]);
+	}
 	fprintf(f, "monitor_symbols %u\n", cs_symtab_count(mon));
 	fprintf(f, "monitor_exe %s %llx\n", m->exe && m->exe[0] ? m->exe : "-",
 		(unsigned long long)m->exe_bias);
@@ -498,15 +541,17 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		const struct cs_entry *en = &t->ent[i];
 		for (unsigned j = 0; j < en->nguest; j++) {
 			uint32_t before = fm.n;
-			uint32_t id = frame_id(&fm, t->arena[en->frames + j], 'g', j == 0);
+			uint64_t a = t->arena[en->frames + j];
+			uint32_t id = frame_id(&fm, a, 'g', j == 0, frame_prog(en, a, m->user));
 			if (id == before)
-				write_frame(f, id, &fm.k[id], mon, guest);
+				write_frame(f, id, &fm.k[id], mon, guest, m->user);
 		}
 		for (unsigned j = 0; j < en->nmon; j++) {
 			uint32_t before = fm.n;
-			uint32_t id = frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0);
+			uint32_t id = frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0,
+					       FP_MAIN);
 			if (id == before)
-				write_frame(f, id, &fm.k[id], mon, guest);
+				write_frame(f, id, &fm.k[id], mon, guest, m->user);
 		}
 	}
 	/* Stacks: frames root first (outermost caller first) in each domain. */
@@ -517,15 +562,21 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 			en->tbucket == CS_TBUCKET_ALL ? -1LL : (long long)en->tbucket);
 		if (!en->nguest)
 			fputc('-', f);
-		for (int j = en->nguest - 1; j >= 0; j--)
+		for (int j = en->nguest - 1; j >= 0; j--) {
+			uint64_t a = t->arena[en->frames + j];
 			fprintf(f, "%s%u", j == en->nguest - 1 ? "" : ",",
-				frame_id(&fm, t->arena[en->frames + j], 'g', j == 0));
+				frame_id(&fm, a, 'g', j == 0, frame_prog(en, a, m->user)));
+		}
 		fputc(' ', f);
 		if (!en->nmon)
 			fputc('-', f);
 		for (int j = en->nmon - 1; j >= 0; j--)
 			fprintf(f, "%s%u", j == en->nmon - 1 ? "" : ",",
-				frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0));
+				frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0,
+					 FP_MAIN));
+		/* The address space of a U-mode sample (satp's ASID and root page). */
+		if (en->as)
+			fprintf(f, " %llx", (unsigned long long)en->as);
 		fputc('\n', f);
 	}
 	fprintf(f, "end\n");

@@ -282,6 +282,76 @@ static void test_trim_guest(void **state)
 	unlink(path);
 }
 
+/* True when some line of the file contains needle. */
+static bool profile_has(const char *path, const char *needle)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static void test_user_symbols(void **state)
+{
+	char dir[] = "/tmp/test_cs_userXXXXXX", path[256], map[300], umap[300];
+	struct cs_table *t;
+	struct cs_symtab *kern, *user;
+	struct cs_sample s;
+	struct verr e;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.txt", dir);
+	snprintf(map, sizeof(map), "%s/System.map", dir);
+	snprintf(umap, sizeof(umap), "%s/hello.map", dir);
+	write_file(map, "ffffffff80001000 T kfunc\n");
+	write_file(umap, "0000000000010000 T main\n0000000000010100 T helper\n");
+	assert_int_equal(cs_symtab_load(&kern, map, &e), 0);
+	assert_int_equal(cs_symtab_load(&user, umap, &e), 0);
+	assert_int_equal(cs_table_create(&t, 1 << 20, 1), 0);
+	/* The same user addresses in two address spaces, and a kernel sample. */
+	for (unsigned as = 0xa; as <= 0xb; as++) {
+		sample(&s, 1, 2);
+		s.priv = 0;
+		s.as = as;
+		s.guest[0] = 0x10104;
+		s.guest[1] = 0x10010;
+		cs_table_add(t, &s, 0);
+	}
+	sample(&s, 2, 1);
+	s.guest[0] = 0xffffffff80001010ull;
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_table_entries(t), 3);
+	uint64_t as[2] = { 0xa, 0xb };
+	uint32_t match[2] = { 3, 0 }, mismatch[2] = { 0, 2 };
+	struct cs_user u = { user, "hello", umap, 2, as, match, mismatch };
+	struct cs_meta m = { .buildtype = "obj", .hz = CS_HZ, .user = &u };
+	assert_int_equal(cs_write_profile(path, t, &m, NULL, kern, &e), 0);
+	/* Recognised: the program's names; not: [user] and the address; kernel: kept. */
+	assert_true(profile_has(path, " g 1 10104 hello:helper 10100 "));
+	assert_true(profile_has(path, " g 0 10010 hello:main 10000 "));
+	assert_true(profile_has(path, " g 1 10104 [user]+0x10104 10104 -"));
+	assert_true(profile_has(path, " g 1 ffffffff80001010 kfunc ffffffff80001000 "));
+	assert_true(profile_has(path, "guest_user_as a hello 3 0\n"));
+	assert_true(profile_has(path, "guest_user_as b - 0 2\n"));
+	/* Without a user table every user frame is [user]: never the kernel's names. */
+	m.user = NULL;
+	assert_int_equal(cs_write_profile(path, t, &m, NULL, user, &e), 0);
+	assert_true(profile_has(path, " g 1 10104 [user]+0x10104 10104 -"));
+	assert_false(profile_has(path, "helper"));
+	unlink(path);
+	unlink(map);
+	unlink(umap);
+	rmdir(dir);
+	cs_symtab_free(kern);
+	cs_symtab_free(user);
+	cs_table_free(t);
+}
+
 static uint64_t fake_time(void *ctx) { (void)ctx; return 0; }
 
 static void test_peek_sv39(void **state)
@@ -549,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_walk_host),
 		cmocka_unit_test(test_walk_guest),
 		cmocka_unit_test(test_trim_guest),
+		cmocka_unit_test(test_user_symbols),
 		cmocka_unit_test(test_peek_sv39),
 		cmocka_unit_test(test_write_profile),
 		cmocka_unit_test(test_sampling_end_to_end),
