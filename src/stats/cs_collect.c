@@ -506,7 +506,7 @@ int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 	rc = attach_thread(e);
 	if (rc < 0)
 		goto fail_sig;
-	rc = mxuser_cond_init(&cs.cond, "callstackCollector");
+	rc = mxuser_cond_init(&cs.cond, "callstackCollectorWake");
 	if (rc < 0) {
 		verr_set(e, rc, "callstack: cannot create the collector's condition variable");
 		goto fail_sig;

@@ -111,6 +111,13 @@ int stats_configure(const struct cfg *c, struct verr *e);
 int stats_start(const char *vmdir, struct verr *e);
 /* Stops the thread; the last partial interval is written. */
 void stats_stop(void);
+/*
+ * Test-only (opt/obj builds): monitor.debugTestContendedLock makes two
+ * threads contend for one MXUser lock while stats run (lock_selftest.c).
+ */
+int lock_selftest_configure(const struct cfg *c, struct verr *e);
+void lock_selftest_start(void);
+void lock_selftest_stop(void);
 #else
 static inline int stats_configure(const struct cfg *c, struct verr *e)
 {

@@ -2,7 +2,7 @@
  * getstats.c - vmx-getstats: report of the stats counters and MXUser lock
  * statistics in a ustats file (the seed's getStats).
  *
- *   vmx-getstats [--locks] [--hist] [--prom] FILE|VMDIR
+ *   vmx-getstats [--locks|--locks-only] [--hist] [--prom] FILE|VMDIR
  *
  * Counters are sorted by total, with the rate per second of run time and a
  * column per vCPU that counted anything ("other" = non-vCPU threads).
@@ -90,18 +90,69 @@ static void print_hist(const char *what, const uint64_t *h)
 	printf("\n");
 }
 
+static const struct ustats_data *sort_d;
+
+/* Most contended first, then most time waited, then by name. */
+static int by_contention(const void *a, const void *b)
+{
+	const struct ustats_lock *x = &sort_d->locks[*(const unsigned *)a];
+	const struct ustats_lock *y = &sort_d->locks[*(const unsigned *)b];
+	if (x->contended != y->contended)
+		return x->contended < y->contended ? 1 : -1;
+	if (x->wait_total_ns != y->wait_total_ns)
+		return x->wait_total_ns < y->wait_total_ns ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static bool is_wait_object(const struct ustats_lock *l)
+{
+	return l->kind == MXUSER_COND || l->kind == MXUSER_SEM;
+}
+
+/*
+ * Record i's name as shown: a file written before names were made unique
+ * may hold two records under one name, so the later ones get "#id".
+ */
+static const char *lock_label(const struct ustats_data *d, unsigned i, char *buf, size_t len)
+{
+	const char *name = d->locks[i].name[0] ? d->locks[i].name : "?";
+	for (unsigned j = 0; j < i; j++)
+		if (!strcmp(d->locks[j].name, d->locks[i].name)) {
+			snprintf(buf, len, "%s#id%u", name, i);
+			return buf;
+		}
+	return name;
+}
+
+/*
+ * Two tables: mutexes and rwlocks (contention is another thread holding the
+ * lock), then condition variables and semaphores (a wait is for a signal:
+ * idle by design, never contention).
+ */
 static void print_locks(const struct ustats_data *d, bool hist)
 {
 	static const char *const kinds[] = { "?", "lock", "rwlock", "cond", "sem" };
-	printf("\n%-24s %6s %-6s %10s %10s %8s %10s %10s %10s %10s\n", "lock", "rank", "kind",
+	static unsigned order[MXUSER_MAX_STATS];
+	unsigned n = 0, nw = 0;
+	char lb[80];
+
+	for (unsigned i = 0; i < d->nlocks; i++)
+		if (d->locks[i].acquisitions)
+			order[n++] = i;
+	sort_d = d;
+	qsort(order, n, sizeof(order[0]), by_contention);
+	printf("\nlocks, most contended first (contended: the lock was held by another thread)\n");
+	printf("%-28s %6s %-6s %10s %10s %8s %10s %11s %10s %11s\n", "lock", "rank", "kind",
 	       "acquired", "contended", "owner-chg", "wait-ms", "wait-max-us", "hold-ms",
 	       "hold-max-us");
-	for (unsigned i = 0; i < d->nlocks; i++) {
-		const struct ustats_lock *l = &d->locks[i];
-		if (!l->acquisitions)
+	for (unsigned k = 0; k < n; k++) {
+		const struct ustats_lock *l = &d->locks[order[k]];
+		if (is_wait_object(l)) {
+			nw++;
 			continue;
-		printf("%-24s %6u %-6s %10llu %10llu %8llu %10.3f %10.1f %10.3f %10.1f\n",
-		       l->name[0] ? l->name : "?", l->rank, kinds[l->kind < 5 ? l->kind : 0],
+		}
+		printf("%-28s %6u %-6s %10llu %10llu %8llu %10.3f %11.1f %10.3f %11.1f\n",
+		       lock_label(d, order[k], lb, sizeof(lb)), l->rank, kinds[l->kind < 5 ? l->kind : 0],
 		       (unsigned long long)l->acquisitions, (unsigned long long)l->contended,
 		       (unsigned long long)l->owner_changes, (double)l->wait_total_ns / 1e6,
 		       (double)l->wait_max_ns / 1e3, (double)l->hold_total_ns / 1e6,
@@ -110,6 +161,21 @@ static void print_locks(const struct ustats_data *d, bool hist)
 			print_hist("wait ns", l->wait_hist);
 			print_hist("hold ns", l->hold_hist);
 		}
+	}
+	if (!nw)
+		return;
+	printf("\ncondition variables and semaphores (waits for a signal, not contention)\n");
+	printf("%-28s %-6s %10s %14s %16s\n", "object", "kind", "waits", "waited-ms",
+	       "waited-max-us");
+	for (unsigned k = 0; k < n; k++) {
+		const struct ustats_lock *l = &d->locks[order[k]];
+		if (!is_wait_object(l))
+			continue;
+		printf("%-28s %-6s %10llu %14.3f %16.1f\n", lock_label(d, order[k], lb, sizeof(lb)),
+		       kinds[l->kind], (unsigned long long)l->acquisitions,
+		       (double)l->wait_total_ns / 1e6, (double)l->wait_max_ns / 1e3);
+		if (hist)
+			print_hist("waited ns", l->wait_hist);
 	}
 }
 
@@ -157,29 +223,31 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "locks", no_argument, NULL, 'l' }, { "hist", no_argument, NULL, 'H' },
+		{ "locks-only", no_argument, NULL, 'L' },
 		{ "prom", no_argument, NULL, 'p' },  { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool locks = false, hist = false, prom = false;
+	bool locks = false, hist = false, prom = false, locks_only = false;
 	struct ustats_data *d;
 	struct verr e = { "" };
 	char file[4400];
 	int c;
 
-	while ((c = getopt_long(argc, argv, "lHph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "lLHph", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': locks = true; break;
+		case 'L': locks = locks_only = true; break;
 		case 'H': hist = locks = true; break;
 		case 'p': prom = true; break;
 		case 'h':
-			printf("usage: vmx-getstats [--locks] [--hist] [--prom] FILE|VMDIR\n");
+			printf("usage: vmx-getstats [--locks|--locks-only] [--hist] [--prom] FILE|VMDIR\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: vmx-getstats [--locks] [--hist] [--prom] FILE|VMDIR\n");
+		fprintf(stderr, "usage: vmx-getstats [--locks|--locks-only] [--hist] [--prom] FILE|VMDIR\n");
 		return 2;
 	}
 	if (ustats_load(argv[optind], &d, file, sizeof(file), &e) < 0) {
@@ -190,7 +258,8 @@ int main(int argc, char **argv)
 		print_prom(d);
 	} else {
 		print_header(d, file);
-		print_counters(d);
+		if (!locks_only)
+			print_counters(d);
 		if (locks)
 			print_locks(d, hist);
 	}
