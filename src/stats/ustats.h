@@ -75,6 +75,17 @@ struct ustats_data {
  */
 int ustats_parse(const uint8_t *buf, size_t len, struct ustats_data *d, struct verr *e);
 /* Loads a file, or the newest ustats-*.bin of a directory (or of its stats/). */
+/*
+ * Is the file still open for writing in process pid (a running VM)?  Then a
+ * missing end record only means the run has not ended; after a crash or a
+ * kill nobody holds it.
+ */
+bool ustats_writer_alive(unsigned pid, const char *file);
+/*
+ * The end of a report's header line: "clean end", "still being written by
+ * running process PID" or "no end record: the process did not stop cleanly".
+ */
+const char *ustats_end_state(const struct ustats_data *d, const char *file, char *buf, size_t len);
 int ustats_load(const char *path, struct ustats_data **out, char *chosen, size_t chosen_len,
 		struct verr *e);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "../lib/fileutil.h"
 #include "ustats.h"
@@ -358,4 +359,41 @@ int ustats_load(const char *path, struct ustats_data **out, char *chosen, size_t
 	}
 	*out = d;
 	return 0;
+}
+
+bool ustats_writer_alive(unsigned pid, const char *file)
+{
+	char dir[64], fd_path[400], target[4096], want[4096];
+	struct dirent *de;
+	DIR *d;
+	bool found = false;
+
+	if (!pid || !realpath(file, want))
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
+	if (!(d = opendir(dir)))
+		return false;
+	while (!found && (de = readdir(d))) {
+		ssize_t l;
+		snprintf(fd_path, sizeof(fd_path), "%s/%s", dir, de->d_name);
+		l = readlink(fd_path, target, sizeof(target) - 1);
+		if (l <= 0)
+			continue;
+		target[l] = 0;
+		found = !strcmp(target, want);
+	}
+	closedir(d);
+	return found;
+}
+
+const char *ustats_end_state(const struct ustats_data *d, const char *file, char *buf, size_t len)
+{
+	if (d->clean_end)
+		snprintf(buf, len, "clean end");
+	else if (ustats_writer_alive(d->pid, file))
+		snprintf(buf, len, "still being written by running process %u (totals up to its "
+			 "last interval)", d->pid);
+	else
+		snprintf(buf, len, "no end record: the process did not stop cleanly");
+	return buf;
 }

@@ -37,9 +37,10 @@ static const char *slot_name(unsigned s, char *buf, size_t len)
 
 static void print_header(const struct ustats_data *d, const char *file)
 {
-	printf("ustats %s: buildType=%s pid=%u, %.1f s, %u intervals of %.1f s%s", file,
+	char end[200];
+	printf("ustats %s: buildType=%s pid=%u, %.1f s, %u intervals of %.1f s, %s", file,
 	       d->buildtype, d->pid, (double)d->elapsed_ns / 1e9, d->nsamples,
-	       (double)d->interval_us / 1e6, d->clean_end ? ", clean end" : ", no end record");
+	       (double)d->interval_us / 1e6, ustats_end_state(d, file, end, sizeof(end)));
 	if (d->ignored_bytes)
 		printf(", %zu bytes of torn tail ignored", d->ignored_bytes);
 	printf("\n\n");

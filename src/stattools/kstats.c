@@ -166,9 +166,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmx-kstats: %s\n", e.msg);
 		return 1;
 	}
-	printf("kstats %s: buildType=%s, %.1f s elapsed, %u Hz sampling, %u intervals%s\n\n", file,
-	       d->buildtype, (double)d->elapsed_ns / 1e9, d->hz, d->nsamples,
-	       d->clean_end ? "" : " (no end record: the process did not stop cleanly)");
+	char end[200];
+	printf("kstats %s: buildType=%s, %.1f s elapsed, %u Hz sampling, %u intervals, %s\n\n",
+	       file, d->buildtype, (double)d->elapsed_ns / 1e9, d->hz, d->nsamples,
+	       ustats_end_state(d, file, end, sizeof(end)));
 	totals(d);
 	if (f)
 		flat(d);
