@@ -33,6 +33,8 @@ static void usage(FILE *f)
 		"filters:\n"
 		"  --vcpu N  --guest-only  --monitor-only  --kstat NAME  --from SEC  --to SEC\n"
 		"  --no-kstat / --with-kstat   leave off / keep the kstat frame at the leaf end\n"
+		"  --monitor-tail      keep the monitor frames down to hart_run under guest\n"
+		"                      stacks (left off by default: the same on every one)\n"
 		"  --priv U|S|M        samples taken while the guest ran in that mode\n"
 		"text options:\n"
 		"  --depth N           levels shown (default unlimited)\n"
@@ -64,6 +66,70 @@ static void print_tree(const struct csp_view *v, const struct csp_tree *t, int n
 		print_tree(v, t, kids[i], depth + 1, maxdepth, minpct, f);
 	}
 	free(kids);
+}
+
+/*
+ * The answer first, when no view was asked for: where the guest spends its
+ * time (guest functions by self samples, the leaf end of the bottom-up
+ * view) and how the monitor's services split it (kstats), then the tree.
+ */
+static void first_screen(const struct csp_profile *p, const struct csp_view *v, FILE *out)
+{
+	uint64_t *self = calloc(v->nlabels + 1, sizeof(*self));
+	uint64_t *ks = calloc(p->nkstats + 1, sizeof(*ks));
+	unsigned *order = calloc(v->nlabels + 1, sizeof(*order));
+	uint64_t guest = 0, all = 0;
+	if (!self || !ks || !order)
+		goto out;
+	for (unsigned i = 0; i < v->n; i++) {
+		const struct csp_vstack *st = &v->st[i];
+		/* The innermost guest frame of the stack is where the guest was. */
+		for (int j = (int)st->len - 1; j >= 0; j--)
+			if (!strncmp(v->label[st->lab[j]], "guest:", 6)) {
+				self[st->lab[j]] += st->count;
+				guest += st->count;
+				break;
+			}
+	}
+	for (unsigned i = 0; i < p->nstacks; i++) {
+		ks[p->stacks[i].kstat < p->nkstats ? p->stacks[i].kstat : p->nkstats] +=
+			p->stacks[i].count;
+		all += p->stacks[i].count;
+	}
+	unsigned n = 0;
+	for (unsigned i = 0; i < v->nlabels; i++)
+		if (self[i])
+			order[n++] = i;
+	for (unsigned a = 1; a < n; a++)   /* insertion sort: a few hundred labels at most */
+		for (unsigned b = a; b > 0 && self[order[b]] > self[order[b - 1]]; b--) {
+			unsigned tmp = order[b];
+			order[b] = order[b - 1];
+			order[b - 1] = tmp;
+		}
+	if (n) {
+		fprintf(out, "# hottest guest functions (innermost guest frame; %% of all %llu samples)\n",
+			(unsigned long long)v->total);
+		for (unsigned k = 0; k < n && k < 15; k++)
+			fprintf(out, "%6.2f%% %8llu  %s\n",
+				100.0 * (double)self[order[k]] / (double)(v->total ? v->total : 1),
+				(unsigned long long)self[order[k]], v->label[order[k]]);
+		if (guest < v->total)
+			fprintf(out, "%6.2f%% %8llu  (no guest frame: outside hart_run)\n",
+				100.0 * (double)(v->total - guest) / (double)v->total,
+				(unsigned long long)(v->total - guest));
+	}
+	fprintf(out, "# kstat split (monitor service at the sample; %% of all %llu samples)\n",
+		(unsigned long long)all);
+	for (unsigned k = 0; k <= p->nkstats; k++)
+		if (ks[k])
+			fprintf(out, "%6.2f%% %8llu  kstat:%s\n", 100.0 * (double)ks[k] / (double)all,
+				(unsigned long long)ks[k],
+				k < p->nkstats && p->kstat[k] ? p->kstat[k] : "?");
+	fprintf(out, "#\n");
+out:
+	free(self);
+	free(ks);
+	free(order);
 }
 
 /* ---- interactive view ---- */
@@ -444,7 +510,7 @@ int main(int argc, char **argv)
 {
 	enum { O_TOP = 1000, O_BOTTOM, O_ROOTAT, O_INSN, O_TUI, O_SUMMARY, O_VCPU, O_GUEST,
 	       O_MONITOR, O_KSTAT, O_FROM, O_TO, O_DEPTH, O_MIN, O_FOLDED, O_SPEEDSCOPE, O_PPROF,
-	       O_HTML, O_NOKSTAT, O_WITHKSTAT, O_PRIV, O_DISASM_ELF, O_NO_ALIASES };
+	       O_HTML, O_NOKSTAT, O_WITHKSTAT, O_PRIV, O_DISASM_ELF, O_NO_ALIASES, O_MONTAIL };
 	static const struct option opts[] = {
 		{ "top-down", no_argument, NULL, O_TOP }, { "bottom-up", no_argument, NULL, O_BOTTOM },
 		{ "rootat", required_argument, NULL, O_ROOTAT },
@@ -462,6 +528,7 @@ int main(int argc, char **argv)
 		{ "no-kstat", no_argument, NULL, O_NOKSTAT },
 		{ "priv", required_argument, NULL, O_PRIV },
 		{ "with-kstat", no_argument, NULL, O_WITHKSTAT },
+		{ "monitor-tail", no_argument, NULL, O_MONTAIL },
 		/* Test aids, not in the usage text: the decoder's view of an ELF. */
 		{ "disasm-elf", required_argument, NULL, O_DISASM_ELF },
 		{ "no-aliases", no_argument, NULL, O_NO_ALIASES },
@@ -473,7 +540,7 @@ int main(int argc, char **argv)
 	unsigned dis_flags = 0;
 	const char *rootat = NULL, *insn = NULL, *kstat = NULL, *pprof = NULL, *outpath = NULL;
 	bool bottom = false, tui = false, summary = false, folded = false, speedscope = false,
-	     html = false;
+	     html = false, explicit_view = false;
 	int depth = -1, c, rc, with_kstat = -1;
 	double minpct = 0.5;
 	char path[4096];
@@ -485,9 +552,9 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (c) {
-		case O_TOP: bottom = false; break;
-		case O_BOTTOM: bottom = true; break;
-		case O_ROOTAT: rootat = optarg; break;
+		case O_TOP: bottom = false; explicit_view = true; break;
+		case O_BOTTOM: bottom = true; explicit_view = true; break;
+		case O_ROOTAT: rootat = optarg; explicit_view = true; break;
 		case O_INSN: insn = optarg; break;
 		case O_TUI: tui = true; break;
 		case O_SUMMARY: summary = true; break;
@@ -514,6 +581,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_WITHKSTAT: with_kstat = 1; break;
+		case O_MONTAIL: flt.monitor_tail = true; break;
 		case O_DISASM_ELF: disasm_elf = optarg; break;
 		case O_NO_ALIASES: dis_flags |= DISASM_NO_ALIASES; break;
 		case 'o': outpath = optarg; break;
@@ -608,6 +676,8 @@ int main(int argc, char **argv)
 				(unsigned long long)p->drops, (unsigned long long)p->ring_drops);
 		if (summary)
 			goto done_view;
+		if (!explicit_view && !tui)
+			first_screen(p, &v, out);
 		rc = csp_tree_build(&v, bottom, root, &t);
 		if (rc < 0)
 			goto done_view;

@@ -456,12 +456,19 @@ static void write_frame(FILE *f, uint32_t id, const struct frame_key *k,
 	if (k->dom == 'm') {
 		/* Outside the executable: a shared library's exported symbol, if any. */
 		Dl_info di;
-		if (dladdr((void *)(uintptr_t)look, &di) && di.dli_sname && di.dli_fname) {
+		if (dladdr((void *)(uintptr_t)look, &di) && di.dli_fname) {
 			const char *lib = strrchr(di.dli_fname, '/');
 			put_name(f, lib ? lib + 1 : di.dli_fname);
-			fputc(':', f);
-			put_name(f, di.dli_sname);
-			fprintf(f, " %llx -\n", (unsigned long long)(uintptr_t)di.dli_saddr);
+			if (di.dli_sname) {
+				fputc(':', f);
+				put_name(f, di.dli_sname);
+				fprintf(f, " %llx -\n", (unsigned long long)(uintptr_t)di.dli_saddr);
+			} else {
+				/* No exported symbol: the library and the offset in it. */
+				fprintf(f, "+0x%llx %llx -\n",
+					(unsigned long long)(k->addr - (uintptr_t)di.dli_fbase),
+					(unsigned long long)k->addr);
+			}
 			return;
 		}
 	}
