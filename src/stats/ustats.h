@@ -58,6 +58,7 @@ struct ustats_data {
 	size_t ignored_bytes;    /* torn or corrupt tail */
 	unsigned ncounters, nkstats, nlocks, npaths;
 	char counter_name[STATS_MAX_COUNTERS][STATS_NAME_MAX];
+	char counter_desc[STATS_MAX_COUNTERS][80];
 	char kstat_name[KSTAT_MAX][STATS_NAME_MAX];
 	uint64_t counts[STATS_SLOTS][STATS_MAX_COUNTERS];
 	uint64_t kinv[STATS_SLOTS][KSTAT_MAX];

@@ -94,7 +94,7 @@ static int parse_desc(struct cur *c, struct ustats_data *d)
 		if (id >= STATS_MAX_COUNTERS)
 			return -EINVAL;
 		get_str(c, d->counter_name[id], STATS_NAME_MAX);
-		get_str(c, desc, sizeof(desc));
+		get_str(c, d->counter_desc[id], sizeof(d->counter_desc[id]));
 		if (id >= d->ncounters)
 			d->ncounters = (unsigned)id + 1;
 		break;

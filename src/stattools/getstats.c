@@ -46,13 +46,64 @@ static void print_header(const struct ustats_data *d, const char *file)
 	printf("\n\n");
 }
 
+/* RISC-V exception and interrupt causes (mcause), for TRAP_EXC.N / TRAP_IRQ.N. */
+static const char *const exc_name[16] = {
+	"insn-misaligned", "insn-access-fault", "illegal-insn", "breakpoint",
+	"load-misaligned", "load-access-fault", "store-misaligned", "store-access-fault",
+	"ecall-U", "ecall-S", "10", "ecall-M", "insn-page-fault", "load-page-fault", "14",
+	"store-page-fault",
+};
+static const char *const irq_name[16] = {
+	"0", "S-software", "2", "M-software", "4", "S-timer", "6", "M-timer",
+	"8", "S-external", "10", "M-external", "12", "13", "14", "15",
+};
+
+/* The name as shown: array elements with a known meaning get it ("TRAP_EXC.ecall-S"). */
+static const char *display_name(const char *name, char *buf, size_t len)
+{
+	char *end;
+	const char *const *tab = !strncmp(name, "TRAP_EXC.", 9) ? exc_name :
+				 !strncmp(name, "TRAP_IRQ.", 9) ? irq_name : NULL;
+	if (tab) {
+		unsigned long i = strtoul(name + 9, &end, 10);
+		/* The last element also collects out-of-range causes: keep its number then. */
+		if (end != name + 9 && !*end && i < 15) {
+			snprintf(buf, len, "%.9s%s", name, tab[i]);
+			return buf;
+		}
+	}
+	return name[0] ? name : "?";
+}
+
+static bool is_mmio_register(const char *name)
+{
+	return !strncmp(name, "MMIO.", 5) && strchr(name + 5, '.');
+}
+
+static void print_row(const struct ustats_data *d, const char *label, uint64_t total, double secs,
+		      const uint64_t *per_slot, const bool *used, const char *desc)
+{
+	printf("%-32s %14llu %12.1f", label, (unsigned long long)total, (double)total / secs);
+	for (unsigned s = 0; s < STATS_SLOTS; s++)
+		if (used[s])
+			printf(" %12llu", (unsigned long long)per_slot[s]);
+	printf("  %s\n", desc);
+	(void)d;
+}
+
+/*
+ * Counters sorted by total, each with its description; the per-register
+ * MMIO counters (MMIO.<device>.<r|w>.<offset>) are grouped under their
+ * device after the others, the device's total first.
+ */
 static void print_counters(const struct ustats_data *d)
 {
 	static struct row rows[STATS_MAX_COUNTERS];
 	bool used[STATS_SLOTS] = { false };
 	double secs = d->elapsed_ns ? (double)d->elapsed_ns / 1e9 : 1.0;
 	unsigned n = 0;
-	char sl[16];
+	char sl[16], nb[96];
+	uint64_t per[STATS_SLOTS];
 
 	for (unsigned i = 0; i < d->ncounters; i++) {
 		uint64_t t = 0;
@@ -64,19 +115,59 @@ static void print_counters(const struct ustats_data *d)
 			rows[n++] = (struct row){ i, t };
 	}
 	qsort(rows, n, sizeof(rows[0]), by_total);
-	printf("%-28s %14s %12s", "counter", "total", "per second");
+	printf("%-32s %14s %12s", "counter", "total", "per second");
 	for (unsigned s = 0; s < STATS_SLOTS; s++)
 		if (used[s])
 			printf(" %12s", slot_name(s, sl, sizeof(sl)));
-	printf("\n");
+	printf("  description\n");
 	for (unsigned i = 0; i < n; i++) {
 		const char *name = d->counter_name[rows[i].id];
-		printf("%-28s %14llu %12.1f", name[0] ? name : "?", (unsigned long long)rows[i].total,
-		       (double)rows[i].total / secs);
+		if (is_mmio_register(name))
+			continue;
 		for (unsigned s = 0; s < STATS_SLOTS; s++)
-			if (used[s])
-				printf(" %12llu", (unsigned long long)d->counts[s][rows[i].id]);
-		printf("\n");
+			per[s] = d->counts[s][rows[i].id];
+		print_row(d, display_name(name, nb, sizeof(nb)), rows[i].total, secs, per, used,
+			  d->counter_desc[rows[i].id]);
+	}
+	/* Devices in order of their busiest register; each once. */
+	for (unsigned i = 0; i < n; i++) {
+		const char *name = d->counter_name[rows[i].id];
+		if (!is_mmio_register(name))
+			continue;
+		size_t dl = (size_t)(strchr(name + 5, '.') - name);
+		bool done = false;
+		for (unsigned j = 0; j < i && !done; j++) {
+			const char *o = d->counter_name[rows[j].id];
+			done = is_mmio_register(o) && !strncmp(o, name, dl) && o[dl] == '.';
+		}
+		if (done)
+			continue;
+		uint64_t tot = 0;
+		memset(per, 0, sizeof(per));
+		for (unsigned j = i; j < n; j++) {
+			const char *o = d->counter_name[rows[j].id];
+			if (!strncmp(o, name, dl) && o[dl] == '.')
+				for (unsigned s = 0; s < STATS_SLOTS; s++) {
+					per[s] += d->counts[s][rows[j].id];
+					tot += d->counts[s][rows[j].id];
+				}
+		}
+		snprintf(nb, sizeof(nb), "%.*s (registers)", (int)dl, name);
+		print_row(d, nb, tot, secs, per, used, "MMIO accesses by register, below");
+		for (unsigned j = i; j < n; j++) {
+			const char *o = d->counter_name[rows[j].id];
+			if (strncmp(o, name, dl) || o[dl] != '.')
+				continue;
+			for (unsigned s = 0; s < STATS_SLOTS; s++)
+				per[s] = d->counts[s][rows[j].id];
+			/* "  w 0x50": access kind and register offset */
+			snprintf(nb, sizeof(nb), "  %s", o + dl + 1);
+			for (char *c = nb; *c; c++)
+				if (*c == '.')
+					*c = ' ';
+			print_row(d, nb, rows[j].total, secs, per, used,
+				  o[dl + 1] == 'w' ? "writes to this register" : "reads of this register");
+		}
 	}
 	if (!n)
 		printf("(no counter was reached)\n");

@@ -37,8 +37,14 @@ check mmio-release-no-stats-dir test ! -e "$tmp/mmio-release/stats"
 ks=$("$B/host/vmx-kstats" "$tmp/mmio-stats" 2>&1)
 gs=$("$B/host/vmx-getstats" "$tmp/mmio-stats" 2>&1)
 check mmio-kstat-42-invocations test "$(awk '$1 == "MMIO.uart0" {print $2}' <<<"$ks")" = 42
-check mmio-counter-37-writes test "$(awk '$1 == "MMIO.uart0.w.0x0" {print $2}' <<<"$gs")" = 37
-check mmio-counter-5-reads test "$(awk '$1 == "MMIO.uart0.r.0x0" {print $2}' <<<"$gs")" = 5
+# Per-register MMIO rows are grouped under their device: "MMIO.uart0 (registers)", then "  w 0x0".
+reg() { awk -v dev="$1" -v k="$2" -v off="$3" '$1 == dev && $2 == "(registers)" { d = 1; next }
+  /^[^ ]/ { d = 0 } d && $1 == k && $2 == off { print $3 }' <<<"$gs"; }
+check mmio-counter-37-writes test "$(reg MMIO.uart0 w 0x0)" = 37
+check mmio-counter-5-reads test "$(reg MMIO.uart0 r 0x0)" = 5
+check mmio-counter-no-flat-register-rows sh -c "! grep -q '^MMIO\.uart0\.[rw]\.' <<'X'
+$gs
+X"
 check mmio-clean-end grep -q 'clean end' <<<"$gs"
 
 [ -e "$G/Image" ] || { bad stats-vm-linux "no guest kernel $G/Image (make guest)"; exit 1; }
@@ -83,6 +89,8 @@ check linux-stats-exit0 test "$rc" -eq 0
 ks=$("$B/host/vmx-kstats" "$vm" 2>&1)
 gs=$("$B/host/vmx-getstats" --locks "$vm" 2>&1)
 check linux-clean-end grep -q 'clean end' <<<"$gs"
+# Causes are decoded and every counter carries its description.
+check linux-trap-cause-decoded grep -Eq '^TRAP_EXC\.ecall-U +[0-9]+ .*synchronous exceptions' <<<"$gs"
 check linux-guest-samples-2-vcpus grep -Eq '^GUEST +[0-9]+ +[0-9]+ .* +[0-9]+ +[0-9.]+% +[0-9]+ +[0-9.]+%' <<<"$ks"
 total=$(awk '$1 == "TOTAL" {print $2}' <<<"$ks")
 secs=$(( t1 - t0 ))
