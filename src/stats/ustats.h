@@ -52,7 +52,8 @@ struct ustats_data {
 	uint64_t start_unix_ns, interval_us, elapsed_ns;
 	char buildtype[16];
 	char vmdir[256];
-	unsigned nsamples;       /* sample records read */
+	unsigned nsamples;       /* sample records read (in the window) */
+	uint64_t window_from_ns; /* ustats_load_last: the figures are from here to elapsed_ns */
 	bool clean_end;          /* the writer closed the file ('E' record) */
 	size_t good_bytes;       /* bytes up to the end of the last good record */
 	size_t ignored_bytes;    /* torn or corrupt tail */
@@ -87,6 +88,16 @@ bool ustats_writer_alive(unsigned pid, const char *file);
  * running process PID" or "no end record: the process did not stop cleanly".
  */
 const char *ustats_end_state(const struct ustats_data *d, const char *file, char *buf, size_t len);
+/*
+ * The same for the last last_ns of the run only (0: all of it): counters,
+ * kstats and lock counts and totals of the records in that window (whole
+ * intervals: from the last record at or before its start); lock maxima are
+ * the run's.
+ */
+/* "90", "90s", "500ms", "5m", "1h" into nanoseconds; -EINVAL otherwise. */
+int ustats_parse_duration(const char *s, uint64_t *ns);
+int ustats_load_last(const char *path, uint64_t last_ns, struct ustats_data **out, char *chosen,
+		     size_t chosen_len, struct verr *e);
 int ustats_load(const char *path, struct ustats_data **out, char *chosen, size_t chosen_len,
 		struct verr *e);
 

@@ -2,7 +2,7 @@
  * getstats.c - vmx-getstats: report of the stats counters and MXUser lock
  * statistics in a ustats file (the seed's getStats).
  *
- *   vmx-getstats [--locks|--locks-only] [--hist] [--prom] FILE|VMDIR
+ *   vmx-getstats [--locks|--locks-only] [--hist] [--prom] [--last DURATION] FILE|VMDIR
  *
  * Counters are sorted by total, with the rate per second of run time and a
  * column per vCPU that counted anything ("other" = non-vCPU threads).
@@ -43,6 +43,10 @@ static void print_header(const struct ustats_data *d, const char *file)
 	       (double)d->interval_us / 1e6, ustats_end_state(d, file, end, sizeof(end)));
 	if (d->ignored_bytes)
 		printf(", %zu bytes of torn tail ignored", d->ignored_bytes);
+	if (d->window_from_ns)
+		printf("\nwindow: the last %.1f s (%.1f s .. %.1f s of the run, whole intervals); "
+		       "lock maxima are the run's", (double)(d->elapsed_ns - d->window_from_ns) / 1e9,
+		       (double)d->window_from_ns / 1e9, (double)d->elapsed_ns / 1e9);
 	printf("\n\n");
 }
 
@@ -100,7 +104,8 @@ static void print_counters(const struct ustats_data *d)
 {
 	static struct row rows[STATS_MAX_COUNTERS];
 	bool used[STATS_SLOTS] = { false };
-	double secs = d->elapsed_ns ? (double)d->elapsed_ns / 1e9 : 1.0;
+	uint64_t span = d->elapsed_ns - d->window_from_ns;
+	double secs = span ? (double)span / 1e9 : 1.0;
 	unsigned n = 0;
 	char sl[16], nb[96];
 	uint64_t per[STATS_SLOTS];
@@ -315,11 +320,12 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "locks", no_argument, NULL, 'l' }, { "hist", no_argument, NULL, 'H' },
-		{ "locks-only", no_argument, NULL, 'L' },
+		{ "locks-only", no_argument, NULL, 'L' }, { "last", required_argument, NULL, 'T' },
 		{ "prom", no_argument, NULL, 'p' },  { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool locks = false, hist = false, prom = false, locks_only = false;
+	uint64_t last_ns = 0;
 	struct ustats_data *d;
 	struct verr e = { "" };
 	char file[4400];
@@ -329,20 +335,27 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'l': locks = true; break;
 		case 'L': locks = locks_only = true; break;
+		case 'T':
+			if (ustats_parse_duration(optarg, &last_ns) < 0) {
+				fprintf(stderr, "vmx-getstats: --last %s: not a duration (90s, 5m, 1h)\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'H': hist = locks = true; break;
 		case 'p': prom = true; break;
 		case 'h':
-			printf("usage: vmx-getstats [--locks|--locks-only] [--hist] [--prom] FILE|VMDIR\n");
+			printf("usage: vmx-getstats [--locks|--locks-only] [--hist] [--prom] [--last DURATION] FILE|VMDIR\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: vmx-getstats [--locks|--locks-only] [--hist] [--prom] FILE|VMDIR\n");
+		fprintf(stderr, "usage: vmx-getstats [--locks|--locks-only] [--hist] [--prom] [--last DURATION] FILE|VMDIR\n");
 		return 2;
 	}
-	if (ustats_load(argv[optind], &d, file, sizeof(file), &e) < 0) {
+	if (ustats_load_last(argv[optind], last_ns, &d, file, sizeof(file), &e) < 0) {
 		fprintf(stderr, "vmx-getstats: %s\n", e.msg);
 		return 1;
 	}
