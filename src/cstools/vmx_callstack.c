@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <regex.h>
 #include <ncurses.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,85 @@ out:
 	free(self);
 	free(ks);
 	free(order);
+}
+
+/* ---- naming a frame: exact, then a pattern, else suggestions ---- */
+
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned row[256];
+	if (la > 255 || lb > 255)
+		return 1000;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned best = diag + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			if (up + 1 < best)
+				best = up + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static const char *undomain(const char *l)
+{
+	const char *c = strchr(l, ':');
+	return c && (!strncmp(l, "guest:", 6) || !strncmp(l, "mon:", 4) || !strncmp(l, "kstat:", 6)) ?
+	       c + 1 : l;
+}
+
+/*
+ * The label FUNC means among labels: itself (with or without its domain),
+ * else the one label an extended regular expression (case-insensitive,
+ * also a plain substring) matches.  Several matches or none: a message
+ * naming the candidates (or the closest names) and NULL.
+ */
+static const char *resolve_label(char *const *labels, unsigned n, const char *func, const char *opt)
+{
+	regex_t re;
+	unsigned hits = 0, first = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(labels[i], func) || !strcmp(undomain(labels[i]), func))
+			return labels[i];
+	if (regcomp(&re, func, REG_EXTENDED | REG_ICASE | REG_NOSUB) == 0) {
+		for (unsigned i = 0; i < n; i++)
+			if (!regexec(&re, labels[i], 0, NULL, 0) && !hits++)
+				first = i;
+		if (hits == 1) {
+			regfree(&re);
+			fprintf(stderr, "vmx-callstack: %s %s: using %s\n", opt, func, labels[first]);
+			return labels[first];
+		}
+		if (hits > 1) {
+			fprintf(stderr, "vmx-callstack: %s %s matches %u frames:", opt, func, hits);
+			for (unsigned i = 0, k = 0; i < n && k < 10; i++)
+				if (!regexec(&re, labels[i], 0, NULL, 0))
+					fprintf(stderr, "%s %s", k++ ? "," : "", labels[i]);
+			fprintf(stderr, "%s; give one of them\n", hits > 10 ? ", ..." : "");
+			regfree(&re);
+			return NULL;
+		}
+		regfree(&re);
+	}
+	/* Nothing matched: the closest names, if any is close. */
+	fprintf(stderr, "vmx-callstack: %s %s: no such frame in the selected samples", opt, func);
+	const char *want = undomain(func);
+	unsigned limit = (unsigned)strlen(want) / 3 + 2, shown = 0;
+	for (unsigned d = 0; d <= limit && shown < 5; d++)
+		for (unsigned i = 0; i < n && shown < 5; i++)
+			if (edit_distance(undomain(labels[i]), want) == d)
+				fprintf(stderr, "%s %s", shown++ ? "," : "; did you mean", labels[i]);
+	fputc('\n', stderr);
+	return NULL;
 }
 
 /* ---- interactive view ---- */
@@ -629,6 +709,22 @@ int main(int argc, char **argv)
 		goto done_profile;
 	}
 	if (insn) {
+		/* A pattern or a near miss is resolved against every frame's label. */
+		struct csp_filter all = { .vcpu = -1, .kstat = -1, .priv = -1, .to_s = -1,
+					  .monitor_tail = true, .no_kstat = true };
+		bool is_addr = strstr(insn, "0x") != NULL;
+		if (!is_addr && csp_view_build(p, &all, &v) == 0) {
+			const char *l = resolve_label(v.label, v.nlabels, insn, "--insn");
+			char *keep = l ? strdup(l) : NULL;
+			csp_view_free(&v);
+			if (!keep) {
+				rc = -ENOENT;
+				goto done_profile;
+			}
+			rc = insn_view(p, &flt, keep, out);
+			free(keep);
+			goto done_profile;
+		}
 		rc = insn_view(p, &flt, insn, out);
 		goto done_profile;
 	}
@@ -649,10 +745,12 @@ int main(int argc, char **argv)
 		rc = csp_export_html(p, &v, out);
 	} else {
 		int root = -1;
-		if (rootat && (root = csp_label_find(&v, rootat)) < 0) {
-			fprintf(stderr, "vmx-callstack: no frame %s in the selected samples\n", rootat);
-			rc = -ENOENT;
-			goto done_view;
+		if (rootat) {
+			const char *l = resolve_label(v.label, v.nlabels, rootat, "--rootat");
+			if (!l || (root = csp_label_find(&v, l)) < 0) {
+				rc = -ENOENT;
+				goto done_view;
+			}
 		}
 		if (!tui)
 			fprintf(out, "# %s: %s build, %u Hz, %.1f s, %llu samples (%llu in view), "

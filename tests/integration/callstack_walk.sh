@@ -16,7 +16,15 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; 
 if ! make -s B="$B" "$B/stats/vmx-stats" "$B/host/vmx-callstack" "$B/isa/cs-stacks.elf" \
      >/dev/null 2>&1; then
   bad "callstack-walk-build"
-  exit 0
+  
+# Frames named by pattern: one match is used, several are listed, a near miss gets suggestions.
+"$V" --rootat 'level2$' --min 0 --depth 1 "$tmp/vm" >"$tmp/re.txt" 2>"$tmp/re.err"
+check "callstack-rootat-regex" grep -q "guest:cs_level2$" "$tmp/re.txt"
+"$V" --rootat cs_level "$tmp/vm" >/dev/null 2>"$tmp/many.err"
+check "callstack-rootat-several" grep -q "matches 3 frames: .*guest:cs_level1" "$tmp/many.err"
+"$V" --insn cs_levl3 "$tmp/vm" >/dev/null 2>"$tmp/dym.err"
+check "callstack-insn-did-you-mean" grep -q "did you mean guest:cs_level3" "$tmp/dym.err"
+exit 0
 fi
 B=$(cd "$B" && pwd)
 V="$B/host/vmx-callstack"
@@ -31,7 +39,15 @@ guest.elf = "$B/isa/cs-stacks.elf"
 EOV
 if ! "$B/stats/vmx-stats" "$tmp/vm/stacks.vmx" >"$tmp/run.out" 2>&1; then
   bad "callstack-walk-run" "$(tail -3 "$tmp/run.out")"
-  exit 0
+  
+# Frames named by pattern: one match is used, several are listed, a near miss gets suggestions.
+"$V" --rootat 'level2$' --min 0 --depth 1 "$tmp/vm" >"$tmp/re.txt" 2>"$tmp/re.err"
+check "callstack-rootat-regex" grep -q "guest:cs_level2$" "$tmp/re.txt"
+"$V" --rootat cs_level "$tmp/vm" >/dev/null 2>"$tmp/many.err"
+check "callstack-rootat-several" grep -q "matches 3 frames: .*guest:cs_level1" "$tmp/many.err"
+"$V" --insn cs_levl3 "$tmp/vm" >/dev/null 2>"$tmp/dym.err"
+check "callstack-insn-did-you-mean" grep -q "did you mean guest:cs_level3" "$tmp/dym.err"
+exit 0
 fi
 prof=$(ls "$tmp"/vm/stats/callstack-*.txt 2>/dev/null | head -1)
 check "callstack-walk-profile" test -s "$prof"
@@ -78,4 +94,12 @@ want=$(awk -v a="$addr" '$1 == "frame" && $3 == "g" && $5 == a { id[$2] = 1 }
 echo "--insn guest:0x$addr: $(head -1 "$tmp/insn.txt") (leaf samples there: $want)"
 check "callstack-insn-single-address" grep -q "^guest:0x$addr: $want samples" "$tmp/insn.txt"
 check "callstack-insn-single-address-word" grep -Eq "^ +$want +[0-9.]+% +$addr:  [0-9a-f]+ " "$tmp/insn.txt"
+
+# Frames named by pattern: one match is used, several are listed, a near miss gets suggestions.
+"$V" --rootat 'level2$' --min 0 --depth 1 "$tmp/vm" >"$tmp/re.txt" 2>"$tmp/re.err"
+check "callstack-rootat-regex" grep -q "guest:cs_level2$" "$tmp/re.txt"
+"$V" --rootat cs_level "$tmp/vm" >/dev/null 2>"$tmp/many.err"
+check "callstack-rootat-several" grep -q "matches 3 frames: .*guest:cs_level1" "$tmp/many.err"
+"$V" --insn cs_levl3 "$tmp/vm" >/dev/null 2>"$tmp/dym.err"
+check "callstack-insn-did-you-mean" grep -q "did you mean guest:cs_level3" "$tmp/dym.err"
 exit 0
