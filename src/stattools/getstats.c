@@ -285,28 +285,58 @@ static void prom_str(const char *s)
 	}
 }
 
+/* The live exposition's label for a slot (stats_prometheus in src/stats/stats.c). */
+static const char *prom_slot(unsigned s, char *buf, size_t len)
+{
+	if (s == STATS_SLOT_OTHER)
+		snprintf(buf, len, "other");
+	else
+		snprintf(buf, len, "%u", s);
+	return buf;
+}
+
+/*
+ * The same schema as the live exposition (vmx-ctl stats, hostd): names,
+ * labels (vcpu="0", "other") and HELP lines, so one dashboard reads both;
+ * the file adds the lock acquisitions it records.
+ */
 static void print_prom(const struct ustats_data *d)
 {
 	char sl[16];
-	printf("# TYPE vmx_counter_total counter\n");
+	static const struct { const char *metric, *help; int which; } fams[] = {
+		{ "vmx_kstat_invocations_total", "Invocations of each monitor service (kstat).", 1 },
+		{ "vmx_kstat_samples_total", NULL, 2 },
+	};
+	printf("# HELP vmx_counter_total Stats counters of the vmx stats build, per vCPU.\n"
+	       "# TYPE vmx_counter_total counter\n");
 	for (unsigned i = 0; i < d->ncounters; i++)
 		for (unsigned s = 0; s < STATS_SLOTS; s++)
 			if (d->counts[s][i]) {
 				printf("vmx_counter_total{name=\"");
 				prom_str(d->counter_name[i]);
-				printf("\",vcpu=\"%s\"} %llu\n", slot_name(s, sl, sizeof(sl)),
+				printf("\",vcpu=\"%s\"} %llu\n", prom_slot(s, sl, sizeof(sl)),
 				       (unsigned long long)d->counts[s][i]);
 			}
-	printf("# TYPE vmx_kstat_samples_total counter\n");
-	for (unsigned k = 0; k < d->nkstats; k++)
-		for (unsigned s = 0; s < STATS_SLOTS; s++)
-			if (d->ksamples[s][k]) {
-				printf("vmx_kstat_samples_total{kstat=\"");
+	for (unsigned f = 0; f < 2; f++) {
+		if (fams[f].help)
+			printf("# HELP %s %s\n", fams[f].metric, fams[f].help);
+		else
+			printf("# HELP %s Samples (at %u Hz) charged to each kstat.\n", fams[f].metric,
+			       d->hz);
+		printf("# TYPE %s counter\n", fams[f].metric);
+		for (unsigned k = 0; k < d->nkstats; k++)
+			for (unsigned s = 0; s < STATS_SLOTS; s++) {
+				uint64_t v = fams[f].which == 1 ? d->kinv[s][k] : d->ksamples[s][k];
+				if (!v)
+					continue;
+				printf("%s{kstat=\"", fams[f].metric);
 				prom_str(d->kstat_name[k]);
-				printf("\",vcpu=\"%s\"} %llu\n", slot_name(s, sl, sizeof(sl)),
-				       (unsigned long long)d->ksamples[s][k]);
+				printf("\",vcpu=\"%s\"} %llu\n", prom_slot(s, sl, sizeof(sl)),
+				       (unsigned long long)v);
 			}
-	printf("# TYPE vmx_lock_acquisitions_total counter\n");
+	}
+	printf("# HELP vmx_lock_acquisitions_total MXUser lock acquisitions (condition variables "
+	       "and semaphores: waits).\n# TYPE vmx_lock_acquisitions_total counter\n");
 	for (unsigned i = 0; i < d->nlocks; i++)
 		if (d->locks[i].acquisitions) {
 			printf("vmx_lock_acquisitions_total{lock=\"");

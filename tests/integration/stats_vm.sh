@@ -89,6 +89,11 @@ check linux-stats-exit0 test "$rc" -eq 0
 ks=$("$B/host/vmx-kstats" "$vm" 2>&1)
 gs=$("$B/host/vmx-getstats" --locks "$vm" 2>&1)
 check linux-clean-end grep -q 'clean end' <<<"$gs"
+# One Prometheus schema: the file's exposition has the live one's HELP lines and labels.
+fp=$("$B/host/vmx-getstats" --prom "$vm" 2>&1)
+live_help=$(printf '%b' "$pr" | grep -o '# HELP vmx_[a-z_]* [^\\"]*' | sort -u)
+check linux-prom-same-help test -n "$live_help" -a "$(grep -c . <<<"$live_help")" = "$(grep -cxFf <(echo "$live_help") <<<"$fp")"
+check linux-prom-vcpu-label grep -q 'vmx_counter_total{name="MMIO_WRITE",vcpu="[01]"}' <<<"$fp"
 # Causes are decoded and every counter carries its description.
 check linux-trap-cause-decoded grep -Eq '^TRAP_EXC\.ecall-U +[0-9]+ .*synchronous exceptions' <<<"$gs"
 check linux-guest-samples-2-vcpus grep -Eq '^GUEST +[0-9]+ +[0-9]+ .* +[0-9]+ +[0-9.]+% +[0-9]+ +[0-9.]+%' <<<"$ks"
