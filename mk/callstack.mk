@@ -19,7 +19,7 @@ $(B)/isa/cs-%.elf: tests/callstack/guest/%.c tests/isa/common/crt0.S tests/isa/c
 	@echo "  CC [isa] $<"
 	$(Q)$(ISA_CC) $(CS_GUEST_CFLAGS) $(CS_GUEST_DEFS) -o $@ $(ISA_COMMON) $<
 
-callstack-test-guests: $(B)/isa/cs-shares.elf
+callstack-test-guests: $(B)/isa/cs-shares.elf $(B)/isa/cs-stacks.elf
 .PHONY: callstack-test-guests
 
 # A short run of the same guest, for the obj build's slow-path test.

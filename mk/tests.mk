@@ -24,22 +24,55 @@ check:
 	$(MAKE) -j2 guest-for-tests
 	B=$(B) tests/run.sh $(TIERS)
 
-# Fuzz targets (libFuzzer, clang): one per parser; `make fuzz` runs each for FUZZ_SECONDS.
+# Fuzz targets (libFuzzer, clang): one per parser or client-facing surface.
+#   make fuzz         each target for FUZZ_SECONDS (long runs; corpora kept in $(B)/fuzz)
+#   make fuzz-smoke   each target for FUZZ_SMOKE_RUNS executions from its seeds
+#                     (part of make check, through tests/integration/fuzz_smoke.sh)
 FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_RUNS ?= 20000
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_LIB_SRCS := $(wildcard src/lib/*.c src/ckpt/*.c)
+# Without these, ASan fills every allocation and keeps 256 MiB in quarantine,
+# which makes the small-input targets several times slower.
+FUZZ_ASAN_OPTIONS := max_malloc_fill_size=0:quarantine_size_mb=16
 $(B)/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(B)/release/version.c
 	@mkdir -p $(@D)
 	$(Q)clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined \
 	    -o $@ $< $(FUZZ_LIB_SRCS) $(B)/release/version.c -lpthread -ljansson -lsodium -lz
+# Targets that compile a source file in directly depend on it too.
+$(B)/fuzz/fuzz_ctl: src/vmx/ctl.c src/vmx/ctl.h src/vmx/vmx.h
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do echo "== $$f"; mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
-	  $$f -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/corpus-$$(basename $$f) fuzz/seeds/$$(basename $$f) \
-	  || exit 1; done
+	  ASAN_OPTIONS=$(FUZZ_ASAN_OPTIONS) $$f -max_total_time=$(FUZZ_SECONDS) \
+	  $(B)/fuzz/corpus-$$(basename $$f) fuzz/seeds/$$(basename $$f) || exit 1; done
+fuzz-smoke: $(FUZZ_BINS)
+	@B=$(B) FUZZ_SMOKE_RUNS=$(FUZZ_SMOKE_RUNS) bash tests/integration/fuzz_smoke.sh
 
-.PHONY: check tests unit-tests fuzz fuzz-build guest-for-tests
+.PHONY: check tests unit-tests fuzz fuzz-build fuzz-smoke guest-for-tests
+
+# Crafted bare-metal guests of the security tests (tests/security/guest/*.c,
+# same toolchain and harness as the ISA tests): $(B)/isa/sec-<name>.elf.
+$(B)/isa/sec-%.elf: tests/security/guest/%.c $(ISA_DEPS)
+	@mkdir -p $(@D)
+	@echo "  CC [isa] $<"
+	$(Q)$(ISA_CC) $(ISA_CFLAGS) -o $@ $(ISA_COMMON) $<
+
+# hostd's HTTP API: api.c is compiled into the target (it reaches the static
+# request handler); the rest of hostd is linked from sources, auth.c with its
+# argon2id calls and usleep renamed to the target's cheap stand-ins.  No libmicrohttpd:
+# the target provides the few MHD functions api.c calls.
+FUZZ_API_HOSTD := $(filter-out src/hostd/main.c src/hostd/api.c src/hostd/auth.c,$(wildcard src/hostd/*.c))
+FUZZ_CLANG := clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined
+$(B)/fuzz/fuzz_api: fuzz/fuzz_api.c src/hostd/api.c src/hostd/auth.c src/hostd/hostd.h $(FUZZ_API_HOSTD) \
+                    $(wildcard src/lib/*.c) $(B)/release/version.c
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CLANG) -Dcrypto_pwhash_str_alg=fuzz_pwhash_str_alg \
+	    -Dcrypto_pwhash_str_verify=fuzz_pwhash_str_verify -Dusleep=fuzz_usleep \
+	    -c src/hostd/auth.c -o $@-auth.o
+	$(Q)$(FUZZ_CLANG) -o $@ fuzz/fuzz_api.c $@-auth.o $(FUZZ_API_HOSTD) $(wildcard src/lib/*.c) \
+	    $(B)/release/version.c -lpthread -ljansson -lsodium -lsqlite3 -lz
 
 # The README's two commands in a minimal Debian 12 root (root only; minutes,
 # mostly apt and make check).  Not part of `make check`: run it before a

@@ -10,6 +10,7 @@ PKGS=(
   libcmocka-dev clang libclang-rt-14-dev
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross gcc-riscv64-unknown-elf binutils-riscv64-linux-gnu
   cpio xz-utils zstd dpkg-dev apt ca-certificates bc qemu-user qemu-system-misc e2fsprogs python3
+  curl openssl
 )
 PKGS+=(libncurses-dev)   # vmx-callstack interactive view
 PKGS+=(chromium)         # the test that the flame-graph HTML renders

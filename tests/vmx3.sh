@@ -52,8 +52,11 @@ fi
 declare -A COMPILED=([default]=release [debug]=beta [stats]=stats)
 declare -A BIN=([default]=vmx [debug]=vmx-debug [stats]=vmx-stats)
 
+# The default guest's files are read-only images: hostd lets VMs name them.
+IMAGES=()
+[ -d "$GUEST_DIR" ] && IMAGES=(--images "$GUEST_DIR")
 add_users
-start_hostd --vmx-dir "$T/bin" || exit 1
+start_hostd --vmx-dir "$T/bin" "${IMAGES[@]}" || exit 1
 TOKEN=$(login root "$PW")
 
 make_vm() { # NAME
@@ -183,7 +186,7 @@ for _ in $(seq 1000); do   # plain curl and sed: quick enough to land inside the
 done
 stop_hostd KILL
 wait $cli 2>/dev/null
-start_hostd --vmx-dir "$T/bin" || exit 1
+start_hostd --vmx-dir "$T/bin" "${IMAGES[@]}" || exit 1
 TOKEN=$(login root "$PW")
 settled() { [ "$(vm_field "$id" powerState)" = poweredOn ] && [ "$(vm_field "$id" busyTask)" = None ]; }
 check killed-hostd-vm-running wait_until 60 settled

@@ -5,7 +5,8 @@
  * is a terminal, the terminal is put in raw mode so every key reaches the
  * guest; Ctrl-A x stops the VM (Ctrl-A Ctrl-A sends one Ctrl-A).  The
  * terminal's settings are restored on every exit path: vm_destroy, exit()
- * (atexit) and the fatal signals, whose handlers restore and re-raise.
+ * (atexit), a panic (crash cleanup) and the fatal signals, whose handlers
+ * restore and re-raise.
  * A non-terminal stdin (a pipe) is read as it is; EOF ends input.
  */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "board_int.h"
+#include "../lib/crash.h"
 #include "../lib/log.h"
 
 #define CTRL_A 0x01
@@ -45,6 +47,7 @@ static void install_fatal_handlers(void)
 		return;
 	done = true;
 	atexit(restore_tty);
+	crash_add_cleanup(restore_tty);   /* a panic ends with _exit, which skips atexit */
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		struct sigaction old, sa = { .sa_handler = on_fatal, .sa_flags = SA_RESETHAND };
 		sigemptyset(&sa.sa_mask);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "board_int.h"
+#include "../lib/fileutil.h"
 #include "../lib/log.h"
 
 #define MiB (1ULL << 20)
@@ -42,12 +43,13 @@ static void notify_written(struct vm *vm, uint64_t pa, uint64_t len)
 static int open_sized(const char *what, const char *path, int *fd, uint64_t *size, struct verr *e)
 {
 	struct stat st;
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	*fd = file_open_typed(path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
 	if (*fd < 0)
-		return verr_set(e, -errno, "%s %s: %s", what, path, strerror(errno));
-	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		return verr_prefix(e, *fd, "%s", what);
+	if (fstat(*fd, &st) < 0) {
+		int rc = -errno;
 		close(*fd);
-		return verr_set(e, -EINVAL, "%s %s: not a regular file", what, path);
+		return verr_set(e, rc, "%s %s: %s", what, path, strerror(-rc));
 	}
 	*size = (uint64_t)st.st_size;
 	return 0;

@@ -425,6 +425,8 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 		kstat_start(vm->idle[i] ? KSTAT_IDLE_WFI : KSTAT_VCPU_WAIT);
 	}
 	stats_set_slot(STATS_SLOT_OTHER);
+	/* Between harts this thread is the board; the callstack sampler reads it here. */
+	kstat_set(KSTAT_BOARD);
 	for (;;) {
 		if (vm->result_set) {
 			vm->result_set = false;
@@ -481,6 +483,7 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 			}
 			kstat_set(vm->idle[i] ? KSTAT_IDLE_WFI : KSTAT_VCPU_WAIT);
 			stats_set_slot(STATS_SLOT_OTHER);
+			kstat_set(KSTAT_BOARD);
 			dbg_check_hart(hart_state(h));
 		}
 		vm_tick(vm);
@@ -489,8 +492,12 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 			bool pending = false;
 			for (unsigned i = 0; i < vm->nharts; i++)
 				pending |= hart_irq_pending(vm->harts[i]);
-			if (!pending)
+			if (!pending) {
+				/* Every hart waits for an interrupt: the same name as in kstats. */
+				kstat_set(KSTAT_IDLE_WFI);
 				vm_idle(vm);
+				kstat_set(KSTAT_BOARD);
+			}
 		}
 	}
 }

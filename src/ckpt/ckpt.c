@@ -298,7 +298,17 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 
 int ckpt_pread(struct ckpt_reader *r, void *buf, size_t len, uint64_t off)
 {
+	if (r->fd < 0)
+		return -EBADF;   /* released after every page was loaded */
 	return pread_full(r->fd, buf, len, off);
+}
+
+void ckpt_reader_release_file(struct ckpt_reader *r)
+{
+	int fd = r->fd;
+	r->fd = -1;
+	if (fd >= 0)
+		close(fd);
 }
 
 struct ckpt_section_info *ckpt_find_section(struct ckpt_reader *r, const char *name)
@@ -327,9 +337,10 @@ static int reader_open(struct ckpt_reader *r, struct ckpt_reader **out, struct v
 
 int ckpt_reader_open(struct ckpt_reader **out, const char *path, struct verr *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Never blocks (a FIFO named as the checkpoint is refused, not waited on). */
+	int fd = file_open_typed(path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
 	if (fd < 0)
-		return verr_set(e, -errno, "%s: %s", path, strerror(errno));
+		return fd;
 	return ckpt_reader_open_fd(out, fd, path, e);
 }
 

@@ -116,7 +116,24 @@ int ckpt_memory_size(struct ckpt_reader *r, uint64_t *size, struct verr *e);
  */
 int ckpt_load_memory(struct ckpt_reader *r, uint8_t *ram, uint64_t size, bool lazy,
 		     struct verr *e);
-/* Waits until every page of a lazy load is present (before a new suspend). */
+/*
+ * Waits until every page of a lazy load is present (before a new suspend).
+ * Once every page is in, the reader has closed the file: nothing more is read
+ * from it, and a removed checkpoint's space is freed while the VM runs.
+ */
 int ckpt_memory_wait(struct ckpt_reader *r, struct verr *e);
+
+/*
+ * Checks a whole checkpoint without resuming it: the header, every section
+ * (header and payload checksum) and every stored memory page against its own
+ * checksum, which a resume checks only as each page is loaded.  The error
+ * names the section, or the page by its number in guest RAM.
+ */
+struct ckpt_verify_info {
+	unsigned nsections;
+	uint64_t ram_size;
+	uint64_t pages_verified;
+};
+int ckpt_verify(const char *path, struct ckpt_verify_info *info, struct verr *e);
 
 #endif

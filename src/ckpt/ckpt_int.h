@@ -70,5 +70,11 @@ struct ckpt_reader {
 };
 
 struct ckpt_section_info *ckpt_find_section(struct ckpt_reader *r, const char *name);
+/*
+ * Closes the file once nothing more will be read from it (every section is in
+ * memory and every page loaded), so that a checkpoint removed after a resume
+ * gives its space back while the VM runs on.
+ */
+void ckpt_reader_release_file(struct ckpt_reader *r);
 
 #endif

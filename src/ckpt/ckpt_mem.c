@@ -153,6 +153,7 @@ struct ckpt_lazy {
 	int uffd, stopfd;
 	pthread_t fault_thread, fill_thread;
 	bool threads;
+	bool fault_joined;           /* the fill thread ended the fault thread */
 	_Atomic int done;            /* every present page is in RAM */
 	_Atomic int failed;
 	struct mxuser_lock lock;
@@ -214,8 +215,12 @@ static int setup_index(struct ckpt_lazy *l, struct ckpt_section_info *s, struct 
 	return 0;
 }
 
-/* Reads `n` present pages starting at slot into buf and verifies them. */
-static int read_pages(struct ckpt_lazy *l, uint64_t slot, uint64_t n, uint8_t *buf,
+/*
+ * Reads `n` present pages starting at slot (the n pages of guest RAM from page
+ * pg on, all present) into buf and verifies them; a bad one is named by its
+ * page number in guest RAM and its place in the file.
+ */
+static int read_pages(struct ckpt_lazy *l, uint64_t pg, uint64_t slot, uint64_t n, uint8_t *buf,
 		      struct verr *e)
 {
 	int rc = ckpt_pread(l->r, buf, n * CKPT_PAGE_SIZE,
@@ -226,8 +231,12 @@ static int read_pages(struct ckpt_lazy *l, uint64_t slot, uint64_t n, uint8_t *b
 	for (uint64_t i = 0; i < n; i++)
 		if (page_crc(buf + i * CKPT_PAGE_SIZE) != l->crcs[slot + i])
 			return verr_set(e, -EINVAL,
-					"%s: section \"memory\": page %llu: checksum mismatch",
-					l->r->path, (unsigned long long)(slot + i));
+					"%s: section \"memory\": page %llu (RAM offset %#llx, file "
+					"offset %#llx): checksum mismatch",
+					l->r->path, (unsigned long long)(pg + i),
+					(unsigned long long)((pg + i) * CKPT_PAGE_SIZE),
+					(unsigned long long)(l->mh->pages_offset +
+							     (slot + i) * CKPT_PAGE_SIZE));
 	return 0;
 }
 
@@ -242,7 +251,7 @@ static int load_eager(struct ckpt_lazy *l, struct verr *e)
 		uint64_t run = 0;
 		while (pg + run < l->npages && run < RUN_MAX_PAGES && present(l, pg + run))
 			run++;
-		int rc = read_pages(l, slot, run, l->ram + pg * CKPT_PAGE_SIZE, e);
+		int rc = read_pages(l, pg, slot, run, l->ram + pg * CKPT_PAGE_SIZE, e);
 		if (rc < 0)
 			return rc;
 		pg += run;
@@ -302,7 +311,7 @@ static void *fault_thread(void *arg)
 		uint64_t pg = (msg.arg.pagefault.address - (uint64_t)(uintptr_t)l->ram) / CKPT_PAGE_SIZE;
 		struct verr e;
 		if (present(l, pg)) {
-			if (read_pages(l, slot_of(l, pg), 1, buf, &e) < 0) {
+			if (read_pages(l, pg, slot_of(l, pg), 1, buf, &e) < 0) {
 				/* The guest cannot run on corrupt memory: stop the VM loudly. */
 				vmx_panic(__FILE__, __LINE__, "lazy resume: %s", e.msg);
 			}
@@ -332,7 +341,7 @@ static void *fill_thread(void *arg)
 		uint64_t run = 0;
 		while (pg + run < l->npages && run < RUN_MAX_PAGES && present(l, pg + run))
 			run++;
-		if (read_pages(l, slot, run, buf, &e) < 0)
+		if (read_pages(l, pg, slot, run, buf, &e) < 0)
 			vmx_panic(__FILE__, __LINE__, "lazy resume: %s", e.msg);
 		if (uffd_copy(l, pg, buf, run) < 0) {
 			LOG_ERR("lazy resume: UFFDIO_COPY: %s", strerror(errno));
@@ -347,6 +356,21 @@ static void *fill_thread(void *arg)
 	struct uffdio_range range = { .start = (uint64_t)(uintptr_t)l->ram, .len = l->size };
 	if (ioctl(l->uffd, UFFDIO_UNREGISTER, &range) < 0)
 		LOG_WRN("lazy resume: UFFDIO_UNREGISTER: %s", strerror(errno));
+	/*
+	 * No page will be asked for again: end the fault thread and close the
+	 * file, whose space would otherwise stay in use (the resumed vmx removes
+	 * the checkpoint now) until this process exits.
+	 */
+	if (!atomic_load(&l->failed)) {
+		uint64_t one = 1;
+		if (write(l->stopfd, &one, 8) == 8) {
+			pthread_join(l->fault_thread, NULL);
+			l->fault_joined = true;
+			ckpt_reader_release_file(l->r);
+		} else {
+			LOG_WRN("lazy resume: cannot stop the fault thread; the checkpoint stays open");
+		}
+	}
 	mxuser_lock(&l->lock);
 	atomic_store(&l->done, 1);
 	mxuser_cond_broadcast(&l->cond);
@@ -437,6 +461,62 @@ int ckpt_load_memory(struct ckpt_reader *r, uint8_t *ram, uint64_t size, bool la
 	}
 	rc = load_eager(l, e);
 	atomic_store(&l->done, 1);
+	if (rc == 0)
+		ckpt_reader_release_file(r);
+	return rc;
+}
+
+int ckpt_verify(const char *path, struct ckpt_verify_info *info, struct verr *e)
+{
+	struct ckpt_reader *r;
+	struct ckpt_section_info *s;
+	struct ckpt_lazy l = { 0 };
+	uint8_t *buf = NULL;
+	uint64_t pg = 0, slot = 0;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	/* The header, every section header and every section payload's checksum. */
+	rc = ckpt_reader_open(&r, path, e);
+	if (rc < 0)
+		return rc;
+	info->nsections = r->nsections;
+	s = ckpt_find_section(r, CKPT_MEMORY_SECTION);
+	if (!s) {
+		rc = verr_set(e, -EINVAL, "%s: section \"memory\" is missing", path);
+		goto out;
+	}
+	l.r = r;
+	rc = setup_index(&l, s, e);
+	if (rc < 0)
+		goto out;
+	info->ram_size = l.mh->ram_size;
+	buf = aligned_alloc(CKPT_PAGE_SIZE, RUN_MAX_PAGES * CKPT_PAGE_SIZE);
+	if (!buf) {
+		rc = verr_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Then every stored page against its own checksum, as a resume would load it. */
+	while (pg < l.npages) {
+		if (!present(&l, pg)) {
+			pg++;
+			continue;
+		}
+		uint64_t run = 0;
+		while (pg + run < l.npages && run < RUN_MAX_PAGES && present(&l, pg + run))
+			run++;
+		rc = read_pages(&l, pg, slot, run, buf, e);
+		if (rc < 0)
+			goto out;
+		pg += run;
+		slot += run;
+		info->pages_verified += run;
+	}
+out:
+	free(buf);
+	free((void *)l.bitmap);
+	free(l.rank);
+	ckpt_reader_close(r);
 	return rc;
 }
 
@@ -462,9 +542,11 @@ void ckpt_mem_lazy_free(struct ckpt_reader *r)
 	if (l->threads) {
 		uint64_t one = 1;
 		pthread_join(l->fill_thread, NULL);
-		if (write(l->stopfd, &one, 8) != 8)
-			LOG_WRN("lazy resume: cannot stop the fault thread");
-		pthread_join(l->fault_thread, NULL);
+		if (!l->fault_joined) {
+			if (write(l->stopfd, &one, 8) != 8)
+				LOG_WRN("lazy resume: cannot stop the fault thread");
+			pthread_join(l->fault_thread, NULL);
+		}
 	}
 	if (l->uffd >= 0)
 		close(l->uffd);

@@ -137,7 +137,7 @@ const char *cli_errmsg(json_t *reply)
 	const char *m = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
 	if (!m)
 		m = json_string_value(json_object_get(reply, "error"));
-	return m ? m : "unexpected reply from hostd";
+	return m ? cli_esc(m) : "unexpected reply from hostd";
 }
 
 static int prompt_password(char *buf, size_t len)
@@ -238,4 +238,33 @@ void cli_urlencode(const char *s, char *out, size_t len)
 		}
 	}
 	out[o] = 0;
+}
+
+const char *cli_esc(const char *s)
+{
+	static __thread char bufs[8][1024];
+	static __thread unsigned next;
+	char *out;
+	size_t o = 0;
+
+	if (!s)
+		return NULL;
+	out = bufs[next++ % 8];
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < sizeof(bufs[0]); p++) {
+		bool c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+		if (*p < 0x20 || *p == 0x7f || c1) {
+			if (c1)
+				p++;
+			o += (size_t)snprintf(out + o, sizeof(bufs[0]) - o, "\\x%02x", *p);
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+const char *cli_jstr(const json_t *j)
+{
+	return cli_esc(json_string_value(j));
 }

@@ -23,6 +23,15 @@ long cli_request(struct cli_conn *c, const char *method, const char *path, json_
 		 json_t **reply);
 /* The message of an error reply ("error.message"), or a fallback. */
 const char *cli_errmsg(json_t *reply);
+/*
+ * Text from hostd made safe for a terminal: control characters (a newline, an
+ * ANSI escape) become \xNN.  Returns one of a few rotating static buffers, so
+ * several may appear in one printf; NULL gives NULL (printed as "(null)" by
+ * nobody: callers pass it where they passed the raw string).
+ */
+const char *cli_esc(const char *s);
+/* cli_esc of a JSON string (NULL when not a string). */
+const char *cli_jstr(const json_t *j);
 /* Polls a task until it ends; calls step (may be NULL) on each new state. */
 json_t *cli_wait_task(struct cli_conn *c, json_t *task, void (*step)(json_t *task, void *arg),
 		      void *arg);

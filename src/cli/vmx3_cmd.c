@@ -51,10 +51,10 @@ static void show_list(json_t *r)
 	json_array_foreach(json_object_get(r, "vms"), i, vm)
 		printf("%-6lld %-20s %-44s %-12s %s\n",
 		       (long long)json_integer_value(json_object_get(vm, "id")),
-		       json_string_value(json_object_get(vm, "name")),
-		       json_string_value(json_object_get(vm, "file")),
-		       json_string_value(json_object_get(vm, "powerState")),
-		       json_string_value(json_object_get(vm, "buildType")));
+		       cli_jstr(json_object_get(vm, "name")),
+		       cli_jstr(json_object_get(vm, "file")),
+		       cli_jstr(json_object_get(vm, "powerState")),
+		       cli_jstr(json_object_get(vm, "buildType")));
 }
 
 static int c_list(struct cli_conn *c, int argc, char **argv)
@@ -76,7 +76,7 @@ static int c_get(struct cli_conn *c, int argc, char **argv)
 static void show_vm(json_t *r)
 {
 	printf("Registered VM %lld: %s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
-	       json_string_value(json_object_get(r, "name")), json_string_value(json_object_get(r, "file")));
+	       cli_jstr(json_object_get(r, "name")), cli_jstr(json_object_get(r, "file")));
 }
 
 static int c_register(struct cli_conn *c, int argc, char **argv)
@@ -133,14 +133,14 @@ static void show_task(json_t *t)
 
 	printf("Task %lld %s VM %lld by %s: %s (%lld%%)%s%s\n",
 	       (long long)json_integer_value(json_object_get(t, "id")),
-	       json_string_value(json_object_get(t, "op")),
+	       cli_jstr(json_object_get(t, "op")),
 	       (long long)json_integer_value(json_object_get(t, "vm")),
-	       json_string_value(json_object_get(t, "user")),
-	       json_string_value(json_object_get(t, "state")),
+	       cli_jstr(json_object_get(t, "user")),
+	       cli_jstr(json_object_get(t, "state")),
 	       (long long)json_integer_value(json_object_get(t, "progress")), err ? ": " : "",
 	       err ? err : "");
 	json_array_foreach(json_object_get(t, "phases"), i, ph)
-		printf("  %-12s %6lld ms\n", json_string_value(json_object_get(ph, "name")),
+		printf("  %-12s %6lld ms\n", cli_jstr(json_object_get(ph, "name")),
 		       (long long)json_integer_value(json_object_get(ph, "ms")));
 }
 
@@ -192,11 +192,11 @@ static void show_events(json_t *r)
 	json_t *e;
 	size_t i;
 	json_array_foreach(json_object_get(r, "events"), i, e)
-		printf("%s %-8s vm=%-4lld %-18s %s\n", json_string_value(json_object_get(e, "time")),
-		       json_string_value(json_object_get(e, "user")),
+		printf("%s %-8s vm=%-4lld %-18s %s\n", cli_jstr(json_object_get(e, "time")),
+		       cli_jstr(json_object_get(e, "user")),
 		       (long long)json_integer_value(json_object_get(e, "vm_id")),
-		       json_string_value(json_object_get(e, "type")),
-		       json_string_value(json_object_get(e, "message")));
+		       cli_jstr(json_object_get(e, "type")),
+		       cli_jstr(json_object_get(e, "message")));
 }
 
 static int c_events(struct cli_conn *c, int argc, char **argv)
@@ -213,8 +213,8 @@ static void show_users(json_t *r)
 	json_t *u;
 	size_t i;
 	json_array_foreach(json_object_get(r, "users"), i, u)
-		printf("%-20s %s\n", json_string_value(json_object_get(u, "name")),
-		       json_string_value(json_object_get(u, "role")));
+		printf("%-20s %s\n", cli_jstr(json_object_get(u, "name")),
+		       cli_jstr(json_object_get(u, "role")));
 }
 
 static int c_users(struct cli_conn *c, int argc, char **argv)

@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 	if (!bt) {
 		json_t *pr = json_object_get(vm, "pendingRevert");
 		printf("VM %s uses vmx build type: %s\n", file,
-		       json_string_value(json_object_get(vm, "buildType")));
+		       cli_jstr(json_object_get(vm, "buildType")));
 		if (pr)
 			printf("Pending revert to default in %lld s\n",
 			       (long long)json_integer_value(json_object_get(pr, "inSeconds")));
@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 		if (fb)
 			printf("  fallback     %s\n", fb);
 		json_array_foreach(json_object_get(task, "phases"), i, ph)
-			printf("  %-12s %10.3f ms\n", json_string_value(json_object_get(ph, "name")),
+			printf("  %-12s %10.3f ms\n", cli_jstr(json_object_get(ph, "name")),
 			       json_number_value(json_object_get(ph, "ms")));
 		if (json_object_get(res, "downtimeMs"))
 			printf("  downtime     %10.3f ms, new pid %lld\n",

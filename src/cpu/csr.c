@@ -8,6 +8,7 @@
  */
 #include "hart_int.h"
 #include "fpu.h"
+#include "../stats/kstat.h"
 #include "../stats/stats.h"
 
 #define MISA_VALUE ((2ULL << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | \
@@ -76,7 +77,30 @@ void hart_update_modes(struct hart *h)
 }
 
 
+static void trap_deliver(struct hart *h, uint64_t cause, uint64_t tval, bool intr);
+
+/* kstat of a trap delivery: interrupts and the exception classes that matter. */
+static unsigned trap_kstat(uint64_t cause, bool intr)
+{
+	if (intr)
+		return KSTAT_IRQ;
+	switch (cause) {
+	case 12: case 13: case 15: return KSTAT_TRAP_PAGEFAULT;
+	case 8: case 9: case 11: return KSTAT_TRAP_ECALL;
+	case 2: return KSTAT_TRAP_ILLEGAL;
+	default: return KSTAT_TRAP_OTHER;
+	}
+}
+
+/* Trap deliveries are their own service, so GUEST does not absorb them. */
 void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, bool intr)
+{
+	kstat_push(trap_kstat(cause, intr));
+	trap_deliver(h, cause, tval, intr);
+	kstat_pop();
+}
+
+static void trap_deliver(struct hart *h, uint64_t cause, uint64_t tval, bool intr)
 {
 	struct hart_state *s = &h->s;
 	uint64_t deleg = intr ? s->mideleg : s->medeleg;

@@ -861,15 +861,22 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		STAT_INC(INSN_SYSTEM);
 		if (s->priv == PRIV_U || (s->priv == PRIV_S && (s->mstatus & MSTATUS_TVM)))
 			ILLEGAL();
+		kstat_push(KSTAT_SFENCE);
 		if (ip->rs1 == 0)
 			mmu_flush_all(h);
 		else
 			mmu_flush_va(h, RS1);
+		kstat_pop();
 		FALLTHROUGH_EXIT();
-	L_CSRRW: L_CSRRS: L_CSRRC: L_CSRRWI: L_CSRRSI: L_CSRRCI:
-		if (!csr_op(h, ip))
+	L_CSRRW: L_CSRRS: L_CSRRC: L_CSRRWI: L_CSRRSI: L_CSRRCI: {
+		/* Sample-only (two stores): CSR instructions are too frequent to count here. */
+		kstat_set(KSTAT_CSR);
+		bool done = csr_op(h, ip);
+		kstat_set(KSTAT_GUEST);
+		if (!done)
 			EXC_PENDING();
 		FALLTHROUGH_EXIT();
+	}
 
 	L_FLW: { uint64_t v; FP_ON(); LOADV(uint32_t, v, 0); f[ip->rd] = fpu_box_s((uint32_t)v);
 		s->mstatus |= MSTATUS_FS;

@@ -116,6 +116,8 @@ extern _Thread_local struct hart *hart_current;
 bool hart_peek_virt(const struct hart *h, uint64_t va, void *buf, unsigned len);
 /* Current privilege mode (enum priv). */
 unsigned hart_peek_priv(const struct hart *h);
+/* Current satp (translation mode, ASID, root page), read without side effects. */
+uint64_t hart_peek_satp(const struct hart *h);
 /*
  * The guest pc the hart is executing at the moment its thread was
  * interrupted.  regs: the interrupted thread's general registers (the

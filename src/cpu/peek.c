@@ -24,6 +24,11 @@ unsigned hart_peek_priv(const struct hart *h)
 	return (unsigned)h->s.priv;
 }
 
+uint64_t hart_peek_satp(const struct hart *h)
+{
+	return h->s.satp;
+}
+
 bool hart_peek_pc(const struct hart *h, const uint64_t *regs, unsigned nregs, uint64_t *pc,
 		  uint32_t *raw)
 {

@@ -163,6 +163,11 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 			p->pc_exact = x;
 		} else if (sscanf(line, "guest_pc_block %llu", &x) == 1) {
 			p->pc_block = x;
+		} else if (sscanf(line, "guest_walk_stop %23s %llu", d, &x) == 2) {
+			if (p->ngstop < sizeof(p->gstop) / sizeof(p->gstop[0])) {
+				snprintf(p->gstop[p->ngstop].name, sizeof(p->gstop[0].name), "%s", d);
+				p->gstop[p->ngstop++].count = x;
+			}
 		} else if (sscanf(line, "gcode_dropped %llu", &x) == 1) {
 			p->gcode_dropped = x;
 		} else if (sscanf(line, "kstat %u %4095s", &u, a) == 2) {
@@ -377,8 +382,21 @@ int csp_view_build(const struct csp_profile *p, const struct csp_filter *f, stru
 					goto nomem;
 				lab[len++] = (uint32_t)id;
 			}
-		if (!f->guest_only) {
+		/* Monitor frames from this index on (root first): below hart_run unless asked. */
+		unsigned mfrom = 0;
+		bool kstat_guest = s->kstat < p->nkstats && p->kstat[s->kstat] &&
+				   !strcmp(p->kstat[s->kstat], "GUEST");
+		if (s->ng && !f->monitor_tail && !f->monitor_only)
 			for (unsigned j = 0; j < s->nm; j++) {
+				const char *nm = p->frames[s->m[j]].name;
+				if (nm && !strcmp(nm, "hart_run")) {
+					mfrom = j + 1;
+					break;
+				}
+			}
+		bool drop_kstat = mfrom && mfrom == s->nm && kstat_guest;
+		if (!f->guest_only) {
+			for (unsigned j = mfrom; j < s->nm; j++) {
 				int id = intern(v, csp_frame_label(&p->frames[s->m[j]], buf, sizeof(buf)),
 						(int)s->m[j]);
 				if (id < 0)
@@ -386,7 +404,7 @@ int csp_view_build(const struct csp_profile *p, const struct csp_filter *f, stru
 				lab[len++] = (uint32_t)id;
 			}
 		}
-		if (!f->guest_only && !f->no_kstat) {
+		if (!f->guest_only && !f->no_kstat && !drop_kstat) {
 			snprintf(buf, sizeof(buf), "kstat:%s", s->kstat < p->nkstats && p->kstat[s->kstat] ?
 				 p->kstat[s->kstat] : "?");
 			int id = intern(v, buf, -1);
@@ -405,7 +423,7 @@ int csp_view_build(const struct csp_profile *p, const struct csp_filter *f, stru
 			return -ENOMEM;
 		}
 		v->cap = cap;
-		v->st[v->n++] = (struct csp_vstack){ s->count, len, lab };
+		v->st[v->n++] = (struct csp_vstack){ s->count, len, lab, s->vcpu };
 		v->total += s->count;
 		continue;
 nomem:

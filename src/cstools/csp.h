@@ -47,6 +47,9 @@ struct csp_profile {
 	unsigned ngcode;
 	struct csp_gcode *gcode;       /* sorted by address as written */
 	uint64_t gcode_dropped;
+	/* Guest walks by the reason they stopped (guest_walk_stop lines). */
+	unsigned ngstop;
+	struct { char name[24]; uint64_t count; } gstop[16];
 	unsigned nkstats;
 	char **kstat;       /* by id, NULL when not named */
 	unsigned nframes;
@@ -69,6 +72,14 @@ struct csp_filter {
 	bool no_kstat;      /* leave the kstat frame off the stacks */
 	int priv;           /* guest privilege mode 0 U, 1 S, 3 M; -1: all */
 	double from_s, to_s;   /* to_s < 0: open */
+	/*
+	 * Keep the monitor frames from its root down to hart_run on stacks with
+	 * guest frames.  Off by default: they are the same on every such stack
+	 * (main > vm_run > vm_loop > hart_run) and would make every guest frame
+	 * a caller with 0 % self; kstat:GUEST is then left off too, as it says
+	 * nothing a guest leaf does not.
+	 */
+	bool monitor_tail;
 };
 
 /* Interned frame labels: "guest:NAME", "mon:NAME", "kstat:NAME" (or addresses). */
@@ -79,7 +90,7 @@ struct csp_view {
 	uint32_t *hslot;
 	uint32_t hmask;
 	unsigned n, cap;
-	struct csp_vstack { uint64_t count; unsigned len; uint32_t *lab; } *st;
+	struct csp_vstack { uint64_t count; unsigned len; uint32_t *lab; unsigned vcpu; } *st;
 	uint64_t total;
 };
 

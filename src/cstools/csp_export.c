@@ -15,48 +15,98 @@
 #include <zlib.h>
 #include "csp.h"
 
+static const struct csp_view *sort_view;
+
+static int by_labels(const void *a, const void *b)
+{
+	const struct csp_vstack *x = &sort_view->st[*(const unsigned *)a];
+	const struct csp_vstack *y = &sort_view->st[*(const unsigned *)b];
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->lab, y->lab, x->len * sizeof(*x->lab));
+}
+
+/*
+ * One line per distinct stack: the profile keeps a stack once per vCPU,
+ * time bucket and address space, which a flame graph does not distinguish.
+ */
 int csp_export_folded(const struct csp_view *v, FILE *f)
 {
-	for (unsigned i = 0; i < v->n; i++) {
-		const struct csp_vstack *s = &v->st[i];
+	unsigned *order = malloc((v->n + 1) * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (unsigned i = 0; i < v->n; i++)
+		order[i] = i;
+	sort_view = v;
+	qsort(order, v->n, sizeof(*order), by_labels);
+	for (unsigned i = 0; i < v->n;) {
+		const struct csp_vstack *s = &v->st[order[i]];
+		uint64_t count = 0;
+		unsigned k = i;
+		for (; k < v->n && !by_labels(&order[i], &order[k]); k++)
+			count += v->st[order[k]].count;
 		for (unsigned j = 0; j < s->len; j++) {
 			/* ';' separates frames and ' ' ends the stack: neither may appear in one. */
 			for (const char *c = v->label[s->lab[j]]; *c; c++)
 				fputc(*c == ';' || *c == ' ' ? '_' : *c, f);
 			fputc(j + 1 < s->len ? ';' : ' ', f);
 		}
-		fprintf(f, "%llu\n", (unsigned long long)s->count);
+		fprintf(f, "%llu\n", (unsigned long long)count);
+		i = k;
 	}
+	free(order);
 	return ferror(f) ? -EIO : 0;
 }
 
+/*
+ * One sampled profile per vCPU (and one for samples outside hart_run), in
+ * seconds: a sample stands for 1/hz s of wall time.
+ */
 int csp_export_speedscope(const struct csp_profile *p, const struct csp_view *v, FILE *f)
 {
-	json_t *root = json_object(), *frames = json_array(), *samples = json_array(),
-	       *weights = json_array(), *prof = json_object(), *profs = json_array();
+	json_t *root = json_object(), *frames = json_array(), *profs = json_array();
+	double per = p->hz ? 1.0 / p->hz : 0.01;
+	bool seen[256] = { false };
 	int rc;
 	for (unsigned i = 0; i < v->nlabels; i++)
 		json_array_append_new(frames, json_pack("{s:s}", "name", v->label[i]));
-	for (unsigned i = 0; i < v->n; i++) {
-		json_t *st = json_array();
-		for (unsigned j = 0; j < v->st[i].len; j++)
-			json_array_append_new(st, json_integer(v->st[i].lab[j]));
-		json_array_append_new(samples, st);
-		json_array_append_new(weights, json_integer((json_int_t)v->st[i].count));
+	for (unsigned i = 0; i < v->n; i++)
+		seen[v->st[i].vcpu & 255] = true;
+	for (unsigned c = 0; c < 256; c++) {
+		json_t *samples, *weights, *prof;
+		uint64_t total = 0;
+		if (!seen[c])
+			continue;
+		samples = json_array();
+		weights = json_array();
+		prof = json_object();
+		for (unsigned i = 0; i < v->n; i++) {
+			if ((v->st[i].vcpu & 255) != c)
+				continue;
+			json_t *st = json_array();
+			for (unsigned j = 0; j < v->st[i].len; j++)
+				json_array_append_new(st, json_integer(v->st[i].lab[j]));
+			json_array_append_new(samples, st);
+			json_array_append_new(weights, json_real((double)v->st[i].count * per));
+			total += v->st[i].count;
+		}
+		json_object_set_new(prof, "type", json_string("sampled"));
+		if (c == 255)
+			json_object_set_new(prof, "name", json_string("outside hart_run (no vCPU)"));
+		else
+			json_object_set_new(prof, "name", json_sprintf("vCPU %u", c));
+		json_object_set_new(prof, "unit", json_string("seconds"));
+		json_object_set_new(prof, "startValue", json_integer(0));
+		json_object_set_new(prof, "endValue", json_real((double)total * per));
+		json_object_set_new(prof, "samples", samples);
+		json_object_set_new(prof, "weights", weights);
+		json_array_append_new(profs, prof);
 	}
-	json_object_set_new(prof, "type", json_string("sampled"));
-	json_object_set_new(prof, "name", json_string("vmx callstack"));
-	json_object_set_new(prof, "unit", json_string("none"));
-	json_object_set_new(prof, "startValue", json_integer(0));
-	json_object_set_new(prof, "endValue", json_integer((json_int_t)v->total));
-	json_object_set_new(prof, "samples", samples);
-	json_object_set_new(prof, "weights", weights);
-	json_array_append_new(profs, prof);
 	json_object_set_new(root, "$schema",
 			    json_string("https://www.speedscope.app/file-format-schema.json"));
 	json_object_set_new(root, "shared", json_pack("{s:o}", "frames", frames));
 	json_object_set_new(root, "profiles", profs);
-	json_object_set_new(root, "name", json_sprintf("vmx callstack (%s build, %u Hz)",
+	json_object_set_new(root, "name", json_sprintf("vmx callstack (%s build, %u Hz, wall time)",
 						       p->buildtype, p->hz));
 	json_object_set_new(root, "exporter", json_string("vmx-callstack"));
 	rc = json_dumpf(root, f, JSON_COMPACT);
@@ -130,7 +180,8 @@ int csp_export_pprof(const struct csp_profile *p, const struct csp_view *v, cons
 {
 	struct pb out = { 0 };
 	/* String table: "" first, then the fixed strings, then one per label (index 5 + label). */
-	static const char *fixed[] = { "", "samples", "count", "cpu", "nanoseconds" };
+	/* The timer is CLOCK_MONOTONIC: samples are wall time, idle and waits included. */
+	static const char *fixed[] = { "", "samples", "count", "wall", "nanoseconds" };
 	uint64_t period = p->hz ? 1000000000ull / p->hz : 10000000ull;
 	int rc = 0;
 

@@ -10,10 +10,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <regex.h>
 #include <ncurses.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../cpu/disasm.h"
 #include "csp.h"
 
@@ -32,6 +34,8 @@ static void usage(FILE *f)
 		"filters:\n"
 		"  --vcpu N  --guest-only  --monitor-only  --kstat NAME  --from SEC  --to SEC\n"
 		"  --no-kstat / --with-kstat   leave off / keep the kstat frame at the leaf end\n"
+		"  --monitor-tail      keep the monitor frames down to hart_run under guest\n"
+		"                      stacks (left off by default: the same on every one)\n"
 		"  --priv U|S|M        samples taken while the guest ran in that mode\n"
 		"text options:\n"
 		"  --depth N           levels shown (default unlimited)\n"
@@ -63,6 +67,149 @@ static void print_tree(const struct csp_view *v, const struct csp_tree *t, int n
 		print_tree(v, t, kids[i], depth + 1, maxdepth, minpct, f);
 	}
 	free(kids);
+}
+
+/*
+ * The answer first, when no view was asked for: where the guest spends its
+ * time (guest functions by self samples, the leaf end of the bottom-up
+ * view) and how the monitor's services split it (kstats), then the tree.
+ */
+static void first_screen(const struct csp_profile *p, const struct csp_view *v, FILE *out)
+{
+	uint64_t *self = calloc(v->nlabels + 1, sizeof(*self));
+	uint64_t *ks = calloc(p->nkstats + 1, sizeof(*ks));
+	unsigned *order = calloc(v->nlabels + 1, sizeof(*order));
+	uint64_t guest = 0, all = 0;
+	if (!self || !ks || !order)
+		goto out;
+	for (unsigned i = 0; i < v->n; i++) {
+		const struct csp_vstack *st = &v->st[i];
+		/* The innermost guest frame of the stack is where the guest was. */
+		for (int j = (int)st->len - 1; j >= 0; j--)
+			if (!strncmp(v->label[st->lab[j]], "guest:", 6)) {
+				self[st->lab[j]] += st->count;
+				guest += st->count;
+				break;
+			}
+	}
+	for (unsigned i = 0; i < p->nstacks; i++) {
+		ks[p->stacks[i].kstat < p->nkstats ? p->stacks[i].kstat : p->nkstats] +=
+			p->stacks[i].count;
+		all += p->stacks[i].count;
+	}
+	unsigned n = 0;
+	for (unsigned i = 0; i < v->nlabels; i++)
+		if (self[i])
+			order[n++] = i;
+	for (unsigned a = 1; a < n; a++)   /* insertion sort: a few hundred labels at most */
+		for (unsigned b = a; b > 0 && self[order[b]] > self[order[b - 1]]; b--) {
+			unsigned tmp = order[b];
+			order[b] = order[b - 1];
+			order[b - 1] = tmp;
+		}
+	if (n) {
+		fprintf(out, "# hottest guest functions (innermost guest frame; %% of all %llu samples)\n",
+			(unsigned long long)v->total);
+		for (unsigned k = 0; k < n && k < 15; k++)
+			fprintf(out, "%6.2f%% %8llu  %s\n",
+				100.0 * (double)self[order[k]] / (double)(v->total ? v->total : 1),
+				(unsigned long long)self[order[k]], v->label[order[k]]);
+		if (guest < v->total)
+			fprintf(out, "%6.2f%% %8llu  (no guest frame: outside hart_run)\n",
+				100.0 * (double)(v->total - guest) / (double)v->total,
+				(unsigned long long)(v->total - guest));
+	}
+	fprintf(out, "# kstat split (monitor service at the sample; %% of all %llu samples)\n",
+		(unsigned long long)all);
+	for (unsigned k = 0; k <= p->nkstats; k++)
+		if (ks[k])
+			fprintf(out, "%6.2f%% %8llu  kstat:%s\n", 100.0 * (double)ks[k] / (double)all,
+				(unsigned long long)ks[k],
+				k < p->nkstats && p->kstat[k] ? p->kstat[k] : "?");
+	fprintf(out, "#\n");
+out:
+	free(self);
+	free(ks);
+	free(order);
+}
+
+/* ---- naming a frame: exact, then a pattern, else suggestions ---- */
+
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned row[256];
+	if (la > 255 || lb > 255)
+		return 1000;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned best = diag + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			if (up + 1 < best)
+				best = up + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static const char *undomain(const char *l)
+{
+	const char *c = strchr(l, ':');
+	return c && (!strncmp(l, "guest:", 6) || !strncmp(l, "mon:", 4) || !strncmp(l, "kstat:", 6)) ?
+	       c + 1 : l;
+}
+
+/*
+ * The label FUNC means among labels: itself (with or without its domain),
+ * else the one label an extended regular expression (case-insensitive,
+ * also a plain substring) matches.  Several matches or none: a message
+ * naming the candidates (or the closest names) and NULL.
+ */
+static const char *resolve_label(char *const *labels, unsigned n, const char *func, const char *opt)
+{
+	regex_t re;
+	unsigned hits = 0, first = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(labels[i], func) || !strcmp(undomain(labels[i]), func))
+			return labels[i];
+	if (regcomp(&re, func, REG_EXTENDED | REG_ICASE | REG_NOSUB) == 0) {
+		for (unsigned i = 0; i < n; i++)
+			if (!regexec(&re, labels[i], 0, NULL, 0) && !hits++)
+				first = i;
+		if (hits == 1) {
+			regfree(&re);
+			fprintf(stderr, "vmx-callstack: %s %s: using %s\n", opt, func, labels[first]);
+			return labels[first];
+		}
+		if (hits > 1) {
+			fprintf(stderr, "vmx-callstack: %s %s matches %u frames:", opt, func, hits);
+			for (unsigned i = 0, k = 0; i < n && k < 10; i++)
+				if (!regexec(&re, labels[i], 0, NULL, 0))
+					fprintf(stderr, "%s %s", k++ ? "," : "", labels[i]);
+			fprintf(stderr, "%s; give one of them\n", hits > 10 ? ", ..." : "");
+			regfree(&re);
+			return NULL;
+		}
+		regfree(&re);
+	}
+	/* Nothing matched: the closest names, if any is close. */
+	fprintf(stderr, "vmx-callstack: %s %s: no such frame in the selected samples", opt, func);
+	const char *want = undomain(func);
+	unsigned limit = (unsigned)strlen(want) / 3 + 2, shown = 0;
+	for (unsigned d = 0; d <= limit && shown < 5; d++)
+		for (unsigned i = 0; i < n && shown < 5; i++)
+			if (edit_distance(undomain(labels[i]), want) == d)
+				fprintf(stderr, "%s %s", shown++ ? "," : "; did you mean", labels[i]);
+	fputc('\n', stderr);
+	return NULL;
 }
 
 /* ---- interactive view ---- */
@@ -130,7 +277,8 @@ static int run_tui(const struct csp_view *v, const struct csp_tree *t, const cha
 			 "up/down move  right/enter expand  left collapse  e expand all  q quit");
 		refresh();
 		ch = getch();
-		if (ch == 'q' || ch == 27)
+		/* ERR: input closed (EOF, hangup); nothing more can come. */
+		if (ch == 'q' || ch == 27 || ch == ERR)
 			break;
 		if (ch == KEY_UP && sel > 0)
 			sel--;
@@ -296,6 +444,14 @@ static void guest_disasm(const struct csp_profile *p, const struct csp_frame *fn
 			"footprint was full)\n", (unsigned long long)p->gcode_dropped);
 }
 
+static bool frame_is(const struct csp_frame *fr, const char *name, bool by_address,
+		     uint64_t addr)
+{
+	if (by_address)
+		return fr->addr == addr;
+	return fr->name && !strcmp(fr->name, name);
+}
+
 static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, const char *func,
 		     FILE *out)
 {
@@ -313,6 +469,17 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 		dom = 'm';
 		name = func + 4;
 	}
+	/*
+	 * An address (the label of a frame no symbol covers, "guest:0x10636"):
+	 * the frames at exactly that address, whatever their name.
+	 */
+	bool by_addr_only = false;
+	uint64_t want = 0;
+	if (!strncmp(name, "0x", 2) || !strncmp(name, "0X", 2)) {
+		char *end;
+		want = strtoull(name + 2, &end, 16);
+		by_addr_only = end != name + 2 && !*end;
+	}
 	for (unsigned i = 0; i < p->nstacks; i++) {
 		const struct csp_stack *s = &p->stacks[i];
 		if ((flt->vcpu >= 0 && s->vcpu != (unsigned)flt->vcpu) ||
@@ -323,12 +490,12 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 		const struct csp_frame *hit = NULL;
 		for (unsigned j = 0; j < s->ng && !hit && !flt->monitor_only; j++) {
 			const struct csp_frame *fr = &p->frames[s->g[s->ng - 1 - j]];
-			if (fr->name && !strcmp(fr->name, name) && (!dom || dom == 'g'))
+			if (frame_is(fr, name, by_addr_only, want) && (!dom || dom == 'g'))
 				hit = fr;
 		}
 		for (unsigned j = 0; j < s->nm && !hit && !flt->guest_only; j++) {
 			const struct csp_frame *fr = &p->frames[s->m[s->nm - 1 - j]];
-			if (fr->name && !strcmp(fr->name, name) && (!dom || dom == 'm'))
+			if (frame_is(fr, name, by_addr_only, want) && (!dom || dom == 'm'))
 				hit = fr;
 		}
 		if (!hit)
@@ -423,7 +590,7 @@ int main(int argc, char **argv)
 {
 	enum { O_TOP = 1000, O_BOTTOM, O_ROOTAT, O_INSN, O_TUI, O_SUMMARY, O_VCPU, O_GUEST,
 	       O_MONITOR, O_KSTAT, O_FROM, O_TO, O_DEPTH, O_MIN, O_FOLDED, O_SPEEDSCOPE, O_PPROF,
-	       O_HTML, O_NOKSTAT, O_WITHKSTAT, O_PRIV, O_DISASM_ELF, O_NO_ALIASES };
+	       O_HTML, O_NOKSTAT, O_WITHKSTAT, O_PRIV, O_DISASM_ELF, O_NO_ALIASES, O_MONTAIL };
 	static const struct option opts[] = {
 		{ "top-down", no_argument, NULL, O_TOP }, { "bottom-up", no_argument, NULL, O_BOTTOM },
 		{ "rootat", required_argument, NULL, O_ROOTAT },
@@ -441,6 +608,7 @@ int main(int argc, char **argv)
 		{ "no-kstat", no_argument, NULL, O_NOKSTAT },
 		{ "priv", required_argument, NULL, O_PRIV },
 		{ "with-kstat", no_argument, NULL, O_WITHKSTAT },
+		{ "monitor-tail", no_argument, NULL, O_MONTAIL },
 		/* Test aids, not in the usage text: the decoder's view of an ELF. */
 		{ "disasm-elf", required_argument, NULL, O_DISASM_ELF },
 		{ "no-aliases", no_argument, NULL, O_NO_ALIASES },
@@ -452,7 +620,7 @@ int main(int argc, char **argv)
 	unsigned dis_flags = 0;
 	const char *rootat = NULL, *insn = NULL, *kstat = NULL, *pprof = NULL, *outpath = NULL;
 	bool bottom = false, tui = false, summary = false, folded = false, speedscope = false,
-	     html = false;
+	     html = false, explicit_view = false;
 	int depth = -1, c, rc, with_kstat = -1;
 	double minpct = 0.5;
 	char path[4096];
@@ -464,9 +632,9 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (c) {
-		case O_TOP: bottom = false; break;
-		case O_BOTTOM: bottom = true; break;
-		case O_ROOTAT: rootat = optarg; break;
+		case O_TOP: bottom = false; explicit_view = true; break;
+		case O_BOTTOM: bottom = true; explicit_view = true; break;
+		case O_ROOTAT: rootat = optarg; explicit_view = true; break;
 		case O_INSN: insn = optarg; break;
 		case O_TUI: tui = true; break;
 		case O_SUMMARY: summary = true; break;
@@ -493,6 +661,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_WITHKSTAT: with_kstat = 1; break;
+		case O_MONTAIL: flt.monitor_tail = true; break;
 		case O_DISASM_ELF: disasm_elf = optarg; break;
 		case O_NO_ALIASES: dis_flags |= DISASM_NO_ALIASES; break;
 		case 'o': outpath = optarg; break;
@@ -532,7 +701,30 @@ int main(int argc, char **argv)
 	}
 	/* A kstat at the leaf end would be the root of every bottom-up tree. */
 	flt.no_kstat = with_kstat == 0 || (with_kstat < 0 && bottom);
+	/* curses on a pipe or file would read EOF forever: refuse up front. */
+	if (tui && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "vmx-callstack: --tui needs a terminal on stdin and stdout; "
+			"use the plain-text views (--top-down, --bottom-up) otherwise\n");
+		rc = -ENOTTY;
+		goto done_profile;
+	}
 	if (insn) {
+		/* A pattern or a near miss is resolved against every frame's label. */
+		struct csp_filter all = { .vcpu = -1, .kstat = -1, .priv = -1, .to_s = -1,
+					  .monitor_tail = true, .no_kstat = true };
+		bool is_addr = strstr(insn, "0x") != NULL;
+		if (!is_addr && csp_view_build(p, &all, &v) == 0) {
+			const char *l = resolve_label(v.label, v.nlabels, insn, "--insn");
+			char *keep = l ? strdup(l) : NULL;
+			csp_view_free(&v);
+			if (!keep) {
+				rc = -ENOENT;
+				goto done_profile;
+			}
+			rc = insn_view(p, &flt, keep, out);
+			free(keep);
+			goto done_profile;
+		}
 		rc = insn_view(p, &flt, insn, out);
 		goto done_profile;
 	}
@@ -553,10 +745,12 @@ int main(int argc, char **argv)
 		rc = csp_export_html(p, &v, out);
 	} else {
 		int root = -1;
-		if (rootat && (root = csp_label_find(&v, rootat)) < 0) {
-			fprintf(stderr, "vmx-callstack: no frame %s in the selected samples\n", rootat);
-			rc = -ENOENT;
-			goto done_view;
+		if (rootat) {
+			const char *l = resolve_label(v.label, v.nlabels, rootat, "--rootat");
+			if (!l || (root = csp_label_find(&v, l)) < 0) {
+				rc = -ENOENT;
+				goto done_view;
+			}
 		}
 		if (!tui)
 			fprintf(out, "# %s: %s build, %u Hz, %.1f s, %llu samples (%llu in view), "
@@ -564,11 +758,24 @@ int main(int argc, char **argv)
 				(unsigned long long)p->samples, (unsigned long long)v.total, p->nstacks,
 				p->coarse ? ", coarse aggregation (cap reached)" : "",
 				p->drops ? ", samples dropped" : "");
+		if (!tui && p->ngstop) {
+			uint64_t all = 0;
+			for (unsigned i = 0; i < p->ngstop; i++)
+				all += p->gstop[i].count;
+			fprintf(out, "# guest stack walks: %llu, stopped at", (unsigned long long)all);
+			for (unsigned i = 0, k = 0; i < p->ngstop; i++)
+				if (p->gstop[i].count)
+					fprintf(out, "%s %s %llu", k++ ? "," : "", p->gstop[i].name,
+						(unsigned long long)p->gstop[i].count);
+			fputc('\n', out);
+		}
 		if (!tui && (p->drops || p->ring_drops))
 			fprintf(out, "# dropped: %llu (table full), %llu (ring full)\n",
 				(unsigned long long)p->drops, (unsigned long long)p->ring_drops);
 		if (summary)
 			goto done_view;
+		if (!explicit_view && !tui)
+			first_screen(p, &v, out);
 		rc = csp_tree_build(&v, bottom, root, &t);
 		if (rc < 0)
 			goto done_view;

@@ -1,5 +1,7 @@
 /*
- * crashrep.c - the crash report of the beta build (crashrep.h).
+ * crashrep.c - the beta build's part of the crash report (crashrep.h): a
+ * symbolized backtrace of every thread.  The report itself, written by every
+ * build type, is in src/vmx/crashreport.c.
  *
  * Backtraces of other threads: each thread is sent a real-time signal whose
  * handler records its own stack with backtrace(); the crashing thread waits a
@@ -21,14 +23,12 @@
 #include <libelf.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "../cpu/hart_state.h"
-#include "../lib/crash.h"
-#include "../lib/log.h"
 #include "crashrep.h"
 
 #define MAX_THREADS 64
@@ -41,10 +41,6 @@ struct thread_bt {
 	void *frames[MAX_FRAMES];
 };
 
-static char report_dir[4096] = ".";
-static char report_path[4400];
-static crashrep_guest_fn guest_fn;
-static void *guest_ctx;
 static struct thread_bt bts[MAX_THREADS];
 static int bt_signal;
 
@@ -229,122 +225,20 @@ static void all_backtraces(FILE *f)
 	}
 }
 
-void crashrep_format_hart(FILE *f, const struct hart_state *s)
-{
-	static const char *const abi[32] = {
-		"zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0",
-		"a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",
-		"s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6",
-	};
-	fprintf(f, "hart %llu: pc %016llx priv %llu instret %llu\n",
-		(unsigned long long)s->hartid, (unsigned long long)s->pc,
-		(unsigned long long)s->priv, (unsigned long long)s->icount);
-	for (int i = 0; i < 32; i++)
-		fprintf(f, "  %-4s %016llx%s", abi[i], (unsigned long long)s->x[i],
-			i % 4 == 3 ? "\n" : "");
-	fprintf(f, "  mstatus %016llx mie %016llx mip %016llx\n"
-		   "  mepc %016llx mcause %016llx mtval %016llx mtvec %016llx\n"
-		   "  sepc %016llx scause %016llx stval %016llx stvec %016llx\n"
-		   "  satp %016llx medeleg %016llx mideleg %016llx stimecmp %016llx\n",
-		(unsigned long long)s->mstatus, (unsigned long long)s->mie,
-		(unsigned long long)s->mip, (unsigned long long)s->mepc,
-		(unsigned long long)s->mcause, (unsigned long long)s->mtval,
-		(unsigned long long)s->mtvec, (unsigned long long)s->sepc,
-		(unsigned long long)s->scause, (unsigned long long)s->stval,
-		(unsigned long long)s->stvec, (unsigned long long)s->satp,
-		(unsigned long long)s->medeleg, (unsigned long long)s->mideleg,
-		(unsigned long long)s->stimecmp);
-}
-
-const char *crashrep_write(const char *msg)
-{
-	static char tail[64 * 1024];
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	FILE *f;
-	int fd;
-
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-	snprintf(report_path, sizeof(report_path), "%s/vmx-crash-%s-%d.txt", report_dir, stamp,
-		 (int)getpid());
-	fd = open(report_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
-		fprintf(stderr, "vmx: cannot write crash report %s: %s\n", report_path,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	fprintf(f, "vmx3 crash report\nversion %s build %s buildType=%s pid %d time %s UTC\n\n",
-		vmx_version, vmx_revision, VMX_BUILDTYPE_NAME, (int)getpid(), stamp);
-	fprintf(f, "message: %s\n\n", msg);
-	fflush(f);
-	fprintf(f, "---- backtraces\n");
-	all_backtraces(f);
-	fflush(f);
-	fprintf(f, "\n---- guest vCPU state\n");
-	if (guest_fn)
-		guest_fn(f, guest_ctx);
-	else
-		fprintf(f, "(no guest state available: the machine was not running)\n");
-	fflush(f);
-	fprintf(f, "\n---- last lines of the log\n");
-	log_tail(tail, sizeof(tail), 40);
-	fputs(tail, f);
-	if (tail[0] && tail[strlen(tail) - 1] != '\n')
-		fputc('\n', f);
-	fclose(f);
-	fprintf(stderr, "vmx: crash report written to %s\n", report_path);
-	return report_path;
-}
-
-static void panic_hook(const char *msg)
-{
-	if (crashrep_write(msg))
-		LOG_ERR("crash report: %s", report_path);
-}
-
-static void on_fatal(int sig, siginfo_t *si, void *uc)
-{
-	(void)uc;
-	vmx_panic(__FILE__, __LINE__, "fatal signal %d (%s) at address %p", sig, strsignal(sig),
-		  si->si_addr);
-}
-
-int crashrep_install(const char *dir)
+void crashrep_bt_prepare(void)
 {
 	struct sigaction sa = { 0 };
-	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
 
-	snprintf(report_dir, sizeof(report_dir), "%s", dir ? dir : ".");
 	if (!syms)
 		load_symbols();
 	bt_signal = SIGRTMIN + 3;
 	sa.sa_handler = on_bt_signal;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(bt_signal, &sa, NULL) < 0)
-		return -errno;
-	/* Under ASan (obj) its own reports of these signals are more useful than ours. */
-#if !defined(__SANITIZE_ADDRESS__)
-	sa.sa_handler = NULL;
-	sa.sa_sigaction = on_fatal;
-	sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
-	for (size_t i = 0; i < VMX_ARRAY_SIZE(fatal); i++)
-		sigaction(fatal[i], &sa, NULL);
-#else
-	(void)fatal;
-	(void)on_fatal;
-#endif
-	crash_set_hook(panic_hook);
-	return 0;
+	sigaction(bt_signal, &sa, NULL);
 }
 
-void crashrep_set_guest_dump(crashrep_guest_fn fn, void *ctx)
+void crashrep_bt_all(FILE *f)
 {
-	guest_fn = fn;
-	guest_ctx = ctx;
+	all_backtraces(f);
 }

@@ -1,15 +1,17 @@
 /*
- * crashrep.h - the crash report of the beta build.
+ * crashrep.h - the crash report, written by every build type.
  *
  * When a monitor check fails (vmx_panic, via crash_set_hook) or the monitor
  * takes a fatal signal, the report vmx-crash-<YYYYmmdd-HHMMSS>-<pid>.txt is
- * written into the VM directory: the message, a symbolized backtrace of every
- * thread, the last lines of the log and the guest's vCPU state; then the
- * process exits with VMX_EXIT_PANIC.
+ * written into the VM directory: the reason, version and build type, a
+ * backtrace, the guest's vCPU state (every hart's registers) and the last
+ * lines of the log; then the registered crash cleanups run (the control
+ * socket is removed) and the process exits with VMX_EXIT_PANIC.
  *
- * Linked into beta, opt and obj only; elsewhere these are empty stubs (a
- * release binary still exits with VMX_EXIT_PANIC on a failed VMX_VERIFY, but
- * writes no report).
+ * The report is src/vmx/crashreport.c, in every build.  The beta build (and
+ * opt, obj) adds a symbolized backtrace of every thread (src/debug/crashrep.c,
+ * libelf); release and stats give the failing thread's frames as
+ * module+offset, for addr2line.
  */
 #ifndef VMX_DEBUG_CRASHREP_H
 #define VMX_DEBUG_CRASHREP_H
@@ -22,7 +24,6 @@ struct hart_state;
 /* Writes the guest's state into the report (the vmx program registers one). */
 typedef void (*crashrep_guest_fn)(FILE *f, void *ctx);
 
-#if VMX_DEBUG
 /*
  * Registers the report writer as the panic hook and for fatal signals, and
  * prepares what a report needs so little has to be done at crash time.
@@ -36,24 +37,12 @@ const char *crashrep_write(const char *msg);
 void crashrep_format_hart(FILE *f, const struct hart_state *s);
 /* A guest-dump callback for a board: ctx is the struct vm; every hart's state. */
 void crashrep_dump_vm(FILE *f, void *ctx);
-#else
-static inline int crashrep_install(const char *dir)
-{
-	(void)dir;
-	return 0;
-}
-static inline void crashrep_set_guest_dump(crashrep_guest_fn fn, void *ctx)
-{
-	(void)fn; (void)ctx;
-}
-static inline void crashrep_format_hart(FILE *f, const struct hart_state *s)
-{
-	(void)f; (void)s;
-}
-static inline void crashrep_dump_vm(FILE *f, void *ctx)
-{
-	(void)f; (void)ctx;
-}
+
+#if VMX_DEBUG
+/* Beta: loads the symbol table and the per-thread backtrace signal. */
+void crashrep_bt_prepare(void);
+/* Beta: a symbolized backtrace of every thread, the failing one first. */
+void crashrep_bt_all(FILE *f);
 #endif
 
 #endif

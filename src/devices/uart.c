@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <libfdt.h>
 #include "uart.h"
+#include "../lib/fileutil.h"
 #include "../board/vm.h"
 #include "../lib/log.h"
 #include "../stats/stats.h"
@@ -288,17 +289,22 @@ static int uart_create(struct device *d, const struct dev_env *env, const struct
 	u->irq = UART_IRQ;
 	u->out_fd = STDOUT_FILENO;
 	if (vc && vc->serial_file[0]) {
-		/* Handed over by another vmx: the same open file, so no line is lost or doubled. */
+		/*
+		 * Handed over by another vmx: the same open file, so no line is lost
+		 * or doubled.  Else a regular file, or a character device such as
+		 * /dev/null; never a FIFO that could block.
+		 */
 		u->out_fd = vm_config_dup_fd(vc, "serial0");
 		if (u->out_fd == -ENOENT)
-			u->out_fd = open(vc->serial_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+			u->out_fd = file_open_typed(vc->serial_file,
+						    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644,
+						    FILE_T_REG | FILE_T_CHR, e);
 		else if (u->out_fd < 0)
-			errno = -u->out_fd;
+			verr_set(e, u->out_fd, "handed-over fd: %s", strerror(-u->out_fd));
 		if (u->out_fd < 0) {
-			int err = -errno;
+			int err = u->out_fd;
 			free(u);
-			return verr_set(e, err, "serial0.fileName: cannot open %s: %s",
-					vc->serial_file, strerror(-err));
+			return verr_prefix(e, err, "serial0.fileName");
 		}
 		u->own_fd = true;
 	}

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "virtio_mmio.h"
+#include "../lib/fileutil.h"
 #include "../lib/log.h"
 #include "../stats/kstat.h"
 #include "../stats/stats.h"
@@ -197,15 +198,14 @@ int vblk_open(struct virtio_backend **out, void **be, const char *path, bool rea
 		/* Same open file as the vmx that handed it over: its flock comes along. */
 		b->fd = fd;
 	} else if (fd != -ENOENT) {
-		b->fd = -1;
-		r = verr_set(e, fd, "disk%u: handed-over fd for %s: %s", idx, path, strerror(-fd));
-		goto fail;
+		b->fd = fd;
+		verr_set(e, fd, "handed-over fd: %s", strerror(-fd));
 	} else {
-		b->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		b->fd = file_open_typed(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0,
+					FILE_T_REG | FILE_T_BLK, e);
 	}
 	if (b->fd < 0) {
-		r = verr_set(e, -errno, "disk%u: cannot open %s%s: %s", idx, path,
-			     readonly ? "" : " for writing", strerror(errno));
+		r = verr_prefix(e, b->fd, "disk%u.fileName%s", idx, readonly ? "" : " (for writing)");
 		goto fail;
 	}
 	/* Two VMs writing one image would corrupt it (a handed-over fd already holds it). */
@@ -220,7 +220,7 @@ int vblk_open(struct virtio_backend **out, void **be, const char *path, bool rea
 	}
 	off_t size = S_ISBLK(st.st_mode) ? lseek(b->fd, 0, SEEK_END) : st.st_size;
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		r = verr_set(e, -EINVAL, "disk%u: %s is not a file or block device", idx, path);
+		r = verr_set(e, -EINVAL, "disk%u.fileName: %s is not a file or block device", idx, path);
 		goto fail;
 	}
 	if (size < (off_t)SECTOR) {

@@ -29,7 +29,26 @@
 #define API_MAX_BODY (1 << 20)
 #define API_MAX_ARGS 4
 #define API_WAIT_MAX_MS (15 * 60 * 1000)
-#define API_MAX_CONNECTIONS 64u
+/*
+ * Connections: a per-address limit (hostd.perIpConnections) keeps one client
+ * from taking them all; the total is high enough that slow clients from a few
+ * addresses do not lock out everyone else, and idle or slow ones are dropped
+ * after hostd.connectionTimeout.
+ */
+#define API_MAX_CONNECTIONS 256u
+#define API_THREAD_STACK (1u << 20)
+/*
+ * Request headers: libmicrohttpd answers a request whose headers overflow its
+ * per-connection memory with its own HTML 431, so its memory is larger and
+ * hostd refuses headers over API_MAX_HEADERS itself, in JSON.
+ */
+#define API_MAX_HEADERS (32u << 10)
+#define API_CONN_MEMORY (1u << 20)
+/* TLS 1.2 or later only (GnuTLS priority string). */
+#define API_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define API_MAX_PAGE 1000
+/* revertAfter is a temporary switch; the bound also keeps now + it far from overflow. */
+#define API_MAX_REVERT_S (30u * 24 * 3600)
 
 struct req {
 	struct MHD_Connection *conn;
@@ -55,7 +74,16 @@ struct upload {
 	char *buf;
 	size_t len;
 	bool too_big;
+	bool headers_too_big;
 };
+
+static enum MHD_Result header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	size_t *sum = cls;
+	*sum += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
 
 static struct MHD_Daemon *g_tcp, *g_unix;
 static int g_unix_fd = -1;
@@ -72,6 +100,13 @@ static int api_err(json_t **out, int status, const char *code, const char *field
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	*out = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	if (!*out) {
+		/* The message quotes request bytes that are not UTF-8 (method, path): JSON refuses them. */
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		*out = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	}
 	if (field)
 		json_object_set_new(json_object_get(*out, "error"), "field", json_string(field));
 	return status;
@@ -87,7 +122,7 @@ static int api_verr(json_t **out, int status, int rc, const struct verr *e)
 			   rc == -ENOSPC ? "admissionRefused" : rc == -EEXIST ? "exists" :
 			   status == 400 ? "invalidArgument" : status == 409 ? "conflict" : "failed";
 
-	if (n > 0 && n < sizeof(field) && strspn(e->msg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.") == n)
+	if (n > 0 && n < sizeof(field) && strspn(e->msg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._") == n)
 		snprintf(field, sizeof(field), "%.*s", (int)n, e->msg);
 	if (rc == -ENOENT && field[0] && status < 500)
 		status = 404;
@@ -127,14 +162,26 @@ static int h_login(struct req *r, json_t **out)
 		return api_err(out, 400, "invalidArgument", "username", "username: missing");
 	if (!pw)
 		return api_err(out, 400, "invalidArgument", "password", "password: missing");
+	/* Checked before anything else, and never recorded: no user has such a name. */
+	if (strlen(name) > AUTH_NAME_MAX)
+		return api_err(out, 400, "invalidArgument", "username",
+			       "username: longer than %d bytes", AUTH_NAME_MAX);
+	if (strlen(pw) > AUTH_PASSWORD_MAX)
+		return api_err(out, 400, "invalidArgument", "password",
+			       "password: longer than %d bytes", AUTH_PASSWORD_MAX);
 	rc = auth_login(name, pw, token, &role, &retry);
+	if (rc == -EINVAL)
+		return api_err(out, 400, "invalidArgument", "username",
+			       "username: 1-%d letters, digits, '-', '_', '.'", AUTH_NAME_MAX);
+	if (rc == -EBUSY)
+		return api_err(out, 503, "busy", NULL, "too many logins in progress; try again");
 	if (rc == -EAGAIN) {
-		db_event(name, 0, "loginRefused", "too many failed logins; locked for %u s", retry);
+		db_event_coalesced(name, "loginRefused", name, "too many failed logins; locked");
 		return api_err(out, 429, "tooManyFailures", "username",
 			       "too many failed logins for '%s'; try again in %u s", name, retry);
 	}
 	if (rc < 0) {
-		db_event(name, 0, "loginFailed", "wrong user name or password");
+		db_event_coalesced(name, "loginFailed", name, "wrong user name or password");
 		return api_err(out, 401, "badCredentials", "password", "wrong user name or password");
 	}
 	*out = json_pack("{s:s, s:s, s:s}", "token", token, "user", name, "role", role_name(role));
@@ -351,6 +398,9 @@ static int h_bt_put(struct req *r, json_t **out)
 		if (!s || cfg_parse_duration(s, &revert) < 0 || revert == 0)
 			return api_err(out, 400, "invalidArgument", "revertAfter",
 				       "revertAfter: not a duration like 90s, 15m, 2h, 1d");
+		if (revert > API_MAX_REVERT_S)
+			return api_err(out, 400, "invalidArgument", "revertAfter",
+				       "revertAfter: \"%s\" is longer than 30 days", s);
 		if (t == BUILDTYPE_DEFAULT)
 			return api_err(out, 400, "invalidArgument", "revertAfter",
 				       "revertAfter: only meaningful when changing away from default");
@@ -367,10 +417,30 @@ static int h_bt_put(struct req *r, json_t **out)
 	return task_reply(r, task, out);
 }
 
+/* ?NAME= as a count in 1..max (def when absent); -1 when malformed. */
+static long query_count(struct req *r, const char *name, long def, long max)
+{
+	const char *s = query(r, name);
+	char *end;
+	long v;
+
+	if (!s)
+		return def;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 1)
+		return -1;
+	return v > max ? max : v;
+}
+
 static int h_tasks(struct req *r, json_t **out)
 {
-	const char *lim = query(r, "limit");
-	*out = json_pack("{s:o}", "tasks", task_list(lim ? atoi(lim) : 50));
+	long lim = query_count(r, "limit", 50, API_MAX_PAGE);
+
+	if (lim < 0)
+		return api_err(out, 400, "invalidArgument", "limit", "limit: a number from 1 to %d",
+			       API_MAX_PAGE);
+	*out = json_pack("{s:o}", "tasks", task_list((int)lim));
 	return 200;
 }
 
@@ -385,18 +455,38 @@ static int h_task(struct req *r, json_t **out)
 	return 200;
 }
 
+/*
+ * Newest first, a page at a time: ?limit= (1..1000, default 100) and
+ * ?before=ID (events older than ID).  "next" is the before= of the next page
+ * when there may be more.
+ */
 static int h_events(struct req *r, json_t **out)
 {
-	const char *vm = query(r, "vm"), *lim = query(r, "limit");
-	char l[24];
+	const char *vm = query(r, "vm");
+	long lim = query_count(r, "limit", 100, API_MAX_PAGE);
+	long before = query_count(r, "before", 0, INT64_MAX / 2);
+	char l[24], b[24];
+	json_t *rows;
 
-	snprintf(l, sizeof(l), "%d", lim && atoi(lim) > 0 ? atoi(lim) : 100);
+	if (lim < 0)
+		return api_err(out, 400, "invalidArgument", "limit", "limit: a number from 1 to %d",
+			       API_MAX_PAGE);
+	if (before < 0)
+		return api_err(out, 400, "invalidArgument", "before", "before: an event id");
 	if (vm && parse_id(vm) < 0)
 		return api_err(out, 400, "invalidArgument", "vm", "vm: not a VM id");
-	const char *p[] = { vm, l };
-	*out = json_pack("{s:o}", "events",
-			 vm ? db_query("SELECT * FROM events WHERE vm_id=? ORDER BY id DESC LIMIT ?", 2, p)
-			    : db_query("SELECT * FROM events ORDER BY id DESC LIMIT ?", 1, p + 1));
+	snprintf(l, sizeof(l), "%ld", lim);
+	snprintf(b, sizeof(b), "%ld", before ? before : INT64_MAX / 2);
+	const char *p[] = { b, vm, l };
+	rows = vm ? db_query("SELECT * FROM events WHERE id < ? AND vm_id=? ORDER BY id DESC LIMIT ?",
+			     3, p)
+		  : db_query("SELECT * FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", 2,
+			     (const char *const[]){ b, l });
+	*out = json_pack("{s:o}", "events", rows);
+	if ((long)json_array_size(rows) == lim)
+		json_object_set_new(*out, "next", json_object_get(json_array_get(rows, lim - 1), "id") ?
+				    json_copy(json_object_get(json_array_get(rows, lim - 1), "id")) :
+				    json_null());
 	return 200;
 }
 
@@ -452,9 +542,9 @@ static const struct route api_routes[] = {
 	{ "POST", "/vms/{id}/power", ROLE_ADMIN, h_vm_power, "{op: on|off|hardOff|reset|suspend|resume[, wait]} -> task" },
 	{ "GET", "/vms/{id}/buildType", ROLE_READONLY, h_bt_get, "build type and pending revert" },
 	{ "PUT", "/vms/{id}/buildType", ROLE_ADMIN, h_bt_put, "{buildType[, revertAfter][, method: fast|suspend][, wait]} -> task" },
-	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=)" },
+	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=, at most 1000)" },
 	{ "GET", "/tasks/{id}", ROLE_READONLY, h_task, "one task: state, progress, phases, result" },
-	{ "GET", "/events", ROLE_READONLY, h_events, "recent events (?vm=, ?limit=)" },
+	{ "GET", "/events", ROLE_READONLY, h_events, "events, newest first (?vm=, ?limit=, ?before=)" },
 	{ "GET", "/users", ROLE_ADMIN, h_users, "users and roles" },
 	{ "POST", "/users", ROLE_ADMIN, h_user_add, "add or replace {name, password, role}" },
 	{ "DELETE", "/users/{name}", ROLE_ADMIN, h_user_del, "remove a user" },
@@ -504,17 +594,30 @@ int api_route_match(const char *pattern, const char *path, char *store, size_t s
 
 static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-	size_t len = text ? strlen(text) : 0;
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	size_t len;
 
-	if (text) {
-		text = realloc(text, len + 2);
-		text[len++] = '\n';
-		text[len] = 0;
+	/* Never an empty body (and never free() of a literal, which MUST_FREE would do). */
+	if (!text) {
+		status = 500;
+		text = strdup("{\"error\":{\"code\":\"failed\",\"message\":"
+			      "\"the response could not be encoded\"}}");
+		if (!text)
+			return MHD_NO;
 	}
-	resp = MHD_create_response_from_buffer(len, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
+	len = strlen(text);
+	char *nt = realloc(text, len + 2);
+	if (!nt) {
+		free(text);
+		json_decref(body);
+		return MHD_NO;
+	}
+	text = nt;
+	text[len++] = '\n';
+	text[len] = 0;
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	ret = MHD_queue_response(c, (unsigned)status, resp);
@@ -538,11 +641,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	int status;
 
 	if (!up) {
+		size_t hdr = strlen(url) + strlen(method) + 16;
 		up = calloc(1, sizeof(*up));
 		if (!up)
 			return MHD_NO;
 		*con_cls = up;
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, header_size, &hdr);
+		if (hdr > API_MAX_HEADERS) {
+			up->headers_too_big = true;
+			return MHD_YES;
+		}
 		return MHD_YES;
+	}
+	if (up->headers_too_big) {
+		*upload_size = 0; /* the body is not read */
+		return send_json(conn, 431, json_pack("{s:{s:s, s:s}}", "error", "code", "tooLarge",
+						      "message", "request headers larger than 32 KiB"));
 	}
 	if (*upload_size) {
 		if (up->len + *upload_size > API_MAX_BODY) {
@@ -672,16 +786,39 @@ int api_start(struct verr *e)
 			return verr_set(e, -EINVAL, "hostd.listen: '%s' is not an IPv4 address",
 					c->listen_addr);
 		}
+		/* Passwords and tokens in clear text may only stay on this host. */
+		if (!cert && (ntohl(sin.sin_addr.s_addr) >> 24) != 127) {
+			if (!c->allow_plain_http) {
+				free(key);
+				return verr_set(e, -EPERM, "hostd.listen: plain HTTP on %s (not a loopback "
+						"address) would send passwords in clear text; configure "
+						"hostd.tlsCert and hostd.tlsKey, or set hostd.allowPlainHttp "
+						"(--allow-plain-http)", c->listen_addr);
+			}
+			LOG_WRN("serving the API in plain HTTP on %s:%u (hostd.allowPlainHttp): "
+				"passwords and tokens cross the network in clear text", c->listen_addr,
+				c->port);
+		}
 		if (cert)
 			g_tcp = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handle, NULL,
 						 MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
-						 completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS,
-						 MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
-						 cert, MHD_OPTION_END);
+						 completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+						 c->conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+						 API_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						 c->per_ip_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+						 (size_t)API_CONN_MEMORY, MHD_OPTION_THREAD_STACK_SIZE,
+						 (size_t)API_THREAD_STACK, MHD_OPTION_HTTPS_PRIORITIES,
+						 API_TLS_PRIORITIES, MHD_OPTION_HTTPS_MEM_KEY, key,
+						 MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
 		else
 			g_tcp = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
 						 &sin, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-						 MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS, MHD_OPTION_END);
+						 MHD_OPTION_CONNECTION_TIMEOUT, c->conn_timeout_s,
+						 MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS,
+						 MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->per_ip_limit,
+						 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+						 MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_THREAD_STACK,
+						 MHD_OPTION_END);
 		if (!g_tcp) {
 			free(cert);
 			free(key);
@@ -699,7 +836,11 @@ int api_start(struct verr *e)
 		}
 		g_unix = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET,
 					  g_unix_fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					  MHD_OPTION_CONNECTION_TIMEOUT, 900u, MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS, MHD_OPTION_END);
+					  MHD_OPTION_CONNECTION_TIMEOUT, c->conn_timeout_s,
+					  MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS,
+					  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+					  MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_THREAD_STACK,
+					  MHD_OPTION_END);
 		if (!g_unix) {
 			api_stop();
 			return verr_set(e, -EIO, "cannot serve the API on %s", c->sock_path);

@@ -5,13 +5,15 @@
  * "interactive" limits).  A login returns a random session token; only a hash
  * of the token is stored, so the database alone does not let anyone in.
  * Repeated failed logins for a name are slowed down: each failure doubles a
- * delay (0.25 s .. 8 s) before the reply, and after AUTH_LOCK_AFTER failures
- * the name is refused outright for AUTH_LOCK_SECONDS more.
+ * delay (0.25 s .. 8 s) before the reply, and after AUTH_LOCK_AFTER attempts
+ * without a success the name is refused outright for AUTH_LOCK_SECONDS more.
+ * At most AUTH_MAX_VERIFY argon2id computations (64 MiB each) run at once.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,16 +23,33 @@
 #define AUTH_SESSION_SECONDS (24 * 3600)
 #define AUTH_LOCK_AFTER 5
 #define AUTH_LOCK_SECONDS 30
-#define AUTH_MAX_FAIL_SLOTS 64
+/* argon2id at the interactive limits takes 64 MiB: this many run at once... */
+#define AUTH_MAX_VERIFY 2
+/* ...and this many more wait for a turn; beyond that a login gets -EBUSY (503). */
+#define AUTH_MAX_WAIT 16
 
-struct fail_slot {
-	char name[64];
+/*
+ * Failure counts.  Each existing user has its own entry (so junk names cannot
+ * push a user's count out); every unknown name shares one bucket, so a flood of
+ * made-up names locks only made-up names.  Entries exist only for names in the
+ * users table, so the list is as long as that table at most.
+ */
+struct fail_entry {
+	char name[AUTH_NAME_MAX + 1];
 	unsigned count;
 	time_t until; /* refused before this time once locked */
+	struct fail_entry *next;
 };
 
-static struct fail_slot g_fail[AUTH_MAX_FAIL_SLOTS];
+static struct fail_entry *g_fail;
+static struct fail_entry g_fail_unknown = { "(unknown)", 0, 0, NULL };
 static pthread_mutex_t g_fail_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pthread_mutex_t g_verify_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_verify_cond = PTHREAD_COND_INITIALIZER;
+static unsigned g_verify_running, g_verify_waiting;
+
+static void fail_forget(const char *name);
 
 const char *role_name(enum role r)
 {
@@ -56,7 +75,7 @@ int auth_init(void)
 static bool user_name_ok(const char *n)
 {
 	size_t len = strlen(n);
-	if (len == 0 || len >= 64)
+	if (len == 0 || len > AUTH_NAME_MAX)
 		return false;
 	for (; *n; n++)
 		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
@@ -70,7 +89,8 @@ int auth_user_add(const char *name, const char *password, enum role r, struct ve
 	char hash[crypto_pwhash_STRBYTES];
 
 	if (!name || !user_name_ok(name))
-		return verr_set(e, -EINVAL, "name: use 1-63 letters, digits, '-', '_', '.'");
+		return verr_set(e, -EINVAL, "name: use 1-%d letters, digits, '-', '_', '.'",
+				AUTH_NAME_MAX);
 	if (!password || strlen(password) < 4)
 		return verr_set(e, -EINVAL, "password: at least 4 characters");
 	if (crypto_pwhash_str_alg(hash, password, strlen(password),
@@ -80,6 +100,9 @@ int auth_user_add(const char *name, const char *password, enum role r, struct ve
 	const char *p[] = { name, hash, role_name(r) };
 	if (db_exec("INSERT OR REPLACE INTO users(name,hash,role) VALUES(?,?,?)", 3, p) < 0)
 		return verr_set(e, -EIO, "cannot store user '%s'", name);
+	/* A replaced password (or role) ends every session of the old one. */
+	db_exec("DELETE FROM sessions WHERE user=?", 1, p);
+	fail_forget(name);
 	return 0;
 }
 
@@ -94,24 +117,66 @@ int auth_user_del(const char *name, struct verr *e)
 		return verr_set(e, -ENOENT, "name: no user '%s'", name);
 	db_exec("DELETE FROM users WHERE name=?", 1, p);
 	db_exec("DELETE FROM sessions WHERE user=?", 1, p);
+	fail_forget(name);
 	return 0;
 }
 
-static struct fail_slot *fail_slot(const char *name, bool create)
+/* The entry counting failures for name (lock held); exists: name is a user. */
+static struct fail_entry *fail_entry(const char *name, bool exists)
 {
-	struct fail_slot *oldest = &g_fail[0];
+	struct fail_entry *f;
 
-	for (int i = 0; i < AUTH_MAX_FAIL_SLOTS; i++) {
-		if (g_fail[i].count && !strcmp(g_fail[i].name, name))
-			return &g_fail[i];
-		if (g_fail[i].until < oldest->until)
-			oldest = &g_fail[i];
+	if (!exists)
+		return &g_fail_unknown;
+	for (f = g_fail; f; f = f->next)
+		if (!strcmp(f->name, name))
+			return f;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return &g_fail_unknown;
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->next = g_fail;
+	g_fail = f;
+	return f;
+}
+
+/* Forgets the count of a user that is removed (or whose password is replaced). */
+static void fail_forget(const char *name)
+{
+	pthread_mutex_lock(&g_fail_lock);
+	for (struct fail_entry **pp = &g_fail; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->name, name)) {
+			struct fail_entry *f = *pp;
+			*pp = f->next;
+			free(f);
+			break;
+		}
+	pthread_mutex_unlock(&g_fail_lock);
+}
+
+/* Waits for one of the AUTH_MAX_VERIFY argon2id slots; -EBUSY when the queue is full. */
+static int verify_enter(void)
+{
+	pthread_mutex_lock(&g_verify_lock);
+	if (g_verify_running >= AUTH_MAX_VERIFY && g_verify_waiting >= AUTH_MAX_WAIT) {
+		pthread_mutex_unlock(&g_verify_lock);
+		return -EBUSY;
 	}
-	if (!create)
-		return NULL;
-	memset(oldest, 0, sizeof(*oldest));
-	snprintf(oldest->name, sizeof(oldest->name), "%s", name);
-	return oldest;
+	g_verify_waiting++;
+	while (g_verify_running >= AUTH_MAX_VERIFY)
+		pthread_cond_wait(&g_verify_cond, &g_verify_lock);
+	g_verify_waiting--;
+	g_verify_running++;
+	pthread_mutex_unlock(&g_verify_lock);
+	return 0;
+}
+
+static void verify_leave(void)
+{
+	pthread_mutex_lock(&g_verify_lock);
+	g_verify_running--;
+	pthread_cond_signal(&g_verify_cond);
+	pthread_mutex_unlock(&g_verify_lock);
 }
 
 static void token_hash(const char *token, char out[65])
@@ -125,30 +190,62 @@ int auth_login(const char *name, const char *password, char token[65], enum role
 	       unsigned *retry_s)
 {
 	unsigned char raw[32];
-	char th[65], exp[24];
-	struct fail_slot *f;
+	char th[65], exp[24], *hash = NULL;
+	struct fail_entry *f;
 	json_t *rows;
-	bool ok = false;
+	bool ok = false, exists;
+	unsigned count;
 	time_t now = time(NULL);
-	const char *p[] = { name ? name : "" };
+	int rc;
 
 	*retry_s = 0;
+	/* Refused before anything else: no lookup, no count, no hashing. */
+	if (!name || !password || !user_name_ok(name) || strlen(password) > AUTH_PASSWORD_MAX)
+		return -EINVAL;
+	const char *p[] = { name };
+	rows = db_query("SELECT hash, role FROM users WHERE name=?", 1, p);
+	exists = json_array_size(rows) == 1;
+	if (exists) {
+		json_t *row = json_array_get(rows, 0);
+		const char *h = json_string_value(json_object_get(row, "hash"));
+		hash = h ? strdup(h) : NULL;
+		if (role_parse(json_string_value(json_object_get(row, "role")), r) < 0)
+			exists = false;
+	}
+	json_decref(rows);
+
+	/*
+	 * The attempt counts before the password is verified, so parallel guesses
+	 * get AUTH_LOCK_AFTER verifications in all, not one per request in flight.
+	 */
 	pthread_mutex_lock(&g_fail_lock);
-	f = fail_slot(p[0], false);
-	if (f && f->count >= AUTH_LOCK_AFTER && now < f->until) {
+	f = fail_entry(name, exists);
+	if (f->count >= AUTH_LOCK_AFTER && now < f->until) {
 		*retry_s = (unsigned)(f->until - now);
 		pthread_mutex_unlock(&g_fail_lock);
+		free(hash);
 		return -EAGAIN;
 	}
+	if (f->count >= AUTH_LOCK_AFTER)
+		f->count = 0; /* the lock has expired */
+	count = ++f->count;
+	if (count >= AUTH_LOCK_AFTER)
+		f->until = now + 8 + AUTH_LOCK_SECONDS;
 	pthread_mutex_unlock(&g_fail_lock);
 
-	rows = db_query("SELECT hash, role FROM users WHERE name=?", 1, p);
-	if (json_array_size(rows) == 1 && password) {
-		json_t *row = json_array_get(rows, 0);
-		const char *hash = json_string_value(json_object_get(row, "hash"));
-		ok = hash && crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 &&
-		     role_parse(json_string_value(json_object_get(row, "role")), r) == 0;
-	} else if (password) {
+	rc = verify_enter();
+	if (rc < 0) {
+		/* Not verified: the attempt does not count against the name. */
+		pthread_mutex_lock(&g_fail_lock);
+		if (f->count)
+			f->count--;
+		pthread_mutex_unlock(&g_fail_lock);
+		free(hash);
+		return rc;
+	}
+	if (exists && hash) {
+		ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+	} else {
 		/* Same cost for unknown names, so timing does not reveal which exist. */
 		char dummy[crypto_pwhash_STRBYTES];
 		if (crypto_pwhash_str_alg(dummy, password, strlen(password),
@@ -156,29 +253,24 @@ int auth_login(const char *name, const char *password, char token[65], enum role
 				      crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
 			LOG_WRN("password hashing failed (out of memory)");
 	}
-	json_decref(rows);
+	verify_leave();
+	free(hash);
 
-	pthread_mutex_lock(&g_fail_lock);
 	if (!ok) {
-		unsigned delay_ms;
-		f = fail_slot(p[0], true);
-		f->count++;
-		delay_ms = 250u << (f->count - 1 < 5 ? f->count - 1 : 5);
-		f->until = now + (delay_ms + 999) / 1000 + (f->count >= AUTH_LOCK_AFTER ? AUTH_LOCK_SECONDS : 0);
-		pthread_mutex_unlock(&g_fail_lock);
+		unsigned delay_ms = 250u << (count - 1 < 5 ? count - 1 : 5);
 		usleep(delay_ms * 1000u);
 		return -EACCES;
 	}
-	f = fail_slot(p[0], false);
-	if (f)
-		memset(f, 0, sizeof(*f));
+	pthread_mutex_lock(&g_fail_lock);
+	f->count = 0;
+	f->until = 0;
 	pthread_mutex_unlock(&g_fail_lock);
 
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(token, 65, raw, sizeof(raw));
 	token_hash(token, th);
 	snprintf(exp, sizeof(exp), "%lld", (long long)(now + AUTH_SESSION_SECONDS));
-	const char *sp[] = { th, p[0], exp };
+	const char *sp[] = { th, name, exp };
 	db_exec("DELETE FROM sessions WHERE expires < strftime('%s','now')", 0, NULL);
 	return db_exec("INSERT INTO sessions(token_hash,user,expires) VALUES(?,?,?)", 3, sp);
 }

@@ -39,7 +39,9 @@ VMX
 rm -f "$DS/default/default.vmss" "$DS/default/default.serial" "$STATE"/hostd.db*
 
 "$HOST/hostd" --state "$STATE" useradd root admin >/dev/null
-"$HOST/hostd" --state "$STATE" --port 0 --datastore "datastore1=$DS" >"$D/hostd.out" 2>&1 &
+# The guest's files stay where make guest put them: a read-only image directory.
+"$HOST/hostd" --state "$STATE" --port 0 --datastore "datastore1=$DS" --images "$GUEST_DIR" \
+  >"$D/hostd.out" 2>&1 &
 hostd=$!
 vmid=
 finish() {

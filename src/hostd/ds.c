@@ -4,14 +4,114 @@
  * A datastore is a named directory; VMs are addressed as the seed does,
  * "[datastore1] m0n0wall/m0n0wall.vmx".  Everything a client sends is checked
  * here before it becomes a host path, so a request cannot reach a file
- * outside the datastores (no absolute paths, no "..", no symlink escapes).
+ * outside the datastores (no absolute paths, no "..", no symlink escapes:
+ * the kernel resolves each path beneath its datastore, see confine.c).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "hostd.h"
+
+/* --- resolution beneath a root (used by confine.c too) ------------------------- */
+
+int confine_open(int rootfd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	if (!*rel)
+		rel = ".";
+	fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	if (fd < 0)
+		return errno == ELOOP && !(flags & O_NOFOLLOW) ? -EXDEV : -errno;
+	return (int)fd;
+}
+
+/* A plain name: not empty, ".", "..", no slash. */
+static bool plain_name(const char *s, size_t n)
+{
+	return n > 0 && !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+int confine_check(int rootfd, const char *rel, bool *exists, struct stat *st)
+{
+	char prefix[PATH_MAX];
+	size_t n = strlen(rel);
+	int fd;
+
+	*exists = false;
+	if (n >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	fd = confine_open(rootfd, rel, O_PATH);
+	if (fd >= 0) {
+		int rc = fstat(fd, st) < 0 ? -errno : 0;
+		close(fd);
+		*exists = rc == 0;
+		return rc;
+	}
+	if (fd != -ENOENT)
+		return fd == -ELOOP ? -EXDEV : fd;
+	/* Find the first missing component; everything before it must resolve beneath. */
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && rel[i] != '/')
+			continue;
+		memcpy(prefix, rel, i);
+		prefix[i] = 0;
+		fd = confine_open(rootfd, prefix, O_PATH);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (fd != -ENOENT)
+			return fd == -ELOOP ? -EXDEV : fd;
+		/* prefix is missing: a dangling symlink there would be followed on create. */
+		struct stat lst;
+		const char *last = strrchr(prefix, '/');
+		int dfd;
+		char parent[PATH_MAX];
+		size_t pl = last ? (size_t)(last - prefix) : 0;
+		memcpy(parent, prefix, pl);
+		parent[pl] = 0;
+		dfd = confine_open(rootfd, parent, O_PATH | O_DIRECTORY);
+		if (dfd < 0)
+			return dfd;
+		int lrc = fstatat(dfd, last ? last + 1 : prefix, &lst, AT_SYMLINK_NOFOLLOW);
+		close(dfd);
+		if (lrc == 0)
+			return -EXDEV;
+		/* The missing tail must be plain names, created beneath what exists. */
+		if (!plain_name(last ? last + 1 : prefix, strlen(last ? last + 1 : prefix)))
+			return -EXDEV;
+		for (const char *p = rel + i; *p;) {
+			while (*p == '/')
+				p++;
+			const char *slash = strchrnul(p, '/');
+			if (*p && !plain_name(p, (size_t)(slash - p)))
+				return -EXDEV;
+			p = slash;
+		}
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int confine_root_open(const char *root)
+{
+	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* --- datastore paths ----------------------------------------------------------- */
 
 int ds_split(const char *file, char *ds, size_t dslen, const char **rel)
 {
@@ -61,7 +161,7 @@ int ds_add(struct hostd_cfg *c, const char *name, const char *path, struct verr 
 	return 0;
 }
 
-static const struct hostd_ds *ds_find(const struct hostd_cfg *c, const char *name)
+const struct hostd_ds *ds_find(const struct hostd_cfg *c, const char *name)
 {
 	for (unsigned i = 0; i < c->nds; i++)
 		if (!strcmp(c->ds[i].name, name))
@@ -91,10 +191,13 @@ static bool rel_components_ok(const char *rel)
 int ds_resolve(const struct hostd_cfg *c, const char *file, char *abs, size_t len,
 	       struct verr *e)
 {
-	char name[64], dir[PATH_MAX], real[PATH_MAX];
+	char name[64];
 	const struct hostd_ds *ds;
 	const char *rel;
+	struct stat st;
+	bool exists;
 	size_t n;
+	int rootfd, rc;
 
 	if (ds_split(file, name, sizeof(name), &rel) < 0)
 		return verr_set(e, -EINVAL, "file: \"%s\" is not a datastore path like \"[ds] dir/NAME.vmx\"",
@@ -117,16 +220,22 @@ int ds_resolve(const struct hostd_cfg *c, const char *file, char *abs, size_t le
 		return verr_set(e, -EINVAL, "file: \"%s\" does not name a .vmx file", file);
 	if ((size_t)snprintf(abs, len, "%s/%s", ds->path, rel) >= len)
 		return verr_set(e, -ENAMETOOLONG, "file: \"%s\" is too long", file);
-	/* A symlink inside the datastore (directory or the file itself) must not lead out of it. */
-	snprintf(dir, sizeof(dir), "%s", abs);
-	*strrchr(dir, '/') = 0;
-	for (int i = 0; i < 2; i++) {
-		size_t dl = strlen(ds->path);
-		if (!realpath(i ? abs : dir, real))
-			continue;
-		if (strncmp(real, ds->path, dl) != 0 || (real[dl] != '/' && real[dl] != 0))
-			return verr_set(e, -EINVAL, "file: \"%s\" leads outside datastore '%s'", file,
-					name);
-	}
+	/*
+	 * The kernel resolves it beneath the datastore: a symlink (directory or the
+	 * file itself) may not lead out, and a missing part may not be a dangling
+	 * symlink that creating the VM would follow.
+	 */
+	rootfd = confine_root_open(ds->path);
+	if (rootfd < 0)
+		return verr_set(e, rootfd, "file: datastore '%s' (%s): %s", name, ds->path,
+				strerror(-rootfd));
+	rc = confine_check(rootfd, rel, &exists, &st);
+	close(rootfd);
+	if (rc == -EXDEV)
+		return verr_set(e, -EINVAL, "file: \"%s\" leads outside datastore '%s'", file, name);
+	if (rc < 0)
+		return verr_set(e, rc, "file: \"%s\": %s", file, strerror(-rc));
+	if (exists && !S_ISREG(st.st_mode))
+		return verr_set(e, -EINVAL, "file: \"%s\" is not a regular file", file);
 	return 0;
 }

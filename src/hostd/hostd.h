@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include "../lib/buildtype.h"
 #include "../lib/verr.h"
@@ -23,6 +24,14 @@
 #define HOSTD_API_PREFIX "/api/v1"
 #define HOSTD_DEFAULT_PORT 8307
 #define HOSTD_MAX_DS 16
+#define HOSTD_MAX_IMAGES 8
+#define HOSTD_DEFAULT_PER_IP 16
+#define HOSTD_DEFAULT_CONN_TIMEOUT 10
+#define HOSTD_DEFAULT_EVENTS_AGE (90ull * 24 * 3600)
+#define HOSTD_DEFAULT_EVENTS_COUNT 100000
+#define HOSTD_DEFAULT_LOGIN_COALESCE 60
+/* VM names: shown by every tool, so no control characters and a fixed length. */
+#define HOSTD_NAME_MAX 127
 
 struct hostd_ds {
 	char name[64];
@@ -44,6 +53,17 @@ struct hostd_cfg {
 	uint64_t launch_timeout_s;
 	unsigned nds;
 	struct hostd_ds ds[HOSTD_MAX_DS];
+	unsigned nimages;                   /* read-only image directories (realpath) */
+	char images[HOSTD_MAX_IMAGES][PATH_MAX];
+	char vmx_user[64];       /* user each vmx runs as; "root" = no drop */
+	uid_t vmx_uid;           /* 0 = vmx runs as hostd's own user */
+	gid_t vmx_gid;
+	unsigned per_ip_limit;   /* TCP connections per client address */
+	unsigned conn_timeout_s; /* idle connections (and slow headers) dropped after */
+	bool allow_plain_http;   /* plain HTTP on a non-loopback address */
+	uint64_t events_max_age_s;
+	uint64_t events_max_count;
+	uint64_t login_coalesce_s; /* one loginFailed event per name per interval */
 };
 
 /* --- ds.c: datastore paths "[ds] dir/NAME.vmx" ------------------------------ */
@@ -55,10 +75,71 @@ struct hostd_cfg {
  */
 int ds_resolve(const struct hostd_cfg *c, const char *file, char *abs, size_t len,
 	       struct verr *e);
+const struct hostd_ds *ds_find(const struct hostd_cfg *c, const char *name);
 /* Splits "[ds] rel" into its parts; -EINVAL when malformed. */
 int ds_split(const char *file, char *ds, size_t dslen, const char **rel);
 /* Parses "name=path" pairs from the config (keys datastore.NAME). */
 int ds_add(struct hostd_cfg *c, const char *name, const char *path, struct verr *e);
+
+/* --- confine.c: files a VM may use ----------------------------------------------- */
+
+/* openat2(rootfd, rel, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS); fd or -errno (-EXDEV: escapes). */
+int confine_open(int rootfd, const char *rel, int flags);
+/*
+ * Checks that rel stays beneath rootfd: the existing part resolves beneath it
+ * and a missing tail is plain names (no dangling symlink).  *exists and *st
+ * tell whether it exists.  -EXDEV when it would lead outside.
+ */
+int confine_check(int rootfd, const char *rel, bool *exists, struct stat *st);
+/* Creates reldir's missing components beneath rootfd; returns an O_PATH fd of it. */
+int confine_mkdirs(int rootfd, const char *reldir, mode_t mode);
+int confine_root_open(const char *root);
+/* True for .vmx keys that name a file (docs/CONFIG.md). */
+bool confine_is_file_key(const char *key);
+/*
+ * Checks one file value of a .vmx in VM directory vm_reldir of the datastore at
+ * ds_root: inside a datastore, or (read_only) an image directory.  Errors
+ * start with the key.
+ */
+int confine_vmx_file(const struct hostd_cfg *c, const char *ds_root, const char *vm_reldir,
+		     const char *key, const char *value, bool read_only, bool device_ok,
+		     struct verr *e);
+struct cfg;
+/* Checks every file key of a .vmx (see confine_vmx_file); -EPERM names the key. */
+int confine_vmx(const struct hostd_cfg *c, const struct cfg *vmx, const char *ds_name,
+		const char *vm_reldir, struct verr *e);
+
+/* Reads a regular file without following a symlink (for files in VM directories). */
+int read_nofollow(const char *path, size_t max, char **buf, size_t *len);
+
+/* --- privdrop.c: vmx as an unprivileged user -------------------------------------- */
+
+/* Resolves hostd.vmxUser (creating the default "vmx3" if missing) when hostd is root. */
+int privdrop_init(struct hostd_cfg *c, struct verr *e);
+/* Hands the VM directory and the datastore files its .vmx names to the vmx user. */
+int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct verr *e);
+/*
+ * Removes what a killed vmx leaves in its VM directory (temporary checkpoint
+ * and .vmx files, the control socket); call only when no vmx runs for it.
+ * Returns how many were removed.
+ */
+int vmdir_clean_stale(const struct hostd_cfg *c, const char *file);
+/* fork + exec of bin as the vmx user, in a new session, stdout/stderr on out_fd. */
+pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, char *const argv[], int out_fd,
+		     int *err);
+
+/* --- vmcfg.c: names and .vmx values from clients ---------------------------------- */
+
+/* A VM name: 1..HOSTD_NAME_MAX bytes, no control characters; errors start with field. */
+int vmcfg_check_name(const char *field, const char *name, struct verr *e);
+/*
+ * Checks a value the API sets for key at create (decimal numbers in range,
+ * booleans, build type, names, no control characters) and writes its .vmx
+ * text to out.  Errors start with the key.
+ */
+int vmcfg_value(const char *key, json_t *val, char *out, size_t len, struct verr *e);
+/* Checks every file key of the .vmx of "[ds] dir/NAME.vmx" (power on, register). */
+int confine_vm_file(const struct hostd_cfg *c, const char *file, struct verr *e);
 
 /* --- admit.c: admission control --------------------------------------------- */
 
@@ -109,10 +190,24 @@ int db_exec(const char *sql, int nparams, const char *const *params);
 json_t *db_query(const char *sql, int nparams, const char *const *params);
 /* Last inserted rowid. */
 int64_t db_last_id(void);
+/* Records an event; user names longer than 64 bytes are cut. */
 void db_event(const char *user, int vm_id, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/*
+ * Records an event once per (type, key) per coalescing interval; repeats in
+ * the interval only raise the count in the row's message.
+ */
+void db_event_coalesced(const char *user, const char *type, const char *key, const char *msg);
+/* Limits: events older than max_age_s or beyond the newest max_count go (0 = no limit). */
+void db_set_event_limits(uint64_t max_age_s, uint64_t max_count, uint64_t coalesce_s);
+/* Deletes events beyond the limits (also run every few hundred events). */
+void db_prune_events(void);
 
 /* --- auth.c: users, passwords, sessions ---------------------------------------- */
+
+/* User names longer than this are refused before anything else, at login too. */
+#define AUTH_NAME_MAX 63
+#define AUTH_PASSWORD_MAX 1024
 
 enum role { ROLE_NONE = 0, ROLE_READONLY = 1, ROLE_ADMIN = 2 };
 const char *role_name(enum role r);
@@ -123,7 +218,9 @@ int auth_user_del(const char *name, struct verr *e);
 /*
  * Checks a password; failures are slowed down (see docs/API.md).  On success
  * returns 0 and a new session token (64 hex chars); -EACCES for a bad pair,
- * -EAGAIN when the user is locked out for *retry_s seconds.
+ * -EAGAIN when the user is locked out for *retry_s seconds, -EINVAL for a name
+ * that cannot be a user (checked first), -EBUSY when too many logins are
+ * being verified already.
  */
 int auth_login(const char *name, const char *password, char token[65], enum role *r,
 	       unsigned *retry_s);
@@ -157,6 +254,7 @@ struct hvm {
 	int busy_task;         /* task that owns the VM, 0 = none */
 	bool stopping;         /* an operation expects the vmx to exit */
 	bool exited;           /* set by the supervisor when pid went away */
+	bool hard_killed;      /* hostd's hard stop sent SIGKILL: its exit is no crash */
 	int exit_status;       /* wait status of the last exit (-1 unknown) */
 	int64_t revert_at;     /* unix time of a pending revertAfter, 0 = none */
 	bool recover_resume;   /* resume once suspended: a runtime switch was interrupted */

@@ -2,8 +2,9 @@
  * main.c - hostd: one daemon per host that registers VMs, runs one vmx per
  * powered-on VM and serves the HTTP API.
  *
- *   hostd --state DIR [--config FILE] [--port N] [--datastore NAME=PATH]...
- *         [--mem-capacity MB] [--vmx-dir DIR]
+ *   hostd --state DIR [--config FILE] [--port N] [--listen ADDR] [--datastore NAME=PATH]...
+ *         [--images DIR]... [--mem-capacity MB] [--vmx-dir DIR] [--vmx-user NAME]
+ *         [--per-ip-limit N] [--allow-plain-http]
  *   hostd --state DIR useradd NAME admin|read-only   (password: $VMX3_PASSWORD or stdin)
  *
  * Stopping hostd (SIGTERM, SIGINT) leaves running VMs running; the next hostd
@@ -33,11 +34,17 @@ static void usage(FILE *f)
 		"                                            password from $VMX3_PASSWORD or stdin\n"
 		"options (override hostd.conf in the state directory):\n"
 		"  --config FILE          settings file (default STATE/hostd.conf)\n"
-		"  --port N               loopback TCP port (0: Unix socket only; default %d)\n"
+		"  --port N               TCP port (0: Unix socket only; default %d)\n"
+		"  --listen ADDR          IPv4 address of the TCP listener (default 127.0.0.1)\n"
 		"  --datastore NAME=PATH  add a datastore (repeatable)\n"
+		"  --images DIR           add a read-only image directory (repeatable)\n"
 		"  --mem-capacity MB      host memory capacity for admission control\n"
 		"  --vmx-dir DIR          where vmx, vmx-debug and vmx-stats are\n"
-		"  --version, --help\n", HOSTD_DEFAULT_PORT);
+		"  --vmx-user NAME        user each vmx runs as when hostd is root (default vmx3;\n"
+		"                         root: no privilege separation)\n"
+		"  --per-ip-limit N       TCP connections per client address (default %d)\n"
+		"  --allow-plain-http     allow HTTP without TLS on a non-loopback address\n"
+		"  --version, --help\n", HOSTD_DEFAULT_PORT, HOSTD_DEFAULT_PER_IP);
 }
 
 /* Path relative to the state directory unless absolute. */
@@ -47,6 +54,19 @@ static void state_path(char *out, size_t len, const char *p)
 		snprintf(out, len, "%s", p);
 	else
 		snprintf(out, len, "%s/%s", g_hostd.cfg.state_dir, p);
+}
+
+/* Adds a read-only image directory (by its real path). */
+static int images_add(struct hostd_cfg *c, const char *dir, struct verr *e)
+{
+	char real[PATH_MAX];
+
+	if (c->nimages >= HOSTD_MAX_IMAGES)
+		return verr_set(e, -E2BIG, "too many image directories (at most %d)", HOSTD_MAX_IMAGES);
+	if (!realpath(dir, real))
+		return verr_set(e, -errno, "image directory %s: %s", dir, strerror(errno));
+	snprintf(c->images[c->nimages++], PATH_MAX, "%s", real);
+	return 0;
 }
 
 static int load_config(const char *path, bool required, struct verr *e)
@@ -90,6 +110,30 @@ static int load_config(const char *path, bool required, struct verr *e)
 			state_path(c->tls_cert, sizeof(c->tls_cert), val);
 		} else if (!strcasecmp(key, "hostd.tlsKey")) {
 			state_path(c->tls_key, sizeof(c->tls_key), val);
+		} else if (!strncasecmp(key, "images.", 7)) {
+			char p[PATH_MAX];
+			state_path(p, sizeof(p), val);
+			rc = images_add(c, p, e);
+		} else if (!strcasecmp(key, "hostd.vmxUser")) {
+			snprintf(c->vmx_user, sizeof(c->vmx_user), "%s", val);
+		} else if (!strcasecmp(key, "hostd.perIpConnections")) {
+			rc = cfg_get_u64(f, key, HOSTD_DEFAULT_PER_IP, 1, 1000, &v, e);
+			c->per_ip_limit = (unsigned)v;
+		} else if (!strcasecmp(key, "hostd.connectionTimeout")) {
+			rc = cfg_get_duration(f, key, HOSTD_DEFAULT_CONN_TIMEOUT, &v, e);
+			if (rc == 0 && (v == 0 || v > 3600))
+				rc = verr_set(e, -EINVAL, "%s:%u: hostd.connectionTimeout: 1 s .. 1 h",
+					      path, cfg_line(f, key));
+			c->conn_timeout_s = (unsigned)v;
+		} else if (!strcasecmp(key, "hostd.allowPlainHttp")) {
+			rc = cfg_get_bool(f, key, false, &c->allow_plain_http, e);
+		} else if (!strcasecmp(key, "hostd.eventsMaxAge")) {
+			rc = cfg_get_duration(f, key, HOSTD_DEFAULT_EVENTS_AGE, &c->events_max_age_s, e);
+		} else if (!strcasecmp(key, "hostd.eventsMaxCount")) {
+			rc = cfg_get_u64(f, key, HOSTD_DEFAULT_EVENTS_COUNT, 100, 100000000,
+					 &c->events_max_count, e);
+		} else if (!strcasecmp(key, "hostd.loginEventInterval")) {
+			rc = cfg_get_duration(f, key, HOSTD_DEFAULT_LOGIN_COALESCE, &c->login_coalesce_s, e);
 		} else {
 			rc = verr_set(e, -EINVAL, "%s:%u: unknown key '%s'", path, cfg_line(f, key), key);
 		}
@@ -128,14 +172,21 @@ int main(int argc, char **argv)
 		{ "datastore", required_argument, NULL, 'd' },
 		{ "mem-capacity", required_argument, NULL, 'm' },
 		{ "vmx-dir", required_argument, NULL, 'x' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "images", required_argument, NULL, 'i' },
+		{ "vmx-user", required_argument, NULL, 'u' },
+		{ "per-ip-limit", required_argument, NULL, 'P' },
+		{ "allow-plain-http", no_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hostd_cfg *c = &g_hostd.cfg;
 	const char *state = NULL, *config = NULL, *port = NULL, *mem = NULL, *vmxdir = NULL;
-	const char *ds_args[HOSTD_MAX_DS];
-	unsigned nds_args = 0;
+	const char *listen = NULL, *vmxuser = NULL, *perip = NULL;
+	const char *ds_args[HOSTD_MAX_DS], *img_args[HOSTD_MAX_IMAGES + 1];
+	unsigned nds_args = 0, nimg_args = 0;
+	bool plain_http = false;
 	char path[PATH_MAX + 32], self[PATH_MAX];
 	struct verr e = { "" };
 	sigset_t sigs;
@@ -148,6 +199,14 @@ int main(int argc, char **argv)
 		case 'p': port = optarg; break;
 		case 'm': mem = optarg; break;
 		case 'x': vmxdir = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'u': vmxuser = optarg; break;
+		case 'P': perip = optarg; break;
+		case 'A': plain_http = true; break;
+		case 'i':
+			if (nimg_args <= HOSTD_MAX_IMAGES)
+				img_args[nimg_args++] = optarg;
+			break;
 		case 'd':
 			if (nds_args < HOSTD_MAX_DS)
 				ds_args[nds_args++] = optarg;
@@ -168,6 +227,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/*
+	 * hostd.db holds password hashes and sessions: nothing hostd creates is for
+	 * other users, whatever umask it was started with (the modes of the files
+	 * that matter are also set explicitly below).
+	 */
+	umask(077);
 	mkdir(state, 0750);
 	if (!realpath(state, c->state_dir)) {
 		fprintf(stderr, "hostd: state directory %s: %s\n", state, strerror(errno));
@@ -182,6 +247,11 @@ int main(int argc, char **argv)
 	snprintf(c->sock_path, sizeof(c->sock_path), "%s", path);
 	c->shutdown_timeout_s = 30;
 	c->launch_timeout_s = 30;
+	c->per_ip_limit = HOSTD_DEFAULT_PER_IP;
+	c->conn_timeout_s = HOSTD_DEFAULT_CONN_TIMEOUT;
+	c->events_max_age_s = HOSTD_DEFAULT_EVENTS_AGE;
+	c->events_max_count = HOSTD_DEFAULT_EVENTS_COUNT;
+	c->login_coalesce_s = HOSTD_DEFAULT_LOGIN_COALESCE;
 	snprintf(path, sizeof(path), "%s/crash", c->state_dir);
 	mkdir(path, 0750);
 
@@ -214,6 +284,21 @@ int main(int argc, char **argv)
 		if (*end || !c->mem_capacity_mb)
 			rc = verr_set(&e, -EINVAL, "--mem-capacity %s: not a number of MiB", mem);
 	}
+	for (unsigned i = 0; rc == 0 && i < nimg_args; i++)
+		rc = images_add(c, img_args[i], &e);
+	if (rc == 0 && perip) {
+		char *end;
+		unsigned long n = strtoul(perip, &end, 10);
+		if (*end || n < 1 || n > 1000)
+			rc = verr_set(&e, -EINVAL, "--per-ip-limit %s: a number 1..1000", perip);
+		c->per_ip_limit = (unsigned)n;
+	}
+	if (listen)
+		snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", listen);
+	if (vmxuser)
+		snprintf(c->vmx_user, sizeof(c->vmx_user), "%s", vmxuser);
+	if (plain_http)
+		c->allow_plain_http = true;
 	if (vmxdir)
 		snprintf(c->vmx_dir, sizeof(c->vmx_dir), "%s", vmxdir);
 	if (!c->mem_capacity_mb)
@@ -230,6 +315,12 @@ int main(int argc, char **argv)
 	if (db_open(path, &e) < 0) {
 		fprintf(stderr, "hostd: %s\n", e.msg);
 		return 1;
+	}
+	db_set_event_limits(c->events_max_age_s, c->events_max_count, c->login_coalesce_s);
+	/* Also when an older hostd created them with a looser mode. */
+	for (const char *const *sfx = (const char *const[]){ "", "-wal", "-shm", NULL }; *sfx; sfx++) {
+		snprintf(path, sizeof(path), "%s/hostd.db%s", c->state_dir, *sfx);
+		chmod(path, 0600);
 	}
 
 	if (optind < argc) {
@@ -275,8 +366,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hostd: %s\n", e.msg);
 		return 1;
 	}
+	snprintf(path, sizeof(path), "%s/hostd.log", c->state_dir);
+	chmod(path, 0600);
+	if (privdrop_init(c, &e) < 0) {
+		LOG_ERR("%s", e.msg);
+		fprintf(stderr, "hostd: %s\n", e.msg);
+		return 1;
+	}
 	LOG_INF("hostd %s build %s, state %s, capacity %llu MiB, %u datastore(s)", vmx_version,
 		vmx_revision, c->state_dir, (unsigned long long)c->mem_capacity_mb, c->nds);
+	db_prune_events();
 	rc = vm_restore(&e);
 	if (rc == 0)
 		rc = vm_supervisor_start();

@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +51,7 @@ struct op_ctx {
 	enum buildtype bt;
 	uint64_t revert_after_s;
 	enum switch_method method;   /* runtime build-type change */
-	char fallback[400];          /* why the fast path is not used, "" = it is */
+	char fallback[600];          /* why the fast path is not used, "" = it is */
 	char user[64];
 };
 
@@ -233,7 +232,7 @@ static void last_line(const char *path, char *out, size_t len)
 	size_t n;
 
 	out[0] = 0;
-	if (file_read_all(path, 1 << 20, &buf, &n, NULL) < 0)
+	if (read_nofollow(path, 1 << 20, &buf, &n) < 0)
 		return;
 	end = buf + n;
 	while (end > buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
@@ -260,9 +259,14 @@ static void vm_log_note(const struct hvm *vm, const char *fmt, ...)
 	/* Never start a log: line 1 of every vmx.log belongs to vmx. */
 	if (access(path, F_OK) < 0)
 		return;
-	f = fopen(path, "ae");
-	if (!f)
+	/* The VM directory belongs to the vmx user: do not follow a symlink as root. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	f = fd < 0 ? NULL : fdopen(fd, "a");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	fprintf(f, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ hostd I %s\n", tm.tm_year + 1900,
@@ -287,7 +291,8 @@ static void keep_crash_report(struct hvm *vm, time_t since, char *name, size_t l
 		if (strncmp(de->d_name, "vmx-crash-", 10) != 0)
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", vm->dir, de->d_name);
-		if (stat(p, &st) == 0 && st.st_mtime >= since && st.st_mtime >= best) {
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime >= since &&
+		    st.st_mtime >= best) {
 			best = st.st_mtime;
 			snprintf(name, len, "%s", de->d_name);
 		}
@@ -298,7 +303,7 @@ static void keep_crash_report(struct hvm *vm, time_t since, char *name, size_t l
 		size_t n;
 		snprintf(src, sizeof(src), "%s/%s", vm->dir, name);
 		snprintf(dst, sizeof(dst), "%s/crash/vm%d-%s", g_hostd.cfg.state_dir, vm->id, name);
-		if (file_read_all(src, 64 << 20, &buf, &n, NULL) == 0) {
+		if (read_nofollow(src, 64 << 20, &buf, &n) == 0) {
 			file_write_atomic(dst, buf, n, 0640, NULL);
 			free(buf);
 		}
@@ -400,6 +405,32 @@ static bool vm_successor(struct hvm *vm, int status)
 	return true;
 }
 
+/*
+ * Exit status of an adopted vmx (not our child, so waitpid cannot tell):
+ * vmx's last words in vmx.log, "vm stopped: ..., exit status N".  -1 when it
+ * wrote none (killed, or crashed hard).
+ */
+static int vmx_log_exit_status(const struct hvm *vm)
+{
+	char path[PATH_MAX + 16], *buf, *p;
+	size_t n;
+	int code = -1;
+
+	snprintf(path, sizeof(path), "%s/vmx.log", vm->dir);
+	if (read_nofollow(path, 1 << 20, &buf, &n) < 0)
+		return -1;
+	p = strstr(buf, "vm stopped: ");
+	for (char *q = p; q; q = strstr(q + 1, "vm stopped: "))
+		p = q;
+	if (p && (p = strstr(p, "exit status ")) && sscanf(p, "exit status %d", &code) == 1 &&
+	    code >= 0 && code < 256)
+		code = code << 8; /* a wait status with WIFEXITED */
+	else
+		code = -1;
+	free(buf);
+	return code;
+}
+
 /* Called with the lock held when vm->pid has gone away; status -1 = unknown. */
 static void vm_exited(struct hvm *vm, int status)
 {
@@ -411,6 +442,9 @@ static void vm_exited(struct hvm *vm, int status)
 		return;
 
 	vm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
+	bool unknown = status < 0;
+	if (unknown)
+		status = vmx_log_exit_status(vm);
 	if (status >= 0 && WIFEXITED(status)) {
 		int code = WEXITSTATUS(status);
 		snprintf(sl, sizeof(sl), "%s/" STDIO_LOG, vm->dir);
@@ -436,9 +470,11 @@ static void vm_exited(struct hvm *vm, int status)
 		snprintf(why, sizeof(why), "killed by signal %d (%s)%s%s", WTERMSIG(status),
 			 strsignal(WTERMSIG(status)), crash[0] ? "; crash report kept: " : "", crash);
 	} else {
-		snprintf(why, sizeof(why), "exited while adopted (status not known to hostd)%s",
-			 checkpoint ? "; checkpoint present" : "");
+		snprintf(why, sizeof(why), "ended without logging an exit status (killed or "
+			 "crashed)%s", checkpoint ? "; checkpoint present" : "");
 	}
+	if (unknown)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), " [adopted: from vmx.log]");
 	snprintf(vm->last_exit, sizeof(vm->last_exit), "vmx pid %d: %s", (int)pid, why);
 	vm->pid = 0;
 	vm->pid_start = 0;
@@ -449,10 +485,17 @@ static void vm_exited(struct hvm *vm, int status)
 	vm->exit_status = status;
 	vm->power = checkpoint ? HP_SUSPENDED : HP_OFF;
 	vm_save(vm);
+	/*
+	 * A crash is recorded also while a task expects an exit (a vmx killed in
+	 * the middle of a suspend), but not the SIGKILL of hostd's own hard stop.
+	 */
+	bool crashed = !vm->hard_killed && (status < 0 || WIFSIGNALED(status) ||
+		(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+		 WEXITSTATUS(status) != VMX_EXIT_SUSPENDED && WEXITSTATUS(status) != VMX_EXIT_RESET));
+	vm->hard_killed = false;
+	if (vm->stopping && crashed)
+		db_event("hostd", vm->id, "vmCrashed", "%s", vm->last_exit);
 	if (!vm->stopping) {
-		bool crashed = status < 0 ? false : WIFSIGNALED(status) ||
-			(WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
-			 WEXITSTATUS(status) != VMX_EXIT_SUSPENDED && WEXITSTATUS(status) != VMX_EXIT_RESET);
 		db_event("hostd", vm->id, crashed ? "vmCrashed" : "vmExited", "%s", vm->last_exit);
 		if (vm->recover_resume && vm->power == HP_SUSPENDED && !vm->busy_task) {
 			int http;
@@ -574,9 +617,6 @@ int vm_spawn(struct hvm *vm, const char *bin, const char *const *args, pid_t *pi
 	     struct verr *e)
 {
 	char out[PATH_MAX + 32];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
 	char *argv[8];
 	int n = 0, rc;
 
@@ -585,23 +625,14 @@ int vm_spawn(struct hvm *vm, const char *bin, const char *const *args, pid_t *pi
 		argv[n++] = (char *)*args;
 	argv[n++] = vm->path;
 	argv[n] = NULL;
+	/* vmx's stdio log: never through a symlink the vmx user may have planted. */
 	snprintf(out, sizeof(out), "%s/" STDIO_LOG, vm->dir);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&dfl);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-					POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(pid, bin, &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (rc != 0)
+	int out_fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (out_fd < 0)
+		return verr_set(e, -errno, "%s: %s", out, strerror(errno));
+	*pid = privdrop_spawn(&g_hostd.cfg, bin, argv, out_fd, &rc);
+	close(out_fd);
+	if (*pid < 0)
 		return verr_set(e, -rc, "cannot start %s: %s", bin, strerror(rc));
 	return 0;
 }
@@ -615,9 +646,15 @@ static int vm_launch(struct hvm *vm, struct verr *e)
 	int rc;
 
 	rc = vm_read_cfg(vm, &bt, NULL, NULL, e);
+	if (rc == 0)
+		rc = confine_vm_file(&g_hostd.cfg, vm->file, e);
 	if (rc < 0)
 		return rc;
 	rc = vm_binary(bt, bin, sizeof(bin), e);
+	if (rc < 0)
+		return rc;
+	vmdir_clean_stale(&g_hostd.cfg, vm->file);
+	rc = privdrop_prepare_vm(&g_hostd.cfg, vm->file, e);
 	if (rc < 0)
 		return rc;
 	hostd_lock();
@@ -677,6 +714,9 @@ static int vm_hard_stop(struct hvm *vm, struct verr *e)
 	if (wait_exit(vm, HARD_STOP_MS))
 		return 0;
 	LOG_WRN("vm %d: vmx pid %d ignored poweroff; killing it", vm->id, (int)pid);
+	hostd_lock();
+	vm->hard_killed = true;
+	hostd_unlock();
 	kill(pid, SIGKILL);
 	if (wait_exit(vm, HARD_STOP_MS))
 		return 0;
@@ -850,7 +890,7 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 			if (rc != -EAGAIN)
 				return verr_set(e, rc, "%s", fe.msg);
 			/* The old vmx still runs the guest: take the slow, sure way. */
-			snprintf(o->fallback, sizeof(o->fallback), "%s", fe.msg);
+			snprintf(o->fallback, sizeof(o->fallback), "%.500s", fe.msg);
 			task_phase(o->task, "fastAttempt", now_ms() - tf);
 			LOG_WRN("vm %d: fast switch not possible, suspending and resuming instead: %s",
 				vm->id, fe.msg);
@@ -1009,7 +1049,7 @@ static int start_op_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 			   uint64_t revert_after_s, enum switch_method method, const char *user,
 			   int *http_status, struct verr *e)
 {
-	char fallback[400] = "";
+	char fallback[600] = "";
 	enum buildtype cur;
 	uint64_t mem;
 	char msg[300], bin[PATH_MAX];
@@ -1045,6 +1085,10 @@ static int start_op_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 	if (op == OP_POWERON || op == OP_RESUME || (op == OP_BUILDTYPE && vm->power == HP_ON)) {
 		enum buildtype want = op == OP_BUILDTYPE ? bt : cur;
 		*http_status = 409;
+		/* The .vmx may have been edited on disk since it was registered. */
+		rc = confine_vm_file(&g_hostd.cfg, vm->file, e);
+		if (rc < 0)
+			return rc;
 		rc = vm_binary(want, bin, sizeof(bin), e);
 		if (rc < 0)
 			return rc;
@@ -1221,14 +1265,24 @@ int vm_register(const char *file, const char *name, const char *user, struct ver
 	if (rc < 0)
 		return verr_prefix(e, rc, "file");
 	if (name && *name) {
+		rc = vmcfg_check_name("name", name, e);
 		snprintf(nm, sizeof(nm), "%s", name);
 	} else if (cfg_get(c, "displayName")) {
+		rc = vmcfg_check_name("displayName", cfg_get(c, "displayName"), e);
 		snprintf(nm, sizeof(nm), "%s", cfg_get(c, "displayName"));
 	} else {
 		const char *b = strrchr(abs, '/') + 1;
+		if (strlen(b) - 4 > HOSTD_NAME_MAX)
+			rc = verr_set(e, -EINVAL, "file: the file name makes a VM name longer than %d "
+				      "bytes; set displayName or give a name", HOSTD_NAME_MAX);
 		snprintf(nm, sizeof(nm), "%.*s", (int)(strlen(b) - 4), b);
 	}
 	cfg_free(c);
+	/* Every file the .vmx names must be in a datastore or an image directory. */
+	if (rc == 0)
+		rc = confine_vm_file(&g_hostd.cfg, file, e);
+	if (rc < 0)
+		return rc;
 	hostd_lock();
 	for (struct hvm *v = g_hostd.vms; v; v = v->next)
 		if (!strcmp(v->path, abs)) {
@@ -1269,11 +1323,12 @@ static bool key_ok(const char *k)
 
 int vm_create(const char *file, json_t *config, const char *user, struct verr *e)
 {
-	char abs[PATH_MAX], dir[PATH_MAX];
+	char abs[PATH_MAX], dsname[64], reldir[PATH_MAX], target[64 + NAME_MAX];
+	const struct hostd_ds *ds;
+	const char *key, *rel, *slash;
 	struct cfg *c;
-	const char *key;
 	json_t *val;
-	int rc;
+	int rc, rootfd, dirfd;
 
 	rc = ds_resolve(&g_hostd.cfg, file, abs, sizeof(abs), e);
 	if (rc < 0)
@@ -1285,46 +1340,46 @@ int vm_create(const char *file, json_t *config, const char *user, struct verr *e
 	c = cfg_new(abs);
 	if (!c)
 		return verr_set(e, -ENOMEM, "out of memory");
-	cfg_set(c, "displayName", "");
-	cfg_unset(c, "displayName");
 	cfg_set(c, "memSize", "512");
 	cfg_set(c, "numvcpus", "1");
 	cfg_set(c, BUILDTYPE_KEY, "default");
 	json_object_foreach(config, key, val) {
-		char num[32];
-		const char *s = json_string_value(val);
-		if (json_is_integer(val)) {
-			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(val));
-			s = num;
-		}
-		if (!key_ok(key) || !s || strpbrk(s, "\n\r")) {
+		char s[PATH_MAX];
+		if (!key_ok(key)) {
 			cfg_free(c);
 			return verr_set(e, -EINVAL, "config.%s: keys are letters, digits, '.', '_', '-'; "
 					"values are one-line strings or integers", key);
 		}
-		if (!strcasecmp(key, BUILDTYPE_KEY)) {
-			enum buildtype bt;
-			if (buildtype_parse(s, &bt) < 0) {
-				cfg_free(c);
-				return verr_set(e, -EINVAL, "config.%s: \"%s\" is not default, debug or stats",
-						key, s);
-			}
+		rc = vmcfg_value(key, val, s, sizeof(s), e);
+		if (rc < 0) {
+			cfg_free(c);
+			return rc;
 		}
 		cfg_set(c, key, s);
 	}
-	/* Directories inside the datastore: ds_resolve has vetted every component. */
-	file_dirname(abs, dir, sizeof(dir));
-	for (char *p = dir + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			mkdir(dir, 0755);
-			*p = '/';
-		}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	/* Files the new .vmx names: checked before anything is created. */
+	ds_split(file, dsname, sizeof(dsname), &rel);
+	ds = ds_find(&g_hostd.cfg, dsname);
+	slash = strrchr(rel, '/');
+	snprintf(reldir, sizeof(reldir), "%.*s", slash ? (int)(slash - rel) : 0, rel);
+	rc = confine_vmx(&g_hostd.cfg, c, dsname, reldir, e);
+	if (rc < 0) {
 		cfg_free(c);
-		return verr_set(e, -errno, "file: cannot create %s: %s", dir, strerror(errno));
+		return rc;
 	}
-	rc = cfg_save(c, abs, e);
+	/* Directories are made beneath the datastore, never through a symlink out of it. */
+	rootfd = confine_root_open(ds->path);
+	dirfd = rootfd < 0 ? rootfd : confine_mkdirs(rootfd, reldir, 0755);
+	if (rootfd >= 0)
+		close(rootfd);
+	if (dirfd < 0) {
+		cfg_free(c);
+		return verr_set(e, dirfd == -EXDEV ? -EINVAL : dirfd, "file: \"%s\": %s", file,
+				dirfd == -EXDEV ? "leads outside the datastore" : strerror(-dirfd));
+	}
+	snprintf(target, sizeof(target), "/proc/self/fd/%d/%s", dirfd, slash ? slash + 1 : rel);
+	rc = cfg_save(c, target, e);
+	close(dirfd);
 	cfg_free(c);
 	if (rc < 0)
 		return rc;
@@ -1399,6 +1454,7 @@ int vm_restore(struct verr *e)
 			db_event("hostd", vm->id, "vmAdopted", "adopted running vmx pid %d%s", (int)pid,
 				 ctl_pid ? " (found through its control socket)" : "");
 		} else {
+			vmdir_clean_stale(&g_hostd.cfg, vm->file);
 			vm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
 			vm->power = checkpoint ? HP_SUSPENDED : HP_OFF;
 			if (pid) {

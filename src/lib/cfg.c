@@ -275,44 +275,86 @@ int cfg_get_bool(const struct cfg *c, const char *key, bool def, bool *out, stru
 			c->name, l->lineno, l->key, l->value);
 }
 
+/*
+ * Strict decimal: digits only, no sign, no spaces, no base prefix.  strtoull
+ * with base 0 read "0200" as octal 128 and "0x10" as hex, which nobody
+ * writing a .vmx by hand expects; a leading zero is just a leading zero.
+ */
+int cfg_parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!s[0])
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The value with control and non-ASCII bytes shown as \xNN, for messages. */
+static void printable(const char *s, char *out, size_t outlen)
+{
+	size_t n = 0;
+	for (; *s && n + 8 < outlen; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+			n += (size_t)snprintf(out + n, outlen - n, "\\x%02x", ch);
+		else
+			out[n++] = (char)ch;
+	}
+	strcpy(out + n, *s ? "..." : "");   /* the loop leaves room for it */
+}
+
 int cfg_get_u64(const struct cfg *c, const char *key, uint64_t def, uint64_t min, uint64_t max,
 		uint64_t *out, struct verr *e)
 {
 	const struct cfg_line *l = find(c, key);
-	char *end;
+	char shown[96];
 	uint64_t v;
+	int rc;
 
 	*out = def;
 	if (!l)
 		return 0;
-	errno = 0;
-	if (!isdigit((unsigned char)l->value[0]))
-		goto bad;
-	v = strtoull(l->value, &end, 0);
-	if (errno || *end)
-		goto bad;
+	rc = cfg_parse_u64(l->value, &v);
+	if (rc == -ERANGE)
+		return verr_set(e, -ERANGE,
+				"%s:%u: key '%s': %s is too large (range %" PRIu64 "..%" PRIu64 ")",
+				c->name, l->lineno, l->key, l->value, min, max);
+	if (rc < 0) {
+		printable(l->value, shown, sizeof(shown));
+		return verr_set(e, -EINVAL,
+				"%s:%u: key '%s': \"%s\" is not a number (decimal digits only, "
+				"range %" PRIu64 "..%" PRIu64 ")",
+				c->name, l->lineno, l->key, shown, min, max);
+	}
 	if (v < min || v > max)
 		return verr_set(e, -ERANGE,
 				"%s:%u: key '%s': %" PRIu64 " is out of range (%" PRIu64 "..%" PRIu64 ")",
 				c->name, l->lineno, l->key, v, min, max);
 	*out = v;
 	return 0;
-bad:
-	return verr_set(e, -EINVAL, "%s:%u: key '%s': \"%s\" is not a number", c->name,
-			l->lineno, l->key, l->value);
 }
 
 int cfg_parse_duration(const char *s, uint64_t *secs)
 {
-	char *end;
+	char digits[24];
+	size_t nd = strspn(s, "0123456789");
+	const char *end = s + nd;
 	uint64_t v, mul = 1;
 
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
+	if (nd == 0 || nd >= sizeof(digits))
+		return nd ? -ERANGE : -EINVAL;
+	memcpy(digits, s, nd);
+	digits[nd] = 0;
+	if (cfg_parse_u64(digits, &v) < 0)
+		return -ERANGE;
 	if (*end == 0 || strcmp(end, "s") == 0)
 		mul = 1;
 	else if (strcmp(end, "m") == 0)

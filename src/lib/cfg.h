@@ -32,11 +32,14 @@ unsigned cfg_line(const struct cfg *c, const char *key);
 
 /*
  * Typed getters: absent key gives def; a present but malformed value is an error
- * naming file, line and key.  Booleans accept TRUE/FALSE, yes/no, on/off, 1/0.
+ * naming file, line and key.  Numbers are decimal ("0200" is 200, not octal),
+ * digits only, and checked against [min, max].  Booleans accept TRUE/FALSE, yes/no, on/off, 1/0.
  */
 int cfg_get_bool(const struct cfg *c, const char *key, bool def, bool *out, struct verr *e);
 int cfg_get_u64(const struct cfg *c, const char *key, uint64_t def, uint64_t min, uint64_t max,
 		uint64_t *out, struct verr *e);
+/* Strict decimal (digits only, no sign or prefix): 0, -EINVAL or -ERANGE on overflow. */
+int cfg_parse_u64(const char *s, uint64_t *out);
 /* Duration such as "90", "90s", "15m", "2h", "1d"; result in seconds. */
 int cfg_get_duration(const struct cfg *c, const char *key, uint64_t def, uint64_t *out,
 		     struct verr *e);

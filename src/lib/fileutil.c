@@ -95,6 +95,68 @@ err_unlink:
 	return rc;
 }
 
+const char *file_type_name(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "of an unknown type";
+}
+
+static const char *allowed_text(unsigned allowed)
+{
+	switch (allowed) {
+	case FILE_T_REG: return "not a regular file";
+	case FILE_T_REG | FILE_T_BLK: return "not a regular file or block device";
+	case FILE_T_REG | FILE_T_CHR: return "not a regular file or character device";
+	default: return "not a file of a usable type";
+	}
+}
+
+int file_open_typed(const char *path, int flags, mode_t mode, unsigned allowed, struct verr *e)
+{
+	struct stat st;
+	int fd = open(path, flags | O_NONBLOCK | O_NOCTTY, mode), rc, fl;
+
+	if (fd < 0) {
+		rc = -errno;
+		/* A FIFO without a reader refuses a non-blocking writer with ENXIO: say what it is. */
+		if (rc == -ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+			return verr_set(e, -EINVAL, "%s: %s (it is a FIFO)", path,
+					allowed_text(allowed));
+		return verr_set(e, rc, "%s: %s", path, strerror(-rc));
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!((S_ISREG(st.st_mode) && (allowed & FILE_T_REG)) ||
+	      (S_ISBLK(st.st_mode) && (allowed & FILE_T_BLK)) ||
+	      (S_ISCHR(st.st_mode) && (allowed & FILE_T_CHR)))) {
+		rc = verr_set(e, -EINVAL, "%s: %s (it is %s)", path, allowed_text(allowed),
+			      file_type_name(st.st_mode));
+		goto fail;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return rc;
+}
+
 int file_read_all(const char *path, size_t max, char **buf, size_t *len, struct verr *e)
 {
 	struct stat st;
@@ -102,15 +164,11 @@ int file_read_all(const char *path, size_t max, char **buf, size_t *len, struct 
 	size_t off = 0;
 	int fd, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = file_open_typed(path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
 	if (fd < 0)
-		return verr_set(e, -errno, "%s: %s", path, strerror(errno));
+		return fd;
 	if (fstat(fd, &st) < 0) {
 		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = verr_set(e, -EINVAL, "%s: not a regular file", path);
 		goto out_close;
 	}
 	if ((size_t)st.st_size > max) {

@@ -16,7 +16,25 @@
  */
 int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, struct verr *e);
 
-/* Reads a whole file (up to max bytes) into a malloc'd NUL-terminated buffer. */
+/* File types file_open_typed() may accept. */
+#define FILE_T_REG 1u
+#define FILE_T_BLK 2u
+#define FILE_T_CHR 4u
+
+/*
+ * Opens a file that a configuration key or an argument names without ever
+ * blocking in open(): O_NONBLOCK for the open itself (a FIFO would otherwise
+ * wait for its other end forever, a tty could become the controlling
+ * terminal), then the type is checked against `allowed` (FILE_T_*) and
+ * O_NONBLOCK is cleared again.  Returns the fd, or -errno with a message
+ * "PATH: REASON" in e; a refused type is -EINVAL naming what was found
+ * ("not a regular file (it is a FIFO)").
+ */
+int file_open_typed(const char *path, int flags, mode_t mode, unsigned allowed, struct verr *e);
+/* "a FIFO", "a directory", ... for messages. */
+const char *file_type_name(mode_t mode);
+
+/* Reads a whole regular file (up to max bytes) into a malloc'd NUL-terminated buffer. */
 int file_read_all(const char *path, size_t max, char **buf, size_t *len, struct verr *e);
 
 /* fsyncs the directory that holds path (after a rename or create). */

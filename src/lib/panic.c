@@ -1,10 +1,11 @@
 /*
  * panic.c - what happens when a monitor check fails (build.h: VMX_VERIFY,
  * VMX_ASSERT).  The message goes to the log and stderr; a registered crash
- * hook (the vmx program installs one that writes the crash report) runs once;
- * the process exits with VMX_EXIT_PANIC.
+ * hook (the vmx program installs one that writes the crash report) runs once,
+ * then the registered cleanups; the process exits with VMX_EXIT_PANIC.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,8 +13,27 @@
 #include "log.h"
 
 static void (*crash_hook)(const char *msg);
+static void (*cleanups[8])(void);
+static _Atomic unsigned ncleanups;
 
 void crash_set_hook(void (*hook)(const char *msg)) { crash_hook = hook; }
+
+void crash_add_cleanup(void (*fn)(void))
+{
+	unsigned i = ncleanups++;
+	if (i < 8)
+		cleanups[i] = fn;
+}
+
+void crash_run_cleanups(void)
+{
+	static _Atomic int ran;
+	if (ran++)
+		return;
+	for (unsigned i = 0; i < ncleanups && i < 8; i++)
+		if (cleanups[i])
+			cleanups[i]();
+}
 
 void vmx_panic(const char *file, int line, const char *fmt, ...)
 {
@@ -30,6 +50,7 @@ void vmx_panic(const char *file, int line, const char *fmt, ...)
 		LOG_ERR("PANIC %s", msg);
 		if (crash_hook)
 			crash_hook(msg);
+		crash_run_cleanups();
 		log_close();
 	}
 	fprintf(stderr, "vmx: PANIC %s\n", msg);

@@ -31,6 +31,27 @@
 
 struct cfg;
 
+/*
+ * Why a guest frame-pointer walk stopped.  Each stop keeps only frames that
+ * passed every check, so a profile's outermost guest frame is a real caller:
+ * the handler checks what needs no symbols (END .. DEPTH), the collector what
+ * needs the guest symbol table (MARKER, UNKNOWN_CODE).
+ */
+enum cs_gstop {
+	CS_GSTOP_END,          /* zero fp or zero return address: the chain's own end */
+	CS_GSTOP_NONCANON,     /* return address not canonical for satp's mode (bare: >= 2^56) */
+	CS_GSTOP_OTHER_HALF,   /* return address in the other half than the pc (user vs kernel) */
+	CS_GSTOP_FP_ORDER,     /* caller's fp not above this one */
+	CS_GSTOP_FP_RANGE,     /* fp misaligned, below sp, or a step larger than a stack frame */
+	CS_GSTOP_UNMAPPED,     /* the frame record is not readable guest RAM */
+	CS_GSTOP_DEPTH,        /* CS_MAX_GUEST frames kept */
+	CS_GSTOP_MARKER,       /* reached the kernel's stack-end marker (ret_from_fork*) */
+	CS_GSTOP_UNKNOWN_CODE, /* return address where the symbol table knows no code */
+	CS_GSTOP_N
+};
+/* Names as the profile writes them (guest_walk_stop NAME COUNT). */
+extern const char *const cs_gstop_name[CS_GSTOP_N];
+
 /* One raw sample, as the signal handler records it (frames leaf first). */
 struct cs_sample {
 	uint64_t t_ns;          /* CLOCK_MONOTONIC */
@@ -39,6 +60,8 @@ struct cs_sample {
 	uint8_t priv;           /* guest privilege mode (0 U, 1 S, 3 M) */
 	uint8_t nguest, nmon;
 	uint8_t pc_exact;       /* guest[0] is the exact pc (else a block boundary) */
+	uint8_t gstop;          /* enum cs_gstop, when nguest > 0 */
+	uint64_t as;            /* U-mode under translation: satp's ASID and root PPN, else 0 */
 	uint32_t graw;          /* bits of the instruction at an exact guest[0], else 0 */
 	uint64_t guest[CS_MAX_GUEST];
 	uint64_t mon[CS_MAX_MON];
@@ -56,12 +79,19 @@ int cs_symtab_load(struct cs_symtab **out, const char *path, struct verr *e);
 int cs_symtab_load_console(struct cs_symtab **out, const char *path, struct verr *e);
 /* Adds every symbol of src to dst (kernel and user program in one table). */
 int cs_symtab_merge(struct cs_symtab *dst, const struct cs_symtab *src);
+/*
+ * The bytes of an ELF's executable loadable segments, as one range [lo, hi)
+ * (gaps zero): what a user program's code looks like in its address space.
+ */
+int cs_elf_code(const char *path, uint8_t **code, uint64_t *lo, uint64_t *hi, struct verr *e);
 /* The running monitor's own function symbols, relocated by the PIE load bias. */
 int cs_symtab_self(struct cs_symtab **out, struct verr *e);
 /* Load bias of the running executable (0 unless position-independent). */
 uint64_t cs_self_bias(void);
 void cs_symtab_free(struct cs_symtab *t);
 unsigned cs_symtab_count(const struct cs_symtab *t);
+/* Lowest symbol start and highest symbol end: false for an empty table. */
+bool cs_symtab_hull(const struct cs_symtab *t, uint64_t *lo, uint64_t *hi);
 /* Name of the function covering addr (and its start), or NULL: never a guess. */
 const char *cs_symtab_lookup(const struct cs_symtab *t, uint64_t addr, uint64_t *start);
 /* The same with the end of the function's range too. */
@@ -109,6 +139,23 @@ struct cs_meta {
 	const char *exe;             /* the monitor binary, for host disassembly */
 	const char *guest_image;     /* guest.kernel, for guest disassembly, or NULL */
 	uint64_t exe_bias;           /* its load bias (PIE) */
+	uint64_t gstops[CS_GSTOP_N]; /* guest walks by the reason they stopped */
+	const struct cs_user *user;  /* guest.userSymbols, or NULL */
+};
+
+/*
+ * A user program's symbols (guest.userSymbols) and the address spaces it was
+ * recognised in: only U-mode frames of those address spaces are named from
+ * it (as PROG:FUNC, or PROG+0xOFF); U-mode frames of every other address
+ * space are written [user]+0xADDR, never with the kernel's or the program's
+ * names.
+ */
+struct cs_user {
+	const struct cs_symtab *sym;
+	const char *prog, *path;
+	unsigned nas;
+	const uint64_t *as;          /* recognised address spaces (cs_sample.as) */
+	const uint32_t *match, *mismatch;   /* per as: sampled words equal / not to the ELF's */
 };
 /*
  * Writes the whole profile (header, kstat names, symbolized frame table,
@@ -116,6 +163,26 @@ struct cs_meta {
  */
 int cs_write_profile(const char *path, const struct cs_table *t, const struct cs_meta *m,
 		     const struct cs_symtab *mon, const struct cs_symtab *guest, struct verr *e);
+
+/*
+ * Walks the guest's s0/fp chain from pc, fp and sp without side effects:
+ * peek reads guest virtual memory (false: unmapped), vabits is the width of
+ * a canonical virtual address under satp's mode (39/48/57) or 0 for bare
+ * translation (physical, below 2^56).  Returns frames stored (leaf first)
+ * and the reason it stopped in *stop.
+ */
+typedef bool (*cs_peek_fn)(const void *ctx, uint64_t va, void *buf, unsigned len);
+unsigned cs_walk_guest(cs_peek_fn peek, const void *ctx, unsigned vabits, uint64_t pc,
+		       uint64_t fp, uint64_t sp, uint64_t ra, uint64_t *out, unsigned max,
+		       uint8_t *stop);
+/*
+ * The symbol rules, on the collector: cuts a guest chain (leaf first) after
+ * a stack-end marker frame (ret_from_fork*) or before a return address the
+ * table knows no code for (inside its range but in no function; with bare
+ * translation, anything outside it).  Returns the frames kept.
+ */
+unsigned cs_trim_guest(const struct cs_symtab *t, bool bare, const uint64_t *frames, unsigned n,
+		       uint8_t *stop);
 
 /* Walks the monitor's frame-pointer chain with bounds [lo, hi); returns frames stored. */
 unsigned cs_walk_host(uint64_t pc, uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *out,

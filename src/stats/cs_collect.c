@@ -33,6 +33,7 @@
 #define CS_MAX_THREADS 4
 #define CS_WRITE_INTERVAL_S 10
 #define CS_BUCKET_S 1
+#define CS_USER_AS 64               /* address spaces tracked for guest.userSymbols */
 
 struct cs_thread {
 	struct cs_sample ring[CS_RING];
@@ -52,12 +53,22 @@ static struct {
 	_Atomic uint64_t pc_exact, pc_block;  /* guest samples by pc precision */
 	_Atomic uint64_t handler_ns;     /* time spent in the handler, for the overhead figure */
 	_Atomic uint64_t collector_ns;   /* CPU time of the collector thread so far */
+	uint64_t gstops[CS_GSTOP_N];     /* guest walks by stop reason (collector only) */
 	struct cs_table *table;
 	struct cs_symtab *mon, *guest;
+	/* guest.userSymbols: one program, recognised per address space by its code. */
+	struct cs_symtab *user;
+	char user_prog[64], user_path[4096];
+	uint8_t *user_code;
+	uint64_t user_lo, user_hi;
+	uint64_t user_as[CS_USER_AS];
+	uint32_t user_match[CS_USER_AS], user_mismatch[CS_USER_AS];
+	unsigned user_nas;
 	char guest_syms[4096];
 	char console_path[4096];
 	char guest_image[4096];
 	bool kallsyms_tried;             /* guest.kernel's kallsyms decoded (or failed) once */
+	uint64_t console_tried_ns;       /* last look for kallsyms in the console log */
 	char path[4200];
 	uint64_t t0_ns, start_unix_ns;
 	pthread_t collector;
@@ -77,36 +88,22 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The guest's call chain: pc, then the return addresses of the s0/fp chain. */
-static unsigned walk_guest(const struct hart *h, uint64_t pc, uint64_t *out, unsigned max)
+static bool peek_hart(const void *ctx, uint64_t va, void *buf, unsigned len)
 {
-	uint64_t fp = hart_get_xreg(h, 8), sp = hart_get_xreg(h, 2);
-	unsigned n = 0;
-	out[n++] = pc;
-	/*
-	 * A leaf function's frame holds only the caller's fp, at [fp - 8]
-	 * (gcc saves no ra there): when that word looks like a frame pointer on
-	 * this stack rather than a return address, the caller is in ra.
-	 */
-	if (fp >= 16 && !(fp & 7)) {
-		uint64_t w;
-		if (hart_peek_virt(h, fp - 8, &w, 8) && !(w & 7) && w > fp && w > sp &&
-		    w - sp <= 64 * 1024 && n < max) {
-			out[n++] = hart_get_xreg(h, 1);
-			fp = w;
-		}
-	}
-	/* RISC-V frame record below fp: [fp - 8] = ra, [fp - 16] = caller's fp. */
-	while (n < max && fp >= 16 && !(fp & 7)) {
-		uint64_t rec[2];
-		if (!hart_peek_virt(h, fp - 16, rec, sizeof(rec)) || !rec[1])
-			break;
-		out[n++] = rec[1];
-		if (rec[0] <= fp)
-			break;
-		fp = rec[0];
-	}
-	return n;
+	return hart_peek_virt(ctx, va, buf, len);
+}
+
+/* The guest's call chain: pc, then the return addresses of the s0/fp chain. */
+static unsigned walk_guest(const struct hart *h, uint64_t pc, uint64_t *out, unsigned max,
+			   uint8_t *stop)
+{
+	uint64_t satp = hart_peek_satp(h);
+	unsigned mode = (unsigned)(satp >> 60), vabits = 0;
+	/* Canonical form follows the translation the walk reads through (peek.c). */
+	if (hart_peek_priv(h) != 3)
+		vabits = mode == 8 ? 39 : mode == 9 ? 48 : mode == 10 ? 57 : 0;
+	return cs_walk_guest(peek_hart, h, vabits, pc, hart_get_xreg(h, 8), hart_get_xreg(h, 2),
+			     hart_get_xreg(h, 1), out, max, stop);
 }
 
 static void cs_handler(int sig, siginfo_t *si, void *ucv)
@@ -139,13 +136,17 @@ static void cs_handler(int sig, siginfo_t *si, void *ucv)
 					  memory_order_relaxed);
 		s->vcpu = (uint8_t)hart_id(h);
 		s->priv = (uint8_t)hart_peek_priv(h);
-		s->nguest = (uint8_t)walk_guest(h, pc, s->guest, CS_MAX_GUEST);
+		s->nguest = (uint8_t)walk_guest(h, pc, s->guest, CS_MAX_GUEST, &s->gstop);
+		/* User code is named per address space: satp without its mode field. */
+		uint64_t satp = hart_peek_satp(h);
+		s->as = s->priv == 0 && (satp >> 60) ? satp & ((1ull << 60) - 1) : 0;
 	} else {
 		s->vcpu = CS_VCPU_NONE;
 		s->priv = 0;
 		s->nguest = 0;
 		s->pc_exact = 0;
 		s->graw = 0;
+		s->as = 0;
 	}
 	s->nmon = (uint8_t)cs_walk_host((uint64_t)uc->uc_mcontext.gregs[REG_RIP],
 					(uint64_t)uc->uc_mcontext.gregs[REG_RBP], t->stack_lo,
@@ -157,30 +158,17 @@ out:
 	errno = saved;
 }
 
-static void drain(void)
-{
-	unsigned n = atomic_load(&cs.nthreads);
-	for (unsigned i = 0; i < n; i++) {
-		struct cs_thread *t = cs.threads[i];
-		uint32_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
-		uint32_t head = atomic_load_explicit(&t->head, memory_order_acquire);
-		for (; tail != head; tail++)
-			cs_table_add(cs.table, &t->ring[tail % CS_RING], cs.t0_ns);
-		atomic_store_explicit(&t->tail, tail, memory_order_release);
-	}
-}
-
-static void write_profile(void)
+/*
+ * Guest symbols that are not named in the .vmx file, found on the collector
+ * thread: needed before the first samples are drained (the walk's symbol
+ * rules use them), but never on the vCPU thread.
+ */
+static void find_guest_symbols(void)
 {
 	struct verr e = { 0 };
-	struct cs_meta m = { 0 };
-	unsigned n = atomic_load(&cs.nthreads);
-
-	if (!cs.path[0])
-		return;
 	/*
 	 * No symbols named: the kernel's own kallsyms tables, in the Image it
-	 * boots.  Done here, on the collector thread at the first write, not in
+	 * boots.  Done here, on the collector thread at its first drain, not in
 	 * cs_start: decoding takes ~0.15 s, which a runtime switch to the stats
 	 * build would otherwise add to the VM's downtime.
 	 */
@@ -197,8 +185,13 @@ static void write_profile(void)
 			e.msg[0] = 0;
 		}
 	}
-	/* Auto-gathered guest symbols: the guest's kallsyms workload on the console. */
-	if (!cs.guest && cs.console_path[0]) {
+	/*
+	 * Auto-gathered guest symbols: the guest's kallsyms workload on the
+	 * console, looked for as often as the profile is written.
+	 */
+	if (!cs.guest && cs.console_path[0] &&
+	    now_ns(CLOCK_MONOTONIC) - cs.console_tried_ns >= CS_WRITE_INTERVAL_S * 1000000000ull) {
+		cs.console_tried_ns = now_ns(CLOCK_MONOTONIC);
 		struct cs_symtab *t;
 		if (cs_symtab_load_console(&t, cs.console_path, &e) == 0) {
 			cs.guest = t;
@@ -208,6 +201,70 @@ static void write_profile(void)
 				cs_symtab_count(t));
 		}
 	}
+}
+
+/*
+ * Is this address space running guest.userSymbols' program?  An exactly
+ * sampled user instruction inside the program's code range either has the
+ * ELF's bits there or not; the verdict is the majority (written with the
+ * counts in the profile).  Without this, one program's names would be put
+ * on every process's code.
+ */
+static void recognise_user(const struct cs_sample *smp)
+{
+	uint64_t pc = smp->guest[0];
+	unsigned len = (smp->graw & 3) == 3 ? 4 : 2, i;
+	if (pc < cs.user_lo || pc + len > cs.user_hi)
+		return;
+	for (i = 0; i < cs.user_nas && cs.user_as[i] != smp->as; i++)
+		;
+	if (i == cs.user_nas) {
+		if (i == CS_USER_AS)
+			return;
+		cs.user_as[i] = smp->as;
+		cs.user_match[i] = cs.user_mismatch[i] = 0;
+		cs.user_nas++;
+	}
+	uint32_t want = 0;
+	memcpy(&want, cs.user_code + (pc - cs.user_lo), len);
+	if (want == smp->graw)
+		cs.user_match[i]++;
+	else
+		cs.user_mismatch[i]++;
+}
+
+static void drain(void)
+{
+	find_guest_symbols();
+	unsigned n = atomic_load(&cs.nthreads);
+	for (unsigned i = 0; i < n; i++) {
+		struct cs_thread *t = cs.threads[i];
+		uint32_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
+		uint32_t head = atomic_load_explicit(&t->head, memory_order_acquire);
+		for (; tail != head; tail++) {
+			struct cs_sample *smp = &t->ring[tail % CS_RING];
+			if (smp->as && smp->pc_exact && smp->graw && cs.user)
+				recognise_user(smp);
+			if (smp->nguest) {
+				smp->nguest = (uint8_t)cs_trim_guest(cs.guest, smp->priv == 3,
+								     smp->guest, smp->nguest,
+								     &smp->gstop);
+				cs.gstops[smp->gstop < CS_GSTOP_N ? smp->gstop : CS_GSTOP_END]++;
+			}
+			cs_table_add(cs.table, smp, cs.t0_ns);
+		}
+		atomic_store_explicit(&t->tail, tail, memory_order_release);
+	}
+}
+
+static void write_profile(void)
+{
+	struct verr e = { 0 };
+	struct cs_meta m = { 0 };
+	unsigned n = atomic_load(&cs.nthreads);
+
+	if (!cs.path[0])
+		return;
 	char exe[4096];
 	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[l > 0 ? l : 0] = 0;
@@ -226,6 +283,10 @@ static void write_profile(void)
 	m.collector_ns = atomic_load(&cs.collector_ns);
 	for (unsigned i = 0; i < n; i++)
 		m.ring_drops += atomic_load(&cs.threads[i]->drops);
+	memcpy(m.gstops, cs.gstops, sizeof(m.gstops));
+	struct cs_user user = { cs.user, cs.user_prog, cs.user_path, cs.user_nas, cs.user_as,
+				cs.user_match, cs.user_mismatch };
+	m.user = cs.user ? &user : NULL;
 	if (cs_write_profile(cs.path, cs.table, &m, cs.mon, cs.guest, &e) < 0)
 		LOG_WRN("callstack: %s", e.msg);
 }
@@ -292,6 +353,54 @@ static int attach_thread(struct verr *e)
 	return 0;
 }
 
+/*
+ * guest.userSymbols = "PROG:FILE" or "FILE" (PROG: the file's name): a user
+ * program's ELF, kept apart from the kernel's table (which is still looked
+ * for as without it) and applied only where that program runs.
+ */
+static void free_user(void)
+{
+	cs_symtab_free(cs.user);
+	free(cs.user_code);
+	cs.user = NULL;
+	cs.user_code = NULL;
+	cs.user_nas = 0;
+}
+
+static int read_user_symbols(const struct cfg *c, const char *vmdir, struct verr *e)
+{
+	const char *v = cfg_get(c, "guest.userSymbols"), *file, *colon;
+	char p[4096];
+	int rc;
+	if (!v || !v[0])
+		return 0;
+	colon = strchr(v, ':');
+	file = colon && !memchr(v, '/', (size_t)(colon - v)) ? colon + 1 : v;
+	if (file[0] == '/' || !vmdir)
+		snprintf(p, sizeof(p), "%s", file);
+	else
+		snprintf(p, sizeof(p), "%s/%s", vmdir, file);
+	if (file != v)
+		snprintf(cs.user_prog, sizeof(cs.user_prog), "%.*s", (int)(colon - v), v);
+	else
+		snprintf(cs.user_prog, sizeof(cs.user_prog), "%s",
+			 strrchr(p, '/') ? strrchr(p, '/') + 1 : p);
+	if (!cs.user_prog[0])
+		return verr_set(e, -EINVAL, "guest.userSymbols: empty program name in \"%s\"", v);
+	rc = cs_symtab_load(&cs.user, p, e);
+	if (rc < 0)
+		return verr_prefix(e, rc, "guest.userSymbols");
+	rc = cs_elf_code(p, &cs.user_code, &cs.user_lo, &cs.user_hi, e);
+	if (rc < 0) {
+		cs_symtab_free(cs.user);
+		cs.user = NULL;
+		return verr_prefix(e, rc, "guest.userSymbols (its code is how the program is recognised)");
+	}
+	snprintf(cs.user_path, sizeof(cs.user_path), "%s", p);
+	cs.user_nas = 0;
+	return 0;
+}
+
 static int read_config(const struct cfg *c, const char *vmdir, bool *on, uint64_t *mb,
 		       struct verr *e)
 {
@@ -308,34 +417,24 @@ static int read_config(const struct cfg *c, const char *vmdir, bool *on, uint64_
 			return rc;
 		cs_slow_us = (unsigned)us;
 	}
-	const char *keys[] = { "guest.symbols", "guest.userSymbols" };
-	for (unsigned i = 0; i < 2; i++) {
+	/* A bare-metal guest's ELF is its own symbol table. */
+	const char *key = "guest.symbols", *v = cfg_get(c, key);
+	if ((!v || !v[0]) && cfg_get(c, "guest.elf") && cfg_get(c, "guest.elf")[0])
+		key = "guest.elf";
+	v = cfg_get(c, key);
+	if (v && v[0]) {
 		char p[4096];
-		struct cs_symtab *t;
-		const char *v = cfg_get(c, keys[i]);
-		const char *key = keys[i];
-		/* A bare-metal guest's ELF is its own symbol table. */
-		if ((!v || !v[0]) && i == 0 && cfg_get(c, "guest.elf") && cfg_get(c, "guest.elf")[0])
-			key = "guest.elf";
-		else if (!v || !v[0])
-			continue;
 		rc = cfg_path(c, key, vmdir, p, sizeof(p), e);
 		if (rc < 0)
 			return rc;
-		rc = cs_symtab_load(&t, p, e);
+		rc = cs_symtab_load(&cs.guest, p, e);
 		if (rc < 0)
 			return verr_prefix(e, rc, "%s", key);
-		if (!cs.guest) {
-			cs.guest = t;
-		} else {
-			rc = cs_symtab_merge(cs.guest, t);
-			cs_symtab_free(t);
-			if (rc < 0)
-				return verr_set(e, rc, "callstack: out of memory");
-		}
-		size_t l = strlen(cs.guest_syms);
-		snprintf(cs.guest_syms + l, sizeof(cs.guest_syms) - l, "%s%s", l ? "," : "", p);
+		snprintf(cs.guest_syms, sizeof(cs.guest_syms), "%s", p);
 	}
+	rc = read_user_symbols(c, vmdir, e);
+	if (rc < 0)
+		return rc;
 	const char *kernel = cfg_get(c, "guest.kernel");
 	if (kernel && kernel[0] && vmdir &&
 	    cfg_path(c, "guest.kernel", vmdir, cs.guest_image, sizeof(cs.guest_image), e) < 0)
@@ -362,6 +461,7 @@ int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 	}
 	if (!on) {
 		LOG_INF("callstack profiler off (monitor.callstack)");
+		free_user();
 		cs_symtab_free(cs.guest);
 		cs.guest = NULL;
 		return 0;
@@ -400,11 +500,13 @@ int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 	cs.start_unix_ns = now_ns(CLOCK_REALTIME);
 	cs.stop = false;
 	cs.kallsyms_tried = false;
+	cs.console_tried_ns = 0;
+	memset(cs.gstops, 0, sizeof(cs.gstops));
 	atomic_store(&cs.running, true);
 	rc = attach_thread(e);
 	if (rc < 0)
 		goto fail_sig;
-	rc = mxuser_cond_init(&cs.cond, "callstackCollector");
+	rc = mxuser_cond_init(&cs.cond, "callstackCollectorWake");
 	if (rc < 0) {
 		verr_set(e, rc, "callstack: cannot create the collector's condition variable");
 		goto fail_sig;
@@ -424,6 +526,7 @@ fail_sig:
 	atomic_store(&cs.running, false);
 	sigaction(SIGPROF, &cs.old_sa, NULL);
 fail:
+	free_user();
 	cs_symtab_free(cs.mon);
 	cs_symtab_free(cs.guest);
 	cs_table_free(cs.table);
@@ -462,6 +565,7 @@ void cs_stop(void)
 		cs.threads[i] = NULL;
 	}
 	atomic_store(&cs.nthreads, 0);
+	free_user();
 	cs_symtab_free(cs.mon);
 	cs_symtab_free(cs.guest);
 	cs_table_free(cs.table);

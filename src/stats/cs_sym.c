@@ -13,10 +13,12 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <link.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../lib/fileutil.h"
 #include "callstack.h"
 #include "cs_kallsyms.h"
 
@@ -98,6 +100,74 @@ void cs_symtab_free(struct cs_symtab *t)
 }
 
 unsigned cs_symtab_count(const struct cs_symtab *t) { return t ? (unsigned)t->n : 0; }
+
+int cs_elf_code(const char *path, uint8_t **code, uint64_t *lo, uint64_t *hi, struct verr *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf = NULL;
+	size_t n;
+	int rc = 0;
+
+	*code = NULL;
+	*lo = UINT64_MAX;
+	*hi = 0;
+	if (fd < 0)
+		return verr_set(e, -errno, "%s: %s", path, strerror(errno));
+	if (elf_version(EV_CURRENT) == EV_NONE || !(elf = elf_begin(fd, ELF_C_READ, NULL)) ||
+	    elf_getphdrnum(elf, &n) < 0) {
+		rc = verr_set(e, -EINVAL, "%s: not an ELF file", path);
+		goto out;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			GElf_Phdr ph;
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+				continue;
+			if (!pass) {
+				*lo = ph.p_vaddr < *lo ? ph.p_vaddr : *lo;
+				*hi = ph.p_vaddr + ph.p_memsz > *hi ? ph.p_vaddr + ph.p_memsz : *hi;
+				continue;
+			}
+			uint64_t len = ph.p_filesz < ph.p_memsz ? ph.p_filesz : ph.p_memsz;
+			if (pread(fd, *code + (ph.p_vaddr - *lo), len, (off_t)ph.p_offset) != (ssize_t)len) {
+				rc = verr_set(e, -EIO, "%s: short read", path);
+				goto out;
+			}
+		}
+		if (!pass) {
+			/* User programs are small; a huge range is not one. */
+			if (*hi <= *lo || *hi - *lo > (256u << 20)) {
+				rc = verr_set(e, -EINVAL, "%s: no executable segment", path);
+				goto out;
+			}
+			if (!(*code = calloc(1, *hi - *lo))) {
+				rc = verr_set(e, -ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	if (rc < 0) {
+		free(*code);
+		*code = NULL;
+	}
+	return rc;
+}
+
+bool cs_symtab_hull(const struct cs_symtab *t, uint64_t *lo, uint64_t *hi)
+{
+	if (!t || !t->n)
+		return false;
+	*lo = t->v[0].start;
+	*hi = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].end > *hi)
+			*hi = t->v[i].end;
+	return true;
+}
 
 const char *cs_symtab_lookup(const struct cs_symtab *t, uint64_t addr, uint64_t *start)
 {
@@ -237,9 +307,10 @@ int cs_symtab_load(struct cs_symtab **out, const char *path, struct verr *e)
 
 	if (!t)
 		return verr_set(e, -ENOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Named by guest.symbols: a FIFO there must not block vmx in open(). */
+	fd = file_open_typed(path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
 	if (fd < 0) {
-		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
+		rc = fd;
 		goto fail;
 	}
 	if (pread(fd, magic, 4, 0) == 4 && !memcmp(magic, ELFMAG, SELFMAG)) {

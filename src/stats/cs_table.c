@@ -26,6 +26,7 @@
 struct cs_entry {
 	uint64_t hash;
 	uint64_t count;
+	uint64_t as;            /* cs_sample.as */
 	uint32_t tbucket;
 	uint32_t frames;        /* offset into the arena: guest frames then monitor frames */
 	uint16_t kstat;
@@ -135,6 +136,7 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 {
 	uint64_t h = mix(mix(mix(0, tb), ((uint64_t)s->kstat << 24) | ((uint64_t)s->vcpu << 16) |
 			     ((uint64_t)s->priv << 8)), ((uint64_t)ng << 8) | nm);
+	h = mix(h, s->as);
 	for (unsigned i = 0; i < ng; i++)
 		h = mix(h, s->guest[i]);
 	for (unsigned i = 0; i < nm; i++)
@@ -145,8 +147,8 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 			if (t->nent == t->maxent || t->arena_used + ng + nm > t->arena_max)
 				return false;
 			struct cs_entry *e = &t->ent[t->nent];
-			*e = (struct cs_entry){ h, 1, tb, t->arena_used, s->kstat, s->vcpu, s->priv,
-						(uint8_t)ng, (uint8_t)nm };
+			*e = (struct cs_entry){ h, 1, s->as, tb, t->arena_used, s->kstat, s->vcpu,
+						s->priv, (uint8_t)ng, (uint8_t)nm };
 			memcpy(&t->arena[t->arena_used], s->guest, ng * 8);
 			memcpy(&t->arena[t->arena_used + ng], s->mon, nm * 8);
 			t->arena_used += ng + nm;
@@ -155,7 +157,7 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 		}
 		struct cs_entry *e = &t->ent[k - 1];
 		if (e->hash == h && e->tbucket == tb && e->kstat == s->kstat && e->vcpu == s->vcpu &&
-		    e->priv == s->priv && e->nguest == ng && e->nmon == nm &&
+		    e->priv == s->priv && e->nguest == ng && e->nmon == nm && e->as == s->as &&
 		    !memcmp(&t->arena[e->frames], s->guest, ng * 8) &&
 		    !memcmp(&t->arena[e->frames + ng], s->mon, nm * 8)) {
 			e->count++;
@@ -228,12 +230,132 @@ unsigned cs_walk_host(uint64_t pc, uint64_t fp, uint64_t lo, uint64_t hi, uint64
 	return n;
 }
 
+const char *const cs_gstop_name[CS_GSTOP_N] = {
+	[CS_GSTOP_END] = "end", [CS_GSTOP_NONCANON] = "noncanonical",
+	[CS_GSTOP_OTHER_HALF] = "other-half", [CS_GSTOP_FP_ORDER] = "fp-order",
+	[CS_GSTOP_FP_RANGE] = "fp-range", [CS_GSTOP_UNMAPPED] = "unmapped",
+	[CS_GSTOP_DEPTH] = "depth", [CS_GSTOP_MARKER] = "marker",
+	[CS_GSTOP_UNKNOWN_CODE] = "unknown-code",
+};
+
+/*
+ * No guest frame is larger than this: a caller's fp further up than that is
+ * not on the same stack (Linux's kernel stacks are 16 KiB; a kernel thread
+ * starts with a function pointer in s0, far away in the kernel's text).
+ */
+#define CS_GUEST_MAX_STEP (1u << 20)
+
+static bool canonical(unsigned vabits, uint64_t a)
+{
+	if (!vabits)
+		return a < (1ull << 56);   /* bare: a physical address */
+	return (uint64_t)((int64_t)(a << (64 - vabits)) >> (64 - vabits)) == a;
+}
+
+unsigned cs_walk_guest(cs_peek_fn peek, const void *ctx, unsigned vabits, uint64_t pc,
+		       uint64_t fp, uint64_t sp, uint64_t ra, uint64_t *out, unsigned max,
+		       uint8_t *stop)
+{
+	unsigned n = 0;
+	/* Under translation, a kernel chain never returns to user code and vice versa. */
+	bool upper = vabits && (pc >> 63);
+	if (!max) {
+		*stop = CS_GSTOP_DEPTH;
+		return 0;
+	}
+	out[n++] = pc;
+	if (!fp) {
+		*stop = CS_GSTOP_END;
+		return n;
+	}
+	if (fp & 7 || fp < 16 || fp < sp || fp - sp > CS_GUEST_MAX_STEP) {
+		*stop = CS_GSTOP_FP_RANGE;
+		return n;
+	}
+	/*
+	 * A leaf function's frame holds only the caller's fp, at [fp - 8]
+	 * (gcc saves no ra there): when that word looks like a frame pointer on
+	 * this stack rather than a return address, the caller is in ra.
+	 */
+	uint64_t w;
+	if (peek(ctx, fp - 8, &w, 8) && !(w & 7) && w > fp && w > sp && w - sp <= 64 * 1024 &&
+	    ra && canonical(vabits, ra) && (!vabits || (ra >> 63) == upper) && n < max) {
+		out[n++] = ra;
+		fp = w;
+	}
+	/* RISC-V frame record below fp: [fp - 8] = ra, [fp - 16] = caller's fp. */
+	for (;;) {
+		uint64_t rec[2];
+		if (n == max) {
+			*stop = CS_GSTOP_DEPTH;
+			return n;
+		}
+		if (!peek(ctx, fp - 16, rec, sizeof(rec))) {
+			*stop = CS_GSTOP_UNMAPPED;
+			return n;
+		}
+		if (!rec[1]) {
+			*stop = CS_GSTOP_END;
+			return n;
+		}
+		if (!canonical(vabits, rec[1])) {
+			*stop = CS_GSTOP_NONCANON;
+			return n;
+		}
+		if (vabits && (rec[1] >> 63) != upper) {
+			*stop = CS_GSTOP_OTHER_HALF;
+			return n;
+		}
+		out[n++] = rec[1];
+		if (!rec[0]) {
+			*stop = CS_GSTOP_END;
+			return n;
+		}
+		if (rec[0] <= fp) {
+			*stop = CS_GSTOP_FP_ORDER;
+			return n;
+		}
+		if (rec[0] & 7 || rec[0] - fp > CS_GUEST_MAX_STEP) {
+			*stop = CS_GSTOP_FP_RANGE;
+			return n;
+		}
+		fp = rec[0];
+	}
+}
+
+unsigned cs_trim_guest(const struct cs_symtab *t, bool bare, const uint64_t *frames, unsigned n,
+		       uint8_t *stop)
+{
+	uint64_t lo, hi;
+	if (!cs_symtab_hull(t, &lo, &hi))
+		return n;
+	/* frames[0] is the sampled pc, executed for sure; callers from 1 on. */
+	for (unsigned j = 1; j < n; j++) {
+		uint64_t a = frames[j] - 1;   /* return addresses: the call is before them */
+		const char *name = cs_symtab_lookup(t, a, NULL);
+		if (!name && ((a >= lo && a < hi) || bare)) {
+			*stop = CS_GSTOP_UNKNOWN_CODE;
+			return j;
+		}
+		/* Linux starts every task in ret_from_fork* with s0 holding no frame. */
+		if (name && !strncmp(name, "ret_from_fork", 13)) {
+			*stop = CS_GSTOP_MARKER;
+			return j + 1;
+		}
+	}
+	return n;
+}
+
 /* ---- writer ---- */
+
+/* Which table names a guest frame: a user frame depends on its address space. */
+enum { FP_MAIN, FP_USER, FP_USER_UNKNOWN };
 
 struct frame_key {
 	uint64_t addr;
 	uint8_t dom;    /* 'g' or 'm' */
 	uint8_t leaf;
+	uint8_t prog;   /* FP_* */
 };
 
 struct frame_map {
@@ -242,20 +364,35 @@ struct frame_map {
 	uint32_t n, mask;
 };
 
-static uint32_t frame_id(struct frame_map *m, uint64_t addr, uint8_t dom, uint8_t leaf)
+static uint32_t frame_id(struct frame_map *m, uint64_t addr, uint8_t dom, uint8_t leaf,
+			 uint8_t prog)
 {
-	uint64_t h = mix(mix(0, addr), (uint64_t)dom << 8 | leaf);
+	uint64_t h = mix(mix(0, addr), (uint64_t)prog << 16 | (uint64_t)dom << 8 | leaf);
 	for (uint32_t s = (uint32_t)h & m->mask;; s = (s + 1) & m->mask) {
 		uint32_t k = m->slot[s];
 		if (!k) {
-			m->k[m->n] = (struct frame_key){ addr, dom, leaf };
+			m->k[m->n] = (struct frame_key){ addr, dom, leaf, prog };
 			m->slot[s] = ++m->n;
 			return m->n - 1;
 		}
 		const struct frame_key *f = &m->k[k - 1];
-		if (f->addr == addr && f->dom == dom && f->leaf == leaf)
+		if (f->addr == addr && f->dom == dom && f->leaf == leaf && f->prog == prog)
 			return k - 1;
 	}
+}
+
+/*
+ * The table that names an entry's guest frame at addr: a user address of a
+ * U-mode sample under translation belongs to its address space's program.
+ */
+static uint8_t frame_prog(const struct cs_entry *en, uint64_t addr, const struct cs_user *u)
+{
+	if (en->priv != 0 || !en->as || (addr >> 63))
+		return FP_MAIN;
+	for (unsigned i = 0; u && u->sym && i < u->nas; i++)
+		if (u->as[i] == en->as && u->match[i] > u->mismatch[i])
+			return FP_USER;
+	return FP_USER_UNKNOWN;
 }
 
 static int gcode_cmp(const void *a, const void *b)
@@ -292,11 +429,25 @@ static void put_name(FILE *f, const char *name)
 }
 
 static void write_frame(FILE *f, uint32_t id, const struct frame_key *k,
-			const struct cs_symtab *mon, const struct cs_symtab *guest)
+			const struct cs_symtab *mon, const struct cs_symtab *guest,
+			const struct cs_user *user)
 {
 	uint64_t start = 0, end = 0, look = k->leaf ? k->addr : k->addr - 1;
-	const char *name = cs_symtab_lookup_range(k->dom == 'g' ? guest : mon, look, &start, &end);
+	const struct cs_symtab *tab = k->dom == 'm' ? mon : k->prog == FP_MAIN ? guest :
+				      k->prog == FP_USER ? user->sym : NULL;
+	const char *name = cs_symtab_lookup_range(tab, look, &start, &end);
 	fprintf(f, "frame %u %c %u %llx ", id, k->dom, k->leaf, (unsigned long long)k->addr);
+	if (name && k->prog == FP_USER) {
+		put_name(f, user->prog);
+		fputc(':', f);
+	}
+	if (!name && k->prog != FP_MAIN) {
+		/* User code with no symbol: the program (or "[user]") and the address. */
+		put_name(f, k->prog == FP_USER ? user->prog : "[user]");
+		fprintf(f, "+0x%llx %llx -\n", (unsigned long long)k->addr,
+			(unsigned long long)k->addr);
+		return;
+	}
 	if (name) {
 		put_name(f, name);
 		fprintf(f, " %llx %llx\n", (unsigned long long)start, (unsigned long long)end);
@@ -305,12 +456,19 @@ static void write_frame(FILE *f, uint32_t id, const struct frame_key *k,
 	if (k->dom == 'm') {
 		/* Outside the executable: a shared library's exported symbol, if any. */
 		Dl_info di;
-		if (dladdr((void *)(uintptr_t)look, &di) && di.dli_sname && di.dli_fname) {
+		if (dladdr((void *)(uintptr_t)look, &di) && di.dli_fname) {
 			const char *lib = strrchr(di.dli_fname, '/');
 			put_name(f, lib ? lib + 1 : di.dli_fname);
-			fputc(':', f);
-			put_name(f, di.dli_sname);
-			fprintf(f, " %llx -\n", (unsigned long long)(uintptr_t)di.dli_saddr);
+			if (di.dli_sname) {
+				fputc(':', f);
+				put_name(f, di.dli_sname);
+				fprintf(f, " %llx -\n", (unsigned long long)(uintptr_t)di.dli_saddr);
+			} else {
+				/* No exported symbol: the library and the offset in it. */
+				fprintf(f, "+0x%llx %llx -\n",
+					(unsigned long long)(k->addr - (uintptr_t)di.dli_fbase),
+					(unsigned long long)k->addr);
+			}
 			return;
 		}
 	}
@@ -353,12 +511,23 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		(unsigned long long)m->collector_ns);
 	fprintf(f, "guest_pc_exact %llu\nguest_pc_block %llu\n", (unsigned long long)m->pc_exact,
 		(unsigned long long)m->pc_block);
+	for (unsigned k = 0; k < CS_GSTOP_N; k++)
+		fprintf(f, "guest_walk_stop %s %llu\n", cs_gstop_name[k],
+			(unsigned long long)m->gstops[k]);
 	fprintf(f, "coarse %d\nfootprint %zu\nentries %u\n", t->coarse, cs_table_footprint(t),
 		t->nent);
 	fprintf(f, "gcode_words %u\ngcode_dropped %llu\n", t->ngcode,
 		(unsigned long long)t->gcode_drops);
 	fprintf(f, "guest_symbols %s %u\n", m->guest_symbols && m->guest_symbols[0] ?
 		m->guest_symbols : "-", cs_symtab_count(guest));
+	if (m->user && m->user->sym) {
+		fprintf(f, "guest_user_symbols %s %s %u\n", m->user->prog, m->user->path,
+			cs_symtab_count(m->user->sym));
+		for (unsigned i = 0; i < m->user->nas; i++)
+			fprintf(f, "guest_user_as %llx %s %u %u\n", (unsigned long long)m->user->as[i],
+				m->user->match[i] > m->user->mismatch[i] ? m->user->prog : "-",
+				m->user->match[i], m->user->mismatch[i]);
+	}
 	fprintf(f, "monitor_symbols %u\n", cs_symtab_count(mon));
 	fprintf(f, "monitor_exe %s %llx\n", m->exe && m->exe[0] ? m->exe : "-",
 		(unsigned long long)m->exe_bias);
@@ -379,15 +548,17 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		const struct cs_entry *en = &t->ent[i];
 		for (unsigned j = 0; j < en->nguest; j++) {
 			uint32_t before = fm.n;
-			uint32_t id = frame_id(&fm, t->arena[en->frames + j], 'g', j == 0);
+			uint64_t a = t->arena[en->frames + j];
+			uint32_t id = frame_id(&fm, a, 'g', j == 0, frame_prog(en, a, m->user));
 			if (id == before)
-				write_frame(f, id, &fm.k[id], mon, guest);
+				write_frame(f, id, &fm.k[id], mon, guest, m->user);
 		}
 		for (unsigned j = 0; j < en->nmon; j++) {
 			uint32_t before = fm.n;
-			uint32_t id = frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0);
+			uint32_t id = frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0,
+					       FP_MAIN);
 			if (id == before)
-				write_frame(f, id, &fm.k[id], mon, guest);
+				write_frame(f, id, &fm.k[id], mon, guest, m->user);
 		}
 	}
 	/* Stacks: frames root first (outermost caller first) in each domain. */
@@ -398,15 +569,21 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 			en->tbucket == CS_TBUCKET_ALL ? -1LL : (long long)en->tbucket);
 		if (!en->nguest)
 			fputc('-', f);
-		for (int j = en->nguest - 1; j >= 0; j--)
+		for (int j = en->nguest - 1; j >= 0; j--) {
+			uint64_t a = t->arena[en->frames + j];
 			fprintf(f, "%s%u", j == en->nguest - 1 ? "" : ",",
-				frame_id(&fm, t->arena[en->frames + j], 'g', j == 0));
+				frame_id(&fm, a, 'g', j == 0, frame_prog(en, a, m->user)));
+		}
 		fputc(' ', f);
 		if (!en->nmon)
 			fputc('-', f);
 		for (int j = en->nmon - 1; j >= 0; j--)
 			fprintf(f, "%s%u", j == en->nmon - 1 ? "" : ",",
-				frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0));
+				frame_id(&fm, t->arena[en->frames + en->nguest + j], 'm', j == 0,
+					 FP_MAIN));
+		/* The address space of a U-mode sample (satp's ASID and root page). */
+		if (en->as)
+			fprintf(f, " %llx", (unsigned long long)en->as);
 		fputc('\n', f);
 	}
 	fprintf(f, "end\n");

@@ -44,17 +44,35 @@ static struct mxuser_lockstats *new_record(const struct mxuser_hdr *h)
 	unsigned n = nrecords;
 	struct mxuser_lockstats *r;
 
+	const char *name = h->name ? h->name : "?";
+	size_t l = strlen(name);
+	unsigned same = 0;
+
 	for (unsigned i = 0; i < n; i++) {
 		r = records[i];
-		if (!r->live && r->kind == h->kind && strcmp(r->name, h->name) == 0)
+		if (!r->live && r->kind == h->kind && !strncmp(r->name, name, l) &&
+		    (!r->name[l] || r->name[l] == '#'))
 			return r;
+	}
+	/*
+	 * Two objects alive under one name (a lock and its condition variable,
+	 * or per-device locks) get "name#2", "name#3": a report line then
+	 * always means one record.
+	 */
+	for (unsigned i = 0; i < n; i++) {
+		const char *rn = records[i]->name;
+		if (!strncmp(rn, name, l) && (!rn[l] || rn[l] == '#'))
+			same++;
 	}
 	if (n == MXUSER_MAX_STATS)
 		return NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	snprintf(r->name, sizeof(r->name), "%s", h->name ? h->name : "?");
+	if (same)
+		snprintf(r->name, sizeof(r->name), "%.40s#%u", name, same + 1);
+	else
+		snprintf(r->name, sizeof(r->name), "%s", name);
 	r->rank = h->rank;
 	r->kind = h->kind;
 	records[n] = r;
@@ -109,6 +127,13 @@ void mxuser_stats_acquired(struct mxuser_hdr *h, bool contended, uint64_t wait_n
 
 	if (!r)
 		return;
+	/*
+	 * A condition variable or semaphore "acquisition" is a wait for a
+	 * signal: it counts as a wait (acquisitions, wait time) and never as
+	 * contention, which is about a lock someone else holds.
+	 */
+	if (r->kind == MXUSER_COND || r->kind == MXUSER_SEM)
+		contended = false;
 	add(&r->acquisitions, 1);
 	if (contended)
 		add(&r->contended, 1);

@@ -397,6 +397,9 @@ int stats_configure(const struct cfg *c, struct verr *e)
 			 24ull * 3600 * 1000000, &interval_us, e);
 	if (rc < 0)
 		return rc;
+	rc = lock_selftest_configure(c, e);
+	if (rc < 0)
+		return rc;
 	stats_set_enabled(on);
 	mxuser_stats_set_enabled(on && locks);
 	return 0;
@@ -452,11 +455,13 @@ int stats_start(const char *vmdir, struct verr *e)
 		return verr_set(e, -rc, "cannot start the stats thread: %s", strerror(rc));
 	}
 	stats_running = true;
+	lock_selftest_start();
 	return 0;
 }
 
 void stats_stop(void)
 {
+	lock_selftest_stop();
 	if (!stats_running)
 		return;
 	atomic_store(&stats_quit, true);

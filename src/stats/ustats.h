@@ -52,12 +52,14 @@ struct ustats_data {
 	uint64_t start_unix_ns, interval_us, elapsed_ns;
 	char buildtype[16];
 	char vmdir[256];
-	unsigned nsamples;       /* sample records read */
+	unsigned nsamples;       /* sample records read (in the window) */
+	uint64_t window_from_ns; /* ustats_load_last: the figures are from here to elapsed_ns */
 	bool clean_end;          /* the writer closed the file ('E' record) */
 	size_t good_bytes;       /* bytes up to the end of the last good record */
 	size_t ignored_bytes;    /* torn or corrupt tail */
 	unsigned ncounters, nkstats, nlocks, npaths;
 	char counter_name[STATS_MAX_COUNTERS][STATS_NAME_MAX];
+	char counter_desc[STATS_MAX_COUNTERS][80];
 	char kstat_name[KSTAT_MAX][STATS_NAME_MAX];
 	uint64_t counts[STATS_SLOTS][STATS_MAX_COUNTERS];
 	uint64_t kinv[STATS_SLOTS][KSTAT_MAX];
@@ -75,6 +77,27 @@ struct ustats_data {
  */
 int ustats_parse(const uint8_t *buf, size_t len, struct ustats_data *d, struct verr *e);
 /* Loads a file, or the newest ustats-*.bin of a directory (or of its stats/). */
+/*
+ * Is the file still open for writing in process pid (a running VM)?  Then a
+ * missing end record only means the run has not ended; after a crash or a
+ * kill nobody holds it.
+ */
+bool ustats_writer_alive(unsigned pid, const char *file);
+/*
+ * The end of a report's header line: "clean end", "still being written by
+ * running process PID" or "no end record: the process did not stop cleanly".
+ */
+const char *ustats_end_state(const struct ustats_data *d, const char *file, char *buf, size_t len);
+/*
+ * The same for the last last_ns of the run only (0: all of it): counters,
+ * kstats and lock counts and totals of the records in that window (whole
+ * intervals: from the last record at or before its start); lock maxima are
+ * the run's.
+ */
+/* "90", "90s", "500ms", "5m", "1h" into nanoseconds; -EINVAL otherwise. */
+int ustats_parse_duration(const char *s, uint64_t *ns);
+int ustats_load_last(const char *path, uint64_t last_ns, struct ustats_data **out, char *chosen,
+		     size_t chosen_len, struct verr *e);
 int ustats_load(const char *path, struct ustats_data **out, char *chosen, size_t chosen_len,
 		struct verr *e);
 
@@ -111,6 +134,13 @@ int stats_configure(const struct cfg *c, struct verr *e);
 int stats_start(const char *vmdir, struct verr *e);
 /* Stops the thread; the last partial interval is written. */
 void stats_stop(void);
+/*
+ * Test-only (opt/obj builds): monitor.debugTestContendedLock makes two
+ * threads contend for one MXUser lock while stats run (lock_selftest.c).
+ */
+int lock_selftest_configure(const struct cfg *c, struct verr *e);
+void lock_selftest_start(void);
+void lock_selftest_stop(void);
 #else
 static inline int stats_configure(const struct cfg *c, struct verr *e)
 {

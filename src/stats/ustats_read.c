@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "../lib/fileutil.h"
 #include "ustats.h"
@@ -93,7 +94,7 @@ static int parse_desc(struct cur *c, struct ustats_data *d)
 		if (id >= STATS_MAX_COUNTERS)
 			return -EINVAL;
 		get_str(c, d->counter_name[id], STATS_NAME_MAX);
-		get_str(c, desc, sizeof(desc));
+		get_str(c, d->counter_desc[id], sizeof(d->counter_desc[id]));
 		if (id >= d->ncounters)
 			d->ncounters = (unsigned)id + 1;
 		break;
@@ -223,7 +224,17 @@ static int parse_sample(struct cur *c, struct ustats_data *d)
 	return 0;
 }
 
+/* Parses records up to the first sample taken after until_ns. */
+static int parse_until(const uint8_t *buf, size_t len, struct ustats_data *d, uint64_t until_ns,
+		       struct verr *e);
+
 int ustats_parse(const uint8_t *buf, size_t len, struct ustats_data *d, struct verr *e)
+{
+	return parse_until(buf, len, d, UINT64_MAX, e);
+}
+
+static int parse_until(const uint8_t *buf, size_t len, struct ustats_data *d, uint64_t until_ns,
+		       struct verr *e)
 {
 	size_t off = 8;
 	bool header = false;
@@ -272,9 +283,14 @@ int ustats_parse(const uint8_t *buf, size_t len, struct ustats_data *d, struct v
 		case USTATS_REC_DESC:
 			rc = parse_desc(&c, d);
 			break;
-		case USTATS_REC_SAMPLE:
+		case USTATS_REC_SAMPLE: {
+			/* The sample's time comes first: peek at it. */
+			struct cur t = c;
+			if (get_u(&t) > until_ns)
+				return 0;
 			rc = parse_sample(&c, d);
 			break;
+		}
 		case USTATS_REC_END: {
 			uint64_t t = get_u(&c);
 			if (!c.bad && t > d->elapsed_ns)
@@ -318,8 +334,60 @@ static int newest_in(const char *dir, char *out, size_t outlen)
 	return 0;
 }
 
+static void sub(uint64_t *a, const uint64_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] = a[i] >= b[i] ? a[i] - b[i] : 0;
+}
+
+/*
+ * The last last_ns of the file: its totals minus those of the records up to
+ * the window's start (sums are of deltas, so the difference is the window's).
+ * Lock maxima stay the run's.
+ */
+static int window(const uint8_t *buf, size_t len, struct ustats_data *d, uint64_t last_ns,
+		  struct verr *e)
+{
+	struct ustats_data *b;
+	int rc;
+	if (!last_ns || last_ns >= d->elapsed_ns)
+		return 0;
+	if (!(b = malloc(sizeof(*b))))
+		return verr_set(e, -ENOMEM, "out of memory");
+	d->window_from_ns = d->elapsed_ns - last_ns;
+	rc = parse_until(buf, len, b, d->window_from_ns, e);
+	if (rc == 0) {
+		sub(&d->counts[0][0], &b->counts[0][0], sizeof(d->counts) / 8);
+		sub(&d->kinv[0][0], &b->kinv[0][0], sizeof(d->kinv) / 8);
+		sub(&d->ksamples[0][0], &b->ksamples[0][0], sizeof(d->ksamples) / 8);
+		sub(&d->path_samples[0][0], &b->path_samples[0][0], sizeof(d->path_samples) / 8);
+		for (unsigned i = 0; i < MXUSER_MAX_STATS; i++) {
+			struct ustats_lock *l = &d->locks[i];
+			const struct ustats_lock *o = &b->locks[i];
+			sub(&l->acquisitions, &o->acquisitions, 1);
+			sub(&l->contended, &o->contended, 1);
+			sub(&l->owner_changes, &o->owner_changes, 1);
+			sub(&l->wait_total_ns, &o->wait_total_ns, 1);
+			sub(&l->hold_total_ns, &o->hold_total_ns, 1);
+			sub(l->wait_hist, o->wait_hist, MXUSER_HIST_BUCKETS);
+			sub(l->hold_hist, o->hold_hist, MXUSER_HIST_BUCKETS);
+		}
+		/* The window starts at the last record at or before its start. */
+		d->window_from_ns = b->nsamples ? b->elapsed_ns : 0;
+		d->nsamples -= b->nsamples;
+	}
+	free(b);
+	return rc;
+}
+
 int ustats_load(const char *path, struct ustats_data **out, char *chosen, size_t chosen_len,
 		struct verr *e)
+{
+	return ustats_load_last(path, 0, out, chosen, chosen_len, e);
+}
+
+int ustats_load_last(const char *path, uint64_t last_ns, struct ustats_data **out, char *chosen,
+		     size_t chosen_len, struct verr *e)
 {
 	char file[4400], sub[4200];
 	struct stat st;
@@ -350,6 +418,8 @@ int ustats_load(const char *path, struct ustats_data **out, char *chosen, size_t
 		return verr_set(e, -ENOMEM, "out of memory");
 	}
 	rc = ustats_parse((const uint8_t *)buf, len, d, e);
+	if (rc == 0)
+		rc = window((const uint8_t *)buf, len, d, last_ns, e);
 	free(buf);
 	if (rc < 0) {
 		verr_prefix(e, rc, "%s", file);
@@ -357,5 +427,61 @@ int ustats_load(const char *path, struct ustats_data **out, char *chosen, size_t
 		return rc;
 	}
 	*out = d;
+	return 0;
+}
+
+bool ustats_writer_alive(unsigned pid, const char *file)
+{
+	char dir[64], fd_path[400], target[4096], want[4096];
+	struct dirent *de;
+	DIR *d;
+	bool found = false;
+
+	if (!pid || !realpath(file, want))
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
+	if (!(d = opendir(dir)))
+		return false;
+	while (!found && (de = readdir(d))) {
+		ssize_t l;
+		snprintf(fd_path, sizeof(fd_path), "%s/%s", dir, de->d_name);
+		l = readlink(fd_path, target, sizeof(target) - 1);
+		if (l <= 0)
+			continue;
+		target[l] = 0;
+		found = !strcmp(target, want);
+	}
+	closedir(d);
+	return found;
+}
+
+const char *ustats_end_state(const struct ustats_data *d, const char *file, char *buf, size_t len)
+{
+	if (d->clean_end)
+		snprintf(buf, len, "clean end");
+	else if (ustats_writer_alive(d->pid, file))
+		snprintf(buf, len, "still being written by running process %u (totals up to its "
+			 "last interval)", d->pid);
+	else
+		snprintf(buf, len, "no end record: the process did not stop cleanly");
+	return buf;
+}
+
+int ustats_parse_duration(const char *s, uint64_t *ns)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mul = 1e9;
+	if (end == s || v <= 0)
+		return -EINVAL;
+	if (!strcmp(end, "ms"))
+		mul = 1e6;
+	else if (!strcmp(end, "m") || !strcmp(end, "min"))
+		mul = 60e9;
+	else if (!strcmp(end, "h"))
+		mul = 3600e9;
+	else if (*end && strcmp(end, "s"))
+		return -EINVAL;
+	*ns = (uint64_t)(v * mul);
 	return 0;
 }

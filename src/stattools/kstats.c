@@ -2,7 +2,7 @@
  * kstats.c - vmx-kstats: where the VM's elapsed time went, by monitor service
  * (the seed's kstats.prl), from the kstat samples in a ustats file.
  *
- *   vmx-kstats [--flat|--nested|--both] FILE|VMDIR
+ *   vmx-kstats [--flat|--nested|--both] [--last DURATION] FILE|VMDIR
  *
  * Estimated time is samples / sampling rate; share is a kstat's samples over
  * all samples of that vCPU (so shares of one vCPU add up to 100%, guest
@@ -138,9 +138,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "flat", no_argument, NULL, 'f' }, { "nested", no_argument, NULL, 'n' },
 		{ "both", no_argument, NULL, 'b' }, { "help", no_argument, NULL, 'h' },
+		{ "last", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool f = true, n = false;
+	uint64_t last_ns = 0;
 	struct ustats_data *d;
 	struct verr e = { "" };
 	char file[4400];
@@ -151,24 +153,36 @@ int main(int argc, char **argv)
 		case 'f': f = true; n = false; break;
 		case 'n': f = false; n = true; break;
 		case 'b': f = n = true; break;
+		case 'T':
+			if (ustats_parse_duration(optarg, &last_ns) < 0) {
+				fprintf(stderr, "vmx-kstats: --last %s: not a duration (90s, 5m, 1h)\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h':
-			printf("usage: vmx-kstats [--flat|--nested|--both] FILE|VMDIR\n");
+			printf("usage: vmx-kstats [--flat|--nested|--both] [--last DURATION] FILE|VMDIR\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: vmx-kstats [--flat|--nested|--both] FILE|VMDIR\n");
+		fprintf(stderr, "usage: vmx-kstats [--flat|--nested|--both] [--last DURATION] FILE|VMDIR\n");
 		return 2;
 	}
-	if (ustats_load(argv[optind], &d, file, sizeof(file), &e) < 0) {
+	if (ustats_load_last(argv[optind], last_ns, &d, file, sizeof(file), &e) < 0) {
 		fprintf(stderr, "vmx-kstats: %s\n", e.msg);
 		return 1;
 	}
-	printf("kstats %s: buildType=%s, %.1f s elapsed, %u Hz sampling, %u intervals%s\n\n", file,
-	       d->buildtype, (double)d->elapsed_ns / 1e9, d->hz, d->nsamples,
-	       d->clean_end ? "" : " (no end record: the process did not stop cleanly)");
+	char end[200];
+	printf("kstats %s: buildType=%s, %.1f s elapsed, %u Hz sampling, %u intervals, %s\n\n",
+	       file, d->buildtype, (double)d->elapsed_ns / 1e9, d->hz, d->nsamples,
+	       ustats_end_state(d, file, end, sizeof(end)));
+	if (d->window_from_ns)
+		printf("window: the last %.1f s (%.1f s .. %.1f s of the run, whole intervals)\n\n",
+		       (double)(d->elapsed_ns - d->window_from_ns) / 1e9,
+		       (double)d->window_from_ns / 1e9, (double)d->elapsed_ns / 1e9);
 	totals(d);
 	if (f)
 		flat(d);

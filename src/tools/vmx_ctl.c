@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +84,14 @@ int main(int argc, char **argv)
 	}
 	line = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	if (!line || dprintf(fd, "%s\n", line) < 0) {
-		fprintf(stderr, "vmx-ctl: send failed: %s\n", strerror(errno));
+	if (!line)
 		return 3;
-	}
+	/*
+	 * A vmx that refuses the connection (too many clients) says why and closes
+	 * at once: a failed send is reported only when no reply can be read.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	int send_err = dprintf(fd, "%s\n", line) < 0 ? errno : 0;
 	free(line);
 	while (len < sizeof(buf) - 1) {
 		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
@@ -100,7 +105,10 @@ int main(int argc, char **argv)
 	buf[len] = 0;
 	reply = json_loads(buf, JSON_DISABLE_EOF_CHECK, &jerr);
 	if (!reply) {
-		fprintf(stderr, "vmx-ctl: no valid reply from vmx\n");
+		if (send_err)
+			fprintf(stderr, "vmx-ctl: send failed: %s\n", strerror(send_err));
+		else
+			fprintf(stderr, "vmx-ctl: no valid reply from vmx\n");
 		return 3;
 	}
 	line = json_dumps(reply, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -4,44 +4,67 @@
  * command table below.  Replies never block the vCPU thread: commands read
  * state that is safe to read concurrently or ask the board through its
  * thread-safe entry points.
+ *
+ * A client holds a slot only while it is busy: one that has not completed a
+ * request within CTL_IDLE_TIMEOUT_MS of connecting (or of its last request)
+ * is closed, and one slot is kept for the process that launched vmx, so idle
+ * or stuck clients cannot lock hostd out of its own VM.  The request layer
+ * (ctl_reader_feed, ctl_dispatch) is apart from the socket so that it can be
+ * fed bytes directly (fuzz/fuzz_ctl.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include "../lib/build.h"
+#include "../lib/crash.h"
 #include "../lib/log.h"
 #include "../stats/stats.h"
 #include "../stats/stats_ctl.h"
 #include "ctl.h"
 #include "vmx.h"
 
+/* Slots shared by every client, plus one only the launching process may take. */
 #define CTL_MAX_CLIENTS 8
+#define CTL_RESERVED_SLOT CTL_MAX_CLIENTS
+#define CTL_SLOTS (CTL_MAX_CLIENTS + 1)
+#ifndef CTL_MAX_LINE   /* the fuzz target makes it small, to reach the limit cheaply */
 #define CTL_MAX_LINE 65536
+#endif
+#define CTL_SEND_TIMEOUT_S 2
+
+struct ctl_reader {
+	size_t len;
+	char buf[CTL_MAX_LINE];
+};
 
 struct ctl_client {
 	int fd;
-	size_t len;
-	char buf[CTL_MAX_LINE];
+	uint64_t since_ns;       /* connected, or last completed a request */
+	struct ctl_reader *rd;
 };
 
 struct ctl {
 	struct vmx *x;
 	int lfd, stopfd, dirfd;
 	ino_t ino;               /* the socket file we bound, to remove only that one */
+	uint64_t idle_ns;
 	pthread_t thread;
 	char path[4200];
-	struct ctl_client *clients[CTL_MAX_CLIENTS];
+	struct ctl_client *clients[CTL_SLOTS];
 };
 
 typedef json_t *(*ctl_handler)(struct vmx *x, json_t *req, const char **err);
@@ -208,7 +231,7 @@ static json_t *cmd_help(struct vmx *x, json_t *req, const char **err)
 }
 
 /* Builds the reply for one request line; always returns a JSON object. */
-static json_t *dispatch(struct ctl *c, const char *line, size_t len)
+json_t *ctl_dispatch(struct vmx *x, const char *line, size_t len)
 {
 	json_error_t jerr;
 	const char *err = NULL;
@@ -236,7 +259,11 @@ static json_t *dispatch(struct ctl *c, const char *line, size_t len)
 			continue;
 		LOG_DBG("control socket: %s", cmd);
 		STAT_INC(CTL_COMMAND);
-		res = ctl_commands[i].fn(c->x, req, &err);
+		res = ctl_commands[i].fn(x, req, &err);
+		if (res && !json_is_object(res)) {
+			json_decref(res);
+			res = NULL;
+		}
 		if (res) {
 			json_object_set_new(res, "v", json_integer(CTL_PROTOCOL_VERSION));
 			json_object_set_new(res, "ok", json_true());
@@ -253,22 +280,106 @@ out:
 	return reply;
 }
 
-static void send_reply(int fd, json_t *reply)
+/* One reply line to out; a reply that cannot be built is an error reply, never silence. */
+static void emit(json_t *reply, ctl_out_fn out, void *arg)
 {
-	char *s = json_dumps(reply, JSON_COMPACT);
-	if (s) {
-		size_t len = strlen(s);
-		s[len] = '\n';
-		/* Clients are local and read their replies; a short or failed write just ends them. */
-		if (send(fd, s, len + 1, MSG_NOSIGNAL) < 0)
-			LOG_DBG("control socket: send: %s", strerror(errno));
-		free(s);
+	char *s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	static const char oom[] = "{\"v\":1,\"ok\":false,\"error\":\"out of memory\"}";
+	if (!s) {
+		out(arg, oom, sizeof(oom) - 1);
+		return;
+	}
+	out(arg, s, strlen(s));
+	free(s);
+}
+
+struct ctl_reader *ctl_reader_new(void)
+{
+	return calloc(1, sizeof(struct ctl_reader));
+}
+
+void ctl_reader_free(struct ctl_reader *r)
+{
+	free(r);
+}
+
+int ctl_reader_feed(struct ctl_reader *r, struct vmx *x, const char *data, size_t n,
+		    ctl_out_fn out, void *arg)
+{
+	int completed = 0;
+	while (n) {
+		size_t take = sizeof(r->buf) - r->len;
+		char *nl;
+		if (take > n)
+			take = n;
+		memcpy(r->buf + r->len, data, take);
+		r->len += take;
+		data += take;
+		n -= take;
+		while ((nl = memchr(r->buf, '\n', r->len))) {
+			size_t l = (size_t)(nl - r->buf);
+			json_t *reply = ctl_dispatch(x, r->buf, l);
+			emit(reply, out, arg);
+			json_decref(reply);
+			memmove(r->buf, nl + 1, r->len - l - 1);
+			r->len -= l + 1;
+			completed = 1;
+		}
+		if (r->len == sizeof(r->buf)) {
+			json_t *e = json_pack("{s:i, s:b, s:s}", "v", CTL_PROTOCOL_VERSION, "ok", 0,
+					      "error", "request line too long");
+			emit(e, out, arg);
+			json_decref(e);
+			return -1;
+		}
+	}
+	return completed;
+}
+
+struct send_ctx {
+	int fd;
+	bool failed;
+};
+
+static void send_line(void *arg, const char *line, size_t len)
+{
+	struct send_ctx *sc = arg;
+	struct iovec iov[2] = { { (void *)line, len }, { "\n", 1 } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	size_t left = len + 1;
+
+	/*
+	 * Blocking, but bounded by the socket's send timeout (set at accept): a
+	 * client that does not read its replies is dropped instead of stalling
+	 * every other client.
+	 */
+	while (!sc->failed && left) {
+		ssize_t n = sendmsg(sc->fd, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			LOG_DBG("control socket: send: %s", n < 0 ? strerror(errno) : "closed");
+			sc->failed = true;
+			break;
+		}
+		left -= (size_t)n;
+		while (n > 0 && mh.msg_iovlen) {
+			size_t k = (size_t)n < mh.msg_iov->iov_len ? (size_t)n : mh.msg_iov->iov_len;
+			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + k;
+			mh.msg_iov->iov_len -= k;
+			n -= (ssize_t)k;
+			if (!mh.msg_iov->iov_len) {
+				mh.msg_iov++;
+				mh.msg_iovlen--;
+			}
+		}
 	}
 }
 
 static void drop_client(struct ctl *c, int i)
 {
 	close(c->clients[i]->fd);
+	ctl_reader_free(c->clients[i]->rd);
 	free(c->clients[i]);
 	c->clients[i] = NULL;
 }
@@ -276,29 +387,97 @@ static void drop_client(struct ctl *c, int i)
 static void client_readable(struct ctl *c, int i)
 {
 	struct ctl_client *cl = c->clients[i];
-	ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len, 0);
-	char *nl;
+	char buf[16384];
+	ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	struct send_ctx sc = { cl->fd, false };
+	int rc;
 
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
 	if (n <= 0) {
 		drop_client(c, i);
 		return;
 	}
-	cl->len += (size_t)n;
-	while ((nl = memchr(cl->buf, '\n', cl->len))) {
-		size_t l = (size_t)(nl - cl->buf);
-		json_t *reply = dispatch(c, cl->buf, l);
-		send_reply(cl->fd, reply);
-		json_decref(reply);
-		memmove(cl->buf, nl + 1, cl->len - l - 1);
-		cl->len -= l + 1;
-	}
-	if (cl->len == sizeof(cl->buf)) {
-		json_t *r = json_pack("{s:i, s:b, s:s}", "v", CTL_PROTOCOL_VERSION, "ok", 0,
-				      "error", "request line too long");
-		send_reply(cl->fd, r);
-		json_decref(r);
+	rc = ctl_reader_feed(cl->rd, c->x, buf, (size_t)n, send_line, &sc);
+	if (rc > 0)
+		cl->since_ns = vmx_now_ns();
+	if (rc < 0 || sc.failed)
 		drop_client(c, i);
+}
+
+/*
+ * The process that launched vmx (hostd, or a test harness): the one peer
+ * that may take the reserved slot.  After hostd restarts vmx has another
+ * parent, and hostd competes for the shared slots like any other client
+ * (which the idle timeout keeps from staying full).
+ */
+static bool peer_is_launcher(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	pid_t ppid = getppid();
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || len != sizeof(cr))
+		return false;
+	return ppid > 1 && cr.pid == ppid;
+}
+
+static void accept_client(struct ctl *c)
+{
+	int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC), slot = -1;
+	bool launcher;
+
+	if (fd < 0)
+		return;
+	launcher = peer_is_launcher(fd);
+	for (int i = 0; i < CTL_MAX_CLIENTS && slot < 0; i++)
+		if (!c->clients[i])
+			slot = i;
+	if (slot < 0 && launcher && !c->clients[CTL_RESERVED_SLOT])
+		slot = CTL_RESERVED_SLOT;
+	if (slot < 0) {
+		static const char busy[] = "{\"v\":1,\"ok\":false,\"error\":\"too many clients; "
+					   "idle ones are closed after a few seconds, try again\"}\n";
+		LOG_WRN("control socket: too many clients, refusing one");
+		if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			LOG_DBG("control socket: send: %s", strerror(errno));
+		close(fd);
+		return;
 	}
+	c->clients[slot] = calloc(1, sizeof(struct ctl_client));
+	if (!c->clients[slot] || !(c->clients[slot]->rd = ctl_reader_new())) {
+		free(c->clients[slot]);
+		c->clients[slot] = NULL;
+		close(fd);
+		return;
+	}
+	c->clients[slot]->fd = fd;
+	c->clients[slot]->since_ns = vmx_now_ns();
+	{
+		struct timeval tv = { .tv_sec = CTL_SEND_TIMEOUT_S };
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+			LOG_DBG("control socket: SO_SNDTIMEO: %s", strerror(errno));
+	}
+}
+
+/* Closes clients that have not completed a request within the idle timeout. */
+static int expire_idle(struct ctl *c)
+{
+	uint64_t now = vmx_now_ns(), next = UINT64_MAX;
+	for (int i = 0; i < CTL_SLOTS; i++) {
+		if (!c->clients[i])
+			continue;
+		uint64_t dl = c->clients[i]->since_ns + c->idle_ns;
+		if (now >= dl) {
+			LOG_DBG("control socket: closing a client idle for %llu ms",
+				(unsigned long long)(c->idle_ns / 1000000));
+			drop_client(c, i);
+		} else if (dl < next) {
+			next = dl;
+		}
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return (int)((next - now) / 1000000) + 1;
 }
 
 static void *ctl_thread(void *arg)
@@ -306,18 +485,21 @@ static void *ctl_thread(void *arg)
 	struct ctl *c = arg;
 	log_set_thread_name("ctl");
 	for (;;) {
-		struct pollfd p[2 + CTL_MAX_CLIENTS];
-		int map[2 + CTL_MAX_CLIENTS];
-		int n = 0;
+		struct pollfd p[2 + CTL_SLOTS];
+		int map[2 + CTL_SLOTS];
+		int n = 0, used = 0, timeout = expire_idle(c);
 		p[n++] = (struct pollfd){ .fd = c->stopfd, .events = POLLIN };
-		p[n++] = (struct pollfd){ .fd = c->lfd, .events = POLLIN };
-		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		for (int i = 0; i < CTL_SLOTS; i++)
+			used += c->clients[i] != NULL;
+		/* Every slot taken: new clients wait in the listen backlog for one to free. */
+		p[n++] = (struct pollfd){ .fd = used < CTL_SLOTS ? c->lfd : -1, .events = POLLIN };
+		for (int i = 0; i < CTL_SLOTS; i++) {
 			if (c->clients[i]) {
 				map[n] = i;
 				p[n++] = (struct pollfd){ .fd = c->clients[i]->fd, .events = POLLIN };
 			}
 		}
-		if (poll(p, (nfds_t)n, -1) < 0) {
+		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			LOG_ERR("control socket: poll: %s", strerror(errno));
@@ -326,30 +508,26 @@ static void *ctl_thread(void *arg)
 		if (p[0].revents)
 			break;
 		for (int k = 2; k < n; k++)
-			if (p[k].revents)
+			if (p[k].revents && c->clients[map[k]])
 				client_readable(c, map[k]);
-		if (p[1].revents & POLLIN) {
-			int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
-			int slot = -1;
-			if (fd < 0)
-				continue;
-			for (int i = 0; i < CTL_MAX_CLIENTS && slot < 0; i++)
-				if (!c->clients[i])
-					slot = i;
-			if (slot < 0) {
-				LOG_WRN("control socket: too many clients, refusing one");
-				close(fd);
-				continue;
-			}
-			c->clients[slot] = calloc(1, sizeof(struct ctl_client));
-			if (!c->clients[slot]) {
-				close(fd);
-				continue;
-			}
-			c->clients[slot]->fd = fd;
-		}
+		if (p[1].revents & POLLIN)
+			accept_client(c);
 	}
 	return NULL;
+}
+
+/* The VM directory of the live socket, for removing it on a panic (crash.h). */
+static _Atomic int crash_dirfd = -1;
+static _Atomic uint64_t crash_ino;
+
+static void unlink_on_crash(void)
+{
+	int fd = atomic_load(&crash_dirfd);
+	struct stat st;
+	/* Only our own socket: after a hand-over the name is the new vmx's. */
+	if (fd >= 0 && fstatat(fd, CTL_SOCKET_NAME, &st, 0) == 0 &&
+	    (uint64_t)st.st_ino == atomic_load(&crash_ino))
+		unlinkat(fd, CTL_SOCKET_NAME, 0);
 }
 
 int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
@@ -362,6 +540,7 @@ int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
 		return verr_set(e, -ENOMEM, "out of memory");
 	c->x = x;
 	c->lfd = c->stopfd = c->dirfd = -1;
+	c->idle_ns = (uint64_t)CTL_IDLE_TIMEOUT_MS * 1000000ull;
 	snprintf(c->path, sizeof(c->path), "%s/%s", x->vmdir, CTL_SOCKET_NAME);
 	/* sun_path is short; bind through /proc/self/fd so long VM paths work too. */
 	c->dirfd = open(x->vmdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -385,6 +564,12 @@ int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
 	{
 		struct stat st;
 		c->ino = fstatat(c->dirfd, CTL_SOCKET_NAME, &st, 0) == 0 ? st.st_ino : 0;
+		atomic_store(&crash_ino, (uint64_t)c->ino);
+		static bool registered;
+		atomic_store(&crash_dirfd, c->dirfd);
+		if (!registered)
+			crash_add_cleanup(unlink_on_crash);
+		registered = true;
 	}
 	rc = pthread_create(&c->thread, NULL, ctl_thread, c);
 	if (rc) {
@@ -396,6 +581,7 @@ int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
 	return 0;
 
 err_unlink:
+	atomic_store(&crash_dirfd, -1);
 	unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
 err:
 	if (c->lfd >= 0)
@@ -414,9 +600,10 @@ void ctl_stop(struct ctl *c)
 	if (write(c->stopfd, &one, sizeof(one)) < 0)
 		LOG_WRN("control socket: cannot signal its thread: %s", strerror(errno));
 	pthread_join(c->thread, NULL);
-	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+	for (int i = 0; i < CTL_SLOTS; i++)
 		if (c->clients[i])
 			drop_client(c, i);
+	atomic_store(&crash_dirfd, -1);
 	/* After a hand-over the path is the new vmx's socket: leave it alone. */
 	struct stat st;
 	if (fstatat(c->dirfd, CTL_SOCKET_NAME, &st, 0) == 0 && st.st_ino == c->ino)

@@ -99,12 +99,28 @@ static int do_resume(struct vmx *x, struct verr *e)
 	return 0;
 }
 
+/* vmx --verify-checkpoint FILE: every section and page checked, nothing resumed. */
+static int verify_checkpoint(const char *path)
+{
+	struct ckpt_verify_info info;
+	struct verr e = { "" };
+	if (ckpt_verify(path, &info, &e) < 0) {
+		fprintf(stderr, "vmx: checkpoint damaged: %s\n", e.msg);
+		return VMX_EXIT_ERROR;
+	}
+	printf("%s: ok: %u sections, %llu MiB of RAM, %llu stored pages verified\n", path,
+	       info.nsections, (unsigned long long)(info.ram_size >> 20),
+	       (unsigned long long)info.pages_verified);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vmx [options] path/to/NAME.vmx\n"
 		"       vmx --elf FILE        run a bare-metal test program (HTIF tohost)\n"
 		"       vmx --version\n"
+		"       vmx --verify-checkpoint FILE   check every section and page of a .vmss\n"
 		"options:\n"
 		"  --elf FILE      load FILE (ELF) without firmware; exit with its result\n"
 		"  --resume        resume from NAME.vmss (also when checkpoint.vmState is set)\n"
@@ -192,6 +208,7 @@ static int parse_args(int argc, char **argv, struct vmx_opts *o)
 		{ "suspend", no_argument, NULL, 'S' },
 		{ "handover", required_argument, NULL, 'O' },
 		{ "incoming-handover", required_argument, NULL, 'I' },
+		{ "verify-checkpoint", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -243,6 +260,8 @@ static int parse_args(int argc, char **argv, struct vmx_opts *o)
 		case 'I':
 			o->incoming = optarg;
 			break;
+		case 'C':
+			return verify_checkpoint(optarg);
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -343,7 +362,8 @@ static int vmx_open(struct vmx *x, struct vmx_opts *o, struct verr *e)
 	}
 	crashrep_set_guest_dump(crashrep_dump_vm, x->vm);
 	if (o->resume && (rc = do_resume(x, e)) < 0)
-		return verr_prefix(e, rc, "resume failed (checkpoint left in place)");
+		return verr_prefix(e, rc, "resume failed (checkpoint left in place): %s",
+				   VMX_VMSTATE_KEY);
 	if (x->vmx_path[0]) {
 		/* Stats build: the callstack profiler samples this thread, the one running the vCPUs. */
 		if ((rc = cs_start(x->cfg, x->vmdir, e)) < 0 || (rc = stats_start(x->vmdir, e)) < 0 ||

@@ -26,8 +26,10 @@ check install-internal test -x "$tmp/p2/bin/vmx-opt" -a -x "$tmp/p2/bin/vmx-obj"
 # Symbols defined by stats-only and debug-only objects.
 # Global symbols only: static locals such as "order.0" may share names by chance.
 defs() { nm --defined-only "$@" 2>/dev/null | awk '$2 ~ /^[TDBR]$/ {print $3}' | sort -u; }
-stats_syms=$(defs "$B"/stats/obj/stats/*.o)
-debug_syms=$(defs "$B"/beta/obj/debug/*.o)
+# Objects of sources that exist now: a build directory may keep those of removed files.
+objs() { local d=$1 t=$2 f; for f in src/"$d"/*.c; do f=${f##*/}; echo "$B/$t/obj/$d/${f%.c}.o"; done; }
+stats_syms=$(defs $(objs stats stats))
+debug_syms=$(defs $(objs debug beta))
 rel_syms=$(nm "$B/release/vmx" | awk '{print $NF}' | sort -u)
 check stats-symbols-exist test -n "$stats_syms"
 check debug-symbols-exist test -n "$debug_syms"

@@ -54,12 +54,22 @@ check "callstack-guest-names" grep -q "guest:cs_driver" "$tmp/tree.txt"
 # The whole stack: guest frames, then the monitor's, then the kstat.
 "$V" --folded "$tmp/vm" >"$tmp/folded.txt"
 check "callstack-folded-format" awk 'NF != 2 || $2 !~ /^[0-9]+$/ { bad = 1 } END { exit bad || NR == 0 }' "$tmp/folded.txt"
+# One line per distinct stack: the time buckets are merged.
+check "callstack-folded-merged" test -z "$(awk '{ print $1 }' "$tmp/folded.txt" | sort | uniq -d)"
 check "callstack-folded-total" test "$(awk '{ s += $2 } END { print s }' "$tmp/folded.txt")" = "$samples"
-check "callstack-folded-domains" grep -q "guest:cs_driver;guest:cs_three_quarters;guest:spin;.*mon:hart_run;kstat:" "$tmp/folded.txt"
+# By default the monitor's constant tail (main > vm_run > vm_loop > hart_run)
+# and kstat:GUEST are left off guest stacks, so the guest leaf has the self time.
+check "callstack-folded-guest-leaf" grep -Eq "^guest:main;guest:cs_driver;guest:cs_three_quarters;guest:spin [0-9]+$" "$tmp/folded.txt"
+check "callstack-folded-no-tail" sh -c "! grep -q '^guest:.*mon:hart_run' '$tmp/folded.txt'"
+"$V" --folded --monitor-tail "$tmp/vm" >"$tmp/folded-tail.txt"
+check "callstack-folded-domains" grep -q "guest:cs_driver;guest:cs_three_quarters;guest:spin;.*mon:hart_run;kstat:" "$tmp/folded-tail.txt"
+# The first screen: the hottest guest function and the kstat split.
+"$V" "$tmp/vm" >"$tmp/first.txt"
+check "callstack-first-screen" awk '/^# hottest guest functions/ { getline; if ($3 == "guest:spin") h = 1 } /^# kstat split/ { k = 1 } END { exit !(h && k) }' "$tmp/first.txt"
 
 # Bottom-up, top-down plain text, filters.
 "$V" --bottom-up --guest-only --depth 1 "$tmp/vm" >"$tmp/bu.txt"
-check "callstack-bottom-up" awk 'NR == 3 && $4 == "guest:spin" { f = 1 } END { exit !f }' "$tmp/bu.txt"
+check "callstack-bottom-up" awk '!/^#/ && !n++ && $4 == "guest:spin" { f = 1 } END { exit !f }' "$tmp/bu.txt"
 inview() { "$V" --summary "$@" "$tmp/vm" | sed -n 's/.*(\([0-9]*\) in view).*/\1/p'; }
 # Samples outside hart_run belong to no vCPU; nearly all are inside it here.
 check "callstack-filter-vcpu" test "$(( $(inview --vcpu 0) * 10 ))" -ge "$(( samples * 9 ))" -a "$(inview --vcpu 1)" = 0
@@ -121,10 +131,15 @@ check "callstack-speedscope" python3 - "$tmp/p.speedscope.json" "$samples" <<'EO
 import json, sys
 d = json.load(open(sys.argv[1]))
 names = [f["name"] for f in d["shared"]["frames"]]
-p = d["profiles"][0]
 assert d["$schema"].startswith("https://www.speedscope.app/")
 assert "guest:cs_three_quarters" in names
-assert sum(p["weights"]) == int(sys.argv[2]) and len(p["samples"]) == len(p["weights"])
+# One profile per vCPU (and one outside hart_run), weights in seconds at 97 Hz.
+profs = d["profiles"]
+assert [p["name"] for p in profs if p["name"].startswith("vCPU")] == ["vCPU 0"], [p["name"] for p in profs]
+for p in profs:
+    assert p["unit"] == "seconds" and len(p["samples"]) == len(p["weights"])
+    assert abs(p["endValue"] - sum(p["weights"])) < 1e-6
+assert abs(sum(sum(p["weights"]) for p in profs) * 97 - int(sys.argv[2])) < 0.01
 EOP
 "$V" --pprof "$tmp/p.pb.gz" "$tmp/vm"
 check "callstack-pprof" python3 - "$tmp/p.pb.gz" "$samples" <<'EOP'
@@ -154,6 +169,8 @@ for f, v in fields(b):
             if sf == 2:
                 j = 0; first, j = varint(sv, j); total += first
 assert strings[0] == "" and "guest:cs_three_quarters" in strings, strings[:8]
+# The sampler's clock is wall time (idle and waits included), not CPU time.
+assert "wall" in strings and "cpu" not in strings, strings[:8]
 assert total == int(sys.argv[2]), (total, sys.argv[2])
 EOP
 
@@ -187,5 +204,5 @@ monitor.callstackTestSlowUs = "1000"
 EOV
 "$B/obj/vmx-obj" "$tmp/slow/slow.vmx" >/dev/null 2>&1
 "$V" --bottom-up --monitor-only --depth 1 "$tmp/slow" >"$tmp/slow.txt" 2>&1
-check "callstack-slow-path-bottom-up" awk 'NR == 3 && $4 == "mon:cs_slow_path" { f = 1 } END { exit !f }' "$tmp/slow.txt"
+check "callstack-slow-path-bottom-up" awk '!/^#/ && !n++ && $4 == "mon:cs_slow_path" { f = 1 } END { exit !f }' "$tmp/slow.txt"
 exit 0

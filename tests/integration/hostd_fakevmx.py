@@ -54,6 +54,11 @@ def set_key(key, value):
 
 
 cfg = read_cfg()
+# Like vmx, read the guest files the .vmx names, as the user hostd runs it as.
+for k in ("guest.firmware", "guest.kernel", "guest.initrd"):
+    if cfg.get(k):
+        with open(cfg[k] if cfg[k].startswith("/") else os.path.join(vmdir, cfg[k]), "rb") as f:
+            f.read(1)
 # Log rotation and line 1, as vmx does.
 log = os.path.join(vmdir, "vmx.log")
 for i in range(5, -1, -1):
@@ -209,5 +214,5 @@ while exit_code[0] is None:
             except OSError:
                 break
 os.unlink(sockpath)
-logf.write("exit %d\n" % exit_code[0])
+logf.write("vm stopped: result 0, exit status %d\n" % exit_code[0])
 sys.exit(exit_code[0])

@@ -15,6 +15,8 @@ ROPW=secret-ro
 export VMX3_PASSWORD=$PW VMX3_USER=root
 
 T=$(mktemp -d /tmp/vmx3-hostd.XXXXXX)
+# vmx runs as an unprivileged user (hostd.vmxUser) that must reach the datastore.
+chmod 755 "$T"
 HOSTD_PID=
 
 # Fake vmx binaries (tests/integration/hostd_fakevmx.py under the three names).

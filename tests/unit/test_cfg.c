@@ -95,6 +95,59 @@ static void test_typed_getters(void **state)
 	cfg_free(c);
 }
 
+/* Numbers are decimal digits only: no octal, hex, sign, spaces or junk; overflow is refused. */
+static void test_numbers_strict_decimal(void **state)
+{
+	struct cfg *c = parse_ok("memSize = \"0200\"\nhex = \"0x10\"\nneg = \"-5\"\nplus = \"+5\"\n"
+				 "sp = \" 64\"\ntrail = \"64 \"\nempty = \"\"\n"
+				 "huge = \"18446744073709551616\"\nmax = \"18446744073709551615\"\n"
+				 "junk = \"64\t\"\nzero = \"0\"\n");
+	struct verr e = { "" };
+	uint64_t v = 0;
+
+	assert_int_equal(cfg_get_u64(c, "memSize", 512, 16, 262144, &v, &e), 0);
+	assert_int_equal(v, 200);
+	static const struct { const char *key; unsigned line; } bad[] = {
+		{ "hex", 2 }, { "neg", 3 }, { "plus", 4 }, { "sp", 5 }, { "trail", 6 },
+		{ "empty", 7 }, { "junk", 10 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[64];
+		v = 7;
+		e.msg[0] = 0;
+		assert_int_equal(cfg_get_u64(c, bad[i].key, 1, 0, 1000, &v, &e), -EINVAL);
+		snprintf(want, sizeof(want), "t.vmx:%u: key '%s'", bad[i].line, bad[i].key);
+		if (!strstr(e.msg, want) || !strstr(e.msg, "not a number"))
+			fail_msg("%s: error \"%s\" lacks \"%s\"", bad[i].key, e.msg, want);
+	}
+	/* The tab shows as an escape, so the message stays on one line. */
+	assert_non_null(strstr(e.msg, "64\\x09"));
+	assert_int_equal(cfg_get_u64(c, "huge", 0, 0, UINT64_MAX, &v, &e), -ERANGE);
+	assert_non_null(strstr(e.msg, "t.vmx:8: key 'huge'"));
+	assert_non_null(strstr(e.msg, "too large"));
+	assert_int_equal(cfg_get_u64(c, "max", 0, 0, UINT64_MAX, &v, &e), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(cfg_get_u64(c, "zero", 5, 1, 10, &v, &e), -ERANGE);
+	assert_non_null(strstr(e.msg, "t.vmx:11: key 'zero': 0 is out of range (1..10)"));
+	cfg_free(c);
+
+	assert_int_equal(cfg_parse_u64("0200", &v), 0);
+	assert_int_equal(v, 200);
+	assert_int_equal(cfg_parse_u64("64\x01", &v), -EINVAL);
+	assert_int_equal(cfg_parse_u64("-5", &v), -EINVAL);
+	assert_int_equal(cfg_parse_u64("99999999999999999999", &v), -ERANGE);
+	assert_int_equal(cfg_parse_duration("010m", &v), 0);
+	assert_int_equal(v, 600);
+	assert_int_equal(cfg_parse_duration("99999999999999999999s", &v), -ERANGE);
+	assert_int_equal(cfg_parse_duration("-1s", &v), -EINVAL);
+}
+
+/* A control byte in a value never gets as far as a number getter: the parser names it. */
+static void test_control_byte_refused(void **state)
+{
+	expect_error("a = \"1\"\nmemSize = \"64\x01\"\n", "bad.vmx:2: key 'memSize': control character");
+}
+
 static const char *original =
 	"# my VM\r\n"
 	"  .encoding = \"UTF-8\"   # odd spacing kept\n"
@@ -214,6 +267,8 @@ int main(void)
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_errors_name_file_line_key),
 		cmocka_unit_test(test_typed_getters),
+		cmocka_unit_test(test_numbers_strict_decimal),
+		cmocka_unit_test(test_control_byte_refused),
 		cmocka_unit_test(test_rewrite_keeps_other_bytes),
 		cmocka_unit_test(test_unchanged_roundtrip),
 		cmocka_unit_test(test_save_atomic),

@@ -193,18 +193,30 @@ static void test_page_corruption_detected(void **s)
 	struct guest_ram ram, ram2;
 	struct ckpt_reader *r;
 	struct verr e = { "" };
+	struct ckpt_verify_info vi;
+	char msg[sizeof(e.msg)];
 	write_ckpt(&ram);
 	ram_destroy(&ram);
 	/* The first stored page is at the first 4 KiB boundary after the sections. */
 	assert_int_equal(ckpt_reader_open(&r, path, &e), 0);
 	ckpt_reader_close(r);
+	assert_int_equal(ckpt_verify(path, &vi, &e), 0);
+	assert_true(vi.pages_verified > 0);
+	assert_true(vi.ram_size == RAM_SIZE);
 	flip_byte(4096 + 5);
+	/* Opening checks sections only: pages are checked as they are loaded... */
 	assert_int_equal(ckpt_reader_open(&r, path, &e), 0);
 	assert_int_equal(ram_create(&ram2, RAM_DEFAULT_BASE, RAM_SIZE, &e), 0);
 	assert_int_equal(ckpt_load_memory(r, ram2.host, RAM_SIZE, false, &e), -EINVAL);
-	assert_non_null(strstr(e.msg, "section \"memory\": page 0: checksum mismatch"));
+	if (!strstr(e.msg, "section \"memory\": page ") ||
+	    !strstr(e.msg, "file offset 0x1000): checksum mismatch"))
+		fail_msg("unexpected: %s", e.msg);
+	snprintf(msg, sizeof(msg), "%s", e.msg);
 	ckpt_reader_close(r);
 	ram_destroy(&ram2);
+	/* ...or all at once by ckpt_verify, with the same message. */
+	assert_int_equal(ckpt_verify(path, &vi, &e), -EINVAL);
+	assert_string_equal(e.msg, msg);
 }
 
 static void test_cancel_and_failure_leave_old_file(void **s)

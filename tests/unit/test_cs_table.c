@@ -180,6 +180,178 @@ static void test_walk_host(void **state)
 	assert_int_equal(cs_walk_host(1, (uint64_t)(uintptr_t)&stack[4], lo, hi, out, 2), 2);
 }
 
+/* A fake guest stack: 64 words at GSTACK (an Sv39 kernel address). */
+#define GSTACK 0xffffffc600004000ull
+struct gmem { uint64_t w[64]; };
+static bool gpeek(const void *ctx, uint64_t va, void *buf, unsigned len)
+{
+	const struct gmem *m = ctx;
+	if (va < GSTACK || va + len > GSTACK + sizeof(m->w))
+		return false;
+	memcpy(buf, (const char *)m->w + (va - GSTACK), len);
+	return true;
+}
+#define GFP(i) (GSTACK + 8 * (i))   /* fp whose record is w[i-2] (fp), w[i-1] (ra) */
+
+static void test_walk_guest(void **state)
+{
+	struct gmem m = { 0 };
+	uint64_t out[16];
+	uint8_t stop = 0xff;
+	const uint64_t K = 0xffffffff80001000ull;
+	(void)state;
+	/* Two good records, then one whose "ra" is instruction bytes: never a frame. */
+	m.w[8] = GFP(20); m.w[9] = K + 0x10;
+	m.w[18] = GFP(30); m.w[19] = K + 0x20;
+	m.w[28] = 0x8082014145016402ull; m.w[29] = 0x43a080e7ff60c097ull;
+	unsigned n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[0], K + 4);
+	assert_int_equal(out[2], K + 0x20);
+	assert_int_equal(stop, CS_GSTOP_NONCANON);
+	/* A kernel chain does not return to user code. */
+	m.w[29] = 0x10636;
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 3);
+	assert_int_equal(stop, CS_GSTOP_OTHER_HALF);
+	/* fp 0 ends the chain after its return address; fp going down stops it. */
+	m.w[29] = K + 0x30; m.w[28] = 0;
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 4);
+	assert_int_equal(stop, CS_GSTOP_END);
+	m.w[28] = GFP(12);
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 4);
+	assert_int_equal(stop, CS_GSTOP_FP_ORDER);
+	/* A step far beyond any stack frame (a function pointer in s0). */
+	m.w[28] = K + 0x100;
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 4);
+	assert_int_equal(stop, CS_GSTOP_FP_RANGE);
+	/* Off the mapped stack, below sp, and capped. */
+	m.w[28] = GFP(70);
+	n = cs_walk_guest(gpeek, &m, 39, K + 4, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(stop, CS_GSTOP_UNMAPPED);
+	assert_int_equal(cs_walk_guest(gpeek, &m, 39, K, GFP(10), GFP(12), 0, out, 16, &stop), 1);
+	assert_int_equal(stop, CS_GSTOP_FP_RANGE);
+	assert_int_equal(cs_walk_guest(gpeek, &m, 39, K, GFP(10), GFP(4), 0, out, 2, &stop), 2);
+	assert_int_equal(stop, CS_GSTOP_DEPTH);
+	/* Bare translation: physical addresses below 2^56 only. */
+	m.w[9] = 0x80000010;
+	m.w[19] = 0x80000020;
+	m.w[29] = 0x0100000080000000ull;
+	m.w[28] = 0;
+	n = cs_walk_guest(gpeek, &m, 0, 0x80000004, GFP(10), GFP(4), 0, out, 16, &stop);
+	assert_int_equal(n, 3);
+	assert_int_equal(stop, CS_GSTOP_NONCANON);
+}
+
+static void test_trim_guest(void **state)
+{
+	char path[] = "/tmp/test_cs_trimXXXXXX";
+	struct cs_symtab *t;
+	struct verr e;
+	int fd = mkstemp(path);
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "ffffffff80001000 T alpha\n"
+			 "ffffffff80001100 T ret_from_fork_kernel\n"
+			 "ffffffff80001200 T beta\n");
+	assert_int_equal(cs_symtab_load(&t, path, &e), 0);
+	uint64_t f[5] = { 0xffffffff80001010ull, 0xffffffff80001020ull, 0xffffffff80001104ull,
+			  0xffffffff80001210ull, 0x43a0 };
+	uint8_t stop = CS_GSTOP_END;
+	/* Everything outer than the marker frame goes. */
+	assert_int_equal(cs_trim_guest(t, false, f, 5, &stop), 3);
+	assert_int_equal(stop, CS_GSTOP_MARKER);
+	/* Under translation, outside the table's range (a module) is not judged. */
+	f[2] = 0xffffffff80004000ull;
+	stop = CS_GSTOP_END;
+	assert_int_equal(cs_trim_guest(t, false, f, 3, &stop), 3);
+	assert_int_equal(stop, CS_GSTOP_END);
+	/* User addresses under translation: not the kernel table's business. */
+	f[2] = 0x10636;
+	stop = CS_GSTOP_END;
+	assert_int_equal(cs_trim_guest(t, false, f, 3, &stop), 3);
+	assert_int_equal(stop, CS_GSTOP_END);
+	/* Bare translation (M-mode): outside the table is unknown code. */
+	assert_int_equal(cs_trim_guest(t, true, f, 3, &stop), 2);
+	assert_int_equal(stop, CS_GSTOP_UNKNOWN_CODE);
+	cs_symtab_free(t);
+	unlink(path);
+}
+
+/* True when some line of the file contains needle. */
+static bool profile_has(const char *path, const char *needle)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static void test_user_symbols(void **state)
+{
+	char dir[] = "/tmp/test_cs_userXXXXXX", path[256], map[300], umap[300];
+	struct cs_table *t;
+	struct cs_symtab *kern, *user;
+	struct cs_sample s;
+	struct verr e;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.txt", dir);
+	snprintf(map, sizeof(map), "%s/System.map", dir);
+	snprintf(umap, sizeof(umap), "%s/hello.map", dir);
+	write_file(map, "ffffffff80001000 T kfunc\n");
+	write_file(umap, "0000000000010000 T main\n0000000000010100 T helper\n");
+	assert_int_equal(cs_symtab_load(&kern, map, &e), 0);
+	assert_int_equal(cs_symtab_load(&user, umap, &e), 0);
+	assert_int_equal(cs_table_create(&t, 1 << 20, 1), 0);
+	/* The same user addresses in two address spaces, and a kernel sample. */
+	for (unsigned as = 0xa; as <= 0xb; as++) {
+		sample(&s, 1, 2);
+		s.priv = 0;
+		s.as = as;
+		s.guest[0] = 0x10104;
+		s.guest[1] = 0x10010;
+		cs_table_add(t, &s, 0);
+	}
+	sample(&s, 2, 1);
+	s.guest[0] = 0xffffffff80001010ull;
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_table_entries(t), 3);
+	uint64_t as[2] = { 0xa, 0xb };
+	uint32_t match[2] = { 3, 0 }, mismatch[2] = { 0, 2 };
+	struct cs_user u = { user, "hello", umap, 2, as, match, mismatch };
+	struct cs_meta m = { .buildtype = "obj", .hz = CS_HZ, .user = &u };
+	assert_int_equal(cs_write_profile(path, t, &m, NULL, kern, &e), 0);
+	/* Recognised: the program's names; not: [user] and the address; kernel: kept. */
+	assert_true(profile_has(path, " g 1 10104 hello:helper 10100 "));
+	assert_true(profile_has(path, " g 0 10010 hello:main 10000 "));
+	assert_true(profile_has(path, " g 1 10104 [user]+0x10104 10104 -"));
+	assert_true(profile_has(path, " g 1 ffffffff80001010 kfunc ffffffff80001000 "));
+	assert_true(profile_has(path, "guest_user_as a hello 3 0\n"));
+	assert_true(profile_has(path, "guest_user_as b - 0 2\n"));
+	/* Without a user table every user frame is [user]: never the kernel's names. */
+	m.user = NULL;
+	assert_int_equal(cs_write_profile(path, t, &m, NULL, user, &e), 0);
+	assert_true(profile_has(path, " g 1 10104 [user]+0x10104 10104 -"));
+	assert_false(profile_has(path, "helper"));
+	unlink(path);
+	unlink(map);
+	unlink(umap);
+	rmdir(dir);
+	cs_symtab_free(kern);
+	cs_symtab_free(user);
+	cs_table_free(t);
+}
+
 static uint64_t fake_time(void *ctx) { (void)ctx; return 0; }
 
 static void test_peek_sv39(void **state)
@@ -445,6 +617,9 @@ int main(void)
 		cmocka_unit_test(test_table_merge_and_cap),
 		cmocka_unit_test(test_gcode_words),
 		cmocka_unit_test(test_walk_host),
+		cmocka_unit_test(test_walk_guest),
+		cmocka_unit_test(test_trim_guest),
+		cmocka_unit_test(test_user_symbols),
 		cmocka_unit_test(test_peek_sv39),
 		cmocka_unit_test(test_write_profile),
 		cmocka_unit_test(test_sampling_end_to_end),
