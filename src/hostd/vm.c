@@ -351,9 +351,12 @@ static bool vm_successor(struct hvm *vm, int status)
 
 	if (!handed && !vm->ho_pid && status >= 0)
 		return false;
-	/* Up to a second: the successor binds vmx.ctl right after it says "running". */
-	for (int i = 0; i < 50 && p <= 0; i++) {
-		if (vmctl_call(vm->dir, "hello", NULL, 500, &hello, NULL) == 0) {
+	/*
+	 * The successor binds vmx.ctl right after it says "running", before the
+	 * old vmx even exits; a few tries cover a loaded host (the lock is held).
+	 */
+	for (int i = 0; i < 25 && p <= 0; i++) {
+		if (vmctl_call(vm->dir, "hello", NULL, 200, &hello, NULL) == 0) {
 			pid_t q = (pid_t)json_integer_value(json_object_get(hello, "pid"));
 			if (q > 0 && q != old && kill(q, 0) == 0)
 				p = q;
