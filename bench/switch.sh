@@ -55,7 +55,7 @@ ln -s "$BD/beta/vmx-debug" "$work/bin/vmx-debug"
 ln -s "$BD/stats/vmx-stats" "$work/bin/vmx-stats"
 export VMX3_PASSWORD=bench VMX3_USER=root VMX3_SERVER="unix:$work/state/hostd.sock"
 "$HOST/hostd" --state "$work/state" useradd root admin >/dev/null 2>&1 </dev/null
-"$HOST/hostd" --state "$work/state" --port 0 --datastore "ds=$work/ds" --vmx-dir "$work/bin" \
+"$HOST/hostd" --state "$work/state" --port 0 --datastore "ds=$work/ds" --vmx-dir "$work/bin" --images "$G" \
 	>"$work/hostd.out" 2>&1 &
 HPID=$!
 for _ in $(seq 100); do [ -S "$work/state/hostd.sock" ] && break; sleep 0.1; done

@@ -20,7 +20,7 @@ mkdir -p "$T/bin"
 link() { ln -sfn "$(realpath "$B/$1")" "$T/bin/$2"; }
 link release/vmx vmx; link beta/vmx-debug vmx-debug; link stats/vmx-stats vmx-stats
 add_users
-start_hostd --vmx-dir "$T/bin" || exit 1
+start_hostd --vmx-dir "$T/bin" --images "$G" || exit 1
 TOKEN=$(login root "$PW")
 
 d="$T/ds1/v"; mkdir -p "$d"
@@ -36,6 +36,8 @@ disk0.fileName = "disk.img"
 serial0.fileName = "v.serial"
 VMX
 V=$("$HOST/vmx3-cmd" --json register "[ds1] v/v.vmx" | jget "j['id']")
+check registered test -n "$V"
+[ -n "$V" ] || exit 1
 
 counter() { sed -n 's/^VMX3 counter n=\([0-9]*\) .*/\1/p' "$d/v.serial" 2>/dev/null | tail -1; }
 counting_on() { local n; n=$(counter); wait_until 60 above $((${n:-0} + 5)); }
@@ -90,7 +92,7 @@ after_all suspend-debug debug beta/vmx-debug
 
 # --- fallback: admission control cannot hold two processes -------------------------
 stop_hostd TERM
-start_hostd --vmx-dir "$T/bin" --mem-capacity 430 || exit 1
+start_hostd --vmx-dir "$T/bin" --images "$G" --mem-capacity 430 || exit 1
 TOKEN=$(login root "$PW")
 out=$(api PUT "/vms/$V/buildType" '{"buildType":"default","wait":true}' "$TOKEN")
 check admit-fallback-success grep -q '"state":"success"' <<<"$out"
@@ -98,7 +100,7 @@ check admit-fallback-method test "$(jget "j['result']['method']" <<<"$out")" = s
 check admit-fallback-reason grep -q 'admission control cannot hold two vmx processes' <<<"$(jget "j['result']['fallbackReason']" <<<"$out")"
 after_all admit-fallback default release/vmx
 stop_hostd TERM
-start_hostd --vmx-dir "$T/bin" || exit 1
+start_hostd --vmx-dir "$T/bin" --images "$G" || exit 1
 TOKEN=$(login root "$PW")
 
 # --- fallback: the new binary reads only older device sections -----------------------
@@ -164,7 +166,7 @@ out=$(api PUT "/vms/$V/buildType" '{"buildType":"debug"}' "$TOKEN")
 check kill-hostd-paused wait_until 60 pause_reached restored
 stop_hostd KILL
 sed -i "s/test pause at restored/test pause (done) at restored/" "$d"/vmx*.log
-start_hostd --vmx-dir "$T/bin" || exit 1
+start_hostd --vmx-dir "$T/bin" --images "$G" || exit 1
 TOKEN=$(login root "$PW")
 sed -i '/monitor.debugTestHandoverPause/d' "$d/v.vmx"
 debug_runs() { idle && exe_is opt/vmx-opt; }
