@@ -58,17 +58,23 @@ struct req {
 	char user[64];
 	enum role role;
 	const char *token;
+	char *text;        /* a non-JSON reply (malloc'd), sent instead of the JSON one */
+	const char *ctype; /* its Content-Type */
 };
 
 typedef int (*route_fn)(struct req *r, json_t **out);
 
 struct route {
 	const char *method;
-	const char *pattern; /* below HOSTD_API_PREFIX */
+	const char *pattern; /* below HOSTD_API_PREFIX, or the whole path when root */
 	enum role need;
 	route_fn fn;
 	const char *help;
+	bool root; /* outside the prefix: /metrics, where Prometheus looks by default */
 };
+
+/* The Prometheus text exposition format, version 0.0.4. */
+#define API_PROM_CTYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct upload {
 	char *buf;
@@ -524,6 +530,40 @@ static int h_user_del(struct req *r, json_t **out)
 	return 200;
 }
 
+static int h_vm_stats(struct req *r, json_t **out)
+{
+	const char *fmt = query(r, "format");
+	const char *acc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
+	struct verr e = { "" };
+	int id = parse_id(r->arg[0]), status, rc;
+	bool prom;
+
+	if (fmt && strcmp(fmt, "json") && strcmp(fmt, "prom") && strcmp(fmt, "prometheus"))
+		return api_err(out, 400, "invalidArgument", "format",
+			       "format: must be json or prom (Prometheus text)");
+	/* ?format= wins; otherwise a scraper's Accept: text/plain asks for the exposition. */
+	prom = fmt ? strcmp(fmt, "json") != 0 : acc && strstr(acc, "text/plain");
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	rc = stats_api_vm(id, prom, out, &r->text, &status, &e);
+	if (rc < 0)
+		return api_verr(out, status, rc, &e);
+	if (prom)
+		r->ctype = API_PROM_CTYPE;
+	return 200;
+}
+
+static int h_metrics(struct req *r, json_t **out)
+{
+	struct verr e = { "" };
+	int rc = stats_api_metrics(&r->text, &e);
+
+	if (rc < 0)
+		return api_verr(out, 500, rc, &e);
+	r->ctype = API_PROM_CTYPE;
+	return 200;
+}
+
 static const struct route api_routes[] = {
 	{ "GET", "", ROLE_NONE, h_index, "API version and this route table" },
 	{ "POST", "/session", ROLE_NONE, h_login, "log in: {username, password} -> {token}" },
@@ -535,6 +575,8 @@ static const struct route api_routes[] = {
 	{ "DELETE", "/vms/{id}", ROLE_ADMIN, h_vm_del, "unregister a VM that is not running" },
 	{ "POST", "/vms/{id}/power", ROLE_ADMIN, h_vm_power, "{op: on|off|hardOff|reset|suspend|resume[, wait]} -> task" },
 	{ "GET", "/vms/{id}/buildType", ROLE_READONLY, h_bt_get, "build type and pending revert" },
+	{ "GET", "/vms/{id}/stats", ROLE_READONLY, h_vm_stats, "live stats of a running stats-build VM (?format=json|prom)" },
+	{ "GET", "/metrics", ROLE_READONLY, h_metrics, "Prometheus: every running stats VM (vm label) and hostd", true },
 	{ "PUT", "/vms/{id}/buildType", ROLE_ADMIN, h_bt_put, "{buildType[, revertAfter][, wait]} -> task" },
 	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=, at most 1000)" },
 	{ "GET", "/tasks/{id}", ROLE_READONLY, h_task, "one task: state, progress, phases, result" },
@@ -550,7 +592,8 @@ static int h_index(struct req *r, json_t **out)
 
 	for (size_t i = 0; i < VMX_ARRAY_SIZE(api_routes); i++)
 		json_array_append_new(routes, json_pack("{s:s, s:s+, s:s, s:s}", "method",
-					api_routes[i].method, "path", HOSTD_API_PREFIX,
+					api_routes[i].method, "path",
+					api_routes[i].root ? "" : HOSTD_API_PREFIX,
 					api_routes[i].pattern, "role", role_name(api_routes[i].need),
 					"what", api_routes[i].help));
 	*out = json_pack("{s:s, s:i, s:o}", "product", "vmx3 hostd", "apiVersion", 1, "routes", routes);
@@ -620,6 +663,25 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *b
 	return ret;
 }
 
+/* Sends text (malloc'd, freed here) as the body. */
+static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *text,
+				 const char *ctype)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", ctype ? ctype : "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_size, void **con_cls)
@@ -670,20 +732,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (up->too_big)
 		return send_json(conn, 413, json_pack("{s:{s:s, s:s}}", "error", "code", "tooLarge",
 						      "message", "request body larger than 1 MiB"));
-	if (strncmp(url, HOSTD_API_PREFIX, strlen(HOSTD_API_PREFIX)) != 0) {
-		api_err(&out, 404, "notFound", NULL, "no such path %s (the API lives under %s)", url,
-			HOSTD_API_PREFIX);
-		return send_json(conn, 404, out);
-	}
+	const char *sub = strncmp(url, HOSTD_API_PREFIX, strlen(HOSTD_API_PREFIX)) ? NULL :
+			  url + strlen(HOSTD_API_PREFIX);
 	for (size_t i = 0; i < VMX_ARRAY_SIZE(api_routes); i++) {
-		if (!api_route_match(api_routes[i].pattern, url + strlen(HOSTD_API_PREFIX), store,
-				 sizeof(store), r.arg))
+		const char *p = api_routes[i].root ? url : sub;
+		if (!p || !api_route_match(api_routes[i].pattern, p, store, sizeof(store), r.arg))
 			continue;
 		path_known = true;
 		if (!strcmp(api_routes[i].method, method)) {
 			rt = &api_routes[i];
 			break;
 		}
+	}
+	if (!rt && !sub && !path_known) {
+		api_err(&out, 404, "notFound", NULL, "no such path %s (the API lives under %s)", url,
+			HOSTD_API_PREFIX);
+		return send_json(conn, 404, out);
 	}
 	if (!rt) {
 		status = path_known ? 405 : 404;
@@ -720,6 +784,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		status = rt->fn(&r, &out);
 	}
 	json_decref(r.body);
+	if (r.text) {
+		json_decref(out);
+		return send_text(conn, status, r.text, r.ctype);
+	}
 	return send_json(conn, status, out ? out : json_object());
 }
 
