@@ -66,11 +66,10 @@ typedef int (*route_fn)(struct req *r, json_t **out);
 
 struct route {
 	const char *method;
-	const char *pattern; /* below HOSTD_API_PREFIX, or the whole path when root */
+	const char *pattern; /* below HOSTD_API_PREFIX (root_routes: the whole path) */
 	enum role need;
 	route_fn fn;
 	const char *help;
-	bool root; /* outside the prefix: /metrics, where Prometheus looks by default */
 };
 
 /* The Prometheus text exposition format, version 0.0.4. */
@@ -576,7 +575,6 @@ static const struct route api_routes[] = {
 	{ "POST", "/vms/{id}/power", ROLE_ADMIN, h_vm_power, "{op: on|off|hardOff|reset|suspend|resume[, wait]} -> task" },
 	{ "GET", "/vms/{id}/buildType", ROLE_READONLY, h_bt_get, "build type and pending revert" },
 	{ "GET", "/vms/{id}/stats", ROLE_READONLY, h_vm_stats, "live stats of a running stats-build VM (?format=json|prom)" },
-	{ "GET", "/metrics", ROLE_READONLY, h_metrics, "Prometheus: every running stats VM (vm label) and hostd", true },
 	{ "PUT", "/vms/{id}/buildType", ROLE_ADMIN, h_bt_put, "{buildType[, revertAfter][, wait]} -> task" },
 	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=, at most 1000)" },
 	{ "GET", "/tasks/{id}", ROLE_READONLY, h_task, "one task: state, progress, phases, result" },
@@ -586,16 +584,25 @@ static const struct route api_routes[] = {
 	{ "DELETE", "/users/{name}", ROLE_ADMIN, h_user_del, "remove a user" },
 };
 
+/* Outside HOSTD_API_PREFIX: /metrics is where Prometheus scrapes by default. */
+static const struct route root_routes[] = {
+	{ "GET", "/metrics", ROLE_READONLY, h_metrics, "Prometheus: every running stats VM (vm label) and hostd" },
+};
+
 static int h_index(struct req *r, json_t **out)
 {
 	json_t *routes = json_array();
 
 	for (size_t i = 0; i < VMX_ARRAY_SIZE(api_routes); i++)
 		json_array_append_new(routes, json_pack("{s:s, s:s+, s:s, s:s}", "method",
-					api_routes[i].method, "path",
-					api_routes[i].root ? "" : HOSTD_API_PREFIX,
+					api_routes[i].method, "path", HOSTD_API_PREFIX,
 					api_routes[i].pattern, "role", role_name(api_routes[i].need),
 					"what", api_routes[i].help));
+	for (size_t i = 0; i < VMX_ARRAY_SIZE(root_routes); i++)
+		json_array_append_new(routes, json_pack("{s:s, s:s, s:s, s:s}", "method",
+					root_routes[i].method, "path", root_routes[i].pattern,
+					"role", role_name(root_routes[i].need), "what",
+					root_routes[i].help));
 	*out = json_pack("{s:s, s:i, s:o}", "product", "vmx3 hostd", "apiVersion", 1, "routes", routes);
 	return 200;
 }
@@ -734,14 +741,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 						      "message", "request body larger than 1 MiB"));
 	const char *sub = strncmp(url, HOSTD_API_PREFIX, strlen(HOSTD_API_PREFIX)) ? NULL :
 			  url + strlen(HOSTD_API_PREFIX);
-	for (size_t i = 0; i < VMX_ARRAY_SIZE(api_routes); i++) {
-		const char *p = api_routes[i].root ? url : sub;
-		if (!p || !api_route_match(api_routes[i].pattern, p, store, sizeof(store), r.arg))
-			continue;
-		path_known = true;
-		if (!strcmp(api_routes[i].method, method)) {
-			rt = &api_routes[i];
-			break;
+	for (int t = 0; t < 2 && !rt; t++) {
+		const struct route *tab = t ? root_routes : api_routes;
+		size_t n = t ? VMX_ARRAY_SIZE(root_routes) : VMX_ARRAY_SIZE(api_routes);
+		const char *p = t ? url : sub;
+		for (size_t i = 0; p && i < n; i++) {
+			if (!api_route_match(tab[i].pattern, p, store, sizeof(store), r.arg))
+				continue;
+			path_known = true;
+			if (!strcmp(tab[i].method, method)) {
+				rt = &tab[i];
+				break;
+			}
 		}
 	}
 	if (!rt && !sub && !path_known) {
