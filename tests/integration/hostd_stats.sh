@@ -23,7 +23,9 @@ if ! make -s B="$B" "$B/isa/sec-idle.elf" "$B/host/vmx-getstats" "$B/host/vmx-ct
      "$B/host/vmx3-cmd" "$B/release/vmx" "$B/beta/vmx-debug" "$B/stats/vmx-stats" >/dev/null 2>&1; then
   bad hostd-stats-build; exit 1
 fi
-if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+# The Debian package's module: /usr/bin/python3 even when another python3 comes first in PATH.
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+if ! "$PY" -c 'import prometheus_client' 2>/dev/null; then
   bad hostd-stats-prom-parser "python3-prometheus-client missing (scripts/deps.sh)"; exit 1
 fi
 
@@ -104,7 +106,7 @@ api GET "/vms/$S1/stats?format=prom" "" "$TOKEN" >"$T/p-vm.prom"
 metrics "$TOKEN" >"$T/p-metrics.prom"
 check metrics-200 test "$(cat "$T/.mstatus")" = 200
 
-python3 - "$T" <<'PY'
+"$PY" - "$T" <<'PY'
 import sys
 from prometheus_client.parser import text_string_to_metric_families as parse
 T = sys.argv[1]
