@@ -274,6 +274,7 @@ static void merge_print(struct merge *m, FILE *out)
 static void hostd_metrics(FILE *f)
 {
 	static const char *const powers[] = { "poweredOn", "poweredOff", "suspended" };
+	static const char *const task_states[] = { "running", "success", "error" };
 	static const double bounds[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
 	unsigned npower[3] = { 0 }, nbt[BUILDTYPE_COUNT + 1] = { 0 };
 	uint64_t buckets[VMX_ARRAY_SIZE(bounds)] = { 0 }, count = 0;
@@ -304,14 +305,27 @@ static void hostd_metrics(FILE *f)
 
 	fputs("# HELP hostd_tasks_total Tasks recorded by hostd, by state.\n"
 	      "# TYPE hostd_tasks_total counter\n", f);
-	rows = db_query("SELECT state, COUNT(*) AS n FROM tasks GROUP BY state ORDER BY state", 0, NULL);
-	json_array_foreach(rows, i, row) {
-		const char *st = json_string_value(json_object_get(row, "state"));
-		json_t *n = json_object_get(row, "n");
-		fputs("hostd_tasks_total{state=\"", f);
-		put_label_value(f, st ? st : "");
-		fprintf(f, "\"} %lld\n", json_is_integer(n) ? (long long)json_integer_value(n) :
-				      atoll(json_string_value(n) ? json_string_value(n) : "0"));
+	/* The three states always, so a rate() sees a series before the first error. */
+	rows = db_query("SELECT state, COUNT(*) AS n FROM tasks GROUP BY state", 0, NULL);
+	for (unsigned q = 0; q <= VMX_ARRAY_SIZE(task_states); q++) {
+		long long cnt = 0;
+		json_array_foreach(rows, i, row) {
+			const char *st = json_string_value(json_object_get(row, "state"));
+			json_t *n = json_object_get(row, "n");
+			long long c = json_is_integer(n) ? (long long)json_integer_value(n) : 0;
+			unsigned k = 0;
+			while (k < VMX_ARRAY_SIZE(task_states) && (!st || strcmp(st, task_states[k])))
+				k++;
+			if (k == q && q < VMX_ARRAY_SIZE(task_states)) {
+				cnt = c;
+			} else if (k == q) { /* last pass: a state this hostd does not know, as it is */
+				fputs("hostd_tasks_total{state=\"", f);
+				put_label_value(f, st ? st : "");
+				fprintf(f, "\"} %lld\n", c);
+			}
+		}
+		if (q < VMX_ARRAY_SIZE(task_states))
+			fprintf(f, "hostd_tasks_total{state=\"%s\"} %lld\n", task_states[q], cnt);
 	}
 	json_decref(rows);
 

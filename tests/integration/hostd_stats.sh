@@ -49,7 +49,7 @@ mkvm() { # NAME BUILDTYPE
 S1=$(mkvm s1 stats); S2=$(mkvm s2 stats); D1=$(mkvm d1 default); O1=$(mkvm o1 stats)
 for v in "$S1" "$S2" "$D1"; do
   out=$(api POST "/vms/$v/power" '{"op":"on","wait":true}' "$TOKEN")
-  check "power-on-$v" test "$(jget "j['state']" <<<"$out")" = success
+  check "power-on-$(vm_field "$v" name)" test "$(jget "j['state']" <<<"$out")" = success
 done
 
 # --- the per-VM route ---------------------------------------------------------------
@@ -179,7 +179,9 @@ result("metrics-vms-powered-on", val("hostd_vms", power_state="poweredOn") == [3
 result("metrics-vms-powered-off", val("hostd_vms", power_state="poweredOff") == [1.0])
 result("metrics-vms-by-build-type", val("hostd_vms_by_build_type", build_type="stats") == [3.0] and
        val("hostd_vms_by_build_type", build_type="default") == [1.0])
-result("metrics-tasks-by-state", sum(val("hostd_tasks_total", state="success")) >= 3)
+result("metrics-tasks-by-state", val("hostd_tasks_total", state="success") == [3.0] and
+       val("hostd_tasks_total", state="error") == [0.0] and
+       val("hostd_tasks_total", state="running") == [0.0], f"{val('hostd_tasks_total')}")
 result("metrics-vm-stats-up", val("hostd_vm_stats_up", vm="s1") == [1.0] and
        val("hostd_vm_stats_up", vm="s2") == [1.0])
 types = {f.name: f.type for f in fams}
