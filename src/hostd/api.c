@@ -540,8 +540,12 @@ static int h_vm_stats(struct req *r, json_t **out)
 	if (fmt && strcmp(fmt, "json") && strcmp(fmt, "prom") && strcmp(fmt, "prometheus"))
 		return api_err(out, 400, "invalidArgument", "format",
 			       "format: must be json or prom (Prometheus text)");
-	/* ?format= wins; otherwise a scraper's Accept: text/plain asks for the exposition. */
-	prom = fmt ? strcmp(fmt, "json") != 0 : acc && strstr(acc, "text/plain");
+	/*
+	 * ?format= wins; otherwise a scraper's Accept naming text/plain (and not
+	 * application/json, which a JSON client may list beside it) asks for the exposition.
+	 */
+	prom = fmt ? strcmp(fmt, "json") != 0 :
+		     acc && strstr(acc, "text/plain") && !strstr(acc, "application/json");
 	if (id < 0)
 		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
 	rc = stats_api_vm(id, prom, out, &r->text, &status, &e);
