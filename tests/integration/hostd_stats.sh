@@ -68,6 +68,10 @@ check vm-stats-prom-body grep -q '^vmx_kstat_invocations_total{kstat="GUEST",vcp
 curl -s --max-time 30 --unix-socket "$sock" -H "Authorization: Bearer $TOKEN" -H 'Accept: text/plain' \
   -o "$T/vm-accept.prom" "http://h/api/v1/vms/$S1/stats"
 check vm-stats-accept-text-plain grep -q '^# TYPE vmx_counter_total counter' "$T/vm-accept.prom"
+out=$(curl -s --max-time 30 --unix-socket "$sock" -H "Authorization: Bearer $TOKEN" \
+      -H 'Accept: application/json, text/plain' "http://h/api/v1/vms/$S1/stats")
+check vm-stats-accept-json-first test "$(jget "j['name']" <<<"$out")" = s1
+check index-lists-metrics test "$(api GET "" | jget "any(r['path'] == '/metrics' and r['role'] == 'read-only' for r in j['routes'])")" = True
 
 out=$(api GET "/vms/$D1/stats" "" "$TOKEN")
 check vm-stats-default-build-409 test "$(st)" = 409
