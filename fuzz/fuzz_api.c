@@ -18,8 +18,9 @@
  * operations fail inside their tasks instead of starting VMs.
  *
  * Properties: every request gets exactly one response, with a status in
- * 200..599 and a JSON object body; an error status carries error.code and
- * error.message strings.
+ * 200..599 and a JSON object body, or, for the Prometheus routes, a 200 with
+ * Content-Type text/plain and lines that are comments or samples; an error
+ * status carries error.code and error.message strings.
  *
  * Password hashing (argon2id, about 64 MiB and a large fraction of a second
  * per call) is replaced by a cheap stand-in, and usleep by a yield, when
@@ -67,11 +68,13 @@ struct MHD_Connection {
 	unsigned status;
 	char *body;
 	size_t body_len;
+	bool text; /* Content-Type text/plain */
 };
 
 struct MHD_Response {
 	char *buf;
 	size_t len;
+	bool text;
 };
 
 const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind,
@@ -87,6 +90,22 @@ const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_Value
 				return c->av[i];
 	}
 	return NULL;
+}
+
+/* api.c sums the request headers' sizes with it (hostd refuses headers over 32 KiB). */
+int MHD_get_connection_values(struct MHD_Connection *c, enum MHD_ValueKind kind,
+			      MHD_KeyValueIterator it, void *cls)
+{
+	int n = 0;
+
+	if (!(kind & MHD_HEADER_KIND))
+		return 0;
+	for (unsigned i = 0; i < c->nh; i++) {
+		n++;
+		if (it && it(cls, MHD_HEADER_KIND, c->hk[i], c->hv[i]) != MHD_YES)
+			break;
+	}
+	return n;
 }
 
 struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer,
@@ -106,6 +125,8 @@ struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer,
 
 enum MHD_Result MHD_add_response_header(struct MHD_Response *r, const char *h, const char *v)
 {
+	if (!strcasecmp(h, "Content-Type"))
+		r->text = !strncmp(v, "text/plain", 10);
 	return MHD_YES;
 }
 
@@ -114,6 +135,7 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status
 {
 	c->responses++;
 	c->status = status;
+	c->text = r->text;
 	free(c->body);
 	c->body = malloc(r->len + 1);
 	memcpy(c->body, r->buf, r->len + 1);
@@ -323,6 +345,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (c.responses != 1 || c.status < 200 || c.status > 599)
 		abort();
+	if (c.text) {
+		/* Prometheus text: only on success, and every line a comment or "name[{...}] value". */
+		if (c.status != 200 || !c.body_len || c.body[c.body_len - 1] != '\n' ||
+		    strlen(c.body) != c.body_len)
+			abort();
+		for (char *l = c.body; *l; l = strchr(l, '\n') + 1)
+			if (*l != '#' && (!strchr(l, ' ') || strchr(l, ' ') > strchr(l, '\n') ||
+					  !strchr("abcdefghijklmnopqrstuvwxyz_", *l)))
+				abort();
+		free(c.body);
+		free(in);
+		return 0;
+	}
 	json_error_t jerr;
 	json_t *resp = json_loadb(c.body, c.body_len, 0, &jerr);
 	if (!resp || !json_is_object(resp))

@@ -53,8 +53,9 @@ fuzz-smoke: $(FUZZ_BINS)
 .PHONY: check tests unit-tests fuzz fuzz-build fuzz-smoke guest-for-tests
 
 # Crafted bare-metal guests of the security tests (tests/security/guest/*.c,
-# same toolchain and harness as the ISA tests): $(B)/isa/sec-<name>.elf.
-$(B)/isa/sec-%.elf: tests/security/guest/%.c $(ISA_DEPS)
+# same toolchain and harness as the ISA tests): $(B)/security/<name>.elf, outside
+# $(B)/isa, whose every ELF tests/isa/run.sh runs to completion (these never end).
+$(B)/security/%.elf: tests/security/guest/%.c $(ISA_DEPS)
 	@mkdir -p $(@D)
 	@echo "  CC [isa] $<"
 	$(Q)$(ISA_CC) $(ISA_CFLAGS) -o $@ $(ISA_COMMON) $<

@@ -14,6 +14,7 @@ PKGS=(
 )
 PKGS+=(libncurses-dev)   # vmx-callstack interactive view
 PKGS+=(chromium)         # the test that the flame-graph HTML renders
+PKGS+=(python3-prometheus-client)  # hostd_stats.sh parses the Prometheus expositions
 PKGS+=(${VMX3_EXTRA_PKGS:-})
 
 missing=()

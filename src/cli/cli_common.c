@@ -114,6 +114,9 @@ long cli_request(struct cli_conn *c, const char *method, const char *path, json_
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 		*reply = b.p ? json_loads(b.p, 0, NULL) : NULL;
+		/* A successful non-JSON reply (Prometheus text) is handed over as {"text"}. */
+		if (!*reply && b.p && status >= 200 && status < 300)
+			*reply = json_pack("{s:s}", "text", b.p);
 		if (!*reply)
 			*reply = json_pack("{s:{s:s}}", "error", "message", "the server's reply is not JSON");
 	} else {

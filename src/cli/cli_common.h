@@ -18,7 +18,10 @@ struct cli_conn *cli_connect(const char *prog, const char *server);
 void cli_close(struct cli_conn *c);
 /* Logs in; password NULL = $VMX3_PASSWORD, else a prompt without echo. */
 int cli_login(struct cli_conn *c, const char *user, const char *password);
-/* One request; returns the HTTP status (or -1 when unreachable, message in *reply). */
+/*
+ * One request; returns the HTTP status (or -1 when unreachable, message in
+ * *reply).  A successful reply that is not JSON (Prometheus text) comes as {"text"}.
+ */
 long cli_request(struct cli_conn *c, const char *method, const char *path, json_t *body,
 		 json_t **reply);
 /* The message of an error reply ("error.message"), or a fallback. */

@@ -256,6 +256,104 @@ static int c_host(struct cli_conn *c, int argc, char **argv)
 	return done(st, r, 200, NULL);
 }
 
+/* A VM argument: an id as is, or a name looked up (it must match one VM). */
+static int vm_ref(struct cli_conn *c, const char *arg, char *id, size_t len)
+{
+	char q[600], enc[512];
+	json_t *r = NULL, *vms;
+	long st;
+
+	if (arg[0] && strspn(arg, "0123456789") == strlen(arg)) {
+		snprintf(id, len, "%s", arg);
+		return 0;
+	}
+	cli_urlencode(arg, enc, sizeof(enc));
+	snprintf(q, sizeof(q), "/vms?name=%s", enc);
+	st = cli_request(c, "GET", q, NULL, &r);
+	vms = json_object_get(r, "vms");
+	if (st != 200 || json_array_size(vms) != 1) {
+		if (st != 200)
+			fprintf(stderr, PROG ": %s\n", cli_errmsg(r));
+		else
+			fprintf(stderr, PROG ": %s VM named '%s'\n",
+				json_array_size(vms) ? "more than one" : "no", cli_esc(arg));
+		json_decref(r);
+		return -1;
+	}
+	snprintf(id, len, "%lld",
+		 (long long)json_integer_value(json_object_get(json_array_get(vms, 0), "id")));
+	json_decref(r);
+	return 0;
+}
+
+static void show_stats(json_t *r)
+{
+	json_t *e, *a, *tot = json_object_get(r, "samplesPerSlot");
+	long long hz = json_integer_value(json_object_get(r, "hz")), all = 0;
+	size_t i, s;
+
+	printf("VM %lld %s (build %s)\n", (long long)json_integer_value(json_object_get(r, "id")),
+	       cli_jstr(json_object_get(r, "name")), cli_jstr(json_object_get(r, "buildType")));
+	printf("\n%-40s %14s  per vCPU (0..7, other)\n", "Counter", "Total");
+	json_array_foreach(json_object_get(r, "counters"), i, e) {
+		printf("%-40s %14lld ", cli_jstr(json_object_get(e, "name")),
+		       (long long)json_integer_value(json_object_get(e, "total")));
+		json_array_foreach(json_object_get(e, "perSlot"), s, a)
+			if (json_integer_value(a))
+				printf(" %s=%lld", s == 8 ? "other" : (char[2]){ (char)('0' + s), 0 },
+				       (long long)json_integer_value(a));
+		printf("\n");
+	}
+	json_array_foreach(tot, s, a)
+		all += json_integer_value(a);
+	printf("\n%-32s %14s %10s %10s %7s\n", "Kstat", "Invocations", "Samples", "Est. s", "Share");
+	json_array_foreach(json_object_get(r, "kstats"), i, e) {
+		long long smp = json_integer_value(json_object_get(e, "samples"));
+		printf("%-32s %14lld %10lld %10.2f %6.1f%%\n", cli_jstr(json_object_get(e, "name")),
+		       (long long)json_integer_value(json_object_get(e, "invocations")), smp,
+		       hz ? (double)smp / (double)hz : 0.0, all ? 100.0 * (double)smp / (double)all : 0.0);
+	}
+}
+
+static void show_text(json_t *r)
+{
+	fputs(json_string_value(json_object_get(r, "text")) ?: "", stdout);
+}
+
+static int c_stats(struct cli_conn *c, int argc, char **argv)
+{
+	bool prom = false, json = g_json;
+	const char *vm = NULL;
+	char id[32], p[96];
+	json_t *r = NULL;
+	long st;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--prom"))
+			prom = true;
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] == '-' || vm) {
+			fprintf(stderr, PROG ": usage: " PROG " stats VM [--prom|--json]\n");
+			return 2;
+		} else
+			vm = argv[i];
+	}
+	if (!vm || (prom && json)) {
+		fprintf(stderr, PROG ": usage: " PROG " stats VM [--prom|--json]\n");
+		return 2;
+	}
+	if (vm_ref(c, vm, id, sizeof(id)) < 0)
+		return 1;
+	snprintf(p, sizeof(p), "/vms/%s/stats%s", id, prom ? "?format=prom" : "");
+	st = cli_request(c, "GET", p, NULL, &r);
+	if (json && st == 200) {
+		g_json = true;
+		return done(st, r, 200, NULL);
+	}
+	return done(st, r, 200, prom ? show_text : show_stats);
+}
+
 static const struct cmd cmds[] = {
 	{ "list", "", 0, 0, c_list, "registered VMs (Vmid, Name, File, Power state, Build type)" },
 	{ "get", "VMID", 1, 1, c_get, "one VM as JSON" },
@@ -268,6 +366,7 @@ static const struct cmd cmds[] = {
 	{ "users", "", 0, 0, c_users, "users and roles (admin)" },
 	{ "useradd", "NAME admin|read-only", 2, 2, c_useradd, "add a user; password from $VMX3_NEW_PASSWORD" },
 	{ "userdel", "NAME", 1, 1, c_userdel, "remove a user" },
+	{ "stats", "VM [--prom|--json]", 1, 2, c_stats, "live stats of a running stats-build VM (name or id)" },
 	{ "host", "", 0, 0, c_host, "host information: capacity, datastores, binaries" },
 };
 

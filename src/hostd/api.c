@@ -58,17 +58,22 @@ struct req {
 	char user[64];
 	enum role role;
 	const char *token;
+	char *text;        /* a non-JSON reply (malloc'd), sent instead of the JSON one */
+	const char *ctype; /* its Content-Type */
 };
 
 typedef int (*route_fn)(struct req *r, json_t **out);
 
 struct route {
 	const char *method;
-	const char *pattern; /* below HOSTD_API_PREFIX */
+	const char *pattern; /* below HOSTD_API_PREFIX (root_routes: the whole path) */
 	enum role need;
 	route_fn fn;
 	const char *help;
 };
+
+/* The Prometheus text exposition format, version 0.0.4. */
+#define API_PROM_CTYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct upload {
 	char *buf;
@@ -530,6 +535,44 @@ static int h_user_del(struct req *r, json_t **out)
 	return 200;
 }
 
+static int h_vm_stats(struct req *r, json_t **out)
+{
+	const char *fmt = query(r, "format");
+	const char *acc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
+	struct verr e = { "" };
+	int id = parse_id(r->arg[0]), status, rc;
+	bool prom;
+
+	if (fmt && strcmp(fmt, "json") && strcmp(fmt, "prom") && strcmp(fmt, "prometheus"))
+		return api_err(out, 400, "invalidArgument", "format",
+			       "format: must be json or prom (Prometheus text)");
+	/*
+	 * ?format= wins; otherwise a scraper's Accept naming text/plain (and not
+	 * application/json, which a JSON client may list beside it) asks for the exposition.
+	 */
+	prom = fmt ? strcmp(fmt, "json") != 0 :
+		     acc && strstr(acc, "text/plain") && !strstr(acc, "application/json");
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	rc = stats_api_vm(id, prom, out, &r->text, &status, &e);
+	if (rc < 0)
+		return api_verr(out, status, rc, &e);
+	if (prom)
+		r->ctype = API_PROM_CTYPE;
+	return 200;
+}
+
+static int h_metrics(struct req *r, json_t **out)
+{
+	struct verr e = { "" };
+	int rc = stats_api_metrics(&r->text, &e);
+
+	if (rc < 0)
+		return api_verr(out, 500, rc, &e);
+	r->ctype = API_PROM_CTYPE;
+	return 200;
+}
+
 static const struct route api_routes[] = {
 	{ "GET", "", ROLE_NONE, h_index, "API version and this route table" },
 	{ "POST", "/session", ROLE_NONE, h_login, "log in: {username, password} -> {token}" },
@@ -541,6 +584,7 @@ static const struct route api_routes[] = {
 	{ "DELETE", "/vms/{id}", ROLE_ADMIN, h_vm_del, "unregister a VM that is not running" },
 	{ "POST", "/vms/{id}/power", ROLE_ADMIN, h_vm_power, "{op: on|off|hardOff|reset|suspend|resume[, wait]} -> task" },
 	{ "GET", "/vms/{id}/buildType", ROLE_READONLY, h_bt_get, "build type and pending revert" },
+	{ "GET", "/vms/{id}/stats", ROLE_READONLY, h_vm_stats, "live stats of a running stats-build VM (?format=json|prom)" },
 	{ "PUT", "/vms/{id}/buildType", ROLE_ADMIN, h_bt_put, "{buildType[, revertAfter][, method: fast|suspend][, wait]} -> task" },
 	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=, at most 1000)" },
 	{ "GET", "/tasks/{id}", ROLE_READONLY, h_task, "one task: state, progress, phases, result" },
@@ -548,6 +592,11 @@ static const struct route api_routes[] = {
 	{ "GET", "/users", ROLE_ADMIN, h_users, "users and roles" },
 	{ "POST", "/users", ROLE_ADMIN, h_user_add, "add or replace {name, password, role}" },
 	{ "DELETE", "/users/{name}", ROLE_ADMIN, h_user_del, "remove a user" },
+};
+
+/* Outside HOSTD_API_PREFIX: /metrics is where Prometheus scrapes by default. */
+static const struct route root_routes[] = {
+	{ "GET", "/metrics", ROLE_READONLY, h_metrics, "Prometheus: every running stats VM (vm label) and hostd" },
 };
 
 static int h_index(struct req *r, json_t **out)
@@ -559,6 +608,11 @@ static int h_index(struct req *r, json_t **out)
 					api_routes[i].method, "path", HOSTD_API_PREFIX,
 					api_routes[i].pattern, "role", role_name(api_routes[i].need),
 					"what", api_routes[i].help));
+	for (size_t i = 0; i < VMX_ARRAY_SIZE(root_routes); i++)
+		json_array_append_new(routes, json_pack("{s:s, s:s, s:s, s:s}", "method",
+					root_routes[i].method, "path", root_routes[i].pattern,
+					"role", role_name(root_routes[i].need), "what",
+					root_routes[i].help));
 	*out = json_pack("{s:s, s:i, s:o}", "product", "vmx3 hostd", "apiVersion", 1, "routes", routes);
 	return 200;
 }
@@ -626,6 +680,25 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *b
 	return ret;
 }
 
+/* Sends text (malloc'd, freed here) as the body. */
+static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *text,
+				 const char *ctype)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", ctype ? ctype : "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_size, void **con_cls)
@@ -676,20 +749,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (up->too_big)
 		return send_json(conn, 413, json_pack("{s:{s:s, s:s}}", "error", "code", "tooLarge",
 						      "message", "request body larger than 1 MiB"));
-	if (strncmp(url, HOSTD_API_PREFIX, strlen(HOSTD_API_PREFIX)) != 0) {
+	const char *sub = strncmp(url, HOSTD_API_PREFIX, strlen(HOSTD_API_PREFIX)) ? NULL :
+			  url + strlen(HOSTD_API_PREFIX);
+	for (int t = 0; t < 2 && !rt; t++) {
+		const struct route *tab = t ? root_routes : api_routes;
+		size_t n = t ? VMX_ARRAY_SIZE(root_routes) : VMX_ARRAY_SIZE(api_routes);
+		const char *p = t ? url : sub;
+		for (size_t i = 0; p && i < n; i++) {
+			if (!api_route_match(tab[i].pattern, p, store, sizeof(store), r.arg))
+				continue;
+			path_known = true;
+			if (!strcmp(tab[i].method, method)) {
+				rt = &tab[i];
+				break;
+			}
+		}
+	}
+	if (!rt && !sub && !path_known) {
 		api_err(&out, 404, "notFound", NULL, "no such path %s (the API lives under %s)", url,
 			HOSTD_API_PREFIX);
 		return send_json(conn, 404, out);
-	}
-	for (size_t i = 0; i < VMX_ARRAY_SIZE(api_routes); i++) {
-		if (!api_route_match(api_routes[i].pattern, url + strlen(HOSTD_API_PREFIX), store,
-				 sizeof(store), r.arg))
-			continue;
-		path_known = true;
-		if (!strcmp(api_routes[i].method, method)) {
-			rt = &api_routes[i];
-			break;
-		}
 	}
 	if (!rt) {
 		status = path_known ? 405 : 404;
@@ -726,6 +805,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		status = rt->fn(&r, &out);
 	}
 	json_decref(r.body);
+	if (r.text) {
+		json_decref(out);
+		return send_text(conn, status, r.text, r.ctype);
+	}
 	return send_json(conn, status, out ? out : json_object());
 }
 

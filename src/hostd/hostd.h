@@ -317,6 +317,18 @@ json_t *task_list(int limit);
 /* Marks tasks still "running" from an earlier hostd as interrupted; returns them. */
 json_t *task_interrupted(void);
 
+/* --- stats_api.c: stats of running VMs (docs/API.md) ------------------------------ */
+
+/*
+ * One VM's live stats: JSON in *out (counters and kstats) or, with prom, the
+ * vmx's Prometheus text in *text (caller frees).  0, or -errno with the HTTP
+ * status in *http_status (404 no VM, 409 not running / no stats build, 503 the
+ * control socket failed) and a message starting with "vm: ".
+ */
+int stats_api_vm(int id, bool prom, json_t **out, char **text, int *http_status, struct verr *e);
+/* Host-wide Prometheus text: every running stats VM with vm="NAME", and hostd's own. */
+int stats_api_metrics(char **text, struct verr *e);
+
 /* --- api.c: the HTTP API -------------------------------------------------------- */
 
 int api_start(struct verr *e);

@@ -16,7 +16,8 @@
 #include <unistd.h>
 #include "hostd.h"
 
-#define VMCTL_MAX_REPLY 65536
+/* Stats replies of a busy VM (per-register MMIO counters per vCPU) pass 64 KiB. */
+#define VMCTL_MAX_REPLY (4u << 20)
 
 static int vmctl_connect(const char *vmdir)
 {
@@ -90,6 +91,11 @@ int vmctl_call(const char *vmdir, const char *cmd, json_t *args, int timeout_ms,
 		goto out;
 	}
 	buf[len] = 0;
+	if (!memchr(buf, '\n', len)) {
+		rc = verr_set(e, -EMSGSIZE, "control socket: reply to '%s' larger than %u bytes", cmd,
+			      VMCTL_MAX_REPLY - 1);
+		goto out;
+	}
 	*reply = json_loads(buf, JSON_DISABLE_EOF_CHECK, &jerr);
 	if (!*reply || !json_is_object(*reply)) {
 		json_decref(*reply);

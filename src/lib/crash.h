@@ -16,5 +16,11 @@ void crash_set_hook(void (*hook)(const char *msg));
 void crash_add_cleanup(void (*fn)(void));
 /* Runs the registered cleanups once (later calls do nothing). */
 void crash_run_cleanups(void);
+/*
+ * True from the moment a panic starts.  Other threads run on while the report
+ * is written: one that creates something a cleanup would remove (the control
+ * socket) checks this afterwards and removes it itself.
+ */
+int crash_in_progress(void);
 
 #endif

@@ -25,6 +25,10 @@ void crash_add_cleanup(void (*fn)(void))
 		cleanups[i] = fn;
 }
 
+static _Atomic int crashing;
+
+int crash_in_progress(void) { return atomic_load(&crashing); }
+
 void crash_run_cleanups(void)
 {
 	static _Atomic int ran;
@@ -46,6 +50,7 @@ void vmx_panic(const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
+	atomic_store(&crashing, 1);
 	if (entered++ == 0) {
 		LOG_ERR("PANIC %s", msg);
 		if (crash_hook)

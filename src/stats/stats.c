@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../lib/mxuser.h"
 #include "kstat.h"
 #include "stats.h"
 
@@ -230,4 +231,15 @@ void stats_prometheus(FILE *f)
 			fprintf(f, "\",vcpu=\"%s\"} %llu\n", slot_label(s, sl, sizeof(sl)),
 				(unsigned long long)v);
 		}
+	/* As vmx-getstats --prom prints it from the file: id is the lock's record (descriptor) id. */
+	fputs("# HELP vmx_lock_acquisitions_total MXUser lock acquisitions (condition variables "
+	      "and semaphores: waits).\n# TYPE vmx_lock_acquisitions_total counter\n", f);
+	for (unsigned i = 0, nl = mxuser_stats_count(); i < nl; i++) {
+		struct mxuser_lockstats_view lv;
+		if (!mxuser_stats_get(i, &lv) || !lv.acquisitions)
+			continue;
+		fputs("vmx_lock_acquisitions_total{lock=\"", f);
+		prom_label(f, lv.name);
+		fprintf(f, "\",id=\"%u\"} %llu\n", i, (unsigned long long)lv.acquisitions);
+	}
 }

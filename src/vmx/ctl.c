@@ -557,19 +557,30 @@ int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
 		goto err;
 	}
 	unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
-	if (bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(c->lfd, 8) < 0) {
-		rc = verr_set(e, -errno, "control socket %s: %s", c->path, strerror(errno));
-		goto err;
-	}
 	{
-		struct stat st;
-		c->ino = fstatat(c->dirfd, CTL_SOCKET_NAME, &st, 0) == 0 ? st.st_ino : 0;
-		atomic_store(&crash_ino, (uint64_t)c->ino);
+		/* Before bind: a panic from here on removes the socket... */
 		static bool registered;
 		atomic_store(&crash_dirfd, c->dirfd);
 		if (!registered)
 			crash_add_cleanup(unlink_on_crash);
 		registered = true;
+	}
+	if (bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(c->lfd, 8) < 0) {
+		rc = verr_set(e, -errno, "control socket %s: %s", c->path, strerror(errno));
+		goto err;
+	}
+	/* The file we bound: after a hand-over the name is the new vmx's, not ours to remove. */
+	{
+		struct stat st;
+		c->ino = fstatat(c->dirfd, CTL_SOCKET_NAME, &st, 0) == 0 ? st.st_ino : 0;
+		atomic_store(&crash_ino, (uint64_t)c->ino);
+	}
+	/* ...and one whose cleanup ran before this bind is caught here (another thread panicked). */
+	if (crash_in_progress()) {
+		unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
+		/* The panicking thread writes its report and exits with 70: let it. */
+		for (;;)
+			pause();
 	}
 	rc = pthread_create(&c->thread, NULL, ctl_thread, c);
 	if (rc) {
@@ -581,9 +592,9 @@ int ctl_start(struct ctl **out, struct vmx *x, struct verr *e)
 	return 0;
 
 err_unlink:
-	atomic_store(&crash_dirfd, -1);
 	unlinkat(c->dirfd, CTL_SOCKET_NAME, 0);
 err:
+	atomic_store(&crash_dirfd, -1);
 	if (c->lfd >= 0)
 		close(c->lfd);
 	if (c->stopfd >= 0)

@@ -14,7 +14,7 @@
 set -u
 B=${B:-build}
 CTL="$B/host/vmx-ctl"
-if ! make -s B="$B" "$B/isa/sec-idle.elf" "$CTL" >/dev/null 2>&1; then
+if ! make -s B="$B" "$B/security/idle.elf" "$CTL" >/dev/null 2>&1; then
   echo "FAIL sec-ckpt-build"; exit 1
 fi
 ok() { echo "PASS $1"; }
@@ -24,7 +24,7 @@ quiet() { "$@" >/dev/null 2>&1; }
 fails=0
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-ELF="$PWD/$B/isa/sec-idle.elf"
+ELF="$PWD/$B/security/idle.elf"
 
 mkvm() { mkdir -p "$1"; printf 'memSize = "64"\nguest.elf = "%s"\n' "$ELF" >"$1/$2.vmx"; }
 wait_sock() { local i; for i in $(seq 1 200); do "$CTL" "$1" hello >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }

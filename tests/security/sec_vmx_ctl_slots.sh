@@ -7,13 +7,13 @@
 #    after the idle timeout (5 s), and then anyone gets an answer again.
 set -u
 B=${B:-build}
-if ! make -s B="$B" "$B/isa/sec-idle.elf" "$B/host/vmx-ctl" >/dev/null 2>&1; then
+if ! make -s B="$B" "$B/security/idle.elf" "$B/host/vmx-ctl" >/dev/null 2>&1; then
   echo "FAIL sec-ctl-build"; exit 1
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/vm"
-printf 'memSize = "64"\nguest.elf = "%s"\n' "$PWD/$B/isa/sec-idle.elf" >"$tmp/vm/idle.vmx"
+printf 'memSize = "64"\nguest.elf = "%s"\n' "$PWD/$B/security/idle.elf" >"$tmp/vm/idle.vmx"
 
 timeout 120 python3 - "$B/release/vmx" "$tmp/vm/idle.vmx" "$tmp/vm" "$B/host/vmx-ctl" <<'PY'
 import json, os, socket, subprocess, sys, time

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lib/mxuser.h"
 #include "stats/kstat.h"
 #include "stats/stats.h"
 #include "stats/stats_ctl.h"
@@ -139,6 +140,22 @@ static void test_prometheus(void **state)
 	assert_non_null(strstr(out, "vmx_counter_total{name=\"UART_RX\",vcpu=\"other\"} 42\n"));
 	assert_non_null(strstr(out, "vmx_kstat_invocations_total{kstat=\"CTL\",vcpu=\"other\"} 1\n"));
 	free(out);
+
+	/* Lock acquisitions, labelled as vmx-getstats --prom labels them from the file. */
+	struct mxuser_lock l;
+	char want[128];
+	assert_int_equal(mxuser_lock_init(&l, "promTest", MXUSER_RANK_LEAF), 0);
+	for (int i = 0; i < 3; i++) {
+		mxuser_lock(&l);
+		mxuser_unlock(&l);
+	}
+	out = capture(stats_prometheus);
+	assert_non_null(strstr(out, "# TYPE vmx_lock_acquisitions_total counter\n"));
+	snprintf(want, sizeof(want), "vmx_lock_acquisitions_total{lock=\"promTest\",id=\"%d\"} 3\n",
+		 mxuser_stats_index(&l.hdr));
+	assert_non_null(strstr(out, want));
+	free(out);
+	mxuser_lock_destroy(&l);
 }
 
 static void test_ctl_views(void **state)
