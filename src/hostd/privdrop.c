@@ -290,7 +290,16 @@ pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, char *const arg
 	umask(027);
 	close_range(3, ~0u, 0);
 	execve(bin, argv, environ);
-	child_say("cannot run ", bin, errno);
+	int exec_err = errno;
+	child_say("cannot run ", bin, exec_err);
+	if (exec_err == EACCES && c->vmx_uid) {
+		/* The usual cause: a tree under a private home directory (/root). */
+		const char *why = "hostd: every directory above it must be searchable by user ";
+		write(1, why, strlen(why));
+		write(1, c->vmx_user, strlen(c->vmx_user));
+		why = " (move the binaries and images, or start hostd with --vmx-user root)\n";
+		write(1, why, strlen(why));
+	}
 	_exit(127);
 }
 

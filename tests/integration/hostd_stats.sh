@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 fails=0
 check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fails=$((fails + 1)); fi; }
 
-if ! make -s B="$B" "$B/isa/sec-idle.elf" "$B/host/vmx-getstats" "$B/host/vmx-ctl" "$B/host/hostd" \
+if ! make -s B="$B" "$B/security/idle.elf" "$B/host/vmx-getstats" "$B/host/vmx-ctl" "$B/host/hostd" \
      "$B/host/vmx3-cmd" "$B/release/vmx" "$B/beta/vmx-debug" "$B/stats/vmx-stats" >/dev/null 2>&1; then
   bad hostd-stats-build; exit 1
 fi
@@ -32,7 +32,7 @@ fi
 # Binaries and the guest copied where the unprivileged vmx user can read them.
 mkdir -p "$T/bin" "$T/img"
 for f in "$B/release/vmx" "$B/beta/vmx-debug" "$B/stats/vmx-stats"; do cp "$f" "$T/bin/"; done
-cp "$B/isa/sec-idle.elf" "$T/img/idle.elf"
+cp "$B/security/idle.elf" "$T/img/idle.elf"
 chmod -R a+rX "$T/bin" "$T/img"
 
 add_users
