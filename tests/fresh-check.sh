@@ -54,7 +54,11 @@ fi
 
 R=$(mktemp -d "$F/root.XXXXXX")
 cleanup() {
-  local rc=$?
+  local rc=$? p
+  # Whatever still runs inside the root (a hostd or vmx a failed test left) goes first.
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$R" ] && kill -9 "${p#/proc/}" 2>/dev/null
+  done
   if [ "${FRESH_KEEP:-0}" = 1 ]; then echo "fresh-check: root kept in $R"; else rm -rf "$R"; fi
   exit $rc
 }

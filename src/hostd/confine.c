@@ -187,6 +187,25 @@ int confine_vmx_file(const struct hostd_cfg *c, const char *ds_root, const char 
 	return 0;
 }
 
+int confine_open_abs(const struct hostd_cfg *c, const char *value, int flags)
+{
+	bool image;
+	const char *label, *root = abs_root(c, value, &image, &label);
+	int rootfd, fd;
+
+	if (value[0] != '/' || !root)
+		return -EPERM;
+	rootfd = confine_root_open(root);
+	if (rootfd < 0)
+		return rootfd;
+	value += strlen(root);
+	while (*value == '/')
+		value++;
+	fd = confine_open(rootfd, *value ? value : ".", flags);
+	close(rootfd);
+	return fd;
+}
+
 int confine_vmx(const struct hostd_cfg *c, const struct cfg *vmx, const char *ds_name,
 		const char *vm_reldir, struct verr *e)
 {

@@ -39,21 +39,12 @@ VMX
 rm -f "$DS/default/default.vmss" "$DS/default/default.serial" "$STATE"/hostd.db*
 
 "$HOST/hostd" --state "$STATE" useradd root admin >/dev/null
-# As root, hostd runs each vmx as the unprivileged user vmx3, which must be
-# able to reach the binaries and guest files.  A tree under a private
-# directory (a clone in /root) is not reachable: the demo then runs vmx as
-# root, and says so, rather than fail.
-vmxuser=()
-reachable() { local d; d=$(realpath "$1"); while [ "$d" != / ]; do
-  [ $(( 0$(stat -c %a "$d") & 01 )) -ne 0 ] || return 1; d=$(dirname "$d"); done; }
-if [ "$(id -u)" = 0 ] && ! { reachable "$B" && reachable "$GUEST_DIR"; }; then
-  echo "demo: $top is not reachable by other users (a directory above it is private):"
-  echo "demo: hostd runs vmx as root here (--vmx-user root), not as the unprivileged vmx3"
-  vmxuser=(--vmx-user root)
-fi
+# As root, hostd runs each vmx as the unprivileged user vmx3; hostd opens the
+# binary, the VM directory and the guest's files for it, so a clone under a
+# private directory (/root) works as well.
 # The guest's files stay where make guest put them: a read-only image directory.
 "$HOST/hostd" --state "$STATE" --port 0 --datastore "datastore1=$DS" --images "$GUEST_DIR" \
-  "${vmxuser[@]}" >"$D/hostd.out" 2>&1 &
+  >"$D/hostd.out" 2>&1 &
 hostd=$!
 vmid=
 finish() {

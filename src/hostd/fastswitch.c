@@ -117,7 +117,9 @@ int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin,
 		   struct verr *e)
 {
 	char sock[PATH_MAX + 32], why[300], err[600];
-	const char *args[] = { "--incoming-handover", sock, NULL };
+	/* Bare names: both vmx reach the socket through their VM directory fd. */
+	const char *args[] = { "--incoming-handover", HO_SOCKET, NULL };
+	struct privdrop_fds fds;
 	uint64_t t0 = now_ns(), t_listen, t_req;
 	pid_t oldpid = current_pid(vm), npid;
 	json_t *reply = NULL;
@@ -127,7 +129,12 @@ int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin,
 	snprintf(sock, sizeof(sock), "%s/" HO_SOCKET, vm->dir);
 	unlink(sock);
 	task_progress(task, 10, "launching the new vmx");
-	rc = vm_spawn(vm, bin, args, &npid, e);
+	/* Same files as at power-on: the new vmx runs as the same user. */
+	rc = privdrop_prepare_vm(&g_hostd.cfg, vm->file, &fds, e);
+	if (rc == 0) {
+		rc = vm_spawn(vm, bin, args, &fds, &npid, e);
+		privdrop_fds_close(&fds);
+	}
 	if (rc < 0)
 		return verr_prefix(e, -EAGAIN, "cannot start the new vmx");
 	hostd_lock();
@@ -154,7 +161,7 @@ int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin,
 
 	/* prepare + pause: the old vmx connects, checks versions, passes its fds, stops. */
 	task_progress(task, 30, "handing over");
-	json_t *arg = json_pack("{s:s}", "peer", sock);
+	json_t *arg = json_pack("{s:s}", "peer", HO_SOCKET);
 	rc = vmctl_call(vm->dir, "handover", arg, HO_REQUEST_MS, &reply, e);
 	json_decref(arg);
 	if (rc < 0 || !json_is_true(json_object_get(reply, "ok"))) {

@@ -105,6 +105,11 @@ int confine_vmx_file(const struct hostd_cfg *c, const char *ds_root, const char 
 		     const char *key, const char *value, bool read_only, bool device_ok,
 		     struct verr *e);
 struct cfg;
+/*
+ * Opens the absolute .vmx value `value` beneath the datastore or image
+ * directory it names (confine_open); -EPERM when it is under neither.
+ */
+int confine_open_abs(const struct hostd_cfg *c, const char *value, int flags);
 /* Checks every file key of a .vmx (see confine_vmx_file); -EPERM names the key. */
 int confine_vmx(const struct hostd_cfg *c, const struct cfg *vmx, const char *ds_name,
 		const char *vm_reldir, struct verr *e);
@@ -116,17 +121,39 @@ int read_nofollow(const char *path, size_t max, char **buf, size_t *len);
 
 /* Resolves hostd.vmxUser (creating the default "vmx3" if missing) when hostd is root. */
 int privdrop_init(struct hostd_cfg *c, struct verr *e);
-/* Hands the VM directory and the datastore files its .vmx names to the vmx user. */
-int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct verr *e);
+/*
+ * What hostd opens for an unprivileged vmx, which may be unable to search the
+ * directories above its VM directory or its images (a tree under /root):
+ * vmx gets them as --vm-dir-fd and --pass-fd descriptors.
+ */
+#define PRIVDROP_MAX_FILES 16
+struct privdrop_fds {
+	int dir_fd;                         /* the VM directory; -1: vmx reaches all by name */
+	unsigned n;
+	int fd[PRIVDROP_MAX_FILES];         /* O_PATH, one per absolute file value */
+	char *path[PRIVDROP_MAX_FILES];     /* that value */
+};
+/*
+ * Hands the VM directory and the datastore files its .vmx names to the vmx
+ * user and opens them for it in *f (empty when vmx runs with hostd's rights).
+ */
+int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct privdrop_fds *f,
+			struct verr *e);
+void privdrop_fds_close(struct privdrop_fds *f);
 /*
  * Removes what a killed vmx leaves in its VM directory (temporary checkpoint
  * and .vmx files, the control socket); call only when no vmx runs for it.
  * Returns how many were removed.
  */
 int vmdir_clean_stale(const struct hostd_cfg *c, const char *file);
-/* fork + exec of bin as the vmx user, in a new session, stdout/stderr on out_fd. */
-pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, char *const argv[], int out_fd,
-		     int *err);
+/*
+ * fork + exec of bin (opened by hostd, so its directory need not be
+ * searchable) as the vmx user, in a new session, stdout/stderr on out_fd:
+ * `bin args... [--vm-dir-fd N --pass-fd N:PATH...] vmx_file`, f from
+ * privdrop_prepare_vm (NULL: none).  Returns the pid, or -1 with *err set.
+ */
+pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, const char *const *args,
+		     const char *vmx_file, const struct privdrop_fds *f, int out_fd, int *err);
 
 /* --- vmcfg.c: names and .vmx values from clients ---------------------------------- */
 
@@ -176,8 +203,12 @@ int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin,
 
 /* --- vm.c helpers the fast switch shares ----------------------------------------- */
 
-/* Spawns bin [args...] VMX-PATH for the VM in its own session, stdio to vmx-stdio.log. */
-int vm_spawn(struct hvm *vm, const char *bin, const char *const *args, pid_t *pid,
+/*
+ * Spawns bin [args...] VMX-PATH for the VM in its own session, stdio to
+ * vmx-stdio.log, with the descriptors privdrop_prepare_vm opened (f).
+ */
+int vm_spawn(struct hvm *vm, const char *bin, const char *const *args,
+	     const struct privdrop_fds *f, pid_t *pid,
 	     struct verr *e);
 
 /* --- db.c: SQLite inventory ---------------------------------------------------- */

@@ -10,6 +10,12 @@
  * readable by it.  vmx creates its own guest-RAM memfd, control socket and
  * logs in the VM directory; hostd, as root, still reaches the socket.
  *
+ * The vmx user need not be able to search the directories above any of them
+ * (a clone under /root, mode 0700): hostd opens the binary, the VM directory
+ * and every file an absolute value names, and the child inherits them
+ * (fexecve, --vm-dir-fd, --pass-fd).  Opening through a descriptor still
+ * checks each file's own permissions, now as the vmx user.
+ *
  * The VM directory then belongs to a less trusted user: whatever hostd does
  * there as root opens files with O_NOFOLLOW (see read_nofollow) so a planted
  * symlink cannot make hostd read or write elsewhere.
@@ -165,7 +171,47 @@ static void give_tree(int dirfd, const struct hostd_cfg *c, int depth)
 	closedir(d);
 }
 
-int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct verr *e)
+void privdrop_fds_close(struct privdrop_fds *f)
+{
+	if (f->dir_fd >= 0)
+		close(f->dir_fd);
+	for (unsigned i = 0; i < f->n; i++) {
+		close(f->fd[i]);
+		free(f->path[i]);
+	}
+	*f = (struct privdrop_fds){ .dir_fd = -1 };
+}
+
+/* Opens the absolute value val for the vmx user (none when it does not exist yet). */
+static int pass_file(const struct hostd_cfg *c, const char *key, const char *val,
+		     struct privdrop_fds *f, struct verr *e)
+{
+	int fd;
+
+	for (unsigned i = 0; i < f->n; i++)
+		if (!strcmp(f->path[i], val))
+			return 0;
+	fd = confine_open_abs(c, val, O_PATH);
+	if (fd == -ENOENT)
+		return 0; /* vmx creates it, and reports it if it cannot */
+	if (fd < 0)
+		return verr_set(e, fd, "%s: \"%s\": %s", key, val, strerror(-fd));
+	if (f->n == PRIVDROP_MAX_FILES) {
+		close(fd);
+		return verr_set(e, -E2BIG, "%s: more than %d files named by absolute paths", key,
+				PRIVDROP_MAX_FILES);
+	}
+	f->path[f->n] = strdup(val);
+	if (!f->path[f->n]) {
+		close(fd);
+		return verr_set(e, -ENOMEM, "out of memory");
+	}
+	f->fd[f->n++] = fd;
+	return 0;
+}
+
+int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct privdrop_fds *f,
+			struct verr *e)
 {
 	char dsname[64], reldir[PATH_MAX], abs[PATH_MAX];
 	const struct hostd_ds *ds;
@@ -174,6 +220,7 @@ int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct verr
 	size_t pos = 0;
 	int rootfd, dirfd, rc;
 
+	*f = (struct privdrop_fds){ .dir_fd = -1 };
 	if (!c->vmx_uid)
 		return 0;
 	if (ds_split(file, dsname, sizeof(dsname), &rel) < 0 || !(ds = ds_find(c, dsname)))
@@ -195,20 +242,23 @@ int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct verr
 	rc = give(dirfd, c);
 	if (rc == 0)
 		give_tree(dirfd, c, CHOWN_DEPTH);
-	close(dirfd);
 	if (rc < 0) {
+		close(dirfd);
 		close(rootfd);
 		return verr_set(e, rc, "cannot hand the VM directory to user %s: %s", c->vmx_user,
 				strerror(-rc));
 	}
+	f->dir_fd = dirfd;
 	/* Datastore files the .vmx names outside its directory (a shared disk, say). */
 	if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", ds->path, rel) >= sizeof(abs)) {
 		close(rootfd);
+		privdrop_fds_close(f);
 		return verr_set(e, -ENAMETOOLONG, "file: \"%s\" is too long", file);
 	}
 	rc = cfg_load(abs, &vmx, e);
 	if (rc < 0) {
 		close(rootfd);
+		privdrop_fds_close(f);
 		return rc;
 	}
 	while (cfg_iter(vmx, &pos, &key, &val)) {
@@ -216,6 +266,8 @@ int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct verr
 		int fd;
 		if (!confine_is_file_key(key) || !val[0])
 			continue;
+		if (val[0] == '/' && (rc = pass_file(c, key, val, f, e)) < 0)
+			break;
 		if (val[0] == '/') {
 			size_t dl = strlen(ds->path);
 			/* Files in image directories or other datastores are left as they are. */
@@ -239,6 +291,8 @@ int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct verr
 	}
 	cfg_free(vmx);
 	close(rootfd);
+	if (rc < 0)
+		privdrop_fds_close(f);
 	return rc;
 }
 
@@ -254,13 +308,76 @@ static void child_say(const char *a, const char *b, int err)
 	write(1, "\n", 1);
 }
 
-pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, char *const argv[], int out_fd,
-		     int *err)
-{
-	pid_t pid = fork();
+/* Descriptor numbers in the child: the VM directory, then the passed files, then the binary. */
+#define CHILD_FD0 3
 
+/* The argument vector: bin args... --vm-dir-fd 3 --pass-fd 4:PATH ... vmx_file. */
+static char **build_argv(const char *bin, const char *const *args, const char *vmx_file,
+			 const struct privdrop_fds *f)
+{
+	unsigned nargs = 0, n = 0;
+	char **argv;
+
+	while (args && args[nargs])
+		nargs++;
+	argv = calloc(nargs + 2 * (f ? f->n : 0) + 5, sizeof(*argv));
+	if (!argv)
+		return NULL;
+	argv[n++] = strdup(bin);
+	for (unsigned i = 0; i < nargs; i++)
+		argv[n++] = strdup(args[i]);
+	if (f && f->dir_fd >= 0) {
+		argv[n++] = strdup("--vm-dir-fd");
+		if (asprintf(&argv[n++], "%d", CHILD_FD0) < 0)
+			argv[n - 1] = NULL;
+		for (unsigned i = 0; i < f->n; i++) {
+			argv[n++] = strdup("--pass-fd");
+			if (asprintf(&argv[n++], "%d:%s", CHILD_FD0 + 1 + (int)i, f->path[i]) < 0)
+				argv[n - 1] = NULL;
+		}
+	}
+	argv[n++] = strdup(vmx_file);
+	for (unsigned i = 0; i < n; i++)
+		if (!argv[i]) {
+			for (unsigned k = 0; k < n; k++)
+				free(argv[k]);
+			free(argv);
+			return NULL;
+		}
+	return argv;
+}
+
+pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, const char *const *args,
+		     const char *vmx_file, const struct privdrop_fds *f, int out_fd, int *err)
+{
+	int src[PRIVDROP_MAX_FILES + 2], nsrc = 0;
+	char **argv = build_argv(bin, args, vmx_file, f);
+	int bin_fd = open(bin, O_PATH | O_CLOEXEC);
+	pid_t pid;
+
+	if (!argv || bin_fd < 0) {
+		*err = !argv ? ENOMEM : errno;
+		if (bin_fd >= 0)
+			close(bin_fd);
+		if (argv)
+			for (char **a = argv; *a; a++)
+				free(*a);
+		free(argv);
+		return -1;
+	}
+	if (f && f->dir_fd >= 0) {
+		src[nsrc++] = f->dir_fd;
+		for (unsigned i = 0; i < f->n; i++)
+			src[nsrc++] = f->fd[i];
+	}
+	src[nsrc++] = bin_fd;
+	pid = fork();
 	if (pid != 0) {
 		*err = pid < 0 ? errno : 0;
+		close(bin_fd);
+		for (char **a = argv; *a; a++)
+			free(*a);
+		free(argv);
 		return pid;
 	}
 	/* Child: only async-signal-safe calls until execve. */
@@ -274,6 +391,21 @@ pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, char *const arg
 	int nul = open("/dev/null", O_RDONLY);
 	if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
 		_exit(126);
+	/*
+	 * Move the descriptors to CHILD_FD0...: first above that range (F_DUPFD
+	 * never replaces an open fd), then into place, so no source is
+	 * overwritten before it is copied.  The binary's stays open across the
+	 * exec: a script (the tests' fake vmx) is read by its interpreter
+	 * through /dev/fd/N.
+	 */
+	int tmp[PRIVDROP_MAX_FILES + 2];
+	for (int i = 0; i < nsrc; i++)
+		if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, CHILD_FD0 + nsrc)) < 0)
+			_exit(126);
+	for (int i = 0; i < nsrc; i++)
+		if (dup2(tmp[i], CHILD_FD0 + i) < 0)
+			_exit(126);
+	close_range(CHILD_FD0 + nsrc, ~0u, 0);
 	if (c->vmx_uid) {
 		gid_t g = c->vmx_gid;
 		if (setgroups(1, &g) < 0 || setgid(c->vmx_gid) < 0 || setuid(c->vmx_uid) < 0) {
@@ -288,17 +420,14 @@ pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, char *const arg
 	}
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	umask(027);
-	close_range(3, ~0u, 0);
-	execve(bin, argv, environ);
+	fexecve(CHILD_FD0 + nsrc - 1, argv, environ);
 	int exec_err = errno;
 	child_say("cannot run ", bin, exec_err);
 	if (exec_err == EACCES && c->vmx_uid) {
-		/* The usual cause: a tree under a private home directory (/root). */
-		const char *why = "hostd: every directory above it must be searchable by user ";
+		const char *why = "hostd: the binary must be executable by user ";
 		write(1, why, strlen(why));
 		write(1, c->vmx_user, strlen(c->vmx_user));
-		why = " (move the binaries and images, or start hostd with --vmx-user root)\n";
-		write(1, why, strlen(why));
+		write(1, "\n", 1);
 	}
 	_exit(127);
 }

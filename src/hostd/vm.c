@@ -616,24 +616,18 @@ static pid_t vm_pid(struct hvm *vm)
  * Spawns the vmx binary for the VM's configured build type and waits until
  * its control socket answers with the new pid.
  */
-int vm_spawn(struct hvm *vm, const char *bin, const char *const *args, pid_t *pid,
-	     struct verr *e)
+int vm_spawn(struct hvm *vm, const char *bin, const char *const *args,
+	     const struct privdrop_fds *f, pid_t *pid, struct verr *e)
 {
 	char out[PATH_MAX + 32];
-	char *argv[8];
-	int n = 0, rc;
+	int rc;
 
-	argv[n++] = (char *)bin;
-	for (; args && *args && n < 6; args++)
-		argv[n++] = (char *)*args;
-	argv[n++] = vm->path;
-	argv[n] = NULL;
 	/* vmx's stdio log: never through a symlink the vmx user may have planted. */
 	snprintf(out, sizeof(out), "%s/" STDIO_LOG, vm->dir);
 	int out_fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (out_fd < 0)
 		return verr_set(e, -errno, "%s: %s", out, strerror(errno));
-	*pid = privdrop_spawn(&g_hostd.cfg, bin, argv, out_fd, &rc);
+	*pid = privdrop_spawn(&g_hostd.cfg, bin, args, vm->path, f, out_fd, &rc);
 	close(out_fd);
 	if (*pid < 0)
 		return verr_set(e, -rc, "cannot start %s: %s", bin, strerror(rc));
@@ -642,6 +636,7 @@ int vm_spawn(struct hvm *vm, const char *bin, const char *const *args, pid_t *pi
 
 static int vm_launch(struct hvm *vm, struct verr *e)
 {
+	struct privdrop_fds fds;
 	char bin[PATH_MAX];
 	enum buildtype bt;
 	uint64_t deadline;
@@ -657,11 +652,12 @@ static int vm_launch(struct hvm *vm, struct verr *e)
 	if (rc < 0)
 		return rc;
 	vmdir_clean_stale(&g_hostd.cfg, vm->file);
-	rc = privdrop_prepare_vm(&g_hostd.cfg, vm->file, e);
+	rc = privdrop_prepare_vm(&g_hostd.cfg, vm->file, &fds, e);
 	if (rc < 0)
 		return rc;
 	hostd_lock();
-	rc = vm_spawn(vm, bin, NULL, &pid, e);
+	rc = vm_spawn(vm, bin, NULL, &fds, &pid, e);
+	privdrop_fds_close(&fds);
 	if (rc == 0) {
 		vm->pid = pid;
 		vm->child = true;

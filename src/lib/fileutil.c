@@ -1,5 +1,7 @@
 /*
- * fileutil.c - atomic file replacement and whole-file reads (fileutil.h).
+ * fileutil.c - atomic file replacement, whole-file reads and the typed open of
+ * files a configuration names, with the descriptors a parent passed in for
+ * paths this process could not reach by name (fileutil.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,15 +124,62 @@ static const char *allowed_text(unsigned allowed)
 	}
 }
 
-int file_open_typed(const char *path, int flags, mode_t mode, unsigned allowed, struct verr *e)
+/*
+ * Paths whose files the parent opened for this process (file_pass_add).  Few
+ * (one per file key of a .vmx), set up before any thread starts, then only read.
+ */
+#define FILE_PASS_MAX 32
+static struct {
+	char *path;
+	int fd;
+} g_pass[FILE_PASS_MAX];
+static unsigned g_npass;
+
+int file_pass_add(const char *path, int fd)
 {
 	struct stat st;
-	int fd = open(path, flags | O_NONBLOCK | O_NOCTTY, mode), rc, fl;
+
+	if (g_npass == FILE_PASS_MAX)
+		return -ENOSPC;
+	if (path[0] != '/')
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -EBADF;
+	g_pass[g_npass].path = strdup(path);
+	if (!g_pass[g_npass].path)
+		return -ENOMEM;
+	g_pass[g_npass].fd = fd;
+	g_npass++;
+	return 0;
+}
+
+/*
+ * The name to open path by: /proc/self/fd/N when the parent passed its file.
+ * Opening through the descriptor's magic link checks the file's own
+ * permissions with the caller's flags, but not the directories above it,
+ * which this process (an unprivileged vmx) may be unable to search.
+ */
+static const char *pass_name(const char *path, char *buf, size_t len)
+{
+	for (unsigned i = 0; i < g_npass; i++)
+		if (!strcmp(g_pass[i].path, path)) {
+			snprintf(buf, len, "/proc/self/fd/%d", g_pass[i].fd);
+			return buf;
+		}
+	return path;
+}
+
+int file_open_typed(const char *path, int flags, mode_t mode, unsigned allowed, struct verr *e)
+{
+	char passed[32];
+	const char *name = pass_name(path, passed, sizeof(passed));
+	struct stat st;
+	int fd = open(name, flags | O_NONBLOCK | O_NOCTTY, mode), rc, fl;
 
 	if (fd < 0) {
 		rc = -errno;
 		/* A FIFO without a reader refuses a non-blocking writer with ENXIO: say what it is. */
-		if (rc == -ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+		if (rc == -ENXIO && stat(name, &st) == 0 && S_ISFIFO(st.st_mode))
 			return verr_set(e, -EINVAL, "%s: %s (it is a FIFO)", path,
 					allowed_text(allowed));
 		return verr_set(e, rc, "%s: %s", path, strerror(-rc));

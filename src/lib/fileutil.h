@@ -31,6 +31,16 @@ int file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode
  * ("not a regular file (it is a FIFO)").
  */
 int file_open_typed(const char *path, int flags, mode_t mode, unsigned allowed, struct verr *e);
+
+/*
+ * Registers fd (inherited from the parent, usually an O_PATH descriptor) as
+ * the file at absolute path: file_open_typed(path) then opens the file
+ * through the descriptor, so a process that cannot search the directories
+ * above it (hostd's unprivileged vmx user and a tree under /root) still opens
+ * it, with the file's own permissions checked.  Call before threads start.
+ * -EINVAL for a relative path, -EBADF for a closed fd, -ENOSPC past 32.
+ */
+int file_pass_add(const char *path, int fd);
 /* "a FIFO", "a directory", ... for messages. */
 const char *file_type_name(mode_t mode);
 

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../lib/fileutil.h"
 #include "cs_kallsyms.h"
 
 #define KS_TOKENS 256
@@ -525,10 +526,10 @@ int cs_symtab_from_kernel_image(struct cs_symtab **out, const char *image_path, 
 	struct stat st;
 	uint8_t *img = NULL;
 	size_t got = 0;
-	int rc, fd = open(image_path, O_RDONLY | O_CLOEXEC);
+	int rc, fd = file_open_typed(image_path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
 
 	if (fd < 0)
-		return verr_set(e, -errno, "%s: %s", image_path, strerror(errno));
+		return fd;
 	if (fstat(fd, &st) < 0) {
 		rc = verr_set(e, -errno, "%s: %s", image_path, strerror(errno));
 		goto out;

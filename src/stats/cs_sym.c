@@ -103,7 +103,7 @@ unsigned cs_symtab_count(const struct cs_symtab *t) { return t ? (unsigned)t->n 
 
 int cs_elf_code(const char *path, uint8_t **code, uint64_t *lo, uint64_t *hi, struct verr *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = file_open_typed(path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
 	Elf *elf = NULL;
 	size_t n;
 	int rc = 0;
@@ -112,7 +112,7 @@ int cs_elf_code(const char *path, uint8_t **code, uint64_t *lo, uint64_t *hi, st
 	*lo = UINT64_MAX;
 	*hi = 0;
 	if (fd < 0)
-		return verr_set(e, -errno, "%s: %s", path, strerror(errno));
+		return fd;
 	if (elf_version(EV_CURRENT) == EV_NONE || !(elf = elf_begin(fd, ELF_C_READ, NULL)) ||
 	    elf_getphdrnum(elf, &n) < 0) {
 		rc = verr_set(e, -EINVAL, "%s: not an ELF file", path);
@@ -382,8 +382,12 @@ int cs_symtab_load_console(struct cs_symtab **out, const char *path, struct verr
 
 	if (!t)
 		return verr_set(e, -ENOMEM, "out of memory");
-	f = fopen(path, "r");
+	rc = file_open_typed(path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
+	if (rc < 0)
+		goto fail;
+	f = fdopen(rc, "r");
 	if (!f) {
+		close(rc);
 		rc = verr_set(e, -errno, "%s: %s", path, strerror(errno));
 		goto fail;
 	}

@@ -121,7 +121,7 @@ static json_t *cmd_status(struct vmx *x, json_t *req, const char **err)
 			 "uptimeSeconds", (double)(vmx_now_ns() - x->start_ns) / 1e9,
 			 "instructionsRetired", (json_int_t)st.instret, "numvcpus",
 			 (int)x->vc.numvcpus, "memSizeMB", (json_int_t)(x->vc.mem_size >> 20),
-			 "config", x->vmx_path);
+			 "config", x->vmx_name);
 }
 
 static json_t *cmd_poweroff(struct vmx *x, json_t *req, const char **err)

@@ -229,12 +229,20 @@ static int peer_check(int fd, pid_t *pid, struct verr *e)
 	return 0;
 }
 
-/* A Unix socket address for path, through /proc/self/fd so long VM paths work. */
-static int sock_addr(const char *path, struct sockaddr_un *sa, int *dirfd, struct verr *e)
+/*
+ * A Unix socket address for path, through /proc/self/fd so long VM paths work.
+ * A bare name is in the VM directory: hostd names the socket that way, since
+ * an unprivileged vmx may reach its directory only through an inherited fd.
+ */
+static int sock_addr(const char *vmdir, const char *path, struct sockaddr_un *sa, int *dirfd,
+		     struct verr *e)
 {
 	char dir[4096];
 	const char *base = strrchr(path, '/');
-	file_dirname(path, dir, sizeof(dir));
+	if (base || !vmdir[0])
+		file_dirname(path, dir, sizeof(dir));
+	else
+		snprintf(dir, sizeof(dir), "%s", vmdir);
 	*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*dirfd < 0)
 		return verr_set(e, -errno, "%s: %s", dir, strerror(errno));
@@ -283,7 +291,7 @@ int handover_connect(struct vmx *x, const char *path, struct verr *e)
 	char why[400];
 
 	handover_close(h);
-	if ((rc = sock_addr(path, &sa, &dirfd, e)) < 0)
+	if ((rc = sock_addr(x->vmdir, path, &sa, &dirfd, e)) < 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -459,19 +467,19 @@ int handover_send(struct vmx *x, struct verr *e)
 
 /* ---- receiver ---------------------------------------------------------------- */
 
-static int listen_at(const char *path, struct verr *e)
+static int listen_at(const char *vmdir, const char *path, struct verr *e)
 {
 	struct sockaddr_un sa;
 	int dirfd, fd, rc;
 
-	if ((rc = sock_addr(path, &sa, &dirfd, e)) < 0)
+	if ((rc = sock_addr(vmdir, path, &sa, &dirfd, e)) < 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		rc = verr_set(e, -errno, "socket: %s", strerror(errno));
 		goto out;
 	}
-	unlink(path);
+	unlink(sa.sun_path);
 	/* Only our own user may connect: the state and fds are the whole VM. */
 	mode_t old = umask(0077);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
@@ -586,7 +594,7 @@ int handover_receive(struct vmx *x, const char *path, struct verr *e)
 	bool sender_dead = false;
 
 	h->incoming = true;
-	if ((lfd = listen_at(path, e)) < 0)
+	if ((lfd = listen_at(x->vmdir, path, e)) < 0)
 		return lfd;
 	LOG_INF("handover: waiting for the running vmx at %s", path);
 	p = (struct pollfd){ .fd = lfd, .events = POLLIN };

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "../lib/build.h"
@@ -135,6 +136,11 @@ static void usage(FILE *f)
 		"  --incoming-handover SOCK\n"
 		"                  listen at SOCK and take over the VM from the running vmx\n"
 		"                  that connects (docs/HANDOVER.md)\n"
+		"  --vm-dir-fd N   the .vmx's directory is open as fd N: reach it and its\n"
+		"                  files through the fd (hostd, for an unprivileged vmx)\n"
+		"  --pass-fd N:PATH\n"
+		"                  fd N is the file at PATH (which this process may be unable\n"
+		"                  to reach by name); repeatable\n"
 		"  --quiet         do not copy warnings and errors to stderr\n"
 		"  -h, --help      this text\n");
 }
@@ -164,16 +170,33 @@ static int install_signals(void)
 }
 
 /* Loads the .vmx and opens the log; for --elf alone there is neither. */
-static int setup_config(struct vmx *x, bool echo, struct verr *e)
+static int setup_config(struct vmx *x, bool echo, int dir_fd, struct verr *e)
 {
 	uint64_t keep_old;
 	enum buildtype bt;
 	int rc;
 
-	if (!realpath(x->vmx_path, x->vmdir))
-		return verr_set(e, -errno, "%s: %s", x->vmx_path, strerror(errno));
-	snprintf(x->vmx_path, sizeof(x->vmx_path), "%s", x->vmdir);
-	file_dirname(x->vmx_path, x->vmdir, sizeof(x->vmdir));
+	if (dir_fd >= 0) {
+		/*
+		 * hostd opened the directory for this (unprivileged) process, which
+		 * may not be able to search the directories above it: every path
+		 * in it is reached through the descriptor's magic link.
+		 */
+		const char *base = strrchr(x->vmx_name, '/');
+		struct stat st;
+		if (fstat(dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
+			return verr_set(e, -EBADF, "--vm-dir-fd %d: not an open directory", dir_fd);
+		snprintf(x->vmdir, sizeof(x->vmdir), "/proc/self/fd/%d", dir_fd);
+		if ((size_t)snprintf(x->vmx_path, sizeof(x->vmx_path), "%s/%s", x->vmdir,
+				     base ? base + 1 : x->vmx_name) >= sizeof(x->vmx_path))
+			return verr_set(e, -ENAMETOOLONG, "%s: path too long", x->vmx_name);
+	} else {
+		if (!realpath(x->vmx_name, x->vmdir))
+			return verr_set(e, -errno, "%s: %s", x->vmx_name, strerror(errno));
+		snprintf(x->vmx_path, sizeof(x->vmx_path), "%s", x->vmdir);
+		snprintf(x->vmx_name, sizeof(x->vmx_name), "%s", x->vmdir);
+		file_dirname(x->vmx_path, x->vmdir, sizeof(x->vmdir));
+	}
 	rc = cfg_load(x->vmx_path, &x->cfg, e);
 	if (rc < 0)
 		return rc;
@@ -187,10 +210,10 @@ static int setup_config(struct vmx *x, bool echo, struct verr *e)
 	if (rc < 0)
 		return rc;
 	LOG_INF("vmx %s build %s buildType=%s config %s", vmx_version, vmx_revision,
-		VMX_BUILDTYPE_NAME, x->vmx_path);
+		VMX_BUILDTYPE_NAME, x->vmx_name);
 	if (strcmp(buildtype_compiled_name(bt), VMX_BUILDTYPE_NAME) != 0)
 		LOG_WRN("%s asks for vmx.buildType \"%s\" (%s) but this binary is the %s build",
-			x->vmx_path, buildtype_name(bt), buildtype_binary(bt), VMX_BUILDTYPE_NAME);
+			x->vmx_name, buildtype_name(bt), buildtype_binary(bt), VMX_BUILDTYPE_NAME);
 	return 0;
 }
 
@@ -209,13 +232,15 @@ static int parse_args(int argc, char **argv, struct vmx_opts *o)
 		{ "handover", required_argument, NULL, 'O' },
 		{ "incoming-handover", required_argument, NULL, 'I' },
 		{ "verify-checkpoint", required_argument, NULL, 'C' },
+		{ "vm-dir-fd", required_argument, NULL, 'D' },
+		{ "pass-fd", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *endp;
 	int c;
 
-	*o = (struct vmx_opts){ .echo = true };
+	*o = (struct vmx_opts){ .echo = true, .vm_dir_fd = -1 };
 	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'V':
@@ -262,6 +287,31 @@ static int parse_args(int argc, char **argv, struct vmx_opts *o)
 			break;
 		case 'C':
 			return verify_checkpoint(optarg);
+		case 'D':
+			errno = 0;
+			o->vm_dir_fd = (int)strtol(optarg, &endp, 10);
+			if (errno || *endp || endp == optarg || o->vm_dir_fd < 3) {
+				fprintf(stderr, "vmx: --vm-dir-fd: \"%s\" is not a descriptor number "
+					"(3 or more)\n", optarg);
+				return VMX_EXIT_USAGE;
+			}
+			break;
+		case 'P': {
+			errno = 0;
+			long fd = strtol(optarg, &endp, 10);
+			int rc;
+			if (errno || endp == optarg || *endp != ':' || fd < 3 || fd > INT_MAX) {
+				fprintf(stderr, "vmx: --pass-fd: \"%s\" is not N:PATH\n", optarg);
+				return VMX_EXIT_USAGE;
+			}
+			if ((rc = file_pass_add(endp + 1, (int)fd)) < 0) {
+				fprintf(stderr, "vmx: --pass-fd %s: %s\n", optarg,
+					rc == -EBADF ? "no such open descriptor" :
+					rc == -EINVAL ? "PATH must be absolute" : strerror(-rc));
+				return VMX_EXIT_USAGE;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -328,7 +378,7 @@ static int vmx_open(struct vmx *x, struct vmx_opts *o, struct verr *e)
 	mxuser_cond_init(&x->hash_cond, "vmxHash");
 	handover_init(&x->ho);
 	if (x->vmx_path[0]) {
-		if ((rc = setup_config(x, o->echo, e)) < 0)
+		if ((rc = setup_config(x, o->echo, o->vm_dir_fd, e)) < 0)
 			return rc;
 	} else {
 		x->cfg = cfg_new("<command line>");
@@ -401,8 +451,10 @@ int main(int argc, char **argv)
 	x->start_ns = vmx_now_ns();
 	if ((code = parse_args(argc, argv, &o)) >= 0)
 		return code;
-	if (optind < argc)
+	if (optind < argc) {
 		snprintf(x->vmx_path, sizeof(x->vmx_path), "%s", argv[optind]);
+		snprintf(x->vmx_name, sizeof(x->vmx_name), "%s", argv[optind]);
+	}
 	if (vmx_open(x, &o, &e) < 0) {
 		LOG_ERR("%s", e.msg);
 		code = VMX_EXIT_ERROR;

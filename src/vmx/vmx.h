@@ -32,11 +32,13 @@ struct vmx_opts {
 	uint64_t hash_every;      /* --hash-every N, 0 = none */
 	const char *incoming;     /* --incoming-handover SOCK: take over a running VM */
 	const char *handover_to;  /* --handover SOCK: at --until-insns, hand over to SOCK */
+	int vm_dir_fd;            /* --vm-dir-fd N: the .vmx's directory, open as fd N; -1 */
 };
 
 struct vmx {
-	char vmx_path[4096];     /* the .vmx file, "" with a bare --elf run */
-	char vmdir[4096];
+	char vmx_path[4096];     /* the .vmx file as vmx opens it, "" with a bare --elf run */
+	char vmx_name[4096];     /* the .vmx as the command line names it (logs, "hello") */
+	char vmdir[4096];        /* its directory; /proc/self/fd/N with --vm-dir-fd */
 	struct cfg *cfg;
 	struct vm *vm;
 	struct vm_config vc;

@@ -96,7 +96,8 @@ out=$("$HOST/vmx-buildtype" --vmname a --buildType debug)
 check on-change-output test "$out" = $'Suspending VM...\nReconfiguring VM "[ds1] a/a.vmx" for vmx build type debug...\nResuming VM... done.'
 p2=$(vm_field "$A" pid)
 check on-change-new-pid test -n "$p2" -a "$p1" != "$p2"
-check on-change-binary grep -q 'vmx-debug' "/proc/$p2/cmdline"
+# The fake vmx runs as /dev/fd/N (hostd executes the binary it opened).
+check on-change-binary grep -q '/vmx-debug$' <(readlink "/proc/$p2/fd/"*)
 check on-change-log-line1 grep -q 'buildType=beta' <(head -1 "$T/ds1/a/vmx.log")
 check on-change-log-rotated grep -q "pid=$p1 " <(head -1 "$T/ds1/a/vmx-0.log")
 check vm-log-names-user grep -q 'changed from default to debug by user root' "$T/ds1/a/vmx.log"

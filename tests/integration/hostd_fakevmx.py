@@ -17,9 +17,27 @@ if "--incoming-handover" in sys.argv:
     # No hand-over here: hostd must fall back to suspend/resume.
     sys.stderr.write("fake vmx: --incoming-handover is not supported\n")
     sys.exit(2)
-bt = NAMES.get(os.path.basename(sys.argv[0]), "release")
-vmx = os.path.abspath(sys.argv[-1])
-vmdir = os.path.dirname(vmx)
+# hostd executes the binary it opened (fexecve): a script then runs as
+# /dev/fd/N, a link to its real name.
+me = os.readlink(sys.argv[0]) if sys.argv[0].startswith("/dev/fd/") else sys.argv[0]
+bt = NAMES.get(os.path.basename(me), "release")
+# As vmx does: with --vm-dir-fd the VM directory (and with --pass-fd N:PATH
+# each absolute file) is reached through the descriptor hostd opened, since
+# the unprivileged user may be unable to search the directories above.
+passed = {}
+vmdir_fd = None
+for i, a in enumerate(sys.argv[:-1]):
+    if a == "--vm-dir-fd":
+        vmdir_fd = int(sys.argv[i + 1])
+    elif a == "--pass-fd":
+        n, _, path = sys.argv[i + 1].partition(":")
+        passed[path] = "/proc/self/fd/%d" % int(n)
+if vmdir_fd is not None:
+    vmdir = "/proc/self/fd/%d" % vmdir_fd
+    vmx = os.path.join(vmdir, os.path.basename(sys.argv[-1]))
+else:
+    vmx = os.path.abspath(sys.argv[-1])
+    vmdir = os.path.dirname(vmx)
 name = os.path.basename(vmx)[:-4]
 
 
@@ -57,7 +75,8 @@ cfg = read_cfg()
 # Like vmx, read the guest files the .vmx names, as the user hostd runs it as.
 for k in ("guest.firmware", "guest.kernel", "guest.initrd"):
     if cfg.get(k):
-        with open(cfg[k] if cfg[k].startswith("/") else os.path.join(vmdir, cfg[k]), "rb") as f:
+        path = cfg[k] if cfg[k].startswith("/") else os.path.join(vmdir, cfg[k])
+        with open(passed.get(path, path), "rb") as f:
             f.read(1)
 # Log rotation and line 1, as vmx does.
 log = os.path.join(vmdir, "vmx.log")

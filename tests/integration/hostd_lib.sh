@@ -14,9 +14,9 @@ PW=secret-admin
 ROPW=secret-ro
 export VMX3_PASSWORD=$PW VMX3_USER=root
 
+# Private (0700), as a clone under /root is: hostd opens what the unprivileged
+# vmx user needs (tests/security/hostd_private_tree.sh).
 T=$(mktemp -d /tmp/vmx3-hostd.XXXXXX)
-# vmx runs as an unprivileged user (hostd.vmxUser) that must reach the datastore.
-chmod 755 "$T"
 HOSTD_PID=
 
 # Fake vmx binaries (tests/integration/hostd_fakevmx.py under the three names).
