@@ -23,6 +23,7 @@
 #include "virtio_mmio.h"
 #include "../board/vm.h"
 #include "../lib/log.h"
+#include "../stats/kstat.h"
 #include "../stats/stats.h"
 #include "../debug/dbg.h"
 
@@ -262,6 +263,8 @@ static void vm_process_queue(struct virtio_mmio *v, unsigned qi)
 		}
 		dbg_virtq_pop(&v->dq[qi], head);
 		uint32_t written = v->ops->request(v->be, qi, &v->chain);
+		/* Requests complete synchronously: the used-ring update is the completion. */
+		kstat_push(KSTAT_IO_COMPLETE);
 		for (unsigned i = v->chain.nread; i < v->chain.nseg; i++)
 			ram_written(v, v->chain.seg[i].gpa, v->chain.seg[i].len);
 		uint8_t *elem = used + 4 + 8ULL * (q->used_idx % q->num);
@@ -278,6 +281,7 @@ static void vm_process_queue(struct virtio_mmio *v, unsigned qi)
 			dbg_virtq_push(&v->dq[qi], head, q->used_idx);
 		}
 		ram_written(v, q->used, 6 + 8ULL * q->num);
+		kstat_pop();
 		any = true;
 	}
 	if (any) {

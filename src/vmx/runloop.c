@@ -13,6 +13,7 @@
 #include "../lib/build.h"
 #include "../lib/log.h"
 #include "../debug/dbg.h"
+#include "../stats/kstat.h"
 #include "vmx.h"
 
 static void suspend_set_error(struct vmx *x, const char *msg)
@@ -110,6 +111,20 @@ int vmx_state_hash(struct vmx *x, char hex[65], struct verr *e)
 		return rc;
 	}
 	return ckpt_writer_hash(w, hex, e);
+}
+
+/*
+ * Work a control-socket request asks of the stopped VM (a hash, a suspend, a
+ * hand-over): every vCPU waits for it, so in the stats build each vCPU's time
+ * goes to the CTL kstat until the VM runs again (vm_run attaches afresh).
+ */
+static void ctl_work_begin(struct vmx *x)
+{
+	for (unsigned i = 0; i < x->vc.numvcpus; i++) {
+		kstat_attach(i);
+		kstat_start(KSTAT_CTL);
+	}
+	stats_set_slot(STATS_SLOT_OTHER);
 }
 
 /* Answers a control-socket hash request while the VM is stopped. */
@@ -252,9 +267,13 @@ int vmx_run(struct vmx *x, const struct vmx_opts *o)
 		case VMX_STOP_HASH_POINT:
 			continue;
 		case VMX_STOP_HASH_REQUEST:
+			ctl_work_begin(x);
 			serve_hash(x);
+			kstat_detach_all();
 			continue;
 		case VMX_STOP_SUSPEND:
+			if (res == VM_RESULT_STOPPED)
+				ctl_work_begin(x);
 			join_resume_cleanup(x);
 			if (o->suspend_at_end && res == VM_RESULT_BUDGET)
 				atomic_store(&x->suspend_state, VMX_SUSPEND_REQUESTED);
@@ -266,8 +285,11 @@ int vmx_run(struct vmx *x, const struct vmx_opts *o)
 				res = VM_RESULT_ERROR;   /* --suspend asked for a checkpoint */
 				break;
 			}
+			kstat_detach_all();
 			continue;   /* failed or cancelled: the guest carries on */
 		case VMX_STOP_HANDOVER:
+			if (res == VM_RESULT_STOPPED)
+				ctl_work_begin(x);
 			join_resume_cleanup(x);
 			if (res == VM_RESULT_BUDGET && handover_connect(x, o->handover_to, &e) < 0) {
 				LOG_ERR("handover: %s", e.msg);
@@ -282,6 +304,7 @@ int vmx_run(struct vmx *x, const struct vmx_opts *o)
 				res = VM_RESULT_ERROR;   /* --handover asked for a hand-over */
 				break;
 			}
+			kstat_detach_all();
 			continue;   /* taken back: the guest carries on here */
 		case VMX_STOP_BUDGET:
 		case VMX_STOP_DONE:

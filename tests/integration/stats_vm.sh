@@ -82,6 +82,8 @@ s2=$(stat -c %s "$vm"/stats/ustats-*.bin)
 live=$("$B/host/vmx-kstats" "$vm" 2>&1 | head -1)
 echo "while running: $live"
 check linux-running-not-unclean grep -q "still being written by running process $pid" <<<"$live"
+# A control request the stopped VM serves (the state hash): CTL time on both vCPUs.
+check ctl-hash-served grep -q '"sha256"' <<<"$("$B/host/vmx-ctl" "$vm" hash 2>&1)"
 "$B/host/vmx-ctl" "$vm" poweroff >/dev/null 2>&1
 wait "$pid"; rc=$?
 t1=$(date +%s)
@@ -102,7 +104,8 @@ secs=$(( t1 - t0 ))
 # Two vCPUs sampled at 97 Hz over the run: about 2 * 97 samples per second.
 check linux-samples-cover-elapsed test "${total:-0}" -ge $(( secs * 97 * 2 * 6 / 10 ))
 # Trap deliveries, interrupts and TLB flushes are services of their own, not GUEST.
-for k in TRAP_ECALL TRAP_PAGEFAULT IRQ SFENCE; do
+# So are disk completions (the kernel reads the disk at boot) and control requests.
+for k in TRAP_ECALL TRAP_PAGEFAULT IRQ SFENCE IO_COMPLETE CTL; do
   check "linux-kstat-pushed-$k" awk -v k="$k" '$1 == k && $2 > 0 { f = 1 } END { exit !f }' <<<"$ks"
 done
 per_hour=$(( s1 + (s2 - s1) * 360 ))
