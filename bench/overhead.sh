@@ -5,7 +5,7 @@
 # callstack profiler's "sampling on versus off at most 1 %").
 #
 #   bench/overhead.sh [--guest DIR] [-n ROUNDS] [--insns N] [--io-insns N] [--io-rounds R]
-#                     [--sequential | --pin] VARIANT...
+#                     [--console-insns N] [--sequential | --pin] VARIANT...
 #   VARIANT = NAME=BINARY[,key=value...]     the first one is the baseline
 #
 # Two workloads on the default guest (2 harts, 512 MiB):
@@ -17,7 +17,13 @@
 #        retired in S s of vCPU-thread CPU time"): what the guest's speed
 #        depends on.  Work the stats build does on other threads (the
 #        sampler's collector decoding guest symbols, ustats writes) runs on
-#        another CPU; the whole process's user+sys time is printed too.
+#        another CPU; the whole process's user+sys time (every thread:
+#        vCPU, collector, sampler, ustats writer) is reported beside it,
+#        since that is what the host pays.
+#   console  deterministic again, vmx3.run=echo: a busybox shell loop
+#        printing lines to the serial console as fast as it can, stopped
+#        after exactly --console-insns instructions (default 3 G: about
+#        1.5 G of boot, then 1.5 G of echoing): the same two figures.
 #   io   deterministic mode again, vmx3.run=diskraw repeated (8 MiB written
 #        and read back with O_DIRECT in 4 KiB requests each round), stopped
 #        after exactly --io-insns instructions (default 5 G: about 1.5 G of
@@ -42,6 +48,7 @@ GUEST_DIR=${GUEST_DIR:-build/guest}
 PAIRS=5
 INSNS=3000000000
 IO_INSNS=5000000000
+CONSOLE_INSNS=3000000000
 IO_ROUNDS=6
 CONC=1
 PIN=0
@@ -52,10 +59,11 @@ while [ $# -gt 0 ]; do
 	-n) PAIRS=$2; shift 2 ;;
 	--insns) INSNS=$2; shift 2 ;;
 	--io-insns) IO_INSNS=$2; shift 2 ;;
+	--console-insns) CONSOLE_INSNS=$2; shift 2 ;;
 	--io-rounds) IO_ROUNDS=$2; shift 2 ;;
 	--sequential) CONC=0; shift ;;
 	--pin) PIN=1; shift ;;
-	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,44p' "$0"; exit 0 ;;
 	-*) echo "overhead.sh: unknown option $1" >&2; exit 2 ;;
 	*) variants+=("$1"); shift ;;
 	esac
@@ -125,7 +133,18 @@ cpu_run() {
 	local d="$tmp/cpu-$1"
 	mkvm "$1" "$d" "console=ttyS0 quiet panic=-1 vmx3.run=cpu vmx3.cpu_iters=1000000000" det
 	pinned "${2:-}" /usr/bin/time -f '%U %S' -o "$d/time" "${BIN[$1]}" --quiet --until-insns "$INSNS" "$d/o.vmx" \
-		>"$d/out" 2>&1 || { echo "overhead.sh: $1 failed the cpu run: $(tail -2 "$d/out")" >&2; echo nan; return; }
+		>"$d/out" 2>&1 || { echo "overhead.sh: $1 failed the cpu run: $(tail -2 "$d/out")" >&2; echo "nan nan"; return; }
+	vcpu_time "$d"
+}
+
+# console_run NAME: vCPU-thread and process CPU seconds for exactly CONSOLE_INSNS instructions.
+console_run() {
+	local d="$tmp/console-$1"
+	mkvm "$1" "$d" "console=ttyS0 panic=-1 vmx3.run=echo vmx3.echo=100000000" det
+	pinned "${2:-}" /usr/bin/time -f '%U %S' -o "$d/time" "${BIN[$1]}" --quiet --until-insns "$CONSOLE_INSNS" "$d/o.vmx" \
+		>"$d/out" 2>&1 || { echo "overhead.sh: $1 failed the console run: $(tail -2 "$d/out")" >&2; echo "nan nan"; return; }
+	grep -q 'VMX3 echo line' "$d/console.txt" ||
+		{ echo "overhead.sh: $1: the guest printed no echo line within $CONSOLE_INSNS instructions" >&2; echo "nan nan"; return; }
 	vcpu_time "$d"
 }
 
@@ -135,9 +154,9 @@ iodet_run() {
 	runs=$(printf 'diskraw,%.0s' $(seq 60)); runs=${runs%,}
 	mkvm "$1" "$d" "console=ttyS0 quiet panic=-1 vmx3.run=$runs" det
 	pinned "${2:-}" /usr/bin/time -f '%U %S' -o "$d/time" "${BIN[$1]}" --quiet --until-insns "$IO_INSNS" "$d/o.vmx" \
-		>"$d/out" 2>&1 || { echo "overhead.sh: $1 failed the io run: $(tail -2 "$d/out")" >&2; echo nan; return; }
+		>"$d/out" 2>&1 || { echo "overhead.sh: $1 failed the io run: $(tail -2 "$d/out")" >&2; echo "nan nan"; return; }
 	grep -q 'VMX3 bench disk raw bytes=.* ok' "$d/console.txt" ||
-		{ echo "overhead.sh: $1: no disk round finished within $IO_INSNS instructions" >&2; echo nan; return; }
+		{ echo "overhead.sh: $1: no disk round finished within $IO_INSNS instructions" >&2; echo "nan nan"; return; }
 	vcpu_time "$d"
 }
 
@@ -161,14 +180,18 @@ io_run() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "# overhead.sh: $PAIRS rounds, cpu: $INSNS instructions, io: $IO_INSNS instructions, iowall: $IO_ROUNDS x diskraw; $([ $CONC = 1 ] && echo "each variant concurrently with the baseline" || echo sequential); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+WORKLOADS=${OVERHEAD_WORKLOADS:-cpu console iodet io}   # a subset for a quick look
+echo "# overhead.sh: $PAIRS rounds, cpu: $INSNS instructions, console: $CONSOLE_INSNS instructions, io: $IO_INSNS instructions, iowall: $IO_ROUNDS x diskraw; $([ $CONC = 1 ] && echo "each variant concurrently with the baseline" || echo sequential); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for v in "${names[@]}"; do echo "#   $v = ${BIN[$v]} ${KEYS[$v]}"; done
 base=${names[0]}
 nv=${#names[@]}
-# record WORKLOAD NAME FIGURE BASEFIGURE
+# record WORKLOAD NAME FIGURE BASEFIGURE PROCESS BASEPROCESS
 record() {
-	echo "$2 $(awk -v a="$3" -v b="$4" 'BEGIN { print (b > 0 && a > 0) ? a / b : "nan" }')" >>"$tmp/$1.ratio"
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > 0 && a > 0) ? a / b : "nan" }'; }
+	echo "$2 $(ratio "$3" "$4")" >>"$tmp/$1.ratio"
 	echo "$2 $3" >>"$tmp/$1.abs"
+	echo "$2 $(ratio "$5" "$6")" >>"$tmp/$1.proc.ratio"
+	echo "$2 $5" >>"$tmp/$1.proc.abs"
 }
 for r in $(seq "$PAIRS"); do
 	line="round $r:"
@@ -176,42 +199,49 @@ for r in $(seq "$PAIRS"); do
 		ca= cb=
 		[ "$PIN" = 1 ] && ca=$((r % 2)) cb=$(((r + 1) % 2))
 		for v in "${names[@]:1}"; do
-			for w in cpu iodet io; do
+			for w in $WORKLOADS; do
 				"${w}_run" "$base" "$ca" >"$tmp/a.out" &
 				"${w}_run" "$v" "$cb" >"$tmp/b.out"
 				wait
 				read -r a ap <"$tmp/a.out"; read -r b bp <"$tmp/b.out"
-				record "$w" "$base" "$a" "$a"
-				record "$w" "$v" "$b" "$a"
+				record "$w" "$base" "$a" "$a" "$ap" "$ap"
+				record "$w" "$v" "$b" "$a" "$bp" "$ap"
 				line+=" $w $v ${b:-?} (process ${bp:-?}) / $base ${a:-?} (${ap:-?});"
 			done
 		done
 	else
 		order=()
 		for i in $(seq 0 $((nv - 1))); do order+=("${names[$(((r - 1 + i) % nv))]}"); done
-		declare -A fig=()
-		for w in cpu iodet io; do
-			for v in "${order[@]}"; do read -r fig[$w.$v] _ < <("${w}_run" "$v"); done
+		declare -A fig=() proc=()
+		for w in $WORKLOADS; do
+			for v in "${order[@]}"; do read -r fig[$w.$v] proc[$w.$v] < <("${w}_run" "$v"); done
 			for v in "${names[@]}"; do
-				record "$w" "$v" "${fig[$w.$v]}" "${fig[$w.$base]}"
-				line+=" $w $v ${fig[$w.$v]:-?};"
+				record "$w" "$v" "${fig[$w.$v]}" "${fig[$w.$base]}" "${proc[$w.$v]}" "${proc[$w.$base]}"
+				line+=" $w $v ${fig[$w.$v]:-?} (process ${proc[$w.$v]:-?});"
 			done
 		done
 	fi
 	echo "$line"
 done
 
+# cell FILE-STEM VARIANT: "median | ratio-median (min-max)"
+cell() {
+	local m rm rr
+	m=$(awk -v v="$2" '$1 == v { print $2 }' "$tmp/$1.abs" | median)
+	rm=$(awk -v v="$2" '$1 == v { print $2 }' "$tmp/$1.ratio" | median)
+	rr=$(awk -v v="$2" '$1 == v && $2 != "nan" { print $2 }' "$tmp/$1.ratio" | sort -g | sed -n '1p;$p' | xargs printf '%.3f ' | sed 's/ $//; s/ /-/')
+	echo "$m | $(awk -v r="$rm" 'BEGIN { printf "%.4f", r }') ($rr)"
+}
 echo
-printf '| variant | cpu: vCPU-thread CPU s | vs %s | io: vCPU-thread CPU s | vs %s | iowall: guest I/O s | vs %s |\n' "$base" "$base" "$base"
-echo '| --- | --- | --- | --- | --- | --- | --- |'
-for v in "${names[@]}"; do
-	row="| $v"
-	for w in cpu iodet io; do
-		m=$(awk -v v="$v" '$1 == v { print $2 }' "$tmp/$w.abs" | median)
-		rm=$(awk -v v="$v" '$1 == v { print $2 }' "$tmp/$w.ratio" | median)
-		rr=$(awk -v v="$v" '$1 == v && $2 != "nan" { print $2 }' "$tmp/$w.ratio" | sort -g | sed -n '1p;$p' | xargs printf '%.3f ' | sed 's/ $//; s/ /-/')
-		row+=" | $m | $(awk -v r="$rm" 'BEGIN { printf "%.4f", r }') ($rr)"
+printf '| workload | variant | figure | vs %s | whole-process CPU s | vs %s |\n' "$base" "$base"
+echo '| --- | --- | --- | --- | --- | --- |'
+for w in $WORKLOADS; do
+	case $w in
+	cpu) what="vCPU-thread CPU s" ;; console) what="vCPU-thread CPU s" ;;
+	iodet) what="vCPU-thread CPU s" ;; io) what="guest I/O s (wall)" ;;
+	esac
+	for v in "${names[@]}"; do
+		echo "| $w: $what | $v | $(cell "$w" "$v") | $(cell "$w.proc" "$v") |"
 	done
-	echo "$row |"
 done
 echo "(each ratio: median over rounds of the variant's figure over the baseline's in the same round; in parentheses min-max)"
