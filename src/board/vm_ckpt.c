@@ -107,8 +107,10 @@ static int device_get(struct ckpt_reader *rd, const struct device *d, void *st, 
 		      struct verr *e)
 {
 	uint32_t v = ckpt_section_version(rd, d->name);
-	if (v == DEVICE_BLOB_VERSION)
+	if (v == DEVICE_BLOB_VERSION) {
+		LOG_INF("device section %s: a version-1 blob (written by an older vmx)", d->name);
 		return ckpt_get_blob(rd, d->name, DEVICE_BLOB_VERSION, st, len, e);
+	}
 	return ckpt_get_struct(rd, d->name, d->type->state_version, d->type->state_fields,
 			       d->type->nstate_fields, st, e);
 }
@@ -138,7 +140,10 @@ int vm_save_state(struct vm *vm, struct ckpt_writer *w, struct verr *e)
 		struct device *d = &vm->devs[i];
 		size_t len = 0;
 		void *st = d->type->state ? d->type->state(d, &len) : NULL;
-		if (st)
+		/* Test knob (opt/obj): the blobs vmx wrote before named fields, to test their reader. */
+		if (st && dbg_fault(DBG_FAULT_DEVICE_BLOBS))
+			r = ckpt_put_blob(w, d->name, DEVICE_BLOB_VERSION, st, len, e);
+		else if (st)
 			r = ckpt_put_struct(w, d->name, device_save_version(d), d->type->state_fields,
 					    d->type->nstate_fields, st, e);
 	}

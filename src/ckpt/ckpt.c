@@ -42,11 +42,25 @@ int ckpt_pwrite_full(struct ckpt_writer *w, const void *buf, size_t len, uint64_
 	return 0;
 }
 
+/* The file header's fixed fields; nsections and crc are set when the file is finished. */
+static void fill_header(struct ckpt_file_header *h, const char *vmx_version,
+			const char *build_type)
+{
+	struct timespec ts;
+
+	memcpy(h->magic, CKPT_MAGIC, 8);
+	h->format_version = CKPT_FORMAT_VERSION;
+	h->header_size = CKPT_HEADER_SIZE;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	snprintf(h->vmx_version, sizeof(h->vmx_version), "%s", vmx_version);
+	snprintf(h->build_type, sizeof(h->build_type), "%s", build_type);
+}
+
 int ckpt_writer_open(struct ckpt_writer **out, const char *path, const char *vmx_version,
 		     const char *build_type, struct ckpt_progress *prog, struct verr *e)
 {
 	struct ckpt_writer *w = calloc(1, sizeof(*w));
-	struct timespec ts;
 
 	if (!w)
 		return verr_set(e, -ENOMEM, "out of memory");
@@ -60,13 +74,7 @@ int ckpt_writer_open(struct ckpt_writer **out, const char *path, const char *vmx
 		free(w);
 		return rc;
 	}
-	memcpy(w->h.magic, CKPT_MAGIC, 8);
-	w->h.format_version = CKPT_FORMAT_VERSION;
-	w->h.header_size = CKPT_HEADER_SIZE;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	w->h.created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	snprintf(w->h.vmx_version, sizeof(w->h.vmx_version), "%s", vmx_version);
-	snprintf(w->h.build_type, sizeof(w->h.build_type), "%s", build_type);
+	fill_header(&w->h, vmx_version, build_type);
 	w->off = CKPT_HEADER_SIZE;
 	*out = w;
 	return 0;
@@ -126,16 +134,9 @@ out:
 int ckpt_writer_finish_fd(struct ckpt_writer *w, const char *vmx_version,
 			  const char *build_type, int *fd, struct verr *e)
 {
-	struct timespec ts;
 	int rc;
 
-	memcpy(w->h.magic, CKPT_MAGIC, 8);
-	w->h.format_version = CKPT_FORMAT_VERSION;
-	w->h.header_size = CKPT_HEADER_SIZE;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	w->h.created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	snprintf(w->h.vmx_version, sizeof(w->h.vmx_version), "%s", vmx_version);
-	snprintf(w->h.build_type, sizeof(w->h.build_type), "%s", build_type);
+	fill_header(&w->h, vmx_version, build_type);
 	w->h.crc = crc(&w->h, offsetof(struct ckpt_file_header, crc));
 	rc = ckpt_pwrite_full(w, &w->h, sizeof(w->h), 0, e);
 	if (rc == 0 && ftruncate(w->fd, (off_t)w->off) < 0)

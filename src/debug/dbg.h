@@ -54,6 +54,7 @@ enum dbg_fault {
 	DBG_FAULT_CKPT,         /* "checkpoint": the saved cpu.0 section's pc differs from the hart's */
 	DBG_FAULT_SECTION_VERSION, /* "section-version": the clint section is saved as version 99 */
 	DBG_FAULT_HANDOVER_HELLO,  /* "handover-hello": a receiving vmx says it reads no device section */
+	DBG_FAULT_DEVICE_BLOBS,    /* "device-blobs": device sections saved as version-1 blobs */
 	DBG_FAULT_COUNT
 };
 

@@ -23,6 +23,7 @@ static const char *const fault_names[DBG_FAULT_COUNT] = {
 	[DBG_FAULT_CKPT] = "checkpoint",
 	[DBG_FAULT_SECTION_VERSION] = "section-version",
 	[DBG_FAULT_HANDOVER_HELLO] = "handover-hello",
+	[DBG_FAULT_DEVICE_BLOBS] = "device-blobs",
 };
 
 const char *dbg_fault_name(enum dbg_fault f)

@@ -7,7 +7,9 @@
 #    type B (all nine pairs); every final hash equals the uninterrupted run's;
 #  - is handed over at K by a running A to a B started with
 #    --incoming-handover (the fast switch: memfd and fds passed, no file),
-#    all nine pairs; B's hash at N equals the uninterrupted run's.
+#    all nine pairs; B's hash at N equals the uninterrupted run's;
+#  - a checkpoint whose device sections are version-1 blobs (an older vmx's)
+#    resumes in release to the same hash.
 set -u
 B=${B:-build}
 G="$PWD/$B/guest"
@@ -64,6 +66,17 @@ for a in release beta stats; do
     check "det-pair-$a-to-$b" test -n "$h" -a "$h" = "$ref"
   done
 done
+
+# A checkpoint with the device sections of an older vmx (version-1 blobs,
+# written by the opt build's test knob) resumes in release just the same.
+mkvm "$tmp/v1"
+echo 'monitor.debugTestCorrupt = "device-blobs"' >>"$tmp/v1/det.vmx"
+"$B/opt/vmx-opt" --quiet --until-insns "$K" --suspend "$tmp/v1/det.vmx" >/dev/null 2>&1
+check det-v1-suspended test -s "$tmp/v1/det.vmss"
+sed -i '/^monitor.debugTestCorrupt/d' "$tmp/v1/det.vmx"
+h=$("$B/release/vmx" --quiet --until-insns "$N" --hash "$tmp/v1/det.vmx" 2>/dev/null | tail -1 | sed 's/.*sha256=//')
+check det-v1-blobs-read grep -q 'device section uart0: a version-1 blob' "$tmp/v1/vmx.log"
+check det-v1-resumed-to-same-hash test -n "$h" -a "$h" = "$ref"
 
 # Hand-over at K from a running A to B, which runs on to N.
 for a in release beta stats; do
