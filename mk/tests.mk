@@ -66,7 +66,7 @@ $(B)/security/%.elf: tests/security/guest/%.c $(ISA_DEPS)
 # the target provides the few MHD functions api.c calls.
 FUZZ_API_HOSTD := $(filter-out src/hostd/main.c src/hostd/api.c src/hostd/auth.c,$(wildcard src/hostd/*.c))
 FUZZ_CLANG := clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined
-$(B)/fuzz/fuzz_api: fuzz/fuzz_api.c src/hostd/api.c src/hostd/auth.c src/hostd/hostd.h $(FUZZ_API_HOSTD) \
+$(B)/fuzz/fuzz_api: fuzz/fuzz_api.c src/hostd/api.c src/hostd/auth.c $(wildcard src/hostd/*.h) $(FUZZ_API_HOSTD) \
                     $(wildcard src/lib/*.c) $(B)/release/version.c
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CLANG) -Dcrypto_pwhash_str_alg=fuzz_pwhash_str_alg \

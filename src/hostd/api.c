@@ -213,7 +213,7 @@ static int h_host(struct req *r, json_t **out)
 						    "path", g_hostd.cfg.ds[i].path));
 	for (int t = 0; t < BUILDTYPE_COUNT; t++) {
 		struct verr e = { "" };
-		bool ok = vm_binary((enum buildtype)t, bin, sizeof(bin), &e) == 0;
+		bool ok = vmop_binary((enum buildtype)t, bin, sizeof(bin), &e) == 0;
 		json_object_set_new(bins, buildtype_name((enum buildtype)t),
 				    ok ? json_string(bin) : json_null());
 	}
@@ -346,12 +346,12 @@ static int h_vm_power(struct req *r, json_t **out)
 	enum vm_op o;
 	int id = parse_id(r->arg[0]), status, task;
 
-	if (!op || vm_op_parse(op, &o) < 0)
+	if (!op || vmop_parse(op, &o) < 0)
 		return api_err(out, 400, "invalidArgument", "op",
 			       "op: must be one of on, off, hardOff, reset, suspend, resume");
 	if (id < 0)
 		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
-	task = vm_start_op(id, o, BUILDTYPE_DEFAULT, 0, SWITCH_FAST, r->user, &status, &e);
+	task = vmop_start(id, o, BUILDTYPE_DEFAULT, 0, SWITCH_FAST, r->user, &status, &e);
 	if (task < 0)
 		return api_verr(out, status, task, &e);
 	return task_reply(r, task, out);
@@ -416,7 +416,7 @@ static int h_bt_put(struct req *r, json_t **out)
 			       json_string_value(jm) ? json_string_value(jm) : "");
 	if (id < 0)
 		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
-	task = vm_start_op(id, OP_BUILDTYPE, t, revert, method, r->user, &status, &e);
+	task = vmop_start(id, OP_BUILDTYPE, t, revert, method, r->user, &status, &e);
 	if (task < 0)
 		return api_verr(out, status, task, &e);
 	return task_reply(r, task, out);

@@ -6,7 +6,7 @@
  * The vmx side of it, and who may run the guest when, is src/vmx/handover.c
  * (docs/HANDOVER.md).  Whatever goes wrong before the new process runs the
  * guest leaves the old one running it; this file then says why in words and
- * the caller falls back to suspend/resume (vm.c, op_buildtype).
+ * the caller falls back to suspend/resume (vmop.c, op_buildtype).
  */
 #include <errno.h>
 #include <signal.h>
@@ -132,7 +132,7 @@ int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin,
 	/* Same files as at power-on: the new vmx runs as the same user. */
 	rc = privdrop_prepare_vm(&g_hostd.cfg, vm->file, &fds, e);
 	if (rc == 0) {
-		rc = vm_spawn(vm, bin, args, &fds, &npid, e);
+		rc = vmop_spawn(vm, bin, args, &fds, &npid, e);
 		privdrop_fds_close(&fds);
 	}
 	if (rc < 0)

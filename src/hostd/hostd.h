@@ -201,16 +201,6 @@ const char *switch_method_name(enum switch_method m);
 int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin, json_t *res,
 		   struct verr *e);
 
-/* --- vm.c helpers the fast switch shares ----------------------------------------- */
-
-/*
- * Spawns bin [args...] VMX-PATH for the VM in its own session, stdio to
- * vmx-stdio.log, with the descriptors privdrop_prepare_vm opened (f).
- */
-int vm_spawn(struct hvm *vm, const char *bin, const char *const *args,
-	     const struct privdrop_fds *f, pid_t *pid,
-	     struct verr *e);
-
 /* --- db.c: SQLite inventory ---------------------------------------------------- */
 
 int db_open(const char *path, struct verr *e);
@@ -265,7 +255,7 @@ void auth_logout(const char *token);
 int vmctl_call(const char *vmdir, const char *cmd, json_t *args, int timeout_ms, json_t **reply,
 	       struct verr *e);
 
-/* --- vm.c: VMs, their vmx processes and the operations on them ------------------ */
+/* --- vm.c: the VM registry ---------------------------------------------------- */
 
 enum hpower { HP_OFF = 0, HP_ON, HP_SUSPENDED };
 const char *hpower_name(enum hpower p);
@@ -297,6 +287,20 @@ struct hvm {
 	struct hvm *next;
 };
 
+struct hvm *vm_find(int id);
+/* Registers an existing .vmx; returns the new VM id. */
+int vm_register(const char *file, const char *name, const char *user, struct verr *e);
+/* Creates the VM directory and .vmx from key/values, then registers it. */
+int vm_create(const char *file, json_t *config, const char *user, struct verr *e);
+int vm_unregister(int id, const char *user, struct verr *e);
+json_t *vm_json(struct hvm *vm);
+/* Loads the inventory, adopts running vmx processes, recovers interrupted tasks. */
+int vm_restore(struct verr *e);
+/* Reserved memory of running VMs (MiB), optionally excluding one. */
+uint64_t vm_reserved_mb(int except_id);
+
+/* --- hostd.c: the daemon's state and lock, shared by every module ------------- */
+
 struct hostd {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;   /* broadcast when a vmx exits or a task ends */
@@ -308,30 +312,32 @@ extern struct hostd g_hostd;
 
 void hostd_lock(void);
 void hostd_unlock(void);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t now_ms(void);
 
-struct hvm *vm_find(int id);
-/* Registers an existing .vmx; returns the new VM id. */
-int vm_register(const char *file, const char *name, const char *user, struct verr *e);
-/* Creates the VM directory and .vmx from key/values, then registers it. */
-int vm_create(const char *file, json_t *config, const char *user, struct verr *e);
-int vm_unregister(int id, const char *user, struct verr *e);
-json_t *vm_json(struct hvm *vm);
-/* Loads the inventory, adopts running vmx processes, recovers interrupted tasks. */
-int vm_restore(struct verr *e);
-/* Starts the supervisor thread (reaps exits, runs revertAfter). */
-int vm_supervisor_start(void);
-void vm_supervisor_stop(void);
-/* Reserved memory of running VMs (MiB), optionally excluding one. */
-uint64_t vm_reserved_mb(int except_id);
+/* --- vmsup.c: the supervisor of the vmx processes ----------------------------- */
+
+/* Starts the supervisor thread (reaps exits, follows hand-overs, runs revertAfter). */
+int vmsup_start(void);
+void vmsup_stop(void);
+
+/* --- vmop.c: operations on a VM, each a task in its own thread ---------------- */
+
 /* Full path of the vmx binary for a build type; -ENOENT with a message. */
-int vm_binary(enum buildtype t, char *out, size_t len, struct verr *e);
+int vmop_binary(enum buildtype t, char *out, size_t len, struct verr *e);
+/*
+ * Spawns bin [args...] VMX-PATH for the VM in its own session, stdio to
+ * vmx-stdio.log, with the descriptors privdrop_prepare_vm opened (f).
+ */
+int vmop_spawn(struct hvm *vm, const char *bin, const char *const *args,
+	       const struct privdrop_fds *f, pid_t *pid, struct verr *e);
 
 /* Operations (asynchronous: each returns the id of a new task, or <0). */
 enum vm_op { OP_POWERON, OP_POWEROFF, OP_HARDOFF, OP_RESET, OP_SUSPEND, OP_RESUME, OP_BUILDTYPE };
-int vm_op_parse(const char *s, enum vm_op *out);
+int vmop_parse(const char *s, enum vm_op *out);
 /* http_status gets the status code fitting the error (409 busy, 400, 403...). */
-int vm_start_op(int id, enum vm_op op, enum buildtype bt, uint64_t revert_after_s,
-		enum switch_method method, const char *user, int *http_status, struct verr *e);
+int vmop_start(int id, enum vm_op op, enum buildtype bt, uint64_t revert_after_s,
+	       enum switch_method method, const char *user, int *http_status, struct verr *e);
 
 /* --- task.c: long operations --------------------------------------------------- */
 
@@ -371,7 +377,5 @@ int api_start(struct verr *e);
 int api_route_match(const char *pattern, const char *path, char *store, size_t storelen,
 		    const char **args);
 void api_stop(void);
-
-uint64_t now_ms(void);
 
 #endif

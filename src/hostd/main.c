@@ -378,12 +378,12 @@ int main(int argc, char **argv)
 	db_prune_events();
 	rc = vm_restore(&e);
 	if (rc == 0)
-		rc = vm_supervisor_start();
+		rc = vmsup_start();
 	if (rc == 0)
 		rc = api_start(&e);
 	if (rc < 0) {
 		LOG_ERR("%s", e.msg[0] ? e.msg : strerror(-rc));
-		vm_supervisor_stop();
+		vmsup_stop();
 		db_close();
 		log_close();
 		return 1;
@@ -400,7 +400,7 @@ int main(int argc, char **argv)
 	} while (sig == SIGHUP);
 	LOG_INF("signal %d: stopping (running VMs keep running)", sig);
 	api_stop();
-	vm_supervisor_stop();
+	vmsup_stop();
 	db_close();
 	log_close();
 	close(lockfd);
