@@ -232,7 +232,7 @@ static void setup(void)
 	if (auth_init() < 0)
 		abort();
 	snprintf(path, sizeof(path), "%s/hostd.db", c->state_dir);
-	if (db_open(path, &e) < 0 || vm_restore(&e) < 0)
+	if (db_open(path, &e) < 0 || hvm_restore(&e) < 0)
 		abort();
 	/* Durability is not under test here; an fsync per request would be most of the time. */
 	db_exec("PRAGMA synchronous=OFF", 0, NULL);
@@ -241,7 +241,7 @@ static void setup(void)
 	    auth_login("fuzzadmin", "pw-admin", tok_admin, &r, &retry) < 0 ||
 	    auth_login("fuzzro", "pw-ro", tok_ro, &r, &retry) < 0)
 		abort();
-	vm_register("[ds1] vm1/vm1.vmx", "vm1", "fuzzadmin", &e);
+	hvm_register("[ds1] vm1/vm1.vmx", "vm1", "fuzzadmin", &e);
 }
 
 /* Splits "k=v&k2=v2" in place (no %-decoding: MHD's would only change the bytes). */

@@ -218,7 +218,7 @@ static int h_host(struct req *r, json_t **out)
 				    ok ? json_string(bin) : json_null());
 	}
 	hostd_lock();
-	reserved = vm_reserved_mb(0);
+	reserved = hvm_reserved_mb(0);
 	for (struct hvm *v = g_hostd.vms; v; v = v->next)
 		nvms++;
 	hostd_unlock();
@@ -253,7 +253,7 @@ static int h_vms(struct req *r, json_t **out)
 			continue;
 		if (file && strcmp(v->path, abs) != 0)
 			continue;
-		json_array_append_new(list, vm_json(v));
+		json_array_append_new(list, hvm_json(v));
 	}
 	hostd_unlock();
 	*out = json_pack("{s:o}", "vms", list);
@@ -272,12 +272,12 @@ static int h_vm_add(struct req *r, json_t **out)
 		return api_err(out, 400, "invalidArgument", "file", "file: missing (\"[ds] dir/NAME.vmx\")");
 	if (create && !json_is_object(create) && !json_is_true(create))
 		return api_err(out, 400, "invalidArgument", "create", "create: must be true or an object of .vmx keys");
-	id = create ? vm_create(file, json_is_object(create) ? create : NULL, r->user, &e)
-		    : vm_register(file, name, r->user, &e);
+	id = create ? hvm_create(file, json_is_object(create) ? create : NULL, r->user, &e)
+		    : hvm_register(file, name, r->user, &e);
 	if (id < 0)
 		return api_verr(out, id == -EEXIST ? 409 : 400, id, &e);
 	hostd_lock();
-	*out = vm_json(vm_find(id));
+	*out = hvm_json(hvm_find(id));
 	hostd_unlock();
 	return 201;
 }
@@ -285,7 +285,7 @@ static int h_vm_add(struct req *r, json_t **out)
 static struct hvm *vm_arg(struct req *r, json_t **out, int *status)
 {
 	int id = parse_id(r->arg[0]);
-	struct hvm *vm = id > 0 ? vm_find(id) : NULL;
+	struct hvm *vm = id > 0 ? hvm_find(id) : NULL;
 
 	if (!vm)
 		*status = api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
@@ -300,7 +300,7 @@ static int h_vm_get(struct req *r, json_t **out)
 	hostd_lock();
 	vm = vm_arg(r, out, &status);
 	if (vm)
-		*out = vm_json(vm);
+		*out = hvm_json(vm);
 	hostd_unlock();
 	return status;
 }
@@ -312,7 +312,7 @@ static int h_vm_del(struct req *r, json_t **out)
 
 	if (id < 0)
 		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
-	rc = vm_unregister(id, r->user, &e);
+	rc = hvm_unregister(id, r->user, &e);
 	if (rc < 0)
 		return api_verr(out, rc == -ENOENT ? 404 : 409, rc, &e);
 	*out = json_pack("{s:b}", "ok", 1);
@@ -365,7 +365,7 @@ static int h_bt_get(struct req *r, json_t **out)
 	hostd_lock();
 	vm = vm_arg(r, out, &status);
 	if (vm) {
-		json_t *j = vm_json(vm);
+		json_t *j = hvm_json(vm);
 		*out = json_pack("{s:O, s:O, s:O}", "file", json_object_get(j, "file"), "buildType",
 				 json_object_get(j, "buildType"), "powerState",
 				 json_object_get(j, "powerState"));

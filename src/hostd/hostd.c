@@ -2,7 +2,7 @@
  * hostd.c - the daemon's state that every module reaches: g_hostd (the
  * settings main.c loads, the VM table, the stop flag), the lock that guards
  * the VM table and the condition broadcast when a vmx exits or an operation
- * ends, and a monotonic clock.  Kept out of the VM registry (vm.c) because the
+ * ends, and a monotonic clock.  Kept out of the VM registry (hvm.c) because the
  * API, the control-socket client and main use them without being about VMs.
  */
 #include <pthread.h>

@@ -255,7 +255,7 @@ void auth_logout(const char *token);
 int vmctl_call(const char *vmdir, const char *cmd, json_t *args, int timeout_ms, json_t **reply,
 	       struct verr *e);
 
-/* --- vm.c: the VM registry ---------------------------------------------------- */
+/* --- hvm.c: the VM registry --------------------------------------------------- */
 
 enum hpower { HP_OFF = 0, HP_ON, HP_SUSPENDED };
 const char *hpower_name(enum hpower p);
@@ -287,17 +287,17 @@ struct hvm {
 	struct hvm *next;
 };
 
-struct hvm *vm_find(int id);
+struct hvm *hvm_find(int id);
 /* Registers an existing .vmx; returns the new VM id. */
-int vm_register(const char *file, const char *name, const char *user, struct verr *e);
+int hvm_register(const char *file, const char *name, const char *user, struct verr *e);
 /* Creates the VM directory and .vmx from key/values, then registers it. */
-int vm_create(const char *file, json_t *config, const char *user, struct verr *e);
-int vm_unregister(int id, const char *user, struct verr *e);
-json_t *vm_json(struct hvm *vm);
+int hvm_create(const char *file, json_t *config, const char *user, struct verr *e);
+int hvm_unregister(int id, const char *user, struct verr *e);
+json_t *hvm_json(struct hvm *vm);
 /* Loads the inventory, adopts running vmx processes, recovers interrupted tasks. */
-int vm_restore(struct verr *e);
+int hvm_restore(struct verr *e);
 /* Reserved memory of running VMs (MiB), optionally excluding one. */
-uint64_t vm_reserved_mb(int except_id);
+uint64_t hvm_reserved_mb(int except_id);
 
 /* --- hostd.c: the daemon's state and lock, shared by every module ------------- */
 

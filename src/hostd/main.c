@@ -376,7 +376,7 @@ int main(int argc, char **argv)
 	LOG_INF("hostd %s build %s, state %s, capacity %llu MiB, %u datastore(s)", vmx_version,
 		vmx_revision, c->state_dir, (unsigned long long)c->mem_capacity_mb, c->nds);
 	db_prune_events();
-	rc = vm_restore(&e);
+	rc = hvm_restore(&e);
 	if (rc == 0)
 		rc = vmsup_start();
 	if (rc == 0)

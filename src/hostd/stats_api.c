@@ -30,12 +30,12 @@ struct vm_snap {
 	bool has_pid;
 };
 
-static int vm_snapshot(int id, struct vm_snap *s)
+static int hvm_snapshot(int id, struct vm_snap *s)
 {
 	struct hvm *v;
 
 	hostd_lock();
-	v = vm_find(id);
+	v = hvm_find(id);
 	if (v) {
 		s->id = v->id;
 		snprintf(s->name, sizeof(s->name), "%s", v->name);
@@ -50,7 +50,7 @@ static int vm_snapshot(int id, struct vm_snap *s)
 }
 
 /* Can this VM be asked for stats?  409 with the reason otherwise. */
-static int vm_stats_ready(const struct vm_snap *s, int *http_status, struct verr *e)
+static int hvm_stats_ready(const struct vm_snap *s, int *http_status, struct verr *e)
 {
 	if (s->power != HP_ON || !s->has_pid) {
 		*http_status = 409;
@@ -79,7 +79,7 @@ static int ctl_failed(const struct vm_snap *s, int rc, int *http_status, struct 
 }
 
 /* The vmx's Prometheus text; caller frees. */
-static int vm_prom_text(const struct vm_snap *s, char **text, int *http_status, struct verr *e)
+static int hvm_prom_text(const struct vm_snap *s, char **text, int *http_status, struct verr *e)
 {
 	json_t *args = json_pack("{s:s}", "format", "prometheus"), *reply = NULL;
 	const char *t;
@@ -114,15 +114,15 @@ int stats_api_vm(int id, bool prom, json_t **out, char **text, int *http_status,
 	*out = NULL;
 	*text = NULL;
 	*http_status = 200;
-	if (vm_snapshot(id, &s) < 0) {
+	if (hvm_snapshot(id, &s) < 0) {
 		*http_status = 404;
 		return verr_set(e, -ENOENT, "vm: no VM with id '%d'", id);
 	}
-	rc = vm_stats_ready(&s, http_status, e);
+	rc = hvm_stats_ready(&s, http_status, e);
 	if (rc < 0)
 		return rc;
 	if (prom)
-		return vm_prom_text(&s, text, http_status, e);
+		return hvm_prom_text(&s, text, http_status, e);
 	rc = vmctl_call(s.dir, "stats", NULL, STATS_CTL_TIMEOUT_MS, &st, e);
 	if (rc == 0)
 		rc = vmctl_call(s.dir, "kstats", NULL, STATS_CTL_TIMEOUT_MS, &ks, e);
@@ -284,7 +284,7 @@ static void hostd_metrics(FILE *f)
 
 	hostd_lock();
 	for (struct hvm *v = g_hostd.vms; v; v = v->next) {
-		json_t *j = vm_json(v);
+		json_t *j = hvm_json(v);
 		const char *bt = json_string_value(json_object_get(j, "buildType"));
 		enum buildtype t;
 		npower[v->power == HP_ON ? 0 : v->power == HP_OFF ? 1 : 2]++;
@@ -392,9 +392,9 @@ int stats_api_metrics(char **text, struct verr *e)
 		int st = 0;
 		bool ok;
 
-		if (vm_snapshot(ids[i], &s) < 0)
+		if (hvm_snapshot(ids[i], &s) < 0)
 			continue;
-		ok = vm_stats_ready(&s, &st, &ve) == 0 && vm_prom_text(&s, &t, &st, &ve) == 0;
+		ok = hvm_stats_ready(&s, &st, &ve) == 0 && hvm_prom_text(&s, &t, &st, &ve) == 0;
 		if (ok)
 			merge_add(m, t, s.name);
 		free(t);

@@ -21,7 +21,7 @@
 #include "../lib/build.h"
 #include "../lib/log.h"
 #include "hostd.h"
-#include "vm_int.h"
+#include "hvm_int.h"
 
 #define HARD_STOP_MS 10000
 #define SUSPEND_MAX_MS (30 * 60 * 1000)
@@ -187,7 +187,7 @@ static int vmop_launch(struct hvm *vm, struct verr *e)
 	pid_t pid;
 	int rc;
 
-	rc = vm_read_cfg(vm, &bt, NULL, NULL, e);
+	rc = hvm_read_cfg(vm, &bt, NULL, NULL, e);
 	if (rc == 0)
 		rc = confine_vm_file(&g_hostd.cfg, vm->file, e);
 	if (rc < 0)
@@ -207,10 +207,10 @@ static int vmop_launch(struct hvm *vm, struct verr *e)
 		vm->child = true;
 		vm->pidfd = -1;
 		vm->exited = false;
-		vm->pid_start = vm_pid_start(pid);
+		vm->pid_start = hvm_pid_start(pid);
 		vm->running_bt = bt;
 		vm->power = HP_ON;
-		vm_save(vm);
+		hvm_save(vm);
 	}
 	hostd_unlock();
 	if (rc < 0)
@@ -359,7 +359,7 @@ static void vmop_wait_resumed(struct hvm *vm, int task, uint64_t *downtime)
 	t1 = now_ms();
 	task_phase(task, "load", t1 - t0);
 	while (now_ms() < deadline && vmop_pid(vm)) {
-		if (vm_read_cfg(vm, NULL, NULL, &checkpoint, NULL) == 0 && !checkpoint)
+		if (hvm_read_cfg(vm, NULL, NULL, &checkpoint, NULL) == 0 && !checkpoint)
 			break;
 		usleep(20 * 1000);
 	}
@@ -375,7 +375,7 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 	char bin[PATH_MAX];
 	int rc;
 
-	rc = vm_read_cfg(vm, &old, NULL, NULL, e);
+	rc = hvm_read_cfg(vm, &old, NULL, NULL, e);
 	if (rc < 0)
 		return rc;
 	hostd_lock();
@@ -387,7 +387,7 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 	if (power != HP_ON) {
 		t = now_ms();
 		task_progress(o->task, 50, "reconfiguring");
-		rc = vm_set_buildtype(vm, o->bt, e);
+		rc = hvm_set_buildtype(vm, o->bt, e);
 		if (rc < 0)
 			return rc;
 		task_phase(o->task, "reconfigure", now_ms() - t);
@@ -405,7 +405,7 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 				json_object_set_new(res, "method", json_string("fast"));
 				t = now_ms();
 				task_progress(o->task, 90, "reconfiguring");
-				rc = vm_set_buildtype(vm, o->bt, e);
+				rc = hvm_set_buildtype(vm, o->bt, e);
 				if (rc < 0)
 					return verr_prefix(e, rc, "the VM runs build type %s (pid %d)",
 							   buildtype_name(o->bt), (int)vmop_pid(vm));
@@ -436,7 +436,7 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 			return rc;
 		t = now_ms();
 		task_progress(o->task, 50, "reconfiguring");
-		rc = vm_set_buildtype(vm, o->bt, e);
+		rc = hvm_set_buildtype(vm, o->bt, e);
 		if (rc < 0)
 			return verr_prefix(e, rc, "the VM is suspended with a valid checkpoint");
 		task_phase(o->task, "reconfigure", now_ms() - t);
@@ -449,7 +449,7 @@ static int op_buildtype(struct hvm *vm, struct op_ctx *o, json_t *res, struct ve
 			/* Put the VM back as it was rather than leave it down. */
 			LOG_WRN("vm %d: new vmx failed (%s); resuming with %s", vm->id, e->msg,
 				buildtype_name(old));
-			if (vm_set_buildtype(vm, old, &e2) == 0 && vmop_launch(vm, &e2) == 0)
+			if (hvm_set_buildtype(vm, old, &e2) == 0 && vmop_launch(vm, &e2) == 0)
 				return verr_prefix(e, rc, "resumed with build type %s instead",
 						   buildtype_name(old));
 			return verr_prefix(e, rc, "VM left suspended (%s)", e2.msg);
@@ -472,7 +472,7 @@ done:
 		vm->revert_at = time(NULL) + (int64_t)o->revert_after_s;
 	else
 		vm->revert_at = 0;
-	vm_save(vm);
+	hvm_save(vm);
 	if (vm->revert_at)
 		json_object_set_new(res, "revertAt", json_integer(vm->revert_at));
 	hostd_unlock();
@@ -493,13 +493,13 @@ static void *op_thread(void *arg)
 
 	log_set_thread_name("task");
 	hostd_lock();
-	vm = vm_find(o->vm_id);
+	vm = hvm_find(o->vm_id);
 	hostd_unlock();
 	switch (o->op) {
 	case OP_POWERON:
 	case OP_RESUME: {
 		bool was_suspended = false;
-		vm_read_cfg(vm, NULL, NULL, &was_suspended, NULL);
+		hvm_read_cfg(vm, NULL, NULL, &was_suspended, NULL);
 		uint64_t t = now_ms();
 		task_progress(o->task, 10, "launching");
 		rc = vmop_launch(vm, &e);
@@ -605,7 +605,7 @@ int vmop_start_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 			return verr_set(e, -EINVAL, "VM %d is %s", vm->id, hpower_name(vm->power));
 	}
 	*http_status = 500;
-	rc = vm_read_cfg(vm, &cur, &mem, NULL, e);
+	rc = hvm_read_cfg(vm, &cur, &mem, NULL, e);
 	if (rc < 0)
 		return rc;
 	/* Admission and binary checks come before anything is touched. */
@@ -622,7 +622,7 @@ int vmop_start_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 		if (op == OP_BUILDTYPE && method == SWITCH_FAST) {
 			/* Both vmx processes live for a moment: RAM once (shared), both overheads. */
 			uint64_t two = mem + admit_overhead_mb(vm->running_bt) + admit_overhead_mb(want);
-			if (admit_check(g_hostd.cfg.mem_capacity_mb, vm_reserved_mb(vm->id), two, msg,
+			if (admit_check(g_hostd.cfg.mem_capacity_mb, hvm_reserved_mb(vm->id), two, msg,
 					sizeof(msg)) < 0) {
 				snprintf(fallback, sizeof(fallback), "admission control cannot hold two vmx "
 					 "processes: %s (memSize %llu MiB + %llu MiB %s overhead + %llu MiB "
@@ -633,7 +633,7 @@ int vmop_start_locked(struct hvm *vm, enum vm_op op, enum buildtype bt,
 				method = SWITCH_SUSPEND;
 			}
 		}
-		rc = admit_check(g_hostd.cfg.mem_capacity_mb, vm_reserved_mb(vm->id),
+		rc = admit_check(g_hostd.cfg.mem_capacity_mb, hvm_reserved_mb(vm->id),
 				 mem + admit_overhead_mb(want), msg, sizeof(msg));
 		if (rc < 0)
 			return verr_set(e, rc, "admission control refused: %s (memSize %llu MiB + "
@@ -681,7 +681,7 @@ int vmop_start(int id, enum vm_op op, enum buildtype bt, uint64_t revert_after_s
 	int rc;
 
 	hostd_lock();
-	vm = vm_find(id);
+	vm = hvm_find(id);
 	if (!vm) {
 		hostd_unlock();
 		*http_status = 404;

@@ -23,7 +23,7 @@
 #include "../lib/fileutil.h"
 #include "../lib/log.h"
 #include "hostd.h"
-#include "vm_int.h"
+#include "hvm_int.h"
 
 static pthread_t g_supervisor;
 static bool g_supervisor_running;
@@ -148,7 +148,7 @@ static bool vmsup_successor(struct hvm *vm, int status)
 		close(vm->pidfd);
 	vm->pidfd = -1;
 	vm->pid = p;
-	vm->pid_start = vm_pid_start(p);
+	vm->pid_start = hvm_pid_start(p);
 	vm->child = p == vm->ho_pid;
 	if (!vm->child)
 		vm->pidfd = (int)syscall(SYS_pidfd_open, p, 0);
@@ -159,14 +159,14 @@ static bool vmsup_successor(struct hvm *vm, int status)
 		known = bt_of_pid(p, &vm->running_bt);
 	vm->exited = false;
 	vm->power = HP_ON;
-	vm_save(vm);
+	hvm_save(vm);
 	LOG_INF("vm %d: %s", vm->id, vm->last_exit);
 	if (!vm->busy_task) {
 		/* Nobody is finishing a switch: make the .vmx name what runs. */
 		enum buildtype cfg_bt;
-		if (known && vm_read_cfg(vm, &cfg_bt, NULL, NULL, NULL) == 0 &&
+		if (known && hvm_read_cfg(vm, &cfg_bt, NULL, NULL, NULL) == 0 &&
 		    cfg_bt != vm->running_bt)
-			vm_set_buildtype(vm, vm->running_bt, NULL);
+			hvm_set_buildtype(vm, vm->running_bt, NULL);
 		db_event("hostd", vm->id, "vmAdopted", "%s", vm->last_exit);
 	}
 	pthread_cond_broadcast(&g_hostd.cond);
@@ -209,7 +209,7 @@ static void vmsup_exited(struct hvm *vm, int status)
 	if (vmsup_successor(vm, status))
 		return;
 
-	vm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
+	hvm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
 	bool unknown = status < 0;
 	if (unknown)
 		status = logged_exit_status(vm);
@@ -252,7 +252,7 @@ static void vmsup_exited(struct hvm *vm, int status)
 	vm->exited = true;
 	vm->exit_status = status;
 	vm->power = checkpoint ? HP_SUSPENDED : HP_OFF;
-	vm_save(vm);
+	hvm_save(vm);
 	/*
 	 * A crash is recorded also while a task expects an exit (a vmx killed in
 	 * the middle of a suspend), but not the SIGKILL of hostd's own hard stop.
@@ -313,7 +313,7 @@ static void supervise_once(void)
 					      "hostd (revertAfter)", &http, &e) < 0) {
 				db_event("hostd", v->id, "revertFailed", "revertAfter: %s", e.msg);
 				v->revert_at = 0;
-				vm_save(v);
+				hvm_save(v);
 			}
 		}
 	}

@@ -1,5 +1,5 @@
 /*
- * vm.c - the registry of VMs: registering, creating and unregistering them,
+ * hvm.c - the registry of VMs (struct hvm, prefix hvm_): registering, creating and unregistering them,
  * the inventory in the database (loaded at start, saved on every change),
  * adopting the vmx processes an earlier hostd left running, the JSON view the
  * API shows and the memory that running VMs reserve.  What a VM's .vmx says
@@ -18,7 +18,7 @@
 #include "../lib/fileutil.h"
 #include "../lib/log.h"
 #include "hostd.h"
-#include "vm_int.h"
+#include "hvm_int.h"
 
 #define CHECKPOINT_KEY "checkpoint.vmState"
 
@@ -27,7 +27,7 @@ const char *hpower_name(enum hpower p)
 	return p == HP_ON ? "poweredOn" : p == HP_SUSPENDED ? "suspended" : "poweredOff";
 }
 
-struct hvm *vm_find(int id)
+struct hvm *hvm_find(int id)
 {
 	for (struct hvm *v = g_hostd.vms; v; v = v->next)
 		if (v->id == id)
@@ -36,7 +36,7 @@ struct hvm *vm_find(int id)
 }
 
 /* Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat). */
-uint64_t vm_pid_start(pid_t pid)
+uint64_t hvm_pid_start(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
@@ -58,7 +58,7 @@ uint64_t vm_pid_start(pid_t pid)
 	return start;
 }
 
-void vm_save(struct hvm *vm)
+void hvm_save(struct hvm *vm)
 {
 	char id[24], pid[24], st[24], rev[24], bt[16];
 
@@ -73,7 +73,7 @@ void vm_save(struct hvm *vm)
 }
 
 /* Reads the VM's build type, memory size and checkpoint from its .vmx. */
-int vm_read_cfg(const struct hvm *vm, enum buildtype *bt, uint64_t *mem_mb,
+int hvm_read_cfg(const struct hvm *vm, enum buildtype *bt, uint64_t *mem_mb,
 		bool *checkpoint, struct verr *e)
 {
 	struct cfg *c;
@@ -103,7 +103,7 @@ out:
 	return rc;
 }
 
-int vm_set_buildtype(struct hvm *vm, enum buildtype bt, struct verr *e)
+int hvm_set_buildtype(struct hvm *vm, enum buildtype bt, struct verr *e)
 {
 	struct cfg *c;
 	int rc = cfg_load(vm->path, &c, e);
@@ -119,7 +119,7 @@ int vm_set_buildtype(struct hvm *vm, enum buildtype bt, struct verr *e)
 	return rc;
 }
 
-uint64_t vm_reserved_mb(int except_id)
+uint64_t hvm_reserved_mb(int except_id)
 {
 	uint64_t sum = 0, mem;
 
@@ -128,7 +128,7 @@ uint64_t vm_reserved_mb(int except_id)
 		 * runtime switch) is about to run again: it keeps its reservation. */
 		if (v->id == except_id || (v->power != HP_ON && !v->pid && !v->busy_task))
 			continue;
-		if (vm_read_cfg(v, NULL, &mem, NULL, NULL) < 0)
+		if (hvm_read_cfg(v, NULL, &mem, NULL, NULL) < 0)
 			mem = 512;
 		/* During a fast switch both vmx processes live: both overheads, RAM once. */
 		sum += mem + admit_overhead_mb(v->running_bt) + v->ho_extra_mb;
@@ -136,14 +136,14 @@ uint64_t vm_reserved_mb(int except_id)
 	return sum;
 }
 
-json_t *vm_json(struct hvm *vm)
+json_t *hvm_json(struct hvm *vm)
 {
 	enum buildtype bt = BUILDTYPE_DEFAULT;
 	uint64_t mem = 0;
 	struct verr e = { "" };
 	json_t *j;
 
-	int rc = vm_read_cfg(vm, &bt, &mem, NULL, &e);
+	int rc = hvm_read_cfg(vm, &bt, &mem, NULL, &e);
 	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I}", "id", vm->id, "name", vm->name, "file",
 		      vm->file, "path", vm->path, "powerState", hpower_name(vm->power), "buildType",
 		      rc < 0 ? "unknown" : buildtype_name(bt), "memSizeMB", (json_int_t)mem);
@@ -168,7 +168,7 @@ json_t *vm_json(struct hvm *vm)
 	return j;
 }
 
-static struct hvm *vm_alloc(int id, const char *name, const char *file, const char *path)
+static struct hvm *hvm_alloc(int id, const char *name, const char *file, const char *path)
 {
 	struct hvm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
@@ -183,7 +183,7 @@ static struct hvm *vm_alloc(int id, const char *name, const char *file, const ch
 	return vm;
 }
 
-static void vm_append(struct hvm *vm)
+static void hvm_append(struct hvm *vm)
 {
 	struct hvm **pp = &g_hostd.vms;
 	while (*pp)
@@ -192,12 +192,12 @@ static void vm_append(struct hvm *vm)
 }
 
 /* Takes over a running vmx that hostd did not start (or started before a restart). */
-static bool vm_adopt(struct hvm *vm, pid_t pid, uint64_t start)
+static bool hvm_adopt(struct hvm *vm, pid_t pid, uint64_t start)
 {
 	json_t *reply = NULL;
 	int fd;
 
-	if (pid <= 0 || vm_pid_start(pid) != start || start == 0)
+	if (pid <= 0 || hvm_pid_start(pid) != start || start == 0)
 		return false;
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
@@ -219,7 +219,7 @@ static bool vm_adopt(struct hvm *vm, pid_t pid, uint64_t start)
 	return true;
 }
 
-int vm_register(const char *file, const char *name, const char *user, struct verr *e)
+int hvm_register(const char *file, const char *name, const char *user, struct verr *e)
 {
 	char abs[PATH_MAX], nm[128];
 	struct cfg *c;
@@ -267,15 +267,15 @@ int vm_register(const char *file, const char *name, const char *user, struct ver
 		return verr_set(e, -EIO, "cannot record the VM");
 	}
 	id = (int)db_last_id();
-	vm = vm_alloc(id, nm, file, abs);
+	vm = hvm_alloc(id, nm, file, abs);
 	if (!vm) {
 		hostd_unlock();
 		return verr_set(e, -ENOMEM, "out of memory");
 	}
-	vm_read_cfg(vm, &vm->running_bt, NULL, &checkpoint, NULL);
+	hvm_read_cfg(vm, &vm->running_bt, NULL, &checkpoint, NULL);
 	vm->power = checkpoint ? HP_SUSPENDED : HP_OFF;
-	vm_save(vm);
-	vm_append(vm);
+	hvm_save(vm);
+	hvm_append(vm);
 	hostd_unlock();
 	db_event(user, id, "vmRegistered", "registered %s as \"%s\"", file, nm);
 	return id;
@@ -292,7 +292,7 @@ static bool key_ok(const char *k)
 	return true;
 }
 
-int vm_create(const char *file, json_t *config, const char *user, struct verr *e)
+int hvm_create(const char *file, json_t *config, const char *user, struct verr *e)
 {
 	char abs[PATH_MAX], dsname[64], reldir[PATH_MAX], target[64 + NAME_MAX];
 	const struct hostd_ds *ds;
@@ -355,10 +355,10 @@ int vm_create(const char *file, json_t *config, const char *user, struct verr *e
 	if (rc < 0)
 		return rc;
 	db_event(user, 0, "vmCreated", "created %s", file);
-	return vm_register(file, NULL, user, e);
+	return hvm_register(file, NULL, user, e);
 }
 
-int vm_unregister(int id, const char *user, struct verr *e)
+int hvm_unregister(int id, const char *user, struct verr *e)
 {
 	struct hvm **pp, *vm = NULL;
 	char ids[24];
@@ -388,14 +388,14 @@ int vm_unregister(int id, const char *user, struct verr *e)
 	return 0;
 }
 
-int vm_restore(struct verr *e)
+int hvm_restore(struct verr *e)
 {
 	json_t *rows = db_query("SELECT * FROM vms ORDER BY id", 0, NULL), *row, *tasks, *t;
 	size_t i;
 
 	hostd_lock();
 	json_array_foreach(rows, i, row) {
-		struct hvm *vm = vm_alloc((int)json_integer_value(json_object_get(row, "id")),
+		struct hvm *vm = hvm_alloc((int)json_integer_value(json_object_get(row, "id")),
 					  json_string_value(json_object_get(row, "name")),
 					  json_string_value(json_object_get(row, "file")),
 					  json_string_value(json_object_get(row, "path")));
@@ -411,22 +411,22 @@ int vm_restore(struct verr *e)
 		json_t *hello = NULL;
 		pid_t ctl_pid = 0;
 		/* A vmx the database does not know (hostd died right after spawning it) still answers. */
-		if (!(pid && vm_pid_start(pid) == start) &&
+		if (!(pid && hvm_pid_start(pid) == start) &&
 		    vmctl_call(vm->dir, "hello", NULL, 1000, &hello, NULL) == 0) {
 			ctl_pid = (pid_t)json_integer_value(json_object_get(hello, "pid"));
 			if (ctl_pid > 0) {
 				pid = ctl_pid;
-				start = vm_pid_start(pid);
+				start = hvm_pid_start(pid);
 			}
 		}
 		json_decref(hello);
-		if (pid && vm_adopt(vm, pid, start)) {
+		if (pid && hvm_adopt(vm, pid, start)) {
 			LOG_INF("vm %d: adopted running vmx pid %d", vm->id, (int)pid);
 			db_event("hostd", vm->id, "vmAdopted", "adopted running vmx pid %d%s", (int)pid,
 				 ctl_pid ? " (found through its control socket)" : "");
 		} else {
 			vmdir_clean_stale(&g_hostd.cfg, vm->file);
-			vm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
+			hvm_read_cfg(vm, NULL, NULL, &checkpoint, NULL);
 			vm->power = checkpoint ? HP_SUSPENDED : HP_OFF;
 			if (pid) {
 				snprintf(vm->last_exit, sizeof(vm->last_exit),
@@ -435,8 +435,8 @@ int vm_restore(struct verr *e)
 				db_event("hostd", vm->id, "vmExited", "%s", vm->last_exit);
 			}
 		}
-		vm_save(vm);
-		vm_append(vm);
+		hvm_save(vm);
+		hvm_append(vm);
 	}
 	json_decref(rows);
 
@@ -447,7 +447,7 @@ int vm_restore(struct verr *e)
 		int vid = (int)json_integer_value(json_object_get(t, "vm"));
 		const char *op = json_string_value(json_object_get(t, "op"));
 		const char *what = json_string_value(json_object_get(t, "what"));
-		struct hvm *vm = vm_find(vid);
+		struct hvm *vm = hvm_find(vid);
 		char msg[900];
 		if (!vm) {
 			task_finish(tid, NULL, "interrupted by a restart of hostd; the VM is no longer registered");

@@ -1,29 +1,29 @@
 /*
- * vm_int.h - what the registry (vm.c), the supervisor (vmsup.c) and the
+ * hvm_int.h - what the registry (hvm.c), the supervisor (vmsup.c) and the
  * operations (vmop.c) share and nothing else in hostd needs: the VM's .vmx
  * as hostd reads and writes it, the inventory row, and starting an operation
  * with hostd_lock already held (the supervisor and recovery at start do).
  * Callers hold hostd_lock where a function says so.
  */
-#ifndef VMX_HOSTD_VM_INT_H
-#define VMX_HOSTD_VM_INT_H
+#ifndef VMX_HOSTD_HVM_INT_H
+#define VMX_HOSTD_HVM_INT_H
 
 #include "hostd.h"
 
 /* vmx's stdout and stderr, in the VM directory. */
 #define VM_STDIO_LOG "vmx-stdio.log"
 
-/* --- vm.c ------------------------------------------------------------------------ */
+/* --- hvm.c ----------------------------------------------------------------------- */
 
 /* Start time of a process in clock ticks since boot (against pid reuse), 0 if none. */
-uint64_t vm_pid_start(pid_t pid);
+uint64_t hvm_pid_start(pid_t pid);
 /* Writes the VM's power state, pid, running build type and last exit to the database. */
-void vm_save(struct hvm *vm);
+void hvm_save(struct hvm *vm);
 /* Reads the VM's build type, memory size and checkpoint from its .vmx (NULL: not wanted). */
-int vm_read_cfg(const struct hvm *vm, enum buildtype *bt, uint64_t *mem_mb, bool *checkpoint,
+int hvm_read_cfg(const struct hvm *vm, enum buildtype *bt, uint64_t *mem_mb, bool *checkpoint,
 		struct verr *e);
 /* Rewrites vmx.buildType in the VM's .vmx. */
-int vm_set_buildtype(struct hvm *vm, enum buildtype bt, struct verr *e);
+int hvm_set_buildtype(struct hvm *vm, enum buildtype bt, struct verr *e);
 
 /* --- vmop.c ---------------------------------------------------------------------- */
 
