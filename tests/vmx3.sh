@@ -177,7 +177,8 @@ switch vm3 default
 # --- hostd killed (SIGKILL) in the middle of a runtime switch ------------------------------------
 v=vm3; id=$(vmid $v)
 before=$(counter $v)
-"$HOST/vmx-buildtype" --vmname $v --buildType debug >/dev/null 2>&1 &
+# The suspend method: a fast switch ends within milliseconds, before a kill can land in it.
+"$HOST/vmx-buildtype" --vmname $v --buildType debug --method suspend >/dev/null 2>&1 &
 cli=$!
 task=None
 for _ in $(seq 1000); do   # plain curl and sed: quick enough to land inside the switch
@@ -189,6 +190,7 @@ wait $cli 2>/dev/null
 start_hostd --vmx-dir "$T/bin" "${IMAGES[@]}" || exit 1
 TOKEN=$(login root "$PW")
 settled() { [ "$(vm_field "$id" powerState)" = poweredOn ] && [ "$(vm_field "$id" busyTask)" = None ]; }
+check killed-hostd-during-a-task test "$task" != None
 check killed-hostd-vm-running wait_until 60 settled
 st_task=$(api GET "/tasks/$task" "" "$TOKEN" | jget "j['state'] + ': ' + j.get('error', '')")
 echo "# task $task after the restart: $st_task"
