@@ -120,7 +120,15 @@ VMX
 				out=$(api PUT "/vms/$id/buildType" "{\"buildType\":\"$nxt\",\"method\":\"$method\",\"wait\":true}")
 				used=$(jq1 "j['result'].get('method','?')" <<<"$out")
 				[ "$used" = "$method" ] || { echo "bench: $method switch used $used: $(jq1 "j['result'].get('fallbackReason', j.get('error'))" <<<"$out")" >&2; }
-				downs+=("$(jq1 "j['result']['downtimeMs']" <<<"$out")")
+				dt=$(jq1 "j.get('result', {}).get('downtimeMs', '')" <<<"$out" 2>/dev/null)
+				if [ -z "$dt" ]; then
+					keep=$(mktemp -d "${TMPDIR:-/tmp}/vmx3-switch-failed.XXXXXX")
+					cp "$work/hostd.out" "$d"/vmx*.log "$d"/vmx-stdio.log "$keep/" 2>/dev/null
+					echo "bench: $mb MiB $st: the $method switch to $nxt failed: $(jq1 "j.get('error', j)" <<<"$out" 2>/dev/null || echo "${out:-no reply}")" >&2
+					echo "bench: hostd's and the VM's logs are in $keep" >&2
+					exit 1
+				fi
+				downs+=("$dt")
 				cur=$nxt
 				# Two more reports cover the second in which the switch happened.
 				l1=$(wc -l <"$d/console.log")
