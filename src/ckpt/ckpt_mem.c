@@ -25,6 +25,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#define UFFD_DEVICE "/dev/userfaultfd"
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)   /* Linux 6.1 */
+#endif
+#include "../lib/fileutil.h"
 #include "../lib/mxuser.h"
 #include "../lib/log.h"
 #include "ckpt_writer_int.h"
@@ -386,6 +392,17 @@ static int start_lazy(struct ckpt_lazy *l)
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 	l->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (l->uffd < 0 && errno == EPERM) {
+		/*
+		 * An unprivileged vmx (vm.unprivileged_userfaultfd = 0): hostd may
+		 * have passed /dev/userfaultfd, whose open is the permission.
+		 */
+		int dev = file_pass_fd(UFFD_DEVICE);
+		if (dev >= 0)
+			l->uffd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+		else
+			errno = EPERM;
+	}
 	if (l->uffd < 0)
 		return -errno;
 	if (ioctl(l->uffd, UFFDIO_API, &api) < 0 || ioctl(l->uffd, UFFDIO_REGISTER, &reg) < 0) {

@@ -249,6 +249,20 @@ int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct priv
 				strerror(-rc));
 	}
 	f->dir_fd = dirfd;
+	/*
+	 * Lazy resume needs userfaultfd, which the kernel may refuse an
+	 * unprivileged process (vm.unprivileged_userfaultfd = 0); an open
+	 * /dev/userfaultfd is the permission to create one (Linux 6.1+).
+	 * Without it vmx loads the whole checkpoint before the guest runs.
+	 */
+	int ufd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (ufd >= 0) {
+		f->path[f->n] = strdup("/dev/userfaultfd");
+		if (f->path[f->n])
+			f->fd[f->n++] = ufd;
+		else
+			close(ufd);
+	}
 	/* Datastore files the .vmx names outside its directory (a shared disk, say). */
 	if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", ds->path, rel) >= sizeof(abs)) {
 		close(rootfd);

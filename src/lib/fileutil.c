@@ -169,6 +169,14 @@ static const char *pass_name(const char *path, char *buf, size_t len)
 	return path;
 }
 
+int file_pass_fd(const char *path)
+{
+	for (unsigned i = 0; i < g_npass; i++)
+		if (!strcmp(g_pass[i].path, path))
+			return g_pass[i].fd;
+	return -ENOENT;
+}
+
 int file_open_typed(const char *path, int flags, mode_t mode, unsigned allowed, struct verr *e)
 {
 	char passed[32];

@@ -41,6 +41,8 @@ int file_open_typed(const char *path, int flags, mode_t mode, unsigned allowed, 
  * -EINVAL for a relative path, -EBADF for a closed fd, -ENOSPC past 32.
  */
 int file_pass_add(const char *path, int fd);
+/* The descriptor passed for path itself (a device to use as opened), or -ENOENT. */
+int file_pass_fd(const char *path);
 /* "a FIFO", "a directory", ... for messages. */
 const char *file_type_name(mode_t mode);
 

@@ -91,6 +91,8 @@ check suspend-key grep -q '^checkpoint.vmState = "pt.vmss"' "$P/ds/pt/pt.vmx"
 out=$(api POST "/vms/$V/power" '{"op":"on","wait":true}' "$TOKEN")
 check resume test "$(jget "j['state']" <<<"$out")" = success
 check resume-logged grep -q 'resume: guest memory loaded' "$P/ds/pt/vmx.log"
+# Lazily, as when vmx runs as root: hostd passes /dev/userfaultfd to the vmx user.
+check resume-lazy-as-vmx3 bash -c "! grep -q 'lazy resume unavailable' '$P/ds/pt/vmx.log'"
 p3=$(vm_field "$V" pid)
 check resume-runs-as-vmx3 test -n "$p3" -a "$(uid_of "$p3")" = "$(id -u vmx3)"
 check resume-guest-counts-on counting_on
