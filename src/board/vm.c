@@ -406,7 +406,8 @@ static void vm_idle(struct vm *vm)
 	}
 	/* With our input buffer full, pending input must not wake us over and over. */
 	bool input = console_wants_input(&vm->con);
-	int n = ppoll(p, input ? 2 : 1, tp, NULL);
+	/* Stats build: the profiler's ticks wait until we wake (counted, not lost). */
+	int n = ppoll(p, input ? 2 : 1, tp, cs_wait_sigmask());
 	if (n > 0 && (p[0].revents & POLLIN)) {
 		uint64_t v;
 		if (read(vm->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)

@@ -17,6 +17,7 @@
 #ifndef VMX_STATS_CALLSTACK_H
 #define VMX_STATS_CALLSTACK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +62,7 @@ struct cs_sample {
 	uint8_t nguest, nmon;
 	uint8_t pc_exact;       /* guest[0] is the exact pc (else a block boundary) */
 	uint8_t gstop;          /* enum cs_gstop, when nguest > 0 */
+	uint16_t weight;        /* ticks this sample stands for (0 counts as 1) */
 	uint64_t as;            /* U-mode under translation: satp's ASID and root PPN, else 0 */
 	uint32_t graw;          /* bits of the instruction at an exact guest[0], else 0 */
 	uint64_t guest[CS_MAX_GUEST];
@@ -208,6 +210,14 @@ void cs_slow_path(unsigned us);
 /* Called by the board once per scheduling round: the test-only slow path
  * (monitor.callstackTestSlowUs, opt/obj builds) when it is set. */
 void cs_devel_tick(void);
+/*
+ * The signal mask for the calling thread's idle waits (ppoll's sigmask):
+ * its own mask plus the profiler's signal, so ticks that fall while it
+ * sleeps stay pending and are counted as one weighted sample when it wakes,
+ * instead of waking it CS_HZ times a second.  NULL when the thread is not
+ * sampled (then the wait keeps the thread's mask).
+ */
+const sigset_t *cs_wait_sigmask(void);
 #else
 static inline int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 {
@@ -218,6 +228,7 @@ static inline void cs_stop(void) {}
 static inline const char *cs_profile_path(void) { return ""; }
 static inline void cs_slow_path(unsigned us) { (void)us; }
 static inline void cs_devel_tick(void) {}
+static inline const sigset_t *cs_wait_sigmask(void) { return NULL; }
 #endif
 
 #endif

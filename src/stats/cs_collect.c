@@ -29,7 +29,8 @@
 #include "cs_kallsyms.h"
 #include "kstat.h"
 
-#define CS_RING 64                  /* samples; drained every 100 ms at 97 Hz */
+#define CS_RING 64                  /* samples: 660 ms at 97 Hz, drained every 250 ms */
+#define CS_DRAIN_NS 250000000ull    /* each wake-up of the collector costs the host a CPU switch */
 #define CS_MAX_THREADS 4
 #define CS_WRITE_INTERVAL_S 10
 #define CS_BUCKET_S 1
@@ -42,6 +43,7 @@ struct cs_thread {
 	uint64_t stack_lo, stack_hi;
 	timer_t timer;
 	bool timer_ok;
+	sigset_t wait_mask;              /* the thread's mask plus SIGPROF (cs_wait_sigmask) */
 };
 
 static struct {
@@ -117,6 +119,16 @@ static void cs_handler(int sig, siginfo_t *si, void *ucv)
 	if (!t || !atomic_load_explicit(&cs.running, memory_order_relaxed))
 		goto out;
 	atomic_fetch_add_explicit(&cs.signals, 1, memory_order_relaxed);
+	/*
+	 * Ticks that expired while this signal was pending (the thread slept
+	 * with SIGPROF blocked, or waited for a host CPU) are overruns: this
+	 * sample stands for all of them, and the kstats are charged for all.
+	 */
+	int over = timer_getoverrun(t->timer);
+	unsigned ticks = 1 + (over > 0 ? (unsigned)over : 0);
+	if (ticks > UINT16_MAX)
+		ticks = UINT16_MAX;
+	kstat_sample_self(ticks);
 	uint32_t head = atomic_load_explicit(&t->head, memory_order_relaxed);
 	uint32_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
 	if (head - tail >= CS_RING) {
@@ -126,6 +138,7 @@ static void cs_handler(int sig, siginfo_t *si, void *ucv)
 	struct cs_sample *s = &t->ring[head % CS_RING];
 	const struct hart *h = hart_current;
 	s->t_ns = now_ns(CLOCK_MONOTONIC);
+	s->weight = (uint16_t)ticks;
 	s->kstat = atomic_load_explicit(&kstat_vcpus[stats_slot].cur, memory_order_relaxed);
 	if (h) {
 		uint64_t regs[NGREG], pc;
@@ -297,7 +310,7 @@ static void *collector(void *arg)
 	(void)arg;
 	mxuser_lock(&cs.lock);
 	while (!cs.stop) {
-		mxuser_cond_timedwait(&cs.cond, &cs.lock, mxuser_now_ns() + 100000000ull);
+		mxuser_cond_timedwait(&cs.cond, &cs.lock, mxuser_now_ns() + CS_DRAIN_NS);
 		if (cs.stop)
 			break;
 		mxuser_unlock(&cs.lock);
@@ -344,6 +357,11 @@ static int attach_thread(struct verr *e)
 		return verr_set(e, rc, "callstack: timer_create: %s", strerror(-rc));
 	}
 	t->timer_ok = true;
+	pthread_sigmask(SIG_BLOCK, NULL, &t->wait_mask);
+	sigaddset(&t->wait_mask, SIGPROF);
+	/* kstats come from this thread's own ticks; without it, the stats thread samples it. */
+	if (kstat_self_begin() < 0)
+		LOG_WRN("callstack: kstats of this thread stay with the stats thread's sampler");
 	cs_self = t;
 	cs.threads[n] = t;
 	atomic_store(&cs.nthreads, n + 1);
@@ -545,6 +563,7 @@ void cs_stop(void)
 		if (cs.threads[i]->timer_ok)
 			timer_delete(cs.threads[i]->timer);
 	atomic_store(&cs.running, false);
+	kstat_self_end_all();
 	mxuser_lock(&cs.lock);
 	cs.stop = true;
 	mxuser_cond_signal(&cs.cond);
@@ -578,6 +597,12 @@ void cs_stop(void)
 }
 
 const char *cs_profile_path(void) { return cs.path; }
+
+const sigset_t *cs_wait_sigmask(void)
+{
+	struct cs_thread *t = cs_self;
+	return t && atomic_load_explicit(&cs.running, memory_order_relaxed) ? &t->wait_mask : NULL;
+}
 
 /* Kept out of line and named, so the test sees it as its own function. */
 __attribute__((noinline)) void cs_slow_path(unsigned us)

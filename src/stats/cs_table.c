@@ -132,7 +132,7 @@ static uint64_t mix(uint64_t h, uint64_t v)
 }
 
 static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, unsigned ng,
-		    unsigned nm)
+		    unsigned nm, uint64_t w)
 {
 	uint64_t h = mix(mix(mix(0, tb), ((uint64_t)s->kstat << 24) | ((uint64_t)s->vcpu << 16) |
 			     ((uint64_t)s->priv << 8)), ((uint64_t)ng << 8) | nm);
@@ -147,7 +147,7 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 			if (t->nent == t->maxent || t->arena_used + ng + nm > t->arena_max)
 				return false;
 			struct cs_entry *e = &t->ent[t->nent];
-			*e = (struct cs_entry){ h, 1, s->as, tb, t->arena_used, s->kstat, s->vcpu,
+			*e = (struct cs_entry){ h, w, s->as, tb, t->arena_used, s->kstat, s->vcpu,
 						s->priv, (uint8_t)ng, (uint8_t)nm };
 			memcpy(&t->arena[t->arena_used], s->guest, ng * 8);
 			memcpy(&t->arena[t->arena_used + ng], s->mon, nm * 8);
@@ -160,7 +160,7 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 		    e->priv == s->priv && e->nguest == ng && e->nmon == nm && e->as == s->as &&
 		    !memcmp(&t->arena[e->frames], s->guest, ng * 8) &&
 		    !memcmp(&t->arena[e->frames + ng], s->mon, nm * 8)) {
-			e->count++;
+			e->count += w;
 			return true;
 		}
 	}
@@ -192,13 +192,15 @@ void cs_table_add(struct cs_table *t, const struct cs_sample *s, uint64_t t0_ns)
 	unsigned nm = s->nmon > CS_MAX_MON ? CS_MAX_MON : s->nmon;
 	uint64_t dt = s->t_ns > t0_ns ? s->t_ns - t0_ns : 0;
 	uint32_t tb = (uint32_t)(dt / 1000000000ull / t->bucket_s);
+	/* One sample may stand for several ticks (a tick held back while the thread slept). */
+	uint64_t w = s->weight ? s->weight : 1;
 
-	t->samples++;
+	t->samples += w;
 	if (s->pc_exact && s->nguest && s->graw)
 		gcode_add(t, s->guest[0], s->graw);
 	if (!t->coarse) {
 		if (t->nent < t->maxent / 4 * 3 && t->arena_used < t->arena_max / 4 * 3 &&
-		    try_add(t, s, tb, ng, nm))
+		    try_add(t, s, tb, ng, nm, w))
 			return;
 		t->coarse = true;
 	}
@@ -206,8 +208,8 @@ void cs_table_add(struct cs_table *t, const struct cs_sample *s, uint64_t t0_ns)
 		ng = CS_COARSE_FRAMES;
 	if (nm > CS_COARSE_FRAMES)
 		nm = CS_COARSE_FRAMES;
-	if (!try_add(t, s, CS_TBUCKET_ALL, ng, nm))
-		t->drops++;
+	if (!try_add(t, s, CS_TBUCKET_ALL, ng, nm, w))
+		t->drops += w;
 }
 
 unsigned cs_walk_host(uint64_t pc, uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *out,

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -199,23 +200,163 @@ static uint64_t run_delay_ns(unsigned slot, int tid)
 	return wait;
 }
 
-static void charge(unsigned slot, const uint16_t *stack, unsigned n, unsigned cur)
+/*
+ * Path nodes are created by whichever thread charges (the stats thread, or
+ * a self-sampling thread in its signal handler): a try-lock, never a wait,
+ * since a signal handler must not block.  A charge that finds it taken
+ * counts in the flat table only.
+ */
+static atomic_flag path_lock = ATOMIC_FLAG_INIT;
+
+static void charge(unsigned slot, const uint16_t *stack, unsigned n, unsigned cur, uint64_t count)
 {
 	struct kstat_vcpu *v = &kstat_vcpus[slot];
 	int node = -1;
 
 	if (cur >= KSTAT_MAX)
 		cur = KSTAT_NONE;
-	__atomic_store_n(&v->samples[cur], v->samples[cur] + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&v->samples[cur], v->samples[cur] + count, __ATOMIC_RELAXED);
+	if (atomic_flag_test_and_set_explicit(&path_lock, memory_order_acquire))
+		return;
 	for (unsigned i = 0; i < n && node >= -1; i++) {
 		node = path_node(node, stack[i] < KSTAT_MAX ? stack[i] : KSTAT_NONE);
 		if (node < 0)
-			return;
+			goto out;
 	}
 	node = path_node(node, cur);
 	if (node >= 0)
-		__atomic_store_n(&path_samples[slot][node], path_samples[slot][node] + 1,
+		__atomic_store_n(&path_samples[slot][node], path_samples[slot][node] + count,
 				 __ATOMIC_RELAXED);
+out:
+	atomic_flag_clear_explicit(&path_lock, memory_order_release);
+}
+
+/* Charges one sample of slot v's current kstat and stack, `count` times. */
+static void charge_current(unsigned s, uint64_t count)
+{
+	struct kstat_vcpu *v = &kstat_vcpus[s];
+	uint16_t stack[KSTAT_DEPTH];
+	unsigned d = atomic_load_explicit(&v->depth, memory_order_relaxed);
+
+	if (d > KSTAT_DEPTH)
+		d = KSTAT_DEPTH;
+	for (unsigned i = 0; i < d; i++)
+		stack[i] = atomic_load_explicit(&v->stack[i], memory_order_relaxed);
+	charge(s, stack, d, atomic_load_explicit(&v->cur, memory_order_relaxed), count);
+}
+
+/*
+ * Self-sampling threads: their tid (0 = free entry), their schedstat file
+ * and the run-queue wait seen at their last tick.  An entry is written by
+ * kstat_self_begin on its own thread and read by that thread's handler; the
+ * stats thread only reads the tids.
+ */
+#define SELF_MAX 8
+static struct {
+	_Atomic int tid;
+	int fd;
+	uint64_t last_delay_ns;
+} self_ent[SELF_MAX];
+static _Thread_local int self_idx = -1;
+
+static bool is_self_tid(int tid)
+{
+	for (unsigned i = 0; i < SELF_MAX; i++)
+		if (atomic_load_explicit(&self_ent[i].tid, memory_order_relaxed) == tid)
+			return true;
+	return false;
+}
+
+/* schedstat's second field (run-queue wait, ns) with read(2) only: async-signal-safe. */
+static bool read_delay(int fd, uint64_t *out)
+{
+	char buf[96];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	unsigned i = 0;
+	uint64_t v = 0;
+
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	while (buf[i] >= '0' && buf[i] <= '9')
+		i++;
+	if (buf[i] != ' ')
+		return false;
+	for (i++; buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(buf[i] - '0');
+	*out = v;
+	return true;
+}
+
+int kstat_self_begin(void)
+{
+	int tid = (int)syscall(SYS_gettid), fd;
+
+	if (self_idx >= 0)
+		return 0;
+	fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (unsigned i = 0; i < SELF_MAX; i++) {
+		int zero = 0;
+		if (!atomic_compare_exchange_strong(&self_ent[i].tid, &zero, tid))
+			continue;
+		self_ent[i].fd = fd;
+		if (!read_delay(fd, &self_ent[i].last_delay_ns))
+			self_ent[i].last_delay_ns = 0;
+		self_idx = (int)i;   /* last: the handler uses the entry from here on */
+		return 0;
+	}
+	close(fd);
+	return -ENOSPC;
+}
+
+void kstat_sample_self(unsigned ticks)
+{
+	const uint64_t period_ns = 1000000000ull / KSTAT_HZ;
+	int i = self_idx, tid;
+	uint64_t delay, sched = 0;
+
+	if (i < 0 || !ticks || !(tid = atomic_load_explicit(&self_ent[i].tid, memory_order_relaxed)))
+		return;
+	/* Ticks the thread spent on a run queue, rounded as the stats thread's sampler rounds. */
+	if (read_delay(self_ent[i].fd, &delay)) {
+		if (self_ent[i].last_delay_ns && delay > self_ent[i].last_delay_ns)
+			sched = (delay - self_ent[i].last_delay_ns + period_ns / 2) / period_ns;
+		self_ent[i].last_delay_ns = delay;
+	}
+	if (sched > ticks)
+		sched = ticks;
+	for (unsigned s = 0; s < STATS_SLOTS; s++) {
+		if (atomic_load_explicit(&kstat_vcpus[s].tid, memory_order_relaxed) != tid)
+			continue;
+		if (sched)
+			charge(s, NULL, 0, KSTAT_HOST_SCHED, sched);
+		if (ticks > sched)
+			charge_current(s, ticks - sched);
+	}
+}
+
+void kstat_self_end_all(void)
+{
+	for (unsigned i = 0; i < SELF_MAX; i++) {
+		if (!atomic_exchange(&self_ent[i].tid, 0))
+			continue;
+		close(self_ent[i].fd);
+		self_ent[i].fd = -1;
+	}
+	/* Only the calling thread's index can be reset here; others see tid 0 and stop. */
+	self_idx = -1;
+}
+
+bool kstat_self_covers(void)
+{
+	for (unsigned s = 0; s < STATS_SLOTS; s++) {
+		int tid = atomic_load_explicit(&kstat_vcpus[s].tid, memory_order_relaxed);
+		if (tid && !is_self_tid(tid))
+			return false;
+	}
+	return true;
 }
 
 void kstat_sample_once(void)
@@ -224,27 +365,20 @@ void kstat_sample_once(void)
 
 	for (unsigned s = 0; s < STATS_SLOTS; s++) {
 		struct kstat_vcpu *v = &kstat_vcpus[s];
-		uint16_t stack[KSTAT_DEPTH];
-		unsigned d, cur;
 		uint64_t delay;
 		int tid = atomic_load(&v->tid);
 
-		if (!tid)
+		/* A self-sampling thread's slots are charged by its own tick. */
+		if (!tid || is_self_tid(tid))
 			continue;
 		delay = run_delay_ns(s, tid);
 		if (v->last_run_delay_ns && delay - v->last_run_delay_ns > period_ns / 2) {
 			v->last_run_delay_ns = delay;
-			charge(s, NULL, 0, KSTAT_HOST_SCHED);
+			charge(s, NULL, 0, KSTAT_HOST_SCHED, 1);
 			continue;
 		}
 		v->last_run_delay_ns = delay;
-		d = atomic_load_explicit(&v->depth, memory_order_relaxed);
-		if (d > KSTAT_DEPTH)
-			d = KSTAT_DEPTH;
-		for (unsigned i = 0; i < d; i++)
-			stack[i] = atomic_load_explicit(&v->stack[i], memory_order_relaxed);
-		cur = atomic_load_explicit(&v->cur, memory_order_relaxed);
-		charge(s, stack, d, cur);
+		charge_current(s, 1);
 	}
 }
 

@@ -6,7 +6,8 @@
  * invocation (plain stores to memory only this thread writes; no clock read,
  * no atomic read-modify-write).  Time is sampled: the stats thread
  * (stats_thread.c) reads every vCPU's current kstat and stack at KSTAT_HZ and
- * charges one sample to it, so kstats cover all elapsed time, including time
+ * charges one sample to it (or the vCPU thread charges itself from the
+ * callstack profiler's tick, see kstat_sample_self), so kstats cover all elapsed time, including time
  * the vCPU thread is blocked or waiting for the host to schedule it (read
  * from /proc/self/task/<tid>/schedstat).
  *
@@ -172,6 +173,20 @@ const char *kstat_desc(unsigned id);
  * (called by the stats thread at KSTAT_HZ; tests call it directly).
  */
 void kstat_sample_once(void);
+/*
+ * Self-sampling: a thread already interrupted at KSTAT_HZ (the callstack
+ * profiler's timer) charges its own slots from that signal, so the stats
+ * thread need not wake KSTAT_HZ times a second; kstat_sample_once() then
+ * skips its slots.  kstat_self_begin() registers the calling thread (0 or
+ * -errno); kstat_sample_self(ticks) is async-signal-safe and charges `ticks`
+ * samples (the tick and the ones that expired while the signal was held),
+ * the share the thread spent waiting for a host CPU to HOST_SCHED.
+ * kstat_self_covers() tells whether every attached slot samples itself.
+ */
+int kstat_self_begin(void);
+void kstat_sample_self(unsigned ticks);
+void kstat_self_end_all(void);
+bool kstat_self_covers(void);
 uint64_t kstat_invocations(unsigned slot, unsigned id);
 uint64_t kstat_samples(unsigned slot, unsigned id);
 uint64_t kstat_total_samples(unsigned slot);
@@ -198,6 +213,10 @@ static inline void kstat_start(unsigned id) { (void)id; }
 static inline void kstat_push(unsigned id) { (void)id; }
 static inline void kstat_pop(void) {}
 static inline void kstat_vector(unsigned id) { (void)id; }
+static inline int kstat_self_begin(void) { return 0; }
+static inline void kstat_sample_self(unsigned ticks) { (void)ticks; }
+static inline void kstat_self_end_all(void) {}
+static inline bool kstat_self_covers(void) { return false; }
 static inline void kstat_set(unsigned id) { (void)id; }
 #define KSTAT_PUSH(name) ((void)0)
 #define KSTAT_POP() ((void)0)

@@ -405,20 +405,48 @@ int stats_configure(const struct cfg *c, struct verr *e)
 	return 0;
 }
 
+/*
+ * The stats thread sleeps on this condition so stats_stop() wakes it at
+ * once: when every vCPU thread samples its own kstats it sleeps up to
+ * SELF_WAKE_NS.  A plain pthread pair, not MXUser: the thread's own sleep
+ * would otherwise be a record in the lock statistics it writes.
+ */
+static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stats_cv;
+static bool stats_cv_ready;
+#define SELF_WAKE_NS 250000000ull
+
+static void stats_sleep_until(uint64_t t)
+{
+	struct timespec ts = { (time_t)(t / 1000000000ull), (long)(t % 1000000000ull) };
+	pthread_mutex_lock(&stats_mu);
+	while (!atomic_load(&stats_quit) && now_ns() < t)
+		if (pthread_cond_timedwait(&stats_cv, &stats_mu, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&stats_mu);
+}
+
 static void *stats_main(void *arg)
 {
 	const uint64_t period = 1000000000ull / KSTAT_HZ;
 	uint64_t next = now_ns(), next_write = next + interval_us * 1000;
-	struct timespec ts;
 
 	(void)arg;
 	log_set_thread_name("vmx-stats");
 	while (!atomic_load(&stats_quit)) {
 		next += period;
-		ts.tv_sec = (time_t)(next / 1000000000ull);
-		ts.tv_nsec = (long)(next % 1000000000ull);
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-			;
+		/*
+		 * Every attached vCPU charges its own kstats from the profiler's
+		 * tick: wake only for the ustats write, and now and then to see
+		 * whether a slot appeared that does not.
+		 */
+		if (kstat_self_covers()) {
+			uint64_t n = now_ns() + SELF_WAKE_NS;
+			next = stats_writer && next_write < n ? next_write : n;
+		}
+		stats_sleep_until(next);
+		if (atomic_load(&stats_quit))
+			break;
 		kstat_sample_once();
 		if (stats_writer && now_ns() >= next_write) {
 			int rc = ustats_write_sample(stats_writer);
@@ -426,6 +454,8 @@ static void *stats_main(void *arg)
 				LOG_WRN("ustats: write to %s failed: %s", ustats_path(stats_writer),
 					strerror(-rc));
 			next_write += interval_us * 1000;
+			if (next_write < now_ns())
+				next_write = now_ns() + interval_us * 1000;
 		}
 		/* After a long host stall, do not try to catch up tick by tick. */
 		if (now_ns() > next + 10 * period)
@@ -448,6 +478,14 @@ int stats_start(const char *vmdir, struct verr *e)
 			(unsigned long long)interval_us);
 	}
 	atomic_store(&stats_quit, false);
+	if (!stats_cv_ready) {
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&stats_cv, &ca);
+		pthread_condattr_destroy(&ca);
+		stats_cv_ready = true;
+	}
 	rc = pthread_create(&stats_tid, NULL, stats_main, NULL);
 	if (rc) {
 		ustats_close(stats_writer);
@@ -464,7 +502,10 @@ void stats_stop(void)
 	lock_selftest_stop();
 	if (!stats_running)
 		return;
+	pthread_mutex_lock(&stats_mu);
 	atomic_store(&stats_quit, true);
+	pthread_cond_signal(&stats_cv);
+	pthread_mutex_unlock(&stats_mu);
 	pthread_join(stats_tid, NULL);
 	stats_running = false;
 	if (stats_writer) {

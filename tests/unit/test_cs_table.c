@@ -129,6 +129,12 @@ static void test_table_merge_and_cap(void **state)
 	cs_table_add(t, &s, 0);
 	cs_table_add(t, &s, 0);
 	assert_int_equal(cs_table_entries(t), 1);
+	assert_int_equal(cs_table_samples(t), 2);
+	s.weight = 5;   /* a tick held back while the thread slept stands for five */
+	cs_table_add(t, &s, 0);
+	assert_int_equal(cs_table_entries(t), 1);
+	assert_int_equal(cs_table_samples(t), 7);
+	s.weight = 0;
 	s.vcpu = 1;   /* another vCPU is another stack */
 	cs_table_add(t, &s, 0);
 	assert_int_equal(cs_table_entries(t), 2);
@@ -144,7 +150,7 @@ static void test_table_merge_and_cap(void **state)
 	}
 	assert_true(cs_table_coarse(t));
 	assert_true(cs_table_drops(t) > 0);
-	assert_int_equal(cs_table_samples(t), 4 + 19998);
+	assert_int_equal(cs_table_samples(t), 9 + 19998);
 	assert_true(cs_table_footprint(t) <= 64 * 1024);
 	/* A stack seen before still merges after the switch (coarse key). */
 	unsigned n = cs_table_entries(t);
