@@ -24,6 +24,7 @@
 #include "hvm_int.h"
 
 #define HARD_STOP_MS 10000
+#define KILLED_EXIT_MS 60000  /* a killed vmx releases its disks only when it has unmapped the guest */
 #define SUSPEND_MAX_MS (30 * 60 * 1000)
 
 struct op_ctx {
@@ -235,10 +236,18 @@ static int vmop_launch(struct hvm *vm, struct verr *e)
 		}
 		json_decref(reply);
 		if (now_ms() >= deadline) {
+			/*
+			 * Wait until it is gone: until then it may hold the disks'
+			 * locks and the guest's memory, and a retry (the old build
+			 * type resuming) would find them taken.  A large guest takes
+			 * seconds to unmap.
+			 */
 			kill(pid, SIGKILL);
+			bool gone = wait_exit(vm, KILLED_EXIT_MS);
 			return verr_set(e, -ETIMEDOUT, "%s (pid %d) did not answer on its control socket "
-					"within %llu s; killed", buildtype_binary(bt), (int)pid,
-					(unsigned long long)g_hostd.cfg.launch_timeout_s);
+					"within %llu s; killed%s", buildtype_binary(bt), (int)pid,
+					(unsigned long long)g_hostd.cfg.launch_timeout_s,
+					gone ? "" : ", and it has not exited yet");
 		}
 		usleep(20 * 1000);
 	}
