@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -462,6 +463,14 @@ int handover_send(struct vmx *x, struct verr *e)
 	LOG_INF("handover: pid %d (%s build) runs the guest (paused %.3f ms here before it "
 		"started); this process releases guest RAM and devices and exits",
 		(int)h->peer_pid, h->peer_build, (double)(vmx_now_ns() - h->t.stop) / 1e6);
+	/*
+	 * What is left here is teardown, and unmapping a large guest's RAM is
+	 * dear: at the lowest priority it leaves the host's CPUs to the new
+	 * process, which runs the guest now (still making progress, unlike
+	 * SCHED_IDLE, since hostd's task ends when this process has exited).
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19) < 0)
+		LOG_DBG("handover: setpriority: %s", strerror(errno));
 	return 0;
 }
 
