@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#define CTL_REPLY_MAX (256 << 20)  /* a bound, so a runaway peer cannot exhaust memory */
 
 static int connect_to(const char *target)
 {
@@ -60,8 +63,9 @@ int main(int argc, char **argv)
 {
 	json_error_t jerr;
 	json_t *req, *reply;
-	char *line, buf[65536];
-	size_t len = 0;
+	char *line, *buf = NULL;
+	size_t len = 0, cap = 0;
+	bool whole = false;
 	int fd;
 
 	if (argc < 3 || argc > 4) {
@@ -93,17 +97,41 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int send_err = dprintf(fd, "%s\n", line) < 0 ? errno : 0;
 	free(line);
-	while (len < sizeof(buf) - 1) {
-		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+	/* One line, however long (a stats reply of a large VM runs to megabytes). */
+	while (!whole) {
+		if (cap - len < 65536) {
+			if (cap >= CTL_REPLY_MAX) {
+				fprintf(stderr, "vmx-ctl: the reply is longer than %d MiB\n",
+					CTL_REPLY_MAX >> 20);
+				free(buf);
+				close(fd);
+				return 3;
+			}
+			cap = cap ? cap * 2 : 262144;
+			char *nb = realloc(buf, cap + 1);
+			if (!nb) {
+				fprintf(stderr, "vmx-ctl: out of memory\n");
+				free(buf);
+				close(fd);
+				return 3;
+			}
+			buf = nb;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			break;
+		whole = memchr(buf + len, '\n', (size_t)n) != NULL;
 		len += (size_t)n;
-		if (memchr(buf, '\n', len))
-			break;
 	}
 	close(fd);
-	buf[len] = 0;
-	reply = json_loads(buf, JSON_DISABLE_EOF_CHECK, &jerr);
+	if (!buf)
+		buf = calloc(1, 1);
+	else
+		buf[len] = 0;
+	reply = buf ? json_loads(buf, JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
+	free(buf);
 	if (!reply) {
 		if (send_err)
 			fprintf(stderr, "vmx-ctl: send failed: %s\n", strerror(send_err));

@@ -61,6 +61,25 @@ wait $pid; rc=$?
 check ctl-poweroff-exit0 test $rc -eq 0
 check ctl-socket-removed test ! -e "$vm/vmx.ctl"
 
+# vmx-ctl reads a reply of any length (a large VM's stats run to megabytes):
+# a stand-in control socket answers one 1.5 MB line.
+big="$tmp/big"
+mkdir -p "$big"
+/usr/bin/python3 - "$big/vmx.ctl" <<'PY' &
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept()
+c.recv(4096)
+c.sendall((json.dumps({"v": 1, "ok": True, "blob": "x" * 1500000}) + "\n").encode())
+c.close()
+PY
+bpid=$!
+for _ in $(seq 1 50); do [ -S "$big/vmx.ctl" ] && break; sleep 0.1; done
+"$B/host/vmx-ctl" "$big" status >"$tmp/big.out" 2>&1; rc=$?
+wait $bpid
+check ctl-long-reply-whole test $rc -eq 0 -a "$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["blob"]))' "$tmp/big.out" 2>/dev/null)" = 1500000
+
 # A graceful shutdown: the guest powers itself off (serial SysRq), exit 0.
 vm="$tmp/shut"
 mkvm "$vm" "vmx3.run=counter vmx3.counter=0" 1
