@@ -108,7 +108,7 @@ static void strip_envelope(json_t *o)
 int stats_api_vm(int id, bool prom, json_t **out, char **text, int *http_status, struct verr *e)
 {
 	struct vm_snap s;
-	json_t *st = NULL, *ks = NULL;
+	json_t *st = NULL, *ks = NULL, *lk = NULL;
 	int rc;
 
 	*out = NULL;
@@ -126,18 +126,28 @@ int stats_api_vm(int id, bool prom, json_t **out, char **text, int *http_status,
 	rc = vmctl_call(s.dir, "stats", NULL, STATS_CTL_TIMEOUT_MS, &st, e);
 	if (rc == 0)
 		rc = vmctl_call(s.dir, "kstats", NULL, STATS_CTL_TIMEOUT_MS, &ks, e);
+	/* Lock statistics are an addition: a vmx without the command still gives the rest. */
+	if (rc == 0 && vmctl_call(s.dir, "locks", NULL, STATS_CTL_TIMEOUT_MS, &lk, NULL) < 0) {
+		json_decref(lk);
+		lk = NULL;
+	}
 	if (rc < 0) {
 		json_decref(st);
+		json_decref(ks);
 		return ctl_failed(&s, rc, http_status, e);
 	}
 	strip_envelope(st);
 	strip_envelope(ks);
+	strip_envelope(lk);
 	*out = json_pack("{s:i, s:s, s:s}", "id", s.id, "name", s.name, "buildType",
 			 buildtype_name(s.bt));
 	json_object_update(*out, st);
 	json_object_update(*out, ks);
+	if (lk)
+		json_object_update(*out, lk);
 	json_decref(st);
 	json_decref(ks);
+	json_decref(lk);
 	return 0;
 }
 

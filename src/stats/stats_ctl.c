@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "../lib/mxuser.h"
 #include "kstat.h"
 #include "stats.h"
 #include "stats_ctl.h"
@@ -97,4 +98,42 @@ json_t *stats_ctl_kstats(struct vmx *x, json_t *req, const char **err)
 	}
 	return json_pack("{s:o, s:o, s:i}", "kstats", list, "samplesPerSlot", totals, "hz",
 			 KSTAT_HZ);
+}
+
+/*
+ * Locks and waitable objects apart, as vmx-getstats --locks shows them: a
+ * condition variable's or semaphore's wait is for a signal, never contention.
+ */
+json_t *stats_ctl_locks(struct vmx *x, json_t *req, const char **err)
+{
+	static const char *const kinds[] = { "?", "lock", "rwlock", "cond", "sem" };
+	json_t *locks = json_array(), *waits = json_array();
+	struct mxuser_lockstats_view l;
+
+	(void)x;
+	(void)req;
+	if (!stats_on) {
+		json_decref(locks);
+		json_decref(waits);
+		*err = "stats are disabled (stats.enable = \"FALSE\")";
+		return NULL;
+	}
+	for (unsigned i = 0; mxuser_stats_get(i, &l); i++) {
+		const char *kind = kinds[l.kind < 5 ? l.kind : 0];
+		if (l.kind == MXUSER_COND || l.kind == MXUSER_SEM)
+			json_array_append_new(waits, json_pack(
+				"{s:s, s:s, s:b, s:I, s:I, s:I}", "name", l.name, "kind", kind,
+				"live", l.live, "waits", (json_int_t)l.acquisitions, "waitedTotalNs",
+				(json_int_t)l.wait_total_ns, "waitedMaxNs", (json_int_t)l.wait_max_ns));
+		else
+			json_array_append_new(locks, json_pack(
+				"{s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", l.name,
+				"kind", kind, "rank", (int)l.rank, "live", l.live, "acquisitions",
+				(json_int_t)l.acquisitions, "contended", (json_int_t)l.contended,
+				"ownerChanges", (json_int_t)l.owner_changes, "waitTotalNs",
+				(json_int_t)l.wait_total_ns, "waitMaxNs", (json_int_t)l.wait_max_ns,
+				"holdTotalNs", (json_int_t)l.hold_total_ns, "holdMaxNs",
+				(json_int_t)l.hold_max_ns));
+	}
+	return json_pack("{s:o, s:o}", "locks", locks, "waitables", waits);
 }

@@ -99,6 +99,7 @@ static const struct ctl_command ctl_commands[] = {
 	{ "handoverStatus", "state, timestamps and downtime of a hand-over", (ctl_handler)handover_ctl_status },
 	{ "stats", "stats build: counters per vCPU (format: json or prometheus)", stats_ctl_stats },
 	{ "kstats", "stats build: kstat invocations and samples per vCPU", stats_ctl_kstats },
+	{ "locks", "stats build: lock statistics (contention, hold times; waits of condition variables and semaphores)", stats_ctl_locks },
 	{ "help", "list the commands", cmd_help },
 };
 

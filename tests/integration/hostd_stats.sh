@@ -57,6 +57,10 @@ out=$(api GET "/vms/$S1/stats" "" "$TOKEN")
 check vm-stats-json-200 test "$(st)" = 200
 check vm-stats-json-counters test "$(jget "len(j['counters']) > 0 and j['name'] == 's1' and j['buildType'] == 'stats'" <<<"$out")" = True
 check vm-stats-json-kstats test "$(jget "any(k['name'] == 'GUEST' and k['invocations'] > 0 for k in j['kstats']) and j['hz'] > 0" <<<"$out")" = True
+# Lock statistics: locks with acquisitions, the collector's condition variable
+# among the waitables (a wait for a signal, never contention), not among the locks.
+check vm-stats-json-locks test "$(jget "len(j['locks']) > 0 and all('contended' in l and 'holdTotalNs' in l for l in j['locks']) and sum(l['acquisitions'] for l in j['locks']) > 0" <<<"$out")" = True
+check vm-stats-json-cond-is-waitable test "$(jget "any(w['name'] == 'callstackCollectorWake' and w['kind'] == 'cond' for w in j['waitables']) and not any(l['name'] == 'callstackCollectorWake' for l in j['locks'])" <<<"$out")" = True
 check vm-stats-json-no-envelope test "$(jget "'ok' in j or 'v' in j" <<<"$out")" = False
 
 sock=$T/state/hostd.sock
