@@ -105,6 +105,20 @@ bool confine_is_file_key(const char *key)
 	return n > 9 && !strcasecmp(key + n - 9, ".fileName");
 }
 
+const char *confine_next_path(const char *key, const char **cur, char *buf, size_t len)
+{
+	char prog[64];
+
+	if (strcasecmp(key, "guest.userSymbols") != 0) {
+		const char *v = *cur;
+		if (!*v)
+			return NULL;
+		*cur = v + strlen(v);
+		return v;
+	}
+	return cfg_next_program(cur, prog, sizeof(prog), buf, len) ? buf : NULL;
+}
+
 /* diskN.fileName: "diskN" into prefix, true when it is one. */
 static bool disk_key(const char *key, char *prefix, size_t len)
 {
@@ -234,9 +248,14 @@ int confine_vmx(const struct hostd_cfg *c, const struct cfg *vmx, const char *ds
 			read_only = value_true(cfg_get(vmx, ro_key));
 			device_ok = true;
 		}
-		rc = confine_vmx_file(c, ds->path, vm_reldir, key, val, read_only, device_ok, e);
-		if (rc < 0)
-			return rc;
+		const char *cur = val, *path;
+		char pbuf[PATH_MAX];
+		while ((path = confine_next_path(key, &cur, pbuf, sizeof(pbuf))))
+			if ((rc = confine_vmx_file(c, ds->path, vm_reldir, key, path, read_only,
+						   device_ok, e)) < 0)
+				return rc;
+		if (*cur)
+			return verr_set(e, -ENAMETOOLONG, "%s: an entry is too long", key);
 	}
 	return 0;
 }

@@ -97,6 +97,13 @@ int confine_root_open(const char *root);
 /* True for .vmx keys that name a file (docs/CONFIG.md). */
 bool confine_is_file_key(const char *key);
 /*
+ * The paths a file key's value names, one per call from *cur (start with the
+ * value): one for most keys, each program's file for guest.userSymbols
+ * ("PROG:FILE; ...", buf holds it).  NULL at the end; **cur is then 0
+ * unless an entry was too long for buf.
+ */
+const char *confine_next_path(const char *key, const char **cur, char *buf, size_t len);
+/*
  * Checks one file value of a .vmx in VM directory vm_reldir of the datastore at
  * ds_root: inside a datastore, or (read_only) an image directory.  Errors
  * start with the key.

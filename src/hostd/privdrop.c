@@ -210,6 +210,41 @@ static int pass_file(const struct hostd_cfg *c, const char *key, const char *val
 	return 0;
 }
 
+/*
+ * One file the .vmx names: passed when absolute, and handed to the vmx user
+ * when it lies in the VM's datastore (absent files are vmx's to create).
+ */
+static int prepare_path(const struct hostd_cfg *c, const struct hostd_ds *ds, int rootfd,
+			const char *reldir, const char *key, const char *val,
+			struct privdrop_fds *f, struct verr *e)
+{
+	char frel[PATH_MAX * 2];
+	int fd, rc;
+
+	if (!val[0])
+		return 0;
+	if (val[0] == '/' && (rc = pass_file(c, key, val, f, e)) < 0)
+		return rc;
+	if (val[0] == '/') {
+		size_t dl = strlen(ds->path);
+		/* Files in image directories or other datastores are left as they are. */
+		if (strncmp(val, ds->path, dl) != 0 || val[dl] != '/')
+			return 0;
+		snprintf(frel, sizeof(frel), "%s", val + dl + 1);
+	} else {
+		snprintf(frel, sizeof(frel), "%s/%s", reldir, val);
+	}
+	fd = confine_open(rootfd, frel, O_PATH);
+	if (fd < 0)
+		return 0; /* not there yet: vmx creates it in a directory it owns */
+	rc = give(fd, c);
+	close(fd);
+	if (rc == -EMLINK)
+		return verr_set(e, -EPERM, "%s: \"%s\" has other hard links; it cannot be "
+				"handed to user %s", key, val, c->vmx_user);
+	return 0;
+}
+
 int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct privdrop_fds *f,
 			struct verr *e)
 {
@@ -275,33 +310,17 @@ int privdrop_prepare_vm(const struct hostd_cfg *c, const char *file, struct priv
 		privdrop_fds_close(f);
 		return rc;
 	}
-	while (cfg_iter(vmx, &pos, &key, &val)) {
-		char frel[PATH_MAX * 2];
-		int fd;
-		if (!confine_is_file_key(key) || !val[0])
+	rc = 0;
+	while (rc == 0 && cfg_iter(vmx, &pos, &key, &val)) {
+		const char *cur = val, *path;
+		char pbuf[PATH_MAX];
+		if (!confine_is_file_key(key))
 			continue;
-		if (val[0] == '/' && (rc = pass_file(c, key, val, f, e)) < 0)
-			break;
-		if (val[0] == '/') {
-			size_t dl = strlen(ds->path);
-			/* Files in image directories or other datastores are left as they are. */
-			if (strncmp(val, ds->path, dl) != 0 || val[dl] != '/')
-				continue;
-			snprintf(frel, sizeof(frel), "%s", val + dl + 1);
-		} else {
-			snprintf(frel, sizeof(frel), "%s/%s", reldir, val);
-		}
-		fd = confine_open(rootfd, frel, O_PATH);
-		if (fd < 0)
-			continue; /* not there yet: vmx creates it in a directory it owns */
-		rc = give(fd, c);
-		close(fd);
-		if (rc == -EMLINK) {
-			rc = verr_set(e, -EPERM, "%s: \"%s\" has other hard links; it cannot be "
-				      "handed to user %s", key, val, c->vmx_user);
-			break;
-		}
-		rc = 0;
+		/* Each path the key names (guest.userSymbols names several). */
+		while (rc == 0 && (path = confine_next_path(key, &cur, pbuf, sizeof(pbuf))))
+			rc = prepare_path(c, ds, rootfd, reldir, key, path, f, e);
+		if (rc == 0 && *cur)
+			rc = verr_set(e, -ENAMETOOLONG, "%s: an entry is too long", key);
 	}
 	cfg_free(vmx);
 	close(rootfd);

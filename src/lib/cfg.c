@@ -540,3 +540,40 @@ int cfg_path(const struct cfg *c, const char *key, const char *vmdir, char *out,
 				l->lineno, l->key);
 	return 0;
 }
+
+bool cfg_next_program(const char **cur, char *prog, size_t plen, char *file, size_t flen)
+{
+	const char *v = *cur;
+
+	for (;;) {
+		size_t n = strcspn(v, ";");
+		const char *end = v + n, *colon;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (v == end) {
+			v += strcspn(v, ";");
+			if (!*v) {
+				*cur = v;
+				return false;
+			}
+			v++;
+			continue;
+		}
+		colon = memchr(v, ':', (size_t)(end - v));
+		if (colon && memchr(v, '/', (size_t)(colon - v)))
+			colon = NULL;
+		size_t pl = colon ? (size_t)(colon - v) : 0;
+		const char *f = colon ? colon + 1 : v;
+		if (pl >= plen || (size_t)(end - f) >= flen)
+			return false;
+		memcpy(prog, v, pl);
+		prog[pl] = 0;
+		memcpy(file, f, (size_t)(end - f));
+		file[end - f] = 0;
+		v += strcspn(v, ";");
+		*cur = *v ? v + 1 : v;
+		return true;
+	}
+}

@@ -64,4 +64,14 @@ bool cfg_iter(const struct cfg *c, size_t *pos, const char **key, const char **v
 int cfg_path(const struct cfg *c, const char *key, const char *vmdir, char *out, size_t outlen,
 	     struct verr *e);
 
+/*
+ * A list of programs' files, as guest.userSymbols holds them:
+ * "PROG:FILE; FILE; ...".  Each call takes the next non-empty entry from
+ * *cur into prog (empty when the entry names none: the file's name is then
+ * the program's) and file, trimmed; false at the end, or (with *cur left at
+ * the entry) when an entry does not fit.  A colon after a '/' is part of
+ * the file's name.
+ */
+bool cfg_next_program(const char **cur, char *prog, size_t plen, char *file, size_t flen);
+
 #endif

@@ -142,15 +142,16 @@ struct cs_meta {
 	const char *guest_image;     /* guest.kernel, for guest disassembly, or NULL */
 	uint64_t exe_bias;           /* its load bias (PIE) */
 	uint64_t gstops[CS_GSTOP_N]; /* guest walks by the reason they stopped */
-	const struct cs_user *user;  /* guest.userSymbols, or NULL */
+	const struct cs_user *user;  /* guest.userSymbols: nuser programs, or NULL */
+	unsigned nuser;
 };
 
 /*
- * A user program's symbols (guest.userSymbols) and the address spaces it was
- * recognised in: only U-mode frames of those address spaces are named from
- * it (as PROG:FUNC, or PROG+0xOFF); U-mode frames of every other address
- * space are written [user]+0xADDR, never with the kernel's or the program's
- * names.
+ * A user program's symbols (one of guest.userSymbols' programs) and the
+ * address spaces it was recognised in: only U-mode frames of those address
+ * spaces are named from it (as PROG:FUNC, or PROG+0xOFF); U-mode frames of an
+ * address space no program was recognised in are written [user]+0xADDR,
+ * never with the kernel's or any program's names.
  */
 struct cs_user {
 	const struct cs_symtab *sym;

@@ -34,7 +34,19 @@
 #define CS_MAX_THREADS 4
 #define CS_WRITE_INTERVAL_S 10
 #define CS_BUCKET_S 1
-#define CS_USER_AS 64               /* address spaces tracked for guest.userSymbols */
+#define CS_USER_AS 64               /* address spaces tracked per guest.userSymbols program */
+#define CS_USER_PROGS 8             /* programs in guest.userSymbols */
+
+/* One program of guest.userSymbols and the address spaces checked against its code. */
+struct cs_prog {
+	struct cs_symtab *sym;
+	char name[64], path[4096];
+	uint8_t *code;
+	uint64_t lo, hi;
+	uint64_t as[CS_USER_AS];
+	uint32_t match[CS_USER_AS], mismatch[CS_USER_AS];
+	unsigned nas;
+};
 
 struct cs_thread {
 	struct cs_sample ring[CS_RING];
@@ -58,14 +70,9 @@ static struct {
 	uint64_t gstops[CS_GSTOP_N];     /* guest walks by stop reason (collector only) */
 	struct cs_table *table;
 	struct cs_symtab *mon, *guest;
-	/* guest.userSymbols: one program, recognised per address space by its code. */
-	struct cs_symtab *user;
-	char user_prog[64], user_path[4096];
-	uint8_t *user_code;
-	uint64_t user_lo, user_hi;
-	uint64_t user_as[CS_USER_AS];
-	uint32_t user_match[CS_USER_AS], user_mismatch[CS_USER_AS];
-	unsigned user_nas;
+	/* guest.userSymbols: programs, each recognised per address space by its code. */
+	struct cs_prog prog[CS_USER_PROGS];
+	unsigned nprog;
 	char guest_syms[4096];
 	char console_path[4096];
 	char guest_image[4096];
@@ -217,33 +224,33 @@ static void find_guest_symbols(void)
 }
 
 /*
- * Is this address space running guest.userSymbols' program?  An exactly
- * sampled user instruction inside the program's code range either has the
- * ELF's bits there or not; the verdict is the majority (written with the
+ * Is this address space running one of guest.userSymbols' programs?  An
+ * exactly sampled user instruction inside a program's code range either has
+ * the ELF's bits there or not; the verdict is the majority (written with the
  * counts in the profile).  Without this, one program's names would be put
  * on every process's code.
  */
-static void recognise_user(const struct cs_sample *smp)
+static void recognise_user(struct cs_prog *g, const struct cs_sample *smp)
 {
 	uint64_t pc = smp->guest[0];
 	unsigned len = (smp->graw & 3) == 3 ? 4 : 2, i;
-	if (pc < cs.user_lo || pc + len > cs.user_hi)
+	if (pc < g->lo || pc + len > g->hi)
 		return;
-	for (i = 0; i < cs.user_nas && cs.user_as[i] != smp->as; i++)
+	for (i = 0; i < g->nas && g->as[i] != smp->as; i++)
 		;
-	if (i == cs.user_nas) {
+	if (i == g->nas) {
 		if (i == CS_USER_AS)
 			return;
-		cs.user_as[i] = smp->as;
-		cs.user_match[i] = cs.user_mismatch[i] = 0;
-		cs.user_nas++;
+		g->as[i] = smp->as;
+		g->match[i] = g->mismatch[i] = 0;
+		g->nas++;
 	}
 	uint32_t want = 0;
-	memcpy(&want, cs.user_code + (pc - cs.user_lo), len);
+	memcpy(&want, g->code + (pc - g->lo), len);
 	if (want == smp->graw)
-		cs.user_match[i]++;
+		g->match[i]++;
 	else
-		cs.user_mismatch[i]++;
+		g->mismatch[i]++;
 }
 
 static void drain(void)
@@ -256,8 +263,9 @@ static void drain(void)
 		uint32_t head = atomic_load_explicit(&t->head, memory_order_acquire);
 		for (; tail != head; tail++) {
 			struct cs_sample *smp = &t->ring[tail % CS_RING];
-			if (smp->as && smp->pc_exact && smp->graw && cs.user)
-				recognise_user(smp);
+			if (smp->as && smp->pc_exact && smp->graw)
+				for (unsigned p = 0; p < cs.nprog; p++)
+					recognise_user(&cs.prog[p], smp);
 			if (smp->nguest) {
 				smp->nguest = (uint8_t)cs_trim_guest(cs.guest, smp->priv == 3,
 								     smp->guest, smp->nguest,
@@ -297,9 +305,14 @@ static void write_profile(void)
 	for (unsigned i = 0; i < n; i++)
 		m.ring_drops += atomic_load(&cs.threads[i]->drops);
 	memcpy(m.gstops, cs.gstops, sizeof(m.gstops));
-	struct cs_user user = { cs.user, cs.user_prog, cs.user_path, cs.user_nas, cs.user_as,
-				cs.user_match, cs.user_mismatch };
-	m.user = cs.user ? &user : NULL;
+	struct cs_user user[CS_USER_PROGS];
+	for (unsigned p = 0; p < cs.nprog; p++) {
+		const struct cs_prog *g = &cs.prog[p];
+		user[p] = (struct cs_user){ g->sym, g->name, g->path, g->nas, g->as, g->match,
+					    g->mismatch };
+	}
+	m.user = cs.nprog ? user : NULL;
+	m.nuser = cs.nprog;
 	if (cs_write_profile(cs.path, cs.table, &m, cs.mon, cs.guest, &e) < 0)
 		LOG_WRN("callstack: %s", e.msg);
 }
@@ -372,50 +385,77 @@ static int attach_thread(struct verr *e)
 }
 
 /*
- * guest.userSymbols = "PROG:FILE" or "FILE" (PROG: the file's name): a user
- * program's ELF, kept apart from the kernel's table (which is still looked
- * for as without it) and applied only where that program runs.
+ * guest.userSymbols = "PROG:FILE;PROG:FILE..." (each also just FILE, PROG
+ * then the file's name): user programs' ELFs, kept apart from the kernel's
+ * table (which is still looked for as without them) and each applied only
+ * where that program runs.
  */
 static void free_user(void)
 {
-	cs_symtab_free(cs.user);
-	free(cs.user_code);
-	cs.user = NULL;
-	cs.user_code = NULL;
-	cs.user_nas = 0;
+	for (unsigned p = 0; p < cs.nprog; p++) {
+		cs_symtab_free(cs.prog[p].sym);
+		free(cs.prog[p].code);
+	}
+	memset(cs.prog, 0, sizeof(cs.prog));
+	cs.nprog = 0;
 }
 
-static int read_user_symbols(const struct cfg *c, const char *vmdir, struct verr *e)
+static int read_user_program(const char *prog, const char *file, const char *vmdir,
+			     struct verr *e)
 {
-	const char *v = cfg_get(c, "guest.userSymbols"), *file, *colon;
 	char p[4096];
+	struct cs_prog *g;
 	int rc;
-	if (!v || !v[0])
-		return 0;
-	colon = strchr(v, ':');
-	file = colon && !memchr(v, '/', (size_t)(colon - v)) ? colon + 1 : v;
+
+	if (cs.nprog == CS_USER_PROGS)
+		return verr_set(e, -E2BIG, "guest.userSymbols: more than %d programs", CS_USER_PROGS);
+	g = &cs.prog[cs.nprog];
+	if (!file[0])
+		return verr_set(e, -EINVAL, "guest.userSymbols: no file for program \"%s\"", prog);
 	if (file[0] == '/' || !vmdir)
 		snprintf(p, sizeof(p), "%s", file);
 	else
 		snprintf(p, sizeof(p), "%s/%s", vmdir, file);
-	if (file != v)
-		snprintf(cs.user_prog, sizeof(cs.user_prog), "%.*s", (int)(colon - v), v);
-	else
-		snprintf(cs.user_prog, sizeof(cs.user_prog), "%s",
-			 strrchr(p, '/') ? strrchr(p, '/') + 1 : p);
-	if (!cs.user_prog[0])
-		return verr_set(e, -EINVAL, "guest.userSymbols: empty program name in \"%s\"", v);
-	rc = cs_symtab_load(&cs.user, p, e);
+	snprintf(g->name, sizeof(g->name), "%s",
+		 prog[0] ? prog : strrchr(p, '/') ? strrchr(p, '/') + 1 : p);
+	for (unsigned i = 0; i < cs.nprog; i++)
+		if (!strcmp(cs.prog[i].name, g->name))
+			return verr_set(e, -EINVAL, "guest.userSymbols: program \"%s\" named twice",
+					g->name);
+	rc = cs_symtab_load(&g->sym, p, e);
 	if (rc < 0)
 		return verr_prefix(e, rc, "guest.userSymbols");
-	rc = cs_elf_code(p, &cs.user_code, &cs.user_lo, &cs.user_hi, e);
+	rc = cs_elf_code(p, &g->code, &g->lo, &g->hi, e);
 	if (rc < 0) {
-		cs_symtab_free(cs.user);
-		cs.user = NULL;
+		cs_symtab_free(g->sym);
+		g->sym = NULL;
 		return verr_prefix(e, rc, "guest.userSymbols (its code is how the program is recognised)");
 	}
-	snprintf(cs.user_path, sizeof(cs.user_path), "%s", p);
-	cs.user_nas = 0;
+	snprintf(g->path, sizeof(g->path), "%s", p);
+	g->nas = 0;
+	cs.nprog++;
+	return 0;
+}
+
+static int read_user_symbols(const struct cfg *c, const char *vmdir, struct verr *e)
+{
+	const char *v = cfg_get(c, "guest.userSymbols");
+	char prog[64], file[4096];
+	int rc;
+
+	free_user();
+	if (!v)
+		return 0;
+	while (cfg_next_program(&v, prog, sizeof(prog), file, sizeof(file)))
+		if ((rc = read_user_program(prog, file, vmdir, e)) < 0) {
+			free_user();
+			return rc;
+		}
+	if (*v) {
+		free_user();
+		return verr_set(e, -ENAMETOOLONG, "guest.userSymbols: an entry is too long near \"%.40s\"",
+				v);
+	}
 	return 0;
 }
 

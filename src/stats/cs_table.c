@@ -350,8 +350,11 @@ unsigned cs_trim_guest(const struct cs_symtab *t, bool bare, const uint64_t *fra
 
 /* ---- writer ---- */
 
-/* Which table names a guest frame: a user frame depends on its address space. */
-enum { FP_MAIN, FP_USER, FP_USER_UNKNOWN };
+/*
+ * Which table names a guest frame: a user frame depends on its address
+ * space (FP_USER0 + i: program i of guest.userSymbols).
+ */
+enum { FP_MAIN, FP_USER_UNKNOWN, FP_USER0 };
 
 struct frame_key {
 	uint64_t addr;
@@ -387,14 +390,24 @@ static uint32_t frame_id(struct frame_map *m, uint64_t addr, uint8_t dom, uint8_
  * The table that names an entry's guest frame at addr: a user address of a
  * U-mode sample under translation belongs to its address space's program.
  */
-static uint8_t frame_prog(const struct cs_entry *en, uint64_t addr, const struct cs_user *u)
+static uint8_t frame_prog(const struct cs_entry *en, uint64_t addr, const struct cs_user *u,
+			  unsigned nu)
 {
+	int64_t best = 0;
+	uint8_t prog = FP_USER_UNKNOWN;
+
 	if (en->priv != 0 || !en->as || (addr >> 63))
 		return FP_MAIN;
-	for (unsigned i = 0; u && u->sym && i < u->nas; i++)
-		if (u->as[i] == en->as && u->match[i] > u->mismatch[i])
-			return FP_USER;
-	return FP_USER_UNKNOWN;
+	/* The program whose code this address space matched best (majority of its words). */
+	for (unsigned p = 0; p < nu && p < 250; p++)
+		for (unsigned i = 0; u[p].sym && i < u[p].nas; i++) {
+			int64_t score = (int64_t)u[p].match[i] - u[p].mismatch[i];
+			if (u[p].as[i] == en->as && score > best) {
+				best = score;
+				prog = (uint8_t)(FP_USER0 + p);
+			}
+		}
+	return prog;
 }
 
 static int gcode_cmp(const void *a, const void *b)
@@ -435,17 +448,19 @@ static void write_frame(FILE *f, uint32_t id, const struct frame_key *k,
 			const struct cs_user *user)
 {
 	uint64_t start = 0, end = 0, look = k->leaf ? k->addr : k->addr - 1;
+	const struct cs_user *u = k->dom == 'g' && k->prog >= FP_USER0 ? &user[k->prog - FP_USER0] :
+				  NULL;
 	const struct cs_symtab *tab = k->dom == 'm' ? mon : k->prog == FP_MAIN ? guest :
-				      k->prog == FP_USER ? user->sym : NULL;
+				      u ? u->sym : NULL;
 	const char *name = cs_symtab_lookup_range(tab, look, &start, &end);
 	fprintf(f, "frame %u %c %u %llx ", id, k->dom, k->leaf, (unsigned long long)k->addr);
-	if (name && k->prog == FP_USER) {
-		put_name(f, user->prog);
+	if (name && u) {
+		put_name(f, u->prog);
 		fputc(':', f);
 	}
-	if (!name && k->prog != FP_MAIN) {
+	if (!name && k->dom == 'g' && k->prog != FP_MAIN) {
 		/* User code with no symbol: the program (or "[user]") and the address. */
-		put_name(f, k->prog == FP_USER ? user->prog : "[user]");
+		put_name(f, u ? u->prog : "[user]");
 		fprintf(f, "+0x%llx %llx -\n", (unsigned long long)k->addr,
 			(unsigned long long)k->addr);
 		return;
@@ -522,13 +537,17 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		(unsigned long long)t->gcode_drops);
 	fprintf(f, "guest_symbols %s %u\n", m->guest_symbols && m->guest_symbols[0] ?
 		m->guest_symbols : "-", cs_symtab_count(guest));
-	if (m->user && m->user->sym) {
-		fprintf(f, "guest_user_symbols %s %s %u\n", m->user->prog, m->user->path,
-			cs_symtab_count(m->user->sym));
-		for (unsigned i = 0; i < m->user->nas; i++)
-			fprintf(f, "guest_user_as %llx %s %u %u\n", (unsigned long long)m->user->as[i],
-				m->user->match[i] > m->user->mismatch[i] ? m->user->prog : "-",
-				m->user->match[i], m->user->mismatch[i]);
+	/* Per program: its table, then each address space checked against its code. */
+	for (unsigned p = 0; m->user && p < m->nuser; p++) {
+		const struct cs_user *u = &m->user[p];
+		if (!u->sym)
+			continue;
+		fprintf(f, "guest_user_symbols %s %s %u\n", u->prog, u->path,
+			cs_symtab_count(u->sym));
+		for (unsigned i = 0; i < u->nas; i++)
+			fprintf(f, "guest_user_as %llx %s %u %u\n", (unsigned long long)u->as[i],
+				u->match[i] > u->mismatch[i] ? u->prog : "-", u->match[i],
+				u->mismatch[i]);
 	}
 	fprintf(f, "monitor_symbols %u\n", cs_symtab_count(mon));
 	fprintf(f, "monitor_exe %s %llx\n", m->exe && m->exe[0] ? m->exe : "-",
@@ -551,7 +570,7 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		for (unsigned j = 0; j < en->nguest; j++) {
 			uint32_t before = fm.n;
 			uint64_t a = t->arena[en->frames + j];
-			uint32_t id = frame_id(&fm, a, 'g', j == 0, frame_prog(en, a, m->user));
+			uint32_t id = frame_id(&fm, a, 'g', j == 0, frame_prog(en, a, m->user, m->nuser));
 			if (id == before)
 				write_frame(f, id, &fm.k[id], mon, guest, m->user);
 		}
@@ -574,7 +593,7 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		for (int j = en->nguest - 1; j >= 0; j--) {
 			uint64_t a = t->arena[en->frames + j];
 			fprintf(f, "%s%u", j == en->nguest - 1 ? "" : ",",
-				frame_id(&fm, a, 'g', j == 0, frame_prog(en, a, m->user)));
+				frame_id(&fm, a, 'g', j == 0, frame_prog(en, a, m->user, m->nuser)));
 		}
 		fputc(' ', f);
 		if (!en->nmon)

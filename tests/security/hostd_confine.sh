@@ -36,6 +36,13 @@ for key in serial0.fileName disk0.fileName disk3.fileName guest.firmware guest.k
   out=$(create "[ds1] k/k.vmx" "{\"$key\":\"$OUT/x\"}")
   check "create-refuses-$key" refused_naming 400 "$key" "$out"
 done
+# guest.userSymbols names several files ("PROG:FILE; ..."): every one is checked.
+out=$(create "[ds1] k/k.vmx" "{\"guest.userSymbols\":\"p:$OUT/x\"}")
+check create-refuses-userSymbols-prog-prefix refused_naming 400 guest.userSymbols "$out"
+out=$(create "[ds1] k/k.vmx" "{\"guest.userSymbols\":\"a:$IMG/Image; b:$OUT/x\"}")
+check create-refuses-userSymbols-second-entry refused_naming 400 guest.userSymbols "$out"
+out=$(create "[ds1] k/k.vmx" '{"guest.userSymbols":"a:prog; b:../../outside/x"}')
+check create-refuses-userSymbols-dotdot refused_naming 400 guest.userSymbols "$out"
 out=$(create "[ds1] k/k.vmx" '{"serial0.fileName":"/proc/self/root/etc/shadow"}')
 check create-refuses-proc-root refused_naming 400 serial0.fileName "$out"
 out=$(create "[ds1] k/k.vmx" '{"serial0.fileName":"../../outside/x"}')
@@ -55,6 +62,8 @@ check create-refused-wrote-nothing test ! -e "$T/ds1/k" -a -z "$(ls -A "$OUT")"
 # --- image directories: readable inputs only ------------------------------------------
 out=$(create "[ds1] img/img.vmx" "{\"guest.kernel\":\"$IMG/Image\"}")
 check create-image-kernel-ok test "$(st)" = 201
+out=$(create "[ds1] us/us.vmx" "{\"guest.userSymbols\":\"a:$IMG/Image; prog\"}")
+check create-userSymbols-list-ok test "$(st)" = 201
 out=$(create "[ds1] k/k.vmx" "{\"serial0.fileName\":\"$IMG/console\"}")
 check create-refuses-write-in-images refused_naming 400 serial0.fileName "$out"
 out=$(create "[ds1] k/k.vmx" "{\"disk0.fileName\":\"$IMG/Image\"}")

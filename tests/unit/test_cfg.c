@@ -261,6 +261,34 @@ static void test_buildtype(void **state)
 	cfg_free(c);
 }
 
+/* guest.userSymbols-style lists: "PROG:FILE; FILE; ..." */
+static void test_next_program(void **state)
+{
+	const char *v = " cpu:/g/bin/vmx3-cpu ;; /d:x/prog ; plain;a:  ";
+	char prog[16], file[64];
+	(void)state;
+	assert_true(cfg_next_program(&v, prog, sizeof(prog), file, sizeof(file)));
+	assert_string_equal(prog, "cpu");
+	assert_string_equal(file, "/g/bin/vmx3-cpu");
+	/* A colon after a '/' belongs to the file's name; empty entries are skipped. */
+	assert_true(cfg_next_program(&v, prog, sizeof(prog), file, sizeof(file)));
+	assert_string_equal(prog, "");
+	assert_string_equal(file, "/d:x/prog");
+	assert_true(cfg_next_program(&v, prog, sizeof(prog), file, sizeof(file)));
+	assert_string_equal(prog, "");
+	assert_string_equal(file, "plain");
+	/* A program with no file: the caller refuses it. */
+	assert_true(cfg_next_program(&v, prog, sizeof(prog), file, sizeof(file)));
+	assert_string_equal(prog, "a");
+	assert_string_equal(file, "");
+	assert_false(cfg_next_program(&v, prog, sizeof(prog), file, sizeof(file)));
+	assert_int_equal(*v, 0);
+	/* Too long: false, and the cursor still on the entry. */
+	v = "p:0123456789012345678901234567890123456789012345678901234567890123456789";
+	assert_false(cfg_next_program(&v, prog, sizeof(prog), file, sizeof(file)));
+	assert_int_not_equal(*v, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_unchanged_roundtrip),
 		cmocka_unit_test(test_save_atomic),
 		cmocka_unit_test(test_buildtype),
+		cmocka_unit_test(test_next_program),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

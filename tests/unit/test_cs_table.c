@@ -304,9 +304,9 @@ static bool profile_has(const char *path, const char *needle)
 
 static void test_user_symbols(void **state)
 {
-	char dir[] = "/tmp/test_cs_userXXXXXX", path[256], map[300], umap[300];
+	char dir[] = "/tmp/test_cs_userXXXXXX", path[256], map[300], umap[300], wmap[300];
 	struct cs_table *t;
-	struct cs_symtab *kern, *user;
+	struct cs_symtab *kern, *user, *world;
 	struct cs_sample s;
 	struct verr e;
 	(void)state;
@@ -315,12 +315,16 @@ static void test_user_symbols(void **state)
 	snprintf(map, sizeof(map), "%s/System.map", dir);
 	snprintf(umap, sizeof(umap), "%s/hello.map", dir);
 	write_file(map, "ffffffff80001000 T kfunc\n");
+	snprintf(wmap, sizeof(wmap), "%s/world.map", dir);
 	write_file(umap, "0000000000010000 T main\n0000000000010100 T helper\n");
+	/* A second program linked at the same addresses, as static programs are. */
+	write_file(wmap, "0000000000010000 T wmain\n0000000000010100 T wfn\n");
 	assert_int_equal(cs_symtab_load(&kern, map, &e), 0);
 	assert_int_equal(cs_symtab_load(&user, umap, &e), 0);
+	assert_int_equal(cs_symtab_load(&world, wmap, &e), 0);
 	assert_int_equal(cs_table_create(&t, 1 << 20, 1), 0);
-	/* The same user addresses in two address spaces, and a kernel sample. */
-	for (unsigned as = 0xa; as <= 0xb; as++) {
+	/* The same user addresses in three address spaces, and a kernel sample. */
+	for (unsigned as = 0xa; as <= 0xc; as++) {
 		sample(&s, 1, 2);
 		s.priv = 0;
 		s.as = as;
@@ -331,30 +335,40 @@ static void test_user_symbols(void **state)
 	sample(&s, 2, 1);
 	s.guest[0] = 0xffffffff80001010ull;
 	cs_table_add(t, &s, 0);
-	assert_int_equal(cs_table_entries(t), 3);
-	uint64_t as[2] = { 0xa, 0xb };
+	assert_int_equal(cs_table_entries(t), 4);
+	/* hello's code was seen in a (and not in b); world's in b (and not in c). */
+	uint64_t as[2] = { 0xa, 0xb }, was[2] = { 0xb, 0xc };
 	uint32_t match[2] = { 3, 0 }, mismatch[2] = { 0, 2 };
-	struct cs_user u = { user, "hello", umap, 2, as, match, mismatch };
-	struct cs_meta m = { .buildtype = "obj", .hz = CS_HZ, .user = &u };
+	uint32_t wmatch[2] = { 4, 1 }, wmismatch[2] = { 0, 3 };
+	struct cs_user u[2] = { { user, "hello", umap, 2, as, match, mismatch },
+				{ world, "world", wmap, 2, was, wmatch, wmismatch } };
+	struct cs_meta m = { .buildtype = "obj", .hz = CS_HZ, .user = u, .nuser = 2 };
 	assert_int_equal(cs_write_profile(path, t, &m, NULL, kern, &e), 0);
-	/* Recognised: the program's names; not: [user] and the address; kernel: kept. */
+	/* Recognised: each its own program's names; not: [user] and the address; kernel: kept. */
 	assert_true(profile_has(path, " g 1 10104 hello:helper 10100 "));
 	assert_true(profile_has(path, " g 0 10010 hello:main 10000 "));
+	assert_true(profile_has(path, " g 1 10104 world:wfn 10100 "));
+	assert_true(profile_has(path, " g 0 10010 world:wmain 10000 "));
 	assert_true(profile_has(path, " g 1 10104 [user]+0x10104 10104 -"));
 	assert_true(profile_has(path, " g 1 ffffffff80001010 kfunc ffffffff80001000 "));
 	assert_true(profile_has(path, "guest_user_as a hello 3 0\n"));
 	assert_true(profile_has(path, "guest_user_as b - 0 2\n"));
+	assert_true(profile_has(path, "guest_user_as b world 4 0\n"));
+	assert_true(profile_has(path, "guest_user_as c - 1 3\n"));
 	/* Without a user table every user frame is [user]: never the kernel's names. */
 	m.user = NULL;
+	m.nuser = 0;
 	assert_int_equal(cs_write_profile(path, t, &m, NULL, user, &e), 0);
 	assert_true(profile_has(path, " g 1 10104 [user]+0x10104 10104 -"));
 	assert_false(profile_has(path, "helper"));
 	unlink(path);
 	unlink(map);
 	unlink(umap);
+	unlink(wmap);
 	rmdir(dir);
 	cs_symtab_free(kern);
 	cs_symtab_free(user);
+	cs_symtab_free(world);
 	cs_table_free(t);
 }
 
