@@ -264,28 +264,39 @@ static const char html_head[] =
 	"#fg{position:relative;width:100%;border:1px solid #ccc;overflow:hidden}\n"
 	".fg-cell{position:absolute;height:17px;line-height:17px;font-size:11px;overflow:hidden;"
 	"white-space:nowrap;box-sizing:border-box;border:1px solid #fff;padding:0 2px;cursor:pointer}\n"
-	".g{background:#f4a582}.m{background:#92c5de}.k{background:#d9d9d9}\n"
+	".g{background:#f4a582}.m{background:#92c5de}.k{background:#d9d9d9}.hit{background:#c2a5cf}\n"
 	"details{margin-left:14px}summary{font-family:monospace;white-space:pre}\n"
 	"</style></head><body>\n"
 	"<h2>vmx callstack profile</h2><p id=\"info\"></p>\n"
-	"<p>Flame graph (callers at the top; click a frame to zoom, click the root bar to reset). "
-	"Orange: guest, blue: monitor, grey: kstat.</p>\n"
-	"<div id=\"fg\"></div>\n<h3>Top-down tree</h3>\n"
+	"<p>Flame graph (callers at the top, or with <i>bottom-up</i> the functions where samples "
+	"landed at the top and their callers below; click a frame to zoom, click the root bar to "
+	"reset). Orange: guest, blue: monitor, grey: kstat, purple: matches the search.</p>\n"
+	"<p><input id=\"q\" size=\"40\" placeholder=\"search frames (regular expression)\"> "
+	"<label><input type=\"checkbox\" id=\"bu\"> bottom-up (icicle)</label> "
+	"<span id=\"match\"></span></p>\n"
+	"<div id=\"fg\"></div>\n<h3 id=\"treetitle\">Top-down tree</h3>\n"
 	"<p>Each line: total % (with callees), self %, samples, frame.</p><div id=\"tree\"></div>\n"
 	"<script>\nconst DATA = ";
 
+/*
+ * The page's script: the view's stacks (root first) as a tree, top-down or
+ * bottom-up (each stack reversed: the leaf frames become the roots), drawn
+ * as a flame graph and a collapsible tree; a search (regular expression)
+ * colours matching frames and counts the samples whose stack holds one.
+ * The URL's fragment presets both (#bottomup&search=RE), so a view can be
+ * linked, and the page records what it drew in data-* attributes of <body>.
+ */
 static const char html_tail[] =
 	";\n"
+	"let BU=false,RE=null,ROOT,zoom,cells=0;\n"
 	"function build(){const root={name:'all',total:0,self:0,kids:new Map()};\n"
-	" for(const [n,st] of DATA.stacks){root.total+=n;let c=root;\n"
-	"  for(const l of st){let k=c.kids.get(l);if(!k){k={name:DATA.labels[l],total:0,self:0,"
+	" for(const [n,st] of DATA.stacks){root.total+=n;let c=root;const s=BU?[...st].reverse():st;\n"
+	"  for(const l of s){let k=c.kids.get(l);if(!k){k={name:DATA.labels[l],total:0,self:0,"
 	"kids:new Map(),parent:c};c.kids.set(l,k);}k.total+=n;c=k;}c.self+=n;}\n"
 	" return root;}\n"
-	"const ROOT=build();let zoom=ROOT;\n"
-	"function cls(n){return n.startsWith('guest:')?'g':n.startsWith('mon:')?'m':'k';}\n"
+	"function cls(n){return RE&&RE.test(n)?'hit':n.startsWith('guest:')?'g':n.startsWith('mon:')?'m':'k';}\n"
 	"function esc(s){return s.replace(/[&<>]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;'}[c]));}\n"
 	"function pct(x){return (100*x/Math.max(1,ROOT.total)).toFixed(2);}\n"
-	"let cells=0;\n"
 	"function flame(){const fg=document.getElementById('fg');fg.innerHTML='';cells=0;let maxd=0;\n"
 	" function put(n,x,w,d){if(w<0.0005)return;maxd=Math.max(maxd,d);const e=document.createElement('div');\n"
 	"  e.className='fg-cell '+cls(n.name);e.style.left=(100*x)+'%';e.style.width=(100*w)+'%';\n"
@@ -299,9 +310,25 @@ static const char html_tail[] =
 	"  const d=document.createElement('details');const s=document.createElement('summary');\n"
 	"  s.textContent=pct(k.total).padStart(6)+'% '+pct(k.self).padStart(6)+'% '+String(k.total).padStart(7)+'  '+k.name;\n"
 	"  d.appendChild(s);d.className='tree-node';if(k.total*5>ROOT.total)d.open=true;el.appendChild(d);tree(k,d);}}\n"
+	"function matched(){let m=0;if(!RE)return 0;\n"
+	" for(const [n,st] of DATA.stacks)if(st.some(l=>RE.test(DATA.labels[l])))m+=n;return m;}\n"
+	"function draw(){ROOT=build();zoom=ROOT;flame();const t=document.getElementById('tree');t.innerHTML='';\n"
+	" tree(ROOT,t);document.getElementById('treetitle').textContent=BU?'Bottom-up tree':'Top-down tree';\n"
+	" const m=matched(),b=document.body;b.setAttribute('data-rendered',String(cells));\n"
+	" b.setAttribute('data-view',BU?'bottom-up':'top-down');b.setAttribute('data-matched',String(m));\n"
+	" b.setAttribute('data-total',String(ROOT.total));\n"
+	" const first=[...ROOT.kids.values()].sort((a,c)=>c.total-a.total)[0];\n"
+	" b.setAttribute('data-first',first?first.name:'');\n"
+	" document.getElementById('match').textContent=RE?('matched: '+pct(m)+'% ('+m+' samples)'):'';}\n"
+	"function setq(q){try{RE=q?new RegExp(q):null;document.getElementById('q').style.background='';}\n"
+	" catch(e){RE=null;document.getElementById('q').style.background='#fdd';}}\n"
+	"const H=new URLSearchParams(location.hash.slice(1));BU=H.has('bottomup');\n"
+	"document.getElementById('bu').checked=BU;\n"
+	"if(H.get('search')){document.getElementById('q').value=H.get('search');setq(H.get('search'));}\n"
+	"document.getElementById('bu').onchange=e=>{BU=e.target.checked;draw();};\n"
+	"document.getElementById('q').oninput=e=>{setq(e.target.value);draw();};\n"
 	"document.getElementById('info').innerHTML=esc(DATA.info);\n"
-	"flame();tree(ROOT,document.getElementById('tree'));\n"
-	"document.body.setAttribute('data-rendered',String(cells));\n"
+	"draw();\n"
 	"</script></body></html>\n";
 
 int csp_export_html(const struct csp_profile *p, const struct csp_view *v, FILE *f)

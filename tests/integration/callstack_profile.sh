@@ -185,6 +185,21 @@ else
   # The cells exist only if the page's script ran and built the flame graph.
   check "callstack-html-chromium" grep -q 'class="fg-cell g"[^>]*title="guest:cs_three_quarters' "$tmp/dom.html"
   check "callstack-html-tree" grep -q 'class="tree-node"' "$tmp/dom.html"
+  # Bottom-up with a search, preset by the URL's fragment: the hottest function
+  # where samples land heads the view, and the search counts about a quarter.
+  timeout 90 "$chrome" --headless --no-sandbox --disable-gpu --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$tmp/chrome" --dump-dom "file://$tmp/p.html#bottomup&search=cs_one_q" >"$tmp/dom-bu.html" 2>/dev/null
+  body=$(grep -o '<body[^>]*>' "$tmp/dom-bu.html" | head -1)
+  check "callstack-html-bottom-up" grep -q 'data-view="bottom-up"' <<<"$body"
+  # Both shares spin in spin(): it is where the samples land.
+  check "callstack-html-bottom-up-first" grep -q 'data-first="guest:spin"' <<<"$body"
+  m=$(sed -n 's/.*data-matched="\([0-9]*\)".*/\1/p' <<<"$body")
+  n=$(sed -n 's/.*data-total="\([0-9]*\)".*/\1/p' <<<"$body")
+  r=$(sed -n 's/.*data-rendered="\([0-9]*\)".*/\1/p' <<<"$body")
+  check "callstack-html-search-about-a-quarter" test "${m:-0}" -gt $(( ${n:-0} * 15 / 100 )) -a "${m:-0}" -lt $(( ${n:-0} * 35 / 100 ))
+  check "callstack-html-search-highlight" grep -q 'class="fg-cell hit"[^>]*title="guest:cs_one_quarter' "$tmp/dom-bu.html"
+  echo "html: bottom-up, search cs_one_q matched $m samples, $r cells; $body" | cut -c1-300
 fi
 
 # --- monitor.callstack = FALSE ------------------------------------------------
