@@ -9,12 +9,15 @@
  * monitor's code by objdump.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <regex.h>
 #include <ncurses.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "../cpu/disasm.h"
 #include "csp.h"
@@ -316,10 +319,36 @@ static int run_tui(const struct csp_view *v, const struct csp_tree *t, const cha
 /* Longest guest function disassembled from a binary. */
 #define CODE_MAX (1u << 20)
 
+#define CALLEES_KEPT 4
+
 struct addr_count {
 	uint64_t addr, count;
 	bool leaf;
+	/* At a return address: the functions called from there, by samples. */
+	const char *callee[CALLEES_KEPT];
+	uint64_t callee_n[CALLEES_KEPT], callee_other;
 };
+
+static void add_callee(struct addr_count *a, const char *name, uint64_t n)
+{
+	for (unsigned i = 0; i < CALLEES_KEPT; i++) {
+		if (!a->callee[i])
+			a->callee[i] = name;
+		if (a->callee[i] == name || !strcmp(a->callee[i], name)) {
+			a->callee_n[i] += n;
+			return;
+		}
+	}
+	a->callee_other += n;
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct addr_count *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
 
 static int by_addr(const void *a, const void *b)
 {
@@ -487,16 +516,20 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 			continue;
 		all += s->count;
 		/* The innermost frame of the function: where its time was spent. */
-		const struct csp_frame *hit = NULL;
+		const struct csp_frame *hit = NULL, *callee = NULL;
 		for (unsigned j = 0; j < s->ng && !hit && !flt->monitor_only; j++) {
 			const struct csp_frame *fr = &p->frames[s->g[s->ng - 1 - j]];
-			if (frame_is(fr, name, by_addr_only, want) && (!dom || dom == 'g'))
+			if (frame_is(fr, name, by_addr_only, want) && (!dom || dom == 'g')) {
 				hit = fr;
+				callee = j ? &p->frames[s->g[s->ng - j]] : NULL;
+			}
 		}
 		for (unsigned j = 0; j < s->nm && !hit && !flt->guest_only; j++) {
 			const struct csp_frame *fr = &p->frames[s->m[s->nm - 1 - j]];
-			if (frame_is(fr, name, by_addr_only, want) && (!dom || dom == 'm'))
+			if (frame_is(fr, name, by_addr_only, want) && (!dom || dom == 'm')) {
 				hit = fr;
+				callee = j ? &p->frames[s->m[s->nm - j]] : NULL;
+			}
 		}
 		if (!hit)
 			continue;
@@ -518,24 +551,50 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 				return -ENOMEM;
 			}
 			ac = na;
-			ac[nac++] = (struct addr_count){ hit->addr, 0, hit->leaf };
+			ac[nac++] = (struct addr_count){ .addr = hit->addr, .leaf = hit->leaf };
 		}
 		ac[k].count += s->count;
+		if (callee && callee->name)
+			add_callee(&ac[k], callee->name, s->count);
 	}
 	if (!nac) {
 		fprintf(stderr, "vmx-callstack: no samples in %s\n", func);
 		free(ac);
 		return -ENOENT;
 	}
-	qsort(ac, nac, sizeof(*ac), by_addr);
+	/* The table hottest first; the disassembly below wants address order. */
+	qsort(ac, nac, sizeof(*ac), by_count);
 	fprintf(out, "%s:%s: %llu samples (%.2f%% of %llu)\n", dom == 'g' ? "guest" : "mon", name,
 		(unsigned long long)total, 100.0 * (double)total / (double)(all ? all : 1),
 		(unsigned long long)all);
 	fprintf(out, "%8s %7s  %-18s  %s\n", "samples", "share", "address", "");
-	for (unsigned k = 0; k < nac; k++)
-		fprintf(out, "%8llu %6.2f%%  0x%-16llx  %s\n", (unsigned long long)ac[k].count,
-			100.0 * (double)ac[k].count / (double)total, (unsigned long long)ac[k].addr,
-			ac[k].leaf ? "" : "(return address: time in callees)");
+	for (unsigned k = 0; k < nac; k++) {
+		fprintf(out, "%8llu %6.2f%%  0x%-16llx  ", (unsigned long long)ac[k].count,
+			100.0 * (double)ac[k].count / (double)total, (unsigned long long)ac[k].addr);
+		if (ac[k].leaf) {
+			fputc('\n', out);
+			continue;
+		}
+		/* A return address: the time went to what was called from here, most first. */
+		for (unsigned i = 1; i < CALLEES_KEPT && ac[k].callee[i]; i++)
+			for (unsigned j = i; j > 0 && ac[k].callee_n[j] > ac[k].callee_n[j - 1]; j--) {
+				const char *tn = ac[k].callee[j];
+				uint64_t tc = ac[k].callee_n[j];
+				ac[k].callee[j] = ac[k].callee[j - 1];
+				ac[k].callee_n[j] = ac[k].callee_n[j - 1];
+				ac[k].callee[j - 1] = tn;
+				ac[k].callee_n[j - 1] = tc;
+			}
+		fprintf(out, "(return address: time in callees");
+		for (unsigned i = 0; i < CALLEES_KEPT && ac[k].callee[i]; i++)
+			fprintf(out, "%s %s %.1f%%", i ? "," : ":", ac[k].callee[i],
+				100.0 * (double)ac[k].callee_n[i] / (double)ac[k].count);
+		if (ac[k].callee_other)
+			fprintf(out, ", others %.1f%%",
+				100.0 * (double)ac[k].callee_other / (double)ac[k].count);
+		fprintf(out, ")\n");
+	}
+	qsort(ac, nac, sizeof(*ac), by_addr);
 
 	if (dom == 'g') {
 		guest_disasm(p, fn, name, ac, nac, total, out);
@@ -552,9 +611,25 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 		free(ac);
 		return 0;
 	}
-	snprintf(cmd, sizeof(cmd), "objdump -d --no-show-raw-insn --disassemble='%s' '%s' 2>/dev/null",
-		 name, file);
-	FILE *pf = popen(cmd, "r");
+	/* objdump run directly, no shell: a symbol's name is never command text. */
+	snprintf(cmd, sizeof(cmd), "--disassemble=%s", name);
+	pid_t opid = -1;
+	FILE *pf = NULL;
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) == 0) {
+		posix_spawn_file_actions_t fa;
+		char *oargv[] = { "objdump", "-d", "--no-show-raw-insn", cmd, file, NULL };
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+		if (posix_spawnp(&opid, "objdump", &fa, NULL, oargv, environ) != 0)
+			opid = -1;
+		posix_spawn_file_actions_destroy(&fa);
+		close(pfd[1]);
+		pf = opid > 0 ? fdopen(pfd[0], "r") : NULL;
+		if (!pf)
+			close(pfd[0]);
+	}
 	char line[1024];
 	bool any = false;
 	while (pf && fgets(line, sizeof(line), pf)) {
@@ -578,7 +653,9 @@ static int insn_view(const struct csp_profile *p, const struct csp_filter *flt, 
 			fprintf(out, "%16s %s\n", "", line);
 	}
 	if (pf)
-		pclose(pf);
+		fclose(pf);
+	if (opid > 0)
+		waitpid(opid, NULL, 0);
 	if (!any)
 		fprintf(out, "(no disassembly: %s is not an ELF with %s, or objdump is missing)\n", file,
 			name);

@@ -79,6 +79,13 @@ check "callstack-filter-window" test "$(inview --from 0 --to 1)" -lt "$samples"
 check "callstack-filter-kstat" test "$(inview --kstat NONE)" -le "$samples"
 "$V" --insn guest:spin "$tmp/vm" >"$tmp/insn.txt"
 check "callstack-insn-disassembly" grep -Eq '^ +[0-9]+ +[0-9.]+% +[0-9a-f]+:' "$tmp/insn.txt"
+# The address table comes hottest first.
+check "callstack-insn-sorted-by-samples" awk '/^ +samples +share +address/ { t = 1; next }
+  t && $1 ~ /^[0-9]+$/ && $3 ~ /^0x/ { if (n++ && $1 > last) bad = 1; last = $1; next } t { exit }
+  END { exit !(n > 0 && !bad) }' "$tmp/insn.txt"
+# cs_driver's samples are return addresses: the callees are named, most first.
+"$V" --insn guest:cs_driver "$tmp/vm" >"$tmp/insn-driver.txt"
+check "callstack-insn-callees" grep -Eq '\(return address: time in callees: cs_three_quarters [0-9.]+%' "$tmp/insn-driver.txt"
 # The exact-pc figures and the sampled instruction words are in the profile.
 exact=$(awk '$1 == "guest_pc_exact" { print $2 }' "$prof")
 block=$(awk '$1 == "guest_pc_block" { print $2 }' "$prof")
@@ -220,4 +227,7 @@ EOV
 "$B/obj/vmx-obj" "$tmp/slow/slow.vmx" >/dev/null 2>&1
 "$V" --bottom-up --monitor-only --depth 1 "$tmp/slow" >"$tmp/slow.txt" 2>&1
 check "callstack-slow-path-bottom-up" awk '!/^#/ && !n++ && $4 == "mon:cs_slow_path" { f = 1 } END { exit !f }' "$tmp/slow.txt"
+# Monitor code through objdump (run without a shell), the samples on its lines.
+"$V" --insn mon:cs_slow_path "$tmp/slow" >"$tmp/slow-insn.txt" 2>&1
+check "callstack-insn-monitor-objdump" grep -Eq '^ +[0-9]+ +[0-9.]+% +[0-9a-f]+:'$'\t' "$tmp/slow-insn.txt"
 exit 0
