@@ -159,22 +159,22 @@ int file_pass_add(const char *path, int fd)
  * permissions with the caller's flags, but not the directories above it,
  * which this process (an unprivileged vmx) may be unable to search.
  */
-static const char *pass_name(const char *path, char *buf, size_t len)
-{
-	for (unsigned i = 0; i < g_npass; i++)
-		if (!strcmp(g_pass[i].path, path)) {
-			snprintf(buf, len, "/proc/self/fd/%d", g_pass[i].fd);
-			return buf;
-		}
-	return path;
-}
-
 int file_pass_fd(const char *path)
 {
 	for (unsigned i = 0; i < g_npass; i++)
 		if (!strcmp(g_pass[i].path, path))
 			return g_pass[i].fd;
 	return -ENOENT;
+}
+
+/* The name to open path by: through its passed descriptor when it has one. */
+static const char *pass_name(const char *path, char *buf, size_t len)
+{
+	int fd = file_pass_fd(path);
+	if (fd < 0)
+		return path;
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+	return buf;
 }
 
 int file_open_typed(const char *path, int flags, mode_t mode, unsigned allowed, struct verr *e)
