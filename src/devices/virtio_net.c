@@ -28,6 +28,7 @@
  * Malformed rings are the transport's business: the device needs a reset.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -480,7 +481,11 @@ static int vnet_create(struct device *d, const struct dev_env *env, const struct
 	snprintf(fdname, sizeof(fdname), "ethernet%u", nc->idx);
 	n->fd = vm_config_dup_fd(vc, fdname);
 	if (n->fd >= 0) {
+		/* Already non-blocking (a shared file flag), unless the giver forgot: make sure. */
 		n->handed_over = true;
+		int fl = fcntl(n->fd, F_GETFL);
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			fcntl(n->fd, F_SETFL, fl | O_NONBLOCK);
 	} else if (n->fd != -ENOENT) {
 		r = verr_set(e, n->fd, "ethernet%u: handed-over fd: %s", nc->idx, strerror(-n->fd));
 		free(n);
