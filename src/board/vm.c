@@ -586,6 +586,13 @@ unsigned vm_host_fds(struct vm *vm, char names[][16], int fds[], unsigned max)
 
 void vm_flush_output(struct vm *vm) { uart_flush(vm->uart); }
 
+void vm_handed_over(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++)
+		if (vm->devs[i].type->handed_over)
+			vm->devs[i].type->handed_over(&vm->devs[i]);
+}
+
 void vm_time_advance(struct vm *vm, uint64_t ns)
 {
 	if (!vm->vc.deterministic)

@@ -185,6 +185,11 @@ unsigned vm_host_fds(struct vm *vm, char names[][16], int fds[], unsigned max);
  * stall on real hardware).  Deterministic mode: time is instructions; nothing.
  */
 void vm_time_advance(struct vm *vm, uint64_t ns);
+/*
+ * A hand-over succeeded: the fds of vm_host_fds belong to the receiving vmx
+ * now, and vm_destroy must only close them, not end what is behind them.
+ */
+void vm_handed_over(struct vm *vm);
 /* Flushes buffered console output (before a hand-over stops using it). */
 void vm_flush_output(struct vm *vm);
 

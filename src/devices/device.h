@@ -92,6 +92,8 @@ struct device_type {
 	void (*restored)(struct device *d);
 	/* Host fds the device holds, passed along by a hand-over; NULL = none. */
 	unsigned (*host_fds)(struct device *d, struct dev_host_fd *out, unsigned max);
+	/* A hand-over passed those fds on for good: destroy closes, never ends, what is behind. */
+	void (*handed_over)(struct device *d);
 	/*
 	 * Host I/O a device serves on the vCPU thread (a NIC's backend): poll()
 	 * runs between slices; poll_fd() names the fd and poll events that

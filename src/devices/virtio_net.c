@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -102,6 +103,7 @@ struct vnet {
 	pid_t passt_pid;          /* ours to reap, 0 when another vmx started it */
 	bool stream;              /* passt: 4-byte length prefixes; tap: one frame per read */
 	bool rx_stalled;          /* a whole frame waits for guest buffers */
+	bool handed_off;          /* a hand-over gave the fd to the next vmx: passt is its */
 	struct vnet_counters c[2];    /* stats build: [0] receive, [1] transmit */
 	int kstat_backend;
 	uint16_t heads[VIRTIO_QUEUE_MAX];
@@ -448,14 +450,39 @@ static uint32_t vnet_request(void *be, unsigned q, const struct virtio_chain *c)
 	return 1;
 }
 
+/*
+ * passt would exit by itself once the socket closes (--one-off), but only
+ * after it noticed: a resume right after a suspend would start the next
+ * passt while this one still holds the forwarded ports.  So a passt we
+ * started and did not hand over is stopped and waited for here.
+ */
+static void vnet_stop_passt(struct vnet *n)
+{
+	int st;
+	if (n->passt_pid <= 0)
+		return;
+	if (n->handed_off) {
+		waitpid(n->passt_pid, &st, WNOHANG);
+		return;
+	}
+	kill(n->passt_pid, SIGTERM);
+	for (unsigned i = 0; i < 200; i++) {
+		pid_t r = waitpid(n->passt_pid, &st, WNOHANG);
+		if (r == n->passt_pid || (r < 0 && errno == ECHILD))
+			return;
+		if (i == 100)
+			kill(n->passt_pid, SIGKILL);
+		usleep(10000);
+	}
+	LOG_WRN("ethernet%u: passt (pid %d) did not exit", n->idx, (int)n->passt_pid);
+}
+
 static void vnet_be_destroy(void *be)
 {
 	struct vnet *n = be;
 	if (n->fd >= 0)
 		close(n->fd);
-	/* passt exits with its socket (--one-off); reap it if it already has. */
-	if (n->passt_pid > 0)
-		waitpid(n->passt_pid, NULL, WNOHANG);
+	vnet_stop_passt(n);
 	free(n);
 }
 
@@ -629,6 +656,12 @@ static unsigned vnet_host_fds(struct device *d, struct dev_host_fd *out, unsigne
 	return 1;
 }
 
+static void vnet_handed_over(struct device *d)
+{
+	struct vnet *n = d->priv;
+	n->handed_off = true;
+}
+
 static int vnet_poll_fd(struct device *d, short *events)
 {
 	struct vnet *n = d->priv;
@@ -651,8 +684,10 @@ static void vnet_poll(struct device *d)
 }
 
 /*
- * Version 1.  The transport's registers and three queues, then the device's
- * own: status, and the backend stream bytes not yet delivered either way.
+ * Version 2, the first (device sections start at 2: 1 means a blob of the
+ * whole struct, see device.h).  The transport's registers and three queues,
+ * then the device's own: status, and the backend stream bytes not yet
+ * delivered either way.
  */
 #define VNF(m) CKPT_FIELD(struct vnet_state, m)
 static const struct ckpt_field vnet_fields[] = {
@@ -674,11 +709,12 @@ const struct device_type dev_type_virtio_net = {
 	.fdt_node = vnet_fdt,
 	.mmio = &vnet_mmio_ops,
 	.state = vnet_state_ck,
-	.state_version = 1,
+	.state_version = 2,
 	.state_fields = vnet_fields,
 	.nstate_fields = VMX_ARRAY_SIZE(vnet_fields),
 	.restored = vnet_restored,
 	.host_fds = vnet_host_fds,
+	.handed_over = vnet_handed_over,
 	.poll_fd = vnet_poll_fd,
 	.poll = vnet_poll,
 };

@@ -327,7 +327,7 @@ static void test_state_fields(void **state)
 {
 	size_t len;
 	assert_non_null(dev.type->state(&dev, &len));
-	assert_int_equal(dev.type->state_version, 1);
+	assert_int_equal(dev.type->state_version, 2);
 	bool q2 = false, rx = false;
 	for (size_t i = 0; i < dev.type->nstate_fields; i++) {
 		const struct ckpt_field *f = &dev.type->state_fields[i];
