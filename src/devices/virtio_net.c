@@ -443,6 +443,8 @@ static uint32_t vnet_request(void *be, unsigned q, const struct virtio_chain *c)
 		return 0;
 	if (virtio_chain_read(c, 0, cmd, 2) == 2 && cmd[0] == VIRTIO_NET_CTRL_ANNOUNCE &&
 	    cmd[1] == VIRTIO_NET_CTRL_ANNOUNCE_ACK) {
+		if (n->st.status & VIRTIO_NET_S_ANNOUNCE)
+			LOG_INF("ethernet%u: the guest announced itself", n->idx);
 		n->st.status &= ~VIRTIO_NET_S_ANNOUNCE;
 		ack = VIRTIO_NET_OK;
 	}
@@ -643,6 +645,10 @@ static void vnet_restored(struct device *d)
 		virtio_mmio_config_changed(n->tr);
 		LOG_INF("ethernet%u: new backend after a resume; asking the guest to announce itself",
 			n->idx);
+	} else {
+		LOG_INF("ethernet%u: new backend after a resume (the driver did not offer to announce "
+			"itself: features %#llx, status %#x)", n->idx,
+			(unsigned long long)s->tr.driver_features, s->tr.status);
 	}
 }
 
