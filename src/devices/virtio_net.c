@@ -44,6 +44,7 @@
 #include "netbe.h"
 #include "../board/vm.h"
 #include "../lib/log.h"
+#include "../lib/mxuser.h"
 #include "../stats/kstat.h"
 #include "../stats/stats.h"
 
@@ -93,6 +94,13 @@ struct vnet_counters {
 
 struct vnet {
 	struct vnet_state st;     /* first member: see device.h */
+	/*
+	 * The device's work (queue runs, backend I/O) all happens on the vCPU
+	 * thread today; the lock keeps it one critical section for another
+	 * thread to come (a backend I/O thread, the control socket), and shows
+	 * its hold times in the stats build's lock statistics.
+	 */
+	struct mxuser_lock lock;
 	struct virtio_backend ops;
 	struct virtio_mmio *tr;
 	unsigned idx;
@@ -427,11 +435,13 @@ static void vnet_rx_run(struct vnet *n)
 static void vnet_notify(void *be, unsigned q)
 {
 	struct vnet *n = be;
+	mxuser_lock(&n->lock);
 	vnet_stat(n->c[q == VNET_TXQ].notifies, 1);
 	if (q == VNET_TXQ)
 		vnet_tx_run(n);
 	else
 		vnet_rx_run(n);
+	mxuser_unlock(&n->lock);
 }
 
 /* Control queue: class, command, data, then one writable ack byte. */
@@ -441,6 +451,7 @@ static uint32_t vnet_request(void *be, unsigned q, const struct virtio_chain *c)
 	uint8_t cmd[2], ack = VIRTIO_NET_ERR;
 	if (q != VNET_CTRLQ || c->write_len == 0)
 		return 0;
+	mxuser_lock(&n->lock);
 	if (virtio_chain_read(c, 0, cmd, 2) == 2 && cmd[0] == VIRTIO_NET_CTRL_ANNOUNCE &&
 	    cmd[1] == VIRTIO_NET_CTRL_ANNOUNCE_ACK) {
 		if (n->st.status & VIRTIO_NET_S_ANNOUNCE)
@@ -449,6 +460,7 @@ static uint32_t vnet_request(void *be, unsigned q, const struct virtio_chain *c)
 		ack = VIRTIO_NET_OK;
 	}
 	virtio_mmio_chain_write(n->tr, c, c->write_len - 1, &ack, 1);
+	mxuser_unlock(&n->lock);
 	return 1;
 }
 
@@ -485,6 +497,7 @@ static void vnet_be_destroy(void *be)
 	if (n->fd >= 0)
 		close(n->fd);
 	vnet_stop_passt(n);
+	mxuser_lock_destroy(&n->lock);
 	free(n);
 }
 
@@ -507,6 +520,8 @@ static int vnet_create(struct device *d, const struct dev_env *env, const struct
 	n->stream = nc->conn == VM_NIC_USER;
 	n->c[0] = n->c[1] = (struct vnet_counters){ -1, -1, -1, -1, -1 };
 	n->kstat_backend = -1;
+	/* Lock names must outlive the device (lock statistics keep the pointer). */
+	mxuser_lock_init(&n->lock, nc->idx ? "virtioNet1" : "virtioNet0", MXUSER_RANK_VIRTIO);
 	snprintf(fdname, sizeof(fdname), "ethernet%u", nc->idx);
 	n->fd = vm_config_dup_fd(vc, fdname);
 	if (n->fd >= 0) {
@@ -517,6 +532,7 @@ static int vnet_create(struct device *d, const struct dev_env *env, const struct
 			fcntl(n->fd, F_SETFL, fl | O_NONBLOCK);
 	} else if (n->fd != -ENOENT) {
 		r = verr_set(e, n->fd, "ethernet%u: handed-over fd: %s", nc->idx, strerror(-n->fd));
+		mxuser_lock_destroy(&n->lock);
 		free(n);
 		return r;
 	} else if (nc->conn == VM_NIC_USER) {
@@ -528,6 +544,7 @@ static int vnet_create(struct device *d, const struct dev_env *env, const struct
 	}
 	if (n->fd < 0) {
 		r = n->fd;
+		mxuser_lock_destroy(&n->lock);
 		free(n);
 		return r;
 	}
@@ -681,12 +698,14 @@ static int vnet_poll_fd(struct device *d, short *events)
 static void vnet_poll(struct device *d)
 {
 	struct vnet *n = d->priv;
-	if (n->fd < 0)
+	if (n->fd < 0 || (n->rx_stalled && !n->st.tx_len))
 		return;
+	mxuser_lock(&n->lock);
 	if (n->st.tx_len && vnet_tx_flush(n))
 		vnet_tx_run(n);
 	if (!n->rx_stalled)
 		vnet_rx_run(n);
+	mxuser_unlock(&n->lock);
 }
 
 /*

@@ -6,7 +6,9 @@
 #  - suspend and resume in another build type: a new passt serves the same
 #    forward, the guest was asked to announce itself and did, the page loads
 #    again, the MAC is unchanged;
-#  - passt killed: vmx logs it, the link goes down, the VM keeps running.
+#  - passt killed: vmx logs it, the link goes down, the VM keeps running;
+#  - the stats build counts frames per queue, the backend's kstat and the
+#    device's lock.
 set -u
 B=${B:-build}
 G="$PWD/$B/guest"
@@ -100,3 +102,21 @@ check net-vmx-answers "$CTL" "$vm" status
 "$CTL" "$vm" poweroff >/dev/null 2>&1 || kill $pid
 wait $pid
 check net-no-beta-check-failed bash -c "! grep -q 'check:' '$vm/vmx.log'"
+
+# --- stats build: per-queue counters, the backend kstat, the lock --------------------
+sv="$tmp/st"
+mkvm "$sv" "ethernet0.portForward = \"tcp:$PORT:80\""
+"$B/stats/vmx-stats" "$sv/n.vmx" >"$sv/out" 2>&1 &
+pid=$!; pids+=($pid)
+vm=$sv
+check net-stats-httpd-ready wait_for 180 ready 1
+for i in 1 2 3 4 5; do curl -s -m 5 "$URL/" >/dev/null; done
+st=$("$CTL" "$sv" stats 2>&1)
+counter() { python3 -c 'import json,sys; j=json.load(sys.stdin); print(sum(c["total"] for c in j["counters"] if c["name"] == sys.argv[1]))' "NET.ethernet0.$1" <<<"$st"; }
+for c in rx.packets rx.bytes tx.packets tx.bytes tx.notifies rx.irqs; do
+  check "net-stats-$c" test "$(counter $c)" -gt 0
+done
+check net-stats-kstat-backend grep -q '"name": "NET_BACKEND"' <<<"$("$CTL" "$sv" kstats 2>&1)"
+"$CTL" "$sv" poweroff >/dev/null 2>&1 || kill $pid
+wait $pid
+check net-stats-lock grep -q virtioNet0 <<<"$("$B/host/vmx-getstats" --locks "$sv" 2>&1)"
