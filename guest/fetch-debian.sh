@@ -27,7 +27,8 @@ UNPACK=$CACHE/unpacked
 # not: ext4 and jbd2 declare `softdep=pre: crypto-crc32c`, which modprobe
 # would resolve through aliases; crc32c_generic provides that alias, so it is
 # named here explicitly, before ext4.
-WANT_MODULES="virtio_mmio virtio_blk crc32c_generic ext4"
+# virtio_net brings failover and net_failover (its depends=).
+WANT_MODULES="virtio_mmio virtio_blk crc32c_generic ext4 virtio_net"
 OBJCOPY=${OBJCOPY:-riscv64-linux-gnu-objcopy}
 
 die() { echo "fetch-debian: $*" >&2; exit 1; }

@@ -62,6 +62,9 @@ struct vm {
 	struct plic *plic;
 	struct clint *clint;
 	struct uart *uart;
+	/* Devices with host I/O to serve between slices (device_type.poll). */
+	unsigned npoll;
+	struct device *polldevs[VM_MAX_DEVICES];
 
 	/*
 	 * The time base the CLINT builds mtime from: host CLOCK_MONOTONIC since

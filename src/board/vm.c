@@ -4,9 +4,10 @@
  * thread in slices of VM_SLICE_INSNS instructions.
  *
  * Between slices the board re-evaluates the timers (CLINT MTIP and each
- * hart's Sstc STIP), flushes console output and feeds console input.  When
- * every hart waits in WFI with nothing pending it sleeps in ppoll on the
- * stop eventfd and the console until the earliest timer deadline, so an
+ * hart's Sstc STIP), flushes console output, feeds console input and lets
+ * devices with host I/O (a NIC's backend) serve it.  When every hart waits
+ * in WFI with nothing pending it sleeps in ppoll on the stop eventfd, the
+ * console and those devices' fds until the earliest timer deadline, so an
  * idle guest costs no host CPU.
  *
  * Beta builds check each hart's state after its slice (dbg_check_hart) and,
@@ -156,6 +157,9 @@ static int create_devices(struct vm *vm, struct verr *e)
 						(unsigned long long)d->base, (unsigned long long)d->size);
 		}
 	}
+	for (unsigned i = 0; i < vm->ndevs; i++)
+		if (vm->devs[i].type->poll)
+			vm->polldevs[vm->npoll++] = &vm->devs[i];
 	struct device *d;
 	vm->plic = (d = find_dev(vm, &dev_type_plic)) ? d->priv : NULL;
 	vm->clint = (d = find_dev(vm, &dev_type_clint)) ? d->priv : NULL;
@@ -349,6 +353,8 @@ static void vm_tick(struct vm *vm)
 	for (unsigned h = 0; h < vm->nharts; h++)
 		hart_update_timer(vm->harts[h], now);
 	uart_flush(vm->uart);
+	for (unsigned i = 0; i < vm->npoll; i++)
+		vm->polldevs[i]->type->poll(vm->polldevs[i]);
 	atomic_store_explicit(&vm->instret_pub, total_instret(vm), memory_order_relaxed);
 	if (vm->con.in_fd >= 0) {
 		uint64_t ns = board_now_ns();
@@ -391,10 +397,11 @@ static void vm_idle(struct vm *vm)
 			return;
 		}
 	}
-	struct pollfd p[2] = {
+	struct pollfd p[2 + VM_MAX_DEVICES] = {
 		{ .fd = vm->evfd, .events = POLLIN },
 		{ .fd = vm->con.in_fd, .events = POLLIN },
 	};
+	unsigned np = 2;
 	struct timespec ts, *tp = NULL;
 	if (deadline != UINT64_MAX) {
 		uint64_t ns = (deadline - now) * NS_PER_TICK;
@@ -405,9 +412,17 @@ static void vm_idle(struct vm *vm)
 		tp = &ts;
 	}
 	/* With our input buffer full, pending input must not wake us over and over. */
-	bool input = console_wants_input(&vm->con);
+	if (!console_wants_input(&vm->con))
+		p[1].fd = -1;   /* ppoll ignores negative fds */
+	for (unsigned i = 0; i < vm->npoll; i++) {
+		struct device *d = vm->polldevs[i];
+		short ev = 0;
+		int fd = d->type->poll_fd ? d->type->poll_fd(d, &ev) : -1;
+		if (fd >= 0)
+			p[np++] = (struct pollfd){ .fd = fd, .events = ev };
+	}
 	/* Stats build: the profiler's ticks wait until we wake (counted, not lost). */
-	int n = ppoll(p, input ? 2 : 1, tp, cs_wait_sigmask());
+	int n = ppoll(p, np, tp, cs_wait_sigmask());
 	if (n > 0 && (p[0].revents & POLLIN)) {
 		uint64_t v;
 		if (read(vm->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
@@ -571,6 +586,13 @@ unsigned vm_host_fds(struct vm *vm, char names[][16], int fds[], unsigned max)
 }
 
 void vm_flush_output(struct vm *vm) { uart_flush(vm->uart); }
+
+void vm_handed_over(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++)
+		if (vm->devs[i].type->handed_over)
+			vm->devs[i].type->handed_over(&vm->devs[i]);
+}
 
 void vm_time_advance(struct vm *vm, uint64_t ns)
 {

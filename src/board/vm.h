@@ -16,13 +16,32 @@
 
 #define VM_MAX_HARTS 8
 #define VM_MAX_DISKS 4
-#define VM_MAX_HOST_FDS 8          /* ram, serial0, disk0..3, room to spare */
+#define VM_MAX_NICS 2
+#define VM_NIC_MAX_FWD 8
+#define VM_MAX_HOST_FDS 12         /* ram, serial0, disk0..3, ethernet0..1, room to spare */
 
 struct vm;
 
 struct vm_disk_config {
 	char path[4096];
 	bool readonly;
+};
+
+/* ethernetN.connectionType: where the NIC's frames go. */
+enum vm_nic_conn {
+	VM_NIC_USER = 0,           /* "user" (or "nat"): a passt process, no root needed */
+	VM_NIC_TAP,                /* "tap": an existing tap device (ethernetN.vnet) */
+};
+
+struct vm_nic_config {
+	unsigned idx;              /* N of ethernetN */
+	uint8_t mac[6];
+	/* No address in the .vmx: one was generated, vmx stores it as ethernetN.generatedAddress. */
+	bool mac_generated;
+	enum vm_nic_conn conn;
+	char vnet[16];             /* tap: the interface name */
+	unsigned nfwd;             /* user: ethernetN.portForward */
+	struct { bool udp; uint16_t host, guest; } fwd[VM_NIC_MAX_FWD];
 };
 
 /* Everything the board needs, resolved from the .vmx file (paths absolute). */
@@ -37,6 +56,8 @@ struct vm_config {
 	char elf[4096];            /* guest.elf / --elf: bare-metal HTIF test program */
 	unsigned ndisks;
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* disk0.fileName ... */
+	unsigned nnics;
+	struct vm_nic_config nics[VM_MAX_NICS]; /* ethernetN.present = "TRUE" */
 	char serial_file[4096];    /* serial0.fileName; "" = the terminal */
 	bool deterministic;        /* monitor.deterministic */
 	/*
@@ -48,13 +69,17 @@ struct vm_config {
 	/*
 	 * Host fds handed over by another vmx (docs/HANDOVER.md), by name:
 	 * "ram" (the guest RAM memfd, mapped as is: nothing is loaded or
-	 * zeroed), "serial0", "disk0".."disk3".  A device given its fd uses a
+	 * zeroed), "serial0", "disk0".."disk3", "ethernet0".. (the NIC's
+	 * backend: the passt socket or the tap fd).  A device given its fd uses a
 	 * duplicate instead of opening the path; the caller keeps and closes
 	 * these.  Zero entries: everything is opened from the configuration.
 	 */
 	unsigned nhost_fds;
 	struct { char name[16]; int fd; } host_fds[VM_MAX_HOST_FDS];
 };
+
+/* "02:xx:.." for mac; out has room for 18 bytes. */
+void vm_format_mac(const uint8_t mac[6], char out[18]);
 
 /* Duplicate (close-on-exec) of the handed-over fd called name; -ENOENT when none. */
 int vm_config_dup_fd(const struct vm_config *vc, const char *name);
@@ -160,6 +185,11 @@ unsigned vm_host_fds(struct vm *vm, char names[][16], int fds[], unsigned max);
  * stall on real hardware).  Deterministic mode: time is instructions; nothing.
  */
 void vm_time_advance(struct vm *vm, uint64_t ns);
+/*
+ * A hand-over succeeded: the fds of vm_host_fds belong to the receiving vmx
+ * now, and vm_destroy must only close them, not end what is behind them.
+ */
+void vm_handed_over(struct vm *vm);
 /* Flushes buffered console output (before a hand-over stops using it). */
 void vm_flush_output(struct vm *vm);
 

@@ -18,6 +18,7 @@ const struct device_type *const device_types[] = {
 	&dev_type_plic,
 	&dev_type_uart,
 	&dev_type_virtio_mmio,
+	&dev_type_virtio_net,
 	NULL,
 };
 

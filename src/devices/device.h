@@ -92,6 +92,15 @@ struct device_type {
 	void (*restored)(struct device *d);
 	/* Host fds the device holds, passed along by a hand-over; NULL = none. */
 	unsigned (*host_fds)(struct device *d, struct dev_host_fd *out, unsigned max);
+	/* A hand-over passed those fds on for good: destroy closes, never ends, what is behind. */
+	void (*handed_over)(struct device *d);
+	/*
+	 * Host I/O a device serves on the vCPU thread (a NIC's backend): poll()
+	 * runs between slices; poll_fd() names the fd and poll events that
+	 * should wake an idle machine (-1: none now).  NULL = no host I/O.
+	 */
+	void (*poll)(struct device *d);
+	int (*poll_fd)(struct device *d, short *events);
 };
 
 struct device {
@@ -112,6 +121,7 @@ extern const struct device_type dev_type_clint;
 extern const struct device_type dev_type_plic;
 extern const struct device_type dev_type_uart;
 extern const struct device_type dev_type_virtio_mmio;
+extern const struct device_type dev_type_virtio_net;
 
 /* Helpers for fdt_node callbacks: "name@base" node with reg, and the PLIC link. */
 int dev_fdt_begin(void *fdt, const char *name, uint64_t base, uint64_t size);

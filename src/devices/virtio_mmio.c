@@ -3,7 +3,11 @@
  *
  * Eight slots at 0x10001000 + i * 0x1000 with PLIC sources 1 + i, as on QEMU
  * virt; slot i carries disk i, the others answer with device ID 0 so Linux
- * skips them.  Requests are processed synchronously on the notify write.
+ * skips them.  Requests are processed synchronously on the notify write,
+ * except on queues a backend fills when it has data (virtio-net receive):
+ * it peeks at posted chains and completes them itself (virtio_mmio_peek,
+ * virtio_mmio_complete).  virtio-net is its own device type running this
+ * transport at its own window (virtio_mmio_new).
  *
  * The guest controls every ring byte, so nothing here trusts it: ring
  * addresses must lie in RAM with the spec's alignment, avail->idx may run
@@ -240,6 +244,11 @@ static void vm_process_queue(struct virtio_mmio *v, unsigned qi)
 	if (!q->ready || (v->st.status & VIRTIO_STATUS_NEEDS_RESET) ||
 	    !(v->st.status & VIRTIO_STATUS_DRIVER_OK))
 		return;
+	if (v->ops->async_queues & (1u << qi)) {
+		v->ops->notify(v->be, qi);
+		vm_check(v);
+		return;
+	}
 	if (!vm_queue_valid(v, q)) {
 		vm_needs_reset(v, "virtqueue outside RAM or misaligned");
 		return;
@@ -289,6 +298,106 @@ static void vm_process_queue(struct virtio_mmio *v, unsigned qi)
 		vm_irq_update(v);
 	}
 	vm_check(v);
+}
+
+/* ---- backends that fill a queue when they have data (virtio-net receive) ---- */
+
+bool virtio_mmio_queue_live(struct virtio_mmio *v, unsigned qi)
+{
+	return v->ops && qi < v->ops->nqueues && v->st.q[qi].ready &&
+	       (v->st.status & VIRTIO_STATUS_DRIVER_OK) &&
+	       !(v->st.status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+int virtio_mmio_peek(struct virtio_mmio *v, unsigned qi, unsigned k, const struct virtio_chain **c,
+		     uint16_t *head)
+{
+	struct virtq_state *q = &v->st.q[qi];
+	const char *why = NULL;
+	if (!virtio_mmio_queue_live(v, qi))
+		return -ENOENT;
+	if (!vm_queue_valid(v, q)) {
+		vm_needs_reset(v, "virtqueue outside RAM or misaligned");
+		return -EIO;
+	}
+	const struct virtq_desc *table = gptr(v, q->desc, 16ULL * q->num);
+	uint16_t *avail = gptr(v, q->avail, 6 + 2ULL * q->num);
+	uint16_t avail_idx = __atomic_load_n(&avail[1], __ATOMIC_ACQUIRE);
+	uint16_t posted = (uint16_t)(avail_idx - q->last_avail);
+	if (posted > q->num) {
+		vm_needs_reset(v, "avail index ran ahead of the queue size");
+		return -EIO;
+	}
+	if (k >= posted)
+		return -ENOENT;
+	*head = avail[2 + (uint16_t)(q->last_avail + k) % q->num];
+	if (!vm_walk_chain(v, q, table, *head, &why)) {
+		vm_needs_reset(v, why);
+		return -EIO;
+	}
+	*c = &v->chain;
+	return 0;
+}
+
+size_t virtio_mmio_chain_write(struct virtio_mmio *v, const struct virtio_chain *c, uint64_t off,
+			       const void *src, size_t len)
+{
+	size_t done = virtio_chain_write(c, off, src, len);
+	uint64_t o = off, left = done;
+	for (unsigned i = c->nread; i < c->nseg && left; i++) {
+		const struct virtio_seg *s = &c->seg[i];
+		if (o >= s->len) {
+			o -= s->len;
+			continue;
+		}
+		uint64_t n = s->len - o < left ? s->len - o : left;
+		ram_written(v, s->gpa + o, n);
+		left -= n;
+		o = 0;
+	}
+	return done;
+}
+
+bool virtio_mmio_complete(struct virtio_mmio *v, unsigned qi, const uint16_t *heads,
+			  const uint32_t *lens, unsigned n)
+{
+	struct virtq_state *q = &v->st.q[qi];
+	bool raised = false;
+	if (!n || !virtio_mmio_queue_live(v, qi) || !vm_queue_valid(v, q))
+		return false;
+	const uint16_t *avail = gptr(v, q->avail, 6 + 2ULL * q->num);
+	uint8_t *used = gptr(v, q->used, 6 + 8ULL * q->num);
+	kstat_push(KSTAT_IO_COMPLETE);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *elem = used + 4 + 8ULL * (q->used_idx % q->num);
+		uint32_t id = heads[i];
+		dbg_virtq_pop(&v->dq[qi], heads[i]);
+		memcpy(elem, &id, 4);
+		memcpy(elem + 4, &lens[i], 4);
+		q->used_idx++;
+		q->last_avail++;
+		dbg_virtq_push(&v->dq[qi], heads[i], q->used_idx);
+	}
+	__atomic_store_n((uint16_t *)(used + 2), q->used_idx, __ATOMIC_RELEASE);
+	ram_written(v, q->used, 6 + 8ULL * q->num);
+	kstat_pop();
+	/* VIRTQ_AVAIL_F_NO_INTERRUPT: the driver polls (NAPI) and asked for quiet. */
+	if (!(__atomic_load_n(&avail[0], __ATOMIC_ACQUIRE) & 1)) {
+		raised = !(v->st.int_status & INT_USED_RING);
+		v->st.int_status |= INT_USED_RING;
+		vm_irq_update(v);
+	}
+	vm_check(v);
+	return raised;
+}
+
+void virtio_mmio_config_changed(struct virtio_mmio *v)
+{
+	v->st.config_gen++;
+	if (!(v->st.status & VIRTIO_STATUS_DRIVER_OK))
+		return;
+	v->st.int_status |= INT_CONFIG;
+	vm_irq_update(v);
 }
 
 static void vm_set_status(struct virtio_mmio *v, uint32_t val)
@@ -425,29 +534,52 @@ static int vm_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 	return 0;
 }
 
-static const struct mmio_ops virtio_mmio_ops = { .read = vm_read, .write = vm_write };
+const struct mmio_ops virtio_mmio_ops = { .read = vm_read, .write = vm_write };
 
 static unsigned vmmio_count(const struct vm_config *vc) { return VIRTIO_MMIO_SLOTS; }
 
-static int vmmio_create(struct device *d, const struct dev_env *env, const struct vm_config *vc,
-			unsigned idx, struct verr *e)
+int virtio_mmio_new(struct virtio_mmio **out, const struct dev_env *env, unsigned irq,
+		    const struct virtio_backend *ops, void *be, struct verr *e)
 {
 	struct virtio_mmio *v = calloc(1, sizeof(*v));
 	if (!v)
 		return verr_set(e, -ENOMEM, "virtio-mmio: out of memory");
 	v->env = *env;
-	v->irq = VIRTIO_MMIO_IRQ0 + idx;
+	v->irq = irq;
+	v->ops = ops;
+	v->be = be;
+	*out = v;
+	return 0;
+}
+
+void virtio_mmio_free(struct virtio_mmio *v)
+{
+	if (!v)
+		return;
+	if (v->ops && v->ops->destroy)
+		v->ops->destroy(v->be);
+	free(v);
+}
+
+static int vmmio_create(struct device *d, const struct dev_env *env, const struct vm_config *vc,
+			unsigned idx, struct verr *e)
+{
+	struct virtio_backend *ops = NULL;
+	void *be = NULL;
+	struct virtio_mmio *v;
 	if (vc && idx < vc->ndisks && idx < VM_MAX_DISKS) {
-		struct virtio_backend *ops;
 		char name[16];
 		snprintf(name, sizeof(name), "disk%u", idx);
-		int r = vblk_open(&ops, &v->be, vc->disks[idx].path, vc->disks[idx].readonly, idx,
+		int r = vblk_open(&ops, &be, vc->disks[idx].path, vc->disks[idx].readonly, idx,
 				  vm_config_dup_fd(vc, name), e);
-		if (r < 0) {
-			free(v);
+		if (r < 0)
 			return r;
-		}
-		v->ops = ops;
+	}
+	int r = virtio_mmio_new(&v, env, VIRTIO_MMIO_IRQ0 + idx, ops, be, e);
+	if (r < 0) {
+		if (ops)
+			ops->destroy(be);
+		return r;
 	}
 	d->priv = v;
 	d->base = VIRTIO_MMIO_BASE + idx * VIRTIO_MMIO_STRIDE;
@@ -458,22 +590,19 @@ static int vmmio_create(struct device *d, const struct dev_env *env, const struc
 
 static void vmmio_destroy(struct device *d)
 {
-	struct virtio_mmio *v = d->priv;
-	if (!v)
-		return;
-	if (v->ops && v->ops->destroy)
-		v->ops->destroy(v->be);
-	free(v);
+	virtio_mmio_free(d->priv);
 	d->priv = NULL;
 }
 
+void virtio_mmio_reset(struct virtio_mmio *v) { vm_reset(v); }
+
 static void vmmio_reset(struct device *d) { vm_reset(d->priv); }
 
-static int vmmio_fdt(const struct device *d, void *fdt)
+int virtio_mmio_fdt(void *fdt, uint64_t base, uint64_t size, unsigned irq)
 {
-	int r = dev_fdt_begin(fdt, "virtio_mmio", d->base, d->size);
+	int r = dev_fdt_begin(fdt, "virtio_mmio", base, size);
 	if (!r)
-		r = dev_fdt_irq(fdt, d->irq);
+		r = dev_fdt_irq(fdt, irq);
 	if (!r)
 		r = fdt_property_string(fdt, "compatible", "virtio,mmio");
 	if (!r)
@@ -481,16 +610,26 @@ static int vmmio_fdt(const struct device *d, void *fdt)
 	return r ? -ENOSPC : 0;
 }
 
+static int vmmio_fdt(const struct device *d, void *fdt)
+{
+	return virtio_mmio_fdt(fdt, d->base, d->size, d->irq);
+}
+
 static void *vmmio_state_ck(struct device *d, size_t *len)
 {
 	struct virtio_mmio *v = d->priv;
-	*len = sizeof(v->st);
+	/*
+	 * A slot has one queue: its state ends after q[0], which also keeps the
+	 * version-1 blob of older files (the struct had one queue) the same size.
+	 */
+	*len = offsetof(struct virtio_mmio_state, q[1]);
 	return &v->st;
 }
 
-static void vmmio_restored(struct device *d)
+static void vmmio_restored(struct device *d) { virtio_mmio_restored(d->priv); }
+
+void virtio_mmio_restored(struct virtio_mmio *v)
 {
-	struct virtio_mmio *v = d->priv;
 	v->irq_level = v->st.int_status != 0;
 	v->env.irq(v->env.ctx, v->irq, v->irq_level);
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
@@ -499,27 +638,15 @@ static void vmmio_restored(struct device *d)
 
 /*
  * Version 2: the first described by field (1 was the struct as one blob).
- * Queues are fields of their own ("q0.desc", ...), so a later device with
- * more queues only adds fields.
+ * Queues are fields of their own ("q0.desc", ...); a disk has one queue, so
+ * the slots describe queue 0 only (cur_queue refuses the others).
  */
-#define VQ_FIELDS(i)                                                                   \
-	{ "q" #i ".num", offsetof(struct virtio_mmio_state, q[i].num), 4 },             \
-	{ "q" #i ".ready", offsetof(struct virtio_mmio_state, q[i].ready), 4 },         \
-	{ "q" #i ".desc", offsetof(struct virtio_mmio_state, q[i].desc), 8 },           \
-	{ "q" #i ".avail", offsetof(struct virtio_mmio_state, q[i].avail), 8 },         \
-	{ "q" #i ".used", offsetof(struct virtio_mmio_state, q[i].used), 8 },           \
-	{ "q" #i ".last_avail", offsetof(struct virtio_mmio_state, q[i].last_avail), 2 }, \
-	{ "q" #i ".used_idx", offsetof(struct virtio_mmio_state, q[i].used_idx), 2 }
-_Static_assert(VIRTIO_MAX_QUEUES == 1, "describe every queue in vmmio_fields");
+struct virtio_mmio_state_slot {
+	struct virtio_mmio_state st;   /* what vmmio_state_ck hands out: offset 0 */
+};
 static const struct ckpt_field vmmio_fields[] = {
-	CKPT_FIELD(struct virtio_mmio_state, status),
-	CKPT_FIELD(struct virtio_mmio_state, dev_feat_sel),
-	CKPT_FIELD(struct virtio_mmio_state, drv_feat_sel),
-	CKPT_FIELD(struct virtio_mmio_state, queue_sel),
-	CKPT_FIELD(struct virtio_mmio_state, int_status),
-	CKPT_FIELD(struct virtio_mmio_state, config_gen),
-	CKPT_FIELD(struct virtio_mmio_state, driver_features),
-	VQ_FIELDS(0),
+	VIRTIO_MMIO_REG_FIELDS(struct virtio_mmio_state_slot, st),
+	VIRTIO_MMIO_QUEUE_FIELDS(struct virtio_mmio_state_slot, st, 0),
 };
 
 /* The backend's host fd (a disk image), when it has one. */

@@ -1,6 +1,8 @@
 /*
  * virtio_mmio.h - the virtio-mmio transport (version 2, virtio 1.x only) and
- * the interface between it and the device backends (virtio-blk).
+ * the interface between it and the device backends (virtio-blk in the
+ * eight slots of the virtio-mmio device type; virtio-net, a device type of
+ * its own that runs the same transport at its own window).
  *
  * The transport owns feature negotiation, the split virtqueues and the
  * interrupt; it validates every descriptor chain (indices, lengths, loops,
@@ -20,7 +22,8 @@
 #define VIRTIO_MMIO_SLOTS  8
 #define VIRTIO_MMIO_IRQ0   1          /* slot i uses PLIC source 1 + i */
 #define VIRTIO_QUEUE_MAX   256
-#define VIRTIO_MAX_QUEUES  1
+/* virtio-net: receive, transmit, control.  Disks use queue 0 only. */
+#define VIRTIO_MAX_QUEUES  3
 
 #define VIRTIO_F_VERSION_1 (1ULL << 32)
 
@@ -55,6 +58,13 @@ struct virtio_backend {
 	void (*config_read)(void *be, uint64_t off, unsigned len, uint8_t *out);
 	/* Handles one request; returns bytes written into the writable part. */
 	uint32_t (*request)(void *be, unsigned queue, const struct virtio_chain *c);
+	/*
+	 * Queues (bit i = queue i) whose chains the backend takes itself, when
+	 * it has something to put in them (virtio-net's receive queue): a
+	 * notify on one calls notify() instead of request() per chain.
+	 */
+	unsigned async_queues;
+	void (*notify)(void *be, unsigned queue);
 	void (*destroy)(void *be);
 	/* The host fd behind the device (a disk image) for a hand-over, -1 = none. */
 	int host_fd;
@@ -76,9 +86,71 @@ struct virtio_mmio_state {
 	struct virtq_state q[VIRTIO_MAX_QUEUES];
 };
 
+/*
+ * Checkpoint fields of a transport state embedded as member m of a device's
+ * state struct `outer` (the virtio-mmio device type describes queue 0 only,
+ * since a disk has one queue; virtio-net describes its three).
+ */
+#define VIRTIO_MMIO_FIELD_(outer, m, name, f, sz) { name, offsetof(outer, m) + offsetof(struct virtio_mmio_state, f), sz }
+#define VIRTIO_MMIO_REG_FIELDS(outer, m)                                                    \
+	VIRTIO_MMIO_FIELD_(outer, m, "status", status, 4),                                 \
+	VIRTIO_MMIO_FIELD_(outer, m, "dev_feat_sel", dev_feat_sel, 4),                     \
+	VIRTIO_MMIO_FIELD_(outer, m, "drv_feat_sel", drv_feat_sel, 4),                     \
+	VIRTIO_MMIO_FIELD_(outer, m, "queue_sel", queue_sel, 4),                           \
+	VIRTIO_MMIO_FIELD_(outer, m, "int_status", int_status, 4),                         \
+	VIRTIO_MMIO_FIELD_(outer, m, "config_gen", config_gen, 4),                         \
+	VIRTIO_MMIO_FIELD_(outer, m, "driver_features", driver_features, 8)
+#define VIRTIO_MMIO_QUEUE_FIELDS(outer, m, i)                                               \
+	VIRTIO_MMIO_FIELD_(outer, m, "q" #i ".num", q[i].num, 4),                          \
+	VIRTIO_MMIO_FIELD_(outer, m, "q" #i ".ready", q[i].ready, 4),                      \
+	VIRTIO_MMIO_FIELD_(outer, m, "q" #i ".desc", q[i].desc, 8),                        \
+	VIRTIO_MMIO_FIELD_(outer, m, "q" #i ".avail", q[i].avail, 8),                      \
+	VIRTIO_MMIO_FIELD_(outer, m, "q" #i ".used", q[i].used, 8),                        \
+	VIRTIO_MMIO_FIELD_(outer, m, "q" #i ".last_avail", q[i].last_avail, 2),            \
+	VIRTIO_MMIO_FIELD_(outer, m, "q" #i ".used_idx", q[i].used_idx, 2)
+
 struct virtio_mmio;
 
 struct virtio_mmio_state *virtio_mmio_state(struct virtio_mmio *v);
+
+/*
+ * One transport instance for a device type other than the eight slots
+ * (virtio-net): ops/be is the backend, destroyed with the transport.  The
+ * device type maps virtio_mmio_ops on its window and forwards reset,
+ * restored and its device-tree node here.
+ */
+int virtio_mmio_new(struct virtio_mmio **out, const struct dev_env *env, unsigned irq,
+		    const struct virtio_backend *ops, void *be, struct verr *e);
+void virtio_mmio_free(struct virtio_mmio *v);
+extern const struct mmio_ops virtio_mmio_ops;
+void virtio_mmio_reset(struct virtio_mmio *v);
+void virtio_mmio_restored(struct virtio_mmio *v);
+int virtio_mmio_fdt(void *fdt, uint64_t base, uint64_t size, unsigned irq);
+
+/*
+ * Backends that fill queues when they have data (async_queues):
+ * virtio_mmio_queue_live() says whether the driver runs the queue;
+ * virtio_mmio_peek() validates the k-th chain after the last one handed
+ * back, without taking it (0 and *c set, -ENOENT when the guest has not
+ * posted that many, -EIO when the ring is malformed: the device then needs
+ * a reset).  *c is the transport's scratch chain, valid until the next
+ * peek.  virtio_mmio_complete() hands back the next n chains in order
+ * (heads and byte counts) and raises the used-ring interrupt unless the
+ * driver suppressed it.
+ */
+bool virtio_mmio_queue_live(struct virtio_mmio *v, unsigned q);
+int virtio_mmio_peek(struct virtio_mmio *v, unsigned q, unsigned k, const struct virtio_chain **c,
+		     uint16_t *head);
+bool virtio_mmio_complete(struct virtio_mmio *v, unsigned q, const uint16_t *heads,
+			  const uint32_t *lens, unsigned n);
+/*
+ * virtio_chain_write for a backend filling a chain outside a request: also
+ * tells the board which guest RAM changed (decoded code there is stale).
+ */
+size_t virtio_mmio_chain_write(struct virtio_mmio *v, const struct virtio_chain *c, uint64_t off,
+			       const void *src, size_t len);
+/* Configuration space changed (link state, announce): config interrupt. */
+void virtio_mmio_config_changed(struct virtio_mmio *v);
 
 /* Copies bytes [off, off+len) of a chain's readable / into its writable part. */
 size_t virtio_chain_read(const struct virtio_chain *c, uint64_t off, void *dst, size_t len);

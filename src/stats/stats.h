@@ -98,6 +98,8 @@ extern bool stats_on;
 /* For counters registered with stats_register(); id < 0 (failed registration) is ignored. */
 #define STAT_INC_DYN(id) \
 	do { if ((id) >= 0) STAT_ADD_ID((unsigned)(id), 1); } while (0)
+#define STAT_ADD_DYN(id, n) \
+	do { if ((id) >= 0) STAT_ADD_ID((unsigned)(id), (uint64_t)(n)); } while (0)
 
 /* Which counter slot the calling thread writes (vCPU index or STATS_SLOT_OTHER). */
 void stats_set_slot(unsigned slot);
@@ -131,6 +133,7 @@ void stats_count_mmio(const char *region, uint64_t off, bool write);
 #define STAT_ADD(name, n) ((void)0)
 #define STAT_INC_IDX(name, i) ((void)0)
 #define STAT_INC_DYN(id) ((void)0)
+#define STAT_ADD_DYN(id, n) ((void)0)
 static inline void stats_set_slot(unsigned slot) { (void)slot; }
 static inline void stats_set_enabled(bool on) { (void)on; }
 static inline int stats_register(const char *name, const char *desc)

@@ -459,6 +459,8 @@ int handover_send(struct vmx *x, struct verr *e)
 	}
 	json_decref(reply);
 	handover_close(h);
+	/* The host fds are the other process's now (a NIC's passt must outlive us). */
+	vm_handed_over(x->vm);
 	atomic_store(&h->state, HO_DONE);
 	LOG_INF("handover: pid %d (%s build) runs the guest (paused %.3f ms here before it "
 		"started); this process releases guest RAM and devices and exits",

@@ -366,6 +366,48 @@ static int setup_vmss_path(struct vmx *x, struct vmx_opts *o, struct verr *e)
 }
 
 /*
+ * A NIC without an address got a generated one: store it in the .vmx
+ * (ethernetN.generatedAddress, written atomically as every .vmx change) before
+ * the guest sees it, so the MAC is the same at every later power-on.
+ */
+static int store_generated_macs(struct vmx *x, struct verr *e)
+{
+	struct cfg *c = NULL;
+	bool any = false;
+	int rc = 0;
+	for (unsigned i = 0; i < x->vc.nnics; i++)
+		any |= x->vc.nics[i].mac_generated;
+	if (!any)
+		return 0;
+	if (!x->vmx_path[0])
+		return verr_set(e, -EINVAL, "a NIC without ethernetN.address needs a .vmx file to "
+				"store its generated address in");
+	if ((rc = cfg_load(x->vmx_path, &c, e)) < 0)
+		return rc;
+	for (unsigned i = 0; rc == 0 && i < x->vc.nnics; i++) {
+		const struct vm_nic_config *n = &x->vc.nics[i];
+		char key[64], mac[18];
+		if (!n->mac_generated)
+			continue;
+		vm_format_mac(n->mac, mac);
+		snprintf(key, sizeof(key), "ethernet%u.addressType", n->idx);
+		rc = cfg_set(c, key, "generated");
+		snprintf(key, sizeof(key), "ethernet%u.generatedAddress", n->idx);
+		if (rc == 0)
+			rc = cfg_set(c, key, mac);
+		if (rc == 0)
+			LOG_INF("ethernet%u: generated MAC address %s, stored in %s", n->idx, mac,
+				x->vmx_name);
+	}
+	if (rc < 0)
+		verr_set(e, rc, "%s: cannot store a generated MAC address", x->vmx_name);
+	else
+		rc = cfg_save(c, x->vmx_path, e);
+	cfg_free(c);
+	return rc;
+}
+
+/*
  * Everything up to running the guest: configuration, log, knobs, the
  * machine (fresh, resumed or handed over), profiler, stats, control socket.
  */
@@ -388,6 +430,8 @@ static int vmx_open(struct vmx *x, struct vmx_opts *o, struct verr *e)
 			snprintf(x->vmdir, sizeof(x->vmdir), ".");
 	}
 	if ((rc = vm_config_from_cfg(&x->vc, x->cfg, x->vmdir, e)) < 0)
+		return rc;
+	if ((rc = store_generated_macs(x, e)) < 0)
 		return rc;
 	if (o->elf)
 		snprintf(x->vc.elf, sizeof(x->vc.elf), "%s", o->elf);

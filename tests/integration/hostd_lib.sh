@@ -114,6 +114,6 @@ cleanup() {
     p=$(pid_of_log "$f")
     [ -n "$p" ] && grep -qs "$T" "/proc/$p/cmdline" && kill -9 "$p" 2>/dev/null
   done
-  rm -rf "$T"
+  [ -n "${KEEP_T:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
