@@ -2,7 +2,9 @@
 # config_keys.sh - every .vmx key the code reads by name is documented in the
 # key table of docs/CONFIG.md.
 set -u
-keys=$(grep -rhoE 'cfg_(get|get_bool|get_u64|get_duration|path|set|unset)\([^;]*"[A-Za-z0-9_.]+"' src |
+# The key is the call's second argument when it is a literal (cfg_set's
+# third, the value, is not a key).
+keys=$(grep -rhoE 'cfg_(get|get_bool|get_u64|get_duration|path|set|unset)\([^,;]*, *"[A-Za-z0-9_.]+"' src |
        grep -oE '"[A-Za-z0-9_.]+"' | tr -d '"' | sort -u)
 keys="$keys $(grep -rhoE '#define [A-Z_]*KEY "[A-Za-z0-9_.]+"' src | grep -oE '"[^"]+"' | tr -d '"')"
 n=0
