@@ -408,22 +408,21 @@ int stats_configure(const struct cfg *c, struct verr *e)
 /*
  * The stats thread sleeps on this condition so stats_stop() wakes it at
  * once: when every vCPU thread samples its own kstats it sleeps up to
- * SELF_WAKE_NS.  A plain pthread pair, not MXUser: the thread's own sleep
- * would otherwise be a record in the lock statistics it writes.
+ * SELF_WAKE_NS.  Its waits show among the waitables of the lock statistics
+ * (a wait for a signal, never contention).
  */
-static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t stats_cv;
+static struct mxuser_lock stats_mu = MXUSER_LOCK_INITIALIZER("statsThread", MXUSER_RANK_STATS);
+static struct mxuser_cond stats_cv;
 static bool stats_cv_ready;
 #define SELF_WAKE_NS 250000000ull
 
 static void stats_sleep_until(uint64_t t)
 {
-	struct timespec ts = { (time_t)(t / 1000000000ull), (long)(t % 1000000000ull) };
-	pthread_mutex_lock(&stats_mu);
+	mxuser_lock(&stats_mu);
 	while (!atomic_load(&stats_quit) && now_ns() < t)
-		if (pthread_cond_timedwait(&stats_cv, &stats_mu, &ts) == ETIMEDOUT)
+		if (mxuser_cond_timedwait(&stats_cv, &stats_mu, t) == -ETIMEDOUT)
 			break;
-	pthread_mutex_unlock(&stats_mu);
+	mxuser_unlock(&stats_mu);
 }
 
 static void *stats_main(void *arg)
@@ -479,11 +478,12 @@ int stats_start(const char *vmdir, struct verr *e)
 	}
 	atomic_store(&stats_quit, false);
 	if (!stats_cv_ready) {
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&stats_cv, &ca);
-		pthread_condattr_destroy(&ca);
+		rc = mxuser_cond_init(&stats_cv, "statsThreadWake");
+		if (rc < 0) {
+			ustats_close(stats_writer);
+			stats_writer = NULL;
+			return verr_set(e, rc, "cannot create the stats thread's condition variable");
+		}
 		stats_cv_ready = true;
 	}
 	rc = pthread_create(&stats_tid, NULL, stats_main, NULL);
@@ -502,10 +502,10 @@ void stats_stop(void)
 	lock_selftest_stop();
 	if (!stats_running)
 		return;
-	pthread_mutex_lock(&stats_mu);
+	mxuser_lock(&stats_mu);
 	atomic_store(&stats_quit, true);
-	pthread_cond_signal(&stats_cv);
-	pthread_mutex_unlock(&stats_mu);
+	mxuser_cond_signal(&stats_cv);
+	mxuser_unlock(&stats_mu);
 	pthread_join(stats_tid, NULL);
 	stats_running = false;
 	if (stats_writer) {
