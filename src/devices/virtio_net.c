@@ -217,9 +217,10 @@ static bool vnet_tx_flush(struct vnet *n)
 }
 
 /*
- * Sends one frame (chain c after its header) to the backend; false when
- * the backend cannot take it now (the frame is then kept in tx_buf and
- * counts as sent: the chain goes back to the guest).
+ * Sends one frame (chain c after its header) to the backend.  What the
+ * backend does not take at once is kept in tx_buf (and vnet_tx_run stops
+ * taking chains until it is flushed); the chain goes back to the guest
+ * either way, since its bytes are no longer needed.
  */
 static void vnet_tx_frame(struct vnet *n, const struct virtio_chain *c)
 {

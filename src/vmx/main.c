@@ -390,8 +390,10 @@ static int store_generated_macs(struct vmx *x, struct verr *e)
 		if (!n->mac_generated)
 			continue;
 		vm_format_mac(n->mac, mac);
+		/* VMware's value for an address the product chose. */
+		static const char generated[] = "generated";
 		snprintf(key, sizeof(key), "ethernet%u.addressType", n->idx);
-		rc = cfg_set(c, key, "generated");
+		rc = cfg_set(c, key, generated);
 		snprintf(key, sizeof(key), "ethernet%u.generatedAddress", n->idx);
 		if (rc == 0)
 			rc = cfg_set(c, key, mac);
