@@ -7,7 +7,8 @@
 # built from this machine's own apt sources (copied, never written into the
 # tree), plus `make`, which a user needs to type the commands at all.  A
 # clean `git clone` of the tree (HEAD, or FRESH_REF) is copied into it, and
-# the two commands run as root inside a chroot in a private mount namespace
+# the two commands run as root in the fresh root (pivot_root) in a private
+# mount namespace
 # (/proc, /sys, /dev and /dev/shm mounted), so deps.sh installs what is
 # missing exactly as it would for a new user.
 #
@@ -77,16 +78,24 @@ echo "fresh-check: tree at $rev ($REF) in a fresh root $R"
 
 inside() { # LOGFILE COMMAND: runs COMMAND in the tree inside the fresh root
   local log=$1 cmd=$2
+  # The fresh root becomes the namespace's own root (pivot_root, not chroot):
+  # the kernel refuses user namespaces to a chrooted process, and passt (the
+  # guest network's backend) sandboxes itself with one, as on a real machine.
   unshare --mount --fork -- bash -c '
     set -e
     R=$1 cmd=$2
     mount --make-rprivate /
+    mount --bind "$R" "$R"
     mount -t proc proc "$R/proc"
     mount --rbind /sys "$R/sys"
     mount --rbind /dev "$R/dev"
     mountpoint -q "$R/dev/shm" || mount -t tmpfs -o mode=1777 shm "$R/dev/shm"
     mount -t tmpfs -o mode=1777 tmp "$R/tmp"
-    exec chroot "$R" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    mkdir -p "$R/.oldroot"
+    cd "$R"
+    pivot_root . .oldroot
+    umount -l /.oldroot
+    exec /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       TERM=dumb LANG=C.UTF-8 /bin/bash -c "cd /root/vmx3 && $cmd"
   ' inside "$R" "$cmd" >"$log" 2>&1
 }
