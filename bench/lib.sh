@@ -12,9 +12,12 @@ BENCH_MEM=${BENCH_MEM:-512}
 BENCH_CPUS=${BENCH_CPUS:-2}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}
 
+# A vmx target may end in ":interp" (the interpreter alone: monitor.translate
+# = "FALSE"), so both engines of one binary run side by side.
 bench_name() {
 	case "$1" in
 	qemu) echo qemu ;;
+	*:interp) echo "$(basename "${1%:interp}")-interp" ;;
 	*) basename "$1" ;;
 	esac
 }
@@ -43,7 +46,10 @@ bench_exec() {
 			-device virtio-blk-device,drive=d0 </dev/null 2>&1
 	else
 		# The .vmx names the build type the binary is, as a real VM's would.
-		local bt=
+		local bt= translate=TRUE
+		case "$target" in
+		*:interp) target=${target%:interp} translate=FALSE ;;
+		esac
 		case "$(basename "$target")" in
 		vmx) bt=default ;;
 		vmx-debug) bt=debug ;;
@@ -59,6 +65,7 @@ guest.kernel = "$g/Image"
 guest.initrd = "$g/initrd.gz"
 guest.cmdline = "$cmdline"
 disk0.fileName = "$dir/disk.img"
+monitor.translate = "$translate"
 VMX
 		echo "VMX3-BENCH-START $EPOCHREALTIME"
 		timeout "$BENCH_TIMEOUT" "$target" "$dir/bench.vmx" </dev/null 2>&1

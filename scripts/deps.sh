@@ -9,6 +9,7 @@ PKGS=(
   libjansson-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
   libcmocka-dev clang libclang-rt-14-dev
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross gcc-riscv64-unknown-elf binutils-riscv64-linux-gnu
+  binutils   # x86-64 objdump: the reference decoder of tests/unit/test_x86enc.c
   cpio xz-utils zstd dpkg-dev apt ca-certificates bc qemu-user qemu-system-misc e2fsprogs python3
   curl openssl
 )

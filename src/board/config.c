@@ -177,6 +177,8 @@ int vm_config_from_cfg(struct vm_config *vc, const struct cfg *c, const char *vm
 		return r;
 	if ((r = cfg_get_bool(c, "monitor.deterministic", false, &vc->deterministic, e)) < 0)
 		return r;
+	if ((r = cfg_get_bool(c, "monitor.translate", true, &vc->translate, e)) < 0)
+		return r;
 
 	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
 		struct vm_disk_config *d = &vc->disks[vc->ndisks];

@@ -235,6 +235,7 @@ int vm_create(struct vm **out, const struct vm_config *vc, struct verr *e)
 
 	vm->plat = (struct hart_platform){
 		.bus = &vm->bus, .time = plat_time, .ctx = vm, .timebase_hz = DEV_TIMEBASE_HZ,
+		.translate = vc->translate,
 	};
 	vm->env = (struct dev_env){
 		.bus = &vm->bus, .nharts = vm->nharts, .cpu_irq = env_cpu_irq, .irq = env_irq,

@@ -60,6 +60,7 @@ struct vm_config {
 	struct vm_nic_config nics[VM_MAX_NICS]; /* ethernetN.present = "TRUE" */
 	char serial_file[4096];    /* serial0.fileName; "" = the terminal */
 	bool deterministic;        /* monitor.deterministic */
+	bool translate;            /* monitor.translate: hot guest code compiled to host code */
 	/*
 	 * Set by vmx when the machine is built to resume a checkpoint: guest RAM
 	 * comes from the checkpoint, so the firmware, kernel and initrd are not

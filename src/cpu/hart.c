@@ -39,6 +39,11 @@ static void blocks_flush(struct hart *h)
 	memset(h->btab, 0, sizeof(h->btab));
 	memset(h->page_head, 0, sizeof(h->page_head));
 	h->arena_used = 0;
+	/* Translations point into the arena's blocks: they go with them. */
+	if (h->jit) {
+		jit_cache_reset(h->jit);
+		STAT_INC(JIT_FLUSH);
+	}
 }
 
 static inline unsigned btab_hash(uint64_t vpc)
@@ -122,6 +127,8 @@ int hart_create(struct hart **out, unsigned hartid, const struct hart_platform *
 		goto fail;
 	}
 	h->arena_size = ARENA_SIZE;
+	if (plat->translate && (rc = jit_cache_create(&h->jit, hartid, e)) < 0)
+		goto fail;
 	h->plat = *plat;
 	h->bus = bus;
 	h->ram = bus->ram;
@@ -167,6 +174,7 @@ fail:
 		free(sh->code_pages);
 		free(sh);
 	}
+	jit_cache_destroy(h->jit);
 	free(h->arena);
 	free(h->scratch);
 	free(h);
@@ -192,9 +200,16 @@ void hart_destroy(struct hart *h)
 		free(sh->code_pages);
 		free(sh);
 	}
+	jit_cache_destroy(h->jit);
 	free(h->arena);
 	free(h->scratch);
 	free(h);
+}
+
+void hart_jit_threshold(struct hart *h, unsigned hot)
+{
+	if (h->jit)
+		h->jit->hot = hot;
 }
 
 void hart_reset(struct hart *h, uint64_t entry)
@@ -297,6 +312,10 @@ static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t
 	b->link[0] = b->link[1] = NULL;
 	b->link_gen = 0;
 	b->link_rr = 0;
+	b->jit = b->jit_chain = NULL;
+	b->jit_map = NULL;
+	b->hot = 0;
+	b->jit_no = 0;
 	if (!ram_contains(h->ram, ppc, 2))
 		*cacheable = false;
 	else
@@ -488,6 +507,74 @@ static inline uint64_t amo_calc(unsigned f5, uint64_t a, uint64_t b, bool w)
 
 static inline uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
 
+/*
+ * LR/SC/AMO, for the interpreter and the translator's helper.  The access
+ * goes to RAM through a host pointer or to a device through the bus; a
+ * failed bus access is an access fault at the virtual address.
+ */
+int hart_amo(struct hart *h, const struct dinsn *d)
+{
+	struct hart_state *s = &h->s;
+	uint64_t va = s->x[d->rs1], pa, v = 0;
+	bool w = d->op == OP_LR_W || d->op == OP_SC_W || d->op == OP_AMO_W;
+	unsigned sz = w ? 4 : 8;
+	void *hp;
+
+	STAT_INC(INSN_AMO);
+	switch (d->op) {
+	case OP_LR_W: case OP_LR_D:
+		if (!mmu_amo_addr(h, va, sz, ACC_R, &pa, &hp))
+			return -1;
+		if (hp)
+			memcpy(&v, hp, sz);
+		else if (bus_read(h->bus, pa, sz, &v) < 0)
+			goto load_fault;
+		s->resv_addr = pa;
+		s->resv_valid = 1;
+		s->x[d->rd] = w ? sx32(v) : v;
+		return 0;
+	case OP_SC_W: case OP_SC_D:
+		if (!mmu_amo_addr(h, va, sz, ACC_W, &pa, &hp))
+			return -1;
+		if (s->resv_valid && s->resv_addr == pa) {
+			v = s->x[d->rs2];
+			if (hp)
+				memcpy(hp, &v, sz);
+			else if (bus_write(h->bus, pa, sz, v) < 0)
+				goto store_fault;
+			s->x[d->rd] = 0;
+		} else {
+			s->x[d->rd] = 1;
+		}
+		s->resv_valid = 0;
+		return 0;
+	default: {
+		uint64_t old = 0;
+		if (!mmu_amo_addr(h, va, sz, ACC_W, &pa, &hp))
+			return -1;
+		if (hp)
+			memcpy(&old, hp, sz);
+		else if (bus_read(h->bus, pa, sz, &old) < 0)
+			goto store_fault;
+		uint64_t nv = amo_calc(d->rm, old, s->x[d->rs2], w);
+		if (hp)
+			memcpy(hp, &nv, sz);
+		else if (bus_write(h->bus, pa, sz, nv) < 0)
+			goto store_fault;
+		s->x[d->rd] = w ? sx32(old) : old;
+		return 0;
+	}
+	}
+load_fault:
+	h->exc_cause = EXC_LOAD_ACCESS;
+	h->exc_tval = va;
+	return -1;
+store_fault:
+	h->exc_cause = EXC_STORE_ACCESS;
+	h->exc_tval = va;
+	return -1;
+}
+
 enum hart_exit hart_run(struct hart *h, uint64_t budget)
 {
 #define LBL(n) [OP_##n] = &&L_##n,
@@ -506,6 +593,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	struct block *prev = NULL;   /* last cached block run, for chaining */
 	uint64_t gen = h->chain_gen;
 	uint64_t traps = 0;          /* exceptions and interrupts taken in this call */
+	struct jit_exit *pend = NULL;   /* static exit translated code left by, to link */
+	uint64_t pend_gen = 0;
 
 	h->exit_req = 0;
 	for (;;) {
@@ -524,6 +613,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		}
 		if (VMX_UNLIKELY(mip_load(h) & s->mie) && hart_take_irq(h)) {
 			traps++;
+			pend = NULL;
 			continue;
 		}
 		uint64_t limit = budget - done;
@@ -550,10 +640,15 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			}
 			if (!b) {
 				prev = NULL;
+				pend = NULL;
 				traps++;
 				continue;
 			}
-			if (prev && b->cached) {
+			/*
+			 * With the translator on, interpreted blocks do not chain:
+			 * each comes back here, where hot ones get translated.
+			 */
+			if (prev && b->cached && !h->jit) {
 				if (prev->link_gen != gen) {
 					prev->link[0] = prev->link[1] = NULL;
 					prev->link_gen = gen;
@@ -561,6 +656,44 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 				prev->link[prev->link_rr++ & 1] = b;
 			}
 		}
+		if (h->jit && b->cached && !b->jit_no) {
+			if (!b->jit && ++b->hot >= h->jit->hot && h->jit->hot) {
+				bool full;
+				kstat_push(KSTAT_JIT_TRANSLATE);
+				bool done_tx = jit_translate(h, b, &full);
+				kstat_pop();
+				if (!done_tx && full) {
+					/* Cache full: start over; b goes with everything else. */
+					blocks_flush(h);
+					gen = h->chain_gen;
+					prev = NULL;
+					pend = NULL;
+					continue;
+				}
+			}
+			if (b->jit) {
+				if (pend && pend_gen == h->chain_gen && pend->target == b->vpc)
+					jit_link(h, pend, b);
+				pend = NULL;
+				if (VMX_STATS)
+					h->cur_block = b;
+				uint64_t before = s->icount;
+				(void)before;
+				uintptr_t r = ((jit_enter_fn)h->jit->enter)(
+					h, h->tlb[ACC_R][h->dmode], h->tlb[ACC_W][h->dmode], b->jit, end);
+				STAT_INC(JIT_RUNS);
+				STAT_ADD(JIT_INSNS, s->icount - before);
+				if (r == JIT_LEFT_TRAP) {
+					traps++;
+				} else if (r > JIT_LEFT_MAX) {
+					pend = (struct jit_exit *)r;
+					pend_gen = h->chain_gen;
+				}
+				prev = NULL;
+				goto block_done;
+			}
+		}
+		pend = NULL;
 		prev = b->cached ? b : NULL;
 		ip = b->insn;
 		if (VMX_STATS)
@@ -641,7 +774,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			uint64_t t_ = ip->pc + IMM; \
 			if (t_ == b->vpc) { \
 				s->icount += ip->idx + 1; \
-				if (VMX_LIKELY(s->icount + b->n <= end && \
+				if (VMX_LIKELY(s->icount + b->n <= end && !h->jit && \
 					       !(mip_load(h) & s->mie) && !h->exit_req && \
 					       !__atomic_load_n(&h->kick, __ATOMIC_RELAXED))) { \
 					ip = b->insn; \
@@ -727,99 +860,21 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	L_MULH: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64); NEXT;
 	L_MULHSU: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)RS2) >> 64); NEXT;
 	L_MULHU: RD = (uint64_t)(((unsigned __int128)RS1 * RS2) >> 64); NEXT;
-	L_DIV: {
-		int64_t a = (int64_t)RS1, d = (int64_t)RS2;
-		RD = d == 0 ? ~0ULL : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d);
-		NEXT;
-	}
-	L_DIVU: RD = RS2 == 0 ? ~0ULL : RS1 / RS2; NEXT;
-	L_REM: {
-		int64_t a = (int64_t)RS1, d = (int64_t)RS2;
-		RD = d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d);
-		NEXT;
-	}
-	L_REMU: RD = RS2 == 0 ? RS1 : RS1 % RS2; NEXT;
+	L_DIV: RD = hart_div(RS1, RS2); NEXT;
+	L_DIVU: RD = hart_divu(RS1, RS2); NEXT;
+	L_REM: RD = hart_rem(RS1, RS2); NEXT;
+	L_REMU: RD = hart_remu(RS1, RS2); NEXT;
 	L_MULW: RD = sx32(RS1 * RS2); NEXT;
-	L_DIVW: {
-		int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-		RD = d == 0 ? ~0ULL : (a == INT32_MIN && d == -1) ? sx32((uint32_t)a) : sx32((uint32_t)(a / d));
-		NEXT;
-	}
-	L_DIVUW: {
-		uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-		RD = d == 0 ? ~0ULL : sx32(a / d);
-		NEXT;
-	}
-	L_REMW: {
-		int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-		RD = d == 0 ? sx32((uint32_t)a) : (a == INT32_MIN && d == -1) ? 0 : sx32((uint32_t)(a % d));
-		NEXT;
-	}
-	L_REMUW: {
-		uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-		RD = d == 0 ? sx32(a) : sx32(a % d);
-		NEXT;
-	}
-	L_LR_W: L_LR_D: {
-		unsigned sz = ip->op == OP_LR_W ? 4 : 8;
-		STAT_INC(INSN_AMO);
-		uint64_t pa, v = 0;
-		void *hp;
-		if (!mmu_amo_addr(h, RS1, sz, ACC_R, &pa, &hp))
+	L_DIVW: RD = hart_divw(RS1, RS2); NEXT;
+	L_DIVUW: RD = hart_divuw(RS1, RS2); NEXT;
+	L_REMW: RD = hart_remw(RS1, RS2); NEXT;
+	L_REMUW: RD = hart_remuw(RS1, RS2); NEXT;
+	L_LR_W: L_LR_D: L_SC_W: L_SC_D: L_AMO_W: L_AMO_D:
+		if (hart_amo(h, ip) < 0)
 			EXC_PENDING();
-		if (hp)
-			memcpy(&v, hp, sz);
-		else if (bus_read(h->bus, pa, sz, &v) < 0)
-			EXC(EXC_LOAD_ACCESS, RS1);
-		s->resv_addr = pa;
-		s->resv_valid = 1;
-		RD = sz == 4 ? sx32(v) : v;
-		NEXT;
-	}
-	L_SC_W: L_SC_D: {
-		unsigned sz = ip->op == OP_SC_W ? 4 : 8;
-		STAT_INC(INSN_AMO);
-		uint64_t pa;
-		void *hp;
-		if (!mmu_amo_addr(h, RS1, sz, ACC_W, &pa, &hp))
-			EXC_PENDING();
-		if (s->resv_valid && s->resv_addr == pa) {
-			uint64_t v = RS2;
-			if (hp)
-				memcpy(hp, &v, sz);
-			else if (bus_write(h->bus, pa, sz, v) < 0)
-				EXC(EXC_STORE_ACCESS, RS1);
-			RD = 0;
-		} else {
-			RD = 1;
-		}
-		s->resv_valid = 0;
 		if (VMX_UNLIKELY(h->exit_req))
 			FALLTHROUGH_EXIT();
 		NEXT;
-	}
-	L_AMO_W: L_AMO_D: {
-		bool w = ip->op == OP_AMO_W;
-		unsigned sz = w ? 4 : 8;
-		STAT_INC(INSN_AMO);
-		uint64_t pa, old = 0;
-		void *hp;
-		if (!mmu_amo_addr(h, RS1, sz, ACC_W, &pa, &hp))
-			EXC_PENDING();
-		if (hp)
-			memcpy(&old, hp, sz);
-		else if (bus_read(h->bus, pa, sz, &old) < 0)
-			EXC(EXC_STORE_ACCESS, RS1);
-		uint64_t nv = amo_calc(ip->rm, old, RS2, w);
-		if (hp)
-			memcpy(hp, &nv, sz);
-		else if (bus_write(h->bus, pa, sz, nv) < 0)
-			EXC(EXC_STORE_ACCESS, RS1);
-		RD = w ? sx32(old) : old;
-		if (VMX_UNLIKELY(h->exit_req))
-			FALLTHROUGH_EXIT();
-		NEXT;
-	}
 	L_FENCE: NEXT;
 	L_FENCE_I:
 		/*

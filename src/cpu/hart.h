@@ -43,6 +43,8 @@ struct hart_platform {
 	uint64_t timebase_hz;
 	/* Physical address of the HTIF tohost word, 0 when not in use. */
 	uint64_t tohost;
+	/* monitor.translate: hot blocks are compiled to host code (docs/TRANSLATOR.md). */
+	bool translate;
 };
 
 /* Why hart_run returned. */

@@ -14,6 +14,7 @@
 #include "hart.h"
 #include "hart_state.h"
 #include "../debug/dbg.h"
+#include "jit_int.h"
 
 /*
  * Every internal operation.  Compressed instructions decode to the same ops as
@@ -89,6 +90,16 @@ struct block {
 	uint64_t link_gen;
 	uint32_t link_rr;
 	struct block *page_next;   /* cached blocks of the same page_head bucket */
+	/*
+	 * Translator (jit.c): run addresses of the translated body (entered
+	 * from the loop, which has made the between-block checks) and of the
+	 * chained entry before it (entered from another block: makes them).
+	 * NULL until translated; jit_no once the translator handed it back.
+	 */
+	const void *jit, *jit_chain;
+	const struct jit_map *jit_map;
+	uint32_t hot;              /* loop-top visits, until translated */
+	uint32_t jit_no;
 	struct dinsn insn[];     /* n entries, then an OP_END */
 };
 
@@ -204,6 +215,7 @@ struct hart {
 	struct block *volatile cur_block;
 
 	struct cpu_shared *sh;
+	struct jit *jit;        /* the translator's cache; NULL: interpreter only */
 	uint64_t tohost_page;   /* tohost & ~0xfff, or ~0 */
 
 	int kick;               /* atomic: hart_kick() */
@@ -247,6 +259,51 @@ void hart_eval_stip(struct hart *h, uint64_t now);
 
 /* hart.c */
 void hart_code_written(struct hart *h, uint64_t pa, uint64_t len);
+/* LR/SC/AMO d: 0 done, -1 with the exception in h->exc_cause/exc_tval. */
+int hart_amo(struct hart *h, const struct dinsn *d);
+/* Unit tests: translate blocks after `hot` loop-top visits (0: never; the default is 8). */
+void hart_jit_threshold(struct hart *h, unsigned hot);
+
+/*
+ * M-extension division and remainder, shared by the interpreter and the
+ * translator's helpers: RISC-V defines division by zero and overflow
+ * instead of trapping.
+ */
+static inline uint64_t hart_sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
+static inline uint64_t hart_div(uint64_t ua, uint64_t ud)
+{
+	int64_t a = (int64_t)ua, d = (int64_t)ud;
+	return d == 0 ? ~0ULL : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d);
+}
+static inline uint64_t hart_divu(uint64_t a, uint64_t d) { return d == 0 ? ~0ULL : a / d; }
+static inline uint64_t hart_rem(uint64_t ua, uint64_t ud)
+{
+	int64_t a = (int64_t)ua, d = (int64_t)ud;
+	return d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d);
+}
+static inline uint64_t hart_remu(uint64_t a, uint64_t d) { return d == 0 ? a : a % d; }
+static inline uint64_t hart_divw(uint64_t ua, uint64_t ud)
+{
+	int32_t a = (int32_t)ua, d = (int32_t)ud;
+	return d == 0 ? ~0ULL : (a == INT32_MIN && d == -1) ? hart_sx32((uint32_t)a)
+							     : hart_sx32((uint32_t)(a / d));
+}
+static inline uint64_t hart_divuw(uint64_t ua, uint64_t ud)
+{
+	uint32_t a = (uint32_t)ua, d = (uint32_t)ud;
+	return d == 0 ? ~0ULL : hart_sx32(a / d);
+}
+static inline uint64_t hart_remw(uint64_t ua, uint64_t ud)
+{
+	int32_t a = (int32_t)ua, d = (int32_t)ud;
+	return d == 0 ? hart_sx32((uint32_t)a) : (a == INT32_MIN && d == -1) ? 0
+									     : hart_sx32((uint32_t)(a % d));
+}
+static inline uint64_t hart_remuw(uint64_t ua, uint64_t ud)
+{
+	uint32_t a = (uint32_t)ua, d = (uint32_t)ud;
+	return d == 0 ? hart_sx32(a) : hart_sx32(a % d);
+}
 
 static inline bool hart_is_code_page(const struct hart *h, uint64_t pa)
 {

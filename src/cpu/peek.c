@@ -9,6 +9,7 @@
  * U/S permission does not matter for reading the guest's own stack.
  */
 #include <string.h>
+#include <sys/ucontext.h>
 #include "hart_int.h"
 
 _Thread_local struct hart *hart_current;
@@ -39,6 +40,19 @@ bool hart_peek_pc(const struct hart *h, const uint64_t *regs, unsigned nregs, ui
 	*raw = 0;
 	if (!b)
 		return false;
+	/*
+	 * In translated code the host pc says where: the block's side table
+	 * maps it back to the guest instruction.
+	 */
+	if (nregs > REG_RIP && jit_cache_holds(h->jit, (uintptr_t)regs[REG_RIP])) {
+		int idx = jit_map_pc(b, (uintptr_t)regs[REG_RIP]);
+		if (idx < 0)
+			return false;
+		best = &b->insn[idx];
+		*pc = best->pc;
+		*raw = best->op == OP_END ? 0 : best->raw;
+		return true;
+	}
 	/*
 	 * A register pointing at an entry of the running block (OP_END
 	 * included) is the interpreter's instruction pointer.  A register may

@@ -46,6 +46,7 @@
 	X(IRQ, "interrupt delivery") \
 	X(PAGE_WALK, "page-table walks (TLB fill)") \
 	X(DCACHE_FILL, "decode-cache fills (block decode)") \
+	X(JIT_TRANSLATE, "translating blocks to host code") \
 	X(CSR, "CSR instruction emulation") \
 	X(SFENCE, "SFENCE.VMA and translation flushes") \
 	X(MMIO, "MMIO dispatch (before the device is known)") \

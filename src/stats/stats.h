@@ -54,6 +54,12 @@
 	X(DCACHE_MISS, 1, "decode-cache misses (block decodes)") \
 	X(DCACHE_FLUSH, 1, "decode-cache flushes") \
 	X(DCACHE_INVAL, 1, "decoded-code invalidations by RAM writes") \
+	X(JIT_BLOCKS, 1, "blocks translated to host code") \
+	X(JIT_HANDBACK, 1, "blocks the translator handed back to the interpreter") \
+	X(JIT_RUNS, 1, "translated blocks entered from the loop") \
+	X(JIT_INSNS, 1, "instructions retired by translated code (counted per block)") \
+	X(JIT_LINKS, 1, "direct jumps patched between translated blocks") \
+	X(JIT_FLUSH, 1, "code-cache flushes") \
 	X(PLIC_CLAIM, 1, "PLIC claims") \
 	X(PLIC_COMPLETE, 1, "PLIC completions") \
 	X(UART_TX, 1, "UART bytes transmitted") \

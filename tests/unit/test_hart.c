@@ -6,6 +6,8 @@
  *
  * Programs are hand-encoded into guest RAM by the small encoder below; state
  * that is awkward to reach by instructions is set through hart_state().
+ * Every test runs twice: with the interpreter alone, and with the translator
+ * compiling each block the first time the loop meets it.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "cpu/hart.h"
+#include "cpu/hart_int.h"
 #include "cpu/hart_state.h"
 #include "mem/bus.h"
 #include "mem/ram.h"
@@ -86,6 +89,9 @@ struct env {
 
 static uint64_t fake_time(void *ctx) { return ((struct env *)ctx)->now; }
 
+/* This pass's engine: the interpreter alone, or the translator at once. */
+static bool g_translate;
+
 static int setup_tohost(void **state, uint64_t tohost)
 {
 	struct env *e = calloc(1, sizeof(*e));
@@ -98,7 +104,9 @@ static int setup_tohost(void **state, uint64_t tohost)
 	e->plat.ctx = e;
 	e->plat.timebase_hz = 10000000;
 	e->plat.tohost = tohost;
+	e->plat.translate = g_translate;
 	assert_int_equal(hart_create(&e->h, 0, &e->plat, &err), 0);
+	hart_jit_threshold(e->h, 1);
 	hart_reset(e->h, BASE);
 	e->s = hart_state(e->h);
 	*state = e;
@@ -957,5 +965,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sfence_after_pte_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sv48, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	g_translate = false;
+	int failed = cmocka_run_group_tests_name("interpreter", tests, NULL, NULL);
+	g_translate = true;
+	failed += cmocka_run_group_tests_name("translator", tests, NULL, NULL);
+	return failed;
 }

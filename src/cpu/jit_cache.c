@@ -1,0 +1,128 @@
+/*
+ * jit_cache.c - the translator's code cache: one memfd mapped twice, a
+ * writable view the translator emits and patches through and an executable
+ * view the hart runs, so no page is ever writable and executable at once
+ * (W^X), plus the metadata arena (exit records, profiler side tables).
+ *
+ * The cache starts with two trampolines shared by every block: the entry
+ * (saves the callee-saved registers, loads the register convention of
+ * docs/TRANSLATOR.md, jumps to the block) and the exit (restores and
+ * returns to the loop).  A reset drops every translation at once; the hart
+ * drops its decoded blocks at the same time, so nothing points into the
+ * cache afterwards.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "jit_int.h"
+#include "x86enc.h"
+
+#define JIT_CACHE_SIZE (32u << 20)
+#define JIT_META_SIZE (8u << 20)
+#define JIT_HOT_DEFAULT 8
+
+int jit_cache_create(struct jit **out, unsigned hartid, struct verr *e)
+{
+	struct jit *j = calloc(1, sizeof(*j));
+	if (!j)
+		return verr_set(e, -ENOMEM, "hart %u: out of memory for the translator", hartid);
+	j->fd = -1;
+	j->wr = j->rx = MAP_FAILED;
+	j->size = JIT_CACHE_SIZE;
+	j->meta_size = JIT_META_SIZE;
+	j->hot = JIT_HOT_DEFAULT;
+	int rc;
+	j->fd = memfd_create("vmx-jit", MFD_CLOEXEC);
+	if (j->fd < 0) {
+		rc = verr_set(e, -errno, "hart %u: translator code cache: memfd_create: %s", hartid,
+			      strerror(errno));
+		goto fail;
+	}
+	if (ftruncate(j->fd, (off_t)j->size) < 0) {
+		rc = verr_set(e, -errno, "hart %u: translator code cache: ftruncate: %s", hartid,
+			      strerror(errno));
+		goto fail;
+	}
+	j->wr = mmap(NULL, j->size, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+	j->rx = mmap(NULL, j->size, PROT_READ | PROT_EXEC, MAP_SHARED, j->fd, 0);
+	if (j->wr == MAP_FAILED || j->rx == MAP_FAILED) {
+		rc = verr_set(e, -errno, "hart %u: translator code cache: mmap: %s", hartid,
+			      strerror(errno));
+		goto fail;
+	}
+	j->delta = j->rx - j->wr;
+	j->meta = malloc(j->meta_size);
+	if (!j->meta) {
+		rc = verr_set(e, -ENOMEM, "hart %u: out of memory for the translator", hartid);
+		goto fail;
+	}
+	jit_cache_reset(j);
+	j->flushes = 0;
+	*out = j;
+	return 0;
+fail:
+	jit_cache_destroy(j);
+	return rc;
+}
+
+void jit_cache_destroy(struct jit *j)
+{
+	if (!j)
+		return;
+	if (j->wr != MAP_FAILED)
+		munmap(j->wr, j->size);
+	if (j->rx != MAP_FAILED)
+		munmap(j->rx, j->size);
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->meta);
+	free(j);
+}
+
+/* Callee-saved registers the entry saves, in push order. */
+static const enum xe_reg saved[] = { XE_RBX, XE_RBP, XE_R12, XE_R13, XE_R14, XE_R15 };
+#define NSAVED (sizeof(saved) / sizeof(saved[0]))
+
+void jit_cache_reset(struct jit *j)
+{
+	struct xe_buf b;
+
+	xe_init(&b, j->wr, j->size, j->delta);
+	/*
+	 * Entry: (h, tlb_r, tlb_w, code, end) in rdi, rsi, rdx, rcx, r8.  Six
+	 * pushes and the return address leave rsp 8 off a 16-byte boundary;
+	 * the extra 8 makes every call from translated code ABI-aligned.
+	 */
+	j->enter = xe_here(&b);
+	for (unsigned i = 0; i < NSAVED; i++)
+		xe_push(&b, saved[i]);
+	xe_alu_ri(&b, XE_SUB, true, XE_RSP, 8);
+	xe_mov_rr(&b, true, XE_RBX, XE_RDI);
+	xe_mov_rr(&b, true, XE_R12, XE_RSI);
+	xe_mov_rr(&b, true, XE_R13, XE_RDX);
+	xe_mov_rr(&b, true, XE_R15, XE_R8);
+	xe_jmp_r(&b, XE_RCX);
+	xe_nops(&b, (unsigned)(-(uintptr_t)b.p & 15));
+	/* Exit: rax is what the loop gets. */
+	j->leave = xe_here(&b);
+	xe_alu_ri(&b, XE_ADD, true, XE_RSP, 8);
+	for (unsigned i = NSAVED; i-- > 0;)
+		xe_pop(&b, saved[i]);
+	xe_ret(&b);
+	xe_nops(&b, (unsigned)(-(uintptr_t)b.p & 15));
+	j->used = (size_t)(b.p - b.start);
+	j->meta_used = 0;
+	j->flushes++;
+}
+
+void *jit_cache_meta(struct jit *j, size_t size)
+{
+	size = (size + 15) & ~(size_t)15;
+	if (j->meta_size - j->meta_used < size)
+		return NULL;
+	void *p = j->meta + j->meta_used;
+	j->meta_used += size;
+	return p;
+}
