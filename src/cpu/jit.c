@@ -98,37 +98,60 @@ static uint64_t h_amo(struct hart *h, const struct dinsn *d)
 	return VMX_UNLIKELY(h->exit_req) ? left_after(h, d) : 0;
 }
 
-static uint64_t h_div(uint64_t a, uint64_t b) { return hart_div(a, b); }
-static uint64_t h_divu(uint64_t a, uint64_t b) { return hart_divu(a, b); }
-static uint64_t h_rem(uint64_t a, uint64_t b) { return hart_rem(a, b); }
-static uint64_t h_remu(uint64_t a, uint64_t b) { return hart_remu(a, b); }
-static uint64_t h_divw(uint64_t a, uint64_t b) { return hart_divw(a, b); }
-static uint64_t h_divuw(uint64_t a, uint64_t b) { return hart_divuw(a, b); }
-static uint64_t h_remw(uint64_t a, uint64_t b) { return hart_remw(a, b); }
-static uint64_t h_remuw(uint64_t a, uint64_t b) { return hart_remuw(a, b); }
-
 /* ---- one translation ------------------------------------------------------ */
 
-enum stub_kind { STUB_EXIT, STUB_LOAD, STUB_STORE, STUB_ATTN };
+/*
+ * The register cache.  Within a block, guest registers live in host
+ * registers: loaded on first use, written back when dirty at every exit,
+ * before every helper call and on every out-of-line path that can leave
+ * (each such path carries the set dirty where it branched off).  rax, rcx,
+ * rdx, rsi and rdi are scratch; rbx, r12, r13 and r15 hold the convention.
+ */
+/*
+ * rbp is left alone: the stats build's sampler walks the host stack by frame
+ * pointers, and a helper called from translated code must find hart_run's
+ * frame above its own, not a guest value.
+ */
+static const enum xe_reg pool[] = { XE_R14, XE_R8, XE_R9, XE_R10, XE_R11 };
+#define NPOOL ((int)(sizeof(pool) / sizeof(pool[0])))
 
-/* Out-of-line code emitted after the body: taken branches, TLB misses. */
+struct ra {
+	int8_t slot_of[33];        /* guest register -> slot, or -1 */
+	int8_t guest[NPOOL];       /* slot -> guest register, or -1 */
+	bool dirty[NPOOL];
+	uint32_t used[NPOOL];      /* for least-recently-used eviction */
+	uint32_t clock;
+};
+
+/* Host/guest register pairs an out-of-line path stores or reloads. */
+struct regset {
+	uint8_t n;
+	struct { uint8_t host, guest; } r[NPOOL];
+};
+
+enum stub_kind { STUB_EXIT, STUB_LOAD, STUB_STORE, STUB_ATTN, STUB_DIV0, STUB_DIVM1 };
+
+/* Out-of-line code emitted after the body: taken branches, TLB misses, rare cases. */
 struct stub {
 	enum stub_kind kind;
 	uint8_t *field;            /* rel32 of the body's jcc to the stub */
 	const struct dinsn *d;
-	const void *back;          /* run address to resume at (TLB miss) */
+	const void *back;          /* run address to resume at */
 	uint64_t target;           /* guest pc (exit) */
 	uint32_t count;            /* instructions retired when taking it */
+	struct regset wb;          /* dirty where it branched off: stored first */
+	struct regset reload;      /* caller-saved cached ones: reloaded after a call */
 };
 
-#define MAX_STUBS (BLOCK_MAX + 4)
-#define MAX_MAP (2 * BLOCK_MAX + 8)
+#define MAX_STUBS (2 * BLOCK_MAX + 4)
+#define MAX_MAP (MAX_STUBS + BLOCK_MAX + 2)
 
 struct tx {
 	struct hart *h;
 	struct jit *j;
 	struct block *b;
 	struct xe_buf e;
+	struct ra ra;
 	struct stub stub[MAX_STUBS];
 	unsigned nstub;
 	struct { uint32_t off, idx; } map[MAX_MAP];
@@ -149,27 +172,146 @@ static void map_here(struct tx *t, unsigned idx)
 	}
 }
 
-static void add_stub(struct tx *t, enum stub_kind kind, uint8_t *field, const struct dinsn *d,
-		     uint64_t target, uint32_t count)
-{
-	/* Every instruction adds at most one stub, plus the attention exit. */
-	struct stub *s = &t->stub[t->nstub++];
-	*s = (struct stub){ .kind = kind, .field = field, .d = d, .back = xe_here(&t->e),
-			    .target = target, .count = count };
-}
-
-/* x[r] into a host register; x0 reads as 0 without a load (clobbers flags). */
-static void ld_x(struct xe_buf *e, enum xe_reg dst, unsigned r)
-{
-	if (r == 0)
-		xe_alu_rr(e, XE_XOR, false, dst, dst);
-	else
-		xe_load(e, XE_LD64, dst, XE_M(R_HART, OFF_X(r)));
-}
-
 static void st_x(struct xe_buf *e, unsigned r, enum xe_reg src)
 {
 	xe_store(e, 8, XE_M(R_HART, OFF_X(r)), src);
+}
+
+static void ra_init(struct ra *ra)
+{
+	memset(ra, 0, sizeof(*ra));
+	memset(ra->slot_of, -1, sizeof(ra->slot_of));
+	memset(ra->guest, -1, sizeof(ra->guest));
+}
+
+/* Writes slot back when dirty and forgets it. */
+static void ra_free(struct tx *t, int slot)
+{
+	struct ra *ra = &t->ra;
+	int g = ra->guest[slot];
+
+	if (g < 0)
+		return;
+	if (ra->dirty[slot])
+		st_x(&t->e, (unsigned)g, pool[slot]);
+	ra->slot_of[g] = -1;
+	ra->guest[slot] = -1;
+	ra->dirty[slot] = false;
+}
+
+/* A slot for guest register g: a free one, else the least recently used. */
+static int ra_slot(struct tx *t, unsigned g)
+{
+	struct ra *ra = &t->ra;
+	int best = -1;
+
+	for (int i = 0; i < NPOOL; i++) {
+		if (ra->guest[i] < 0) {
+			best = i;
+			break;
+		}
+		if (best < 0 || ra->used[i] < ra->used[best])
+			best = i;
+	}
+	ra_free(t, best);
+	ra->guest[best] = (int8_t)g;
+	ra->slot_of[g] = (int8_t)best;
+	return best;
+}
+
+/* Host register holding x[g]; for x0, `scratch` zeroed (clobbers flags). */
+static enum xe_reg rget(struct tx *t, unsigned g, enum xe_reg scratch)
+{
+	if (g == 0) {
+		xe_alu_rr(&t->e, XE_XOR, false, scratch, scratch);
+		return scratch;
+	}
+	int s = t->ra.slot_of[g];
+	if (s < 0) {
+		s = ra_slot(t, g);
+		xe_load(&t->e, XE_LD64, pool[s], XE_M(R_HART, OFF_X(g)));
+	}
+	t->ra.used[s] = ++t->ra.clock;
+	return pool[s];
+}
+
+/* Host register to receive the new value of x[g]; the sink x[32] gets scratch rdi. */
+static enum xe_reg rdef(struct tx *t, unsigned g)
+{
+	if (g == 32)
+		return XE_RDI;
+	int s = t->ra.slot_of[g];
+	if (s < 0)
+		s = ra_slot(t, g);
+	t->ra.used[s] = ++t->ra.clock;
+	t->ra.dirty[s] = true;
+	return pool[s];
+}
+
+static void ra_dirty_set(const struct tx *t, struct regset *rs)
+{
+	rs->n = 0;
+	for (int i = 0; i < NPOOL; i++)
+		if (t->ra.guest[i] >= 0 && t->ra.dirty[i])
+			rs->r[rs->n++] = (__typeof__(rs->r[0])){ (uint8_t)pool[i], (uint8_t)t->ra.guest[i] };
+}
+
+/* Cached in registers a call clobbers: reloaded from hart_state after it. */
+static void ra_clobbered_set(const struct tx *t, struct regset *rs)
+{
+	rs->n = 0;
+	for (int i = 0; i < NPOOL; i++)
+		if (t->ra.guest[i] >= 0 && pool[i] >= XE_R8 && pool[i] <= XE_R11)
+			rs->r[rs->n++] = (__typeof__(rs->r[0])){ (uint8_t)pool[i], (uint8_t)t->ra.guest[i] };
+}
+
+static void emit_stores(struct tx *t, const struct regset *rs)
+{
+	for (unsigned i = 0; i < rs->n; i++)
+		st_x(&t->e, rs->r[i].guest, (enum xe_reg)rs->r[i].host);
+}
+
+static void emit_reloads(struct tx *t, const struct regset *rs)
+{
+	for (unsigned i = 0; i < rs->n; i++)
+		xe_load(&t->e, XE_LD64, (enum xe_reg)rs->r[i].host,
+			XE_M(R_HART, OFF_X(rs->r[i].guest)));
+}
+
+/* Inline write-back of every dirty register; they stay cached, now clean. */
+static void ra_flush(struct tx *t)
+{
+	for (int i = 0; i < NPOOL; i++) {
+		if (t->ra.guest[i] >= 0 && t->ra.dirty[i]) {
+			st_x(&t->e, (unsigned)t->ra.guest[i], pool[i]);
+			t->ra.dirty[i] = false;
+		}
+	}
+}
+
+/* Before a helper that reads or writes hart_state: write back and forget all. */
+static void ra_drop_all(struct tx *t)
+{
+	for (int i = 0; i < NPOOL; i++)
+		ra_free(t, i);
+}
+
+static void mov_if(struct xe_buf *e, enum xe_reg dst, enum xe_reg src)
+{
+	if (dst != src)
+		xe_mov_rr(e, true, dst, src);
+}
+
+/* Records an out-of-line path taken by the rel32 `field`, with the cache as it is now. */
+static struct stub *add_stub(struct tx *t, enum stub_kind kind, uint8_t *field,
+			     const struct dinsn *d)
+{
+	/* At most two per instruction (division), plus the three attention exits. */
+	struct stub *s = &t->stub[t->nstub++];
+	*s = (struct stub){ .kind = kind, .field = field, .d = d };
+	ra_dirty_set(t, &s->wb);
+	ra_clobbered_set(t, &s->reload);
+	return s;
 }
 
 /* Leaves translated code with rax = value (after the caller set pc/icount). */
@@ -195,10 +337,10 @@ static void add_icount(struct xe_buf *e, uint32_t n)
 }
 
 /*
- * A static exit to guest pc `target` after `count` instructions: the linked
- * path (generation check, then a direct jump into the successor's chained
- * entry) falls back to the unlinked one, which returns the exit record so
- * the loop can link it.
+ * A static exit to guest pc `target` after `count` instructions, the guest
+ * registers already written back: the linked path (generation check, then
+ * a direct jump into the successor's chained entry) falls back to the
+ * unlinked one, which returns the exit record so the loop can link it.
  */
 static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 {
@@ -227,6 +369,7 @@ static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 /* The block's own instruction the translation stops at: hand it to the interpreter. */
 static void emit_handback(struct tx *t, const struct dinsn *d)
 {
+	ra_flush(t);
 	add_icount(&t->e, d->idx);
 	set_pc_imm(&t->e, d->pc);
 	leave_with(t, JIT_LEFT_DYNAMIC);
@@ -252,7 +395,7 @@ static uint8_t *emit_tlb_lookup(struct tx *t, const struct dinsn *d, unsigned si
 {
 	struct xe_buf *e = &t->e;
 
-	ld_x(e, XE_RSI, d->rs1);
+	mov_if(e, XE_RSI, rget(t, d->rs1, XE_RSI));
 	if (d->imm)
 		xe_alu_ri(e, XE_ADD, true, XE_RSI, (int32_t)d->imm);
 	/* slot = ((va >> 12) & TLB_MASK) * sizeof(struct tlbe) */
@@ -276,9 +419,10 @@ static void emit_load(struct tx *t, const struct dinsn *d)
 	struct xe_buf *e = &t->e;
 
 	uint8_t *miss = emit_tlb_lookup(t, d, size[d->op], R_TLBR);
+	struct stub *s = add_stub(t, STUB_LOAD, miss, d);
 	xe_load(e, load_kind[d->op], XE_RAX, XE_M(XE_RSI, 0));
-	st_x(e, d->rd, XE_RAX);
-	add_stub(t, STUB_LOAD, miss, d, 0, 0);   /* resumes here */
+	s->back = xe_here(e);   /* the slow path rejoins with the value in rax */
+	xe_mov_rr(e, true, rdef(t, d->rd), XE_RAX);
 }
 
 static void emit_store(struct tx *t, const struct dinsn *d)
@@ -286,21 +430,24 @@ static void emit_store(struct tx *t, const struct dinsn *d)
 	unsigned size = d->op == OP_SB ? 1 : d->op == OP_SH ? 2 : d->op == OP_SW ? 4 : 8;
 	struct xe_buf *e = &t->e;
 
-	ld_x(e, XE_RDX, d->rs2);
+	mov_if(e, XE_RDX, rget(t, d->rs2, XE_RDX));
 	uint8_t *miss = emit_tlb_lookup(t, d, size, R_TLBW);
+	struct stub *s = add_stub(t, STUB_STORE, miss, d);
 	xe_store(e, size, XE_M(XE_RSI, 0), XE_RDX);
-	add_stub(t, STUB_STORE, miss, d, 0, 0);   /* resumes here */
+	s->back = xe_here(e);
 }
 
 static void emit_stub(struct tx *t, const struct stub *s)
 {
 	struct xe_buf *e = &t->e;
+	const struct dinsn *d = s->d;
 
 	if (s->field)
 		xe_patch_rel32(s->field, e->run_delta, xe_here(e));
-	map_here(t, s->d ? s->d->idx : 0);
+	map_here(t, d ? d->idx : 0);
 	switch (s->kind) {
 	case STUB_EXIT:
+		emit_stores(t, &s->wb);
 		emit_exit(t, s->target, s->count);
 		break;
 	case STUB_ATTN:
@@ -311,12 +458,40 @@ static void emit_stub(struct tx *t, const struct stub *s)
 	case STUB_LOAD:
 	case STUB_STORE:
 		/* rsi = va (and rdx = value for a store) are still live from the body */
+		emit_stores(t, &s->wb);
 		xe_mov_rr(e, true, XE_RDI, R_HART);
-		xe_mov_ri(e, s->kind == STUB_LOAD ? XE_RDX : XE_RCX, (uint64_t)(uintptr_t)s->d);
+		xe_mov_ri(e, s->kind == STUB_LOAD ? XE_RDX : XE_RCX, (uint64_t)(uintptr_t)d);
 		xe_call(e, s->kind == STUB_LOAD ? (const void *)h_load : (const void *)h_store);
 		emit_helper_check(t);
+		emit_reloads(t, &s->reload);
+		if (s->kind == STUB_LOAD)
+			xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_X(d->rd)));
 		xe_jmp_to(e, s->back);
 		break;
+	case STUB_DIV0: {
+		/* rax = dividend: x / 0 = all ones, x % 0 = x */
+		bool w = d->op == OP_DIVW || d->op == OP_DIVUW || d->op == OP_REMW || d->op == OP_REMUW;
+		bool rem = d->op == OP_REM || d->op == OP_REMU || d->op == OP_REMW || d->op == OP_REMUW;
+		if (!rem)
+			xe_mov_ri(e, XE_RAX, ~0ULL);
+		else if (w)
+			xe_movsxd(e, XE_RAX, XE_RAX);
+		xe_jmp_to(e, s->back);
+		break;
+	}
+	case STUB_DIVM1: {
+		/* x / -1 = -x (the most negative stays itself), x % -1 = 0 */
+		bool w = d->op == OP_DIVW || d->op == OP_REMW;
+		if (d->op == OP_REM || d->op == OP_REMW) {
+			xe_alu_rr(e, XE_XOR, false, XE_RAX, XE_RAX);
+		} else {
+			xe_unary(e, XE_NEG, !w, XE_RAX);
+			if (w)
+				xe_movsxd(e, XE_RAX, XE_RAX);
+		}
+		xe_jmp_to(e, s->back);
+		break;
+	}
 	}
 }
 
@@ -327,19 +502,16 @@ static void emit_alu(struct tx *t, const struct dinsn *d, enum xe_alu op, bool i
 
 	if (d->rd == 32)
 		return;
-	ld_x(e, XE_RAX, d->rs1);
+	mov_if(e, XE_RAX, rget(t, d->rs1, XE_RAX));
 	if (imm) {
 		if (d->imm || op == XE_AND)
 			xe_alu_ri(e, op, !w32, XE_RAX, (int32_t)d->imm);
-	} else if (d->rs2 == 0) {
-		if (op == XE_AND)
-			xe_alu_rr(e, XE_XOR, false, XE_RAX, XE_RAX);
 	} else {
-		xe_alu_rm(e, op, !w32, XE_RAX, XE_M(R_HART, OFF_X(d->rs2)));
+		xe_alu_rr(e, op, !w32, XE_RAX, rget(t, d->rs2, XE_RCX));
 	}
 	if (w32)
 		xe_movsxd(e, XE_RAX, XE_RAX);
-	st_x(e, d->rd, XE_RAX);
+	xe_mov_rr(e, true, rdef(t, d->rd), XE_RAX);
 }
 
 static void emit_shift(struct tx *t, const struct dinsn *d, enum xe_shift op, bool imm, bool w32)
@@ -348,20 +520,16 @@ static void emit_shift(struct tx *t, const struct dinsn *d, enum xe_shift op, bo
 
 	if (d->rd == 32)
 		return;
-	ld_x(e, XE_RAX, d->rs1);
-	if (imm) {
-		if (d->imm)
-			xe_shift_ri(e, op, !w32, XE_RAX, (uint8_t)d->imm);
-		else if (w32)
-			xe_mov_rr(e, false, XE_RAX, XE_RAX);
-	} else {
-		/* x86 masks the count to 6 (5 for 32-bit) bits, as RISC-V does */
-		ld_x(e, XE_RCX, d->rs2);
+	if (!imm)   /* x86 masks the count to 6 (5 for 32-bit) bits, as RISC-V does */
+		mov_if(e, XE_RCX, rget(t, d->rs2, XE_RCX));
+	mov_if(e, XE_RAX, rget(t, d->rs1, XE_RAX));
+	if (!imm)
 		xe_shift_rcl(e, op, !w32, XE_RAX);
-	}
+	else if (d->imm)
+		xe_shift_ri(e, op, !w32, XE_RAX, (uint8_t)d->imm);
 	if (w32)
 		xe_movsxd(e, XE_RAX, XE_RAX);
-	st_x(e, d->rd, XE_RAX);
+	xe_mov_rr(e, true, rdef(t, d->rd), XE_RAX);
 }
 
 static void emit_set(struct tx *t, const struct dinsn *d, enum xe_cc cc, bool imm)
@@ -370,16 +538,15 @@ static void emit_set(struct tx *t, const struct dinsn *d, enum xe_cc cc, bool im
 
 	if (d->rd == 32)
 		return;
-	xe_alu_rr(e, XE_XOR, false, XE_RCX, XE_RCX);
-	ld_x(e, XE_RAX, d->rs1);
+	enum xe_reg a = rget(t, d->rs1, XE_RSI);
+	enum xe_reg c = imm ? XE_NOREG : rget(t, d->rs2, XE_RCX);
+	xe_alu_rr(e, XE_XOR, false, XE_RAX, XE_RAX);
 	if (imm)
-		xe_alu_ri(e, XE_CMP, true, XE_RAX, (int32_t)d->imm);
-	else if (d->rs2 == 0)
-		xe_alu_ri(e, XE_CMP, true, XE_RAX, 0);
+		xe_alu_ri(e, XE_CMP, true, a, (int32_t)d->imm);
 	else
-		xe_alu_rm(e, XE_CMP, true, XE_RAX, XE_M(R_HART, OFF_X(d->rs2)));
-	xe_setcc(e, cc, XE_RCX);
-	st_x(e, d->rd, XE_RCX);
+		xe_alu_rr(e, XE_CMP, true, a, c);
+	xe_setcc(e, cc, XE_RAX);
+	xe_mov_rr(e, true, rdef(t, d->rd), XE_RAX);
 }
 
 static void emit_mul(struct tx *t, const struct dinsn *d)
@@ -388,73 +555,93 @@ static void emit_mul(struct tx *t, const struct dinsn *d)
 
 	if (d->rd == 32)
 		return;
-	ld_x(e, XE_RAX, d->rs1);
-	ld_x(e, XE_RCX, d->rs2);
+	enum xe_reg a = rget(t, d->rs1, XE_RSI);
+	enum xe_reg c = rget(t, d->rs2, XE_RCX);
+	mov_if(e, XE_RAX, a);
 	switch (d->op) {
 	case OP_MUL:
-		xe_imul_rr(e, true, XE_RAX, XE_RCX);
-		st_x(e, d->rd, XE_RAX);
-		return;
+		xe_imul_rr(e, true, XE_RAX, c);
+		break;
 	case OP_MULW:
-		xe_imul_rr(e, false, XE_RAX, XE_RCX);
+		xe_imul_rr(e, false, XE_RAX, c);
 		xe_movsxd(e, XE_RAX, XE_RAX);
-		st_x(e, d->rd, XE_RAX);
-		return;
+		break;
 	case OP_MULH:
-		xe_unary(e, XE_IMUL1, true, XE_RCX);
+		xe_unary(e, XE_IMUL1, true, c);
+		xe_mov_rr(e, true, XE_RAX, XE_RDX);
 		break;
 	case OP_MULHU:
-		xe_unary(e, XE_MUL, true, XE_RCX);
+		xe_unary(e, XE_MUL, true, c);
+		xe_mov_rr(e, true, XE_RAX, XE_RDX);
 		break;
 	case OP_MULHSU:
 		/* signed x unsigned: the unsigned high half, less rs2 when rs1 < 0 */
-		xe_unary(e, XE_MUL, true, XE_RCX);
-		ld_x(e, XE_RAX, d->rs1);
+		xe_unary(e, XE_MUL, true, c);
+		xe_mov_rr(e, true, XE_RAX, a);
 		xe_shift_ri(e, XE_SAR, true, XE_RAX, 63);
-		xe_alu_rr(e, XE_AND, true, XE_RAX, XE_RCX);
+		xe_alu_rr(e, XE_AND, true, XE_RAX, c);
 		xe_alu_rr(e, XE_SUB, true, XE_RDX, XE_RAX);
+		xe_mov_rr(e, true, XE_RAX, XE_RDX);
 		break;
 	}
-	st_x(e, d->rd, XE_RDX);
+	xe_mov_rr(e, true, rdef(t, d->rd), XE_RAX);
 }
 
+/*
+ * Division inline; x86 faults where RISC-V defines a result (division by
+ * zero, the most negative number by -1), so those go to stubs.
+ */
 static void emit_div(struct tx *t, const struct dinsn *d)
 {
-	static const void *const fn[] = {
-		[OP_DIV] = (const void *)h_div, [OP_DIVU] = (const void *)h_divu,
-		[OP_REM] = (const void *)h_rem, [OP_REMU] = (const void *)h_remu,
-		[OP_DIVW] = (const void *)h_divw, [OP_DIVUW] = (const void *)h_divuw,
-		[OP_REMW] = (const void *)h_remw, [OP_REMUW] = (const void *)h_remuw,
-	};
 	struct xe_buf *e = &t->e;
+	bool w = d->op == OP_DIVW || d->op == OP_DIVUW || d->op == OP_REMW || d->op == OP_REMUW;
+	bool sgn = d->op == OP_DIV || d->op == OP_REM || d->op == OP_DIVW || d->op == OP_REMW;
+	bool rem = d->op == OP_REM || d->op == OP_REMU || d->op == OP_REMW || d->op == OP_REMUW;
 
-	if (d->rd == 32)
-		return;
-	ld_x(e, XE_RDI, d->rs1);
-	ld_x(e, XE_RSI, d->rs2);
-	xe_call(e, fn[d->op]);
-	st_x(e, d->rd, XE_RAX);
+	enum xe_reg a = rget(t, d->rs1, XE_RAX);
+	enum xe_reg c = rget(t, d->rs2, XE_RCX);
+	mov_if(e, XE_RAX, a);
+	mov_if(e, XE_RCX, c);
+	xe_test_rr(e, !w, XE_RCX, XE_RCX);
+	struct stub *zero = add_stub(t, STUB_DIV0, xe_jcc(e, XE_CC_E), d);
+	struct stub *m1 = NULL;
+	if (sgn) {
+		xe_alu_ri(e, XE_CMP, !w, XE_RCX, -1);
+		m1 = add_stub(t, STUB_DIVM1, xe_jcc(e, XE_CC_E), d);
+		xe_cqo(e, !w);
+		xe_unary(e, XE_IDIV, !w, XE_RCX);
+	} else {
+		xe_alu_rr(e, XE_XOR, false, XE_RDX, XE_RDX);
+		xe_unary(e, XE_DIV, !w, XE_RCX);
+	}
+	if (rem)
+		xe_mov_rr(e, true, XE_RAX, XE_RDX);
+	if (w)
+		xe_movsxd(e, XE_RAX, XE_RAX);
+	zero->back = xe_here(e);
+	if (m1)
+		m1->back = zero->back;
+	xe_mov_rr(e, true, rdef(t, d->rd), XE_RAX);
 }
 
 static void emit_branch(struct tx *t, const struct dinsn *d, enum xe_cc cc)
 {
 	struct xe_buf *e = &t->e;
+	enum xe_reg a = rget(t, d->rs1, XE_RSI);
 
-	ld_x(e, XE_RAX, d->rs1);
 	if (d->rs2 == 0)
-		xe_alu_ri(e, XE_CMP, true, XE_RAX, 0);
+		xe_alu_ri(e, XE_CMP, true, a, 0);
 	else
-		xe_alu_rm(e, XE_CMP, true, XE_RAX, XE_M(R_HART, OFF_X(d->rs2)));
-	uint8_t *taken = xe_jcc(e, cc);
-	add_stub(t, STUB_EXIT, taken, d, d->pc + (uint64_t)d->imm, d->idx + 1u);
+		xe_alu_rr(e, XE_CMP, true, a, rget(t, d->rs2, XE_RCX));
+	struct stub *s = add_stub(t, STUB_EXIT, xe_jcc(e, cc), d);
+	s->target = d->pc + (uint64_t)d->imm;
+	s->count = d->idx + 1u;
 }
 
-static void emit_link_reg(struct tx *t, const struct dinsn *d)
+static void emit_set_imm(struct tx *t, unsigned rd, uint64_t v)
 {
-	if (d->rd == 32)
-		return;
-	xe_mov_ri(&t->e, XE_RCX, d->pc + d->len);
-	st_x(&t->e, d->rd, XE_RCX);
+	if (rd != 32)
+		xe_mov_ri(&t->e, rdef(t, rd), v);
 }
 
 /*
@@ -481,28 +668,27 @@ static bool emit_insn(struct tx *t, const struct dinsn *d)
 		return false;
 	switch (d->op) {
 	case OP_LUI:
-		if (d->rd != 32)
-			xe_mov_mi(e, true, XE_M(R_HART, OFF_X(d->rd)), (int32_t)d->imm);
+		emit_set_imm(t, d->rd, (uint64_t)d->imm);
 		return true;
 	case OP_AUIPC:
-		if (d->rd != 32) {
-			xe_mov_ri(e, XE_RAX, d->pc + (uint64_t)d->imm);
-			st_x(e, d->rd, XE_RAX);
-		}
+		emit_set_imm(t, d->rd, d->pc + (uint64_t)d->imm);
 		return true;
 	case OP_JAL_IN:
-		emit_link_reg(t, d);
+		emit_set_imm(t, d->rd, d->pc + d->len);
 		return true;
 	case OP_JAL:
-		emit_link_reg(t, d);
+		emit_set_imm(t, d->rd, d->pc + d->len);
+		ra_flush(t);
 		emit_exit(t, d->pc + (uint64_t)d->imm, d->idx + 1u);
 		return true;
 	case OP_JALR:
-		ld_x(e, XE_RAX, d->rs1);
+		mov_if(e, XE_RAX, rget(t, d->rs1, XE_RAX));
 		if (d->imm)
 			xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)d->imm);
 		xe_alu_ri(e, XE_AND, true, XE_RAX, -2);
-		emit_link_reg(t, d);
+		if (d->rd != 32)
+			xe_mov_ri(e, rdef(t, d->rd), d->pc + d->len);
+		ra_flush(t);
 		xe_store(e, 8, XE_M(R_HART, OFF_PC), XE_RAX);
 		add_icount(e, d->idx + 1u);
 		leave_with(t, JIT_LEFT_DYNAMIC);
@@ -520,8 +706,8 @@ static bool emit_insn(struct tx *t, const struct dinsn *d)
 		emit_store(t, d);
 		return true;
 	case OP_ADDI:
-		if (d->rd != 32 && d->rs1 == 0) {
-			xe_mov_mi(e, true, XE_M(R_HART, OFF_X(d->rd)), (int32_t)d->imm);
+		if (d->rs1 == 0) {
+			emit_set_imm(t, d->rd, (uint64_t)d->imm);
 			return true;
 		}
 		emit_alu(t, d, XE_ADD, true, false);
@@ -558,9 +744,12 @@ static bool emit_insn(struct tx *t, const struct dinsn *d)
 		return true;
 	case OP_DIV: case OP_DIVU: case OP_REM: case OP_REMU:
 	case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
-		emit_div(t, d);
+		if (d->rd != 32)
+			emit_div(t, d);
 		return true;
 	case OP_LR_W: case OP_SC_W: case OP_LR_D: case OP_SC_D: case OP_AMO_W: case OP_AMO_D:
+		/* the helper reads and writes the registers in hart_state */
+		ra_drop_all(t);
 		xe_mov_rr(e, true, XE_RDI, R_HART);
 		xe_mov_ri(e, XE_RSI, (uint64_t)(uintptr_t)d);
 		xe_call(e, (const void *)h_amo);
@@ -570,6 +759,7 @@ static bool emit_insn(struct tx *t, const struct dinsn *d)
 		/* one hart per thread, and x86 stores are ordered: nothing to do */
 		return true;
 	case OP_END:
+		ra_flush(t);
 		emit_exit(t, d->pc, d->idx);
 		return true;
 	}
@@ -582,6 +772,7 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 	struct tx *t = &(struct tx){ .h = h, .j = j, .b = b };
 	struct xe_buf *e = &t->e;
 
+	ra_init(&t->ra);
 	*full = false;
 	if (!jit_handles(b->insn[0].op)) {
 		b->jit_no = 1;
@@ -596,12 +787,12 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_ICOUNT));
 	xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)b->n);
 	xe_alu_rr(e, XE_CMP, true, XE_RAX, R_END);
-	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_A), NULL, 0, 0);
+	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_A), NULL);
 	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_MIP));
 	xe_alu_rm(e, XE_AND, true, XE_RAX, XE_M(R_HART, OFF_MIE));
-	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_NE), NULL, 0, 0);
+	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_NE), NULL);
 	xe_alu_mi(e, XE_CMP, false, XE_M(R_HART, OFF_KICK), 0);
-	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_NE), NULL, 0, 0);
+	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_NE), NULL);
 	if (VMX_STATS) {
 		xe_mov_ri(e, XE_RAX, (uint64_t)(uintptr_t)b);
 		xe_store(e, 8, XE_M(R_HART, OFF_CURBLOCK), XE_RAX);
