@@ -679,8 +679,10 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 					h->cur_block = b;
 				uint64_t before = s->icount;
 				(void)before;
-				uintptr_t r = ((jit_enter_fn)h->jit->enter)(
-					h, h->tlb[ACC_R][h->dmode], h->tlb[ACC_W][h->dmode], b->jit, end);
+				h->jit_tlb[0] = h->tlb[ACC_R][h->dmode];
+				h->jit_tlb[1] = h->tlb[ACC_W][h->dmode];
+				h->jit_end = end;
+				uintptr_t r = ((jit_enter_fn)h->jit->enter)(h, b->jit);
 				STAT_INC(JIT_RUNS);
 				STAT_ADD(JIT_INSNS, s->icount - before);
 				if (r == JIT_LEFT_TRAP) {

@@ -179,6 +179,13 @@ struct hart {
 	/* Effective translation modes for fetch and for loads/stores. */
 	unsigned imode, dmode;
 	uint64_t chain_gen;     /* see struct block.link */
+	/*
+	 * Read by translated code (docs/TRANSLATOR.md): the load and store TLBs
+	 * of dmode and the icount at which hart_run's budget is spent.  Set on
+	 * each entry; modes cannot change while translated code runs.
+	 */
+	const struct tlbe *jit_tlb[2];
+	uint64_t jit_end;
 	struct tlbe tlb[3][MMU_NMODES][TLB_SIZE];   /* [mmu_acc][mode][index] */
 	/*
 	 * 1 GiB regions (va >> 30) holding entries cut from superpages: an

@@ -22,9 +22,6 @@
 
 /* Register convention inside translated code. */
 #define R_HART XE_RBX     /* struct hart * (its hart_state is at offset 0) */
-#define R_TLBR XE_R12     /* data TLB for loads, current mode */
-#define R_TLBW XE_R13     /* data TLB for stores, current mode */
-#define R_END  XE_R15     /* icount at which the budget is spent */
 
 #define OFF_X(r)     ((int32_t)(offsetof(struct hart, s.x) + 8 * (r)))
 #define OFF_PC       ((int32_t)offsetof(struct hart, s.pc))
@@ -34,6 +31,9 @@
 #define OFF_GEN      ((int32_t)offsetof(struct hart, chain_gen))
 #define OFF_KICK     ((int32_t)offsetof(struct hart, kick))
 #define OFF_CURBLOCK ((int32_t)offsetof(struct hart, cur_block))
+#define OFF_TLBR     ((int32_t)offsetof(struct hart, jit_tlb[0]))
+#define OFF_TLBW     ((int32_t)offsetof(struct hart, jit_tlb[1]))
+#define OFF_END      ((int32_t)offsetof(struct hart, jit_end))
 
 /* A link generation no hart reaches, and one that forces the movabs form. */
 #define GEN_NONE (1ULL << 63)
@@ -108,11 +108,14 @@ static uint64_t h_amo(struct hart *h, const struct dinsn *d)
  * rdx, rsi and rdi are scratch; rbx, r12, r13 and r15 hold the convention.
  */
 /*
- * rbp is left alone: the stats build's sampler walks the host stack by frame
- * pointers, and a helper called from translated code must find hart_run's
- * frame above its own, not a guest value.
+ * Callee-saved ones first: they survive slow-path calls.  rbp is left alone:
+ * the stats build's sampler walks the host stack by frame pointers, and a
+ * helper called from translated code must find hart_run's frame above its
+ * own, not a guest value.
  */
-static const enum xe_reg pool[] = { XE_R14, XE_R8, XE_R9, XE_R10, XE_R11 };
+static const enum xe_reg pool[] = { XE_R12, XE_R13, XE_R14, XE_R15,
+				    XE_RDI, XE_R8, XE_R9, XE_R10, XE_R11 };
+static bool clobbered_by_call(enum xe_reg r) { return r == XE_RDI || (r >= XE_R8 && r <= XE_R11); }
 #define NPOOL ((int)(sizeof(pool) / sizeof(pool[0])))
 
 struct ra {
@@ -235,11 +238,11 @@ static enum xe_reg rget(struct tx *t, unsigned g, enum xe_reg scratch)
 	return pool[s];
 }
 
-/* Host register to receive the new value of x[g]; the sink x[32] gets scratch rdi. */
+/* Host register to receive the new value of x[g]; the sink x[32] gets scratch rax. */
 static enum xe_reg rdef(struct tx *t, unsigned g)
 {
 	if (g == 32)
-		return XE_RDI;
+		return XE_RAX;
 	int s = t->ra.slot_of[g];
 	if (s < 0)
 		s = ra_slot(t, g);
@@ -261,7 +264,7 @@ static void ra_clobbered_set(const struct tx *t, struct regset *rs)
 {
 	rs->n = 0;
 	for (int i = 0; i < NPOOL; i++)
-		if (t->ra.guest[i] >= 0 && pool[i] >= XE_R8 && pool[i] <= XE_R11)
+		if (t->ra.guest[i] >= 0 && clobbered_by_call(pool[i]))
 			rs->r[rs->n++] = (__typeof__(rs->r[0])){ (uint8_t)pool[i], (uint8_t)t->ra.guest[i] };
 }
 
@@ -391,7 +394,7 @@ static const enum xe_ld load_kind[] = {
  * address; on a miss the returned jne field goes to the slow-path stub.
  */
 static uint8_t *emit_tlb_lookup(struct tx *t, const struct dinsn *d, unsigned size,
-				enum xe_reg tlb)
+				int32_t tlb_off)
 {
 	struct xe_buf *e = &t->e;
 
@@ -405,10 +408,10 @@ static uint8_t *emit_tlb_lookup(struct tx *t, const struct dinsn *d, unsigned si
 	/* The tag compare also rejects misaligned accesses (struct tlbe). */
 	xe_mov_rr(e, true, XE_RCX, XE_RSI);
 	xe_alu_ri(e, XE_AND, true, XE_RCX, (int32_t)(0xfffff000u | (size - 1)));
-	xe_alu_rm(e, XE_CMP, true, XE_RCX, XE_MX(tlb, XE_RAX, 1, (int32_t)offsetof(struct tlbe, tag)));
+	xe_alu_rm(e, XE_ADD, true, XE_RAX, XE_M(R_HART, tlb_off));
+	xe_alu_rm(e, XE_CMP, true, XE_RCX, XE_M(XE_RAX, (int32_t)offsetof(struct tlbe, tag)));
 	uint8_t *miss = xe_jcc(e, XE_CC_NE);
-	xe_alu_rm(e, XE_ADD, true, XE_RSI,
-		  XE_MX(tlb, XE_RAX, 1, (int32_t)offsetof(struct tlbe, addend)));
+	xe_alu_rm(e, XE_ADD, true, XE_RSI, XE_M(XE_RAX, (int32_t)offsetof(struct tlbe, addend)));
 	return miss;
 }
 
@@ -418,7 +421,7 @@ static void emit_load(struct tx *t, const struct dinsn *d)
 					[OP_LBU] = 1, [OP_LHU] = 2, [OP_LWU] = 4 };
 	struct xe_buf *e = &t->e;
 
-	uint8_t *miss = emit_tlb_lookup(t, d, size[d->op], R_TLBR);
+	uint8_t *miss = emit_tlb_lookup(t, d, size[d->op], OFF_TLBR);
 	struct stub *s = add_stub(t, STUB_LOAD, miss, d);
 	xe_load(e, load_kind[d->op], XE_RAX, XE_M(XE_RSI, 0));
 	s->back = xe_here(e);   /* the slow path rejoins with the value in rax */
@@ -431,7 +434,7 @@ static void emit_store(struct tx *t, const struct dinsn *d)
 	struct xe_buf *e = &t->e;
 
 	mov_if(e, XE_RDX, rget(t, d->rs2, XE_RDX));
-	uint8_t *miss = emit_tlb_lookup(t, d, size, R_TLBW);
+	uint8_t *miss = emit_tlb_lookup(t, d, size, OFF_TLBW);
 	struct stub *s = add_stub(t, STUB_STORE, miss, d);
 	xe_store(e, size, XE_M(XE_RSI, 0), XE_RDX);
 	s->back = xe_here(e);
@@ -786,7 +789,7 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 	map_here(t, 0);
 	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_ICOUNT));
 	xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)b->n);
-	xe_alu_rr(e, XE_CMP, true, XE_RAX, R_END);
+	xe_alu_rm(e, XE_CMP, true, XE_RAX, XE_M(R_HART, OFF_END));
 	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_A), NULL);
 	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_MIP));
 	xe_alu_rm(e, XE_AND, true, XE_RAX, XE_M(R_HART, OFF_MIE));

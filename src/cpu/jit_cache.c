@@ -91,19 +91,16 @@ void jit_cache_reset(struct jit *j)
 
 	xe_init(&b, j->wr, j->size, j->delta);
 	/*
-	 * Entry: (h, tlb_r, tlb_w, code, end) in rdi, rsi, rdx, rcx, r8.  Six
-	 * pushes and the return address leave rsp 8 off a 16-byte boundary;
-	 * the extra 8 makes every call from translated code ABI-aligned.
+	 * Entry: (h, code) in rdi, rsi.  Six pushes and the return address
+	 * leave rsp 8 off a 16-byte boundary; the extra 8 makes every call
+	 * from translated code ABI-aligned.
 	 */
 	j->enter = xe_here(&b);
 	for (unsigned i = 0; i < NSAVED; i++)
 		xe_push(&b, saved[i]);
 	xe_alu_ri(&b, XE_SUB, true, XE_RSP, 8);
 	xe_mov_rr(&b, true, XE_RBX, XE_RDI);
-	xe_mov_rr(&b, true, XE_R12, XE_RSI);
-	xe_mov_rr(&b, true, XE_R13, XE_RDX);
-	xe_mov_rr(&b, true, XE_R15, XE_R8);
-	xe_jmp_r(&b, XE_RCX);
+	xe_jmp_r(&b, XE_RSI);
 	xe_nops(&b, (unsigned)(-(uintptr_t)b.p & 15));
 	/* Exit: rax is what the loop gets. */
 	j->leave = xe_here(&b);

@@ -65,8 +65,8 @@ struct jit {
 	uint64_t translated, flushes;
 };
 
-typedef uintptr_t (*jit_enter_fn)(struct hart *h, const struct tlbe *tlb_r,
-				  const struct tlbe *tlb_w, const void *code, uint64_t end);
+/* The entry trampoline: runs translated code at `code` (h->jit_tlb and h->jit_end set). */
+typedef uintptr_t (*jit_enter_fn)(struct hart *h, const void *code);
 
 /* jit_cache.c */
 int jit_cache_create(struct jit **out, unsigned hartid, struct verr *e);
