@@ -468,6 +468,33 @@ static inline __attribute__((always_inline)) struct block *get_block(struct hart
 }
 
 /*
+ * The rest of the block whose instruction translated code handed back
+ * (h->jit_handback; a chained block, not necessarily the one the loop
+ * entered), as a one-shot block for the interpreter.  Indices stay those of
+ * the block, and icount is still at its start, so the interpreter retires,
+ * counts and times these instructions exactly as if it had run it whole.
+ */
+static struct block *handback_block(struct hart *h)
+{
+	const struct dinsn *d = h->jit_handback;
+	unsigned k = d->idx;
+	const struct block *b = (const struct block *)((const char *)(d - k) -
+						       offsetof(struct block, insn));
+	struct block *c = h->scratch;
+
+	memcpy(c, b, sizeof(*b));
+	memcpy(c->insn, &b->insn[k], (b->n - k + 1) * sizeof(struct dinsn));
+	c->vpc = b->insn[k].pc;
+	c->n = b->n - k;
+	c->cached = 0;
+	c->jit = c->jit_chain = NULL;
+	c->jit_map = NULL;
+	c->link[0] = c->link[1] = NULL;
+	c->link_gen = 0;
+	return c;
+}
+
+/*
  * Beta: after fence.i the guest relies on its code writes being visible, so
  * every block still cached for the current physical page must match guest
  * memory.  One fence.i in 16 (Linux issues tens of thousands per boot); the
@@ -685,18 +712,23 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 				uintptr_t r = ((jit_enter_fn)h->jit->enter)(h, b->jit);
 				STAT_INC(JIT_RUNS);
 				STAT_ADD(JIT_INSNS, s->icount - before);
+				prev = NULL;
+				if (r == JIT_LEFT_HANDBACK) {
+					b = handback_block(h);
+					goto interpret;
+				}
 				if (r == JIT_LEFT_TRAP) {
 					traps++;
 				} else if (r > JIT_LEFT_MAX) {
 					pend = (struct jit_exit *)r;
 					pend_gen = h->chain_gen;
 				}
-				prev = NULL;
 				goto block_done;
 			}
 		}
 		pend = NULL;
 		prev = b->cached ? b : NULL;
+	interpret:
 		ip = b->insn;
 		if (VMX_STATS)
 			h->cur_block = b;

@@ -186,6 +186,8 @@ struct hart {
 	 */
 	const struct tlbe *jit_tlb[2];
 	uint64_t jit_end;
+	/* JIT_LEFT_HANDBACK: the instruction handed back (in the block that ran last) */
+	const struct dinsn *jit_handback;
 	struct tlbe tlb[3][MMU_NMODES][TLB_SIZE];   /* [mmu_acc][mode][index] */
 	/*
 	 * 1 GiB regions (va >> 30) holding entries cut from superpages: an

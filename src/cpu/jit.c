@@ -34,6 +34,7 @@
 #define OFF_TLBR     ((int32_t)offsetof(struct hart, jit_tlb[0]))
 #define OFF_TLBW     ((int32_t)offsetof(struct hart, jit_tlb[1]))
 #define OFF_END      ((int32_t)offsetof(struct hart, jit_end))
+#define OFF_HANDBACK ((int32_t)offsetof(struct hart, jit_handback))
 
 /* A link generation no hart reaches, and one that forces the movabs form. */
 #define GEN_NONE (1ULL << 63)
@@ -369,13 +370,19 @@ static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 	leave_with(t, (uint64_t)(uintptr_t)x);
 }
 
-/* The block's own instruction the translation stops at: hand it to the interpreter. */
+/*
+ * The block's own instruction the translation stops at: the interpreter runs
+ * the rest of this very block, with icount still at the block's start, so
+ * block boundaries (where interrupts are taken) and what devices and the
+ * time CSR see of icount are the interpreter's exactly.
+ */
 static void emit_handback(struct tx *t, const struct dinsn *d)
 {
 	ra_flush(t);
-	add_icount(&t->e, d->idx);
 	set_pc_imm(&t->e, d->pc);
-	leave_with(t, JIT_LEFT_DYNAMIC);
+	xe_mov_ri(&t->e, XE_RAX, (uint64_t)(uintptr_t)d);
+	xe_store(&t->e, 8, XE_M(R_HART, OFF_HANDBACK), XE_RAX);
+	leave_with(t, JIT_LEFT_HANDBACK);
 }
 
 static void emit_helper_check(struct tx *t)

@@ -25,7 +25,8 @@ enum {
 	JIT_LEFT_DYNAMIC = 0,   /* s->pc and s->icount are set; nothing to link */
 	JIT_LEFT_TRAP = 1,      /* an instruction trapped (the trap is taken) */
 	JIT_LEFT_EXIT_REQ = 2,  /* h->exit_req was set: the loop top must look */
-	JIT_LEFT_MAX = 2,
+	JIT_LEFT_HANDBACK = 3,  /* the interpreter runs on from h->jit_handback */
+	JIT_LEFT_MAX = 3,
 };
 
 /*
