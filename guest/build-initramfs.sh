@@ -16,7 +16,7 @@ set -eu
 G=${1:?usage: build-initramfs.sh GUESTDIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Applets /init itself uses; the fallback when busybox cannot be asked.
-APPLETS_MIN="sh mount umount cat echo tr insmod usleep sync poweroff setsid cttyhack mkdir ls dmesg ip ifconfig udhcpc httpd chmod cut sleep grep dd nc"
+APPLETS_MIN="sh mount umount cat echo tr insmod rmmod awk usleep sync poweroff setsid cttyhack mkdir ls dmesg ip ifconfig udhcpc httpd chmod cut sleep grep dd nc"
 
 for f in busybox modules/load.order; do
 	[ -e "$G/$f" ] || { echo "build-initramfs: missing $G/$f (run fetch-debian.sh)" >&2; exit 1; }

@@ -6,7 +6,8 @@
 #   unit         cmocka binaries under $B/tests/unit (counted per test case)
 #   integration  tests/integration/*.sh and tests/vmx3.sh's wrapper
 #   security     tests/security/*.sh: hostile clients, bad files, limits
-#   isa          the bare-metal ISA tests under vmx --elf
+#   isa          the bare-metal ISA tests under vmx --elf in release, beta and
+#                stats, and in release with the translator off
 #   fuzz-smoke   every fuzz target for a short, fixed run
 # Scripts print one "PASS name" / "FAIL name" / "SKIP name (why)" line each; a
 # script that exits non-zero without a FAIL line counts as one failure.  A tier
@@ -93,15 +94,25 @@ tier_security() { run_scripts security tests/security/*.sh; }
 
 tier_fuzz_smoke() { run_scripts fuzz-smoke tests/integration/fuzz_smoke.sh; }
 
+# The ISA tests with the translator on in release, beta and stats (vmx --elf),
+# and once with it off in release (a .vmx with monitor.translate = "FALSE");
+# the PASS/FAIL lines name the build and engine: "PASS rv64i [stats]",
+# "PASS rv64i [release, interpreter]".
 tier_isa() {
-  local out rc
-  if [ ! -x "$B/release/vmx" ]; then nothing_to_run isa "$B/release/vmx missing"; return; fi
-  echo "== ISA tests (vmx --elf)"
-  out=$(mktemp)
-  tests/isa/run.sh "$B/release/vmx" >"$out" 2>&1; rc=$?
-  grep -E '^(PASS|FAIL|SKIP) ' "$out" | grep -v '^PASS ' || true
-  count_lines "$out" "isa" "$rc"
-  rm -f "$out"
+  local out rc run bin label opt
+  echo "== ISA tests (vmx --elf; release, beta, stats translated, release interpreted)"
+  for run in release:release/vmx: beta:beta/vmx-debug: stats:stats/vmx-stats: \
+             "release, interpreter:release/vmx:--no-translate"; do
+    label=${run%%:*} run=${run#*:}
+    bin=${run%%:*} opt=${run#*:}
+    if [ ! -x "$B/$bin" ]; then nothing_to_run "isa [$label]" "$B/$bin missing"; continue; fi
+    out=$(mktemp)
+    tests/isa/run.sh $opt --label "$label" "$B/$bin" >"$out" 2>&1; rc=$?
+    grep -E '^(PASS|FAIL|SKIP) ' "$out" | grep -v '^PASS ' || true
+    echo "isa [$label]: $(tail -1 "$out")"
+    count_lines "$out" "isa [$label]" "$rc"
+    rm -f "$out"
+  done
 }
 
 for t in "${tiers[@]}"; do

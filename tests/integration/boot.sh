@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # boot.sh - the Debian kernel with 2 vCPUs boots to init in release, beta and
-# stats, writes and reads back the virtio disk (raw and ext4), and powers off
-# (exit 0); while it runs, the control socket answers status.  Also: a guest
-# powered off through the control socket, and bad guest files named clearly.
+# stats (translator on, the default) and once more in release with
+# monitor.translate = "FALSE" (interpreter only), writes and reads back the
+# virtio disk (raw and ext4), and powers off (exit 0); while it runs, the
+# control socket answers status.  Also: a guest powered off through the
+# control socket, and bad guest files named clearly.
 set -u
 B=${B:-build}
 G="$PWD/$B/guest"
@@ -28,18 +30,22 @@ serial0.fileName = "console.log"
 VMX
 }
 
-for t in release:vmx beta:vmx-debug stats:vmx-stats; do
-  type=${t%%:*} bin=${t#*:}
+# NAME:BUILD/BINARY:monitor.translate
+for t in release:release/vmx:TRUE beta:beta/vmx-debug:TRUE stats:stats/vmx-stats:TRUE \
+         release-interp:release/vmx:FALSE; do
+  type=${t%%:*} t=${t#*:}
+  bin=${t%%:*} translate=${t#*:}
   vm="$tmp/boot-$type"
   mkvm "$vm" "vmx3.run=disk"
-  timeout 300 "$B/$type/$bin" "$vm/boot-$type.vmx" >"$vm/out" 2>&1; rc=$?
+  echo "monitor.translate = \"$translate\"" >>"$vm/boot-$type.vmx"
+  timeout 300 "$B/$bin" "$vm/boot-$type.vmx" >"$vm/out" 2>&1; rc=$?
   check "boot-$type-exit0" test $rc -eq 0
   check "boot-$type-init" grep -q 'VMX3-MARKER: init' "$vm/console.log"
   check "boot-$type-disk-raw" grep -q 'VMX3 bench disk raw .* ok' "$vm/console.log"
   check "boot-$type-disk-ext4" grep -q 'VMX3 bench disk fs .* ok' "$vm/console.log"
   check "boot-$type-done" grep -q 'VMX3-MARKER: done ok' "$vm/console.log"
   check "boot-$type-2cpus" grep -q 'smp: Brought up 1 node, 2 CPUs' "$vm/console.log"
-  [ $rc -eq 0 ] || tail -20 "$vm/console.log" "$vm/vmx.log"
+  [ $rc -eq 0 ] || tail -n 20 "$vm/console.log" "$vm/vmx.log"
 done
 
 # A running guest: status over the control socket, then power off through it.

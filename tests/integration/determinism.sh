@@ -10,6 +10,12 @@
 #    all nine pairs; B's hash at N equals the uninterrupted run's;
 #  - a checkpoint whose device sections are version-1 blobs (an older vmx's)
 #    resumes in release to the same hash.
+# The translator is invisible too: release with monitor.translate = "FALSE"
+# (the interpreter only) prints the same hashes at every step as with "TRUE"
+# (every other run here), a VM suspended at K by the interpreter resumes under
+# the translator, and one suspended by the translator resumes under the
+# interpreter, both to the uninterrupted run's hash at N; and --until-insns
+# stops at exactly N with either (one vCPU, not deterministic).
 set -u
 B=${B:-build}
 G="$PWD/$B/guest"
@@ -24,13 +30,14 @@ declare -A bin=([release]=release/vmx [beta]=beta/vmx-debug [stats]=stats/vmx-st
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-mkvm() { # dir
+mkvm() { # dir [translate: TRUE (default) or FALSE]
   rm -rf "$1"; mkdir -p "$1"
   cp "$G/disk.img" "$1/disk.img"
   cat >"$1/det.vmx" <<VMX
 memSize = "256"
 numvcpus = "2"
 monitor.deterministic = "TRUE"
+monitor.translate = "${2:-TRUE}"
 guest.firmware = "$G/fw_dynamic.bin"
 guest.kernel = "$G/Image"
 guest.initrd = "$G/initrd.gz"
@@ -53,6 +60,29 @@ check det-several-points test "$(sort -u "$tmp/ref-release.hashes" | wc -l)" -ge
 check det-disk-io-before-N grep -q 'VMX3 bench disk raw .* ok' "$tmp/ref-release/console.log"
 ref=$(tail -1 "$tmp/ref-release.hashes" | sed 's/.*sha256=//')
 
+# The same uninterrupted run with the interpreter only: the same hash lines.
+mkvm "$tmp/ref-interp" FALSE
+"$B/release/vmx" --quiet --until-insns "$N" --hash-every "$STEP" "$tmp/ref-interp/det.vmx" \
+  >"$tmp/ref-interp.hashes" 2>"$tmp/ref-interp.err"
+check det-interp-ran test -s "$tmp/ref-interp.hashes"
+check det-hashes-equal-translator-interpreter cmp -s "$tmp/ref-release.hashes" "$tmp/ref-interp.hashes"
+if ! cmp -s "$tmp/ref-release.hashes" "$tmp/ref-interp.hashes"; then
+  echo "  translator (release):"; sed 's/^/    /' "$tmp/ref-release.hashes"
+  echo "  interpreter (release, monitor.translate = FALSE):"; sed 's/^/    /' "$tmp/ref-interp.hashes"
+fi
+check det-console-equal-translator-interpreter cmp -s "$tmp/ref-release/console.log" "$tmp/ref-interp/console.log"
+
+# --until-insns is exact with either engine: one vCPU, not deterministic,
+# stopped at an odd count (inside a block); the hash line names the count.
+for tr in TRUE FALSE; do
+  mkvm "$tmp/until-$tr" $tr
+  sed -i 's/^numvcpus = .*/numvcpus = "1"/; /^monitor.deterministic/d' "$tmp/until-$tr/det.vmx"
+  n=$("$B/release/vmx" --quiet --until-insns 300000007 --hash "$tmp/until-$tr/det.vmx" 2>/dev/null |
+      tail -1 | sed -n 's/^state-hash instret=\([0-9]*\) .*/\1/p')
+  [ $tr = TRUE ] && e=translator || e=interpreter
+  check "det-until-insns-exact-$e" test "${n:-0}" = 300000007
+done
+
 # Suspend at K in A, resume to N in B.
 for a in release beta stats; do
   mkvm "$tmp/susp-$a"
@@ -65,6 +95,22 @@ for a in release beta stats; do
         tail -1 | sed 's/.*sha256=//')
     check "det-pair-$a-to-$b" test -n "$h" -a "$h" = "$ref"
   done
+done
+
+# Suspended at K by the interpreter, resumed to N by the translator; and
+# suspended by the translator (susp-release above), resumed by the interpreter.
+mkvm "$tmp/susp-interp" FALSE
+"$B/release/vmx" --quiet --until-insns "$K" --suspend "$tmp/susp-interp/det.vmx" >/dev/null 2>&1
+check det-suspend-interp-at-K test -s "$tmp/susp-interp/det.vmss"
+for p in interp:TRUE release:FALSE; do
+  a=${p%%:*} tr=${p#*:}
+  rm -rf "$tmp/res"; cp -a "$tmp/susp-$a" "$tmp/res"
+  sed -i "s/^monitor.translate = .*/monitor.translate = \"$tr\"/" "$tmp/res/det.vmx"
+  h=$("$B/release/vmx" --quiet --until-insns "$N" --hash "$tmp/res/det.vmx" 2>/dev/null |
+      tail -1 | sed 's/.*sha256=//')
+  [ $tr = TRUE ] && to=translator || to=interpreter
+  [ $a = interp ] && from=interpreter || from=translator
+  check "det-pair-$from-to-$to" test -n "$h" -a "$h" = "$ref"
 done
 
 # A checkpoint with the device sections of an older vmx (version-1 blobs,
