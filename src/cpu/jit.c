@@ -156,6 +156,7 @@ struct tx {
 	struct block *b;
 	struct xe_buf e;
 	struct ra ra;
+	const void *chain;         /* run address of the block's chained entry */
 	struct stub stub[MAX_STUBS];
 	unsigned nstub;
 	struct { uint32_t off, idx; } map[MAX_MAP];
@@ -349,8 +350,18 @@ static void add_icount(struct xe_buf *e, uint32_t n)
 static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 {
 	struct xe_buf *e = &t->e;
-	struct jit_exit *x = jit_cache_meta(t->j, sizeof(*x));
 
+	if (target == t->b->vpc) {
+		/*
+		 * Back to this block's own start (a loop): always current, since
+		 * nothing that moves chain_gen can happen inside the block without
+		 * leaving it (a store to a code page leaves after the store).
+		 */
+		add_icount(e, count);
+		xe_jmp_to(e, t->chain);
+		return;
+	}
+	struct jit_exit *x = jit_cache_meta(t->j, sizeof(*x));
 	if (!x) {
 		t->meta_full = true;
 		return;
@@ -512,16 +523,29 @@ static void emit_alu(struct tx *t, const struct dinsn *d, enum xe_alu op, bool i
 
 	if (d->rd == 32)
 		return;
-	mov_if(e, XE_RAX, rget(t, d->rs1, XE_RAX));
-	if (imm) {
-		if (d->imm || op == XE_AND)
-			xe_alu_ri(e, op, !w32, XE_RAX, (int32_t)d->imm);
+	enum xe_reg a = rget(t, d->rs1, XE_RAX);
+	enum xe_reg c = imm ? XE_NOREG : rget(t, d->rs2, XE_RCX);
+	enum xe_reg hd = rdef(t, d->rd);
+	if (!imm && hd == c && hd != a) {
+		if (op == XE_SUB) {
+			/* rd = rs1 - rd: not commutative, go through rax */
+			mov_if(e, XE_RAX, a);
+			xe_alu_rr(e, op, !w32, XE_RAX, c);
+			if (w32)
+				xe_movsxd(e, XE_RAX, XE_RAX);
+			xe_mov_rr(e, true, hd, XE_RAX);
+			return;
+		}
+		c = a;   /* rd = rd OP rs1 */
 	} else {
-		xe_alu_rr(e, op, !w32, XE_RAX, rget(t, d->rs2, XE_RCX));
+		mov_if(e, hd, a);
 	}
+	if (!imm)
+		xe_alu_rr(e, op, !w32, hd, c);
+	else if (d->imm || op == XE_AND)
+		xe_alu_ri(e, op, !w32, hd, (int32_t)d->imm);
 	if (w32)
-		xe_movsxd(e, XE_RAX, XE_RAX);
-	xe_mov_rr(e, true, rdef(t, d->rd), XE_RAX);
+		xe_movsxd(e, hd, hd);
 }
 
 static void emit_shift(struct tx *t, const struct dinsn *d, enum xe_shift op, bool imm, bool w32)
@@ -532,14 +556,15 @@ static void emit_shift(struct tx *t, const struct dinsn *d, enum xe_shift op, bo
 		return;
 	if (!imm)   /* x86 masks the count to 6 (5 for 32-bit) bits, as RISC-V does */
 		mov_if(e, XE_RCX, rget(t, d->rs2, XE_RCX));
-	mov_if(e, XE_RAX, rget(t, d->rs1, XE_RAX));
+	enum xe_reg a = rget(t, d->rs1, XE_RAX);
+	enum xe_reg hd = rdef(t, d->rd);
+	mov_if(e, hd, a);
 	if (!imm)
-		xe_shift_rcl(e, op, !w32, XE_RAX);
+		xe_shift_rcl(e, op, !w32, hd);
 	else if (d->imm)
-		xe_shift_ri(e, op, !w32, XE_RAX, (uint8_t)d->imm);
+		xe_shift_ri(e, op, !w32, hd, (uint8_t)d->imm);
 	if (w32)
-		xe_movsxd(e, XE_RAX, XE_RAX);
-	xe_mov_rr(e, true, rdef(t, d->rd), XE_RAX);
+		xe_movsxd(e, hd, hd);
 }
 
 static void emit_set(struct tx *t, const struct dinsn *d, enum xe_cc cc, bool imm)
@@ -567,15 +592,20 @@ static void emit_mul(struct tx *t, const struct dinsn *d)
 		return;
 	enum xe_reg a = rget(t, d->rs1, XE_RSI);
 	enum xe_reg c = rget(t, d->rs2, XE_RCX);
+	if (d->op == OP_MUL || d->op == OP_MULW) {
+		bool w = d->op == OP_MUL;
+		enum xe_reg hd = rdef(t, d->rd);
+		if (hd == c && hd != a)
+			c = a;   /* commutative */
+		else
+			mov_if(e, hd, a);
+		xe_imul_rr(e, w, hd, c);
+		if (!w)
+			xe_movsxd(e, hd, hd);
+		return;
+	}
 	mov_if(e, XE_RAX, a);
 	switch (d->op) {
-	case OP_MUL:
-		xe_imul_rr(e, true, XE_RAX, c);
-		break;
-	case OP_MULW:
-		xe_imul_rr(e, false, XE_RAX, c);
-		xe_movsxd(e, XE_RAX, XE_RAX);
-		break;
 	case OP_MULH:
 		xe_unary(e, XE_IMUL1, true, c);
 		xe_mov_rr(e, true, XE_RAX, XE_RDX);
@@ -793,6 +823,7 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 
 	/* Chained entry: the checks the loop top makes between blocks. */
 	const void *chain = xe_here(e);
+	t->chain = chain;
 	map_here(t, 0);
 	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_ICOUNT));
 	xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)b->n);
