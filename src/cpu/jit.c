@@ -145,6 +145,7 @@ struct stub {
 	uint32_t count;            /* instructions retired when taking it */
 	struct regset wb;          /* dirty where it branched off: stored first */
 	struct regset reload;      /* caller-saved cached ones: reloaded after a call */
+	struct ra ra;              /* the whole cache there (a loop's back edge) */
 };
 
 #define MAX_STUBS (2 * BLOCK_MAX + 4)
@@ -157,6 +158,14 @@ struct tx {
 	struct xe_buf e;
 	struct ra ra;
 	const void *chain;         /* run address of the block's chained entry */
+	/*
+	 * A block that branches back to its own start keeps its registers in
+	 * host registers around the loop: `loop` is the cache as the body
+	 * starts (preloaded, all counted dirty), `body` where it starts.
+	 */
+	bool looping;
+	struct ra loop;
+	const void *body;
 	struct stub stub[MAX_STUBS];
 	unsigned nstub;
 	struct { uint32_t off, idx; } map[MAX_MAP];
@@ -316,6 +325,7 @@ static struct stub *add_stub(struct tx *t, enum stub_kind kind, uint8_t *field,
 	*s = (struct stub){ .kind = kind, .field = field, .d = d };
 	ra_dirty_set(t, &s->wb);
 	ra_clobbered_set(t, &s->reload);
+	s->ra = t->ra;
 	return s;
 }
 
@@ -379,6 +389,47 @@ static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 	}
 	set_pc_imm(e, target);
 	leave_with(t, (uint64_t)(uintptr_t)x);
+}
+
+/*
+ * The back edge of a looping block: brings the cache from `cur` to the loop
+ * state (misplaced dirty registers stored, misplaced loop registers loaded),
+ * then makes the between-block checks and runs the body again with the
+ * guest registers still in host registers.  When a check fails, every
+ * loop register is written back and the loop top takes over at the start.
+ */
+static void emit_loop_back(struct tx *t, const struct ra *cur, uint32_t count)
+{
+	struct xe_buf *e = &t->e;
+	const struct ra *lp = &t->loop;
+
+	for (int i = 0; i < NPOOL; i++)
+		if (cur->guest[i] >= 0 && cur->guest[i] != lp->guest[i] && cur->dirty[i])
+			st_x(e, (unsigned)cur->guest[i], pool[i]);
+	for (int i = 0; i < NPOOL; i++)
+		if (lp->guest[i] >= 0 && cur->guest[i] != lp->guest[i])
+			xe_load(e, XE_LD64, pool[i], XE_M(R_HART, OFF_X(lp->guest[i])));
+	add_icount(e, count);
+	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_ICOUNT));
+	xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)t->b->n);
+	xe_alu_rm(e, XE_CMP, true, XE_RAX, XE_M(R_HART, OFF_END));
+	uint8_t *attn1 = xe_jcc(e, XE_CC_A);
+	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_MIP));
+	xe_alu_rm(e, XE_AND, true, XE_RAX, XE_M(R_HART, OFF_MIE));
+	uint8_t *attn2 = xe_jcc(e, XE_CC_NE);
+	xe_alu_mi(e, XE_CMP, false, XE_M(R_HART, OFF_KICK), 0);
+	uint8_t *attn3 = xe_jcc(e, XE_CC_NE);
+	xe_jmp_to(e, t->body);
+	if (attn1) {
+		xe_patch_rel32(attn1, e->run_delta, xe_here(e));
+		xe_patch_rel32(attn2, e->run_delta, xe_here(e));
+		xe_patch_rel32(attn3, e->run_delta, xe_here(e));
+	}
+	for (int i = 0; i < NPOOL; i++)
+		if (lp->guest[i] >= 0)
+			st_x(e, (unsigned)lp->guest[i], pool[i]);
+	set_pc_imm(e, t->b->vpc);
+	leave_with(t, JIT_LEFT_DYNAMIC);
 }
 
 /*
@@ -468,6 +519,10 @@ static void emit_stub(struct tx *t, const struct stub *s)
 	map_here(t, d ? d->idx : 0);
 	switch (s->kind) {
 	case STUB_EXIT:
+		if (t->looping && s->target == t->b->vpc) {
+			emit_loop_back(t, &s->ra, s->count);
+			break;
+		}
 		emit_stores(t, &s->wb);
 		emit_exit(t, s->target, s->count);
 		break;
@@ -678,6 +733,17 @@ static void emit_branch(struct tx *t, const struct dinsn *d, enum xe_cc cc)
 	s->count = d->idx + 1u;
 }
 
+/* Leaves the block in line (its end, jal): a loop's back edge or a static exit. */
+static void emit_inline_exit(struct tx *t, uint64_t target, uint32_t count)
+{
+	if (t->looping && target == t->b->vpc) {
+		emit_loop_back(t, &t->ra, count);
+		return;
+	}
+	ra_flush(t);
+	emit_exit(t, target, count);
+}
+
 static void emit_set_imm(struct tx *t, unsigned rd, uint64_t v)
 {
 	if (rd != 32)
@@ -718,8 +784,7 @@ static bool emit_insn(struct tx *t, const struct dinsn *d)
 		return true;
 	case OP_JAL:
 		emit_set_imm(t, d->rd, d->pc + d->len);
-		ra_flush(t);
-		emit_exit(t, d->pc + (uint64_t)d->imm, d->idx + 1u);
+		emit_inline_exit(t, d->pc + (uint64_t)d->imm, d->idx + 1u);
 		return true;
 	case OP_JALR:
 		mov_if(e, XE_RAX, rget(t, d->rs1, XE_RAX));
@@ -799,11 +864,62 @@ static bool emit_insn(struct tx *t, const struct dinsn *d)
 		/* one hart per thread, and x86 stores are ordered: nothing to do */
 		return true;
 	case OP_END:
-		ra_flush(t);
-		emit_exit(t, d->pc, d->idx);
+		emit_inline_exit(t, d->pc, d->idx);
 		return true;
 	}
 	return false;
+}
+
+/*
+ * A block that branches back to its own start gets its most used guest
+ * registers loaded before the body, so its back edge keeps them in host
+ * registers.  They count as dirty from the start: any exit writes them back.
+ */
+static void plan_loop(struct tx *t)
+{
+	const struct block *b = t->b;
+	unsigned uses[33] = { 0 };
+	bool loops = false;
+
+	for (unsigned i = 0; i <= b->n; i++) {
+		const struct dinsn *d = &b->insn[i];
+		if (!jit_handles(d->op))
+			break;
+		switch (d->op) {
+		case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
+		case OP_JAL:
+			loops |= d->pc + (uint64_t)d->imm == b->vpc;
+			break;
+		case OP_END:
+			loops |= d->pc == b->vpc;
+			break;
+		}
+		/* Field use approximates register use: only the choice depends on it. */
+		uses[d->rs1]++;
+		uses[d->rs2]++;
+		uses[d->rd]++;
+		if (d->op == OP_JAL || d->op == OP_JALR)
+			break;
+	}
+	if (!loops)
+		return;
+	uses[0] = uses[32] = 0;
+	for (int n = 0; n < NPOOL; n++) {
+		unsigned best = 0;
+		for (unsigned g = 1; g < 32; g++)
+			if (uses[g] > uses[best])
+				best = g;
+		if (!uses[best])
+			break;
+		uses[best] = 0;
+		int slot = ra_slot(t, best);
+		xe_load(&t->e, XE_LD64, pool[slot], XE_M(R_HART, OFF_X(best)));
+		t->ra.dirty[slot] = true;
+		t->ra.used[slot] = ++t->ra.clock;
+	}
+	t->looping = true;
+	t->loop = t->ra;
+	t->body = xe_here(&t->e);
 }
 
 bool jit_translate(struct hart *h, struct block *b, bool *full)
@@ -839,6 +955,7 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 		xe_store(e, 8, XE_M(R_HART, OFF_CURBLOCK), XE_RAX);
 	}
 	const void *body = xe_here(e);
+	plan_loop(t);
 	for (unsigned i = 0; i <= b->n; i++) {
 		const struct dinsn *d = &b->insn[i];
 		map_here(t, i);
