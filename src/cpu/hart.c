@@ -316,6 +316,7 @@ static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t
 	b->jit_map = NULL;
 	b->hot = 0;
 	b->jit_no = 0;
+	b->cached = 0;   /* get_block_slow sets it once the block is in the table */
 	if (!ram_contains(h->ram, ppc, 2))
 		*cacheable = false;
 	else
@@ -701,6 +702,9 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			if (b->jit) {
 				if (pend && pend_gen == h->chain_gen && pend->target == b->vpc)
 					jit_link(h, pend, b);
+				/* Beta: one entry in 4096 checks every live link. */
+				if (VMX_DEBUG && VMX_UNLIKELY((++h->jit->dbg_runs & 4095) == 0))
+					jit_dbg_check_links(h);
 				pend = NULL;
 				if (VMX_STATS)
 					h->cur_block = b;

@@ -371,7 +371,7 @@ static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 		xe_jmp_to(e, t->chain);
 		return;
 	}
-	struct jit_exit *x = jit_cache_meta(t->j, sizeof(*x));
+	struct jit_exit *x = jit_cache_exit(t->j);
 	if (!x) {
 		t->meta_full = true;
 		return;
@@ -383,6 +383,7 @@ static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 	uint8_t *to_unlinked = xe_jcc(e, XE_CC_NE);
 	x->jmp_field = xe_jmp(e);
 	x->target = target;
+	x->to = NULL;
 	if (to_unlinked) {
 		xe_patch_rel32(to_unlinked, e->run_delta, xe_here(e));
 		xe_patch_rel32(x->jmp_field, e->run_delta, xe_here(e));
@@ -990,8 +991,29 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 void jit_link(struct hart *h, struct jit_exit *x, const struct block *b)
 {
 	memcpy(x->gen_field, &h->chain_gen, sizeof(h->chain_gen));
-	xe_patch_rel32(x->jmp_field, h->jit->delta, b->jit_chain);
+	/* Test knob (opt/obj): the jump skips the successor's between-block checks. */
+	xe_patch_rel32(x->jmp_field, h->jit->delta,
+		       dbg_fault(DBG_FAULT_JIT_LINK) ? b->jit : b->jit_chain);
+	x->to = b;
 	STAT_INC(JIT_LINKS);
+}
+
+void jit_dbg_check_links(struct hart *h)
+{
+	struct jit *j = h->jit;
+
+	for (size_t i = 0; i < j->nexits; i++) {
+		const struct jit_exit *x = &j->exits[i];
+		uint64_t gen;
+		int32_t rel;
+		memcpy(&gen, x->gen_field, sizeof(gen));
+		if (gen != h->chain_gen)
+			continue;   /* not linked in this generation: never followed */
+		memcpy(&rel, x->jmp_field, sizeof(rel));
+		const uint8_t *dest = x->jmp_field + j->delta + 4 + rel;
+		(void)dest;   /* release and stats: DBG_CHECK compiles to nothing */
+		DBG_CHECK("jit-link", dbg_jit_link_problem(h, x->target, x->to, dest));
+	}
 }
 
 int jit_map_pc(const struct block *b, uintptr_t host_pc)

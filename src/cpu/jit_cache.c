@@ -21,6 +21,7 @@
 
 #define JIT_CACHE_SIZE (32u << 20)
 #define JIT_META_SIZE (8u << 20)
+#define JIT_EXITS (128u << 10)
 #define JIT_HOT_DEFAULT 8
 
 int jit_cache_create(struct jit **out, unsigned hartid, struct verr *e)
@@ -54,7 +55,9 @@ int jit_cache_create(struct jit **out, unsigned hartid, struct verr *e)
 	}
 	j->delta = j->rx - j->wr;
 	j->meta = malloc(j->meta_size);
-	if (!j->meta) {
+	j->exits_cap = JIT_EXITS;
+	j->exits = malloc(j->exits_cap * sizeof(*j->exits));
+	if (!j->meta || !j->exits) {
 		rc = verr_set(e, -ENOMEM, "hart %u: out of memory for the translator", hartid);
 		goto fail;
 	}
@@ -78,6 +81,7 @@ void jit_cache_destroy(struct jit *j)
 	if (j->fd >= 0)
 		close(j->fd);
 	free(j->meta);
+	free(j->exits);
 	free(j);
 }
 
@@ -111,7 +115,13 @@ void jit_cache_reset(struct jit *j)
 	xe_nops(&b, (unsigned)(-(uintptr_t)b.p & 15));
 	j->used = (size_t)(b.p - b.start);
 	j->meta_used = 0;
+	j->nexits = 0;
 	j->flushes++;
+}
+
+struct jit_exit *jit_cache_exit(struct jit *j)
+{
+	return j->nexits < j->exits_cap ? &j->exits[j->nexits++] : NULL;
 }
 
 void *jit_cache_meta(struct jit *j, size_t size)

@@ -38,6 +38,7 @@ struct jit_exit {
 	uint8_t *gen_field;     /* imm64 compared with h->chain_gen */
 	uint8_t *jmp_field;     /* rel32 of the jump to the successor */
 	uint64_t target;        /* guest pc the exit goes to */
+	const struct block *to; /* the successor last linked (beta's checks) */
 };
 
 /* Host-code offset to guest instruction, per translated block (profiler side table). */
@@ -60,6 +61,10 @@ struct jit {
 	intptr_t delta;          /* rx - wr */
 	uint8_t *meta;
 	size_t meta_size, meta_used;
+	/* Exit records, in one array so beta can check every live link. */
+	struct jit_exit *exits;
+	size_t nexits, exits_cap;
+	uint32_t dbg_runs;       /* beta: translated-code entries, for sampled checks */
 	void *enter;             /* run address of the entry trampoline */
 	void *leave;             /* run address of the common epilogue */
 	unsigned hot;            /* loop-top visits before a block is translated */
@@ -76,6 +81,8 @@ void jit_cache_destroy(struct jit *j);
 void jit_cache_reset(struct jit *j);
 /* Bump allocation of metadata, NULL when full. */
 void *jit_cache_meta(struct jit *j, size_t size);
+/* A new exit record, NULL when full. */
+struct jit_exit *jit_cache_exit(struct jit *j);
 /* True when run address pc is inside emitted code. */
 static inline int jit_cache_holds(const struct jit *j, uintptr_t pc)
 {
@@ -94,5 +101,7 @@ bool jit_translate(struct hart *h, struct block *b, bool *full);
 void jit_link(struct hart *h, struct jit_exit *x, const struct block *b);
 /* Guest instruction index of block b at host pc, or -1. */
 int jit_map_pc(const struct block *b, uintptr_t host_pc);
+/* Beta, sampled: every exit linked in the current chain generation leads to a live block. */
+void jit_dbg_check_links(struct hart *h);
 
 #endif

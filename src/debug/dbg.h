@@ -55,6 +55,7 @@ enum dbg_fault {
 	DBG_FAULT_SECTION_VERSION, /* "section-version": the clint section is saved as version 99 */
 	DBG_FAULT_HANDOVER_HELLO,  /* "handover-hello": a receiving vmx says it reads no device section */
 	DBG_FAULT_DEVICE_BLOBS,    /* "device-blobs": device sections saved as version-1 blobs */
+	DBG_FAULT_JIT_LINK,        /* "jit-link": a translated exit is linked past the chained entry */
 	DBG_FAULT_COUNT
 };
 
@@ -113,6 +114,14 @@ void dbg_check_hart_at(const struct hart_state *s, const char *file, int line);
 const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc, unsigned mode);
 const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all, bool deep);
 const char *dbg_block_problem(const struct hart *h, const struct block *b);
+/*
+ * jit_link: a translated exit to guest pc `target`, linked in the current
+ * generation, jumps to run address dest; `to` (the block it was linked to)
+ * must be that block's chained entry, translated, live (matching guest
+ * memory on a page still marked as code) and at `target`.
+ */
+const char *dbg_jit_link_problem(const struct hart *h, uint64_t target, const struct block *to,
+				 const void *dest);
 
 /* Devices (dbg_dev.c); each gets the device's state struct and host-side caches. */
 const char *dbg_plic_problem(const struct plic_state *st, unsigned nctx, const bool *out,

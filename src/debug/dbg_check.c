@@ -24,6 +24,7 @@ static const char *const fault_names[DBG_FAULT_COUNT] = {
 	[DBG_FAULT_SECTION_VERSION] = "section-version",
 	[DBG_FAULT_HANDOVER_HELLO] = "handover-hello",
 	[DBG_FAULT_DEVICE_BLOBS] = "device-blobs",
+	[DBG_FAULT_JIT_LINK] = "jit-link",
 };
 
 const char *dbg_fault_name(enum dbg_fault f)
@@ -52,7 +53,7 @@ int dbg_configure(const struct cfg *c, struct verr *e)
 		}
 	}
 	return verr_set(e, -EINVAL, "%s:%u: key 'monitor.debugTestCorrupt': \"%s\" is not one of "
-			"tlb-fill, tlb-flush, decode-cache, virtio, plic, clint, uart, irq-lines, checkpoint, "
+			"tlb-fill, tlb-flush, decode-cache, jit-link, virtio, plic, clint, uart, irq-lines, checkpoint, "
 			"section-version, handover-hello",
 			cfg_name(c), cfg_line(c, "monitor.debugTestCorrupt"), v);
 }

@@ -282,3 +282,21 @@ const char *dbg_block_problem(const struct hart *h, const struct block *b)
 	}
 	return NULL;
 }
+
+const char *dbg_jit_link_problem(const struct hart *h, uint64_t target, const struct block *to,
+				 const void *dest)
+{
+	if (!to)
+		return PROBLEM("translated exit to pc %#llx is linked but names no block",
+			       (unsigned long long)target);
+	if (to->vpc != target)
+		return PROBLEM("translated exit to pc %#llx is linked to the block at pc %#llx",
+			       (unsigned long long)target, (unsigned long long)to->vpc);
+	if (!to->jit_chain || to->jit_chain != dest)
+		return PROBLEM("translated exit to pc %#llx jumps to %p, not to its block's "
+			       "chained entry %p", (unsigned long long)target, dest, to->jit_chain);
+	if (!jit_cache_holds(h->jit, (uintptr_t)dest))
+		return PROBLEM("translated exit to pc %#llx jumps outside the code cache (%p)",
+			       (unsigned long long)target, dest);
+	return dbg_block_problem(h, to);
+}

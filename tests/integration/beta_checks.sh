@@ -49,7 +49,7 @@ VMX
 }
 
 # kind:build that runs it
-for kb in tlb-fill:obj tlb-flush:obj decode-cache:obj clint:obj uart:obj irq-lines:obj \
+for kb in tlb-fill:obj tlb-flush:obj decode-cache:obj jit-link:obj clint:obj uart:obj irq-lines:obj \
           virtio:opt plic:opt; do
   k=${kb%%:*} t=${kb#*:}
   d="$tmp/$k"
