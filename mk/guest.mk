@@ -82,10 +82,18 @@ guest-for-tests: guest isa-tests
 SWITCH_SIZES ?= 512 2048 8192
 # BENCH_VMX: vmx binaries to compare with QEMU (default: every build type built).
 BENCH_VMX ?= $(wildcard $(foreach t,$(BUILDTYPES),$(B)/$(t)/$(BIN_$(t))))
-bench: guest bench-overhead
+bench: guest bench-overhead $(B)/bench/cpuloop.elf
 	bench/run.sh --guest $(GUEST_DIR) $(BENCH_VMX)
+	bench/cpuloop.sh $(B)/bench/cpuloop.elf qemu $(B)/release/vmx $(B)/release/vmx:interp
 	bench/ckpt.sh --guest $(GUEST_DIR) $(B)/release/vmx
 	bench/switch.sh --guest $(GUEST_DIR) -m "$(SWITCH_SIZES)" $(B)
+
+# The CPU loop as a bare-metal program (bench/cpuloop.sh): no kernel in the way.
+$(B)/bench/cpuloop.elf: bench/cpuloop/cpuloop.S bench/cpuloop/cpuloop.ld
+	@mkdir -p $(@D)
+	@echo "  AS [bench] $<"
+	$(Q)$(ISA_CC) -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static \
+		-Wl,--no-warn-rwx-segments -T bench/cpuloop/cpuloop.ld -o $@ $<
 
 # Build-type and knob overheads as side-by-side ratios (docs/BENCHMARKS.md):
 # stats vs release (CPU- and I/O-bound), the callstack sampler on vs off,

@@ -396,8 +396,8 @@ static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
  * The back edge of a looping block: brings the cache from `cur` to the loop
  * state (misplaced dirty registers stored, misplaced loop registers loaded),
  * then makes the between-block checks and runs the body again with the
- * guest registers still in host registers.  When a check fails, every
- * loop register is written back and the loop top takes over at the start.
+ * guest registers still in host registers.  When a check fails, the loop's
+ * dirty registers are written back and the loop top takes over at the start.
  */
 static void emit_loop_back(struct tx *t, const struct ra *cur, uint32_t count)
 {
@@ -427,7 +427,7 @@ static void emit_loop_back(struct tx *t, const struct ra *cur, uint32_t count)
 		xe_patch_rel32(attn3, e->run_delta, xe_here(e));
 	}
 	for (int i = 0; i < NPOOL; i++)
-		if (lp->guest[i] >= 0)
+		if (lp->guest[i] >= 0 && lp->dirty[i])
 			st_x(e, (unsigned)lp->guest[i], pool[i]);
 	set_pc_imm(e, t->b->vpc);
 	leave_with(t, JIT_LEFT_DYNAMIC);
@@ -876,34 +876,84 @@ static bool emit_insn(struct tx *t, const struct dinsn *d)
  * registers loaded before the body, so its back edge keeps them in host
  * registers.  They count as dirty from the start: any exit writes them back.
  */
+/* Which register fields of a translated op are operands (for plan_loop). */
+static void op_regs(const struct dinsn *d, bool *r1, bool *r2, bool *w)
+{
+	switch (d->op) {
+	case OP_LUI: case OP_AUIPC: case OP_JAL: case OP_JAL_IN:
+		*r1 = *r2 = false;
+		*w = true;
+		return;
+	case OP_END: case OP_FENCE:
+		*r1 = *r2 = *w = false;
+		return;
+	case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
+	case OP_SB: case OP_SH: case OP_SW: case OP_SD:
+		*r1 = *r2 = true;
+		*w = false;
+		return;
+	case OP_ADD: case OP_SUB: case OP_SLL: case OP_SLT: case OP_SLTU: case OP_XOR:
+	case OP_SRL: case OP_SRA: case OP_OR: case OP_AND: case OP_ADDW: case OP_SUBW:
+	case OP_SLLW: case OP_SRLW: case OP_SRAW: case OP_MUL: case OP_MULH: case OP_MULHSU:
+	case OP_MULHU: case OP_DIV: case OP_DIVU: case OP_REM: case OP_REMU: case OP_MULW:
+	case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
+	case OP_SC_W: case OP_SC_D: case OP_AMO_W: case OP_AMO_D:
+		*r1 = *r2 = *w = true;
+		return;
+	default:   /* immediate forms, loads, jalr, LR */
+		*r1 = *w = true;
+		*r2 = false;
+		return;
+	}
+}
+
+/* True when d leaves the block for its own start. */
+static bool jumps_to_start(const struct block *b, const struct dinsn *d)
+{
+	switch (d->op) {
+	case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
+	case OP_JAL:
+		return d->pc + (uint64_t)d->imm == b->vpc;
+	case OP_END:
+		return d->pc == b->vpc;
+	}
+	return false;
+}
+
+/*
+ * A block that branches back to its own start gets the guest registers its
+ * loop uses most loaded before the body, so its back edge keeps them in host
+ * registers.  Those the loop writes count as dirty from the start: any exit
+ * writes them back.
+ */
 static void plan_loop(struct tx *t)
 {
 	const struct block *b = t->b;
 	unsigned uses[33] = { 0 };
-	bool loops = false;
+	bool written[33] = { false };
+	int last = -1;
 
 	for (unsigned i = 0; i <= b->n; i++) {
 		const struct dinsn *d = &b->insn[i];
 		if (!jit_handles(d->op))
 			break;
-		switch (d->op) {
-		case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
-		case OP_JAL:
-			loops |= d->pc + (uint64_t)d->imm == b->vpc;
-			break;
-		case OP_END:
-			loops |= d->pc == b->vpc;
-			break;
-		}
-		/* Field use approximates register use: only the choice depends on it. */
-		uses[d->rs1]++;
-		uses[d->rs2]++;
-		uses[d->rd]++;
+		if (jumps_to_start(b, d))
+			last = (int)i;
 		if (d->op == OP_JAL || d->op == OP_JALR)
 			break;
 	}
-	if (!loops)
+	if (last < 0)
 		return;
+	/* Only the loop's instructions (up to its last back edge) count. */
+	for (int i = 0; i <= last; i++) {
+		const struct dinsn *d = &b->insn[i];
+		bool r1, r2, w;
+		op_regs(d, &r1, &r2, &w);
+		uses[d->rs1] += r1;
+		uses[d->rs2] += r2;
+		uses[d->rd] += w;
+		written[d->rd] |= w;
+	}
 	uses[0] = uses[32] = 0;
 	for (int n = 0; n < NPOOL; n++) {
 		unsigned best = 0;
@@ -915,7 +965,12 @@ static void plan_loop(struct tx *t)
 		uses[best] = 0;
 		int slot = ra_slot(t, best);
 		xe_load(&t->e, XE_LD64, pool[slot], XE_M(R_HART, OFF_X(best)));
-		t->ra.dirty[slot] = true;
+		/*
+		 * Written in the loop: dirty from the start, so the back edge
+		 * never has to store it.  Only read: clean, and it stays clean
+		 * at every back edge.
+		 */
+		t->ra.dirty[slot] = written[best];
 		t->ra.used[slot] = ++t->ra.clock;
 	}
 	t->looping = true;
