@@ -46,10 +46,6 @@ static void blocks_flush(struct hart *h)
 	}
 }
 
-static inline unsigned btab_hash(uint64_t vpc)
-{
-	return (unsigned)((vpc >> 1) ^ (vpc >> (BTAB_BITS + 1))) & (BTAB_SIZE - 1);
-}
 
 static inline unsigned page_hash(uint64_t pa) { return (unsigned)(pa >> 12) & (PAGE_HEADS - 1); }
 

@@ -105,6 +105,10 @@ struct block {
 
 #define BTAB_BITS 16
 #define BTAB_SIZE (1u << BTAB_BITS)
+static inline unsigned btab_hash(uint64_t vpc)
+{
+	return (unsigned)((vpc >> 1) ^ (vpc >> (BTAB_BITS + 1))) & (BTAB_SIZE - 1);
+}
 
 /* Software TLB: direct mapped, 4 KiB granules, per translation mode and access kind. */
 #define TLB_BITS 8

@@ -92,6 +92,27 @@ static uint64_t h_store(struct hart *h, uint64_t va, uint64_t val, const struct 
 	return VMX_UNLIKELY(h->exit_req) ? left_after(h, d) : 0;
 }
 
+/*
+ * Where translated code goes on after a jalr (pc and icount already set):
+ * the chained entry of the translated block at pc when the fetch TLB and
+ * the block table know it, as the loop top would find it, else back to the
+ * loop.  Returns, indirect calls and jump tables then stay in translated
+ * code; the chained entry still makes the between-block checks.
+ */
+static const void *h_next(struct hart *h)
+{
+	uint64_t vpc = h->s.pc;
+	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
+
+	if (VMX_LIKELY(e->tag == (vpc & ~0xfffULL))) {
+		const struct block *b = h->btab[btab_hash(vpc)];
+		if (b && b->vpc == vpc && b->jit_chain &&
+		    b->ppc == (tlbe_pa_page(h, e) | (vpc & 0xfff)))
+			return b->jit_chain;
+	}
+	return h->jit->leave_dynamic;
+}
+
 static uint64_t h_amo(struct hart *h, const struct dinsn *d)
 {
 	if (hart_amo(h, d) < 0)
@@ -797,7 +818,9 @@ static bool emit_insn(struct tx *t, const struct dinsn *d)
 		ra_flush(t);
 		xe_store(e, 8, XE_M(R_HART, OFF_PC), XE_RAX);
 		add_icount(e, d->idx + 1u);
-		leave_with(t, JIT_LEFT_DYNAMIC);
+		xe_mov_rr(e, true, XE_RDI, R_HART);
+		xe_call(e, (const void *)h_next);
+		xe_jmp_r(e, XE_RAX);
 		return true;
 	case OP_BEQ: emit_branch(t, d, XE_CC_E); return true;
 	case OP_BNE: emit_branch(t, d, XE_CC_NE); return true;

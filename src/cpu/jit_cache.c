@@ -113,6 +113,10 @@ void jit_cache_reset(struct jit *j)
 		xe_pop(&b, saved[i]);
 	xe_ret(&b);
 	xe_nops(&b, (unsigned)(-(uintptr_t)b.p & 15));
+	j->leave_dynamic = xe_here(&b);
+	xe_alu_rr(&b, XE_XOR, false, XE_RAX, XE_RAX);
+	xe_jmp_to(&b, j->leave);
+	xe_nops(&b, (unsigned)(-(uintptr_t)b.p & 15));
 	j->used = (size_t)(b.p - b.start);
 	j->meta_used = 0;
 	j->nexits = 0;

@@ -67,6 +67,7 @@ struct jit {
 	uint32_t dbg_runs;       /* beta: translated-code entries, for sampled checks */
 	void *enter;             /* run address of the entry trampoline */
 	void *leave;             /* run address of the common epilogue */
+	void *leave_dynamic;     /* the same, returning JIT_LEFT_DYNAMIC */
 	unsigned hot;            /* loop-top visits before a block is translated */
 	uint64_t translated, flushes;
 };
