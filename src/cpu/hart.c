@@ -196,6 +196,9 @@ void hart_destroy(struct hart *h)
 		free(sh->code_pages);
 		free(sh);
 	}
+	if (dbg_jit_diff())
+		LOG_INF("hart %u: differential mode: %llu translated blocks checked against the "
+			"interpreter", h->id, (unsigned long long)h->dbg_diffs);
 	jit_cache_destroy(h->jit);
 	free(h->arena);
 	free(h->scratch);
@@ -619,6 +622,9 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	uint64_t traps = 0;          /* exceptions and interrupts taken in this call */
 	struct jit_exit *pend = NULL;   /* static exit translated code left by, to link */
 	uint64_t pend_gen = 0;
+	/* opt/obj differential mode: the state translated code left, for block_done */
+	bool diff_pending = false;
+	struct hart_state diff_after;
 
 	h->exit_req = 0;
 	for (;;) {
@@ -709,10 +715,37 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 				h->jit_tlb[0] = h->tlb[ACC_R][h->dmode];
 				h->jit_tlb[1] = h->tlb[ACC_W][h->dmode];
 				h->jit_end = end;
+				/*
+				 * opt/obj differential mode: one block in 64 that writes no
+				 * memory runs alone (a budget already spent refuses every
+				 * chained entry), then the interpreter runs it again from
+				 * the same state; block_done compares.  Not when a slow path
+				 * ran (a device may have seen the access).
+				 */
+				struct hart_state diff_before;
+				bool diff = dbg_jit_diff() && (++h->dbg_diff_tick & 63) == 0 &&
+					    jit_block_writes_no_memory(b);
+				if (diff) {
+					diff_before = *s;
+					h->dbg_slow = 0;
+					h->jit_end = s->icount;
+				}
 				uintptr_t r = ((jit_enter_fn)h->jit->enter)(h, b->jit);
 				STAT_INC(JIT_RUNS);
 				STAT_ADD(JIT_INSNS, s->icount - before);
 				prev = NULL;
+				if (diff && !h->dbg_slow && (r == JIT_LEFT_DYNAMIC || r > JIT_LEFT_MAX)) {
+					/* Back to the start, all but mip (other threads set its bits). */
+					const size_t m = offsetof(struct hart_state, mip);
+					diff_after = *s;
+					memcpy(s, &diff_before, m);
+					memcpy((char *)s + m + 8, (const char *)&diff_before + m + 8,
+					       sizeof(*s) - m - 8);
+					diff_pending = true;
+					h->dbg_diffs++;
+					pend = NULL;
+					goto interpret;
+				}
 				if (r == JIT_LEFT_HANDBACK) {
 					b = handback_block(h);
 					goto interpret;
@@ -1043,6 +1076,11 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		if (VMX_STATS)
 			h->cur_block = NULL;
 		x[32] = 0;
+		if (VMX_DEVEL && VMX_UNLIKELY(diff_pending)) {
+			diff_pending = false;
+			(void)diff_after;   /* DBG_CHECK is empty outside beta, opt and obj */
+			DBG_CHECK("jit-diff", dbg_jit_diff_problem(&diff_after, s));
+		}
 		if (VMX_UNLIKELY(h->exit_req)) {
 			int r = h->exit_req;
 			h->exit_req = 0;

@@ -241,6 +241,9 @@ struct hart {
 	uint32_t dbg_block_hits;   /* beta: block-table hits, for sampled checks */
 	uint32_t dbg_fence_i;      /* beta: fence.i count, for the sampled check there */
 	uint32_t dbg_flushes;      /* beta: single-address TLB flushes, for sampled checks */
+	uint32_t dbg_slow;         /* opt/obj differential mode: translated slow paths taken */
+	uint32_t dbg_diff_tick;    /* opt/obj differential mode: for sampling */
+	uint64_t dbg_diffs;        /* opt/obj differential mode: blocks compared */
 };
 
 /* decode.c */

@@ -69,6 +69,8 @@ static uint64_t h_load(struct hart *h, uint64_t va, const struct dinsn *d)
 	uint64_t v;
 
 	STAT_INC(INSN_LOAD);
+	if (VMX_DEVEL)
+		h->dbg_slow++;
 	if (!mmu_load_slow(h, va, sz, &v))
 		return left_trap(h, d);
 	switch (d->op) {
@@ -87,6 +89,8 @@ static uint64_t h_store(struct hart *h, uint64_t va, uint64_t val, const struct 
 	unsigned sz = d->op == OP_SB ? 1 : d->op == OP_SH ? 2 : d->op == OP_SW ? 4 : 8;
 
 	STAT_INC(INSN_STORE);
+	if (VMX_DEVEL)
+		h->dbg_slow++;
 	if (!mmu_store_slow(h, va, sz, val))
 		return left_trap(h, d);
 	return VMX_UNLIKELY(h->exit_req) ? left_after(h, d) : 0;
@@ -115,6 +119,8 @@ static const void *h_next(struct hart *h)
 
 static uint64_t h_amo(struct hart *h, const struct dinsn *d)
 {
+	if (VMX_DEVEL)
+		h->dbg_slow++;
 	if (hart_amo(h, d) < 0)
 		return left_trap(h, d);
 	return VMX_UNLIKELY(h->exit_req) ? left_after(h, d) : 0;
@@ -1063,6 +1069,18 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 	b->jit = body;
 	b->jit_map = m;
 	STAT_INC(JIT_BLOCKS);
+	return true;
+}
+
+bool jit_block_writes_no_memory(const struct block *b)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		switch (b->insn[i].op) {
+		case OP_SB: case OP_SH: case OP_SW: case OP_SD: case OP_FSW: case OP_FSD:
+		case OP_LR_W: case OP_SC_W: case OP_LR_D: case OP_SC_D: case OP_AMO_W: case OP_AMO_D:
+			return false;
+		}
+	}
 	return true;
 }
 

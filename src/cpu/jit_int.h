@@ -98,6 +98,8 @@ static inline int jit_cache_holds(const struct jit *j, uintptr_t pc)
  * caller flushes).  *full tells the two apart.
  */
 bool jit_translate(struct hart *h, struct block *b, bool *full);
+/* True when none of block b's instructions stores to memory (differential mode). */
+bool jit_block_writes_no_memory(const struct block *b);
 /* Makes exit x of a translated block jump straight to translated block b. */
 void jit_link(struct hart *h, struct jit_exit *x, const struct block *b);
 /* Guest instruction index of block b at host pc, or -1. */

@@ -134,3 +134,8 @@ bool hart_peek_virt(const struct hart *h, uint64_t va, void *buf, unsigned len)
 	}
 	return true;
 }
+
+bool hart_peek_translated(const struct hart *h, uint64_t host_pc)
+{
+	return jit_cache_holds(h->jit, (uintptr_t)host_pc);
+}

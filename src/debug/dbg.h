@@ -92,6 +92,9 @@ static inline bool dbg_fault(enum dbg_fault f)
 }
 /* The knob's value for f ("tlb-fill", ...), NULL for DBG_FAULT_NONE or out of range. */
 const char *dbg_fault_name(enum dbg_fault f);
+/* monitor.debugJitDiff (opt/obj): sampled translated blocks are run again by the interpreter. */
+extern bool dbg_jit_diff_on;
+static inline bool dbg_jit_diff(void) { return VMX_DEVEL && VMX_UNLIKELY(dbg_jit_diff_on); }
 
 /* Bus regions are non-empty, inside the address space and disjoint from each other and RAM. */
 bool dbg_bus_consistent(const struct bus *b);
@@ -114,6 +117,8 @@ void dbg_check_hart_at(const struct hart_state *s, const char *file, int line);
 const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc, unsigned mode);
 const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all, bool deep);
 const char *dbg_block_problem(const struct hart *h, const struct block *b);
+/* jit_diff: the state translated code left against the interpreter's from the same start. */
+const char *dbg_jit_diff_problem(const struct hart_state *jit, const struct hart_state *interp);
 /*
  * jit_link: a translated exit to guest pc `target`, linked in the current
  * generation, jumps to run address dest; `to` (the block it was linked to)
@@ -152,6 +157,7 @@ static inline int dbg_configure(const struct cfg *c, struct verr *e)
 	return 0;
 }
 static inline bool dbg_fault(enum dbg_fault f) { (void)f; return false; }
+static inline bool dbg_jit_diff(void) { return false; }
 static inline bool dbg_bus_consistent(const struct bus *b) { (void)b; return true; }
 static inline const char *dbg_hart_state_problem(const struct hart_state *s)
 {

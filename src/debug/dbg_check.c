@@ -10,6 +10,7 @@
 #include "dbg.h"
 
 enum dbg_fault dbg_fault_kind = DBG_FAULT_NONE;
+bool dbg_jit_diff_on;
 
 static const char *const fault_names[DBG_FAULT_COUNT] = {
 	[DBG_FAULT_TLB_FILL] = "tlb-fill",
@@ -39,10 +40,15 @@ void dbg_fail(const char *check, const char *problem, const char *file, int line
 
 int dbg_configure(const struct cfg *c, struct verr *e)
 {
+	int rc;
+
 	dbg_fault_kind = DBG_FAULT_NONE;
-	/* A test-only knob: the shipped beta build must not be breakable from a .vmx. */
+	dbg_jit_diff_on = false;
+	/* Test-only knobs: the shipped beta build must not be breakable from a .vmx. */
 	if (!VMX_DEVEL)
 		return 0;
+	if ((rc = cfg_get_bool(c, "monitor.debugJitDiff", false, &dbg_jit_diff_on, e)) < 0)
+		return rc;
 	const char *v = cfg_get(c, "monitor.debugTestCorrupt");
 	if (!v || !v[0])
 		return 0;

@@ -300,3 +300,32 @@ const char *dbg_jit_link_problem(const struct hart *h, uint64_t target, const st
 			       (unsigned long long)target, dest);
 	return dbg_block_problem(h, to);
 }
+
+const char *dbg_jit_diff_problem(const struct hart_state *jit, const struct hart_state *interp)
+{
+	/* x[32] is the interpreter's write sink, not state. */
+	for (unsigned r = 1; r < 32; r++)
+		if (jit->x[r] != interp->x[r])
+			return PROBLEM("x%u is %#llx after translated code, %#llx after the interpreter",
+				       r, (unsigned long long)jit->x[r],
+				       (unsigned long long)interp->x[r]);
+	struct hart_state a = *jit, b = *interp;
+	/* mip's device bits are set by other threads at any time. */
+	a.x[32] = b.x[32] = 0;
+	a.mip = b.mip = 0;
+	if (a.pc != b.pc || a.icount != b.icount)
+		return PROBLEM("translated code stopped at pc %#llx after %llu instructions, the "
+			       "interpreter at pc %#llx after %llu",
+			       (unsigned long long)a.pc, (unsigned long long)a.icount,
+			       (unsigned long long)b.pc, (unsigned long long)b.icount);
+	if (memcmp(&a, &b, sizeof(a)) != 0) {
+		const uint64_t *pa = (const uint64_t *)&a, *pb = (const uint64_t *)&b;
+		size_t i = 0;
+		while (pa[i] == pb[i])
+			i++;
+		return PROBLEM("hart_state differs at byte %zu: %#llx after translated code, %#llx "
+			       "after the interpreter", i * 8, (unsigned long long)pa[i],
+			       (unsigned long long)pb[i]);
+	}
+	return NULL;
+}

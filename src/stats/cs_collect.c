@@ -171,6 +171,15 @@ static void cs_handler(int sig, siginfo_t *si, void *ucv)
 	s->nmon = (uint8_t)cs_walk_host((uint64_t)uc->uc_mcontext.gregs[REG_RIP],
 					(uint64_t)uc->uc_mcontext.gregs[REG_RBP], t->stack_lo,
 					t->stack_hi, s->mon, CS_MAX_MON);
+	/*
+	 * Translated guest code has no host symbol: it is hart_run's work, so it
+	 * is named that, and the stack keeps the interpreter's shape (the guest
+	 * frames say which guest code it was).
+	 */
+	if (h)
+		for (unsigned i = 0; i < s->nmon; i++)
+			if (hart_peek_translated(h, s->mon[i]))
+				s->mon[i] = (uint64_t)(uintptr_t)hart_run;
 	atomic_store_explicit(&t->head, head + 1, memory_order_release);
 	atomic_fetch_add_explicit(&cs.handler_ns, now_ns(CLOCK_MONOTONIC) - s->t_ns,
 				  memory_order_relaxed);
