@@ -468,30 +468,16 @@ static inline __attribute__((always_inline)) struct block *get_block(struct hart
 }
 
 /*
- * The rest of the block whose instruction translated code handed back
+ * The block holding the instruction translated code handed back
  * (h->jit_handback; a chained block, not necessarily the one the loop
- * entered), as a one-shot block for the interpreter.  Indices stay those of
- * the block, and icount is still at its start, so the interpreter retires,
- * counts and times these instructions exactly as if it had run it whole.
+ * entered).  The interpreter runs it on from that instruction: indices are
+ * the block's and icount is still at its start, so it retires, counts and
+ * times the rest exactly as if it had run the block whole.
  */
-static struct block *handback_block(struct hart *h)
+static struct block *handback_block(const struct hart *h)
 {
 	const struct dinsn *d = h->jit_handback;
-	unsigned k = d->idx;
-	const struct block *b = (const struct block *)((const char *)(d - k) -
-						       offsetof(struct block, insn));
-	struct block *c = h->scratch;
-
-	memcpy(c, b, sizeof(*b));
-	memcpy(c->insn, &b->insn[k], (b->n - k + 1) * sizeof(struct dinsn));
-	c->vpc = b->insn[k].pc;
-	c->n = b->n - k;
-	c->cached = 0;
-	c->jit = c->jit_chain = NULL;
-	c->jit_map = NULL;
-	c->link[0] = c->link[1] = NULL;
-	c->link_gen = 0;
-	return c;
+	return (struct block *)((char *)(uintptr_t)(d - d->idx) - offsetof(struct block, insn));
 }
 
 /*
@@ -748,7 +734,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 				}
 				if (r == JIT_LEFT_HANDBACK) {
 					b = handback_block(h);
-					goto interpret;
+					ip = h->jit_handback;
+					goto interpret_at;
 				}
 				if (r == JIT_LEFT_TRAP) {
 					traps++;
@@ -763,6 +750,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		prev = b->cached ? b : NULL;
 	interpret:
 		ip = b->insn;
+	interpret_at:
 		if (VMX_STATS)
 			h->cur_block = b;
 		tlb_r = h->tlb[ACC_R][h->dmode];
