@@ -9,6 +9,7 @@
  */
 	.section .text.init, "ax"
 	.globl _start
+	.type _start, @function
 _start:
 	li	a0, 100000000            /* iterations */
 	li	a1, 0x2545f4914f6cdd1d   /* x (seed) */
@@ -54,6 +55,7 @@ _start:
 	li	t2, (1 << 16) | 0x3333   /* wrong sum: fail with exit code 1 */
 4:	sw	t2, 0(t1)
 5:	j	5b
+	.size _start, . - _start
 
 	/* Its own page: a store to a page holding code makes every monitor
 	   drop that page's translations. */

@@ -175,7 +175,9 @@ struct stub {
 	struct ra ra;              /* the whole cache there (a loop's back edge) */
 };
 
-#define MAX_STUBS (2 * BLOCK_MAX + 4)
+/* Two per instruction at most (division), for the block and one side path
+ * translated in line, plus the attention exits. */
+#define MAX_STUBS (4 * BLOCK_MAX + 8)
 #define MAX_MAP (MAX_STUBS + BLOCK_MAX + 2)
 
 struct tx {
@@ -193,6 +195,7 @@ struct tx {
 	bool looping;
 	struct ra loop;
 	const void *body;
+	bool inlined;              /* a side path has been translated in line */
 	struct stub stub[MAX_STUBS];
 	unsigned nstub;
 	struct { uint32_t off, idx; } map[MAX_MAP];
@@ -537,6 +540,78 @@ static void emit_store(struct tx *t, const struct dinsn *d)
 	s->back = xe_here(e);
 }
 
+static bool emit_insn(struct tx *t, const struct dinsn *d);
+static bool jit_handles(unsigned op);
+static bool jumps_to_start(const struct block *b, const struct dinsn *d);
+
+/*
+ * A side exit of a looping block to a block in the same page that comes
+ * back to the loop's start (the other arm of an if inside a loop):
+ * translated in line, it keeps the loop's registers in host registers.
+ * Its decoded block must be in the table: it has run on its own before.
+ */
+static const struct block *inline_candidate(const struct tx *t, uint64_t target)
+{
+	const struct block *b = t->b, *c = t->h->btab[btab_hash(target)];
+	bool back = false;
+
+	if (!t->looping || t->inlined || !c || c->vpc != target || !c->cached ||
+	    (c->vpc ^ b->vpc) >> 12 || (c->ppc ^ b->ppc) >> 12 ||
+	    t->nstub + 2 * (c->n + 1) + 4 > MAX_STUBS)
+		return NULL;
+	for (unsigned i = 0; i <= c->n; i++) {
+		const struct dinsn *d = &c->insn[i];
+		if (!jit_handles(d->op))
+			return NULL;
+		back |= jumps_to_start(b, d);
+		if (d->op == OP_JAL || d->op == OP_JALR)
+			break;
+	}
+	return back ? c : NULL;
+}
+
+/*
+ * Block c in line after side exit s: the between-block checks a chained
+ * entry makes (refused: the loop top takes over at c's start), then c's
+ * instructions with the register cache as it was at the branch.  icount is
+ * at c's start, so c's own indices count and time exactly as when c runs
+ * as a block of its own.
+ */
+static void emit_inline_path(struct tx *t, const struct stub *s, const struct block *c)
+{
+	struct xe_buf *e = &t->e;
+
+	t->inlined = true;
+	t->j->inlined++;
+	STAT_INC(JIT_INLINE);
+	t->ra = s->ra;
+	add_icount(e, s->count);
+	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_ICOUNT));
+	xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)c->n);
+	xe_alu_rm(e, XE_CMP, true, XE_RAX, XE_M(R_HART, OFF_END));
+	uint8_t *attn1 = xe_jcc(e, XE_CC_A);
+	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_MIP));
+	xe_alu_rm(e, XE_AND, true, XE_RAX, XE_M(R_HART, OFF_MIE));
+	uint8_t *attn2 = xe_jcc(e, XE_CC_NE);
+	xe_alu_mi(e, XE_CMP, false, XE_M(R_HART, OFF_KICK), 0);
+	uint8_t *attn3 = xe_jcc(e, XE_CC_NE);
+	for (unsigned i = 0; i <= c->n; i++) {
+		const struct dinsn *d = &c->insn[i];
+		if (!emit_insn(t, d))
+			break;   /* inline_candidate saw every one translatable */
+		if (d->op == OP_JAL || d->op == OP_JALR)
+			break;
+	}
+	if (attn1) {
+		xe_patch_rel32(attn1, e->run_delta, xe_here(e));
+		xe_patch_rel32(attn2, e->run_delta, xe_here(e));
+		xe_patch_rel32(attn3, e->run_delta, xe_here(e));
+	}
+	emit_stores(t, &s->wb);
+	set_pc_imm(e, c->vpc);
+	leave_with(t, JIT_LEFT_DYNAMIC);
+}
+
 static void emit_stub(struct tx *t, const struct stub *s)
 {
 	struct xe_buf *e = &t->e;
@@ -546,14 +621,20 @@ static void emit_stub(struct tx *t, const struct stub *s)
 		xe_patch_rel32(s->field, e->run_delta, xe_here(e));
 	map_here(t, d ? d->idx : 0);
 	switch (s->kind) {
-	case STUB_EXIT:
+	case STUB_EXIT: {
 		if (t->looping && s->target == t->b->vpc) {
 			emit_loop_back(t, &s->ra, s->count);
+			break;
+		}
+		const struct block *c = inline_candidate(t, s->target);
+		if (c) {
+			emit_inline_path(t, s, c);
 			break;
 		}
 		emit_stores(t, &s->wb);
 		emit_exit(t, s->target, s->count);
 		break;
+	}
 	case STUB_ATTN:
 		/* chained entry refused: the loop top handles budget, interrupt or kick */
 		set_pc_imm(e, t->b->vpc);

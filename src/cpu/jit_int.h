@@ -70,6 +70,7 @@ struct jit {
 	void *leave_dynamic;     /* the same, returning JIT_LEFT_DYNAMIC */
 	unsigned hot;            /* loop-top visits before a block is translated */
 	uint64_t translated, flushes;
+	uint64_t inlined;        /* side paths translated in line (tests read it) */
 };
 
 /* The entry trampoline: runs translated code at `code` (h->jit_tlb and h->jit_end set). */

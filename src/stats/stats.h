@@ -59,6 +59,7 @@
 	X(JIT_RUNS, 1, "translated blocks entered from the loop") \
 	X(JIT_INSNS, 1, "instructions retired by translated code (counted per block)") \
 	X(JIT_LINKS, 1, "direct jumps patched between translated blocks") \
+	X(JIT_INLINE, 1, "side paths of loops translated in line") \
 	X(JIT_FLUSH, 1, "code-cache flushes") \
 	X(PLIC_CLAIM, 1, "PLIC claims") \
 	X(PLIC_COMPLETE, 1, "PLIC completions") \

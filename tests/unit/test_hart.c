@@ -723,6 +723,37 @@ static void test_create_refuses_foreign_hook(void **state)
 #define L1 (BASE + 0x101000)
 #define L0 (BASE + 0x102000)
 /* A jal inside the page continues the block at its target; counts stay exact. */
+/*
+ * An if/else inside a counted loop: the odd arm is its own block that
+ * branches back to the loop.  With the translator it has run as a block
+ * before the loop is translated (threshold 4), so it is translated in line
+ * in the loop's side exit, keeping the loop's registers in host registers.
+ */
+static void test_loop_with_side_path(void **state)
+{
+	struct env *e = *state;
+	hart_jit_threshold(e->h, 4);
+	PROG(e, BASE,
+	     ADDI(10, 0, 100), ADDI(11, 0, 0), ADDI(12, 0, 0),
+	     I(1, 12, 7, 13, 0x13),          /* 12 loop: andi x13, x12, 1 */
+	     BNE(13, 0, 24),                 /* 16: odd -> 40 */
+	     ADDI(11, 11, 3), ADDI(12, 12, 1),
+	     BNE(12, 10, -16),               /* 28: -> loop */
+	     J(24, 0),                       /* 32: -> done */
+	     ADDI(0, 0, 0),
+	     ADDI(11, 11, 5), ADDI(12, 12, 1), /* 40 odd */
+	     BNE(12, 10, -36),               /* 48: -> loop */
+	     J(4, 0),                        /* 52: -> done */
+	     JSELF);                         /* 56 done */
+	hart_run(e->h, 10000);
+	assert_int_equal(X(11), 50 * 3 + 50 * 5);
+	assert_int_equal(X(12), 100);
+	assert_int_equal(hart_get_pc(e->h), BASE + 56);
+	assert_int_equal(hart_instret(e->h), 10000);
+	if (g_translate)
+		assert_true(e->h->jit->inlined >= 1);
+}
+
 static void test_jal_inside_page(void **state)
 {
 	struct env *e = *state;
@@ -929,6 +960,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_div_rem_edges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jal_inside_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_with_side_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jal_target_rewritten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sfence_va_in_superpage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shifts_and_w_ops, setup, teardown),
