@@ -424,7 +424,8 @@ static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 
 /*
  * The back edge of a looping block: brings the cache from `cur` to the loop
- * state (misplaced dirty registers stored, misplaced loop registers loaded),
+ * state (dirty registers the loop state does not hold as dirty stored,
+ * misplaced loop registers loaded),
  * then makes the between-block checks and runs the body again with the
  * guest registers still in host registers.  When a check fails, the loop's
  * dirty registers are written back and the loop top takes over at the start.
@@ -434,8 +435,14 @@ static void emit_loop_back(struct tx *t, const struct ra *cur, uint32_t count)
 	struct xe_buf *e = &t->e;
 	const struct ra *lp = &t->loop;
 
+	/*
+	 * Stored: dirty registers that are not where the loop wants them, and
+	 * those in place that the loop state counts clean (a side path in line
+	 * may write what the loop itself only reads).
+	 */
 	for (int i = 0; i < NPOOL; i++)
-		if (cur->guest[i] >= 0 && cur->guest[i] != lp->guest[i] && cur->dirty[i])
+		if (cur->guest[i] >= 0 && cur->dirty[i] &&
+		    (cur->guest[i] != lp->guest[i] || !lp->dirty[i]))
 			st_x(e, (unsigned)cur->guest[i], pool[i]);
 	for (int i = 0; i < NPOOL; i++)
 		if (lp->guest[i] >= 0 && cur->guest[i] != lp->guest[i])

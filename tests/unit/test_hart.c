@@ -754,6 +754,42 @@ static void test_loop_with_side_path(void **state)
 		assert_true(e->h->jit->inlined >= 1);
 }
 
+/*
+ * The same shape, where the side path writes a register (x14) the loop
+ * itself only reads: the loop keeps x14 as clean, so the back edge from the
+ * side path must write it back, or every exit loses the update.
+ */
+static void test_side_path_writes_loop_input(void **state)
+{
+	struct env *e = *state;
+	hart_jit_threshold(e->h, 4);
+	PROG(e, BASE,
+	     ADDI(10, 0, 100), ADDI(11, 0, 0), ADDI(12, 0, 0),
+	     I(1, 12, 7, 13, 0x13),          /* 12 loop: andi x13, x12, 1 */
+	     BNE(13, 0, 24),                 /* 16: odd -> 40 */
+	     R(0, 14, 11, 0, 11, 0x33),      /* 20: add x11, x11, x14 */
+	     ADDI(12, 12, 1),
+	     BNE(12, 10, -16),               /* 28: -> loop */
+	     J(24, 0),                       /* 32: -> done */
+	     ADDI(0, 0, 0),
+	     ADDI(14, 14, 1), ADDI(12, 12, 1), /* 40 odd */
+	     BNE(12, 10, -36),               /* 48: -> loop */
+	     J(4, 0),                        /* 52: -> done */
+	     JSELF);                         /* 56 done */
+	/*
+	 * In slices, so the loop is left and re-entered many times (each at
+	 * least one whole block: the jal to `done` in the page makes the
+	 * blocks 64 instructions long).
+	 */
+	for (int i = 0; i < 40; i++)
+		hart_run(e->h, 101);
+	assert_int_equal(X(14), 50);
+	assert_int_equal(X(11), 49 * 50 / 2);
+	assert_int_equal(X(12), 100);
+	if (g_translate)
+		assert_true(e->h->jit->inlined >= 1);
+}
+
 static void test_jal_inside_page(void **state)
 {
 	struct env *e = *state;
@@ -961,6 +997,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_div_rem_edges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jal_inside_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_with_side_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_side_path_writes_loop_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jal_target_rewritten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sfence_va_in_superpage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shifts_and_w_ops, setup, teardown),
