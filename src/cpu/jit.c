@@ -423,6 +423,33 @@ static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 }
 
 /*
+ * The checks the loop top makes before a block of n instructions: the
+ * block fits the budget, no enabled interrupt is pending, no kick.  The
+ * three jumps taken when one fails are left in attn[] to be pointed at the
+ * refusal path (fields NULL after an overflow).
+ */
+static void emit_attention(struct xe_buf *e, uint32_t n, uint8_t *attn[3])
+{
+	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_ICOUNT));
+	xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)n);
+	xe_alu_rm(e, XE_CMP, true, XE_RAX, XE_M(R_HART, OFF_END));
+	attn[0] = xe_jcc(e, XE_CC_A);
+	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_MIP));
+	xe_alu_rm(e, XE_AND, true, XE_RAX, XE_M(R_HART, OFF_MIE));
+	attn[1] = xe_jcc(e, XE_CC_NE);
+	xe_alu_mi(e, XE_CMP, false, XE_M(R_HART, OFF_KICK), 0);
+	attn[2] = xe_jcc(e, XE_CC_NE);
+}
+
+/* Points the three refusal jumps of emit_attention here. */
+static void patch_attention(struct xe_buf *e, uint8_t *const attn[3])
+{
+	for (int i = 0; i < 3; i++)
+		if (attn[i])
+			xe_patch_rel32(attn[i], e->run_delta, xe_here(e));
+}
+
+/*
  * The back edge of a looping block: brings the cache from `cur` to the loop
  * state (dirty registers the loop state does not hold as dirty stored,
  * misplaced loop registers loaded),
@@ -448,21 +475,10 @@ static void emit_loop_back(struct tx *t, const struct ra *cur, uint32_t count)
 		if (lp->guest[i] >= 0 && cur->guest[i] != lp->guest[i])
 			xe_load(e, XE_LD64, pool[i], XE_M(R_HART, OFF_X(lp->guest[i])));
 	add_icount(e, count);
-	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_ICOUNT));
-	xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)t->b->n);
-	xe_alu_rm(e, XE_CMP, true, XE_RAX, XE_M(R_HART, OFF_END));
-	uint8_t *attn1 = xe_jcc(e, XE_CC_A);
-	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_MIP));
-	xe_alu_rm(e, XE_AND, true, XE_RAX, XE_M(R_HART, OFF_MIE));
-	uint8_t *attn2 = xe_jcc(e, XE_CC_NE);
-	xe_alu_mi(e, XE_CMP, false, XE_M(R_HART, OFF_KICK), 0);
-	uint8_t *attn3 = xe_jcc(e, XE_CC_NE);
+	uint8_t *attn[3];
+	emit_attention(e, t->b->n, attn);
 	xe_jmp_to(e, t->body);
-	if (attn1) {
-		xe_patch_rel32(attn1, e->run_delta, xe_here(e));
-		xe_patch_rel32(attn2, e->run_delta, xe_here(e));
-		xe_patch_rel32(attn3, e->run_delta, xe_here(e));
-	}
+	patch_attention(e, attn);
 	for (int i = 0; i < NPOOL; i++)
 		if (lp->guest[i] >= 0 && lp->dirty[i])
 			st_x(e, (unsigned)lp->guest[i], pool[i]);
@@ -593,15 +609,8 @@ static void emit_inline_path(struct tx *t, const struct stub *s, const struct bl
 	STAT_INC(JIT_INLINE);
 	t->ra = s->ra;
 	add_icount(e, s->count);
-	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_ICOUNT));
-	xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)c->n);
-	xe_alu_rm(e, XE_CMP, true, XE_RAX, XE_M(R_HART, OFF_END));
-	uint8_t *attn1 = xe_jcc(e, XE_CC_A);
-	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_MIP));
-	xe_alu_rm(e, XE_AND, true, XE_RAX, XE_M(R_HART, OFF_MIE));
-	uint8_t *attn2 = xe_jcc(e, XE_CC_NE);
-	xe_alu_mi(e, XE_CMP, false, XE_M(R_HART, OFF_KICK), 0);
-	uint8_t *attn3 = xe_jcc(e, XE_CC_NE);
+	uint8_t *attn[3];
+	emit_attention(e, c->n, attn);
 	for (unsigned i = 0; i <= c->n; i++) {
 		const struct dinsn *d = &c->insn[i];
 		if (!emit_insn(t, d))
@@ -609,11 +618,7 @@ static void emit_inline_path(struct tx *t, const struct stub *s, const struct bl
 		if (d->op == OP_JAL || d->op == OP_JALR)
 			break;
 	}
-	if (attn1) {
-		xe_patch_rel32(attn1, e->run_delta, xe_here(e));
-		xe_patch_rel32(attn2, e->run_delta, xe_here(e));
-		xe_patch_rel32(attn3, e->run_delta, xe_here(e));
-	}
+	patch_attention(e, attn);
 	emit_stores(t, &s->wb);
 	set_pc_imm(e, c->vpc);
 	leave_with(t, JIT_LEFT_DYNAMIC);
@@ -1114,15 +1119,10 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 	const void *chain = xe_here(e);
 	t->chain = chain;
 	map_here(t, 0);
-	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_ICOUNT));
-	xe_alu_ri(e, XE_ADD, true, XE_RAX, (int32_t)b->n);
-	xe_alu_rm(e, XE_CMP, true, XE_RAX, XE_M(R_HART, OFF_END));
-	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_A), NULL);
-	xe_load(e, XE_LD64, XE_RAX, XE_M(R_HART, OFF_MIP));
-	xe_alu_rm(e, XE_AND, true, XE_RAX, XE_M(R_HART, OFF_MIE));
-	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_NE), NULL);
-	xe_alu_mi(e, XE_CMP, false, XE_M(R_HART, OFF_KICK), 0);
-	add_stub(t, STUB_ATTN, xe_jcc(e, XE_CC_NE), NULL);
+	uint8_t *attn[3];
+	emit_attention(e, b->n, attn);
+	for (int i = 0; i < 3; i++)
+		add_stub(t, STUB_ATTN, attn[i], NULL);
 	if (VMX_STATS) {
 		xe_mov_ri(e, XE_RAX, (uint64_t)(uintptr_t)b);
 		xe_store(e, 8, XE_M(R_HART, OFF_CURBLOCK), XE_RAX);
