@@ -92,7 +92,10 @@ block=$(awk '$1 == "guest_pc_block" { print $2 }' "$prof")
 words=$(awk '$1 == "gcode_words" { print $2 }' "$prof")
 echo "guest pcs: ${exact:-?} exact, ${block:-?} block start; ${words:-?} instruction words recorded"
 check "callstack-pc-exact-counts" test "${exact:-0}" -gt 0 -a -n "$block"
-check "callstack-gcode-words" test "${words:-0}" -ge 4 -a "$(grep -c '^gcode [0-9a-f]* [0-9a-f]*$' "$prof")" = "${words:-x}"
+# Translated, spin's loop puts nearly all its samples on few instructions (its
+# back edge carries the between-block checks; an instruction that compiles to
+# no host code can take none), so at least two words, each on a gcode line.
+check "callstack-gcode-words" test "${words:-0}" -ge 2 -a "$(grep -c '^gcode [0-9a-f]* [0-9a-f]*$' "$prof")" = "${words:-x}"
 # spin's loop, from the monitor's decoder, with the samples on its lines: the
 # counts on the disassembly lines add up to the function's samples.
 loop_ok() { # file: the loop's lines, nearly all with samples, and every sample on a line
