@@ -178,9 +178,12 @@ static void reset_harts(struct vm *vm)
 		hart_set_xreg(vm->harts[h], 12, vm->lay.fw_info_addr); /* a2: fw_dynamic_info */
 		vm->idle[h] = false;
 	}
-	/* Bare-metal tests run on hart 0 alone; the others never start. */
-	for (unsigned h = 1; vm->vc.elf[0] && h < vm->nharts; h++)
-		vm->idle[h] = true;
+	/*
+	 * A bare-metal ELF starts on every hart at its entry, as on QEMU's
+	 * virt and spike machines without firmware: its start-up code tells
+	 * the harts apart by mhartid (tests/isa/common/crt0.S parks all but
+	 * hart 0 unless the test has work for them).
+	 */
 }
 
 int vm_create(struct vm **out, const struct vm_config *vc, struct verr *e)
@@ -472,8 +475,6 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 		for (unsigned i = 0; i < vm->nharts && !vm->result_set; i++) {
 			struct hart *h = vm->harts[i];
 			if (vm->idle[i]) {
-				if (vm->vc.elf[0] && i > 0)
-					continue;
 				if (!hart_irq_pending(h))
 					continue;
 				vm->idle[i] = false;

@@ -18,6 +18,10 @@
 	.section .text.init, "ax"
 	.globl _start
 _start:
+	/* Every hart starts here (vmx --elf, QEMU -bios none); only hart 0 runs
+	   the test, the others wait in WFI with interrupts off for good. */
+	csrr	t0, mhartid
+	bnez	t0, park
 	.option push
 	.option norelax
 	la	sp, __stack_top
@@ -53,6 +57,9 @@ test_exit:
 4:	la	t0, tohost
 	sd	a0, 0(t0)
 5:	j	5b
+
+park:	wfi
+	j	park
 
 	.text
 	.balign 4
