@@ -213,7 +213,15 @@ static void decode32(struct dinsn *d, uint32_t raw)
 		}
 		break;
 	case 0x0f:
-		if (f3 == 0) op = OP_FENCE;
+		if (f3 == 0) {
+			op = OP_FENCE;
+			/*
+			 * imm 1: the fence orders earlier stores before later loads
+			 * (predecessor W, successor R), the one order x86-64 does not
+			 * keep by itself; fence.tso (fm 1000) leaves it out.
+			 */
+			d->imm = (raw >> 28) != 8 && (raw >> 24 & 1) && (raw >> 21 & 1);
+		}
 		else if (f3 == 1) op = OP_FENCE_I;
 		break;
 	case 0x73:

@@ -12,8 +12,11 @@
  * docs/CPU.md.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "hart_int.h"
 #include "fpu.h"
 #include "../lib/log.h"
@@ -23,13 +26,21 @@
 #define ARENA_SIZE (32u << 20)
 #define BLOCK_BYTES_MAX (sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct dinsn))
 
-/* ---- shared code-page map ---------------------------------------------- */
+/* ---- shared code-page map (protocol: hart_int.h, struct cpu_shared) ----- */
 
+static void code_written(struct cpu_shared *sh, struct hart *self, uint64_t pa, uint64_t len);
+
+/* The hart in hart_run on this thread, if any: DMA a device does inside its MMIO access. */
+static _Thread_local struct hart *running;
+
+/*
+ * The bus's hook for DMA.  A device that writes RAM inside a hart's MMIO
+ * access counts as that hart, whose running block may be the one written;
+ * other harts are told.
+ */
 static void cpu_ram_written(void *ctx, uint64_t pa, uint64_t len)
 {
-	struct cpu_shared *sh = ctx;
-	if (sh->nharts)
-		hart_code_written(sh->harts[0], pa, len);
+	code_written(ctx, running && running->sh == ctx ? running : NULL, pa, len);
 }
 
 static void blocks_flush(struct hart *h)
@@ -66,41 +77,113 @@ static void blocks_drop_page(struct hart *h, uint64_t page_pa)
 	}
 }
 
-/* Drops decoded code for every page in [pa, pa+len) in every hart on the bus. */
-void hart_code_written(struct hart *h, uint64_t pa, uint64_t len)
+/* Tells hart o (maybe running on another thread) that page pg was written. */
+static void inval_post(struct hart *o, uint64_t pg)
 {
-	struct cpu_shared *sh = h->sh;
-	struct guest_ram *ram = h->ram;
+	__atomic_fetch_or(&o->inval_bits[pg / 64], 1ULL << (pg % 64), __ATOMIC_RELEASE);
+	__atomic_fetch_or(&o->inval_sum[pg / 4096], 1ULL << ((pg / 64) % 64), __ATOMIC_RELEASE);
+	__atomic_fetch_or(&o->kick, HART_KICK_INVAL, __ATOMIC_RELEASE);
+}
 
-	if (!len || pa + len <= ram->base || pa >= ram->base + ram->size)
+void hart_inval_drain(struct hart *h)
+{
+	bool any = false;
+	for (uint64_t i = 0; i < h->nsum; i++) {
+		uint64_t w = __atomic_exchange_n(&h->inval_sum[i], 0, __ATOMIC_ACQUIRE);
+		while (w) {
+			uint64_t wi = i * 64 + (uint64_t)__builtin_ctzll(w);
+			w &= w - 1;
+			uint64_t bits = __atomic_exchange_n(&h->inval_bits[wi], 0, __ATOMIC_ACQUIRE);
+			while (bits) {
+				uint64_t pg = wi * 64 + (uint64_t)__builtin_ctzll(bits);
+				bits &= bits - 1;
+				blocks_drop_page(h, h->ram->base + (pg << 12));
+				any = true;
+			}
+		}
+	}
+	if (any)
+		h->chain_gen++;
+}
+
+static void code_written(struct cpu_shared *sh, struct hart *self, uint64_t pa, uint64_t len)
+{
+	struct guest_ram *ram = sh->bus->ram;
+
+	if (!len || !ram || pa + len <= ram->base || pa >= ram->base + ram->size)
 		return;
+	/* The write is done; only now look at the marks (see struct cpu_shared). */
+	if (sh->nharts > 1)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	uint64_t lo = pa < ram->base ? ram->base : pa;
 	uint64_t hi = pa + len > ram->base + ram->size ? ram->base + ram->size : pa + len;
 	for (uint64_t pg = (lo - ram->base) >> 12; pg <= (hi - 1 - ram->base) >> 12; pg++) {
-		if (!sh->code_pages[pg])
+		if (!__atomic_load_n(&sh->code_pages[pg], __ATOMIC_RELAXED))
 			continue;
-		sh->code_pages[pg] = 0;
+		unsigned m = __atomic_exchange_n(&sh->code_pages[pg], 0, __ATOMIC_ACQ_REL);
+		if (!m)
+			continue;
 		STAT_INC(DCACHE_INVAL);
-		uint64_t page_pa = ram->base + (pg << 12);
-		for (unsigned k = 0; k < sh->nharts; k++) {
-			struct hart *o = sh->harts[k];
-			blocks_drop_page(o, page_pa);
-			o->chain_gen++;
-			/* Its current block may be the one just modified. */
-			o->exit_req |= 1;
+		while (m) {
+			unsigned slot = (unsigned)__builtin_ctz(m);
+			m &= m - 1;
+			struct hart *o = sh->by_slot[slot];
+			if (!o)
+				continue;
+			if (o == self) {
+				blocks_drop_page(o, ram->base + (pg << 12));
+				o->chain_gen++;
+				/* Its current block may be the one just modified. */
+				o->exit_req |= 1;
+			} else {
+				inval_post(o, pg);
+			}
 		}
 	}
 }
 
+void hart_code_written(struct hart *h, uint64_t pa, uint64_t len)
+{
+	code_written(h->sh, h, pa, len);
+}
+
+/* Called before the page's instruction bytes are read (see struct cpu_shared). */
 static void mark_code_page(struct hart *h, uint64_t pa)
 {
 	struct cpu_shared *sh = h->sh;
 	uint64_t pg = (pa - h->ram->base) >> 12;
-	if (sh->code_pages[pg])
+	uint8_t bit = (uint8_t)(1u << h->slot);
+	if (__atomic_load_n(&sh->code_pages[pg], __ATOMIC_RELAXED) & bit)
 		return;
-	sh->code_pages[pg] = 1;
+	uint8_t old = __atomic_fetch_or(&sh->code_pages[pg], bit, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (old)
+		return;   /* already code: no hart holds a write entry for it */
+	uint64_t page_pa = pa & ~0xfffULL;
+	mmu_flush_pa_write(h, page_pa);
+	bool suspect = false;
 	for (unsigned k = 0; k < sh->nharts; k++)
-		mmu_flush_pa_write(sh->harts[k], pa & ~0xfffULL);
+		if (sh->harts[k] != h)
+			suspect |= mmu_unmap_pa_write_remote(sh->harts[k], page_pa);
+	if (suspect) {
+		if (h->nsuspect < HART_SUSPECT_MAX)
+			h->suspect[h->nsuspect] = page_pa;
+		if (h->nsuspect <= HART_SUSPECT_MAX)
+			h->nsuspect++;
+	}
+}
+
+/* fence.i: drops the blocks of pages that may have changed under their decoding. */
+static void suspects_drop(struct hart *h)
+{
+	if (h->nsuspect > HART_SUSPECT_MAX) {
+		blocks_flush(h);
+	} else {
+		for (unsigned i = 0; i < h->nsuspect; i++)
+			blocks_drop_page(h, h->suspect[i]);
+		h->chain_gen++;
+	}
+	h->nsuspect = 0;
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -153,9 +236,23 @@ int hart_create(struct hart **out, unsigned hartid, const struct hart_platform *
 		}
 	}
 	if (sh->nharts == CPU_MAX_HARTS) {
-		rc = verr_set(e, -ENOSPC, "hart %u: too many harts", hartid);
+		rc = verr_set(e, -ENOSPC, "hart %u: too many harts (at most %u on one bus)", hartid,
+			      CPU_MAX_HARTS);
 		goto fail;
 	}
+	{
+		uint64_t words = (sh->npages + 63) / 64;
+		h->nsum = (words + 63) / 64;
+		h->inval_bits = calloc(words ? words : 1, sizeof(uint64_t));
+		h->inval_sum = calloc(h->nsum ? h->nsum : 1, sizeof(uint64_t));
+		if (!h->inval_bits || !h->inval_sum) {
+			rc = verr_set(e, -ENOMEM, "hart %u: out of memory", hartid);
+			goto fail;
+		}
+	}
+	h->slot = (unsigned)__builtin_ctz(~(unsigned)sh->slots_used);
+	sh->slots_used |= (uint8_t)(1u << h->slot);
+	sh->by_slot[h->slot] = h;
 	sh->harts[sh->nharts++] = h;
 	h->sh = sh;
 	if (new_sh) {
@@ -170,6 +267,8 @@ fail:
 		free(sh->code_pages);
 		free(sh);
 	}
+	free(h->inval_bits);
+	free(h->inval_sum);
 	jit_cache_destroy(h->jit);
 	free(h->arena);
 	free(h->scratch);
@@ -188,6 +287,11 @@ void hart_destroy(struct hart *h)
 			break;
 		}
 	}
+	sh->slots_used &= (uint8_t)~(1u << h->slot);
+	sh->by_slot[h->slot] = NULL;
+	/* The page marks of this slot would otherwise outlive it. */
+	for (uint64_t pg = 0; sh->nharts && pg < sh->npages; pg++)
+		__atomic_fetch_and(&sh->code_pages[pg], (uint8_t)~(1u << h->slot), __ATOMIC_RELAXED);
 	if (!sh->nharts) {
 		if (sh->bus->ram_written == cpu_ram_written) {
 			sh->bus->ram_written = NULL;
@@ -200,6 +304,8 @@ void hart_destroy(struct hart *h)
 		LOG_INF("hart %u: differential mode: %llu translated blocks checked against the "
 			"interpreter", h->id, (unsigned long long)h->dbg_diffs);
 	jit_cache_destroy(h->jit);
+	free(h->inval_bits);
+	free(h->inval_sum);
 	free(h->arena);
 	free(h->scratch);
 	free(h);
@@ -260,7 +366,7 @@ void hart_set_irq(struct hart *h, uint64_t mip_mask, bool level)
 
 void hart_kick(struct hart *h)
 {
-	__atomic_store_n(&h->kick, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_or(&h->kick, HART_KICK_STOP, __ATOMIC_RELEASE);
 }
 
 bool hart_irq_pending(const struct hart *h)
@@ -495,6 +601,29 @@ static __attribute__((noinline, cold)) void dbg_fence_i_check(struct hart *h, ui
 			DBG_CHECK("decode-cache", dbg_block_problem(h, b));
 }
 
+/*
+ * Beta: a hart belongs to one thread while it runs.  Two threads in
+ * hart_run for one hart would corrupt it silently; here it is a report.
+ */
+static __attribute__((noinline, cold)) void dbg_hart_owner_fail(struct hart *h, int other)
+{
+	static _Thread_local char why[128];
+	snprintf(why, sizeof(why), "hart %u entered by thread %ld while thread %d runs it", h->id,
+		 (long)syscall(SYS_gettid), other);
+	DBG_CHECK("hart-owner", why);
+}
+
+static void dbg_hart_enter(struct hart *h)
+{
+	static _Thread_local int tid;
+	if (!tid)
+		tid = (int)syscall(SYS_gettid);
+	int none = 0;
+	if (!__atomic_compare_exchange_n(&h->owner_tid, &none, tid, false, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		dbg_hart_owner_fail(h, none);
+}
+
 /* ---- the interpreter ---------------------------------------------------- */
 
 static inline uint64_t amo_calc(unsigned f5, uint64_t a, uint64_t b, bool w)
@@ -521,9 +650,54 @@ static inline uint64_t amo_calc(unsigned f5, uint64_t a, uint64_t b, bool w)
 static inline uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
 
 /*
+ * One AMO on RAM as one host atomic operation: other harts may run on other
+ * threads.  x86-64's locked instructions are full barriers, so .aq and .rl
+ * need nothing more.
+ */
+static uint64_t amo_ram(void *hp, unsigned f5, uint64_t b, bool w)
+{
+	if (w) {
+		uint32_t *p = hp, v = (uint32_t)b;
+		switch (f5) {
+		case AMO_SWAP: return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+		case AMO_ADD: return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+		case AMO_XOR: return __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
+		case AMO_AND: return __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
+		case AMO_OR: return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
+		}
+		uint32_t old = __atomic_load_n(p, __ATOMIC_RELAXED);
+		while (!__atomic_compare_exchange_n(p, &old, (uint32_t)amo_calc(f5, old, b, true),
+						    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			;
+		return old;
+	}
+	uint64_t *p = hp;
+	switch (f5) {
+	case AMO_SWAP: return __atomic_exchange_n(p, b, __ATOMIC_SEQ_CST);
+	case AMO_ADD: return __atomic_fetch_add(p, b, __ATOMIC_SEQ_CST);
+	case AMO_XOR: return __atomic_fetch_xor(p, b, __ATOMIC_SEQ_CST);
+	case AMO_AND: return __atomic_fetch_and(p, b, __ATOMIC_SEQ_CST);
+	case AMO_OR: return __atomic_fetch_or(p, b, __ATOMIC_SEQ_CST);
+	}
+	uint64_t old = __atomic_load_n(p, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(p, &old, amo_calc(f5, old, b, false), false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+	return old;
+}
+
+/*
  * LR/SC/AMO, for the interpreter and the translator's helper.  The access
  * goes to RAM through a host pointer or to a device through the bus; a
  * failed bus access is an access fault at the virtual address.
+ *
+ * On RAM an SC is a compare-and-swap against the value its LR read: it
+ * fails when any hart stored a different value in between, as a
+ * reservation broken by that store would.  A store that puts back the same
+ * value does not break it (the ABA case, as in QEMU's MTTCG); RISC-V's
+ * constrained LR/SC loops cannot tell the difference, and one hart's SC
+ * can fail only because another hart's store succeeded, so the loops
+ * still make progress.
  */
 int hart_amo(struct hart *h, const struct dinsn *d)
 {
@@ -539,41 +713,53 @@ int hart_amo(struct hart *h, const struct dinsn *d)
 		if (!mmu_amo_addr(h, va, sz, ACC_R, &pa, &hp))
 			return -1;
 		if (hp)
-			memcpy(&v, hp, sz);
+			v = w ? __atomic_load_n((uint32_t *)hp, __ATOMIC_ACQUIRE)
+			      : __atomic_load_n((uint64_t *)hp, __ATOMIC_ACQUIRE);
 		else if (bus_read(h->bus, pa, sz, &v) < 0)
 			goto load_fault;
 		s->resv_addr = pa;
 		s->resv_valid = 1;
+		h->resv_val = v;
 		s->x[d->rd] = w ? sx32(v) : v;
 		return 0;
-	case OP_SC_W: case OP_SC_D:
+	case OP_SC_W: case OP_SC_D: {
 		if (!mmu_amo_addr(h, va, sz, ACC_W, &pa, &hp))
 			return -1;
-		if (s->resv_valid && s->resv_addr == pa) {
-			v = s->x[d->rs2];
-			if (hp)
-				memcpy(hp, &v, sz);
-			else if (bus_write(h->bus, pa, sz, v) < 0)
-				goto store_fault;
-			s->x[d->rd] = 0;
-		} else {
-			s->x[d->rd] = 1;
+		bool ok = s->resv_valid && s->resv_addr == pa;
+		v = s->x[d->rs2];
+		if (ok && hp) {
+			if (w) {
+				uint32_t exp = (uint32_t)h->resv_val;
+				ok = __atomic_compare_exchange_n((uint32_t *)hp, &exp, (uint32_t)v, false,
+								 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+			} else {
+				uint64_t exp = h->resv_val;
+				ok = __atomic_compare_exchange_n((uint64_t *)hp, &exp, v, false,
+								 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+			}
+			if (ok)
+				hart_code_written(h, pa, sz);
+		} else if (ok && bus_write(h->bus, pa, sz, v) < 0) {
+			goto store_fault;
 		}
+		s->x[d->rd] = ok ? 0 : 1;
 		s->resv_valid = 0;
 		return 0;
+	}
 	default: {
 		uint64_t old = 0;
 		if (!mmu_amo_addr(h, va, sz, ACC_W, &pa, &hp))
 			return -1;
-		if (hp)
-			memcpy(&old, hp, sz);
-		else if (bus_read(h->bus, pa, sz, &old) < 0)
-			goto store_fault;
-		uint64_t nv = amo_calc(d->rm, old, s->x[d->rs2], w);
-		if (hp)
-			memcpy(hp, &nv, sz);
-		else if (bus_write(h->bus, pa, sz, nv) < 0)
-			goto store_fault;
+		if (hp) {
+			old = amo_ram(hp, d->rm, s->x[d->rs2], w);
+			hart_code_written(h, pa, sz);
+		} else {
+			if (bus_read(h->bus, pa, sz, &old) < 0)
+				goto store_fault;
+			uint64_t nv = amo_calc(d->rm, old, s->x[d->rs2], w);
+			if (bus_write(h->bus, pa, sz, nv) < 0)
+				goto store_fault;
+		}
 		s->x[d->rd] = w ? sx32(old) : old;
 		return 0;
 	}
@@ -613,6 +799,9 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	struct hart_state diff_after;
 
 	h->exit_req = 0;
+	if (VMX_DEBUG)
+		dbg_hart_enter(h);
+	running = h;
 	for (;;) {
 		uint64_t done = s->icount - start;
 		/*
@@ -623,9 +812,16 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		if (done >= budget || VMX_UNLIKELY(traps > budget))
 			break;
 		if (VMX_UNLIKELY(__atomic_load_n(&h->kick, __ATOMIC_RELAXED))) {
-			__atomic_store_n(&h->kick, 0, __ATOMIC_RELAXED);
-			why = HART_EXIT_STOP;
-			break;
+			unsigned k = __atomic_exchange_n(&h->kick, 0, __ATOMIC_ACQUIRE);
+			if (k & HART_KICK_INVAL) {
+				hart_inval_drain(h);
+				pend = NULL;
+			}
+			if (k & HART_KICK_STOP) {
+				why = HART_EXIT_STOP;
+				break;
+			}
+			continue;
 		}
 		if (VMX_UNLIKELY(mip_load(h) & s->mie) && hart_take_irq(h)) {
 			traps++;
@@ -930,15 +1126,26 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		if (VMX_UNLIKELY(h->exit_req))
 			FALLTHROUGH_EXIT();
 		NEXT;
-	L_FENCE: NEXT;
+	L_FENCE:
+		if (ip->imm)
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		else
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		NEXT;
 	L_FENCE_I:
 		/*
-		 * Nothing to flush: every write to a page holding decoded code (this
-		 * or another hart's store, AMO, A/D update, DMA through the bus's
-		 * ram_written hook) already dropped its blocks.  Linux issues
-		 * fence.i tens of thousands of times per boot, so a full flush here
-		 * was the largest cost of booting.
+		 * Almost nothing to flush: every write to a page holding decoded
+		 * code (this or another hart's store, AMO, A/D update, DMA through
+		 * the bus's ram_written hook) already dropped this hart's blocks or
+		 * posted the page to it.  What is posted and the suspect pages
+		 * (struct cpu_shared) go now.  Linux issues fence.i tens of
+		 * thousands of times per boot, so a full flush here was the largest
+		 * cost of booting.
 		 */
+		if (__atomic_load_n(&h->kick, __ATOMIC_ACQUIRE) & HART_KICK_INVAL)
+			hart_inval_drain(h);
+		if (VMX_UNLIKELY(h->nsuspect))
+			suspects_drop(h);
 		if (VMX_DEBUG)
 			dbg_fence_i_check(h, b->ppc);
 		FALLTHROUGH_EXIT();
@@ -1080,5 +1287,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	}
 	/* Another hart may run before this one resumes: drop the reservation. */
 	s->resv_valid = 0;
+	running = NULL;
+	if (VMX_DEBUG)
+		__atomic_store_n(&h->owner_tid, 0, __ATOMIC_RELEASE);
 	return why;
 }

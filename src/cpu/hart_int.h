@@ -159,19 +159,36 @@ enum {
 #define MENVCFG_STCE (1ULL << 63)
 
 /*
- * State shared by every hart on one bus: which RAM pages hold decoded code.
- * A store by any hart (or DMA) to such a page drops the decoded blocks of
- * that page in every hart.  The harts of a machine run on one thread, so
- * no locking; a multi-threaded board would need it here.
+ * State shared by every hart on one bus: which RAM pages hold decoded code,
+ * and of which harts (one bit per hart slot).  Harts may run on threads of
+ * their own, so the protocol (docs/CPU.md, "Code written while it runs"):
+ *
+ *  - a hart marks a page (atomic OR of its bit, a full fence) before it
+ *    reads the instruction bytes; the first mark of a page takes away every
+ *    hart's write-TLB entry for it, so later stores take the slow path;
+ *  - a store that reaches the slow path writes first, fences, then takes
+ *    the page's bits (atomic exchange with 0): its own blocks go at once,
+ *    every other hart gets the page posted (inval_bits) and a kick, and
+ *    drops its blocks at its next block boundary, on its own thread;
+ *  - a store already under way through a write-TLB entry the first mark
+ *    took away may land after the marking hart read the bytes: that hart
+ *    keeps the page as suspect and drops its blocks at its next fence.i,
+ *    which is when RISC-V requires it to see other harts' code writes.
  */
-#define CPU_MAX_HARTS 64
+#define CPU_MAX_HARTS 8
 struct cpu_shared {
 	struct bus *bus;
-	uint8_t *code_pages;    /* one byte per RAM page */
+	uint8_t *code_pages;    /* per RAM page: bit s = the hart in slot s has blocks there */
 	uint64_t npages;
 	unsigned nharts;
+	uint8_t slots_used;
 	struct hart *harts[CPU_MAX_HARTS];
+	struct hart *by_slot[CPU_MAX_HARTS];
 };
+
+/* Bits of hart.kick: why another thread wants the hart's attention. */
+#define HART_KICK_STOP  1u   /* leave hart_run (HART_EXIT_STOP) */
+#define HART_KICK_INVAL 2u   /* code pages were written: drop their blocks (inval_bits) */
 
 struct hart {
 	struct hart_state s;
@@ -231,7 +248,20 @@ struct hart {
 	struct jit *jit;        /* the translator's cache; NULL: interpreter only */
 	uint64_t tohost_page;   /* tohost & ~0xfff, or ~0 */
 
-	int kick;               /* atomic: hart_kick() */
+	unsigned kick;          /* atomic: HART_KICK_* bits */
+	unsigned slot;          /* bit in cpu_shared.code_pages */
+	/*
+	 * Code pages other harts wrote (one bit per page, and a summary bit
+	 * per 64-bit word of it), dropped by hart_inval_drain on this thread.
+	 */
+	uint64_t *inval_bits, *inval_sum;
+	uint64_t nsum;
+	/* Pages marked while another hart could still be storing to them: see cpu_shared. */
+#define HART_SUSPECT_MAX 16
+	uint64_t suspect[HART_SUSPECT_MAX];
+	unsigned nsuspect;      /* > HART_SUSPECT_MAX: flush everything at fence.i */
+	uint64_t resv_val;      /* LR's value: an SC succeeds if memory still holds it */
+	int owner_tid;          /* beta: the thread running this hart, 0 when none */
 	int exit_req;           /* nonzero: leave the block after this instruction */
 	enum hart_exit exit_reason;
 
@@ -254,6 +284,8 @@ bool decode_ends_block(unsigned op);
 void mmu_flush_all(struct hart *h);
 void mmu_flush_va(struct hart *h, uint64_t va);
 void mmu_flush_pa_write(struct hart *h, uint64_t pa_page);
+/* Another hart's write TLB: drops its entries for pa_page; true if it had one. */
+bool mmu_unmap_pa_write_remote(struct hart *o, uint64_t pa_page);
 bool mmu_translate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint64_t *pa);
 bool mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val);
 bool mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val);
@@ -274,7 +306,10 @@ uint64_t hart_time(const struct hart *h);
 void hart_eval_stip(struct hart *h, uint64_t now);
 
 /* hart.c */
+/* After a write to RAM [pa, pa+len) by hart h: drops decoded code there (see cpu_shared). */
 void hart_code_written(struct hart *h, uint64_t pa, uint64_t len);
+/* Drops the blocks of pages other harts posted; on h's own thread. */
+void hart_inval_drain(struct hart *h);
 /* LR/SC/AMO d: 0 done, -1 with the exception in h->exc_cause/exc_tval. */
 int hart_amo(struct hart *h, const struct dinsn *d);
 /* Unit tests: translate blocks after `hot` loop-top visits (0: never; the default is 8). */
@@ -324,7 +359,8 @@ static inline uint64_t hart_remuw(uint64_t ua, uint64_t ud)
 static inline bool hart_is_code_page(const struct hart *h, uint64_t pa)
 {
 	uint64_t pg = (pa - h->ram->base) >> 12;
-	return pa >= h->ram->base && pg < h->sh->npages && h->sh->code_pages[pg];
+	return pa >= h->ram->base && pg < h->sh->npages &&
+	       __atomic_load_n(&h->sh->code_pages[pg], __ATOMIC_RELAXED);
 }
 
 /*

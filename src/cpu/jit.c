@@ -984,7 +984,9 @@ static bool emit_insn(struct tx *t, const struct dinsn *d)
 		emit_helper_check(t);
 		return true;
 	case OP_FENCE:
-		/* one hart per thread, and x86 stores are ordered: nothing to do */
+		/* x86-64 keeps every order RVWMO asks for but store-then-load (decode.c) */
+		if (d->imm)
+			xe_mfence(e);
 		return true;
 	case OP_END:
 		emit_inline_exit(t, d->pc, d->idx);

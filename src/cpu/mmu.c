@@ -142,6 +142,32 @@ static void note_superpage(struct hart *h, uint64_t va)
 			}
 }
 
+/*
+ * Runs on another hart's thread while h may be filling or using its table:
+ * the tag is read with acquire (tlb_fill publishes addend, then tag) and
+ * taken away with a compare-and-swap, so an entry h just refilled for some
+ * other page stays.  An entry h fills for pa_page after this scan is dropped
+ * by tlb_fill's own look at the code mark.
+ */
+bool mmu_unmap_pa_write_remote(struct hart *h, uint64_t pa_page)
+{
+	bool had = false;
+	for (unsigned m = 0; m < MMU_NMODES; m++)
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			struct tlbe *e = &h->tlb[ACC_W][m][i];
+			uint64_t tag = __atomic_load_n(&e->tag, __ATOMIC_ACQUIRE);
+			if (tag == ~0ULL)
+				continue;
+			uint64_t add = __atomic_load_n(&e->addend, __ATOMIC_RELAXED);
+			if (tag + add - (uint64_t)(uintptr_t)h->ram->host + h->ram->base != pa_page)
+				continue;
+			if (__atomic_compare_exchange_n(&e->tag, &tag, ~0ULL, false, __ATOMIC_SEQ_CST,
+							__ATOMIC_RELAXED))
+				had = true;
+		}
+	return had;
+}
+
 void mmu_flush_pa_write(struct hart *h, uint64_t pa_page)
 {
 	for (unsigned m = 0; m < MMU_NMODES; m++)
@@ -162,8 +188,16 @@ static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, uns
 		return;
 	unsigned i = (va >> 12) & TLB_MASK;
 	struct tlbe *e = &h->tlb[acc][mode][i];
-	e->tag = va & ~0xfffULL;
-	e->addend = (uint64_t)(uintptr_t)host - (va & ~0xfffULL);
+	/* Write entries may be taken away by other harts: see mmu_unmap_pa_write_remote. */
+	__atomic_store_n(&e->tag, ~0ULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->addend, (uint64_t)(uintptr_t)host - (va & ~0xfffULL), __ATOMIC_RELAXED);
+	__atomic_store_n(&e->tag, va & ~0xfffULL, __ATOMIC_RELEASE);
+	if (acc == ACC_W && h->sh->nharts > 1) {
+		/* A hart that marked the page as code after our look above: drop it again. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (hart_is_code_page(h, pa_page))
+			__atomic_store_n(&e->tag, ~0ULL, __ATOMIC_RELAXED);
+	}
 	/* The slot's previous entry may have been in another region. */
 	for (unsigned k = 0; k < h->nsuper; k++)
 		h->super_bits[k][acc][mode][i / 64] &= ~(1ULL << (i & 63));
@@ -195,7 +229,9 @@ static bool walk(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint6
 
 		if (!pp)
 			return fault(h, access_fault[acc], va);
-		memcpy(&pte, pp, 8);
+again:
+		/* PTEs are 8-aligned in RAM: one atomic read, as another hart may write it. */
+		pte = __atomic_load_n((uint64_t *)(void *)pp, __ATOMIC_ACQUIRE);
 		/* Bits 63:54 are Svnapot/Svpbmt/reserved, none implemented: must be 0. */
 		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte >> 54))
 			return fault(h, page_fault[acc], va);
@@ -225,9 +261,15 @@ static bool walk(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint6
 			return fault(h, page_fault[acc], va);
 		uint64_t npte = pte | PTE_A | (acc == ACC_W ? PTE_D : 0);
 		if (npte != pte) {
-			memcpy(pp, &npte, 8);
-			if (hart_is_code_page(h, pte_pa))
-				hart_code_written(h, pte_pa, 8);
+			/*
+			 * The spec wants the A/D update atomic with the check: if the
+			 * PTE changed since it was read (another hart, or the guest on
+			 * another vCPU), look at it again.
+			 */
+			if (!__atomic_compare_exchange_n((uint64_t *)(void *)pp, &pte, npte, false,
+							 __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+				goto again;
+			hart_code_written(h, pte_pa, 8);
 		}
 		uint64_t off_mask = (1ULL << (12 + 9 * i)) - 1;
 		*pa = ((ppn << 12) & ~off_mask) | (va & off_mask);
@@ -290,9 +332,9 @@ static bool phys_write(struct hart *h, uint64_t pa, unsigned size, uint64_t val)
 	uint8_t *p = ram_ptr(h->ram, pa, size);
 	if (!p)
 		return bus_write(h->bus, pa, size, val) == 0;
-	if (hart_is_code_page(h, pa) || hart_is_code_page(h, pa + size - 1))
-		hart_code_written(h, pa, size);
 	memcpy(p, &val, size);
+	/* After the write: the order other harts' decoding relies on (struct cpu_shared). */
+	hart_code_written(h, pa, size);
 	uint64_t th = h->plat.tohost;
 	if (th && pa < th + 8 && th < pa + size) {
 		uint64_t v;
@@ -375,8 +417,6 @@ bool mmu_amo_addr(struct hart *h, uint64_t va, unsigned size, unsigned acc, uint
 	if (!xlate(h, va, acc, h->dmode, pa))
 		return false;
 	*host = ram_ptr(h->ram, *pa, size);
-	if (acc == ACC_W && *host && hart_is_code_page(h, *pa))
-		hart_code_written(h, *pa, size);
 	return true;
 }
 

@@ -58,7 +58,7 @@ enum form_id {
 	F_MOVZX8, F_MOVSX8, F_MOVZX16, F_MOVSX16, F_MOVSXD, F_LEA,
 	F_SHIFT_I, F_SHIFT_CL, F_IMUL, F_UNARY, F_CQO, F_SETCC, F_CMOV,
 	F_JCC8, F_JCC32, F_JMP8, F_JMP32, F_CALL32, F_JMP_R, F_CALL_R,
-	F_PUSH, F_POP, F_RET, F_NOP, F_INT3,
+	F_PUSH, F_POP, F_RET, F_NOP, F_INT3, F_MFENCE,
 };
 
 #define OP1(a) .oplen = 1, .op = { (a) }
@@ -105,6 +105,8 @@ static const struct form forms[] = {
 	[F_RET]      = { OP1(0xc3), .kind = K_NONE },
 	[F_NOP]      = { OP1(0x90), .kind = K_NONE },
 	[F_INT3]     = { OP1(0xcc), .kind = K_NONE },
+	/* 0f ae /6 with a register operand (rax: ModRM f0) is mfence */
+	[F_MFENCE]   = { OP2(0x0f, 0xae), .digit = 6, .kind = K_MODRM, .w = W_NEVER },
 };
 
 /* The ModRM r/m operand: a register or a memory operand. */
@@ -461,4 +463,9 @@ void xe_nops(struct xe_buf *b, unsigned n)
 void xe_int3(struct xe_buf *b)
 {
 	encode(b, F_INT3, false, 0, 0, NONE, 0);
+}
+
+void xe_mfence(struct xe_buf *b)
+{
+	encode(b, F_MFENCE, false, 0, 0, R(XE_RAX), 0);
 }

@@ -127,5 +127,7 @@ void xe_ret(struct xe_buf *b);
 /* One-byte nops up to n bytes (alignment). */
 void xe_nops(struct xe_buf *b, unsigned n);
 void xe_int3(struct xe_buf *b);
+/* A full memory barrier: orders earlier stores before later loads. */
+void xe_mfence(struct xe_buf *b);
 
 #endif

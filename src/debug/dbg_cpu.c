@@ -14,6 +14,7 @@
  * that made it has just read them); later it may legally be stale.
  */
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include "../cpu/hart_int.h"
 #include "dbg.h"
@@ -221,7 +222,44 @@ const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all, b
 	return NULL;
 }
 
+/*
+ * With harts on threads of their own, another hart's write to a page lands
+ * before it posts the page to this hart (see struct cpu_shared), and a
+ * store through a write entry taken away under it leaves the page suspect
+ * until this hart's next fence.i: neither is stale code this hart may run
+ * after its next block boundary or fence.i.
+ */
+static bool posted_or_suspect(const struct hart *h, uint64_t page)
+{
+	uint64_t pg = (page - h->ram->base) >> 12;
+	if (__atomic_load_n(&h->inval_bits[pg / 64], __ATOMIC_ACQUIRE) & (1ULL << (pg % 64)))
+		return true;
+	if (h->nsuspect > HART_SUSPECT_MAX)
+		return true;
+	for (unsigned i = 0; i < h->nsuspect; i++)
+		if (h->suspect[i] == page)
+			return true;
+	return false;
+}
+
+static const char *block_problem(const struct hart *h, const struct block *b);
+
 const char *dbg_block_problem(const struct hart *h, const struct block *b)
+{
+	const char *p = block_problem(h, b);
+	if (!p || h->sh->nharts < 2 || !ram_contains(h->ram, b->ppc & ~0xfffULL, 4096))
+		return p;
+	/* A writer on another thread posts right after its write: give it 50 ms. */
+	for (unsigned i = 0; i < 500; i++) {
+		if (posted_or_suspect(h, b->ppc & ~0xfffULL))
+			return NULL;
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+	return p;
+}
+
+static const char *block_problem(const struct hart *h, const struct block *b)
 {
 	if (!b->cached)
 		return PROBLEM("block at pc %#llx came from the block table but is not cached",

@@ -628,6 +628,8 @@ static void test_misc(void **state)
 	want(&t, "ret");
 	xe_int3(b);
 	want(&t, "int3");
+	xe_mfence(b);
+	want_len(&t, 3, "mfence");
 	xe_nops(b, 1);
 	want_len(&t, 1, "nop");
 	xe_nops(b, 3);
