@@ -1,11 +1,13 @@
 /*
  * board_int.h - the private layout of struct vm shared by the board's files
- * (vm.c: creation and run loop, fdt.c: device tree, loader.c: images,
- * console.c: the terminal, config.c: the .vmx keys).
+ * (vm.c: creation and the single-thread run loop, vcpu.c: one thread per
+ * vCPU, fdt.c: device tree, loader.c: images, console.c: the terminal,
+ * config.c: the .vmx keys).
  */
 #ifndef VMX_BOARD_BOARD_INT_H
 #define VMX_BOARD_BOARD_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +49,17 @@ struct vm_console {
 	uint8_t pend[4096];
 };
 
+/* A vCPU's host thread while the VM runs with one thread per vCPU (vcpu.c). */
+struct vcpu {
+	struct vm *vm;
+	unsigned idx;
+	pthread_t thread;
+	bool started;
+	/* Futex word: bumped by every wake; the thread sleeps on it in WFI. */
+	_Atomic uint32_t wake_seq;
+	atomic_bool sleeping;
+};
+
 struct vm {
 	struct vm_config vc;
 	struct guest_ram ram;
@@ -62,6 +75,7 @@ struct vm {
 	struct plic *plic;
 	struct clint *clint;
 	struct uart *uart;
+	struct device *plic_dev, *clint_dev, *uart_dev;   /* their locks */
 	/* Devices with host I/O to serve between slices (device_type.poll). */
 	unsigned npoll;
 	struct device *polldevs[VM_MAX_DEVICES];
@@ -81,15 +95,44 @@ struct vm {
 	atomic_bool stop_req, poweroff_req, shutdown_req;
 	unsigned shutdown_stage;        /* next SysRq key to send, 0 = none */
 	uint64_t shutdown_next;         /* mtime when it is due */
-	bool result_set;
+	atomic_bool result_set;
 	enum vm_result result;
 	uint64_t tohost_code;
 	uint64_t last_input_poll_ns;
 	/* Instructions retired, published after every round for other threads. */
 	_Atomic uint64_t instret_pub;
+
+	/* One thread per vCPU (vcpu.c): the threads and the flag that parks them. */
+	struct vcpu vcpus[VM_MAX_HARTS];
+	atomic_bool park;
+	bool threaded;                  /* this run has one thread per vCPU */
 };
 
 uint64_t board_now_ns(void);
+
+/* vm.c, for vcpu.c */
+/* Ends the run with r (the first result counts; any thread). */
+void board_finish(struct vm *vm, enum vm_result r);
+/* Wakes the board thread from board_wait (any thread). */
+void board_wake(struct vm *vm);
+/* A hart stopped for tohost: the test's result or an HTIF console byte. */
+void board_handle_tohost(struct vm *vm, struct hart *h);
+/* The board thread's work besides timers: shutdown keys, devices' host I/O, console. */
+void board_serve(struct vm *vm);
+/* Waits up to timeout_ns (UINT64_MAX: no limit) for the eventfd, console input or a device's fd. */
+void board_wait(struct vm *vm, uint64_t timeout_ns);
+/* Writes buffered UART output (under the UART's lock). */
+void board_flush_uart(struct vm *vm);
+/* The time base's ns per mtime tick. */
+#define BOARD_NS_PER_TICK (1000000000ULL / DEV_TIMEBASE_HZ)
+
+/* vcpu.c */
+/* Whether this run uses one thread per vCPU (config, not deterministic, more than one hart). */
+bool board_threaded(const struct vm *vm, uint64_t limit);
+/* Runs the VM with one thread per vCPU until a result, a stop or a power-off request. */
+enum vm_result board_run_threads(struct vm *vm);
+/* Makes hart i's thread look at its interrupts again if it sleeps in WFI (any thread). */
+void board_vcpu_wake(struct vm *vm, unsigned i);
 
 /* fdt.c: builds the device tree into buf (VM_FDT_SIZE bytes). */
 int board_build_fdt(struct vm *vm, void *buf, size_t size, struct verr *e);

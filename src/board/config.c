@@ -177,6 +177,8 @@ int vm_config_from_cfg(struct vm_config *vc, const struct cfg *c, const char *vm
 		return r;
 	if ((r = cfg_get_bool(c, "monitor.deterministic", false, &vc->deterministic, e)) < 0)
 		return r;
+	if ((r = cfg_get_bool(c, "monitor.vcpuThreads", true, &vc->vcpu_threads, e)) < 0)
+		return r;
 	if ((r = cfg_get_bool(c, "monitor.translate", true, &vc->translate, e)) < 0)
 		return r;
 

@@ -35,7 +35,7 @@
 
 #define INPUT_POLL_NS   2000000ULL    /* look at console input every 2 ms of run time */
 #define DET_INSNS_PER_TICK 100        /* deterministic time: 1 GIPS against 10 MHz */
-#define NS_PER_TICK     (1000000000ULL / DEV_TIMEBASE_HZ)
+#define NS_PER_TICK     BOARD_NS_PER_TICK
 
 uint64_t board_now_ns(void)
 {
@@ -67,15 +67,22 @@ static uint64_t time_insns(struct vm *vm)
 static void env_cpu_irq(void *ctx, unsigned hart, uint64_t mask, bool level)
 {
 	struct vm *vm = ctx;
-	if (hart < vm->nharts && vm->harts[hart])
+	if (hart < vm->nharts && vm->harts[hart]) {
 		hart_set_irq(vm->harts[hart], mask, level);
+		/* A hart asleep in WFI on its own thread looks again (a new mtimecmp too). */
+		board_vcpu_wake(vm, hart);
+	}
 }
 
+/* Devices raise their line holding their own lock; the PLIC's ranks above. */
 static void env_irq(void *ctx, unsigned line, bool level)
 {
 	struct vm *vm = ctx;
-	if (vm->plic)
+	if (vm->plic) {
+		mxuser_lock(&vm->plic_dev->lock);
 		plic_set_irq(vm->plic, line, level);
+		mxuser_unlock(&vm->plic_dev->lock);
+	}
 }
 
 static uint64_t env_time(void *ctx)
@@ -91,13 +98,23 @@ static void kick_all(struct vm *vm)
 			hart_kick(vm->harts[h]);
 }
 
-static void vm_finish(struct vm *vm, enum vm_result r)
+/* Any vCPU thread may end the run: the first result counts. */
+void board_finish(struct vm *vm, enum vm_result r)
 {
-	if (vm->result_set)
+	bool no = false;
+	if (!atomic_compare_exchange_strong(&vm->result_set, &no, true))
 		return;
-	vm->result_set = true;
 	vm->result = r;
 	kick_all(vm);
+	board_wake(vm);
+}
+
+void board_wake(struct vm *vm)
+{
+	uint64_t one = 1;
+	if (write(vm->evfd, &one, sizeof(one)) < 0) {
+		/* The counter is already non-zero: the board is awake anyway. */
+	}
 }
 
 static void env_power(void *ctx, enum dev_power what, uint32_t code)
@@ -106,16 +123,16 @@ static void env_power(void *ctx, enum dev_power what, uint32_t code)
 	switch (what) {
 	case DEV_POWER_OFF:
 		LOG_INF("guest powered off");
-		vm_finish(vm, VM_RESULT_POWEROFF);
+		board_finish(vm, VM_RESULT_POWEROFF);
 		break;
 	case DEV_POWER_RESET:
 		LOG_INF("guest asked for a reset");
-		vm_finish(vm, VM_RESULT_RESET);
+		board_finish(vm, VM_RESULT_RESET);
 		break;
 	case DEV_POWER_FAIL:
 		LOG_WRN("guest powered off reporting failure code %u", code);
 		vm->tohost_code = code;
-		vm_finish(vm, VM_RESULT_POWEROFF);
+		board_finish(vm, VM_RESULT_POWEROFF);
 		break;
 	}
 }
@@ -149,10 +166,17 @@ static int create_devices(struct vm *vm, struct verr *e)
 			d->type = *t;
 			d->idx = i;
 			snprintf(d->name, sizeof(d->name), "%s%u", (*t)->name, i);
-			if ((r = (*t)->create(d, &vm->env, &vm->vc, i, e)) < 0)
+			if ((r = mxuser_lock_init(&d->lock, d->name,
+						  (*t)->lock_rank ? (*t)->lock_rank
+								  : MXUSER_RANK_DEVICE)) < 0)
+				return verr_set(e, r, "%s: cannot create its lock", d->name);
+			if ((r = (*t)->create(d, &vm->env, &vm->vc, i, e)) < 0) {
+				mxuser_lock_destroy(&d->lock);
 				return r;
+			}
 			vm->ndevs++;
-			if ((r = bus_map(&vm->bus, d->name, d->base, d->size, (*t)->mmio, d->priv)) < 0)
+			if ((r = bus_map_locked(&vm->bus, d->name, d->base, d->size, (*t)->mmio,
+						d->priv, &d->lock)) < 0)
 				return verr_set(e, r, "%s: cannot map %#llx+%#llx", d->name,
 						(unsigned long long)d->base, (unsigned long long)d->size);
 		}
@@ -161,9 +185,9 @@ static int create_devices(struct vm *vm, struct verr *e)
 		if (vm->devs[i].type->poll)
 			vm->polldevs[vm->npoll++] = &vm->devs[i];
 	struct device *d;
-	vm->plic = (d = find_dev(vm, &dev_type_plic)) ? d->priv : NULL;
-	vm->clint = (d = find_dev(vm, &dev_type_clint)) ? d->priv : NULL;
-	vm->uart = (d = find_dev(vm, &dev_type_uart)) ? d->priv : NULL;
+	vm->plic = (vm->plic_dev = d = find_dev(vm, &dev_type_plic)) ? d->priv : NULL;
+	vm->clint = (vm->clint_dev = d = find_dev(vm, &dev_type_clint)) ? d->priv : NULL;
+	vm->uart = (vm->uart_dev = d = find_dev(vm, &dev_type_uart)) ? d->priv : NULL;
 	if (!vm->plic || !vm->clint || !vm->uart)
 		return verr_set(e, -EINVAL, "board: PLIC, CLINT or UART missing from the device table");
 	return 0;
@@ -277,8 +301,10 @@ void vm_destroy(struct vm *vm)
 		return;
 	console_close(&vm->con);
 	/* Devices first: their destroy flushes output and closes disks. */
-	for (unsigned i = vm->ndevs; i-- > 0;)
+	for (unsigned i = vm->ndevs; i-- > 0;) {
 		vm->devs[i].type->destroy(&vm->devs[i]);
+		mxuser_lock_destroy(&vm->devs[i].lock);
+	}
 	vm->plic = NULL;
 	vm->clint = NULL;
 	vm->uart = NULL;
@@ -292,12 +318,12 @@ void vm_destroy(struct vm *vm)
 	free(vm);
 }
 
-static void handle_tohost(struct vm *vm, struct hart *h)
+void board_handle_tohost(struct vm *vm, struct hart *h)
 {
 	uint64_t v = hart_tohost_value(h);
 	if (v & 1) {
 		vm->tohost_code = v >> 1;
-		vm_finish(vm, VM_RESULT_TOHOST);
+		board_finish(vm, VM_RESULT_TOHOST);
 	} else if ((v >> 56) == 1 && ((v >> 48) & 0xff) == 1) {
 		/* HTIF console putchar (device 1, command 1). */
 		uint8_t c = (uint8_t)v;
@@ -348,18 +374,27 @@ static void vm_check_lines(struct vm *vm, uint64_t t0)
 	}
 }
 
-/* Timers, console: what happens between slices. */
-static void vm_tick(struct vm *vm)
+static void shutdown_step_locked(struct vm *vm, uint64_t now)
 {
-	uint64_t now = clint_mtime(vm->clint);
+	mxuser_lock(&vm->uart_dev->lock);
 	shutdown_step(vm, now);
-	clint_update(vm->clint);
-	for (unsigned h = 0; h < vm->nharts; h++)
-		hart_update_timer(vm->harts[h], now);
-	uart_flush(vm->uart);
-	for (unsigned i = 0; i < vm->npoll; i++)
-		vm->polldevs[i]->type->poll(vm->polldevs[i]);
-	atomic_store_explicit(&vm->instret_pub, total_instret(vm), memory_order_relaxed);
+	mxuser_unlock(&vm->uart_dev->lock);
+}
+
+/* Host I/O of the devices that have some (a NIC's backend), each under its lock. */
+static void serve_polls(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->npoll; i++) {
+		struct device *d = vm->polldevs[i];
+		mxuser_lock(&d->lock);
+		d->type->poll(d);
+		mxuser_unlock(&d->lock);
+	}
+}
+
+/* Console input: read what the host has, hand the UART what its FIFO takes. */
+static void serve_console(struct vm *vm)
+{
 	if (vm->con.in_fd >= 0) {
 		uint64_t ns = board_now_ns();
 		if (ns - vm->last_input_poll_ns >= INPUT_POLL_NS) {
@@ -367,8 +402,8 @@ static void vm_tick(struct vm *vm)
 			console_read(vm);
 		}
 	}
-	/* Hand the guest as much pending input as its receive FIFO takes. */
 	if (vm->con.pend_len) {
+		mxuser_lock(&vm->uart_dev->lock);
 		size_t n = uart_rx_room(vm->uart);
 		if (n > vm->con.pend_len)
 			n = vm->con.pend_len;
@@ -377,7 +412,39 @@ static void vm_tick(struct vm *vm)
 			memmove(vm->con.pend, vm->con.pend + n, vm->con.pend_len - n);
 			vm->con.pend_len -= n;
 		}
+		mxuser_unlock(&vm->uart_dev->lock);
 	}
+}
+
+void board_flush_uart(struct vm *vm)
+{
+	mxuser_lock(&vm->uart_dev->lock);
+	uart_flush(vm->uart);
+	mxuser_unlock(&vm->uart_dev->lock);
+}
+
+void board_serve(struct vm *vm)
+{
+	shutdown_step_locked(vm, clint_mtime(vm->clint));
+	serve_polls(vm);
+	atomic_store_explicit(&vm->instret_pub, total_instret(vm), memory_order_relaxed);
+	serve_console(vm);
+}
+
+/* Timers, console: what happens between rounds of the single-thread loop. */
+static void vm_tick(struct vm *vm)
+{
+	uint64_t now = clint_mtime(vm->clint);
+	shutdown_step_locked(vm, now);
+	mxuser_lock(&vm->clint_dev->lock);
+	clint_update(vm->clint);
+	mxuser_unlock(&vm->clint_dev->lock);
+	for (unsigned h = 0; h < vm->nharts; h++)
+		hart_update_timer(vm->harts[h], now);
+	board_flush_uart(vm);
+	serve_polls(vm);
+	atomic_store_explicit(&vm->instret_pub, total_instret(vm), memory_order_relaxed);
+	serve_console(vm);
 	if (VMX_DEBUG)
 		vm_check_lines(vm, now);
 }
@@ -385,7 +452,9 @@ static void vm_tick(struct vm *vm)
 /* Every hart idle: wait for the next timer deadline, input or a stop request. */
 static void vm_idle(struct vm *vm)
 {
+	mxuser_lock(&vm->clint_dev->lock);
 	uint64_t deadline = clint_next_deadline(vm->clint);
+	mxuser_unlock(&vm->clint_dev->lock);
 	for (unsigned h = 0; h < vm->nharts; h++) {
 		uint64_t d = hart_timer_deadline(vm->harts[h]);
 		if (d < deadline)
@@ -401,14 +470,19 @@ static void vm_idle(struct vm *vm)
 			return;
 		}
 	}
+	board_wait(vm, deadline == UINT64_MAX ? UINT64_MAX : (deadline - now) * NS_PER_TICK);
+}
+
+void board_wait(struct vm *vm, uint64_t timeout_ns)
+{
 	struct pollfd p[2 + VM_MAX_DEVICES] = {
 		{ .fd = vm->evfd, .events = POLLIN },
 		{ .fd = vm->con.in_fd, .events = POLLIN },
 	};
 	unsigned np = 2;
 	struct timespec ts, *tp = NULL;
-	if (deadline != UINT64_MAX) {
-		uint64_t ns = (deadline - now) * NS_PER_TICK;
+	if (timeout_ns != UINT64_MAX) {
+		uint64_t ns = timeout_ns;
 		if (ns > 1000000000ULL)
 			ns = 1000000000ULL;
 		ts.tv_sec = (time_t)(ns / 1000000000ULL);
@@ -421,7 +495,12 @@ static void vm_idle(struct vm *vm)
 	for (unsigned i = 0; i < vm->npoll; i++) {
 		struct device *d = vm->polldevs[i];
 		short ev = 0;
-		int fd = d->type->poll_fd ? d->type->poll_fd(d, &ev) : -1;
+		int fd = -1;
+		if (d->type->poll_fd) {
+			mxuser_lock(&d->lock);
+			fd = d->type->poll_fd(d, &ev);
+			mxuser_unlock(&d->lock);
+		}
 		if (fd >= 0)
 			p[np++] = (struct pollfd){ .fd = fd, .events = ev };
 	}
@@ -438,6 +517,8 @@ static void vm_idle(struct vm *vm)
 
 static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 {
+	if (board_threaded(vm, limit))
+		return board_run_threads(vm);
 	uint64_t start = limit != UINT64_MAX ? total_instret(vm) : 0;
 	/* Stats build: this thread runs every vCPU, so the kstat sampler samples each slot. */
 	for (unsigned i = 0; i < vm->nharts; i++) {
@@ -493,7 +574,7 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 				vm->idle[i] = !hart_irq_pending(h);
 				break;
 			case HART_EXIT_TOHOST:
-				handle_tohost(vm, h);
+				board_handle_tohost(vm, h);
 				break;
 			case HART_EXIT_BUDGET:
 			case HART_EXIT_STOP:
@@ -587,7 +668,7 @@ unsigned vm_host_fds(struct vm *vm, char names[][16], int fds[], unsigned max)
 	return n;
 }
 
-void vm_flush_output(struct vm *vm) { uart_flush(vm->uart); }
+void vm_flush_output(struct vm *vm) { board_flush_uart(vm); }
 
 void vm_handed_over(struct vm *vm)
 {

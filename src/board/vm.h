@@ -61,6 +61,7 @@ struct vm_config {
 	char serial_file[4096];    /* serial0.fileName; "" = the terminal */
 	bool deterministic;        /* monitor.deterministic */
 	bool translate;            /* monitor.translate: hot guest code compiled to host code */
+	bool vcpu_threads;         /* monitor.vcpuThreads: one host thread per vCPU (not deterministic) */
 	/*
 	 * Set by vmx when the machine is built to resume a checkpoint: guest RAM
 	 * comes from the checkpoint, so the firmware, kernel and initrd are not

@@ -19,7 +19,11 @@ struct clint {
 	unsigned nharts;
 };
 
-uint64_t clint_mtime(struct clint *c) { return c->env.time(c->env.ctx) + c->st.mtime_delta; }
+/* Read without the lock by any vCPU thread (the time CSR); written under it. */
+uint64_t clint_mtime(struct clint *c)
+{
+	return c->env.time(c->env.ctx) + __atomic_load_n(&c->st.mtime_delta, __ATOMIC_RELAXED);
+}
 
 struct clint_state *clint_state(struct clint *c) { return &c->st; }
 
@@ -30,6 +34,17 @@ void clint_update(struct clint *c)
 		c->env.cpu_irq(c->env.ctx, h, MIP_MTIP, now >= c->st.mtimecmp[h]);
 		c->env.cpu_irq(c->env.ctx, h, MIP_MSIP, c->st.msip[h] & 1);
 	}
+}
+
+void clint_update_hart(struct clint *c, unsigned h)
+{
+	if (h < c->nharts)
+		c->env.cpu_irq(c->env.ctx, h, MIP_MTIP, clint_mtime(c) >= c->st.mtimecmp[h]);
+}
+
+uint64_t clint_hart_deadline(const struct clint *c, unsigned h)
+{
+	return h < c->nharts ? c->st.mtimecmp[h] : UINT64_MAX;
 }
 
 uint64_t clint_next_deadline(const struct clint *c)
@@ -90,7 +105,7 @@ static int clint_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 	} else if (off >= CLINT_MTIME && off < CLINT_MTIME + 8) {
 		uint64_t src = c->env.time(c->env.ctx);
 		uint64_t now = sub_write(src + c->st.mtime_delta, off, len, val);
-		c->st.mtime_delta = now - src;
+		__atomic_store_n(&c->st.mtime_delta, now - src, __ATOMIC_RELAXED);
 		clint_update(c);
 	}
 	/* Test knob (opt/obj): every write also lands on the msip slot past the last hart. */
@@ -174,6 +189,7 @@ static const struct ckpt_field clint_fields[] = {
 };
 
 const struct device_type dev_type_clint = {
+	.lock_rank = MXUSER_RANK_IRQ,
 	.name = "clint",
 	.count = clint_count,
 	.create = clint_create,

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include "../ckpt/ckpt.h"
 #include "../mem/bus.h"
+#include "../lib/mxuser.h"
 #include "../lib/verr.h"
 
 struct vm_config;
@@ -78,6 +79,12 @@ struct device_type {
 	int (*fdt_node)(const struct device *d, void *fdt);
 	const struct mmio_ops *mmio;
 	/*
+	 * Rank of the device's lock (0: MXUSER_RANK_DEVICE).  Interrupt
+	 * controllers rank above devices: a device raises its line holding
+	 * its own lock.
+	 */
+	unsigned lock_rank;
+	/*
 	 * Saved state: the device's plain state struct and its size (NULL when it
 	 * has none), described by state_fields under state_version (>= 2; version
 	 * 1 was the whole struct as one blob, still read from old .vmss files).
@@ -110,6 +117,12 @@ struct device {
 	uint64_t base, size;      /* MMIO window */
 	unsigned irq;             /* PLIC source, 0 when none */
 	void *priv;
+	/*
+	 * Held around every MMIO access (the bus takes it) and every call the
+	 * board makes into the device, so vCPU threads and the board thread
+	 * see its state one at a time.
+	 */
+	struct mxuser_lock lock;
 };
 
 /* The registration table, in device-tree order; NULL-terminated. */

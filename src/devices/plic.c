@@ -272,6 +272,7 @@ static const struct ckpt_field plic_fields[] = {
 };
 
 const struct device_type dev_type_plic = {
+	.lock_rank = MXUSER_RANK_IRQ,
 	.name = "plic",
 	.count = plic_count,
 	.create = plic_create,

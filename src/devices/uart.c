@@ -69,7 +69,12 @@ void uart_flush(struct uart *u)
 		}
 		done += (size_t)n;
 	}
-	u->out_len = 0;
+	__atomic_store_n(&u->out_len, 0, __ATOMIC_RELAXED);
+}
+
+bool uart_tx_pending(const struct uart *u)
+{
+	return __atomic_load_n(&u->out_len, __ATOMIC_RELAXED) != 0;
 }
 
 void uart_set_output(struct uart *u, int fd)
@@ -151,7 +156,8 @@ static void tx_byte(struct uart *u, uint8_t c)
 	}
 	if (u->out_fd < 0)
 		return;
-	u->out_buf[u->out_len++] = c;
+	u->out_buf[u->out_len] = c;
+	__atomic_store_n(&u->out_len, u->out_len + 1, __ATOMIC_RELAXED);
 	if (u->out_len == sizeof(u->out_buf))
 		uart_flush(u);
 }

@@ -42,6 +42,8 @@ void uart_rx_push(struct uart *u, const uint8_t *buf, size_t n);
 bool uart_rx_break(struct uart *u);
 /* Writes buffered output to the host fd. */
 void uart_flush(struct uart *u);
+/* Output waits for uart_flush; a hint readable without the device's lock. */
+bool uart_tx_pending(const struct uart *u);
 struct uart_state *uart_state(struct uart *u);
 /* Uses fd for output (the board or a test); the uart does not close it. */
 void uart_set_output(struct uart *u, int fd);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include "bus.h"
+#include "../lib/mxuser.h"
 #include "../debug/dbg.h"
 #include "../stats/kstat.h"
 #include "../stats/stats.h"
@@ -25,6 +26,12 @@ static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 int bus_map(struct bus *b, const char *name, uint64_t base, uint64_t size,
 	    const struct mmio_ops *ops, void *dev)
 {
+	return bus_map_locked(b, name, base, size, ops, dev, NULL);
+}
+
+int bus_map_locked(struct bus *b, const char *name, uint64_t base, uint64_t size,
+		   const struct mmio_ops *ops, void *dev, struct mxuser_lock *lock)
+{
 	if (size == 0 || base + size < base)
 		return -EINVAL;
 	if (b->ram && overlaps(base, size, b->ram->base, b->ram->size))
@@ -35,7 +42,7 @@ int bus_map(struct bus *b, const char *name, uint64_t base, uint64_t size,
 	if (b->nregions == BUS_MAX_REGIONS)
 		return -ENOSPC;
 	b->regions[b->nregions++] = (struct mmio_region){
-		.name = name, .base = base, .size = size, .ops = ops, .dev = dev,
+		.name = name, .base = base, .size = size, .ops = ops, .dev = dev, .lock = lock,
 	};
 	VMX_ASSERT_EXPENSIVE(dbg_bus_consistent(b));
 	return 0;
@@ -48,11 +55,12 @@ static bool region_has(const struct mmio_region *r, uint64_t pa, unsigned len)
 
 const struct mmio_region *bus_find(struct bus *b, uint64_t pa, unsigned len)
 {
-	if (b->last < b->nregions && region_has(&b->regions[b->last], pa, len))
-		return &b->regions[b->last];
+	unsigned last = __atomic_load_n(&b->last, __ATOMIC_RELAXED);
+	if (last < b->nregions && region_has(&b->regions[last], pa, len))
+		return &b->regions[last];
 	for (unsigned i = 0; i < b->nregions; i++) {
 		if (region_has(&b->regions[i], pa, len)) {
-			b->last = i;
+			__atomic_store_n(&b->last, i, __ATOMIC_RELAXED);
 			return &b->regions[i];
 		}
 	}
@@ -76,7 +84,11 @@ int bus_read(struct bus *b, uint64_t pa, unsigned len, uint64_t *val)
 	STAT_INC(MMIO_READ);
 	stats_count_mmio(r->name, pa - r->base, false);
 	kstat_push_mmio(r->name);
+	if (r->lock)
+		mxuser_lock(r->lock);
 	int rc = r->ops->read(r->dev, pa - r->base, len, val);
+	if (r->lock)
+		mxuser_unlock(r->lock);
 	kstat_pop();
 	return rc < 0 ? -EFAULT : 0;
 }
@@ -98,7 +110,11 @@ int bus_write(struct bus *b, uint64_t pa, unsigned len, uint64_t val)
 	STAT_INC(MMIO_WRITE);
 	stats_count_mmio(r->name, pa - r->base, true);
 	kstat_push_mmio(r->name);
+	if (r->lock)
+		mxuser_lock(r->lock);
 	int rc = r->ops->write(r->dev, pa - r->base, len, val);
+	if (r->lock)
+		mxuser_unlock(r->lock);
 	kstat_pop();
 	return rc < 0 ? -EFAULT : 0;
 }

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include "ram.h"
 
+struct mxuser_lock;
+
 struct mmio_ops {
 	/*
 	 * off is relative to the region base; len is 1, 2, 4 or 8.  Return 0, or a
@@ -27,6 +29,7 @@ struct mmio_region {
 	uint64_t base, size;
 	const struct mmio_ops *ops;
 	void *dev;
+	struct mxuser_lock *lock;   /* held around ops; NULL: the device needs none */
 };
 
 #define BUS_MAX_REGIONS 32
@@ -35,7 +38,7 @@ struct bus {
 	struct guest_ram *ram;
 	unsigned nregions;
 	struct mmio_region regions[BUS_MAX_REGIONS];
-	/* Last region hit: MMIO accesses cluster on one device at a time. */
+	/* Last region hit: MMIO accesses cluster on one device at a time (atomic: any vCPU thread). */
 	unsigned last;
 	/*
 	 * Called after anything other than a guest store through the CPU writes RAM
@@ -50,6 +53,12 @@ void bus_init(struct bus *b, struct guest_ram *ram);
 /* Adds a region; -EEXIST if it overlaps RAM or another region, -ENOSPC if full. */
 int bus_map(struct bus *b, const char *name, uint64_t base, uint64_t size,
 	    const struct mmio_ops *ops, void *dev);
+/*
+ * The same, with the device's lock: every access through the bus holds it,
+ * so harts on several threads see one access at a time.
+ */
+int bus_map_locked(struct bus *b, const char *name, uint64_t base, uint64_t size,
+		   const struct mmio_ops *ops, void *dev, struct mxuser_lock *lock);
 /* Region containing [pa, pa+len), or NULL. */
 const struct mmio_region *bus_find(struct bus *b, uint64_t pa, unsigned len);
 

@@ -219,6 +219,13 @@ void cs_devel_tick(void);
  * sampled (then the wait keeps the thread's mask).
  */
 const sigset_t *cs_wait_sigmask(void);
+/*
+ * vCPU threads (board/vcpu.c): samples the calling thread as vCPU idx from
+ * now on, reusing that vCPU's ring across runs; cs_vcpu_detach() stops it
+ * before the thread exits.  Nothing when the profiler is not running.
+ */
+int cs_vcpu_attach(unsigned idx, struct verr *e);
+void cs_vcpu_detach(void);
 #else
 static inline int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 {
@@ -230,6 +237,13 @@ static inline const char *cs_profile_path(void) { return ""; }
 static inline void cs_slow_path(unsigned us) { (void)us; }
 static inline void cs_devel_tick(void) {}
 static inline const sigset_t *cs_wait_sigmask(void) { return NULL; }
+static inline int cs_vcpu_attach(unsigned idx, struct verr *e)
+{
+	(void)idx;
+	(void)e;
+	return 0;
+}
+static inline void cs_vcpu_detach(void) {}
 #endif
 
 #endif

@@ -31,7 +31,8 @@
 
 #define CS_RING 64                  /* samples: 660 ms at 97 Hz, drained every 250 ms */
 #define CS_DRAIN_NS 250000000ull    /* each wake-up of the collector costs the host a CPU switch */
-#define CS_MAX_THREADS 4
+#define CS_MAX_THREADS 16   /* the main thread, the vCPU threads, room for others */
+#define CS_MAX_VCPUS 8
 #define CS_WRITE_INTERVAL_S 10
 #define CS_BUCKET_S 1
 #define CS_USER_AS 64               /* address spaces tracked per guest.userSymbols program */
@@ -63,6 +64,7 @@ static struct {
 	_Atomic bool running;
 	struct cs_thread *threads[CS_MAX_THREADS];
 	_Atomic unsigned nthreads;
+	struct cs_thread *vcpu[CS_MAX_VCPUS];   /* the ring of each vCPU thread, kept across runs */
 	_Atomic uint64_t signals;
 	_Atomic uint64_t pc_exact, pc_block;  /* guest samples by pc precision */
 	_Atomic uint64_t handler_ns;     /* time spent in the handler, for the overhead figure */
@@ -348,20 +350,13 @@ static void *collector(void *arg)
 	return NULL;
 }
 
-/* Samples the calling thread from now on. */
-static int attach_thread(struct verr *e)
+/* Arms t's timer for the calling thread: its ticks land in t's ring from now on. */
+static int arm_thread(struct cs_thread *t, struct verr *e)
 {
-	struct cs_thread *t;
 	pthread_attr_t attr;
 	void *addr;
 	size_t size;
-	unsigned n = atomic_load(&cs.nthreads);
 
-	if (n == CS_MAX_THREADS)
-		return verr_set(e, -ENOSPC, "callstack: too many sampled threads");
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return verr_set(e, -ENOMEM, "callstack: out of memory");
 	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
 		if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
 			t->stack_lo = (uint64_t)(uintptr_t)addr;
@@ -375,7 +370,6 @@ static int attach_thread(struct verr *e)
 	sev._sigev_un._tid = gettid();   /* sigev_notify_thread_id in newer glibc */
 	if (timer_create(CLOCK_MONOTONIC, &sev, &t->timer) < 0) {
 		int rc = -errno;
-		free(t);
 		return verr_set(e, rc, "callstack: timer_create: %s", strerror(-rc));
 	}
 	t->timer_ok = true;
@@ -385,12 +379,60 @@ static int attach_thread(struct verr *e)
 	if (kstat_self_begin() < 0)
 		LOG_WRN("callstack: kstats of this thread stay with the stats thread's sampler");
 	cs_self = t;
-	cs.threads[n] = t;
-	atomic_store(&cs.nthreads, n + 1);
 	long period = 1000000000L / CS_HZ;
 	struct itimerspec its = { { 0, period }, { 0, period } };
 	timer_settime(t->timer, 0, &its, NULL);
 	return 0;
+}
+
+/* A new ring, listed for the collector (which reads every listed ring until cs_stop). */
+static struct cs_thread *new_thread(struct verr *e)
+{
+	unsigned n = atomic_load(&cs.nthreads);
+	if (n == CS_MAX_THREADS) {
+		verr_set(e, -ENOSPC, "callstack: too many sampled threads");
+		return NULL;
+	}
+	struct cs_thread *t = calloc(1, sizeof(*t));
+	if (!t) {
+		verr_set(e, -ENOMEM, "callstack: out of memory");
+		return NULL;
+	}
+	cs.threads[n] = t;
+	atomic_store(&cs.nthreads, n + 1);
+	return t;
+}
+
+/* Samples the calling thread from now on. */
+static int attach_thread(struct verr *e)
+{
+	struct cs_thread *t = new_thread(e);
+	return t ? arm_thread(t, e) : -ENOMEM;
+}
+
+int cs_vcpu_attach(unsigned idx, struct verr *e)
+{
+	if (!atomic_load(&cs.running) || idx >= CS_MAX_VCPUS)
+		return 0;
+	mxuser_lock(&cs.lock);
+	struct cs_thread *t = cs.vcpu[idx];
+	if (!t)
+		t = cs.vcpu[idx] = new_thread(e);
+	mxuser_unlock(&cs.lock);
+	return t ? arm_thread(t, e) : -ENOMEM;
+}
+
+void cs_vcpu_detach(void)
+{
+	struct cs_thread *t = cs_self;
+	if (!t)
+		return;
+	if (t->timer_ok)
+		timer_delete(t->timer);
+	t->timer_ok = false;
+	/* A tick already queued finds nothing to do. */
+	cs_self = NULL;
+	kstat_self_end();
 }
 
 /*
@@ -632,6 +674,7 @@ void cs_stop(void)
 		free(cs.threads[i]);
 		cs.threads[i] = NULL;
 	}
+	memset(cs.vcpu, 0, sizeof(cs.vcpu));
 	atomic_store(&cs.nthreads, 0);
 	free_user();
 	cs_symtab_free(cs.mon);

@@ -337,6 +337,18 @@ void kstat_sample_self(unsigned ticks)
 	}
 }
 
+void kstat_self_end(void)
+{
+	int i = self_idx;
+	if (i < 0)
+		return;
+	/* The handler stops using the entry before it goes. */
+	self_idx = -1;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (atomic_exchange(&self_ent[i].tid, 0))
+		close(self_ent[i].fd);
+}
+
 void kstat_self_end_all(void)
 {
 	for (unsigned i = 0; i < SELF_MAX; i++) {

@@ -186,6 +186,8 @@ void kstat_sample_once(void);
  */
 int kstat_self_begin(void);
 void kstat_sample_self(unsigned ticks);
+/* The calling thread samples itself no more (it is about to exit). */
+void kstat_self_end(void);
 void kstat_self_end_all(void);
 bool kstat_self_covers(void);
 uint64_t kstat_invocations(unsigned slot, unsigned id);
@@ -216,6 +218,7 @@ static inline void kstat_pop(void) {}
 static inline void kstat_vector(unsigned id) { (void)id; }
 static inline int kstat_self_begin(void) { return 0; }
 static inline void kstat_sample_self(unsigned ticks) { (void)ticks; }
+static inline void kstat_self_end(void) {}
 static inline void kstat_self_end_all(void) {}
 static inline bool kstat_self_covers(void) { return false; }
 static inline void kstat_set(unsigned id) { (void)id; }

@@ -38,6 +38,7 @@
 	X(DMA_WRITE, 1, "device DMA writes to guest RAM") \
 	X(HART_RUN, 1, "hart_run calls (scheduling slices)") \
 	X(HART_WFI, 1, "WFI with nothing pending (hart goes idle)") \
+	X(VCPU_SLEEP, 1, "a vCPU thread slept in WFI (one thread per vCPU)") \
 	X(HART_KICK, 1, "hart_kick requests") \
 	X(INSN_LOAD, 1, "guest loads executed (slow path)") \
 	X(INSN_STORE, 1, "guest stores executed (slow path)") \
