@@ -53,7 +53,7 @@ vmx_srcs = $(VMX_COMMON_SRCS) $(if $(filter 1,$(STATS_$(1))),$(VMX_STATS_SRCS)) 
            $(if $(filter 1,$(DEBUG_$(1))),$(VMX_DEBUG_SRCS))
 vmx_objs = $(patsubst src/%.c,$(B)/$(1)/obj/%.o,$(call vmx_srcs,$(1))) $(B)/$(1)/version.o
 
-.PHONY: all help deps vmx-all $(BUILDTYPES) install check demo bench fuzz clean guest tests \
+.PHONY: all help deps vmx-all $(BUILDTYPES) $(EXTRA_BUILDTYPES) install check demo bench fuzz clean guest tests \
         unit-tests isa-tests
 
 all: vmx-all host-progs
@@ -78,7 +78,7 @@ $(1): $(B)/$(1)/$(BIN_$(1))
 $(B)/$(1)/obj/%.o: src/%.c
 	@mkdir -p $$(@D)
 	@echo "  CC [$(1)] $$<"
-	$(Q)$(CC) $(BASE_CFLAGS) $(FLAGS_$(1)) -DVMX_BUILDTYPE_NAME='"$(1)"' -c $$< -o $$@
+	$(Q)$(or $(CC_$(1)),$(CC)) $(BASE_CFLAGS) $(FLAGS_$(1)) -DVMX_BUILDTYPE_NAME='"$(1)"' -c $$< -o $$@
 
 $(B)/$(1)/version.c: FORCE
 	@mkdir -p $$(@D)
@@ -87,7 +87,7 @@ $(B)/$(1)/version.c: FORCE
 	$(Q)cmp -s $$@.tmp $$@ && rm -f $$@.tmp || mv $$@.tmp $$@
 
 $(B)/$(1)/version.o: $(B)/$(1)/version.c
-	$(Q)$(CC) $(BASE_CFLAGS) $(FLAGS_$(1)) -c $$< -o $$@
+	$(Q)$(or $(CC_$(1)),$(CC)) $(BASE_CFLAGS) $(FLAGS_$(1)) -c $$< -o $$@
 
 # Everything but main: what unit tests and fuzz targets link against.
 $(B)/$(1)/libvmx.a: $(filter-out $(B)/$(1)/obj/vmx/main.o,$(call vmx_objs,$(1)))
@@ -95,11 +95,11 @@ $(B)/$(1)/libvmx.a: $(filter-out $(B)/$(1)/obj/vmx/main.o,$(call vmx_objs,$(1)))
 
 $(B)/$(1)/$(BIN_$(1)): $(B)/$(1)/obj/vmx/main.o $(B)/$(1)/libvmx.a
 	@echo "  LD [$(1)] $$@"
-	$(Q)$(CC) $(LDFLAGS_$(1)) -o $$@ $$^ $(VMX_LIBS)
+	$(Q)$(or $(CC_$(1)),$(CC)) $(LDFLAGS_$(1)) -o $$@ $$^ $(VMX_LIBS)
 
 -include $(patsubst %.o,%.d,$(call vmx_objs,$(1)))
 endef
-$(foreach t,$(BUILDTYPES),$(eval $(call BUILDTYPE_RULES,$(t))))
+$(foreach t,$(BUILDTYPES) $(EXTRA_BUILDTYPES),$(eval $(call BUILDTYPE_RULES,$(t))))
 
 FORCE:
 

@@ -26,6 +26,20 @@ FLAGS_obj     := -DVMX_DEBUG=1 -DVMX_STATS=1 -DVMX_DEVEL=1 -O1 -fno-omit-frame-p
                  -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS_obj   := -fsanitize=address,undefined
 
+# tsan: the obj build's checks under ThreadSanitizer instead of ASan (the two
+# cannot share a binary).  Not part of `make all`: `make tsan` builds it for
+# the concurrency tests (tests/integration/smp_tsan.sh, docs/BOARD.md).
+EXTRA_BUILDTYPES := tsan
+# clang: GCC's TSan does not model atomic_thread_fence, which the code-page
+# protocol between harts relies on (src/cpu/hart_int.h).
+BIN_tsan      := vmx-tsan
+CC_tsan       := clang
+FLAGS_tsan    := -DVMX_DEBUG=1 -DVMX_STATS=1 -DVMX_DEVEL=1 -O1 -fno-omit-frame-pointer \
+                 -fsanitize=thread -Wno-unknown-warning-option
+LDFLAGS_tsan  := -fsanitize=thread
+DEBUG_tsan    := 1
+STATS_tsan    := 1
+
 DEBUG_release := 0
 DEBUG_beta    := 1
 DEBUG_stats   := 0

@@ -58,6 +58,7 @@ struct vcpu {
 	/* Futex word: bumped by every wake; the thread sleeps on it in WFI. */
 	_Atomic uint32_t wake_seq;
 	atomic_bool sleeping;
+	_Atomic uint64_t instret;       /* the hart's, published after every slice */
 };
 
 struct vm {

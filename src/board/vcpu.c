@@ -110,6 +110,7 @@ static void *vcpu_main(void *arg)
 	bool idle = vm->idle[i];
 	struct verr e = { 0 };
 
+	atomic_store_explicit(&v->instret, hart_instret(h), memory_order_relaxed);
 	/* Stats build: this thread's counters, kstats and profiler ticks are vCPU i's. */
 	kstat_attach(i);
 	kstat_start(idle ? KSTAT_IDLE_WFI : KSTAT_GUEST);
@@ -141,6 +142,7 @@ static void *vcpu_main(void *arg)
 			break;
 		}
 		kstat_set(KSTAT_BOARD);
+		atomic_store_explicit(&v->instret, hart_instret(h), memory_order_relaxed);
 		dbg_check_hart(hart_state(h));
 		vcpu_timers(vm, i);
 		if (uart_tx_pending(vm->uart))

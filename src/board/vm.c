@@ -427,7 +427,11 @@ void board_serve(struct vm *vm)
 {
 	shutdown_step_locked(vm, clint_mtime(vm->clint));
 	serve_polls(vm);
-	atomic_store_explicit(&vm->instret_pub, total_instret(vm), memory_order_relaxed);
+	/* The harts' counters belong to their threads: add what they published. */
+	uint64_t n = 0;
+	for (unsigned h = 0; h < vm->nharts; h++)
+		n += atomic_load_explicit(&vm->vcpus[h].instret, memory_order_relaxed);
+	atomic_store_explicit(&vm->instret_pub, n, memory_order_relaxed);
 	serve_console(vm);
 }
 

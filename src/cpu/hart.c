@@ -391,7 +391,7 @@ static bool fetch16(struct hart *h, uint64_t pa, uint32_t *v)
 {
 	uint8_t *p = ram_ptr(h->ram, pa, 2);
 	if (p) {
-		*v = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+		*v = (uint32_t)ram_guest_load(p, 2);
 		return true;
 	}
 	uint64_t t;
@@ -992,8 +992,9 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 #define LOADV(T, out, chk) do { \
 		uint64_t va_ = RS1 + IMM; \
 		const struct tlbe *e_ = &tlb_r[(va_ >> 12) & TLB_MASK]; \
-		if (VMX_LIKELY(e_->tag == (va_ & (~0xfffULL | (sizeof(T) - 1))))) { \
-			T v_; memcpy(&v_, (const void *)(uintptr_t)(va_ + e_->addend), sizeof(T)); \
+		if (VMX_LIKELY(__atomic_load_n(&e_->tag, __ATOMIC_RELAXED) == \
+			       (va_ & (~0xfffULL | (sizeof(T) - 1))))) { \
+			T v_ = (T)ram_guest_load((const void *)(uintptr_t)(va_ + e_->addend), sizeof(T)); \
 			out = (uint64_t)(int64_t)v_; \
 		} else { \
 			uint64_t v_; \
@@ -1007,8 +1008,10 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 #define STOREV(T, val) do { \
 		uint64_t va_ = RS1 + IMM, sv_ = (val); \
 		const struct tlbe *e_ = &tlb_w[(va_ >> 12) & TLB_MASK]; \
-		if (VMX_LIKELY(e_->tag == (va_ & (~0xfffULL | (sizeof(T) - 1))))) { \
-			T v_ = (T)sv_; memcpy((void *)(uintptr_t)(va_ + e_->addend), &v_, sizeof(T)); \
+		/* the tag may be taken away by another hart: mmu_unmap_pa_write_remote */ \
+		if (VMX_LIKELY(__atomic_load_n(&e_->tag, __ATOMIC_RELAXED) == \
+			       (va_ & (~0xfffULL | (sizeof(T) - 1))))) { \
+			ram_guest_store((void *)(uintptr_t)(va_ + e_->addend), sv_, sizeof(T)); \
 		} else { \
 			STAT_INC(INSN_STORE); \
 			if (!mmu_store_slow(h, va_, sizeof(T), sv_)) EXC_PENDING(); \

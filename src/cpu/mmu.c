@@ -63,7 +63,7 @@ void mmu_flush_all(struct hart *h)
 	for (unsigned a = 0; a < 3; a++)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
 			for (unsigned i = 0; i < TLB_SIZE; i++)
-				h->tlb[a][m][i].tag = ~0ULL;
+				__atomic_store_n(&h->tlb[a][m][i].tag, ~0ULL, __ATOMIC_RELAXED);
 	memset(h->super_bits, 0, sizeof(h->super_bits));
 	h->nsuper = 0;
 	h->super_overflow = false;
@@ -106,7 +106,7 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 						struct tlbe *e = &h->tlb[a][m][i];
 						bits &= bits - 1;
 						if (e->tag != ~0ULL && (e->tag >> 30) == region)
-							e->tag = ~0ULL;
+							__atomic_store_n(&e->tag, ~0ULL, __ATOMIC_RELAXED);
 					}
 				}
 	} else {
@@ -114,7 +114,7 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 		for (unsigned a = 0; a < 3; a++)
 			for (unsigned m = 0; m < MMU_NMODES; m++)
 				if (h->tlb[a][m][i].tag == page)
-					h->tlb[a][m][i].tag = ~0ULL;
+					__atomic_store_n(&h->tlb[a][m][i].tag, ~0ULL, __ATOMIC_RELAXED);
 	}
 	/* Beta: the slot of va always, the whole TLB on every DBG_FLUSH_SAMPLE-th flush. */
 	DBG_CHECK("tlb-flush", dbg_tlb_flush_problem(h, va, false,
@@ -174,7 +174,7 @@ void mmu_flush_pa_write(struct hart *h, uint64_t pa_page)
 		for (unsigned i = 0; i < TLB_SIZE; i++) {
 			struct tlbe *e = &h->tlb[ACC_W][m][i];
 			if (e->tag != ~0ULL && tlbe_pa_page(h, e) == pa_page)
-				e->tag = ~0ULL;
+				__atomic_store_n(&e->tag, ~0ULL, __ATOMIC_RELAXED);
 		}
 }
 
@@ -315,9 +315,7 @@ static bool phys_read(struct hart *h, uint64_t pa, unsigned size, uint64_t *val)
 {
 	uint8_t *p = ram_ptr(h->ram, pa, size);
 	if (p) {
-		uint64_t v = 0;
-		memcpy(&v, p, size);
-		*val = v;
+		*val = ram_guest_load(p, size);
 		return true;
 	}
 	uint64_t v = 0;
@@ -332,7 +330,7 @@ static bool phys_write(struct hart *h, uint64_t pa, unsigned size, uint64_t val)
 	uint8_t *p = ram_ptr(h->ram, pa, size);
 	if (!p)
 		return bus_write(h->bus, pa, size, val) == 0;
-	memcpy(p, &val, size);
+	ram_guest_store(p, val, size);
 	/* After the write: the order other harts' decoding relies on (struct cpu_shared). */
 	hart_code_written(h, pa, size);
 	uint64_t th = h->plat.tohost;
@@ -340,7 +338,7 @@ static bool phys_write(struct hart *h, uint64_t pa, unsigned size, uint64_t val)
 		uint64_t v;
 		uint8_t *tp = ram_ptr(h->ram, th, 8);
 		if (tp) {
-			memcpy(&v, tp, 8);
+			v = ram_guest_load(tp, 8);
 			if (v) {
 				h->s.tohost_value = v;
 				h->exit_req |= 2;

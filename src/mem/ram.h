@@ -27,6 +27,37 @@ int ram_create(struct guest_ram *r, uint64_t base, uint64_t size, struct verr *e
 int ram_attach(struct guest_ram *r, uint64_t base, uint64_t size, int memfd, struct verr *e);
 void ram_destroy(struct guest_ram *r);
 
+/*
+ * Guest RAM is shared by the guest's vCPUs, each maybe on its own thread:
+ * two harts may race on it as far as the guest's program allows (RVWMO),
+ * which is the guest's business, not a monitor bug.  So the CPU's accesses
+ * of guest RAM on the guest's behalf go through these two, which
+ * ThreadSanitizer does not instrument (a no_sanitize function is not
+ * inlined into an instrumented one): the tsan build then reports races on
+ * the monitor's own state only.  Elsewhere they inline to one load or store.
+ * size is 1, 2, 4 or 8.
+ */
+#define RAM_GUEST_ACCESS __attribute__((no_sanitize("thread")))
+static inline RAM_GUEST_ACCESS uint64_t ram_guest_load(const void *p, unsigned size)
+{
+	switch (size) {
+	case 1: { uint8_t v; __builtin_memcpy(&v, p, 1); return v; }
+	case 2: { uint16_t v; __builtin_memcpy(&v, p, 2); return v; }
+	case 4: { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
+	default: { uint64_t v; __builtin_memcpy(&v, p, 8); return v; }
+	}
+}
+
+static inline RAM_GUEST_ACCESS void ram_guest_store(void *p, uint64_t v, unsigned size)
+{
+	switch (size) {
+	case 1: { uint8_t b = (uint8_t)v; __builtin_memcpy(p, &b, 1); break; }
+	case 2: { uint16_t b = (uint16_t)v; __builtin_memcpy(p, &b, 2); break; }
+	case 4: { uint32_t b = (uint32_t)v; __builtin_memcpy(p, &b, 4); break; }
+	default: __builtin_memcpy(p, &v, 8); break;
+	}
+}
+
 static inline bool ram_contains(const struct guest_ram *r, uint64_t pa, uint64_t len)
 {
 	return pa >= r->base && len <= r->size && pa - r->base <= r->size - len;

@@ -83,6 +83,12 @@ extern struct kstat_vcpu kstat_vcpus[STATS_SLOTS];
 
 static inline struct kstat_vcpu *kstat_self_(void) { return &kstat_vcpus[stats_slot]; }
 
+/* This thread's counter, read by the stats thread: one writer, relaxed load and store. */
+static inline void kstat_bump_(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 static inline void kstat_start(unsigned id)
 {
 	struct kstat_vcpu *v;
@@ -91,7 +97,7 @@ static inline void kstat_start(unsigned id)
 	v = kstat_self_();
 	atomic_store_explicit(&v->depth, 0, memory_order_relaxed);
 	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
-	v->invocations[id]++;
+	kstat_bump_(&v->invocations[id], 1);
 }
 
 static inline void kstat_push(unsigned id)
@@ -108,7 +114,7 @@ static inline void kstat_push(unsigned id)
 				      memory_order_relaxed);
 	atomic_store_explicit(&v->depth, (uint16_t)(d + 1), memory_order_relaxed);
 	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
-	v->invocations[id]++;
+	kstat_bump_(&v->invocations[id], 1);
 }
 
 static inline void kstat_pop(void)
@@ -137,10 +143,10 @@ static inline void kstat_vector(unsigned id)
 		return;
 	v = kstat_self_();
 	old = atomic_load_explicit(&v->cur, memory_order_relaxed);
-	if (v->invocations[old])
-		v->invocations[old]--;
+	if (__atomic_load_n(&v->invocations[old], __ATOMIC_RELAXED))
+		kstat_bump_(&v->invocations[old], (uint64_t)-1);
 	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
-	v->invocations[id]++;
+	kstat_bump_(&v->invocations[id], 1);
 }
 
 /* Sample-only: make id current without counting an invocation (guest execution). */

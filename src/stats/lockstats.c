@@ -50,7 +50,8 @@ static struct mxuser_lockstats *new_record(const struct mxuser_hdr *h)
 
 	for (unsigned i = 0; i < n; i++) {
 		r = records[i];
-		if (!r->live && r->kind == h->kind && !strncmp(r->name, name, l) &&
+		if (!__atomic_load_n(&r->live, __ATOMIC_RELAXED) && r->kind == h->kind &&
+		    !strncmp(r->name, name, l) &&
 		    (!r->name[l] || r->name[l] == '#'))
 			return r;
 	}
@@ -89,7 +90,7 @@ void mxuser_stats_attach(struct mxuser_hdr *h)
 	pthread_mutex_lock(&reg_lock);
 	r = new_record(h);
 	if (r)
-		r->live = true;
+		__atomic_store_n(&r->live, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&reg_lock);
 	h->stats = r;
 }
@@ -99,7 +100,7 @@ void mxuser_stats_detach(struct mxuser_hdr *h)
 	if (!h->stats)
 		return;
 	pthread_mutex_lock(&reg_lock);
-	h->stats->live = false;
+	__atomic_store_n(&h->stats->live, false, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&reg_lock);
 	h->stats = NULL;
 }
@@ -171,7 +172,7 @@ bool mxuser_stats_get(unsigned i, struct mxuser_lockstats_view *out)
 	memcpy(out->name, r->name, sizeof(out->name));
 	out->rank = r->rank;
 	out->kind = r->kind;
-	out->live = r->live;
+	out->live = __atomic_load_n(&r->live, __ATOMIC_RELAXED);
 	out->acquisitions = ld(&r->acquisitions);
 	out->contended = ld(&r->contended);
 	out->owner_changes = ld(&r->owner_changes);
@@ -200,7 +201,7 @@ void mxuser_stats_reset(void)
 	pthread_mutex_lock(&reg_lock);
 	for (unsigned i = 0; i < nrecords; i++) {
 		struct mxuser_lockstats *r = records[i];
-		if (r->live) {
+		if (__atomic_load_n(&r->live, __ATOMIC_RELAXED)) {
 			/* Keep the record (a lock points at it), clear the figures. */
 			char name[48];
 			unsigned rank = r->rank, kind = r->kind;
@@ -209,7 +210,7 @@ void mxuser_stats_reset(void)
 			memcpy(r->name, name, sizeof(name));
 			r->rank = rank;
 			r->kind = kind;
-			r->live = true;
+			__atomic_store_n(&r->live, true, __ATOMIC_RELAXED);
 		}
 	}
 	pthread_mutex_unlock(&reg_lock);

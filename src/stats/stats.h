@@ -96,8 +96,18 @@ extern _Thread_local unsigned stats_slot;
 /* False when `stats.enable = "FALSE"`: counters, kstats and lock stats stay off. */
 extern bool stats_on;
 
+/*
+ * One writer per slot: a relaxed load and store, not a locked add (the
+ * stats thread's relaxed loads are the only other access).
+ */
 #define STAT_ADD_ID(id, n) \
-	do { if (stats_on) stats_counts[stats_slot][(id)] += (n); } while (0)
+	do { \
+		if (stats_on) { \
+			uint64_t *c_ = &stats_counts[stats_slot][(id)]; \
+			__atomic_store_n(c_, __atomic_load_n(c_, __ATOMIC_RELAXED) + (n), \
+					 __ATOMIC_RELAXED); \
+		} \
+	} while (0)
 #define STAT_INC(name) STAT_ADD_ID(STAT_##name, 1)
 #define STAT_ADD(name, n) STAT_ADD_ID(STAT_##name, (uint64_t)(n))
 #define STAT_INC_IDX(name, i) \
