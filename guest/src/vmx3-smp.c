@@ -26,8 +26,9 @@
  *
  * Usage: vmx3-smp [-t THREADS] [-w SECONDS] [-x PHASE] [ITERS]
  *   ITERS   per-thread iterations of the counter phases (default 200000);
- *           the lock, mp and xmod phases run ITERS/16, ITERS/64 and
- *           ITERS/400 (at least 20) rounds
+ *           the lock phase runs ITERS/16 rounds per thread, mp ITERS/(16*N)
+ *           trips round the ring (at least 8), xmod ITERS/(100*N) code
+ *           rewrites (at least 10), N the thread count
  *   -x PHASE  deliberately expect a wrong value in PHASE (amo, lrsc, cas,
  *           lock, mp, xmod, cpus): proves the checks can fail
  */
@@ -641,9 +642,6 @@ int main(int argc, char **argv)
 	iters = optind < argc ? strtoul(argv[optind], NULL, 0) : DEFAULT_ITERS;
 	if (iters < 16)
 		iters = 16;
-	lock_iters = iters / 16;
-	mp_rounds = iters / 64;
-	xmod_rounds = iters / 400 < 20 ? 20 : iters / 400;
 
 	/* The CPUs this process may run on: the online ones, from the kernel. */
 	if (sched_getaffinity(0, sizeof(online), &online) != 0) {
@@ -662,6 +660,16 @@ int main(int argc, char **argv)
 	for (unsigned t = (unsigned)ncpus; t < nthreads; t++)
 		cpu_of[t] = cpu_of[t % (unsigned)ncpus];
 	oversubscribed = nthreads > (unsigned)ncpus;
+	/* The hand-off phases (mp, xmod) wait for other threads: with more vCPUs
+	 * than host cores, each hand-off can cost a host time slice, so their
+	 * rounds shrink as the thread count grows (total hand-offs stay put). */
+	lock_iters = iters / 16;
+	mp_rounds = iters / (16 * nthreads);
+	if (mp_rounds < 8)
+		mp_rounds = 8;
+	xmod_rounds = iters / (100 * nthreads);
+	if (xmod_rounds < 10)
+		xmod_rounds = 10;
 
 	printf("VMX3 smp start threads=%u cpus=%d affinity=%d iters=%lu lock=%lu mp=%lu xmod=%lu\n",
 	       nthreads, cpus_onln, ncpus, iters, lock_iters, mp_rounds, xmod_rounds);
