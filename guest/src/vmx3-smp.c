@@ -524,7 +524,7 @@ static int xmod_run(unsigned t, uint64_t r)
 			long want = xmod_value(r + (mutated("xmod") && r == xmod_rounds), place);
 			if (got != want) {
 				uint64_t seen = 0;
-				for (uint64_t q = r; q > 0 && q + 64 > r; q--)
+				for (uint64_t q = r - 1; q > 0 && q + 64 > r; q--)
 					if (got == xmod_value(q, place))
 						seen = q;
 				fail("xmod: thread %u round %" PRIu64 " call %d %s code returned %ld expected %ld%s",
