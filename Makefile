@@ -64,6 +64,7 @@ help:
 	@echo "make demo       install dependencies, build, run the demo"
 	@echo "make bench      benchmarks (figures go to docs/BENCHMARKS.md by hand)"
 	@echo "make fuzz       run each fuzz target for FUZZ_SECONDS (default 60)"
+	@echo "make soak-smp-linux  the smp guest workload, long, every vCPU count and build type"
 	@echo "make install PREFIX=DIR [INSTALL_INTERNAL=1]"
 
 deps:
