@@ -68,7 +68,10 @@ static void env_cpu_irq(void *ctx, unsigned hart, uint64_t mask, bool level)
 {
 	struct vm *vm = ctx;
 	if (hart < vm->nharts && vm->harts[hart]) {
-		hart_set_irq(vm->harts[hart], mask, level);
+		uint64_t old = hart_set_irq(vm->harts[hart], mask, level);
+		/* Stats: a crosscall starts when a software interrupt goes up. */
+		if (VMX_STATS && (mask & MIP_MSIP) && level && !(old & MIP_MSIP))
+			stats_ipi_sent(hart_current ? hart_id(hart_current) : STATS_SLOT_OTHER, hart);
 		/* A hart asleep in WFI on its own thread looks again (a new mtimecmp too). */
 		board_vcpu_wake(vm, hart);
 	}

@@ -159,6 +159,9 @@ bool hart_take_irq(struct hart *h)
 		return false;
 	for (unsigned i = 0; i < 6; i++) {
 		if (sel & (1ULL << order[i])) {
+			/* Stats: a crosscall ends here (the sender's write started it). */
+			if (VMX_STATS && order[i] == 3)
+				stats_ipi_taken(h->id);
 			hart_trap(h, order[i], 0, true);
 			return true;
 		}

@@ -356,12 +356,11 @@ uint64_t hart_instret(const struct hart *h) { return h->s.icount; }
 struct hart_state *hart_state(struct hart *h) { return &h->s; }
 uint64_t hart_tohost_value(const struct hart *h) { return h->s.tohost_value; }
 
-void hart_set_irq(struct hart *h, uint64_t mip_mask, bool level)
+uint64_t hart_set_irq(struct hart *h, uint64_t mip_mask, bool level)
 {
 	if (level)
-		__atomic_fetch_or(&h->s.mip, mip_mask, __ATOMIC_RELAXED);
-	else
-		__atomic_fetch_and(&h->s.mip, ~mip_mask, __ATOMIC_RELAXED);
+		return __atomic_fetch_or(&h->s.mip, mip_mask, __ATOMIC_SEQ_CST);
+	return __atomic_fetch_and(&h->s.mip, ~mip_mask, __ATOMIC_SEQ_CST);
 }
 
 void hart_kick(struct hart *h)

@@ -85,7 +85,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget);
 uint64_t hart_instret(const struct hart *h);
 
 /* Set or clear bits of mip driven by devices (MTIP, MSIP, MEIP, SEIP); any thread. */
-void hart_set_irq(struct hart *h, uint64_t mip_mask, bool level);
+/* Returns mip before the change. */
+uint64_t hart_set_irq(struct hart *h, uint64_t mip_mask, bool level);
 /* Makes a running hart_run return HART_EXIT_STOP soon; any thread. */
 void hart_kick(struct hart *h);
 /* True when an enabled interrupt is pending, so a WFI hart should run again. */

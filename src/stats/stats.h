@@ -146,6 +146,12 @@ void stats_reset(void);
  * the region named `region` (a stable string): counter "MMIO.<region>.<r|w>.<off>".
  */
 void stats_count_mmio(const char *region, uint64_t off, bool write);
+/*
+ * Crosscalls (src/stats/crosscall.c): vCPU `from` (STATS_SLOT_OTHER: the
+ * board) raised a software interrupt to vCPU `to`; vCPU `hart` took one.
+ */
+void stats_ipi_sent(unsigned from, unsigned to);
+void stats_ipi_taken(unsigned hart);
 #else
 #define STAT_INC(name) ((void)0)
 #define STAT_ADD(name, n) ((void)0)
@@ -166,6 +172,8 @@ static inline void stats_count_mmio(const char *region, uint64_t off, bool write
 {
 	(void)region; (void)off; (void)write;
 }
+static inline void stats_ipi_sent(unsigned from, unsigned to) { (void)from; (void)to; }
+static inline void stats_ipi_taken(unsigned hart) { (void)hart; }
 #endif
 
 #endif
