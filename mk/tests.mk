@@ -20,7 +20,7 @@ tests: all unit-tests
 
 # Everything `make check` needs, then the runner; it prints "N passed, N failed".
 check:
-	$(MAKE) -j2 all unit-tests
+	$(MAKE) -j2 all unit-tests tsan
 	$(MAKE) -j2 guest-for-tests
 	B=$(B) tests/run.sh $(TIERS)
 

@@ -65,13 +65,22 @@ void board_vcpu_wake(struct vm *vm, unsigned i)
 		futex(&v->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
-/* This hart's timers against mtime now: MTIP from the CLINT, STIP from stimecmp. */
+/*
+ * This hart's timers against mtime now: MTIP from the CLINT, STIP from
+ * stimecmp.  After nearly every slice MTIP is already right, so the CLINT's
+ * lock is taken only when the line must move.
+ */
 static void vcpu_timers(struct vm *vm, unsigned i)
 {
-	mxuser_lock(&vm->clint_dev->lock);
-	clint_update_hart(vm->clint, i);
-	mxuser_unlock(&vm->clint_dev->lock);
-	hart_update_timer(vm->harts[i], clint_mtime(vm->clint));
+	struct hart *h = vm->harts[i];
+	uint64_t now = clint_mtime(vm->clint);
+	bool level = now >= clint_hart_deadline(vm->clint, i);
+	if (level != !!(__atomic_load_n(&hart_state(h)->mip, __ATOMIC_RELAXED) & MIP_MTIP)) {
+		mxuser_lock(&vm->clint_dev->lock);
+		clint_update_hart(vm->clint, i);
+		mxuser_unlock(&vm->clint_dev->lock);
+	}
+	hart_update_timer(h, now);
 }
 
 /* WFI with nothing pending: sleep until an interrupt line moves, the deadline or a park. */
@@ -80,9 +89,7 @@ static void vcpu_sleep(struct vm *vm, struct vcpu *v, struct hart *h)
 	uint32_t seq = atomic_load(&v->wake_seq);
 	atomic_store(&v->sleeping, true);
 	if (!hart_irq_pending(h) && !atomic_load(&vm->park)) {
-		mxuser_lock(&vm->clint_dev->lock);
 		uint64_t deadline = clint_hart_deadline(vm->clint, v->idx);
-		mxuser_unlock(&vm->clint_dev->lock);
 		uint64_t d = hart_timer_deadline(h);
 		if (d < deadline)
 			deadline = d;

@@ -42,9 +42,10 @@ void clint_update_hart(struct clint *c, unsigned h)
 		c->env.cpu_irq(c->env.ctx, h, MIP_MTIP, clint_mtime(c) >= c->st.mtimecmp[h]);
 }
 
+/* Without the lock: a vCPU thread's look at its own deadline (writes are atomic stores). */
 uint64_t clint_hart_deadline(const struct clint *c, unsigned h)
 {
-	return h < c->nharts ? c->st.mtimecmp[h] : UINT64_MAX;
+	return h < c->nharts ? __atomic_load_n(&c->st.mtimecmp[h], __ATOMIC_RELAXED) : UINT64_MAX;
 }
 
 uint64_t clint_next_deadline(const struct clint *c)
@@ -100,7 +101,8 @@ static int clint_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 		c->env.cpu_irq(c->env.ctx, h, MIP_MSIP, val & 1);
 	} else if (off >= CLINT_MTIMECMP && off < CLINT_MTIMECMP + 8 * c->nharts) {
 		unsigned h = (unsigned)((off - CLINT_MTIMECMP) / 8);
-		c->st.mtimecmp[h] = sub_write(c->st.mtimecmp[h], off, len, val);
+		__atomic_store_n(&c->st.mtimecmp[h], sub_write(c->st.mtimecmp[h], off, len, val),
+				 __ATOMIC_RELAXED);
 		c->env.cpu_irq(c->env.ctx, h, MIP_MTIP, clint_mtime(c) >= c->st.mtimecmp[h]);
 	} else if (off >= CLINT_MTIME && off < CLINT_MTIME + 8) {
 		uint64_t src = c->env.time(c->env.ctx);

@@ -32,7 +32,7 @@ uint64_t clint_mtime(struct clint *c);
 void clint_update(struct clint *c);
 /* Re-evaluates MTIP of hart h alone (its own vCPU thread, after a slice). */
 void clint_update_hart(struct clint *c, unsigned h);
-/* Hart h's mtimecmp, in mtime ticks. */
+/* Hart h's mtimecmp, in mtime ticks; needs no lock. */
 uint64_t clint_hart_deadline(const struct clint *c, unsigned h);
 /* Earliest mtimecmp over all harts, in mtime ticks. */
 uint64_t clint_next_deadline(const struct clint *c);
