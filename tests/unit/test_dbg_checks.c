@@ -457,6 +457,57 @@ static void test_check_stops(void **state)
 		fail_msg("stderr was: %s", buf);
 }
 
+/* Runs fn(arg) in a child; returns its exit status and what it wrote to stderr. */
+static int in_child(void (*fn)(void *), void *arg, char *buf, size_t len)
+{
+	int fds[2], status;
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		fn(arg);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t r;
+	memset(buf, 0, len);
+	while (n < len - 1 && (r = read(fds[0], buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void run_one(void *arg)
+{
+	hart_run(arg, 1);
+}
+
+/* Two threads in hart_run for one hart: the second one is stopped with a report. */
+static void test_hart_owner(void **state)
+{
+	struct env *e = *state;
+	struct hart *h = e->h;
+	char buf[512];
+	/* A hart nobody runs: hart_run takes it and gives it back. */
+	h->s.priv = PRIV_M;
+	hart_update_modes(h);
+	h->s.pc = BASE;
+	assert_int_equal(in_child(run_one, h, buf, sizeof(buf)), 0);
+	hart_run(h, 1);
+	assert_int_equal(h->owner_tid, 0);
+	/* Another thread (tid 1, never this process's) holds it. */
+	h->owner_tid = 1;
+	assert_int_equal(in_child(run_one, h, buf, sizeof(buf)), VMX_EXIT_PANIC);
+	if (!strstr(buf, "hart-owner check: hart 0 entered by thread") ||
+	    !strstr(buf, "while thread 1 runs it"))
+		fail_msg("stderr was: %s", buf);
+	h->owner_tid = 0;
+}
+
 static void test_fault_names(void **state)
 {
 	(void)state;
@@ -482,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_virtio),
 		cmocka_unit_test(test_irq_lines),
 		cmocka_unit_test(test_check_stops),
+		cmocka_unit_test_setup_teardown(test_hart_owner, setup, teardown),
 		cmocka_unit_test(test_fault_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -711,6 +711,76 @@ static void test_create_refuses_foreign_hook(void **state)
 	ram_destroy(&ram);
 }
 
+/*
+ * Two harts on one bus, as vCPU threads would run them (here one after the
+ * other): a store by one to a page the other has decoded is posted to that
+ * hart, which drops the page's blocks at its next block boundary.
+ */
+static void test_other_hart_store_is_posted(void **state)
+{
+	struct env *e = *state;
+	struct hart *a = e->h, *b = NULL;
+	struct verr err;
+	assert_int_equal(hart_create(&b, 1, &e->plat, &err), 0);
+	hart_jit_threshold(b, 1);
+	hart_reset(b, BASE + 0x1000);
+	PROG(e, BASE, ADDI(9, 0, 1), JSELF);
+	hart_run(a, 1);
+	assert_int_equal(X(9), 1);
+	/* b writes a's code from another page */
+	hart_set_xreg(b, 5, BASE);
+	hart_set_xreg(b, 6, ADDI(9, 0, 2));
+	PROG(e, BASE + 0x1000, SW(6, 5, 0), JSELF);
+	hart_run(b, 1);
+	assert_true(__atomic_load_n(&a->kick, __ATOMIC_RELAXED) & HART_KICK_INVAL);
+	e->s->pc = BASE;
+	hart_run(a, 1);
+	assert_int_equal(X(9), 2);
+	assert_false(__atomic_load_n(&a->kick, __ATOMIC_RELAXED) & HART_KICK_INVAL);
+	hart_destroy(b);
+}
+
+/*
+ * A hart that first decodes a page takes the other harts' write-TLB entries
+ * for it away, and keeps the page as suspect until its next fence.i (a
+ * store through such an entry may have been under way).
+ */
+static void test_first_mark_takes_write_entries(void **state)
+{
+	struct env *e = *state;
+	struct hart *a = e->h, *b = NULL;
+	struct verr err;
+	const uint64_t page = BASE + 0x2000;
+	assert_int_equal(hart_create(&b, 1, &e->plat, &err), 0);
+	hart_jit_threshold(b, 1);
+	hart_reset(b, BASE + 0x1000);
+	hart_set_xreg(b, 5, page + 0x800);
+	PROG(e, BASE + 0x1000, SD(6, 5, 0), JSELF);
+	hart_run(b, 1);
+	const struct tlbe *w = &b->tlb[ACC_W][b->dmode][(page >> 12) & TLB_MASK];
+	assert_int_equal(w->tag, page);
+	PROG(e, page, ADDI(9, 0, 3), FENCE_I, JSELF);
+	e->s->pc = page;
+	hart_run(a, 1);
+	assert_int_equal(X(9), 3);
+	assert_int_equal(w->tag, ~0ULL);
+	assert_int_equal(a->nsuspect, 1);
+	assert_int_equal(a->suspect[0], page);
+	hart_run(a, 1);   /* the fence.i */
+	assert_int_equal(a->nsuspect, 0);
+	/* b's next store to the page takes the slow path and posts it to a */
+	hart_set_xreg(b, 6, ADDI(9, 0, 4));
+	hart_set_xreg(b, 5, page);
+	put32(e, BASE + 0x1000, SW(6, 5, 0));
+	b->s.pc = BASE + 0x1000;
+	hart_flush_caches(b);
+	hart_run(b, 1);
+	e->s->pc = page;
+	hart_run(a, 1);
+	assert_int_equal(X(9), 4);
+	hart_destroy(b);
+}
+
 /* ---- paging ----------------------------------------------------------- */
 #define PTE_V 1
 #define PTE_R 2
@@ -1026,6 +1096,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_then_fence_i, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_hart_store_invalidates_first, setup, teardown),
 		cmocka_unit_test(test_create_refuses_foreign_hook),
+		cmocka_unit_test_setup_teardown(test_other_hart_store_is_posted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_mark_takes_write_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mmio_read_dma_over_running_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_caches_after_host_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sv39_walk_and_ad, setup, teardown),
