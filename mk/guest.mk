@@ -53,12 +53,23 @@ ISA_CFLAGS    := -march=rv64gc -mabi=lp64d -mcmodel=medany -static -nostdlib -no
                  -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns -O2 -g \
                  -Wall -Wextra -Werror -Itests/isa/common -Ttests/isa/common/link.ld \
                  -Wl,--no-warn-rwx-segments
-ISA_COMMON    := tests/isa/common/crt0.S tests/isa/common/lib.c
+ISA_COMMON    := tests/isa/common/crt0.S tests/isa/common/lib.c tests/isa/common/smp.c
 ISA_DEPS      := $(ISA_COMMON) tests/isa/common/link.ld $(wildcard tests/isa/common/*.h)
 ISA_NAMES     := $(sort $(basename $(notdir $(wildcard tests/isa/*.c tests/isa/*.S))))
 ISA_TEST_ELFS := $(patsubst %,$(ISA_DIR)/%.elf,$(ISA_NAMES))
 
-isa-tests: $(ISA_TEST_ELFS)
+# Multi-hart tests (tests/smp/<name>.c, docs/GUEST.md): the same harness and
+# flags, in $(SMP_DIR) so that tests/isa/run.sh's default list stays the ISA
+# tier's; tests/smp/run.sh runs both with 1, 2, 4 and 8 vCPUs.
+SMP_DIR       := $(B)/smp
+SMP_NAMES     := $(sort $(basename $(notdir $(wildcard tests/smp/*.c))))
+SMP_TEST_ELFS := $(patsubst %,$(SMP_DIR)/%.elf,$(SMP_NAMES))
+$(SMP_DIR)/%.elf: tests/smp/%.c $(ISA_DEPS)
+	@mkdir -p $(@D)
+	@echo "  CC [smp] $<"
+	$(Q)$(ISA_CC) $(ISA_CFLAGS) -o $@ $(ISA_COMMON) $<
+
+isa-tests: $(ISA_TEST_ELFS) $(SMP_TEST_ELFS)
 
 $(ISA_DIR)/%.elf: tests/isa/%.c $(ISA_DEPS)
 	@mkdir -p $(@D)
