@@ -85,6 +85,11 @@ $(ISA_DIR)/%.elf: tests/isa/%.S $(ISA_DEPS)
 isa-tests-qemu: $(ISA_TEST_ELFS)
 	tests/isa/run.sh --qemu $(ISA_TEST_ELFS)
 
+# The multi-hart tests on QEMU virt with MTTCG, 1, 2, 4 and 8 harts.
+smp-tests-qemu: $(SMP_TEST_ELFS)
+	tests/smp/run.sh --qemu $(SMP_TEST_ELFS)
+.PHONY: smp-tests-qemu
+
 # What the lead's test runner needs from this area.
 guest-for-tests: guest isa-tests
 
