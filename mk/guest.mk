@@ -98,9 +98,10 @@ guest-for-tests: guest isa-tests
 SWITCH_SIZES ?= 512 2048 8192
 # BENCH_VMX: vmx binaries to compare with QEMU (default: every build type built).
 BENCH_VMX ?= $(wildcard $(foreach t,$(BUILDTYPES),$(B)/$(t)/$(BIN_$(t))))
-bench: guest bench-overhead $(B)/bench/cpuloop.elf
+bench: guest bench-overhead $(B)/bench/cpuloop.elf $(B)/bench/smp.elf
 	bench/run.sh --guest $(GUEST_DIR) $(BENCH_VMX)
 	bench/cpuloop.sh $(B)/bench/cpuloop.elf qemu $(B)/release/vmx $(B)/release/vmx:interp
+	bench/smp.sh $(B)/bench/smp.elf $(B)/release/vmx
 	bench/ckpt.sh --guest $(GUEST_DIR) $(B)/release/vmx
 	bench/switch.sh --guest $(GUEST_DIR) -m "$(SWITCH_SIZES)" $(B)
 
@@ -110,6 +111,13 @@ $(B)/bench/cpuloop.elf: bench/cpuloop/cpuloop.S bench/cpuloop/cpuloop.ld
 	@echo "  AS [bench] $<"
 	$(Q)$(ISA_CC) -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static \
 		-Wl,--no-warn-rwx-segments -T bench/cpuloop/cpuloop.ld -o $@ $<
+
+# The same loop on 1, 2 and 4 harts at once (bench/smp.sh), built with the
+# ISA tests' harness, which starts and counts the harts.
+$(B)/bench/smp.elf: bench/smp/smp.c $(ISA_DEPS)
+	@mkdir -p $(@D)
+	@echo "  CC [bench] $<"
+	$(Q)$(ISA_CC) $(ISA_CFLAGS) -o $@ $(ISA_COMMON) $<
 
 # Build-type and knob overheads as side-by-side ratios (docs/BENCHMARKS.md):
 # stats vs release (CPU- and I/O-bound), the callstack sampler on vs off,
