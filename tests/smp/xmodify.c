@@ -111,9 +111,12 @@ static long writer(void)
 		flag = r;
 		if (n == 1)
 			RUN(check_fn(r));
+		/* An executor that failed stops acking: report its check, not a timeout. */
 		for (unsigned long j = 0; acks != (n - 1) * r; j++)
-			if ((j & 255) == 0)
+			if ((j & 255) == 0) {
+				RUN(smp_first_error());
 				smp_check_deadline(deadline);
+			}
 		fence_rw_rw();
 	}
 	smp_barrier_wait(&bar);
