@@ -53,12 +53,23 @@ ISA_CFLAGS    := -march=rv64gc -mabi=lp64d -mcmodel=medany -static -nostdlib -no
                  -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns -O2 -g \
                  -Wall -Wextra -Werror -Itests/isa/common -Ttests/isa/common/link.ld \
                  -Wl,--no-warn-rwx-segments
-ISA_COMMON    := tests/isa/common/crt0.S tests/isa/common/lib.c
+ISA_COMMON    := tests/isa/common/crt0.S tests/isa/common/lib.c tests/isa/common/smp.c
 ISA_DEPS      := $(ISA_COMMON) tests/isa/common/link.ld $(wildcard tests/isa/common/*.h)
 ISA_NAMES     := $(sort $(basename $(notdir $(wildcard tests/isa/*.c tests/isa/*.S))))
 ISA_TEST_ELFS := $(patsubst %,$(ISA_DIR)/%.elf,$(ISA_NAMES))
 
-isa-tests: $(ISA_TEST_ELFS)
+# Multi-hart tests (tests/smp/<name>.c, docs/GUEST.md): the same harness and
+# flags, in $(SMP_DIR) so that tests/isa/run.sh's default list stays the ISA
+# tier's; tests/smp/run.sh runs both with 1, 2, 4 and 8 vCPUs.
+SMP_DIR       := $(B)/smp
+SMP_NAMES     := $(sort $(basename $(notdir $(wildcard tests/smp/*.c))))
+SMP_TEST_ELFS := $(patsubst %,$(SMP_DIR)/%.elf,$(SMP_NAMES))
+$(SMP_DIR)/%.elf: tests/smp/%.c $(ISA_DEPS)
+	@mkdir -p $(@D)
+	@echo "  CC [smp] $<"
+	$(Q)$(ISA_CC) $(ISA_CFLAGS) -o $@ $(ISA_COMMON) $<
+
+isa-tests: $(ISA_TEST_ELFS) $(SMP_TEST_ELFS)
 
 $(ISA_DIR)/%.elf: tests/isa/%.c $(ISA_DEPS)
 	@mkdir -p $(@D)
@@ -74,6 +85,11 @@ $(ISA_DIR)/%.elf: tests/isa/%.S $(ISA_DEPS)
 isa-tests-qemu: $(ISA_TEST_ELFS)
 	tests/isa/run.sh --qemu $(ISA_TEST_ELFS)
 
+# The multi-hart tests on QEMU virt with MTTCG, 1, 2, 4 and 8 harts.
+smp-tests-qemu: $(SMP_TEST_ELFS)
+	tests/smp/run.sh --qemu $(SMP_TEST_ELFS)
+.PHONY: smp-tests-qemu
+
 # What the lead's test runner needs from this area.
 guest-for-tests: guest isa-tests
 
@@ -82,9 +98,10 @@ guest-for-tests: guest isa-tests
 SWITCH_SIZES ?= 512 2048 8192
 # BENCH_VMX: vmx binaries to compare with QEMU (default: every build type built).
 BENCH_VMX ?= $(wildcard $(foreach t,$(BUILDTYPES),$(B)/$(t)/$(BIN_$(t))))
-bench: guest bench-overhead $(B)/bench/cpuloop.elf
+bench: guest bench-overhead $(B)/bench/cpuloop.elf $(B)/bench/smp.elf
 	bench/run.sh --guest $(GUEST_DIR) $(BENCH_VMX)
 	bench/cpuloop.sh $(B)/bench/cpuloop.elf qemu $(B)/release/vmx $(B)/release/vmx:interp
+	bench/smp.sh $(B)/bench/smp.elf $(B)/release/vmx
 	bench/ckpt.sh --guest $(GUEST_DIR) $(B)/release/vmx
 	bench/switch.sh --guest $(GUEST_DIR) -m "$(SWITCH_SIZES)" $(B)
 
@@ -94,6 +111,13 @@ $(B)/bench/cpuloop.elf: bench/cpuloop/cpuloop.S bench/cpuloop/cpuloop.ld
 	@echo "  AS [bench] $<"
 	$(Q)$(ISA_CC) -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static \
 		-Wl,--no-warn-rwx-segments -T bench/cpuloop/cpuloop.ld -o $@ $<
+
+# The same loop on 1, 2 and 4 harts at once (bench/smp.sh), built with the
+# ISA tests' harness, which starts and counts the harts.
+$(B)/bench/smp.elf: bench/smp/smp.c $(ISA_DEPS)
+	@mkdir -p $(@D)
+	@echo "  CC [bench] $<"
+	$(Q)$(ISA_CC) $(ISA_CFLAGS) -o $@ $(ISA_COMMON) $<
 
 # Build-type and knob overheads as side-by-side ratios (docs/BENCHMARKS.md):
 # stats vs release (CPU- and I/O-bound), the callstack sampler on vs off,

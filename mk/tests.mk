@@ -24,6 +24,18 @@ check:
 	$(MAKE) -j2 guest-for-tests
 	B=$(B) tests/run.sh $(TIERS)
 
+# The multi-hart tests many times over (not part of make check): every
+# tests/smp and ISA ELF with 1, 2, 4 and 8 vCPUs, SOAK_ROUNDS rounds, in
+# release (translated and interpreted), beta and stats.  Interleavings differ
+# from run to run once vCPUs run in parallel; a rare failure shows up here.
+SOAK_ROUNDS ?= 200
+soak-smp: $(B)/release/vmx $(B)/beta/vmx-debug $(B)/stats/vmx-stats isa-tests
+	tests/smp/run.sh --rounds $(SOAK_ROUNDS) --label release $(B)/release/vmx
+	tests/smp/run.sh --rounds $(SOAK_ROUNDS) --no-translate --label "release, interpreter" $(B)/release/vmx
+	tests/smp/run.sh --rounds $(SOAK_ROUNDS) --label beta $(B)/beta/vmx-debug
+	tests/smp/run.sh --rounds $(SOAK_ROUNDS) --label stats $(B)/stats/vmx-stats
+.PHONY: soak-smp
+
 # Fuzz targets (libFuzzer, clang): one per parser or client-facing surface.
 #   make fuzz         each target for FUZZ_SECONDS (long runs; corpora kept in $(B)/fuzz)
 #   make fuzz-smoke   each target for FUZZ_SMOKE_RUNS executions from its seeds

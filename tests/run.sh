@@ -7,7 +7,9 @@
 #   integration  tests/integration/*.sh and tests/vmx3.sh's wrapper
 #   security     tests/security/*.sh: hostile clients, bad files, limits
 #   isa          the bare-metal ISA tests under vmx --elf in release, beta and
-#                stats, and in release with the translator off
+#                stats, and in release with the translator off; then the
+#                multi-hart tests (tests/smp) and the ISA tests again with 1, 2,
+#                4 and 8 vCPUs in the same four configurations
 #   fuzz-smoke   every fuzz target for a short, fixed run
 # Scripts print one "PASS name" / "FAIL name" / "SKIP name (why)" line each; a
 # script that exits non-zero without a FAIL line counts as one failure.  A tier
@@ -111,6 +113,20 @@ tier_isa() {
     grep -E '^(PASS|FAIL|SKIP) ' "$out" | grep -v '^PASS ' || true
     echo "isa [$label]: $(tail -1 "$out")"
     count_lines "$out" "isa [$label]" "$rc"
+    rm -f "$out"
+  done
+  # Multi-hart: "PASS amo [4 vcpus, beta]", "FAIL mp [8 vcpus, release, interpreter] (code N)".
+  echo "== SMP tests (tests/smp/run.sh: 1, 2, 4, 8 vCPUs; same four configurations)"
+  for run in release:release/vmx: beta:beta/vmx-debug: stats:stats/vmx-stats: \
+             "release, interpreter:release/vmx:--no-translate"; do
+    label=${run%%:*} run=${run#*:}
+    bin=${run%%:*} opt=${run#*:}
+    if [ ! -x "$B/$bin" ]; then nothing_to_run "smp [$label]" "$B/$bin missing"; continue; fi
+    out=$(mktemp)
+    tests/smp/run.sh $opt --label "$label" "$B/$bin" >"$out" 2>&1; rc=$?
+    grep -E '^(PASS|FAIL|SKIP) ' "$out" | grep -v '^PASS ' || true
+    echo "smp [$label]: $(tail -1 "$out")"
+    count_lines "$out" "smp [$label]" "$rc"
     rm -f "$out"
   done
 }

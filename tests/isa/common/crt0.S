@@ -5,6 +5,11 @@
  * and calls main().  main's return value is reported through HTIF:
  * 0 -> tohost = 1 (pass), N -> tohost = (N << 1) | 1 (test N failed).
  *
+ * Every hart starts at _start.  Harts other than 0 park in WFI unless the
+ * test defines hart_main (smp.h): then each gets its own stack and trap
+ * stack (link.ld), waits until hart 0 has cleared .bss, and runs
+ * smp_secondary(); hart 0 runs smp_primary() (counting them) before main.
+ *
  * Traps taken to M-mode run on their own stack (mscratch holds its top) and
  * call trap_m(struct trap_frame *) in C, which may change mepc/mstatus in the
  * frame.  An ecall with a7 == ECALL_EXIT_M from a lower mode returns to the
@@ -15,13 +20,17 @@
  */
 #include "test_asm.h"
 
+#define SMP_MAX_HARTS 8         /* as in smp.h */
+
 	.section .text.init, "ax"
 	.globl _start
 _start:
-	/* Every hart starts here (vmx --elf, QEMU -bios none); only hart 0 runs
-	   the test, the others wait in WFI with interrupts off for good. */
+	/* Every hart starts here (vmx --elf, QEMU -bios none) with a1 = the
+	   device tree; only hart 0 runs main(), the others either park in WFI
+	   with interrupts off for good or, for a test with hart_main, join it. */
 	csrr	t0, mhartid
-	bnez	t0, park
+	bnez	t0, secondary
+	mv	s0, a1
 	.option push
 	.option norelax
 	la	sp, __stack_top
@@ -45,10 +54,21 @@ _start:
 	csrw	mtvec, t0
 	la	t0, __trap_stack_top
 	csrw	mscratch, t0
-	call	main
+	ld	t0, hart_main_ptr
+	beqz	t0, 1f
+	/* .bss is clear: the secondaries may go on to register. */
+	li	t0, 1
+	fence	rw, w
+	la	t1, smp_boot_go
+	sw	t0, 0(t1)
+	mv	a0, s0
+	call	smp_primary
+	bnez	a0, test_exit
+1:	call	main
 	/* fall through with a0 = result */
 	.globl test_exit
 test_exit:
+	mv	t2, a0
 	beqz	a0, 3f
 	slli	a0, a0, 1
 	ori	a0, a0, 1
@@ -56,10 +76,61 @@ test_exit:
 3:	li	a0, 1
 4:	la	t0, tohost
 	sd	a0, 0(t0)
+	/* Multi-hart tests run on QEMU virt too, which has no HTIF: there the
+	   store above is plain memory and the SiFive test finisher ends the
+	   run, 0x5555 = pass, (code << 16) | 0x3333 = fail. */
+	ld	t0, hart_main_ptr
+	beqz	t0, 5f
+	li	t0, 0x5555
+	beqz	t2, 6f
+	slli	t0, t2, 16
+	li	t1, 0x3333
+	or	t0, t0, t1
+6:	li	t1, 0x100000
+	sw	t0, 0(t1)
 5:	j	5b
 
+secondary:
+	ld	t1, hart_main_ptr
+	beqz	t1, park
+	li	t1, SMP_MAX_HARTS
+	bgeu	t0, t1, park
+	/* Nothing in .bss may be touched before hart 0 has cleared it. */
+	la	t1, smp_boot_go
+7:	lw	t2, 0(t1)
+	beqz	t2, 7b
+	fence	r, rw
+	/* Stack i and trap stack i, each 16 KiB, above hart 0's (link.ld). */
+	slli	t1, t0, 14
+	la	sp, __smp_stacks
+	add	sp, sp, t1
+	la	t2, __smp_trap_stacks
+	add	t2, t2, t1
+	csrw	mscratch, t2
+	li	t1, -1
+	csrw	pmpaddr0, t1
+	li	t1, 0x1f
+	csrw	pmpcfg0, t1
+	li	t1, MSTATUS_FS_INITIAL
+	csrs	mstatus, t1
+	csrwi	fcsr, 0
+	la	t1, trap_vector_m
+	csrw	mtvec, t1
+	call	smp_secondary
 park:	wfi
 	j	park
+
+	/* The weak hart_main's address: 0 when the test has none (an absolute
+	   word, since a pc-relative la cannot reach address 0). */
+	.section .rodata
+	.balign 8
+	.weak	hart_main
+hart_main_ptr:
+	.dword	hart_main
+	.data
+	.balign 4
+smp_boot_go:
+	.word	0
 
 	.text
 	.balign 4
