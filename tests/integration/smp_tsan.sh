@@ -54,7 +54,7 @@ fi
 # Bare-metal SMP tests: every hart busy at once, no kernel in between.
 smp_elfs=$(ls "$B"/smp/*.elf 2>/dev/null)
 if [ -z "$smp_elfs" ]; then
-  bad tsan-baremetal "no ELFs in $B/smp (make smp-tests)"
+  bad tsan-baremetal "no ELFs in $B/smp (make isa-tests)"
 else
   for n in 2 4; do
     for elf in $smp_elfs; do
