@@ -502,7 +502,7 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 	uint64_t vpc = h->s.pc, ppc;
 	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
 
-	if (VMX_LIKELY(e->tag == (vpc & ~0xfffULL))) {
+	if (VMX_LIKELY(tlbe_tag(e) == (vpc & ~0xfffULL))) {
 		ppc = tlbe_pa_page(h, e) | (vpc & 0xfff);
 	} else if (!mmu_fetch_slow(h, vpc, &ppc)) {
 		hart_trap(h, h->exc_cause, h->exc_tval, false);
@@ -564,7 +564,7 @@ static inline __attribute__((always_inline)) struct block *get_block(struct hart
 	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
 	struct block *b = h->btab[btab_hash(vpc)];
 
-	if (VMX_LIKELY(e->tag == (vpc & ~0xfffULL) && b && b->vpc == vpc &&
+	if (VMX_LIKELY(tlbe_tag(e) == (vpc & ~0xfffULL) && b && b->vpc == vpc &&
 		       b->ppc == (tlbe_pa_page(h, e) | (vpc & 0xfff)) && b->n <= limit)) {
 		hart_dbg_block_hit(h, b);
 		return b;

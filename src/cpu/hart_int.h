@@ -364,13 +364,23 @@ static inline bool hart_is_code_page(const struct hart *h, uint64_t pa)
 }
 
 /*
+ * A TLB entry's tag.  Write entries may be taken away by another hart's
+ * thread (mmu_unmap_pa_write_remote), so even the owner reads it atomically
+ * (a plain load on x86-64).
+ */
+static inline uint64_t tlbe_tag(const struct tlbe *e)
+{
+	return __atomic_load_n(&e->tag, __ATOMIC_RELAXED);
+}
+
+/*
  * Physical address of a valid TLB entry's page, from its host address: the
  * entry stays 16 bytes, which keeps the load/store lookup to a shift and an
  * add and the tables smaller in the host's L1.
  */
 static inline uint64_t tlbe_pa_page(const struct hart *h, const struct tlbe *e)
 {
-	return e->tag + e->addend - (uint64_t)(uintptr_t)h->ram->host + h->ram->base;
+	return tlbe_tag(e) + e->addend - (uint64_t)(uintptr_t)h->ram->host + h->ram->base;
 }
 
 /*

@@ -108,7 +108,7 @@ static const void *h_next(struct hart *h)
 	uint64_t vpc = h->s.pc;
 	const struct tlbe *e = &h->tlb[ACC_X][h->imode][(vpc >> 12) & TLB_MASK];
 
-	if (VMX_LIKELY(e->tag == (vpc & ~0xfffULL))) {
+	if (VMX_LIKELY(tlbe_tag(e) == (vpc & ~0xfffULL))) {
 		const struct block *b = h->btab[btab_hash(vpc)];
 		if (b && b->vpc == vpc && b->jit_chain &&
 		    b->ppc == (tlbe_pa_page(h, e) | (vpc & 0xfff)))

@@ -122,9 +122,9 @@ const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc
 	unsigned i = (va >> 12) & TLB_MASK;
 	const struct tlbe *e = &h->tlb[acc][mode][i];
 	uint64_t page = va & ~0xfffULL;
-	if (e->tag != page)
+	if (tlbe_tag(e) != page)
 		return PROBLEM("%s %s entry for va %#llx has tag %#llx", mode_name[mode],
-			       acc_name[acc], (unsigned long long)va, (unsigned long long)e->tag);
+			       acc_name[acc], (unsigned long long)va, (unsigned long long)tlbe_tag(e));
 
 	uint64_t pa;
 	int level = 0;
@@ -141,7 +141,7 @@ const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc
 	}
 	uint64_t pa_page = pa & ~0xfffULL;
 	const uint8_t *host = ram_ptr(h->ram, pa_page, 4096);
-	uint64_t got = e->tag + e->addend;
+	uint64_t got = tlbe_tag(e) + e->addend;
 	if (!host || got != (uint64_t)(uintptr_t)host)
 		return PROBLEM("%s %s entry for va %#llx maps host %#llx, the page table says pa "
 			       "%#llx (host %#llx)", mode_name[mode], acc_name[acc],
@@ -189,7 +189,7 @@ const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all, b
 		unsigned i = (va >> 12) & TLB_MASK;
 		for (unsigned a = 0; a < 3; a++)
 			for (unsigned m = 0; m < MMU_NMODES; m++)
-				if (h->tlb[a][m][i].tag == page)
+				if (tlbe_tag(&h->tlb[a][m][i]) == page)
 					return PROBLEM("%s %s entry for va %#llx survived sfence.vma",
 						       mode_name[m], acc_name[a],
 						       (unsigned long long)page);
@@ -199,25 +199,25 @@ const char *dbg_tlb_flush_problem(const struct hart *h, uint64_t va, bool all, b
 		for (unsigned m = 0; m < MMU_NMODES; m++)
 			for (unsigned i = 0; i < TLB_SIZE; i++) {
 				const struct tlbe *e = &h->tlb[a][m][i];
-				if (e->tag == ~0ULL)
+				if (tlbe_tag(e) == ~0ULL)
 					continue;
 				if (all || h->super_overflow)
 					return PROBLEM("%s %s entry for va %#llx survived a full "
 						       "flush", mode_name[m], acc_name[a],
-						       (unsigned long long)e->tag);
-				if (e->tag == page || (region_flushed && (e->tag >> 30) == region))
+						       (unsigned long long)tlbe_tag(e));
+				if (tlbe_tag(e) == page || (region_flushed && (tlbe_tag(e) >> 30) == region))
 					return PROBLEM("%s %s entry for va %#llx survived "
 						       "sfence.vma %#llx", mode_name[m],
-						       acc_name[a], (unsigned long long)e->tag,
+						       acc_name[a], (unsigned long long)tlbe_tag(e),
 						       (unsigned long long)va);
 				/* The slot maps must stay a superset, or a later flush misses it. */
-				int k = region_index(h, e->tag >> 30);
+				int k = region_index(h, tlbe_tag(e) >> 30);
 				if (k >= 0 && !(h->super_bits[k][a][m][i / 64] & (1ULL << (i & 63))))
 					return PROBLEM("%s %s entry for va %#llx is in superpage "
 						       "region %#llx but not in its slot map",
 						       mode_name[m], acc_name[a],
-						       (unsigned long long)e->tag,
-						       (unsigned long long)(e->tag >> 30));
+						       (unsigned long long)tlbe_tag(e),
+						       (unsigned long long)(tlbe_tag(e) >> 30));
 			}
 	return NULL;
 }
