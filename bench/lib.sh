@@ -13,11 +13,13 @@ BENCH_CPUS=${BENCH_CPUS:-2}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}
 
 # A vmx target may end in ":interp" (the interpreter alone: monitor.translate
-# = "FALSE"), so both engines of one binary run side by side.
+# = "FALSE") or ":1thread" (every vCPU on one thread: monitor.vcpuThreads =
+# "FALSE"), so both engines or both run loops of one binary run side by side.
 bench_name() {
 	case "$1" in
 	qemu) echo qemu ;;
 	*:interp) echo "$(basename "${1%:interp}")-interp" ;;
+	*:1thread) echo "$(basename "${1%:1thread}")-1thread" ;;
 	*) basename "$1" ;;
 	esac
 }
@@ -46,9 +48,10 @@ bench_exec() {
 			-device virtio-blk-device,drive=d0 </dev/null 2>&1
 	else
 		# The .vmx names the build type the binary is, as a real VM's would.
-		local bt= translate=TRUE
+		local bt= translate=TRUE threads=TRUE
 		case "$target" in
 		*:interp) target=${target%:interp} translate=FALSE ;;
+		*:1thread) target=${target%:1thread} threads=FALSE ;;
 		esac
 		case "$(basename "$target")" in
 		vmx) bt=default ;;
@@ -66,6 +69,7 @@ guest.initrd = "$g/initrd.gz"
 guest.cmdline = "$cmdline"
 disk0.fileName = "$dir/disk.img"
 monitor.translate = "$translate"
+monitor.vcpuThreads = "$threads"
 VMX
 		echo "VMX3-BENCH-START $EPOCHREALTIME"
 		timeout "$BENCH_TIMEOUT" "$target" "$dir/bench.vmx" </dev/null 2>&1

@@ -6,7 +6,7 @@
 # QEMU (-M virt -smp N -accel tcg,thread=multi).  Runs alternate between the
 # targets, so a change in host load hits all of them alike.
 #
-# Usage: bench/smp.sh [-n RUNS] [-h "1 2 4"] ELF VMX[:interp]...
+# Usage: bench/smp.sh [-n RUNS] [-h "1 2 4"] ELF VMX[:interp|:1thread]...
 #
 # Prints per target and N the median wall time of the whole process:
 #   smp NAME harts=N wall_s=W scaling=S runs=R
@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -ge 2 ] || { echo "usage: $0 [-n RUNS] [-h \"1 2 4\"] ELF VMX[:interp]..." >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: $0 [-n RUNS] [-h \"1 2 4\"] ELF VMX[:interp|:1thread]..." >&2; exit 2; }
 ELF=$(realpath "$1")
 shift
 targets=(qemu "$@")
@@ -36,6 +36,7 @@ name_of() {
 	case "$1" in
 	qemu) echo qemu ;;
 	*:interp) echo "$(basename "${1%:interp}")-interp" ;;
+	*:1thread) echo "$(basename "${1%:1thread}")-1thread" ;;
 	*) basename "$1" ;;
 	esac
 }
@@ -48,11 +49,14 @@ run() {
 	qemu) cmd=(qemu-system-riscv64 -M virt -smp "$n" -accel tcg,thread=multi -bios none \
 		-kernel "$ELF" -nographic) ;;
 	*)
-		local bin=${target%:interp} translate=TRUE
-		[ "$bin" != "$target" ] && translate=FALSE
+		local bin=$target translate=TRUE threads=TRUE
+		case "$target" in
+		*:interp) bin=${target%:interp} translate=FALSE ;;
+		*:1thread) bin=${target%:1thread} threads=FALSE ;;
+		esac
 		mkdir -p "$tmp/vm-$name-$n"
-		printf 'guest.elf = "%s"\nnumvcpus = "%s"\nmonitor.translate = "%s"\n' \
-			"$ELF" "$n" "$translate" >"$tmp/vm-$name-$n/smp.vmx"
+		printf 'guest.elf = "%s"\nnumvcpus = "%s"\nmonitor.translate = "%s"\nmonitor.vcpuThreads = "%s"\n' \
+			"$ELF" "$n" "$translate" "$threads" >"$tmp/vm-$name-$n/smp.vmx"
 		cmd=("$bin" --quiet "$tmp/vm-$name-$n/smp.vmx") ;;
 	esac
 	if ! /usr/bin/time -f '%e' -o "$tmp/time" timeout 900 "${cmd[@]}" </dev/null >"$tmp/out" 2>&1; then

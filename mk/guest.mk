@@ -101,7 +101,8 @@ BENCH_VMX ?= $(wildcard $(foreach t,$(BUILDTYPES),$(B)/$(t)/$(BIN_$(t))))
 bench: guest bench-overhead $(B)/bench/cpuloop.elf $(B)/bench/smp.elf
 	bench/run.sh --guest $(GUEST_DIR) $(BENCH_VMX)
 	bench/cpuloop.sh $(B)/bench/cpuloop.elf qemu $(B)/release/vmx $(B)/release/vmx:interp
-	bench/smp.sh $(B)/bench/smp.elf $(B)/release/vmx
+	bench/smp.sh $(B)/bench/smp.elf $(B)/release/vmx $(B)/release/vmx:1thread
+	BENCH_CPUS=2 bench/boot.sh qemu $(B)/release/vmx $(B)/release/vmx:1thread
 	bench/ckpt.sh --guest $(GUEST_DIR) $(B)/release/vmx
 	bench/switch.sh --guest $(GUEST_DIR) -m "$(SWITCH_SIZES)" $(B)
 
