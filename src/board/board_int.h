@@ -96,7 +96,12 @@ struct vm {
 	atomic_bool stop_req, poweroff_req, shutdown_req;
 	unsigned shutdown_stage;        /* next SysRq key to send, 0 = none */
 	uint64_t shutdown_next;         /* mtime when it is due */
-	atomic_bool result_set;
+	/*
+	 * The run's result: the first board_finish claims it, writes result,
+	 * then sets result_set (release); the run loop reads result after
+	 * seeing result_set (board_take_result).
+	 */
+	atomic_bool result_claimed, result_set;
 	enum vm_result result;
 	uint64_t tohost_code;
 	uint64_t last_input_poll_ns;
@@ -114,6 +119,8 @@ uint64_t board_now_ns(void);
 /* vm.c, for vcpu.c */
 /* Ends the run with r (the first result counts; any thread). */
 void board_finish(struct vm *vm, enum vm_result r);
+/* The result board_finish left, if any, which then is gone (run loop only). */
+bool board_take_result(struct vm *vm, enum vm_result *r);
 /* Wakes the board thread from board_wait (any thread). */
 void board_wake(struct vm *vm);
 /* A hart stopped for tohost: the test's result or an HTIF console byte. */

@@ -40,10 +40,15 @@
 #define BOARD_BUSY_NS   2000000ULL     /* ... every 2 ms while console input or shutdown keys wait */
 #define WFI_MAX_NS      1000000000ULL  /* a sleeping hart with no deadline still looks once a second */
 
+/*
+ * Also one thread in the translator's differential mode (opt/obj): it runs
+ * a block twice from one state, which another hart writing memory between
+ * the two runs would make differ.
+ */
 bool board_threaded(const struct vm *vm, uint64_t limit)
 {
 	return vm->vc.vcpu_threads && !vm->vc.deterministic && vm->nharts > 1 &&
-	       limit == UINT64_MAX;
+	       limit == UINT64_MAX && !dbg_jit_diff();
 }
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
@@ -207,11 +212,8 @@ enum vm_result board_run_threads(struct vm *vm)
 	/* Between wakes this thread is the board; the callstack sampler reads it here. */
 	kstat_set(KSTAT_BOARD);
 	for (;;) {
-		if (atomic_load(&vm->result_set)) {
-			atomic_store(&vm->result_set, false);
-			r = vm->result;
+		if (board_take_result(vm, &r))
 			break;
-		}
 		if (atomic_exchange(&vm->stop_req, false)) {
 			r = VM_RESULT_STOPPED;
 			break;

@@ -105,11 +105,22 @@ static void kick_all(struct vm *vm)
 void board_finish(struct vm *vm, enum vm_result r)
 {
 	bool no = false;
-	if (!atomic_compare_exchange_strong(&vm->result_set, &no, true))
+	if (!atomic_compare_exchange_strong(&vm->result_claimed, &no, true))
 		return;
 	vm->result = r;
+	atomic_store_explicit(&vm->result_set, true, memory_order_release);
 	kick_all(vm);
 	board_wake(vm);
+}
+
+bool board_take_result(struct vm *vm, enum vm_result *r)
+{
+	if (!atomic_load_explicit(&vm->result_set, memory_order_acquire))
+		return false;
+	*r = vm->result;
+	atomic_store(&vm->result_set, false);
+	atomic_store(&vm->result_claimed, false);
+	return true;
 }
 
 void board_wake(struct vm *vm)
@@ -536,10 +547,9 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 	/* Between harts this thread is the board; the callstack sampler reads it here. */
 	kstat_set(KSTAT_BOARD);
 	for (;;) {
-		if (vm->result_set) {
-			vm->result_set = false;
-			return vm->result;
-		}
+		enum vm_result r;
+		if (board_take_result(vm, &r))
+			return r;
 		if (atomic_exchange(&vm->stop_req, false))
 			return VM_RESULT_STOPPED;
 		if (atomic_exchange(&vm->poweroff_req, false)) {

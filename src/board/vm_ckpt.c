@@ -294,6 +294,7 @@ int vm_restore_state(struct vm *vm, struct ckpt_reader *rd, struct verr *e)
 	vm->idle_skip = ms.idle_skip;
 	vm->tohost_code = ms.tohost_code;
 	vm->result_set = false;
+	vm->result_claimed = false;
 	/* mtime continues from the saved value whatever the host clock did meanwhile. */
 	clint_state(vm->clint)->mtime_delta = ms.mtime - vm->time_source(vm);
 	for (unsigned i = 0; i < vm->ndevs; i++)
