@@ -7,7 +7,9 @@
 # and 4 in beta and stats.  Each run must
 # see its CPU count three ways (the kernel's bring-up line, /proc/cpuinfo and
 # the program's online CPUs and pinned threads), end with the program's `ok`
-# line and `done ok`, print no oops or stall, and exit 0.  One more run
+# line and `done ok`, print no oops or stall, and exit 0.  A 2-vCPU run is
+# suspended in the middle of the workload and resumed by the stats build.
+# One more run
 # expects a wrong value on purpose (vmx3.smp_mutate=xmod) and must fail, so
 # the checks are known to bite.
 #
@@ -84,6 +86,35 @@ for round in $(seq 1 "$ROUNDS"); do
     rm -f "$vm/disk.img"
   done
 done
+
+# Stopped in the middle: two vCPU threads busy in the workload are parked
+# by a suspend (release), and the checkpoint resumes in the stats build on
+# two new threads; the workload must still end ok, in one boot.
+name=smp-linux-suspend-mid-run
+vm="$tmp/$name"
+mkvm "$vm" 2 ""
+sed -i "s/vmx3.smp_iters=$ITERS/vmx3.smp_iters=$((ITERS * 16))/" "$vm/vm.vmx"
+"$B/release/vmx" "$vm/vm.vmx" >"$vm/out1" 2>&1 </dev/null &
+pid=$!
+started=1
+for _ in $(seq 1 600); do
+  grep -aq '^VMX3 smp start' "$vm/console.log" 2>/dev/null && break
+  kill -0 $pid 2>/dev/null || { started=0; break; }
+  sleep 0.1
+done
+check "$name-running" test $started -eq 1
+"$B/host/vmx-ctl" "$vm" suspend >/dev/null
+wait $pid; rc=$?
+check "$name-suspended-exit3" test $rc -eq 3
+check "$name-not-finished" test -z "$(grep -a '^VMX3 smp threads=' "$vm/console.log")"
+timeout 600 "$B/stats/vmx-stats" "$vm/vm.vmx" >"$vm/out2" 2>&1 </dev/null; rc=$?
+c="$vm/console.txt"
+tr -d '\r' <"$vm/console.log" >"$c" 2>/dev/null
+check "$name-resumed-exit0" test $rc -eq 0
+check "$name-ok" grep -aEq "^VMX3 smp threads=2 cpus=2 iters=$((ITERS * 16)) ms=[0-9]+ ok" "$c"
+check "$name-one-boot" test "$(grep -ac 'VMX3-MARKER: init' "$c")" -eq 1
+check "$name-done" grep -aq 'VMX3-MARKER: done ok' "$c"
+[ $rc -eq 0 ] || tail -n 20 "$c" "$vm/vmx.log"
 
 # The checks can fail: the program told to expect a wrong value in the
 # cross-modifying-code phase prints FAIL, exits non-zero, and the workload
