@@ -1,7 +1,8 @@
 /*
  * vm.c - the board: creates RAM, harts and the devices of the registration
- * table, loads the guest, and runs the harts round-robin on the calling
- * thread in slices of VM_SLICE_INSNS instructions.
+ * table, loads the guest, and runs the harts in slices of VM_SLICE_INSNS
+ * instructions: round-robin on the calling thread here, or one thread per
+ * vCPU (vcpu.c) when the VM has several and is not deterministic.
  *
  * Between slices the board re-evaluates the timers (CLINT MTIP and each
  * hart's Sstc STIP), flushes console output, feeds console input and lets
