@@ -123,8 +123,8 @@ void board_finish(struct vm *vm, enum vm_result r);
 bool board_take_result(struct vm *vm, enum vm_result *r);
 /* Wakes the board thread from board_wait (any thread). */
 void board_wake(struct vm *vm);
-/* A hart stopped for tohost: the test's result or an HTIF console byte. */
-void board_handle_tohost(struct vm *vm, struct hart *h);
+/* One slice of hart h (stats: GUEST kstat); true when it now waits in WFI with nothing pending. */
+bool board_run_slice(struct vm *vm, struct hart *h, uint64_t budget);
 /* The board thread's work besides timers: shutdown keys, devices' host I/O, console. */
 void board_serve(struct vm *vm);
 /* Waits up to timeout_ns (UINT64_MAX: no limit) for the eventfd, console input or a device's fd. */

@@ -138,21 +138,7 @@ static void *vcpu_main(void *arg)
 			}
 			idle = false;
 		}
-		KSTAT_START(GUEST);
-		STAT_INC(HART_RUN);
-		enum hart_exit why = hart_run(h, VM_SLICE_INSNS);
-		switch (why) {
-		case HART_EXIT_WFI:
-			STAT_INC(HART_WFI);
-			idle = !hart_irq_pending(h);
-			break;
-		case HART_EXIT_TOHOST:
-			board_handle_tohost(vm, h);
-			break;
-		case HART_EXIT_BUDGET:
-		case HART_EXIT_STOP:
-			break;
-		}
+		idle = board_run_slice(vm, h, VM_SLICE_INSNS);
 		kstat_set(KSTAT_BOARD);
 		atomic_store_explicit(&v->instret, hart_instret(h), memory_order_relaxed);
 		dbg_check_hart(hart_state(h));

@@ -333,7 +333,8 @@ void vm_destroy(struct vm *vm)
 	free(vm);
 }
 
-void board_handle_tohost(struct vm *vm, struct hart *h)
+/* A hart stopped for tohost: the test's result or an HTIF console byte. */
+static void board_handle_tohost(struct vm *vm, struct hart *h)
 {
 	uint64_t v = hart_tohost_value(h);
 	if (v & 1) {
@@ -534,6 +535,26 @@ void board_wait(struct vm *vm, uint64_t timeout_ns)
 	vm->last_input_poll_ns = 0;
 }
 
+bool board_run_slice(struct vm *vm, struct hart *h, uint64_t budget)
+{
+	bool idle = false;
+	KSTAT_START(GUEST);
+	STAT_INC(HART_RUN);
+	switch (hart_run(h, budget)) {
+	case HART_EXIT_WFI:
+		STAT_INC(HART_WFI);
+		idle = !hart_irq_pending(h);
+		break;
+	case HART_EXIT_TOHOST:
+		board_handle_tohost(vm, h);
+		break;
+	case HART_EXIT_BUDGET:
+	case HART_EXIT_STOP:
+		break;
+	}
+	return idle;
+}
+
 static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 {
 	if (board_threaded(vm, limit))
@@ -582,22 +603,8 @@ static enum vm_result vm_loop(struct vm *vm, uint64_t limit)
 			/* Published for the callstack sampler's signal handler. */
 			hart_current = h;
 			stats_set_slot(i);
-			KSTAT_START(GUEST);
-			STAT_INC(HART_RUN);
-			enum hart_exit why = hart_run(h, budget);
+			vm->idle[i] = board_run_slice(vm, h, budget);
 			hart_current = NULL;
-			switch (why) {
-			case HART_EXIT_WFI:
-				STAT_INC(HART_WFI);
-				vm->idle[i] = !hart_irq_pending(h);
-				break;
-			case HART_EXIT_TOHOST:
-				board_handle_tohost(vm, h);
-				break;
-			case HART_EXIT_BUDGET:
-			case HART_EXIT_STOP:
-				break;
-			}
 			kstat_set(vm->idle[i] ? KSTAT_IDLE_WFI : KSTAT_VCPU_WAIT);
 			stats_set_slot(STATS_SLOT_OTHER);
 			kstat_set(KSTAT_BOARD);
