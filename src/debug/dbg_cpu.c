@@ -122,6 +122,10 @@ const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc
 	unsigned i = (va >> 12) & TLB_MASK;
 	const struct tlbe *e = &h->tlb[acc][mode][i];
 	uint64_t page = va & ~0xfffULL;
+	/* Another hart may take a write entry away at any time (mmu_unmap_pa_write_remote). */
+	bool shared = acc == ACC_W && h->sh->nharts > 1;
+	if (shared && tlbe_tag(e) == ~0ULL)
+		return NULL;
 	if (tlbe_tag(e) != page)
 		return PROBLEM("%s %s entry for va %#llx has tag %#llx", mode_name[mode],
 			       acc_name[acc], (unsigned long long)va, (unsigned long long)tlbe_tag(e));
@@ -147,7 +151,16 @@ const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc
 			       "%#llx (host %#llx)", mode_name[mode], acc_name[acc],
 			       (unsigned long long)va, (unsigned long long)got,
 			       (unsigned long long)pa_page, (unsigned long long)(uintptr_t)host);
-	if (acc == ACC_W && hart_is_code_page(h, pa_page))
+	/*
+	 * A hart on another thread may mark the page as code right after the
+	 * fill looked: it then takes this entry away.  Give it 50 ms.
+	 */
+	for (unsigned t = 0; shared && t < 500 && hart_is_code_page(h, pa_page) &&
+			     tlbe_tag(e) != ~0ULL; t++) {
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+	if (acc == ACC_W && hart_is_code_page(h, pa_page) && tlbe_tag(e) != ~0ULL)
 		return PROBLEM("write entry for va %#llx on pa %#llx, a page holding decoded code",
 			       (unsigned long long)va, (unsigned long long)pa_page);
 	if (acc == ACC_W && pa_page == h->tohost_page)

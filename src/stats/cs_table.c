@@ -212,6 +212,12 @@ void cs_table_add(struct cs_table *t, const struct cs_sample *s, uint64_t t0_ns)
 		t->drops += w;
 }
 
+/*
+ * Reads the interrupted thread's raw stack from a signal handler: frame
+ * records sit next to locals the sanitizers may have poisoned a moment ago
+ * (a scope just left), so neither ASan nor TSan instruments this walk.
+ */
+__attribute__((no_sanitize("address", "thread")))
 unsigned cs_walk_host(uint64_t pc, uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *out,
 		      unsigned max)
 {
