@@ -153,9 +153,9 @@ const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc
 			       (unsigned long long)pa_page, (unsigned long long)(uintptr_t)host);
 	/*
 	 * A hart on another thread may mark the page as code right after the
-	 * fill looked: it then takes this entry away.  Give it 50 ms.
+	 * fill looked: it then takes this entry away.  Give it 2 s.
 	 */
-	for (unsigned t = 0; shared && t < 500 && hart_is_code_page(h, pa_page) &&
+	for (unsigned t = 0; shared && t < 20000 && hart_is_code_page(h, pa_page) &&
 			     tlbe_tag(e) != ~0ULL; t++) {
 		struct timespec ts = { 0, 100000 };
 		nanosleep(&ts, NULL);
@@ -262,8 +262,11 @@ const char *dbg_block_problem(const struct hart *h, const struct block *b)
 	const char *p = block_problem(h, b);
 	if (!p || h->sh->nharts < 2 || !ram_contains(h->ram, b->ppc & ~0xfffULL, 4096))
 		return p;
-	/* A writer on another thread posts right after its write: give it 50 ms. */
-	for (unsigned i = 0; i < 500; i++) {
+	/*
+	 * A writer on another thread posts right after its write, unless the
+	 * host deschedules it in between: give it 2 s (only a mismatch waits).
+	 */
+	for (unsigned i = 0; i < 20000; i++) {
 		if (posted_or_suspect(h, b->ppc & ~0xfffULL))
 			return NULL;
 		struct timespec ts = { 0, 100000 };

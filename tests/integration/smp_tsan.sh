@@ -47,6 +47,7 @@ check tsan-linux-smp-ok grep -q '^VMX3 smp threads=2 .* ok' "$vm/console.log"
 check tsan-linux-done grep -q 'VMX3-MARKER: done ok' "$vm/console.log"
 check tsan-linux-no-reports no_reports "$vm/out"
 if [ $rc -ne 0 ] || ! no_reports "$vm/out"; then
+  grep -a 'PANIC\|check:' "$vm/out" | head -5
   grep -A20 'WARNING: ThreadSanitizer' "$vm/out" | head -60
   tail -n 5 "$vm/console.log"
 fi
@@ -65,6 +66,7 @@ else
       (cd "$d" && timeout 300 "$TSAN" vm.vmx </dev/null >"$d/out" 2>&1); rc=$?
       check "tsan-$name-${n}vcpus" test $rc -eq 0
       check "tsan-$name-${n}vcpus-no-reports" no_reports "$d/out"
+      [ $rc -eq 0 ] || grep -a 'PANIC\|check:' "$d/out" | head -5
       no_reports "$d/out" || grep -A20 'WARNING: ThreadSanitizer' "$d/out" | head -40
     done
   done
