@@ -18,7 +18,6 @@
 #include <string.h>
 #include "../cpu/hart_int.h"
 #include "dbg.h"
-#include "../lib/log.h"
 
 #define DPTE_V (1ULL << 0)
 #define DPTE_R (1ULL << 1)
@@ -125,11 +124,13 @@ const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc
 	uint64_t page = va & ~0xfffULL;
 	/* Another hart may take a write entry away at any time (mmu_unmap_pa_write_remote). */
 	bool shared = acc == ACC_W && h->sh->nharts > 1;
-	if (shared && tlbe_tag(e) == ~0ULL)
+	/* One read of the tag: a second one may already see it taken away. */
+	uint64_t tag = tlbe_tag(e);
+	if (shared && tag == ~0ULL)
 		return NULL;
-	if (tlbe_tag(e) != page)
+	if (tag != page)
 		return PROBLEM("%s %s entry for va %#llx has tag %#llx", mode_name[mode],
-			       acc_name[acc], (unsigned long long)va, (unsigned long long)tlbe_tag(e));
+			       acc_name[acc], (unsigned long long)va, (unsigned long long)tag);
 
 	uint64_t pa;
 	int level = 0;
@@ -146,36 +147,34 @@ const char *dbg_tlb_fill_problem(const struct hart *h, uint64_t va, unsigned acc
 	}
 	uint64_t pa_page = pa & ~0xfffULL;
 	const uint8_t *host = ram_ptr(h->ram, pa_page, 4096);
-	uint64_t got = tlbe_tag(e) + e->addend;
+	uint64_t got = tag + e->addend;   /* the addend only changes on this thread */
 	if (!host || got != (uint64_t)(uintptr_t)host)
 		return PROBLEM("%s %s entry for va %#llx maps host %#llx, the page table says pa "
 			       "%#llx (host %#llx)", mode_name[mode], acc_name[acc],
 			       (unsigned long long)va, (unsigned long long)got,
 			       (unsigned long long)pa_page, (unsigned long long)(uintptr_t)host);
 	/*
-	 * A hart on another thread may mark the page as code right after the
-	 * fill looked: it then takes this entry away.  Give it 2 s.
+	 * A write entry on a page marked as code.  With one hart that is a bug.
+	 * With several, a hart that has just marked the page (its mark is set
+	 * before it scans the other harts' tables, mark_code_page) takes the
+	 * entry away a moment later; and the page's marks change all the time
+	 * (a write clears them, the next decode sets them again).  So look
+	 * again every 100 us and report only if the entry sat on a marked page
+	 * at every look for 2 s: no scan takes that long.
 	 */
-	for (unsigned t = 0; shared && t < 20000 && hart_is_code_page(h, pa_page) &&
-			     tlbe_tag(e) != ~0ULL; t++) {
-		struct timespec ts = { 0, 100000 };
-		nanosleep(&ts, NULL);
-	}
-	if (acc == ACC_W && hart_is_code_page(h, pa_page) && tlbe_tag(e) != ~0ULL) {
-		/*
-		 * With several harts this is seen, rarely (8 vCPUs on 2 host
-		 * cores), without an explanation yet: logged with the marks for
-		 * the investigation rather than stopping the VM.  One hart: a bug.
-		 */
-		if (!shared)
+	if (acc == ACC_W && hart_is_code_page(h, pa_page)) {
+		bool held = true;
+		for (unsigned t = 0; shared && held && t < 20000; t++) {
+			struct timespec ts = { 0, 100000 };
+			nanosleep(&ts, NULL);
+			held = hart_is_code_page(h, pa_page) && tlbe_tag(e) != ~0ULL;
+		}
+		if (held)
 			return PROBLEM("write entry for va %#llx on pa %#llx, a page holding "
-				       "decoded code", (unsigned long long)va,
-				       (unsigned long long)pa_page);
-		LOG_WRN("tlb-fill: hart %u keeps a write entry for va %#llx on pa %#llx, a page "
-			"marked as code by harts %#x", h->id, (unsigned long long)va,
-			(unsigned long long)pa_page,
-			(unsigned)__atomic_load_n(&h->sh->code_pages[(pa_page - h->ram->base) >> 12],
-						  __ATOMIC_RELAXED));
+				       "decoded code (marked by harts %#x)", (unsigned long long)va,
+				       (unsigned long long)pa_page,
+				       (unsigned)__atomic_load_n(&h->sh->code_pages[(pa_page -
+							h->ram->base) >> 12], __ATOMIC_RELAXED));
 	}
 	if (acc == ACC_W && pa_page == h->tohost_page)
 		return PROBLEM("write entry for va %#llx on the tohost page", (unsigned long long)va);
