@@ -123,7 +123,7 @@ fresh-check:
 SOAK_SMP_ITERS ?= 400000
 SOAK_SMP_ROUNDS ?= 3
 SOAK_SMP_CONFIGS ?= release:1 release:2 release:4 release:8 release-interp:2 release-interp:8 \
-                    beta:2 beta:8 stats:2 stats:8
+                    beta:1 beta:2 beta:4 beta:8 stats:1 stats:2 stats:4 stats:8
 soak-smp-linux: $(B)/release/vmx $(B)/beta/vmx-debug $(B)/stats/vmx-stats guest
 	@B=$(B) SMP_ITERS=$(SOAK_SMP_ITERS) SMP_ROUNDS=$(SOAK_SMP_ROUNDS) \
 	  SMP_CONFIGS="$(SOAK_SMP_CONFIGS)" bash tests/integration/smp_linux.sh | tee $(B)/soak-smp-linux.log
