@@ -63,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--io-rounds) IO_ROUNDS=$2; shift 2 ;;
 	--sequential) CONC=0; shift ;;
 	--pin) PIN=1; shift ;;
+	--same-cpu) PIN=2; shift ;;
 	-h|--help) sed -n '2,44p' "$0"; exit 0 ;;
 	-*) echo "overhead.sh: unknown option $1" >&2; exit 2 ;;
 	*) variants+=("$1"); shift ;;
@@ -198,6 +199,7 @@ for r in $(seq "$PAIRS"); do
 	if [ "$CONC" = 1 ]; then
 		ca= cb=
 		[ "$PIN" = 1 ] && ca=$((r % 2)) cb=$(((r + 1) % 2))
+		[ "$PIN" = 2 ] && ca=$((r % $(nproc))) cb=$ca
 		for v in "${names[@]:1}"; do
 			for w in $WORKLOADS; do
 				"${w}_run" "$base" "$ca" >"$tmp/a.out" &

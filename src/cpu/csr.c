@@ -71,9 +71,9 @@ void hart_update_modes(struct hart *h)
 		else
 			h->dmode = MMU_U;
 	}
-	/* Chained blocks were found through the old fetch translation. */
+	/* Links were made through the old fetch translation: the new mode's own apply. */
 	if (h->imode != old_imode)
-		h->chain_gen++;
+		h->chain_gen = h->mode_gen[h->imode];
 }
 
 

@@ -46,7 +46,7 @@ static void cpu_ram_written(void *ctx, uint64_t pa, uint64_t len)
 static void blocks_flush(struct hart *h)
 {
 	STAT_INC(DCACHE_FLUSH);
-	h->chain_gen++;
+	hart_chain_invalidate(h);
 	memset(h->btab, 0, sizeof(h->btab));
 	memset(h->page_head, 0, sizeof(h->page_head));
 	h->arena_used = 0;
@@ -103,7 +103,7 @@ void hart_inval_drain(struct hart *h)
 		}
 	}
 	if (any)
-		h->chain_gen++;
+		hart_chain_invalidate(h);
 }
 
 static void code_written(struct cpu_shared *sh, struct hart *self, uint64_t pa, uint64_t len)
@@ -132,7 +132,7 @@ static void code_written(struct cpu_shared *sh, struct hart *self, uint64_t pa, 
 				continue;
 			if (o == self) {
 				blocks_drop_page(o, ram->base + (pg << 12));
-				o->chain_gen++;
+				hart_chain_invalidate(o);
 				/* Its current block may be the one just modified. */
 				o->exit_req |= 1;
 			} else {
@@ -178,10 +178,10 @@ static void suspects_drop(struct hart *h)
 {
 	if (h->nsuspect > HART_SUSPECT_MAX) {
 		blocks_flush(h);
-	} else {
+	} else if (h->nsuspect) {
 		for (unsigned i = 0; i < h->nsuspect; i++)
 			blocks_drop_page(h, h->suspect[i]);
-		h->chain_gen++;
+		hart_chain_invalidate(h);
 	}
 	h->nsuspect = 0;
 }

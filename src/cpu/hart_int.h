@@ -199,7 +199,18 @@ struct hart {
 
 	/* Effective translation modes for fetch and for loads/stores. */
 	unsigned imode, dmode;
-	uint64_t chain_gen;     /* see struct block.link */
+	/*
+	 * Links between blocks (struct block.link, translated exits) hold the
+	 * generation they were made in.  Each fetch mode has its own, so the
+	 * links made in user mode survive a system call and those of the
+	 * kernel survive the return: chain_gen is mode_gen[imode], and only
+	 * what may change a translation or drop a block gives every mode a new
+	 * one (hart_chain_invalidate).  Values come from gen_seq and are never
+	 * reused, so a link of one mode never matches another's generation.
+	 */
+	uint64_t chain_gen;
+	uint64_t mode_gen[MMU_NMODES];
+	uint64_t gen_seq;
 	/*
 	 * Read by translated code (docs/TRANSLATOR.md): the load and store TLBs
 	 * of dmode and the icount at which hart_run's budget is spent.  Set on
@@ -354,6 +365,14 @@ static inline uint64_t hart_remuw(uint64_t ua, uint64_t ud)
 {
 	uint32_t a = (uint32_t)ua, d = (uint32_t)ud;
 	return d == 0 ? hart_sx32(a) : hart_sx32(a % d);
+}
+
+/* Every link of every mode goes stale: blocks were dropped or a translation may have changed. */
+static inline void hart_chain_invalidate(struct hart *h)
+{
+	for (unsigned m = 0; m < MMU_NMODES; m++)
+		h->mode_gen[m] = ++h->gen_seq;
+	h->chain_gen = h->mode_gen[h->imode];
 }
 
 static inline bool hart_is_code_page(const struct hart *h, uint64_t pa)

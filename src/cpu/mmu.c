@@ -59,7 +59,7 @@ void mmu_flush_all(struct hart *h)
 				   keep_one(h, &saved) : NULL;
 
 	STAT_INC(TLB_FLUSH);
-	h->chain_gen++;
+	hart_chain_invalidate(h);
 	for (unsigned a = 0; a < 3; a++)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
 			for (unsigned i = 0; i < TLB_SIZE; i++)
@@ -85,7 +85,7 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 {
 	uint64_t page = va & ~0xfffULL, region = va >> 30;
 
-	h->chain_gen++;
+	hart_chain_invalidate(h);
 	if (h->super_overflow) {
 		mmu_flush_all(h);
 		return;
