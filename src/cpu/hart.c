@@ -495,6 +495,25 @@ static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t
 	return true;
 }
 
+/*
+ * A block the table lost to another pc of the same slot is still on its
+ * page's list (only dropping the page takes blocks off it), translation and
+ * links included: put it back rather than decode and translate the same
+ * code again.  Without this, slot conflicts of a booting kernel filled the
+ * arena with copies about every 150 M instructions, and each flush threw
+ * away every translation.
+ */
+static struct block *block_refind(struct hart *h, uint64_t vpc, uint64_t ppc, unsigned hi)
+{
+	for (struct block *o = h->page_head[page_hash(ppc)]; o; o = o->page_next)
+		if (o->vpc == vpc && o->ppc == ppc) {
+			STAT_INC(DCACHE_REFOUND);
+			h->btab[hi] = o;
+			return o;
+		}
+	return NULL;
+}
+
 /* The miss path of get_block: translate the pc, decode, maybe cache. */
 static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, uint64_t limit,
 							       const void *const *labels)
@@ -510,7 +529,9 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 	}
 	unsigned hi = btab_hash(vpc);
 	struct block *b = h->btab[hi];
-	if (b && b->vpc == vpc && b->ppc == ppc) {
+	if (!b || b->vpc != vpc || b->ppc != ppc)
+		b = block_refind(h, vpc, ppc, hi);
+	if (b) {
 		hart_dbg_block_hit(h, b);
 		if (b->n <= limit)
 			return b;
