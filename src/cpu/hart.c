@@ -48,6 +48,7 @@ static void blocks_flush(struct hart *h)
 	STAT_INC(DCACHE_FLUSH);
 	hart_chain_invalidate(h);
 	memset(h->btab, 0, sizeof(h->btab));
+	memset(h->btab_victim, 0, sizeof(h->btab_victim));
 	memset(h->page_head, 0, sizeof(h->page_head));
 	h->arena_used = 0;
 	/* Translations point into the arena's blocks: they go with them. */
@@ -70,6 +71,8 @@ static void blocks_drop_page(struct hart *h, uint64_t page_pa)
 			unsigned i = btab_hash(b->vpc);
 			if (h->btab[i] == b)
 				h->btab[i] = NULL;
+			if (h->btab_victim[btab_victim_hash(b->vpc)] == b)
+				h->btab_victim[btab_victim_hash(b->vpc)] = NULL;
 			*pp = b->page_next;
 		} else {
 			pp = &b->page_next;
@@ -495,25 +498,6 @@ static bool decode_block(struct hart *h, struct block *b, uint64_t vpc, uint64_t
 	return true;
 }
 
-/*
- * A block the table lost to another pc of the same slot is still on its
- * page's list (only dropping the page takes blocks off it), translation and
- * links included: put it back rather than decode and translate the same
- * code again.  Without this, slot conflicts of a booting kernel filled the
- * arena with copies about every 150 M instructions, and each flush threw
- * away every translation.
- */
-static struct block *block_refind(struct hart *h, uint64_t vpc, uint64_t ppc, unsigned hi)
-{
-	for (struct block *o = h->page_head[page_hash(ppc)]; o; o = o->page_next)
-		if (o->vpc == vpc && o->ppc == ppc) {
-			STAT_INC(DCACHE_REFOUND);
-			h->btab[hi] = o;
-			return o;
-		}
-	return NULL;
-}
-
 /* The miss path of get_block: translate the pc, decode, maybe cache. */
 static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, uint64_t limit,
 							       const void *const *labels)
@@ -529,8 +513,23 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 	}
 	unsigned hi = btab_hash(vpc);
 	struct block *b = h->btab[hi];
-	if (!b || b->vpc != vpc || b->ppc != ppc)
-		b = block_refind(h, vpc, ppc, hi);
+	if (b && (b->vpc != vpc || b->ppc != ppc)) {
+		/*
+		 * A slot conflict: the block there goes to the victim table, and
+		 * this pc's block may be waiting there.  Without it, the slot
+		 * conflicts of a booting kernel filled the arena with copies
+		 * about every 150 M instructions, and each flush threw away every
+		 * translation.
+		 */
+		struct block **vs = &h->btab_victim[btab_victim_hash(vpc)];
+		struct block *v = *vs;
+		h->btab_victim[btab_victim_hash(b->vpc)] = b;
+		b = NULL;
+		if (v && v->vpc == vpc && v->ppc == ppc) {
+			STAT_INC(DCACHE_REFOUND);
+			h->btab[hi] = b = v;
+		}
+	}
 	if (b) {
 		hart_dbg_block_hit(h, b);
 		if (b->n <= limit)
@@ -617,7 +616,8 @@ static __attribute__((noinline, cold)) void dbg_fence_i_check(struct hart *h, ui
 	if (++h->dbg_fence_i & 15)
 		return;
 	for (const struct block *b = h->page_head[page_hash(ppc)]; b; b = b->page_next)
-		if ((b->ppc >> 12) == (ppc >> 12) && h->btab[btab_hash(b->vpc)] == b)
+		if ((b->ppc >> 12) == (ppc >> 12) && (h->btab[btab_hash(b->vpc)] == b ||
+						      h->btab_victim[btab_victim_hash(b->vpc)] == b))
 			DBG_CHECK("decode-cache", dbg_block_problem(h, b));
 }
 

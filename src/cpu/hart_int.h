@@ -109,6 +109,11 @@ static inline unsigned btab_hash(uint64_t vpc)
 {
 	return (unsigned)((vpc >> 1) ^ (vpc >> (BTAB_BITS + 1))) & (BTAB_SIZE - 1);
 }
+/* The victim table's slot: another hash, so two pcs that share a btab slot rarely share this one. */
+static inline unsigned btab_victim_hash(uint64_t vpc)
+{
+	return (unsigned)(((vpc >> 1) * 0x9e3779b97f4a7c15ULL) >> (64 - BTAB_BITS));
+}
 
 /* Software TLB: direct mapped, 4 KiB granules, per translation mode and access kind. */
 #define TLB_BITS 8
@@ -238,6 +243,11 @@ struct hart {
 	uint64_t super_bits[TLB_SUPER_REGIONS][3][MMU_NMODES][TLB_SIZE / 64];
 
 	struct block *btab[BTAB_SIZE];
+	/*
+	 * Blocks btab lost to another pc of the same slot: still decoded,
+	 * translated and linked, so a miss looks here before decoding again.
+	 */
+	struct block *btab_victim[BTAB_SIZE];
 	/*
 	 * Every block cached since the last arena reset, listed by a hash of its
 	 * physical page, so dropping a page's blocks visits a short list rather

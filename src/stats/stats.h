@@ -53,7 +53,7 @@
 	X(TLB_MISS, 1, "TLB misses (page walks)") \
 	X(TLB_FLUSH, 1, "TLB flushes (SFENCE.VMA, satp writes)") \
 	X(DCACHE_MISS, 1, "decode-cache misses (block decodes)") \
-	X(DCACHE_REFOUND, 1, "blocks put back in the block table from their page's list, not decoded again") \
+	X(DCACHE_REFOUND, 1, "blocks found again in the victim table after a slot conflict, not decoded again") \
 	X(DCACHE_FLUSH, 1, "decode-cache flushes") \
 	X(DCACHE_INVAL, 1, "decoded-code invalidations by RAM writes") \
 	X(JIT_BLOCKS, 1, "blocks translated to host code") \
