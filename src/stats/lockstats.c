@@ -113,6 +113,24 @@ static unsigned bucket(uint64_t ns)
 
 static void add(uint64_t *p, uint64_t v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 
+/*
+ * An exclusive lock's record is only written while the lock is held
+ * (acquired: after taking it; released: before letting go), so the lock
+ * itself orders the writers: a relaxed load and store, not a locked add.
+ * These run on every device access of the stats build.  Readers load
+ * relaxed, as for every counter.
+ */
+static void bump(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static void raise_max(uint64_t *p, uint64_t v)
+{
+	if (v > __atomic_load_n(p, __ATOMIC_RELAXED))
+		__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
 static void set_max(uint64_t *p, uint64_t v)
 {
 	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
@@ -135,6 +153,22 @@ void mxuser_stats_acquired(struct mxuser_hdr *h, bool contended, uint64_t wait_n
 	 */
 	if (r->kind == MXUSER_COND || r->kind == MXUSER_SEM)
 		contended = false;
+	if (r->kind == MXUSER_EXCL) {
+		bump(&r->acquisitions, 1);
+		if (contended) {
+			bump(&r->contended, 1);
+			bump(&r->wait_total_ns, wait_ns);
+			raise_max(&r->wait_max_ns, wait_ns);
+		}
+		bump(&r->wait_hist[bucket(wait_ns)], 1);
+		prev = __atomic_load_n(&r->last_owner, __ATOMIC_RELAXED);
+		if (prev != tid) {
+			__atomic_store_n(&r->last_owner, tid, __ATOMIC_RELAXED);
+			if (prev)
+				bump(&r->owner_changes, 1);
+		}
+		return;
+	}
 	add(&r->acquisitions, 1);
 	if (contended)
 		add(&r->contended, 1);
@@ -152,6 +186,12 @@ void mxuser_stats_released(struct mxuser_hdr *h, uint64_t hold_ns)
 
 	if (!r)
 		return;
+	if (r->kind == MXUSER_EXCL) {
+		bump(&r->hold_total_ns, hold_ns);
+		raise_max(&r->hold_max_ns, hold_ns);
+		bump(&r->hold_hist[bucket(hold_ns)], 1);
+		return;
+	}
 	add(&r->hold_total_ns, hold_ns);
 	set_max(&r->hold_max_ns, hold_ns);
 	add(&r->hold_hist[bucket(hold_ns)], 1);
