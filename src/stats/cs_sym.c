@@ -34,6 +34,7 @@ struct cs_symtab {
 	size_t n, cap;
 	char *names;
 	size_t nlen, ncap;
+	uint64_t hull_hi;   /* the highest end, kept by tab_finish: looked up per sample */
 };
 
 static int tab_add(struct cs_symtab *t, uint64_t start, uint64_t end, const char *name)
@@ -88,6 +89,10 @@ static void tab_finish(struct cs_symtab *t)
 			continue;
 		t->v[i].end = i + 1 < t->n ? t->v[i + 1].start : t->v[i].start + CS_TEXT_LAST_SPAN;
 	}
+	t->hull_hi = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].end > t->hull_hi)
+			t->hull_hi = t->v[i].end;
 }
 
 void cs_symtab_free(struct cs_symtab *t)
@@ -162,10 +167,7 @@ bool cs_symtab_hull(const struct cs_symtab *t, uint64_t *lo, uint64_t *hi)
 	if (!t || !t->n)
 		return false;
 	*lo = t->v[0].start;
-	*hi = 0;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].end > *hi)
-			*hi = t->v[i].end;
+	*hi = t->hull_hi;
 	return true;
 }
 
