@@ -119,6 +119,7 @@ static inline unsigned btab_victim_hash(uint64_t vpc)
 #define TLB_BITS 8
 #define TLB_SIZE (1u << TLB_BITS)
 #define TLB_MASK (TLB_SIZE - 1)
+#define TLB_VICTIMS 8
 
 enum mmu_mode { MMU_U = 0, MMU_S = 1, MMU_SSUM = 2, MMU_BARE = 3, MMU_NMODES = 4 };
 enum mmu_acc { ACC_R = 0, ACC_W = 1, ACC_X = 2 };
@@ -226,6 +227,15 @@ struct hart {
 	/* JIT_LEFT_HANDBACK: the instruction handed back (in the block that ran last) */
 	const struct dinsn *jit_handback;
 	struct tlbe tlb[3][MMU_NMODES][TLB_SIZE];   /* [mmu_acc][mode][index] */
+	/*
+	 * Read and fetch entries a fill pushed out of their slot, looked at
+	 * before a page walk (two hot pages that share a slot, say a shell's
+	 * stack and its data, otherwise walk on every other access).  Not for
+	 * write entries: other harts take those away (mmu_unmap_pa_write_remote)
+	 * and a copy would escape them.  Every flush empties them.
+	 */
+	struct tlbe tlb_victim[3][MMU_NMODES][TLB_VICTIMS];   /* [ACC_R or ACC_X] used */
+	unsigned tlb_victim_next;
 	/*
 	 * 1 GiB regions (va >> 30) holding entries cut from superpages: an
 	 * sfence.vma for an address in one of them flushes every entry of that

@@ -52,6 +52,14 @@ static struct tlbe *keep_one(struct hart *h, struct tlbe *saved)
 	return NULL;
 }
 
+static void victims_clear(struct hart *h)
+{
+	for (unsigned a = 0; a < 3; a++)
+		for (unsigned m = 0; m < MMU_NMODES; m++)
+			for (unsigned k = 0; k < TLB_VICTIMS; k++)
+				h->tlb_victim[a][m][k].tag = ~0ULL;
+}
+
 void mmu_flush_all(struct hart *h)
 {
 	/* (the knob waits for paging, so the entry kept is one the guest made) */
@@ -60,6 +68,7 @@ void mmu_flush_all(struct hart *h)
 
 	STAT_INC(TLB_FLUSH);
 	hart_chain_invalidate(h);
+	victims_clear(h);
 	for (unsigned a = 0; a < 3; a++)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
 			for (unsigned i = 0; i < TLB_SIZE; i++)
@@ -86,6 +95,7 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 	uint64_t page = va & ~0xfffULL, region = va >> 30;
 
 	hart_chain_invalidate(h);
+	victims_clear(h);   /* few, and a superpage's slices may be among them */
 	if (h->super_overflow) {
 		mmu_flush_all(h);
 		return;
@@ -178,6 +188,16 @@ void mmu_flush_pa_write(struct hart *h, uint64_t pa_page)
 		}
 }
 
+/* Slot i now holds an entry for va: its bit moves to va's region, if tracked. */
+static void slot_regions(struct hart *h, unsigned acc, unsigned mode, unsigned i, uint64_t va)
+{
+	for (unsigned k = 0; k < h->nsuper; k++)
+		h->super_bits[k][acc][mode][i / 64] &= ~(1ULL << (i & 63));
+	int k = super_index(h, va >> 30);
+	if (k >= 0)
+		h->super_bits[k][acc][mode][i / 64] |= 1ULL << (i & 63);
+}
+
 static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, unsigned mode)
 {
 	uint64_t pa_page = pa & ~0xfffULL;
@@ -188,6 +208,8 @@ static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, uns
 		return;
 	unsigned i = (va >> 12) & TLB_MASK;
 	struct tlbe *e = &h->tlb[acc][mode][i];
+	if (acc != ACC_W && e->tag != ~0ULL)
+		h->tlb_victim[acc][mode][h->tlb_victim_next++ % TLB_VICTIMS] = *e;
 	/* Write entries may be taken away by other harts: see mmu_unmap_pa_write_remote. */
 	__atomic_store_n(&e->tag, ~0ULL, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->addend, (uint64_t)(uintptr_t)host - (va & ~0xfffULL), __ATOMIC_RELAXED);
@@ -198,12 +220,7 @@ static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, uns
 		if (hart_is_code_page(h, pa_page))
 			__atomic_store_n(&e->tag, ~0ULL, __ATOMIC_RELAXED);
 	}
-	/* The slot's previous entry may have been in another region. */
-	for (unsigned k = 0; k < h->nsuper; k++)
-		h->super_bits[k][acc][mode][i / 64] &= ~(1ULL << (i & 63));
-	int k = super_index(h, va >> 30);
-	if (k >= 0)
-		h->super_bits[k][acc][mode][i / 64] |= 1ULL << (i & 63);
+	slot_regions(h, acc, mode, i, va);
 	/* Test knob (opt/obj): a translated entry that points at the next host page. */
 	if (dbg_fault(DBG_FAULT_TLB_FILL) && mode != MMU_BARE)
 		e->addend += 4096;
@@ -299,11 +316,36 @@ bool mmu_translate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uin
 	return true;
 }
 
+/*
+ * A read or fetch entry for va among the victims: swapped with its slot's
+ * entry (which becomes a victim), whose superpage bookkeeping moves along.
+ */
+static bool victim_swap(struct hart *h, uint64_t va, unsigned acc, unsigned mode)
+{
+	uint64_t page = va & ~0xfffULL;
+	struct tlbe *v = h->tlb_victim[acc][mode];
+	for (unsigned k = 0; k < TLB_VICTIMS; k++)
+		if (v[k].tag == page) {
+			unsigned i = (va >> 12) & TLB_MASK;
+			struct tlbe *e = &h->tlb[acc][mode][i], t = *e;
+			*e = v[k];
+			v[k] = t;
+			STAT_INC(TLB_VICTIM_HIT);
+			slot_regions(h, acc, mode, i, va);
+			return true;
+		}
+	return false;
+}
+
 /* Translation through the TLB, walking and filling it on a miss. */
 static bool xlate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint64_t *pa)
 {
 	const struct tlbe *e = &h->tlb[acc][mode][(va >> 12) & TLB_MASK];
 	if (tlbe_tag(e) == (va & ~0xfffULL)) {
+		*pa = tlbe_pa_page(h, e) | (va & 0xfff);
+		return true;
+	}
+	if (acc != ACC_W && victim_swap(h, va, acc, mode)) {
 		*pa = tlbe_pa_page(h, e) | (va & 0xfff);
 		return true;
 	}

@@ -52,6 +52,7 @@
 	X(TRAP_TO_S, 1, "traps taken into S-mode") \
 	X(TLB_MISS, 1, "TLB misses (page walks)") \
 	X(TLB_FLUSH, 1, "TLB flushes (SFENCE.VMA, satp writes)") \
+	X(TLB_VICTIM_HIT, 1, "TLB misses served by the victim entries, without a page walk") \
 	X(DCACHE_MISS, 1, "decode-cache misses (block decodes)") \
 	X(DCACHE_REFOUND, 1, "blocks found again in the victim table after a slot conflict, not decoded again") \
 	X(DCACHE_FLUSH, 1, "decode-cache flushes") \
