@@ -5,7 +5,7 @@
 # callstack profiler's "sampling on versus off at most 1 %").
 #
 #   bench/overhead.sh [--guest DIR] [-n ROUNDS] [--insns N] [--io-insns N] [--io-rounds R]
-#                     [--console-insns N] [--sequential | --pin] VARIANT...
+#                     [--console-insns N] [--sequential | --pin | --same-cpu] VARIANT...
 #   VARIANT = NAME=BINARY[,key=value...]     the first one is the baseline
 #
 # Two workloads on the default guest (2 harts, 512 MiB):
@@ -39,7 +39,13 @@
 # moves by up to 20 % from one minute to the next).  --pin puts each run on
 # its own CPU (swapped every round); it also pins a run's helper threads
 # (the stats build's collector) onto its vCPU thread's CPU, which a real VM
-# would not do, so it is off by default.  --sequential (or one CPU) runs one at a
+# would not do, so it is off by default.  --same-cpu puts both runs of a pair
+# (every thread of each) on one CPU, a different one each round: the two
+# processes then take turns on the same core every few milliseconds and see
+# the same host speed, which on this project's shared 2-CPU machine brought
+# the spread of a pair's ratio from about +-12 % to +-1.5 %; the figures are
+# CPU time, which taking turns does not inflate, though each process's caches
+# see the other's work.  --sequential (or one CPU) runs one at a
 # time instead, the order rotating from round to round.  A variant's figure
 # is the median over rounds of its ratio to the baseline of the same round.
 set -u
