@@ -521,8 +521,7 @@ static __attribute__((noinline)) struct block *get_block_slow(struct hart *h, ui
 		 * about every 150 M instructions, and each flush threw away every
 		 * translation.
 		 */
-		struct block **vs = &h->btab_victim[btab_victim_hash(vpc)];
-		struct block *v = *vs;
+		struct block *v = h->btab_victim[btab_victim_hash(vpc)];
 		h->btab_victim[btab_victim_hash(b->vpc)] = b;
 		b = NULL;
 		if (v && v->vpc == vpc && v->ppc == ppc) {

@@ -139,6 +139,23 @@ static void set_max(uint64_t *p, uint64_t v)
 		;
 }
 
+/* An exclusive lock's record (excl) needs no locked instruction: see bump. */
+static void count(bool excl, uint64_t *p, uint64_t v)
+{
+	if (excl)
+		bump(p, v);
+	else
+		add(p, v);
+}
+
+static void count_max(bool excl, uint64_t *p, uint64_t v)
+{
+	if (excl)
+		raise_max(p, v);
+	else
+		set_max(p, v);
+}
+
 void mxuser_stats_acquired(struct mxuser_hdr *h, bool contended, uint64_t wait_ns, int tid)
 {
 	struct mxuser_lockstats *r = h->stats;
@@ -153,31 +170,21 @@ void mxuser_stats_acquired(struct mxuser_hdr *h, bool contended, uint64_t wait_n
 	 */
 	if (r->kind == MXUSER_COND || r->kind == MXUSER_SEM)
 		contended = false;
-	if (r->kind == MXUSER_EXCL) {
-		bump(&r->acquisitions, 1);
-		if (contended) {
-			bump(&r->contended, 1);
-			bump(&r->wait_total_ns, wait_ns);
-			raise_max(&r->wait_max_ns, wait_ns);
-		}
-		bump(&r->wait_hist[bucket(wait_ns)], 1);
-		prev = __atomic_load_n(&r->last_owner, __ATOMIC_RELAXED);
-		if (prev != tid) {
-			__atomic_store_n(&r->last_owner, tid, __ATOMIC_RELAXED);
-			if (prev)
-				bump(&r->owner_changes, 1);
-		}
-		return;
-	}
-	add(&r->acquisitions, 1);
+	bool excl = r->kind == MXUSER_EXCL;
+	count(excl, &r->acquisitions, 1);
 	if (contended)
-		add(&r->contended, 1);
-	prev = __atomic_exchange_n(&r->last_owner, tid, __ATOMIC_RELAXED);
+		count(excl, &r->contended, 1);
+	if (wait_ns) {
+		count(excl, &r->wait_total_ns, wait_ns);
+		count_max(excl, &r->wait_max_ns, wait_ns);
+	}
+	count(excl, &r->wait_hist[bucket(wait_ns)], 1);
+	prev = excl ? __atomic_load_n(&r->last_owner, __ATOMIC_RELAXED)
+		    : __atomic_exchange_n(&r->last_owner, tid, __ATOMIC_RELAXED);
+	if (excl && prev != tid)
+		__atomic_store_n(&r->last_owner, tid, __ATOMIC_RELAXED);
 	if (prev && prev != tid)
-		add(&r->owner_changes, 1);
-	add(&r->wait_total_ns, wait_ns);
-	set_max(&r->wait_max_ns, wait_ns);
-	add(&r->wait_hist[bucket(wait_ns)], 1);
+		count(excl, &r->owner_changes, 1);
 }
 
 void mxuser_stats_released(struct mxuser_hdr *h, uint64_t hold_ns)
@@ -186,15 +193,10 @@ void mxuser_stats_released(struct mxuser_hdr *h, uint64_t hold_ns)
 
 	if (!r)
 		return;
-	if (r->kind == MXUSER_EXCL) {
-		bump(&r->hold_total_ns, hold_ns);
-		raise_max(&r->hold_max_ns, hold_ns);
-		bump(&r->hold_hist[bucket(hold_ns)], 1);
-		return;
-	}
-	add(&r->hold_total_ns, hold_ns);
-	set_max(&r->hold_max_ns, hold_ns);
-	add(&r->hold_hist[bucket(hold_ns)], 1);
+	bool excl = r->kind == MXUSER_EXCL;
+	count(excl, &r->hold_total_ns, hold_ns);
+	count_max(excl, &r->hold_max_ns, hold_ns);
+	count(excl, &r->hold_hist[bucket(hold_ns)], 1);
 }
 
 unsigned mxuser_stats_count(void) { return atomic_load(&nrecords); }
