@@ -269,9 +269,11 @@ struct hart {
 	size_t arena_used, arena_size;
 	struct block *scratch;
 	/*
-	 * Stats builds: the block hart_run is executing (NULL between blocks),
-	 * so the callstack sampler interrupting this thread can find the exact
-	 * instruction (hart_peek_pc).  One store per block, none per instruction.
+	 * Stats builds: the block the interpreter is executing (NULL between
+	 * blocks), so the callstack sampler interrupting this thread can find
+	 * the exact instruction (hart_peek_pc).  One store per interpreted
+	 * block, none per instruction; translated code stores nothing (the
+	 * code cache's index finds its block from the host pc).
 	 */
 	struct block *volatile cur_block;
 

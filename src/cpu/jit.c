@@ -30,7 +30,6 @@
 #define OFF_MIE      ((int32_t)offsetof(struct hart, s.mie))
 #define OFF_GEN      ((int32_t)offsetof(struct hart, chain_gen))
 #define OFF_KICK     ((int32_t)offsetof(struct hart, kick))
-#define OFF_CURBLOCK ((int32_t)offsetof(struct hart, cur_block))
 #define OFF_TLBR     ((int32_t)offsetof(struct hart, jit_tlb[0]))
 #define OFF_TLBW     ((int32_t)offsetof(struct hart, jit_tlb[1]))
 #define OFF_END      ((int32_t)offsetof(struct hart, jit_end))
@@ -1125,10 +1124,6 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 	emit_attention(e, b->n, attn);
 	for (int i = 0; i < 3; i++)
 		add_stub(t, STUB_ATTN, attn[i], NULL);
-	if (VMX_STATS) {
-		xe_mov_ri(e, XE_RAX, (uint64_t)(uintptr_t)b);
-		xe_store(e, 8, XE_M(R_HART, OFF_CURBLOCK), XE_RAX);
-	}
 	const void *body = xe_here(e);
 	plan_loop(t);
 	for (unsigned i = 0; i <= b->n; i++) {
@@ -1146,7 +1141,7 @@ bool jit_translate(struct hart *h, struct block *b, bool *full)
 
 	size_t code = (size_t)(e->p - e->start);
 	struct jit_map *m = jit_cache_meta(j, sizeof(*m) + t->nmap * sizeof(m->e[0]));
-	if (e->overflow || t->meta_full || !m) {
+	if (e->overflow || t->meta_full || !m || !jit_cache_add_span(j, (uintptr_t)chain, b)) {
 		*full = true;
 		return false;
 	}

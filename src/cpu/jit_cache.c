@@ -23,6 +23,8 @@
 #define JIT_META_SIZE (8u << 20)
 #define JIT_EXITS (128u << 10)
 #define JIT_HOT_DEFAULT 8
+/* A translation is at least a chained entry's checks and an exit: >= 32 bytes. */
+#define JIT_SPANS (JIT_CACHE_SIZE / 32)
 
 int jit_cache_create(struct jit **out, unsigned hartid, struct verr *e)
 {
@@ -57,7 +59,15 @@ int jit_cache_create(struct jit **out, unsigned hartid, struct verr *e)
 	j->meta = malloc(j->meta_size);
 	j->exits_cap = JIT_EXITS;
 	j->exits = malloc(j->exits_cap * sizeof(*j->exits));
-	if (!j->meta || !j->exits) {
+	if (VMX_STATS) {
+		/* Touched only as far as translations go. */
+		j->spans_cap = JIT_SPANS;
+		j->spans = mmap(NULL, j->spans_cap * sizeof(*j->spans), PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (j->spans == MAP_FAILED)
+			j->spans = NULL;
+	}
+	if (!j->meta || !j->exits || (VMX_STATS && !j->spans)) {
 		rc = verr_set(e, -ENOMEM, "hart %u: out of memory for the translator", hartid);
 		goto fail;
 	}
@@ -82,6 +92,8 @@ void jit_cache_destroy(struct jit *j)
 		close(j->fd);
 	free(j->meta);
 	free(j->exits);
+	if (j->spans)
+		munmap(j->spans, j->spans_cap * sizeof(*j->spans));
 	free(j);
 }
 
@@ -117,6 +129,9 @@ void jit_cache_reset(struct jit *j)
 	xe_alu_rr(&b, XE_XOR, false, XE_RAX, XE_RAX);
 	xe_jmp_to(&b, j->leave);
 	xe_nops(&b, (unsigned)(-(uintptr_t)b.p & 15));
+	/* Forget the spans first: a sample taken meanwhile finds no block. */
+	__atomic_store_n(&j->nspans, 0, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	j->used = (size_t)(b.p - b.start);
 	j->meta_used = 0;
 	j->nexits = 0;
@@ -136,4 +151,33 @@ void *jit_cache_meta(struct jit *j, size_t size)
 	void *p = j->meta + j->meta_used;
 	j->meta_used += size;
 	return p;
+}
+
+bool jit_cache_add_span(struct jit *j, uintptr_t start, const struct block *b)
+{
+	if (!j->spans)
+		return true;
+	if (j->nspans == j->spans_cap)
+		return false;
+	j->spans[j->nspans] = (struct jit_span){ start, b };
+	/* The entry is whole before a signal handler on this thread can count it. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&j->nspans, j->nspans + 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+const struct block *jit_cache_block_at(const struct jit *j, uintptr_t pc)
+{
+	size_t lo = 0, hi = j && j->spans ? __atomic_load_n(&j->nspans, __ATOMIC_RELAXED) : 0;
+
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/* The last span starting at or below pc; the block's side table checks its end. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (j->spans[mid].start <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? j->spans[lo - 1].b : NULL;
 }

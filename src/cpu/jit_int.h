@@ -71,6 +71,16 @@ struct jit {
 	unsigned hot;            /* loop-top visits before a block is translated */
 	uint64_t translated, flushes;
 	uint64_t inlined;        /* side paths translated in line (tests read it) */
+	/*
+	 * Stats builds: where each translation starts, in emission order (so
+	 * sorted by address), for the callstack sampler to find the block a
+	 * host pc is in without translated code storing the block it enters.
+	 * Written only by the hart's own thread, which is also the thread the
+	 * sampler's signal interrupts: an entry is complete before nspans
+	 * counts it.
+	 */
+	struct jit_span { uintptr_t start; const struct block *b; } *spans;
+	size_t nspans, spans_cap;
 };
 
 /* The entry trampoline: runs translated code at `code` (h->jit_tlb and h->jit_end set). */
@@ -90,6 +100,11 @@ static inline int jit_cache_holds(const struct jit *j, uintptr_t pc)
 {
 	return j && pc >= (uintptr_t)j->rx && pc < (uintptr_t)j->rx + j->used;
 }
+
+/* The translated block holding run address pc, or NULL (stats builds; signal-safe). */
+const struct block *jit_cache_block_at(const struct jit *j, uintptr_t pc);
+/* Records that b's translation starts at run address start; false when the index is full. */
+bool jit_cache_add_span(struct jit *j, uintptr_t start, const struct block *b);
 
 /* jit.c */
 /*

@@ -33,19 +33,19 @@ uint64_t hart_peek_satp(const struct hart *h)
 bool hart_peek_pc(const struct hart *h, const uint64_t *regs, unsigned nregs, uint64_t *pc,
 		  uint32_t *raw)
 {
-	const struct block *b = h->cur_block;
+	const struct block *b;
 	const struct dinsn *best = NULL;
 
 	*pc = h->s.pc;
 	*raw = 0;
-	if (!b)
-		return false;
 	/*
-	 * In translated code the host pc says where: the block's side table
-	 * maps it back to the guest instruction.
+	 * In translated code the host pc says where: the cache's index finds
+	 * the block, and the block's side table maps the host pc back to the
+	 * guest instruction.
 	 */
 	if (nregs > REG_RIP && jit_cache_holds(h->jit, (uintptr_t)regs[REG_RIP])) {
-		int idx = jit_map_pc(b, (uintptr_t)regs[REG_RIP]);
+		b = jit_cache_block_at(h->jit, (uintptr_t)regs[REG_RIP]);
+		int idx = b ? jit_map_pc(b, (uintptr_t)regs[REG_RIP]) : -1;
 		if (idx < 0)
 			return false;
 		best = &b->insn[idx];
@@ -53,6 +53,9 @@ bool hart_peek_pc(const struct hart *h, const uint64_t *regs, unsigned nregs, ui
 		*raw = best->op == OP_END ? 0 : best->raw;
 		return true;
 	}
+	b = h->cur_block;
+	if (!b)
+		return false;
 	/*
 	 * A register pointing at an entry of the running block (OP_END
 	 * included) is the interpreter's instruction pointer.  A register may

@@ -32,6 +32,78 @@ uint64_t mxuser_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * The clock of the lock statistics.  They time every acquisition and every
+ * release, hundreds of thousands a second on a console-bound guest, so the
+ * clock must be cheap: the TSC read directly (about half the cost of
+ * clock_gettime's vDSO path on a paravirtual host), scaled to CLOCK_MONOTONIC
+ * nanoseconds by a factor measured against that clock once 50 ms have
+ * passed since the first reading.  Until then, and on a CPU without an
+ * invariant TSC, CLOCK_MONOTONIC itself.  Both give nanoseconds on one time
+ * line, so a hold that starts on one and ends on the other is still right
+ * to within the factor's error; a difference that comes out negative (a
+ * thread that moved to a CPU whose TSC lags) counts as zero.
+ */
+#define TSC_CAL_NS 50000000ull
+
+static struct {
+	int state;             /* atomic: 0 unset, 1 being set, 2 origin set, 3 no TSC */
+	uint64_t tsc0, ns0;    /* the origin: one reading of both clocks */
+	uint64_t mult;         /* atomic: ns per tick, 32.32 fixed point; 0 until measured */
+} tsc_cal;
+
+static uint64_t tsc_now(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static bool tsc_invariant(void)
+{
+	uint32_t a, b, c, d;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
+	if (a < 0x80000007u)
+		return false;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000007u), "c"(0));
+	return d & (1u << 8);
+}
+
+static uint64_t stats_clock_slow(void)
+{
+	uint64_t ns = mxuser_now_ns(), t = tsc_now();
+	int st = __atomic_load_n(&tsc_cal.state, __ATOMIC_ACQUIRE), zero = 0;
+
+	if (st == 0 && __atomic_compare_exchange_n(&tsc_cal.state, &zero, 1, false,
+						   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		tsc_cal.tsc0 = t;
+		tsc_cal.ns0 = ns;
+		__atomic_store_n(&tsc_cal.state, tsc_invariant() ? 2 : 3, __ATOMIC_RELEASE);
+	} else if (st == 2 && ns - tsc_cal.ns0 >= TSC_CAL_NS && t > tsc_cal.tsc0) {
+		uint64_t m = (uint64_t)(((unsigned __int128)(ns - tsc_cal.ns0) << 32) / (t - tsc_cal.tsc0));
+		uint64_t none = 0;
+		if (m)
+			__atomic_compare_exchange_n(&tsc_cal.mult, &none, m, false, __ATOMIC_RELEASE,
+						    __ATOMIC_RELAXED);
+	}
+	return ns;
+}
+
+static inline uint64_t stats_clock(void)
+{
+	uint64_t m = __atomic_load_n(&tsc_cal.mult, __ATOMIC_ACQUIRE);
+	if (VMX_UNLIKELY(!m))
+		return stats_clock_slow();
+	uint64_t d = tsc_now() - tsc_cal.tsc0;
+	return tsc_cal.ns0 + (uint64_t)(((unsigned __int128)d * m) >> 32);
+}
+
+/* end - start for two stats_clock() readings, never negative. */
+static inline uint64_t stats_since(uint64_t start, uint64_t end)
+{
+	return end > start ? end - start : 0;
+}
+
 static void hdr_init(struct mxuser_hdr *h, const char *name, unsigned rank, unsigned kind)
 {
 	h->name = name;
@@ -92,13 +164,13 @@ static void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint64_t *ac
 	if (pthread_mutex_trylock(m) != 0) {
 		contended = true;
 		STAT_INC(LOCK_CONTENDED);
-		t0 = mxuser_now_ns();
+		t0 = stats_clock();
 		kstat_push(KSTAT_LOCK_WAIT);
 		VMX_VERIFY(pthread_mutex_lock(m) == 0);
 		kstat_pop();
 	}
-	now = mxuser_now_ns();
-	mxuser_stats_acquired(h, contended, contended ? now - t0 : 0, self_tid());
+	now = stats_clock();
+	mxuser_stats_acquired(h, contended, contended ? stats_since(t0, now) : 0, self_tid());
 	*acquired_ns = now;
 }
 
@@ -119,7 +191,7 @@ bool mxuser_trylock_at(struct mxuser_lock *l, const char *file, int line)
 	if (pthread_mutex_trylock(&l->m) != 0)
 		return false;
 	if (VMX_STATS && l->hdr.stats) {
-		l->acquired_ns = mxuser_now_ns();
+		l->acquired_ns = stats_clock();
 		mxuser_stats_acquired(&l->hdr, false, 0, self_tid());
 	}
 	if (TRACK_OWNER)
@@ -134,7 +206,7 @@ void mxuser_unlock_at(struct mxuser_lock *l, const char *file, int line)
 	if (VMX_DEBUG)
 		mxuser_rank_release(&l->hdr, file, line);
 	if (VMX_STATS && l->hdr.stats)
-		mxuser_stats_released(&l->hdr, mxuser_now_ns() - l->acquired_ns);
+		mxuser_stats_released(&l->hdr, stats_since(l->acquired_ns, stats_clock()));
 	if (TRACK_OWNER)
 		__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
 	VMX_VERIFY(pthread_mutex_unlock(&l->m) == 0);
@@ -181,13 +253,13 @@ static void rw_acquire(struct mxuser_rwlock *l, bool write)
 	if (try(&l->rw) != 0) {
 		contended = true;
 		STAT_INC(LOCK_CONTENDED);
-		t0 = mxuser_now_ns();
+		t0 = stats_clock();
 		kstat_push(KSTAT_LOCK_WAIT);
 		VMX_VERIFY(block(&l->rw) == 0);
 		kstat_pop();
 	}
-	now = mxuser_now_ns();
-	mxuser_stats_acquired(&l->hdr, contended, contended ? now - t0 : 0, self_tid());
+	now = stats_clock();
+	mxuser_stats_acquired(&l->hdr, contended, contended ? stats_since(t0, now) : 0, self_tid());
 	/* Hold time is kept for writers only: readers overlap. */
 	if (write)
 		l->acquired_ns = now;
@@ -221,7 +293,7 @@ void mxuser_rw_unlock_at(struct mxuser_rwlock *l, const char *file, int line)
 		mxuser_rank_release(&l->hdr, file, line);
 	if (writer) {
 		if (VMX_STATS && l->hdr.stats)
-			mxuser_stats_released(&l->hdr, mxuser_now_ns() - l->acquired_ns);
+			mxuser_stats_released(&l->hdr, stats_since(l->acquired_ns, stats_clock()));
 		__atomic_store_n(&l->writer, 0, __ATOMIC_RELAXED);
 	}
 	VMX_VERIFY(pthread_rwlock_unlock(&l->rw) == 0);
@@ -265,9 +337,9 @@ static int cond_wait(struct mxuser_cond *c, struct mxuser_lock *l, const struct 
 		vmx_panic(__FILE__, __LINE__, "MXUser: waiting on \"%s\" without holding \"%s\"",
 			  c->hdr.name, l->hdr.name);
 	if (VMX_STATS && (c->hdr.stats || l->hdr.stats)) {
-		t0 = mxuser_now_ns();
+		t0 = stats_clock();
 		if (l->hdr.stats)
-			mxuser_stats_released(&l->hdr, t0 - l->acquired_ns);
+			mxuser_stats_released(&l->hdr, stats_since(l->acquired_ns, t0));
 	}
 	if (TRACK_OWNER)
 		__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
@@ -276,9 +348,9 @@ static int cond_wait(struct mxuser_cond *c, struct mxuser_lock *l, const struct 
 	if (TRACK_OWNER)
 		__atomic_store_n(&l->owner, self_tid(), __ATOMIC_RELAXED);
 	if (VMX_STATS && (c->hdr.stats || l->hdr.stats)) {
-		now = mxuser_now_ns();
+		now = stats_clock();
 		if (c->hdr.stats)
-			mxuser_stats_acquired(&c->hdr, true, now - t0, self_tid());
+			mxuser_stats_acquired(&c->hdr, true, stats_since(t0, now), self_tid());
 		if (l->hdr.stats) {
 			mxuser_stats_acquired(&l->hdr, false, 0, self_tid());
 			l->acquired_ns = now;
@@ -328,12 +400,12 @@ void mxuser_sem_wait(struct mxuser_sem *s)
 			mxuser_stats_acquired(&s->hdr, false, 0, self_tid());
 			return;
 		}
-		t0 = mxuser_now_ns();
+		t0 = stats_clock();
 		kstat_push(KSTAT_LOCK_WAIT);
 		while (sem_wait(&s->s) < 0)
 			VMX_VERIFY(errno == EINTR);
 		kstat_pop();
-		mxuser_stats_acquired(&s->hdr, true, mxuser_now_ns() - t0, self_tid());
+		mxuser_stats_acquired(&s->hdr, true, stats_since(t0, stats_clock()), self_tid());
 		return;
 	}
 	while (sem_wait(&s->s) < 0)
