@@ -120,6 +120,39 @@ static bool token_index_at(const struct ks_scan *s, size_t p)
 }
 
 /*
+ * The scan for the token index probes every KS_PROBE bytes instead of
+ * trying every even offset of a ~30 MB image: the index is 512 bytes, so
+ * one probe lands in its first half, where the next KS_PROBE_RUN entries
+ * rise in token-length steps.  From there the walk back to its 0 entry
+ * finds where it starts; token_index_at then checks all of it.
+ */
+#define KS_PROBE 256
+#define KS_PROBE_RUN 8
+
+static bool index_step(const uint8_t *img, size_t a)
+{
+	unsigned lo = rd16(img + a), hi = rd16(img + a + 2);
+	return hi > lo && hi - lo >= 2 && hi - lo <= KS_MAX_TOKEN + 1;
+}
+
+static bool index_start_near(const struct ks_scan *s, size_t q, size_t *start)
+{
+	if (q > s->len || s->len - q < 2 * KS_PROBE_RUN + 2)
+		return false;
+	for (unsigned i = 0; i < KS_PROBE_RUN; i++)
+		if (!index_step(s->img, q + 2 * i))
+			return false;
+	/* An index has KS_TOKENS entries: its 0 is at most that many steps back. */
+	for (unsigned back = 0; q >= 2 && rd16(s->img + q) && back < KS_TOKENS &&
+			       index_step(s->img, q - 2); back++)
+		q -= 2;
+	if (rd16(s->img + q))
+		return false;
+	*start = q;
+	return true;
+}
+
+/*
  * The token table ends just before the index (its last NUL, then at most 7
  * bytes of alignment); its strings must sit exactly where the index says,
  * each non-empty, printable and NUL-terminated.
@@ -405,49 +438,73 @@ static void text_ranges(struct cs_kallsyms *k)
 	}
 }
 
-int cs_kallsyms_decode(const uint8_t *img, size_t len, uint64_t link_base, struct cs_kallsyms *out,
-		       struct verr *e)
+/* The end of the kernel's virtual range: .bss included when the header says how big it is. */
+static uint64_t image_vend(const uint8_t *hdr, size_t len, uint64_t file_size, uint64_t link_base)
 {
-	struct ks_scan s = { .img = img, .len = len, .base = link_base, .stage = -1 };
-	struct ks_addrs a;
-	uint64_t vsize = len;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	/* The virtual range includes .bss when the Image header says how big it is. */
-	if (len >= KS_HDR_MAGIC_OFF + 4 && rd32(img + KS_HDR_MAGIC_OFF) == KS_HDR_MAGIC) {
-		uint64_t isz = rd64(img + KS_HDR_SIZE_OFF);
+	uint64_t vsize = file_size;
+	if (len >= KS_HDR_MAGIC_OFF + 4 && rd32(hdr + KS_HDR_MAGIC_OFF) == KS_HDR_MAGIC) {
+		uint64_t isz = rd64(hdr + KS_HDR_SIZE_OFF);
 		if (isz > vsize && isz <= KS_MAX_IMAGE)
 			vsize = isz;
 	}
-	s.vend = vsize > UINT64_MAX - link_base ? UINT64_MAX : link_base + vsize;
-	fail_at(&s, 0, "no kallsyms token table (256 NUL-terminated tokens followed by their "
-		       "u16 index)");
-	for (size_t p = 0; len >= 2 * KS_TOKENS && p <= len - 2 * KS_TOKENS; p += 2) {
-		if (!token_index_at(&s, p))
+	return vsize > UINT64_MAX - link_base ? UINT64_MAX : link_base + vsize;
+}
+
+/*
+ * Looks for the tables in img[0, len), which is the part of the image that
+ * starts at file offset org (offsets reported are the file's).  Returns 0,
+ * -ENOENT with s->why saying how far the best candidate got, or -ENOMEM.
+ */
+static int decode_in(struct ks_scan *s, size_t org, struct cs_kallsyms *out)
+{
+	struct ks_addrs a;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	fail_at(s, 0, "no kallsyms token table (256 NUL-terminated tokens followed by their "
+		      "u16 index)");
+	for (size_t q = 0, last = SIZE_MAX, p; s->len >= 2 * KS_TOKENS && q < s->len; q += KS_PROBE) {
+		if (!index_start_near(s, q, &p) || p == last)
 			continue;
-		s.ti = p;
-		if (!token_table_before(&s)) {
-			fail_at(&s, 0, "u16 index at 0x%zx: no token table in front of it", p);
+		last = p;
+		if (!token_index_at(s, p))
+			continue;
+		s->ti = p;
+		if (!token_table_before(s)) {
+			fail_at(s, 0, "u16 index at 0x%zx: no token table in front of it", org + p);
 			continue;
 		}
-		if (!try_markers(&s, &a))
+		if (!try_markers(s, &a))
 			continue;
-		rc = decode_all(&s, &a, out);
+		rc = decode_all(s, &a, out);
 		if (rc < 0) {
 			cs_kallsyms_free(out);
-			return verr_set(e, rc, "kallsyms: out of memory");
+			return rc;
 		}
-		out->off_token_table = s.tt;
-		out->off_token_index = s.ti;
-		out->off_markers = s.mk;
-		out->off_names = s.names;
-		out->off_addrs = a.off;
+		out->off_token_table = org + s->tt;
+		out->off_token_index = org + s->ti;
+		out->off_markers = org + s->mk;
+		out->off_names = org + s->names;
+		out->off_addrs = org + a.off;
 		out->layout = a.layout;
 		text_ranges(out);
 		return 0;
 	}
-	return verr_set(e, -ENOENT, "no usable kallsyms tables: %s", s.why);
+	return -ENOENT;
+}
+
+int cs_kallsyms_decode(const uint8_t *img, size_t len, uint64_t link_base, struct cs_kallsyms *out,
+		       struct verr *e)
+{
+	struct ks_scan s = { .img = img, .len = len, .base = link_base, .stage = -1,
+			     .vend = image_vend(img, len, len, link_base) };
+	int rc = decode_in(&s, 0, out);
+
+	if (rc == -ENOMEM)
+		return verr_set(e, rc, "kallsyms: out of memory");
+	if (rc < 0)
+		return verr_set(e, rc, "no usable kallsyms tables: %s", s.why);
+	return 0;
 }
 
 static bool in_range(uint64_t a, uint64_t lo, uint64_t hi) { return lo < hi && a >= lo && a < hi; }
@@ -520,6 +577,76 @@ int cs_kallsyms_symtab(struct cs_symtab **out, const struct cs_kallsyms *k, stru
 	return rc;
 }
 
+/* Reads file bytes [off, off + len) into buf; returns how many it got (short at the end). */
+static size_t read_at(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+/*
+ * The tables sit together in .rodata: names, markers, token table and index
+ * within a few MB before the index's end, the addresses after it (or before
+ * the names in older kernels).  Reading the image in chunks to find the
+ * index, then only this window around it, spares the start of every stats
+ * VM a copy of the whole ~30 MB image into fresh memory (zeroing it is most
+ * of that cost on a paravirtual host).  A layout that does not fit the
+ * window falls back to reading the whole image.
+ */
+#define KS_CHUNK (1u << 20)
+#define KS_CHUNK_OVERLAP (4 * KS_TOKENS)
+#define KS_WIN_BEFORE (6u << 20)
+#define KS_WIN_AFTER (3u << 20)
+
+int cs_kallsyms_decode_fd(int fd, uint64_t size, uint64_t link_base, struct cs_kallsyms *k)
+{
+	uint8_t hdr[64];
+	uint8_t *chunk = malloc(KS_CHUNK + 2 * KS_CHUNK_OVERLAP), *win = NULL;
+	uint64_t last = UINT64_MAX;
+	int rc = -ENOENT;
+
+	if (!chunk)
+		return -ENOMEM;
+	size_t hlen = read_at(fd, hdr, sizeof(hdr), 0);
+	struct ks_scan s = { .base = link_base, .stage = -1,
+			     .vend = image_vend(hdr, hlen, size, link_base) };
+	for (uint64_t off = 0; off < size && rc == -ENOENT; off += KS_CHUNK) {
+		/* The chunk reaches back and ahead far enough to hold an index probed inside it. */
+		uint64_t from = off >= KS_CHUNK_OVERLAP ? off - KS_CHUNK_OVERLAP : 0;
+		size_t got = read_at(fd, chunk, (size_t)(off - from) + KS_CHUNK + KS_CHUNK_OVERLAP, from);
+		struct ks_scan c = { .img = chunk, .len = got };
+		for (size_t q = (size_t)(off - from); q < got && q < (size_t)(off - from) + KS_CHUNK;
+		     q += KS_PROBE) {
+			size_t p;
+			if (!index_start_near(&c, q, &p) || from + p == last || !token_index_at(&c, p))
+				continue;
+			last = from + p;
+			uint64_t wfrom = last > KS_WIN_BEFORE ? last - KS_WIN_BEFORE : 0;
+			uint64_t wto = size - last > KS_WIN_AFTER ? last + KS_WIN_AFTER : size;
+			if (!win && !(win = malloc(KS_WIN_BEFORE + KS_WIN_AFTER))) {
+				rc = -ENOMEM;
+				break;
+			}
+			s.img = win;
+			s.len = read_at(fd, win, (size_t)(wto - wfrom), wfrom);
+			rc = decode_in(&s, (size_t)wfrom, k);
+			if (rc != -ENOENT)
+				break;
+		}
+	}
+	free(win);
+	free(chunk);
+	return rc;
+}
+
 int cs_symtab_from_kernel_image(struct cs_symtab **out, const char *image_path, uint64_t link_base,
 				struct verr *e)
 {
@@ -540,40 +667,36 @@ int cs_symtab_from_kernel_image(struct cs_symtab **out, const char *image_path, 
 			      (long long)st.st_size);
 		goto out;
 	}
-	/*
-	 * A copy, not a mapping of the file: a file truncated under a mapping
-	 * would SIGBUS the monitor.  Huge pages where the host allows them, so
-	 * the ~30 MB buffer costs a handful of page faults instead of thousands
-	 * (each dear on a paravirtual host), in the vmx-stats process's start.
-	 */
-	img_len = (size_t)st.st_size;
-	img = mmap(NULL, img_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (img == MAP_FAILED) {
-		img = NULL;
-		rc = verr_set(e, -ENOMEM, "%s: out of memory", image_path);
+	rc = cs_kallsyms_decode_fd(fd, (uint64_t)st.st_size, link_base, &k);
+	if (rc == -ENOMEM) {
+		rc = verr_set(e, rc, "%s: out of memory", image_path);
 		goto out;
 	}
-	madvise(img, img_len, MADV_HUGEPAGE);
-	while (got < (size_t)st.st_size) {
-		ssize_t r = pread(fd, img + got, (size_t)st.st_size - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	rc = cs_kallsyms_decode(img, got, link_base, &k, e);
 	if (rc < 0) {
-		verr_prefix(e, rc, "%s", image_path);
-		goto out;
+		/*
+		 * The whole image, for a layout the window does not hold and for
+		 * the error message.  A copy, not a mapping of the file: a file
+		 * truncated under a mapping would SIGBUS the monitor.
+		 */
+		img_len = (size_t)st.st_size;
+		img = malloc(img_len);
+		if (!img) {
+			rc = verr_set(e, -ENOMEM, "%s: out of memory", image_path);
+			goto out;
+		}
+		got = read_at(fd, img, img_len, 0);
+		rc = cs_kallsyms_decode(img, got, link_base, &k, e);
+		if (rc < 0) {
+			verr_prefix(e, rc, "%s", image_path);
+			goto out;
+		}
 	}
 	rc = cs_kallsyms_symtab(out, &k, e);
 	if (rc < 0)
 		verr_prefix(e, rc, "%s", image_path);
 	cs_kallsyms_free(&k);
 out:
-	if (img)
-		munmap(img, img_len);
+	free(img);
 	close(fd);
 	return rc;
 }

@@ -45,6 +45,13 @@ struct cs_kallsyms {
  */
 int cs_kallsyms_decode(const uint8_t *img, size_t len, uint64_t link_base, struct cs_kallsyms *out,
 		       struct verr *e);
+/*
+ * The same from an open image file of `size` bytes, reading it in chunks to
+ * find the index and then only a window of a few MB around it.  Returns 0,
+ * -ENOENT when no candidate's tables fit in its window (the caller then
+ * decodes the whole image, which also says why), or -ENOMEM.
+ */
+int cs_kallsyms_decode_fd(int fd, uint64_t size, uint64_t link_base, struct cs_kallsyms *out);
 void cs_kallsyms_free(struct cs_kallsyms *k);
 /* Whether entry i names code: t/T, or w/W inside the kernel's text. */
 bool cs_kallsyms_is_text(const struct cs_kallsyms *k, size_t i);

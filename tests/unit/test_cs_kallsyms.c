@@ -413,6 +413,59 @@ static void test_from_file(void **state)
 	free(m);
 }
 
+/*
+ * The file reader finds the tables by reading the image in 1 MB chunks and
+ * then a window around the index: the index placed across and around a
+ * chunk boundary, behind bytes that are not tables, still decodes to the
+ * same symbols, in every layout.
+ */
+static void test_from_file_chunks(void **state)
+{
+	static const size_t before_boundary[] = { 700, 512, 511, 300, 256, 255, 2, 0 };
+	(void)state;
+	for (enum layout l = L_NEW; l <= L_ABS; l++) {
+		struct img *m = new_img(l);
+		for (size_t i = 0; i < sizeof(before_boundary) / sizeof(before_boundary[0]); i++) {
+			char path[] = "/tmp/test_cs_kallsymsXXXXXX";
+			/* Padding in 8s: the tables' alignment is the file's. */
+			size_t pad = ((1u << 20) - before_boundary[i] - m->off_index) & ~(size_t)7;
+			uint8_t *junk = malloc(pad);
+			struct cs_symtab *t;
+			struct verr e = { { 0 } };
+			int fd = mkstemp(path);
+			assert_true(fd >= 0);
+			assert_non_null(junk);
+			/* Not zeros: bytes the probe must look at and reject. */
+			for (size_t j = 0; j < pad; j++)
+				junk[j] = (uint8_t)(j * 2654435761u >> 13);
+			/* The image header (its size covers the symbols' addresses) stays first. */
+			memcpy(junk, m->b, 64);
+			assert_int_equal(write(fd, junk, pad), (ssize_t)pad);
+			assert_int_equal(write(fd, m->b, m->len), (ssize_t)m->len);
+			struct cs_kallsyms k;
+			/* The chunked reader itself, not the whole-image fallback behind it. */
+			assert_int_equal(cs_kallsyms_decode_fd(fd, pad + m->len, BASE, &k), 0);
+			check_decoded(m, &k);
+			assert_int_equal(k.off_token_index, pad + m->off_index);
+			cs_kallsyms_free(&k);
+			int rc = cs_symtab_from_kernel_image(&t, path, BASE, &e);
+			if (rc)
+				print_error("layout %d, index %zu bytes before 1 MB: %s\n", (int)l,
+					    before_boundary[i], e.msg);
+			assert_int_equal(rc, 0);
+			assert_string_equal(cs_symtab_lookup(t, m->addr[7] + 2, NULL), "fn_007");
+			const char *late = cs_symtab_lookup(t, m->addr[499] + 4, NULL);
+			assert_non_null(late);
+			assert_string_equal(late, "fn_499");
+			cs_symtab_free(t);
+			close(fd);
+			unlink(path);
+			free(junk);
+		}
+		free(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_corrupted),
 		cmocka_unit_test(test_fuzzed),
 		cmocka_unit_test(test_from_file),
+		cmocka_unit_test(test_from_file_chunks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
