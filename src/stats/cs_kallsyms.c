@@ -406,10 +406,12 @@ static int decode_all(const struct ks_scan *s, const struct ks_addrs *a, struct 
 			cap = nc;
 		}
 		size_t at = k->nlen;
+		/* Tokens are a few bytes each: a byte loop beats a memcpy call per token. */
 		for (size_t t = 0; t < l; t++) {
 			unsigned tok = s->img[p + t];
-			memcpy(k->names + at, s->img + s->tt + s->tidx[tok], s->tlen[tok]);
-			at += s->tlen[tok];
+			const uint8_t *from = s->img + s->tt + s->tidx[tok];
+			for (unsigned c = 0; c < s->tlen[tok]; c++)
+				k->names[at++] = (char)from[c];
 		}
 		k->names[at] = 0;
 		/* The first character is the type letter; the name follows it. */
@@ -427,6 +429,8 @@ static void text_ranges(struct cs_kallsyms *k)
 {
 	for (size_t i = 0; i < k->n; i++) {
 		const char *nm = k->names + k->v[i].name;
+		if (nm[0] != '_')
+			continue;
 		if (!strcmp(nm, "_stext"))
 			k->text_lo = k->v[i].addr;
 		else if (!strcmp(nm, "_etext"))

@@ -76,8 +76,12 @@ static int sym_cmp(const void *a, const void *b)
 /* Sorts, drops duplicate starts, and closes open ends (end == 0) at the next start. */
 static void tab_finish(struct cs_symtab *t)
 {
-	size_t w = 0;
-	qsort(t->v, t->n, sizeof(*t->v), sym_cmp);
+	size_t w = 0, sorted = 1;
+	/* Kernel symbols arrive in address order already: check before sorting. */
+	while (sorted < t->n && sym_cmp(&t->v[sorted - 1], &t->v[sorted]) <= 0)
+		sorted++;
+	if (sorted < t->n)
+		qsort(t->v, t->n, sizeof(*t->v), sym_cmp);
 	for (size_t i = 0; i < t->n; i++) {
 		if (w && t->v[w - 1].start == t->v[i].start)
 			continue;

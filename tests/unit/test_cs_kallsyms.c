@@ -413,6 +413,31 @@ static void test_from_file(void **state)
 	free(m);
 }
 
+/* Entries in address order and out of it give the same table; a duplicate start keeps the sized one. */
+static void test_entries_order(void **state)
+{
+	static const struct cs_symbol in_order[] = {
+		{ 0x1000, 0x1100, "a" }, { 0x1100, 0, "b" }, { 0x1100, 0x1180, "b_sized" },
+		{ 0x1200, 0x1300, "c" },
+	};
+	static const struct cs_symbol shuffled[] = {
+		{ 0x1200, 0x1300, "c" }, { 0x1100, 0, "b" }, { 0x1000, 0x1100, "a" },
+		{ 0x1100, 0x1180, "b_sized" },
+	};
+	const struct cs_symbol *sets[] = { in_order, shuffled };
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		struct cs_symtab *t;
+		struct verr e;
+		assert_int_equal(cs_symtab_from_entries(&t, sets[i], 4, &e), 0);
+		assert_string_equal(cs_symtab_lookup(t, 0x1010, NULL), "a");
+		assert_string_equal(cs_symtab_lookup(t, 0x1110, NULL), "b_sized");
+		assert_null(cs_symtab_lookup(t, 0x11f0, NULL));
+		assert_string_equal(cs_symtab_lookup(t, 0x12ff, NULL), "c");
+		cs_symtab_free(t);
+	}
+}
+
 /*
  * The file reader finds the tables by reading the image in 1 MB chunks and
  * then a window around the index: the index placed across and around a
@@ -476,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_fuzzed),
 		cmocka_unit_test(test_from_file),
 		cmocka_unit_test(test_from_file_chunks),
+		cmocka_unit_test(test_entries_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
