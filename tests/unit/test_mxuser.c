@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "lib/mxuser.h"
 #include "stats/stats.h"
@@ -138,6 +139,49 @@ static void test_stats_contention(void **state)
 	mxuser_lock_init(&shared, "test.shared", MXUSER_RANK_DEVICE);
 	assert_int_equal(mxuser_stats_index(&shared.hdr), idx);
 	mxuser_lock_destroy(&shared);
+}
+
+/*
+ * Hold times are real time: the lock statistics' clock (the TSC scaled to
+ * CLOCK_MONOTONIC once 50 ms have passed, clock_gettime before) gives a
+ * 30 ms hold as 30 ms, before and after it calibrates, and a hold that
+ * starts on one clock and ends on the other.
+ */
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void test_stats_hold_clock(void **state)
+{
+	struct mxuser_lock l;
+	struct mxuser_lockstats_view v;
+	(void)state;
+	mxuser_stats_set_enabled(true);
+	assert_int_equal(mxuser_lock_init(&l, "test.hold", MXUSER_RANK_DEVICE), 0);
+	int idx = mxuser_stats_index(&l.hdr);
+	assert_true(idx >= 0);
+	for (unsigned round = 0; round < 4; round++) {
+		uint64_t t0 = mxuser_now_ns();
+		mxuser_lock(&l);
+		sleep_ms(30);
+		mxuser_unlock(&l);
+		uint64_t real = mxuser_now_ns() - t0;
+		assert_true(mxuser_stats_get((unsigned)idx, &v));
+		assert_true(v.hold_max_ns >= 29000000ull);
+		assert_true(v.hold_max_ns <= real + 1000000ull);
+		/* Past the calibration point after the first rounds; short holds in between. */
+		for (int i = 0; i < 100; i++) {
+			mxuser_lock(&l);
+			mxuser_unlock(&l);
+		}
+	}
+	assert_true(mxuser_stats_get((unsigned)idx, &v));
+	assert_int_equal(v.acquisitions, 404);
+	assert_true(v.hold_total_ns >= 4 * 29000000ull && v.hold_total_ns < 4000000000ull);
+	mxuser_lock_destroy(&l);
 }
 
 static void test_stats_disabled(void **state)
@@ -285,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_static_initializer),
 		cmocka_unit_test(test_ordered_nesting),
 		cmocka_unit_test(test_stats_contention),
+		cmocka_unit_test(test_stats_hold_clock),
 		cmocka_unit_test(test_stats_disabled),
 		cmocka_unit_test(test_cond_and_sem),
 		cmocka_unit_test(test_rank_violations),
