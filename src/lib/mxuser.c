@@ -37,14 +37,14 @@ uint64_t mxuser_now_ns(void)
  * release, hundreds of thousands a second on a console-bound guest, so the
  * clock must be cheap: the TSC read directly (about half the cost of
  * clock_gettime's vDSO path on a paravirtual host), scaled to CLOCK_MONOTONIC
- * nanoseconds by a factor measured against that clock once 50 ms have
+ * nanoseconds by a factor measured against that clock once 200 ms have
  * passed since the first reading.  Until then, and on a CPU without an
  * invariant TSC, CLOCK_MONOTONIC itself.  Both give nanoseconds on one time
  * line, so a hold that starts on one and ends on the other is still right
  * to within the factor's error; a difference that comes out negative (a
  * thread that moved to a CPU whose TSC lags) counts as zero.
  */
-#define TSC_CAL_NS 50000000ull
+#define TSC_CAL_NS 200000000ull
 
 static struct {
 	int state;             /* atomic: 0 unset, 1 being set, 2 origin set, 3 no TSC */
@@ -69,9 +69,32 @@ static bool tsc_invariant(void)
 	return d & (1u << 8);
 }
 
+/*
+ * One reading of both clocks, as close together as three tries get them: a
+ * thread preempted between the two reads would put the whole preemption
+ * into the scale factor.
+ */
+static uint64_t clock_pair(uint64_t *tsc)
+{
+	uint64_t best_gap = UINT64_MAX, ns = 0;
+	for (int i = 0; i < 3; i++) {
+		uint64_t t1 = tsc_now(), n = mxuser_now_ns(), t2 = tsc_now();
+		if (t2 >= t1 && t2 - t1 < best_gap) {
+			best_gap = t2 - t1;
+			ns = n;
+			*tsc = t1 + (t2 - t1) / 2;
+		}
+	}
+	if (best_gap == UINT64_MAX) {
+		ns = mxuser_now_ns();
+		*tsc = tsc_now();
+	}
+	return ns;
+}
+
 static uint64_t stats_clock_slow(void)
 {
-	uint64_t ns = mxuser_now_ns(), t = tsc_now();
+	uint64_t t, ns = clock_pair(&t);
 	int st = __atomic_load_n(&tsc_cal.state, __ATOMIC_ACQUIRE), zero = 0;
 
 	if (st == 0 && __atomic_compare_exchange_n(&tsc_cal.state, &zero, 1, false,
