@@ -916,6 +916,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 				h->jit_tlb[0] = h->tlb[ACC_R][h->dmode];
 				h->jit_tlb[1] = h->tlb[ACC_W][h->dmode];
 				h->jit_end = end;
+				/* b was found through the current translation: same-page links hold again. */
+				h->page_gen = h->page_gen_live;
 				/*
 				 * opt/obj differential mode: one block in 64 that writes no
 				 * memory runs alone (a budget already spent refuses every

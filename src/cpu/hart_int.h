@@ -218,6 +218,18 @@ struct hart {
 	uint64_t mode_gen[MMU_NMODES];
 	uint64_t gen_seq;
 	/*
+	 * A translated exit to a pc in its own block's page holds page_gen_live
+	 * instead: such a link depends on no translation, only on both blocks
+	 * living in one physical page (a block entered through the lookup has
+	 * its page mapped where the block says), so TLB flushes leave it - a
+	 * process switch that runs the same shared code keeps its links.  Only
+	 * dropping blocks moves it.  Translated code compares page_gen, which
+	 * a TLB flush sets to 0 until hart_run next enters translated code: a
+	 * flush inside a block (sfence.vma, a satp write) must not be followed
+	 * by a jump that assumed the old mapping of the page.
+	 */
+	uint64_t page_gen, page_gen_live;
+	/*
 	 * Read by translated code (docs/TRANSLATOR.md): the load and store TLBs
 	 * of dmode and the icount at which hart_run's budget is spent.  Set on
 	 * each entry; modes cannot change while translated code runs.
@@ -390,11 +402,20 @@ static inline uint64_t hart_remuw(uint64_t ua, uint64_t ud)
 }
 
 /* Every link of every mode goes stale: blocks were dropped or a translation may have changed. */
-static inline void hart_chain_invalidate(struct hart *h)
+/* A TLB flush: every link through a translation goes; same-page links wait for the loop. */
+static inline void hart_chain_tlb_flushed(struct hart *h)
 {
 	for (unsigned m = 0; m < MMU_NMODES; m++)
 		h->mode_gen[m] = ++h->gen_seq;
 	h->chain_gen = h->mode_gen[h->imode];
+	h->page_gen = 0;
+}
+
+/* Blocks dropped (or about to be): every link goes. */
+static inline void hart_chain_invalidate(struct hart *h)
+{
+	hart_chain_tlb_flushed(h);
+	h->page_gen_live = ++h->gen_seq;
 }
 
 static inline bool hart_is_code_page(const struct hart *h, uint64_t pa)

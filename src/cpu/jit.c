@@ -29,6 +29,7 @@
 #define OFF_MIP      ((int32_t)offsetof(struct hart, s.mip))
 #define OFF_MIE      ((int32_t)offsetof(struct hart, s.mie))
 #define OFF_GEN      ((int32_t)offsetof(struct hart, chain_gen))
+#define OFF_PGEN     ((int32_t)offsetof(struct hart, page_gen))
 #define OFF_KICK     ((int32_t)offsetof(struct hart, kick))
 #define OFF_TLBR     ((int32_t)offsetof(struct hart, jit_tlb[0]))
 #define OFF_TLBW     ((int32_t)offsetof(struct hart, jit_tlb[1]))
@@ -406,9 +407,11 @@ static void emit_exit(struct tx *t, uint64_t target, uint32_t count)
 		return;
 	}
 	add_icount(e, count);
+	x->same_page = ((target ^ t->b->vpc) >> 12) == 0;
+	x->src_ppage = t->b->ppc >> 12;
 	xe_mov_ri(e, XE_RAX, GEN_NONE);
 	x->gen_field = e->p - 8;
-	xe_alu_mr(e, XE_CMP, true, XE_M(R_HART, OFF_GEN), XE_RAX);
+	xe_alu_mr(e, XE_CMP, true, XE_M(R_HART, x->same_page ? OFF_PGEN : OFF_GEN), XE_RAX);
 	uint8_t *to_unlinked = xe_jcc(e, XE_CC_NE);
 	x->jmp_field = xe_jmp(e);
 	x->target = target;
@@ -1169,9 +1172,19 @@ bool jit_block_writes_no_memory(const struct block *b)
 	return true;
 }
 
+/* The generation exit x's link is good for (struct hart: page_gen). */
+static uint64_t exit_gen(const struct hart *h, const struct jit_exit *x)
+{
+	return x->same_page ? h->page_gen_live : h->chain_gen;
+}
+
 void jit_link(struct hart *h, struct jit_exit *x, const struct block *b)
 {
-	memcpy(x->gen_field, &h->chain_gen, sizeof(h->chain_gen));
+	uint64_t gen = exit_gen(h, x);
+	/* A same-page link holds only while both blocks share the physical page. */
+	if (x->same_page && (b->ppc >> 12) != x->src_ppage)
+		return;
+	memcpy(x->gen_field, &gen, sizeof(gen));
 	/* Test knob (opt/obj): the jump skips the successor's between-block checks. */
 	xe_patch_rel32(x->jmp_field, h->jit->delta,
 		       dbg_fault(DBG_FAULT_JIT_LINK) ? b->jit : b->jit_chain);
@@ -1188,7 +1201,7 @@ void jit_dbg_check_links(struct hart *h)
 		uint64_t gen;
 		int32_t rel;
 		memcpy(&gen, x->gen_field, sizeof(gen));
-		if (gen != h->chain_gen)
+		if (gen != exit_gen(h, x))
 			continue;   /* not linked in this generation: never followed */
 		memcpy(&rel, x->jmp_field, sizeof(rel));
 		const uint8_t *dest = x->jmp_field + j->delta + 4 + rel;

@@ -35,10 +35,12 @@ enum {
  * the successor), as write addresses in the cache.
  */
 struct jit_exit {
-	uint8_t *gen_field;     /* imm64 compared with h->chain_gen */
+	uint8_t *gen_field;     /* imm64 compared with h->chain_gen, or h->page_gen */
 	uint8_t *jmp_field;     /* rel32 of the jump to the successor */
 	uint64_t target;        /* guest pc the exit goes to */
 	const struct block *to; /* the successor last linked (beta's checks) */
+	uint64_t src_ppage;     /* physical page of the exit's block */
+	bool same_page;         /* target in the block's own virtual page: page_gen */
 };
 
 /* Host-code offset to guest instruction, per translated block (profiler side table). */

@@ -67,7 +67,7 @@ void mmu_flush_all(struct hart *h)
 				   keep_one(h, &saved) : NULL;
 
 	STAT_INC(TLB_FLUSH);
-	hart_chain_invalidate(h);
+	hart_chain_tlb_flushed(h);
 	victims_clear(h);
 	for (unsigned a = 0; a < 3; a++)
 		for (unsigned m = 0; m < MMU_NMODES; m++)
@@ -94,7 +94,7 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 {
 	uint64_t page = va & ~0xfffULL, region = va >> 30;
 
-	hart_chain_invalidate(h);
+	hart_chain_tlb_flushed(h);
 	victims_clear(h);   /* few, and a superpage's slices may be among them */
 	if (h->super_overflow) {
 		mmu_flush_all(h);
