@@ -905,7 +905,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			if (b->jit) {
 				if (pend && pend_gen == h->chain_gen && pend->target == b->vpc)
 					jit_link(h, pend, b);
-				/* Beta: one entry in 4096 checks every live link. */
+				/* Beta: one entry in 4096 checks the next 512 exits, round all of them. */
 				if (VMX_DEBUG && VMX_UNLIKELY((++h->jit->dbg_runs & 4095) == 0))
 					jit_dbg_check_links(h);
 				pend = NULL;

@@ -67,6 +67,7 @@ struct jit {
 	struct jit_exit *exits;
 	size_t nexits, exits_cap;
 	uint32_t dbg_runs;       /* beta: translated-code entries, for sampled checks */
+	size_t dbg_link_cursor;  /* beta: the next exit record jit_dbg_check_links looks at */
 	void *enter;             /* run address of the entry trampoline */
 	void *leave;             /* run address of the common epilogue */
 	void *leave_dynamic;     /* the same, returning JIT_LEFT_DYNAMIC */
