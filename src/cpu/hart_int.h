@@ -401,7 +401,6 @@ static inline uint64_t hart_remuw(uint64_t ua, uint64_t ud)
 	return d == 0 ? hart_sx32(a) : hart_sx32(a % d);
 }
 
-/* Every link of every mode goes stale: blocks were dropped or a translation may have changed. */
 /* A TLB flush: every link through a translation goes; same-page links wait for the loop. */
 static inline void hart_chain_tlb_flushed(struct hart *h)
 {

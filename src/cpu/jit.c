@@ -1180,10 +1180,10 @@ static uint64_t exit_gen(const struct hart *h, const struct jit_exit *x)
 
 void jit_link(struct hart *h, struct jit_exit *x, const struct block *b)
 {
-	uint64_t gen = exit_gen(h, x);
 	/* A same-page link holds only while both blocks share the physical page. */
 	if (x->same_page && (b->ppc >> 12) != x->src_ppage)
 		return;
+	uint64_t gen = exit_gen(h, x);
 	memcpy(x->gen_field, &gen, sizeof(gen));
 	/* Test knob (opt/obj): the jump skips the successor's between-block checks. */
 	xe_patch_rel32(x->jmp_field, h->jit->delta,

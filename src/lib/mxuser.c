@@ -7,10 +7,12 @@
  * A failing pthread call on a lock we own is a monitor bug, never a guest
  * action, so it stops the monitor through VMX_VERIFY.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 #include "../stats/kstat.h"
 #include "mxuser.h"
 
@@ -52,42 +54,28 @@ static struct {
 	uint64_t mult;         /* atomic: ns per tick, 32.32 fixed point; 0 until measured */
 } tsc_cal;
 
-static uint64_t tsc_now(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
 static bool tsc_invariant(void)
 {
-	uint32_t a, b, c, d;
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
-	if (a < 0x80000007u)
-		return false;
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000007u), "c"(0));
-	return d & (1u << 8);
+	unsigned a, b, c, d;
+	/* CPUID 0x80000007, EDX bit 8: the TSC runs at one rate in every state. */
+	return __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8));
 }
 
 /*
- * One reading of both clocks, as close together as three tries get them: a
+ * One reading of both clocks, the closest together of three tries: a
  * thread preempted between the two reads would put the whole preemption
  * into the scale factor.
  */
 static uint64_t clock_pair(uint64_t *tsc)
 {
-	uint64_t best_gap = UINT64_MAX, ns = 0;
+	uint64_t best_gap = 0, ns = 0;
 	for (int i = 0; i < 3; i++) {
-		uint64_t t1 = tsc_now(), n = mxuser_now_ns(), t2 = tsc_now();
-		if (t2 >= t1 && t2 - t1 < best_gap) {
+		uint64_t t1 = __rdtsc(), n = mxuser_now_ns(), t2 = __rdtsc();
+		if (i == 0 || t2 - t1 < best_gap) {
 			best_gap = t2 - t1;
 			ns = n;
 			*tsc = t1 + (t2 - t1) / 2;
 		}
-	}
-	if (best_gap == UINT64_MAX) {
-		ns = mxuser_now_ns();
-		*tsc = tsc_now();
 	}
 	return ns;
 }
@@ -117,7 +105,7 @@ static inline uint64_t stats_clock(void)
 	uint64_t m = __atomic_load_n(&tsc_cal.mult, __ATOMIC_ACQUIRE);
 	if (VMX_UNLIKELY(!m))
 		return stats_clock_slow();
-	uint64_t d = tsc_now() - tsc_cal.tsc0;
+	uint64_t d = __rdtsc() - tsc_cal.tsc0;
 	return tsc_cal.ns0 + (uint64_t)(((unsigned __int128)d * m) >> 32);
 }
 
