@@ -6,7 +6,23 @@
 HOSTD_SRCS     := $(wildcard src/hostd/*.c)
 # Objects go to hostd.o/, since $(B)/host/hostd is the program.
 HOSTD_OBJS     := $(patsubst src/hostd/%.c,$(B)/host/hostd.o/%.o,$(HOSTD_SRCS))
-HOSTD_LIBS     := -lmicrohttpd -ljansson -lsqlite3 -lsodium -lpthread
+HOSTD_LIBS     := -lmicrohttpd -ljansson -lsqlite3 -lsodium -lpthread -lz
+# What hostd shares with the stats tools: the callstack profile's model and
+# the ustats reader (src/hostd/vmdata.c serves both as JSON).
+HOSTD_SHARED_SRCS := src/cstools/csp.c src/stats/ustats_read.c
+HOSTD_SHARED_OBJS := $(B)/host/cstools/csp.o $(B)/host/stats/ustats_read.o
+# The web interface (src/ui/), compiled in as a generated C table.
+UI_SRCS        := $(wildcard src/ui/*)
+UI_ASSETS_C    := $(B)/host/ui_assets.c
+
+$(UI_ASSETS_C): $(UI_SRCS) scripts/ui-embed.py
+	@mkdir -p $(@D)
+	@echo "  GEN [host] $@"
+	$(Q)python3 scripts/ui-embed.py src/ui $@
+
+$(B)/host/hostd.o/ui_assets.o: $(UI_ASSETS_C) src/hostd/hostd.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
 CLI_COMMON_OBJS := $(B)/host/cli/cli_common.o
 CLI_LIBS       := -lcurl -ljansson
 
@@ -15,7 +31,7 @@ $(B)/host/hostd.o/%.o: src/hostd/%.c
 	@echo "  CC [host] $<"
 	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
 
-$(B)/host/hostd: $(HOSTD_OBJS) $(B)/host/libvmx3host.a
+$(B)/host/hostd: $(HOSTD_OBJS) $(B)/host/hostd.o/ui_assets.o $(HOSTD_SHARED_OBJS) $(B)/host/libvmx3host.a
 	@echo "  LD [host] $@"
 	$(Q)$(CC) -o $@ $^ $(HOSTD_LIBS)
 
@@ -34,10 +50,10 @@ HOST_PROGS += $(B)/host/hostd $(B)/host/vmx-buildtype $(B)/host/vmx3-cmd
 # these link hostd's sources (all but main.c) directly, with the test flags.
 # A more specific pattern than tests.mk's, so make prefers it.
 HOSTD_UNIT_SRCS := $(filter-out src/hostd/main.c,$(HOSTD_SRCS))
-$(B)/tests/unit/test_hostd_%: tests/unit/test_hostd_%.c $(HOSTD_UNIT_SRCS) $(B)/obj/libvmx.a
+$(B)/tests/unit/test_hostd_%: tests/unit/test_hostd_%.c $(HOSTD_UNIT_SRCS) $(HOSTD_SHARED_SRCS) $(UI_ASSETS_C) $(B)/obj/libvmx.a
 	@mkdir -p $(@D)
 	@echo "  CC [test] $<"
-	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(HOSTD_UNIT_SRCS) $(B)/obj/libvmx.a \
+	$(Q)$(CC) $(TEST_CFLAGS) -o $@ $< $(HOSTD_UNIT_SRCS) $(HOSTD_SHARED_SRCS) $(UI_ASSETS_C) $(B)/obj/libvmx.a \
 	    -fsanitize=address,undefined $(TEST_LIBS) $(HOSTD_LIBS)
 
 # The demo: hostd on an embedded default state under $(B)/demo, the default

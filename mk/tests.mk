@@ -79,12 +79,12 @@ $(B)/security/%.elf: tests/security/guest/%.c $(ISA_DEPS)
 FUZZ_API_HOSTD := $(filter-out src/hostd/main.c src/hostd/api.c src/hostd/auth.c,$(wildcard src/hostd/*.c))
 FUZZ_CLANG := clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined
 $(B)/fuzz/fuzz_api: fuzz/fuzz_api.c src/hostd/api.c src/hostd/auth.c $(wildcard src/hostd/*.h) $(FUZZ_API_HOSTD) \
-                    $(wildcard src/lib/*.c) $(B)/release/version.c
+                    $(HOSTD_SHARED_SRCS) $(UI_ASSETS_C) $(wildcard src/lib/*.c) $(B)/release/version.c
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CLANG) -Dcrypto_pwhash_str_alg=fuzz_pwhash_str_alg \
 	    -Dcrypto_pwhash_str_verify=fuzz_pwhash_str_verify -Dusleep=fuzz_usleep \
 	    -c src/hostd/auth.c -o $@-auth.o
-	$(Q)$(FUZZ_CLANG) -o $@ fuzz/fuzz_api.c $@-auth.o $(FUZZ_API_HOSTD) $(wildcard src/lib/*.c) \
+	$(Q)$(FUZZ_CLANG) -o $@ fuzz/fuzz_api.c $@-auth.o $(FUZZ_API_HOSTD) $(HOSTD_SHARED_SRCS) $(UI_ASSETS_C) $(wildcard src/lib/*.c) \
 	    $(B)/release/version.c -lpthread -ljansson -lsodium -lsqlite3 -lz
 
 # The translator against the interpreter: the CPU, memory and library

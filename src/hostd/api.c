@@ -24,6 +24,7 @@
 #include "../lib/cfg.h"
 #include "../lib/fileutil.h"
 #include "../lib/log.h"
+#include "../stats/ustats.h"
 #include "hostd.h"
 
 #define API_MAX_BODY (1 << 20)
@@ -562,6 +563,63 @@ static int h_vm_stats(struct req *r, json_t **out)
 	return 200;
 }
 
+static int h_session(struct req *r, json_t **out)
+{
+	*out = json_pack("{s:s, s:s}", "user", r->user, "role", role_name(r->role));
+	return 200;
+}
+
+static int h_vm_log(struct req *r, json_t **out)
+{
+	long lines = query_count(r, "lines", 200, 2000);
+	struct verr e = { "" };
+	int id = parse_id(r->arg[0]), status, rc;
+
+	if (lines < 0)
+		return api_err(out, 400, "invalidArgument", "lines", "lines: a number from 1 to 2000");
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	rc = vmdata_log(id, lines, out, &status, &e);
+	return rc < 0 ? api_verr(out, status, rc, &e) : status;
+}
+
+static int h_vm_profile(struct req *r, json_t **out)
+{
+	const char *vc = query(r, "vcpu"), *tail = query(r, "monitorTail");
+	struct verr e = { "" };
+	int id = parse_id(r->arg[0]), status, rc, vcpu = -1;
+
+	if (vc) {
+		char *end;
+		long v = strtol(vc, &end, 10);
+		if (!*vc || *end || v < 0 || v > 254)
+			return api_err(out, 400, "invalidArgument", "vcpu", "vcpu: a vCPU number, 0-254");
+		vcpu = (int)v;
+	}
+	if (tail && strcmp(tail, "0") && strcmp(tail, "1"))
+		return api_err(out, 400, "invalidArgument", "monitorTail", "monitorTail: 0 or 1");
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	rc = vmdata_profile(id, vcpu, tail && !strcmp(tail, "1"), out, &status, &e);
+	return rc < 0 ? api_verr(out, status, rc, &e) : status;
+}
+
+static int h_vm_series(struct req *r, json_t **out)
+{
+	const char *last = query(r, "last");
+	struct verr e = { "" };
+	uint64_t last_ns = 0;
+	int id = parse_id(r->arg[0]), status, rc;
+
+	if (last && ustats_parse_duration(last, &last_ns) < 0)
+		return api_err(out, 400, "invalidArgument", "last",
+			       "last: not a duration like 90s, 500ms, 5m, 1h");
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	rc = vmdata_series(id, last_ns, out, &status, &e);
+	return rc < 0 ? api_verr(out, status, rc, &e) : status;
+}
+
 static int h_metrics(struct req *r, json_t **out)
 {
 	struct verr e = { "" };
@@ -576,6 +634,7 @@ static int h_metrics(struct req *r, json_t **out)
 static const struct route api_routes[] = {
 	{ "GET", "", ROLE_NONE, h_index, "API version and this route table" },
 	{ "POST", "/session", ROLE_NONE, h_login, "log in: {username, password} -> {token}" },
+	{ "GET", "/session", ROLE_READONLY, h_session, "the session's user and role" },
 	{ "DELETE", "/session", ROLE_READONLY, h_logout, "log out (ends the session of the token)" },
 	{ "GET", "/host", ROLE_READONLY, h_host, "host information, capacity, datastores, binaries" },
 	{ "GET", "/vms", ROLE_READONLY, h_vms, "list VMs (?name=, ?file= filter)" },
@@ -585,6 +644,9 @@ static const struct route api_routes[] = {
 	{ "POST", "/vms/{id}/power", ROLE_ADMIN, h_vm_power, "{op: on|off|hardOff|reset|suspend|resume[, wait]} -> task" },
 	{ "GET", "/vms/{id}/buildType", ROLE_READONLY, h_bt_get, "build type and pending revert" },
 	{ "GET", "/vms/{id}/stats", ROLE_READONLY, h_vm_stats, "live stats of a running stats-build VM (?format=json|prom)" },
+	{ "GET", "/vms/{id}/log", ROLE_READONLY, h_vm_log, "the tail of vmx.log (?lines=, at most 2000)" },
+	{ "GET", "/vms/{id}/profile", ROLE_READONLY, h_vm_profile, "the newest callstack profile as stacks (?vcpu=, ?monitorTail=1)" },
+	{ "GET", "/vms/{id}/series", ROLE_READONLY, h_vm_series, "the newest ustats file as rates over time (?last=5m)" },
 	{ "PUT", "/vms/{id}/buildType", ROLE_ADMIN, h_bt_put, "{buildType[, revertAfter][, method: fast|suspend][, wait]} -> task" },
 	{ "GET", "/tasks", ROLE_READONLY, h_tasks, "recent tasks (?limit=, at most 1000)" },
 	{ "GET", "/tasks/{id}", ROLE_READONLY, h_task, "one task: state, progress, phases, result" },
@@ -646,8 +708,24 @@ int api_route_match(const char *pattern, const char *path, char *store, size_t s
 	return 1;
 }
 
+static enum MHD_Result send_json_if(struct MHD_Connection *c, int status, json_t *body,
+				    bool conditional);
+
 static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *body)
 {
+	return send_json_if(c, status, body, false);
+}
+
+/*
+ * A 200 reply to a GET carries an ETag (a hash of the body), and a request
+ * whose If-None-Match names it gets 304 with no body: pollers such as the web
+ * interface then move bytes only when something changed.  The reply is still
+ * computed; what is saved is the transfer and the client's work.
+ */
+static enum MHD_Result send_json_if(struct MHD_Connection *c, int status, json_t *body,
+				    bool conditional)
+{
+	char etag[24];
 	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -671,9 +749,29 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *b
 	text = nt;
 	text[len++] = '\n';
 	text[len] = 0;
+	if (conditional && status == 200) {
+		const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+		ui_etag((const unsigned char *)text, len, etag, sizeof(etag));
+		if (inm && !strcmp(inm, etag)) {
+			free(text);
+			json_decref(body);
+			resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+			MHD_add_response_header(resp, "ETag", etag);
+			MHD_add_response_header(resp, "Cache-Control", "no-cache");
+			ret = MHD_queue_response(c, 304, resp);
+			MHD_destroy_response(resp);
+			return ret;
+		}
+	}
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (conditional && status == 200) {
+		MHD_add_response_header(resp, "ETag", etag);
+		MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	} else {
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	}
 	ret = MHD_queue_response(c, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	json_decref(body);
@@ -695,6 +793,71 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *tex
 	MHD_add_response_header(resp, "Content-Type", ctype ? ctype : "text/plain; charset=utf-8");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	ret = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* A redirect within this server (Location is a path, never a client's text). */
+static enum MHD_Result send_redirect(struct MHD_Connection *c, const char *to)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Location", to);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, 302, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/*
+ * The web interface's files: no session needed (they hold no data; every
+ * figure they show comes from the API with the user's token), GET and HEAD
+ * only, each with the interface's confining headers and a validator.
+ */
+static enum MHD_Result send_ui(struct MHD_Connection *c, const char *url, const char *method)
+{
+	const struct ui_asset *a = ui_find(url);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char etag[24];
+	unsigned status = 200;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		json_t *out = NULL;
+		api_err(&out, 405, "methodNotAllowed", NULL, "%s %s: method not allowed", method, url);
+		return send_json(c, 405, out);
+	}
+	if (!a) {
+		static const char msg[] = "no such file in the web interface\n";
+		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
+						       MHD_RESPMEM_PERSISTENT);
+		status = 404;
+	} else {
+		const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+		ui_etag(a->data, a->len, etag, sizeof(etag));
+		if (inm && !strcmp(inm, etag)) {
+			resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+			status = 304;
+		} else {
+			resp = MHD_create_response_from_buffer(a->len, (void *)a->data,
+							       MHD_RESPMEM_PERSISTENT);
+		}
+	}
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", a && status == 200 ? a->ctype :
+				"text/plain; charset=utf-8");
+	if (a) {
+		MHD_add_response_header(resp, "ETag", etag);
+		MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	}
+	for (unsigned i = 0; i < ui_nheaders; i++)
+		MHD_add_response_header(resp, ui_headers[i][0], ui_headers[i][1]);
+	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
@@ -749,6 +912,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (up->too_big)
 		return send_json(conn, 413, json_pack("{s:{s:s, s:s}}", "error", "code", "tooLarge",
 						      "message", "request body larger than 1 MiB"));
+	if (!strcmp(url, "/") || !strcmp(url, "/ui"))
+		return send_redirect(conn, "/ui/");
+	if (!strncmp(url, "/ui/", 4))
+		return send_ui(conn, url, method);
 	const char *sub = strncmp(url, HOSTD_API_PREFIX, strlen(HOSTD_API_PREFIX)) ? NULL :
 			  url + strlen(HOSTD_API_PREFIX);
 	for (int t = 0; t < 2 && !rt; t++) {
@@ -809,7 +976,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		json_decref(out);
 		return send_text(conn, status, r.text, r.ctype);
 	}
-	return send_json(conn, status, out ? out : json_object());
+	return send_json_if(conn, status, out ? out : json_object(), !strcmp(method, "GET"));
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,

@@ -373,6 +373,44 @@ int stats_api_vm(int id, bool prom, json_t **out, char **text, int *http_status,
 /* Host-wide Prometheus text: every running stats VM with vm="NAME", and hostd's own. */
 int stats_api_metrics(char **text, struct verr *e);
 
+/* --- vmdata.c: files of a VM's directory as JSON (docs/API.md) ------------------ */
+
+/*
+ * Each returns 0 with *out set, or -errno with the HTTP status in
+ * *http_status (404 no VM or no such file yet, 500 unreadable) and a message
+ * starting with "vm: ".
+ */
+/* The last `lines` lines of vmx.log (an empty list before the first power-on). */
+int vmdata_log(int id, long lines, json_t **out, int *http_status, struct verr *e);
+/*
+ * The newest callstack profile as labels and stacks (vcpu -1: all).  No
+ * profile (or, for the series, no ustats file) yet gives an empty one with
+ * "pending" saying why.
+ */
+int vmdata_profile(int id, int vcpu, bool monitor_tail, json_t **out, int *http_status,
+		   struct verr *e);
+/* The newest ustats file as rates per interval over its last last_ns (0: all). */
+int vmdata_series(int id, uint64_t last_ns, json_t **out, int *http_status, struct verr *e);
+
+/* --- ui.c: the web interface's files, compiled in (docs/UI.md) -------------------- */
+
+struct ui_asset {
+	const char *path;  /* below /ui, e.g. "/app.js" */
+	const char *ctype;
+	const unsigned char *data;
+	unsigned len;
+};
+/* Generated from src/ui/ by scripts/ui-embed.py. */
+extern const struct ui_asset ui_assets[];
+extern const unsigned ui_nassets;
+/* The asset at url ("/ui/..."; "/ui/" is index.html), or NULL. */
+const struct ui_asset *ui_find(const char *url);
+/* The strong validator of an asset's bytes, "\"hex\"" (buf at least 20 bytes). */
+const char *ui_etag(const unsigned char *data, size_t len, char *buf, size_t buflen);
+/* The response headers every page of the interface carries (CSP and friends). */
+extern const char *const ui_headers[][2];
+extern const unsigned ui_nheaders;
+
 /* --- api.c: the HTTP API -------------------------------------------------------- */
 
 int api_start(struct verr *e);

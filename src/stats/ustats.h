@@ -76,6 +76,15 @@ struct ustats_data {
  * ustats file or a well-formed record contradicts the format.
  */
 int ustats_parse(const uint8_t *buf, size_t len, struct ustats_data *d, struct verr *e);
+/*
+ * The same, calling each after every sample record with the sums up to and
+ * including it (a time series is the difference of successive calls).
+ */
+typedef void (*ustats_each_fn)(const struct ustats_data *d, void *arg);
+int ustats_parse_each(const uint8_t *buf, size_t len, struct ustats_data *d, ustats_each_fn each,
+		      void *arg, struct verr *e);
+/* The newest ustats-*.bin of dir or of dir/stats, into out; -ENOENT when none. */
+int ustats_find(const char *dir, char *out, size_t outlen);
 /* Loads a file, or the newest ustats-*.bin of a directory (or of its stats/). */
 /*
  * Is the file still open for writing in process pid (a running VM)?  Then a

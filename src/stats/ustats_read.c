@@ -224,17 +224,26 @@ static int parse_sample(struct cur *c, struct ustats_data *d)
 	return 0;
 }
 
-/* Parses records up to the first sample taken after until_ns. */
+/*
+ * Parses records up to the first sample taken after until_ns, calling each
+ * (when set) after every sample record with the sums so far.
+ */
 static int parse_until(const uint8_t *buf, size_t len, struct ustats_data *d, uint64_t until_ns,
-		       struct verr *e);
+		       ustats_each_fn each, void *arg, struct verr *e);
 
 int ustats_parse(const uint8_t *buf, size_t len, struct ustats_data *d, struct verr *e)
 {
-	return parse_until(buf, len, d, UINT64_MAX, e);
+	return parse_until(buf, len, d, UINT64_MAX, NULL, NULL, e);
+}
+
+int ustats_parse_each(const uint8_t *buf, size_t len, struct ustats_data *d, ustats_each_fn each,
+		      void *arg, struct verr *e)
+{
+	return parse_until(buf, len, d, UINT64_MAX, each, arg, e);
 }
 
 static int parse_until(const uint8_t *buf, size_t len, struct ustats_data *d, uint64_t until_ns,
-		       struct verr *e)
+		       ustats_each_fn each, void *arg, struct verr *e)
 {
 	size_t off = 8;
 	bool header = false;
@@ -289,6 +298,8 @@ static int parse_until(const uint8_t *buf, size_t len, struct ustats_data *d, ui
 			if (get_u(&t) > until_ns)
 				return 0;
 			rc = parse_sample(&c, d);
+			if (rc == 0 && each)
+				each(d, arg);
 			break;
 		}
 		case USTATS_REC_END: {
@@ -334,6 +345,16 @@ static int newest_in(const char *dir, char *out, size_t outlen)
 	return 0;
 }
 
+int ustats_find(const char *dir, char *out, size_t outlen)
+{
+	char sub[4200];
+
+	snprintf(sub, sizeof(sub), "%s/stats", dir);
+	if (newest_in(dir, out, outlen) == 0 || newest_in(sub, out, outlen) == 0)
+		return 0;
+	return -ENOENT;
+}
+
 static void sub(uint64_t *a, const uint64_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -355,7 +376,7 @@ static int window(const uint8_t *buf, size_t len, struct ustats_data *d, uint64_
 	if (!(b = malloc(sizeof(*b))))
 		return verr_set(e, -ENOMEM, "out of memory");
 	d->window_from_ns = d->elapsed_ns - last_ns;
-	rc = parse_until(buf, len, b, d->window_from_ns, e);
+	rc = parse_until(buf, len, b, d->window_from_ns, NULL, NULL, e);
 	if (rc == 0) {
 		sub(&d->counts[0][0], &b->counts[0][0], sizeof(d->counts) / 8);
 		sub(&d->kinv[0][0], &b->kinv[0][0], sizeof(d->kinv) / 8);
@@ -389,7 +410,7 @@ int ustats_load(const char *path, struct ustats_data **out, char *chosen, size_t
 int ustats_load_last(const char *path, uint64_t last_ns, struct ustats_data **out, char *chosen,
 		     size_t chosen_len, struct verr *e)
 {
-	char file[4400], sub[4200];
+	char file[4400];
 	struct stat st;
 	char *buf = NULL;
 	size_t len;
@@ -399,9 +420,7 @@ int ustats_load_last(const char *path, uint64_t last_ns, struct ustats_data **ou
 	if (stat(path, &st) < 0)
 		return verr_set(e, -errno, "%s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
-		snprintf(sub, sizeof(sub), "%s/stats", path);
-		if (newest_in(path, file, sizeof(file)) < 0 &&
-		    newest_in(sub, file, sizeof(file)) < 0)
+		if (ustats_find(path, file, sizeof(file)) < 0)
 			return verr_set(e, -ENOENT, "%s: no ustats-*.bin file here or in stats/",
 					path);
 	} else {
