@@ -62,6 +62,7 @@ help:
 	@echo "make            build all five vmx build types and the host programs"
 	@echo "make check      install dependencies, build, run every test tier"
 	@echo "make demo       install dependencies, build, run the demo"
+	@echo "make demo-stop  end the hostd and VM a demo run from a terminal left running for the web interface"
 	@echo "make bench      benchmarks (figures go to docs/BENCHMARKS.md by hand)"
 	@echo "make fuzz       run each fuzz target for FUZZ_SECONDS (default 60)"
 	@echo "make soak-smp-linux  the smp guest workload, long, every vCPU count and build type"

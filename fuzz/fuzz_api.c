@@ -19,8 +19,10 @@
  *
  * Properties: every request gets exactly one response, with a status in
  * 200..599 and a JSON object body, or, for the Prometheus routes, a 200 with
- * Content-Type text/plain and lines that are comments or samples; an error
- * status carries error.code and error.message strings.
+ * the exposition's Content-Type and lines that are comments or samples; an
+ * error status carries error.code and error.message strings.  Outside the
+ * API: a 302 to /ui/ with no body, a 304 with an ETag and no body, and the
+ * web interface's files (200, or 404 text) with its Content-Security-Policy.
  *
  * Password hashing (argon2id, about 64 MiB and a large fraction of a second
  * per call) is replaced by a cheap stand-in, and usleep by a yield, when
@@ -68,13 +70,14 @@ struct MHD_Connection {
 	unsigned status;
 	char *body;
 	size_t body_len;
-	bool text; /* Content-Type text/plain */
+	bool text; /* the Prometheus exposition */
+	bool json, csp, etag, location_ui;
 };
 
 struct MHD_Response {
 	char *buf;
 	size_t len;
-	bool text;
+	bool text, json, csp, etag, location_ui;
 };
 
 const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind,
@@ -125,8 +128,16 @@ struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer,
 
 enum MHD_Result MHD_add_response_header(struct MHD_Response *r, const char *h, const char *v)
 {
-	if (!strcasecmp(h, "Content-Type"))
-		r->text = !strncmp(v, "text/plain", 10);
+	if (!strcasecmp(h, "Content-Type")) {
+		r->text = !strncmp(v, "text/plain; version=0.0.4", 25);
+		r->json = !strcmp(v, "application/json");
+	}
+	if (!strcasecmp(h, "Content-Security-Policy"))
+		r->csp = strstr(v, "frame-ancestors 'none'") && !strstr(v, "unsafe-inline");
+	if (!strcasecmp(h, "ETag"))
+		r->etag = v[0] == '"';
+	if (!strcasecmp(h, "Location"))
+		r->location_ui = !strcmp(v, "/ui/");
 	return MHD_YES;
 }
 
@@ -136,6 +147,10 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status
 	c->responses++;
 	c->status = status;
 	c->text = r->text;
+	c->json = r->json;
+	c->csp = r->csp;
+	c->etag = r->etag;
+	c->location_ui = r->location_ui;
 	free(c->body);
 	c->body = malloc(r->len + 1);
 	memcpy(c->body, r->buf, r->len + 1);
@@ -345,6 +360,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (c.responses != 1 || c.status < 200 || c.status > 599)
 		abort();
+	if (c.status == 302 || c.status == 304 || (!c.json && !c.text)) {
+		/* A redirect, a not-modified, or a file of the web interface. */
+		if ((c.status == 302 && (!c.location_ui || c.body_len)) ||
+		    (c.status == 304 && (!c.etag || c.body_len)) ||
+		    (c.status != 302 && c.status != 304 &&
+		     ((c.status != 200 && c.status != 404) || !c.csp || !c.body_len ||
+		      strncmp(url, "/ui/", 4))))
+			abort();
+		free(c.body);
+		free(in);
+		return 0;
+	}
 	if (c.text) {
 		/* Prometheus text: only on success, and every line a comment or "name[{...}] value". */
 		if (c.status != 200 || !c.body_len || c.body[c.body_len - 1] != '\n' ||

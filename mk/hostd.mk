@@ -61,4 +61,12 @@ $(B)/tests/unit/test_hostd_%: tests/unit/test_hostd_%.c $(HOSTD_UNIT_SRCS) $(HOS
 hostd-demo: all guest
 	B=$(B) src/hostd/demo.sh
 
-.PHONY: hostd-demo
+# Ends what a demo run from a terminal left running for the web interface.
+demo-stop:
+	@if [ -s $(B)/demo/hostd.pid ]; then \
+	  VMX3_SERVER=unix:$(CURDIR)/$(B)/demo/hostd/hostd.sock VMX3_USER=root VMX3_PASSWORD=vmx3-demo \
+	    $(B)/host/vmx3-cmd power "$$(cat $(B)/demo/hostd.vmid 2>/dev/null)" hardOff >/dev/null 2>&1 || true; \
+	  kill $$(cat $(B)/demo/hostd.pid) 2>/dev/null || true; rm -f $(B)/demo/hostd.pid $(B)/demo/hostd.vmid; \
+	  echo "demo: hostd stopped"; else echo "demo: nothing running"; fi
+
+.PHONY: hostd-demo demo-stop

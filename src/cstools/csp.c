@@ -165,7 +165,7 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 			p->pc_block = x;
 		} else if (sscanf(line, "guest_walk_stop %23s %llu", d, &x) == 2) {
 			if (p->ngstop < sizeof(p->gstop) / sizeof(p->gstop[0])) {
-				snprintf(p->gstop[p->ngstop].name, sizeof(p->gstop[0].name), "%s", d);
+				snprintf(p->gstop[p->ngstop].name, sizeof(p->gstop[0].name), "%.23s", d);
 				p->gstop[p->ngstop++].count = x;
 			}
 		} else if (sscanf(line, "gcode_dropped %llu", &x) == 1) {

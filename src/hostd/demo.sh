@@ -4,8 +4,11 @@
 # registers the default guest (Debian's kernel running the counter workload),
 # powers it on, switches it to stats and back to default while it runs with
 # vmx-buildtype, and shows line 1 of vmx.log after each step.  hostd listens
-# on its Unix socket only, so the demo never clashes with a hostd on the
-# default port.  Everything it started is stopped at the end.
+# on its Unix socket and on a free loopback port (VMX3_DEMO_PORT to choose
+# one), so the demo never clashes with a hostd on the default port, and ends by
+# printing the web interface's address and user.  Run from a terminal, hostd
+# and the VM keep running for the interface (`make demo-stop` ends them);
+# otherwise (VMX3_DEMO_KEEP=0, as in CI) everything it started is stopped.
 set -eu
 B=${B:-build}
 GUEST_DIR=${GUEST_DIR:-$B/guest}
@@ -43,14 +46,24 @@ rm -f "$DS/default/default.vmss" "$DS/default/default.serial" "$STATE"/hostd.db*
 # binary, the VM directory and the guest's files for it, so a clone under a
 # private directory (/root) works as well.
 # The guest's files stay where make guest put them: a read-only image directory.
-"$HOST/hostd" --state "$STATE" --port 0 --datastore "datastore1=$DS" --images "$GUEST_DIR" \
-  >"$D/hostd.out" 2>&1 &
+if [ -z "${VMX3_DEMO_KEEP:-}" ]; then
+  if [ -t 0 ] && [ -t 1 ]; then VMX3_DEMO_KEEP=1; else VMX3_DEMO_KEEP=0; fi
+fi
+# A hostd left running by an earlier demo holds the state directory.
+[ -s "$D/hostd.pid" ] && kill "$(cat "$D/hostd.pid")" 2>/dev/null && sleep 0.5
+PORT=${VMX3_DEMO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+"$HOST/hostd" --state "$STATE" --port "$PORT" --listen 127.0.0.1 --datastore "datastore1=$DS" \
+  --images "$GUEST_DIR" >"$D/hostd.out" 2>&1 &
 hostd=$!
+echo "$hostd" >"$D/hostd.pid"
 vmid=
+kept=0
 finish() {
+  [ "$kept" = 1 ] && return 0
   [ -n "$vmid" ] && "$HOST/vmx3-cmd" power "$vmid" hardOff >/dev/null 2>&1 || true
   kill "$hostd" 2>/dev/null || true
   wait "$hostd" 2>/dev/null || true
+  rm -f "$D/hostd.pid"
 }
 trap finish EXIT
 for _ in $(seq 100); do [ -S "$STATE/hostd.sock" ] && break; sleep 0.05; done
@@ -99,3 +112,14 @@ done
 
 step "events"
 "$HOST/vmx3-cmd" events "$vmid" | head -8
+
+step "the web interface"
+if [ "$VMX3_DEMO_KEEP" = 1 ]; then
+  kept=1
+  echo "$vmid" >"$D/hostd.vmid"
+  echo "   open http://127.0.0.1:$PORT/ui/ and log in as root, password $VMX3_PASSWORD"
+  echo "   hostd (pid $hostd) and the VM keep running for it; make demo-stop ends them"
+else
+  echo "   http://127.0.0.1:$PORT/ui/ (user root, password $VMX3_PASSWORD) served the interface"
+  echo "   during the demo; it stops now (not a terminal). Run make demo in a terminal to keep it."
+fi
