@@ -192,6 +192,7 @@ function switchDialog(vm, taskBox) {
   const dlg = h('dialog', { id: 'switch-dialog' },
     h('form', { method: 'dialog', onsubmit: async (e) => {
       e.preventDefault();
+      err.textContent = '';
       const body = { buildType: bt.value };
       if (running) body.method = method.value;
       if (revert.value.trim()) body.revertAfter = revert.value.trim();
