@@ -94,25 +94,23 @@ int vmdata_log(int id, long lines, json_t **out, int *http_status, struct verr *
 	if (end > buf && end[-1] == '\n')
 		*--end = 0;
 	while (end > buf && got < lines) {
-		char *nl = end - 1;
-		while (nl >= buf && *nl != '\n')
-			nl--;
-		if (nl < buf && from > 0)
-			break;
+		char *start = end;
+		while (start > buf && start[-1] != '\n')
+			start--;
+		if (start == buf && from > 0)
+			break; /* the cut first line */
 		*end = 0;
 		/* Log text need not be UTF-8: anything JSON refuses becomes '?'. */
-		json_t *s = json_string(nl + 1);
+		json_t *s = json_string(start);
 		if (!s) {
-			for (unsigned char *p = (unsigned char *)nl + 1; *p; p++)
+			for (unsigned char *p = (unsigned char *)start; *p; p++)
 				if (*p >= 0x80)
 					*p = '?';
-			s = json_string(nl + 1);
+			s = json_string(start);
 		}
 		json_array_insert_new(arr, 0, s ? s : json_string(""));
 		got++;
-		end = nl;
-		if (nl < buf)
-			break;
+		end = start > buf ? start - 1 : buf;
 	}
 	if (end > buf)
 		truncated = true;
@@ -196,7 +194,8 @@ int vmdata_profile(int id, int vcpu, bool monitor_tail, json_t **out, int *http_
 /* --- ustats as a time series ---------------------------------------------------- */
 
 struct series {
-	struct ustats_data *last; /* sums at the previous sample (a copy) */
+	/* Sums over the vCPU slots at the previous sample: a few KiB, not the whole ustats_data. */
+	uint64_t prev_c[STATS_MAX_COUNTERS], prev_k[KSTAT_MAX], prev_t;
 	unsigned npoints;
 	double t[VMDATA_MAX_POINTS];
 	/* Per sample: counters summed over slots, kstat samples summed over slots. */
@@ -206,29 +205,18 @@ struct series {
 	uint64_t from_ns;
 };
 
-static uint64_t sum_slots_c(const struct ustats_data *d, unsigned c)
-{
-	uint64_t s = 0;
-	for (unsigned i = 0; i < STATS_SLOTS; i++)
-		s += d->counts[i][c];
-	return s;
-}
-
-static uint64_t sum_slots_k(const struct ustats_data *d, unsigned k)
-{
-	uint64_t s = 0;
-	for (unsigned i = 0; i < STATS_SLOTS; i++)
-		s += d->ksamples[i][k];
-	return s;
-}
-
 static void series_each(const struct ustats_data *d, void *arg)
 {
 	struct series *s = arg;
-	struct ustats_data *prev = s->last;
-	uint64_t t0 = prev->nsamples ? prev->elapsed_ns : 0;
+	uint64_t c[STATS_MAX_COUNTERS] = { 0 }, k[KSTAT_MAX] = { 0 };
 
-	if (d->elapsed_ns >= s->from_ns && d->elapsed_ns > t0) {
+	for (unsigned i = 0; i < STATS_SLOTS; i++) {
+		for (unsigned j = 0; j < d->ncounters && j < STATS_MAX_COUNTERS; j++)
+			c[j] += d->counts[i][j];
+		for (unsigned j = 0; j < d->nkstats && j < KSTAT_MAX; j++)
+			k[j] += d->ksamples[i][j];
+	}
+	if (d->elapsed_ns >= s->from_ns && d->elapsed_ns > s->prev_t) {
 		/* Keep the newest VMDATA_MAX_POINTS: shift when full. */
 		if (s->npoints == VMDATA_MAX_POINTS) {
 			memmove(s->t, s->t + 1, sizeof(s->t[0]) * (VMDATA_MAX_POINTS - 1));
@@ -241,17 +229,16 @@ static void series_each(const struct ustats_data *d, void *arg)
 		}
 		unsigned p = s->npoints++;
 		s->t[p] = (double)d->elapsed_ns / 1e9;
-		s->dt[p] = (double)(d->elapsed_ns - t0) / 1e9;
-		for (unsigned c = 0; c < STATS_MAX_COUNTERS; c++) {
-			uint64_t a = sum_slots_c(d, c), b = sum_slots_c(prev, c);
-			s->cdelta[(size_t)p * STATS_MAX_COUNTERS + c] = a > b ? a - b : 0;
-		}
-		for (unsigned k = 0; k < KSTAT_MAX; k++) {
-			uint64_t a = sum_slots_k(d, k), b = sum_slots_k(prev, k);
-			s->kdelta[(size_t)p * KSTAT_MAX + k] = a > b ? a - b : 0;
-		}
+		s->dt[p] = (double)(d->elapsed_ns - s->prev_t) / 1e9;
+		for (unsigned j = 0; j < STATS_MAX_COUNTERS; j++)
+			s->cdelta[(size_t)p * STATS_MAX_COUNTERS + j] =
+				c[j] > s->prev_c[j] ? c[j] - s->prev_c[j] : 0;
+		for (unsigned j = 0; j < KSTAT_MAX; j++)
+			s->kdelta[(size_t)p * KSTAT_MAX + j] = k[j] > s->prev_k[j] ? k[j] - s->prev_k[j] : 0;
 	}
-	memcpy(prev, d, sizeof(*d));
+	memcpy(s->prev_c, c, sizeof(c));
+	memcpy(s->prev_k, k, sizeof(k));
+	s->prev_t = d->elapsed_ns;
 }
 
 struct ranked {
@@ -269,7 +256,7 @@ int vmdata_series(int id, uint64_t last_ns, json_t **out, int *http_status, stru
 {
 	char dir[PATH_MAX], name[128], file[PATH_MAX + 64];
 	struct ustats_data *d = NULL;
-	struct series s = { 0 };
+	struct series *s = NULL;
 	struct verr re = { "" };
 	char *buf = NULL;
 	size_t len;
@@ -290,18 +277,20 @@ int vmdata_series(int id, uint64_t last_ns, json_t **out, int *http_status, stru
 	if (rc < 0)
 		return verr_set(e, rc, "vm: '%s': %s", name, re.msg);
 	d = malloc(sizeof(*d));
-	s.last = calloc(1, sizeof(*s.last));
-	s.cdelta = calloc((size_t)VMDATA_MAX_POINTS * STATS_MAX_COUNTERS, sizeof(uint64_t));
-	s.kdelta = calloc((size_t)VMDATA_MAX_POINTS * KSTAT_MAX, sizeof(uint64_t));
-	if (!d || !s.last || !s.cdelta || !s.kdelta) {
+	s = calloc(1, sizeof(*s));
+	if (s) {
+		s->cdelta = calloc((size_t)VMDATA_MAX_POINTS * STATS_MAX_COUNTERS, sizeof(uint64_t));
+		s->kdelta = calloc((size_t)VMDATA_MAX_POINTS * KSTAT_MAX, sizeof(uint64_t));
+	}
+	if (!d || !s || !s->cdelta || !s->kdelta) {
 		rc = verr_set(e, -ENOMEM, "out of memory");
 		goto done;
 	}
 	/* The window's start needs the file's end: a first pass finds it. */
 	rc = ustats_parse((const uint8_t *)buf, len, d, &re);
 	if (rc == 0) {
-		s.from_ns = last_ns && last_ns < d->elapsed_ns ? d->elapsed_ns - last_ns : 0;
-		rc = ustats_parse_each((const uint8_t *)buf, len, d, series_each, &s, &re);
+		s->from_ns = last_ns && last_ns < d->elapsed_ns ? d->elapsed_ns - last_ns : 0;
+		rc = ustats_parse_each((const uint8_t *)buf, len, d, series_each, s, &re);
 	}
 	if (rc < 0) {
 		const char *base = strrchr(file, '/');
@@ -313,20 +302,20 @@ int vmdata_series(int id, uint64_t last_ns, json_t **out, int *http_status, stru
 	unsigned nr = 0;
 	for (unsigned c = 0; c < d->ncounters && c < STATS_MAX_COUNTERS; c++) {
 		uint64_t tot = 0;
-		for (unsigned p = 0; p < s.npoints; p++)
-			tot += s.cdelta[(size_t)p * STATS_MAX_COUNTERS + c];
+		for (unsigned p = 0; p < s->npoints; p++)
+			tot += s->cdelta[(size_t)p * STATS_MAX_COUNTERS + c];
 		if (tot && d->counter_name[c][0])
 			rk[nr++] = (struct ranked){ c, tot };
 	}
 	qsort(rk, nr, sizeof(rk[0]), by_total_desc);
 	json_t *t = json_array(), *counters = json_array(), *kstats = json_array();
-	for (unsigned p = 0; p < s.npoints; p++)
-		json_array_append_new(t, json_real(s.t[p]));
+	for (unsigned p = 0; p < s->npoints; p++)
+		json_array_append_new(t, json_real(s->t[p]));
 	for (unsigned i = 0; i < nr && i < VMDATA_MAX_SERIES; i++) {
 		json_t *v = json_array();
-		for (unsigned p = 0; p < s.npoints; p++)
+		for (unsigned p = 0; p < s->npoints; p++)
 			json_array_append_new(v, json_real(
-				(double)s.cdelta[(size_t)p * STATS_MAX_COUNTERS + rk[i].idx] / s.dt[p]));
+				(double)s->cdelta[(size_t)p * STATS_MAX_COUNTERS + rk[i].idx] / s->dt[p]));
 		json_array_append_new(counters, json_pack("{s:s, s:s, s:I, s:o}", "name",
 							  d->counter_name[rk[i].idx], "description",
 							  d->counter_desc[rk[i].idx], "total",
@@ -334,13 +323,13 @@ int vmdata_series(int id, uint64_t last_ns, json_t **out, int *http_status, stru
 	}
 	for (unsigned k = 0; k < d->nkstats && k < KSTAT_MAX; k++) {
 		uint64_t tot = 0;
-		for (unsigned p = 0; p < s.npoints; p++)
-			tot += s.kdelta[(size_t)p * KSTAT_MAX + k];
+		for (unsigned p = 0; p < s->npoints; p++)
+			tot += s->kdelta[(size_t)p * KSTAT_MAX + k];
 		if (!tot || !d->kstat_name[k][0])
 			continue;
 		json_t *v = json_array();
-		for (unsigned p = 0; p < s.npoints; p++)
-			json_array_append_new(v, json_integer((json_int_t)s.kdelta[(size_t)p * KSTAT_MAX + k]));
+		for (unsigned p = 0; p < s->npoints; p++)
+			json_array_append_new(v, json_integer((json_int_t)s->kdelta[(size_t)p * KSTAT_MAX + k]));
 		json_array_append_new(kstats, json_pack("{s:s, s:I, s:o}", "name", d->kstat_name[k],
 							"total", (json_int_t)tot, "samples", v));
 	}
@@ -348,15 +337,17 @@ int vmdata_series(int id, uint64_t last_ns, json_t **out, int *http_status, stru
 	*out = json_pack("{s:s, s:s, s:i, s:I, s:f, s:f, s:o, s:o, s:o}", "file",
 			 base ? base + 1 : file, "buildType", d->buildtype, "hz", (int)d->hz,
 			 "intervalUs", (json_int_t)d->interval_us, "elapsedSeconds",
-			 (double)d->elapsed_ns / 1e9, "fromSeconds", (double)s.from_ns / 1e9, "t",
+			 (double)d->elapsed_ns / 1e9, "fromSeconds", (double)s->from_ns / 1e9, "t",
 			 t, "counters", counters, "kstats", kstats);
 	*http_status = 200;
 	rc = 0;
 done:
 	free(buf);
 	free(d);
-	free(s.last);
-	free(s.cdelta);
-	free(s.kdelta);
+	if (s) {
+		free(s->cdelta);
+		free(s->kdelta);
+	}
+	free(s);
 	return rc;
 }
