@@ -109,6 +109,7 @@ FORCE:
 HOST_PROGS :=
 -include mk/host.mk
 -include mk/hostd.mk
+-include mk/center.mk
 -include mk/stats.mk
 -include mk/callstack.mk
 

@@ -16,6 +16,7 @@ PKGS=(
 PKGS+=(libncurses-dev)   # vmx-callstack interactive view
 PKGS+=(chromium)         # the test that the flame-graph HTML renders
 PKGS+=(chromium-driver python3-selenium)  # tests/integration/ui_browser.sh drives the web interface
+PKGS+=(etcd-server)      # vmx3-center's cluster state (tests/integration/center.sh)
 PKGS+=(python3-prometheus-client)  # hostd_stats.sh parses the Prometheus expositions
 PKGS+=(passt)            # virtio-net's user-mode network (ethernetN.connectionType = "user")
 PKGS+=(apache2-utils)    # ab: the HTTP load of net_fastswitch.sh and bench/net.sh

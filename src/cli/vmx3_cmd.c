@@ -46,15 +46,25 @@ static void show_list(json_t *r)
 {
 	json_t *vm;
 	size_t i;
+	/* A management server's list says each VM's host: a Host column, first. */
+	bool hosts = json_object_get(r, "unreachable") != NULL;
 
+	if (hosts)
+		printf("%-12s ", "Host");
 	printf("%-6s %-20s %-44s %-12s %s\n", "Vmid", "Name", "File", "Power state", "Build type");
-	json_array_foreach(json_object_get(r, "vms"), i, vm)
+	json_array_foreach(json_object_get(r, "vms"), i, vm) {
+		if (hosts)
+			printf("%-12s ", cli_jstr(json_object_get(vm, "host")));
 		printf("%-6lld %-20s %-44s %-12s %s\n",
 		       (long long)json_integer_value(json_object_get(vm, "id")),
 		       cli_jstr(json_object_get(vm, "name")),
 		       cli_jstr(json_object_get(vm, "file")),
 		       cli_jstr(json_object_get(vm, "powerState")),
 		       cli_jstr(json_object_get(vm, "buildType")));
+	}
+	json_array_foreach(json_object_get(r, "unreachable"), i, vm)
+		fprintf(stderr, "vmx3-cmd: host %s did not answer: %s\n",
+			cli_jstr(json_object_get(vm, "host")), cli_jstr(json_object_get(vm, "message")));
 }
 
 static int c_list(struct cli_conn *c, int argc, char **argv)

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	};
 	const char *server = NULL, *host = NULL, *user = NULL, *pw = NULL, *vmfile = NULL;
 	const char *vmname = NULL, *bt = NULL, *revert = NULL, *method = NULL;
-	char path[1200], enc[1100];
+	char path[1400], enc[1100], hostpfx[1200] = "";
 	bool verbose = false;
 	struct cli_conn *c;
 	json_t *reply = NULL, *vm, *task, *ph;
@@ -147,10 +147,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		json_decref(reply);
+		/* A management server reaches the host's VMs below /hosts/HOST. */
+		cli_urlencode(host, enc, sizeof(enc));
+		snprintf(hostpfx, sizeof(hostpfx), "/hosts/%s", enc);
 	}
 
 	cli_urlencode(vmfile ? vmfile : vmname, enc, sizeof(enc));
-	snprintf(path, sizeof(path), "/vms?%s=%s", vmfile ? "file" : "name", enc);
+	snprintf(path, sizeof(path), "%s/vms?%s=%s", hostpfx, vmfile ? "file" : "name", enc);
 	st = cli_request(c, "GET", path, NULL, &reply);
 	if (st != 200)
 		return fail(c, reply, NULL);
@@ -188,7 +191,7 @@ int main(int argc, char **argv)
 		json_object_set_new(body, "revertAfter", json_string(revert));
 	if (method)
 		json_object_set_new(body, "method", json_string(method));
-	snprintf(path, sizeof(path), "/vms/%d/buildType", id);
+	snprintf(path, sizeof(path), "%s/vms/%d/buildType", hostpfx, id);
 	bool running = power && !strcmp(power, "poweredOn");
 	struct progress p = { file, bt, false };
 	st = cli_request(c, "PUT", path, body, &task);

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# center.sh - vmx3-center (docs/CENTER.md) against a real etcd (Debian's
+# etcd-server) and two real hostd with the fake vmx (hostd_fakevmx.py):
+#  - two centers on one etcd: exactly one leads; the other answers reads and
+#    refuses changes with 503 naming the leader;
+#  - hosts added through the leader (bad URL, wrong password refused with the
+#    field or reason), every host's VMs listed with their host by either center;
+#  - vmx-buildtype --server CENTER --host HOST --vmname NAME [--buildType T]
+#    and vmx3-cmd list (Host column) through a center; --host against a plain
+#    hostd is still refused;
+#  - a power-on through the center becomes a center task that ends with the
+#    host's task;
+#  - kill -9 of the leader: the other center leads within the lease time and
+#    finishes the build-type switch the dead leader had started (the task is
+#    never lost);
+#  - roles: a read-only user may read and not change.
+cd "$(dirname "$0")/../.."
+. tests/integration/hostd_lib.sh
+fails=0
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fails=$((fails + 1)); fi; }
+
+if ! make -s B="$B" "$B/host/hostd" "$B/host/vmx3-center" "$B/host/vmx-buildtype" "$B/host/vmx3-cmd" >/dev/null 2>&1; then
+  bad center-build; exit 1
+fi
+command -v etcd >/dev/null || { bad center-etcd "etcd not installed (scripts/deps.sh installs etcd-server)"; exit 1; }
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+freeport() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+PIDS=()
+stop_all() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  cleanup
+}
+trap stop_all EXIT
+
+# etcd, alone, on loopback ports of its own.
+EP=$(freeport); PP=$(freeport)
+ETCD="http://127.0.0.1:$EP"
+etcd --name t --data-dir "$T/etcd" --listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
+  --listen-peer-urls "http://127.0.0.1:$PP" --initial-advertise-peer-urls "http://127.0.0.1:$PP" \
+  --initial-cluster "t=http://127.0.0.1:$PP" >"$T/etcd.out" 2>&1 &
+PIDS+=($!)
+wait_until 20 curl -sf -o /dev/null "$ETCD/health" || { bad center-etcd-start "$(tail -3 "$T/etcd.out")"; exit 1; }
+
+# Two hosts: h1 and h2, each a hostd with its own state, datastore and fake vmx.
+make_fake_vmx "$T/vmx"
+declare -A HPORT HSOCK
+for h in h1 h2; do
+  HPORT[$h]=$(freeport)
+  mkdir -p "$T/$h/ds"
+  VMX3_PASSWORD=$PW "$HOST/hostd" --state "$T/$h/state" useradd root admin >/dev/null 2>&1
+  "$HOST/hostd" --state "$T/$h/state" --port "${HPORT[$h]}" --datastore "ds1=$T/$h/ds" \
+    --vmx-dir "$T/vmx" >"$T/$h.out" 2>&1 &
+  PIDS+=($!)
+  HSOCK[$h]="$T/$h/state/hostd.sock"
+done
+for h in h1 h2; do
+  wait_until 10 curl -sf -o /dev/null --unix-socket "${HSOCK[$h]}" http://h/api/v1 || { bad "center-$h-start"; exit 1; }
+done
+hapi() { # HOST METHOD PATH [JSON]
+  local tok; tok=$(curl -s --unix-socket "${HSOCK[$1]}" http://h/api/v1/session -d "{\"username\":\"root\",\"password\":\"$PW\"}" | jget "j['token']")
+  curl -s --unix-socket "${HSOCK[$1]}" -X "$2" -H "Authorization: Bearer $tok" ${4:+-H 'Content-Type: application/json' -d "$4"} "http://h/api/v1$3"
+}
+mkdir -p "$T/h1/ds/web" "$T/h2/ds/db"
+printf 'memSize = "64"\nvmx.buildType = "default"\nfake.suspendMs = "2500"\n' >"$T/h1/ds/web/web.vmx"
+printf 'memSize = "64"\nvmx.buildType = "default"\n' >"$T/h2/ds/db/db.vmx"
+WEB=$(hapi h1 POST /vms '{"file":"[ds1] web/web.vmx"}' | jget "j['id']")
+DB=$(hapi h2 POST /vms '{"file":"[ds1] db/db.vmx"}' | jget "j['id']")
+check center-vms-registered test -n "$WEB" -a -n "$DB"
+
+# Users of the cluster, then two centers.
+CPW=center-admin-pw
+VMX3_NEW_PASSWORD=$CPW "$HOST/vmx3-center" --etcd "$ETCD" useradd admin admin
+check center-useradd test $? = 0
+VMX3_NEW_PASSWORD=center-ro-pw "$HOST/vmx3-center" --etcd "$ETCD" useradd viewer read-only
+out=$(VMX3_NEW_PASSWORD=x "$HOST/vmx3-center" --etcd "$ETCD" useradd 'bad name' admin 2>&1)
+check center-useradd-bad-name grep -q 'name: ' <<<"$out"
+declare -A CPORT CPID
+for c in c1 c2; do
+  CPORT[$c]=$(freeport)
+  "$HOST/vmx3-center" --name "$c" --etcd "$ETCD" --port "${CPORT[$c]}" --lease-ttl 3 >"$T/$c.out" 2>&1 &
+  CPID[$c]=$!; PIDS+=($!)
+done
+capi() { # CENTER METHOD PATH [JSON] [TOKEN]: body; status in $T/.cst
+  local out
+  out=$(curl -s --max-time 60 -X "$2" ${5:+-H "Authorization: Bearer $5"} ${4:+-H 'Content-Type: application/json' -d "$4"} \
+        -w '\n%{http_code}' "http://127.0.0.1:${CPORT[$1]}/api/v1$3")
+  printf '%s\n' "${out##*$'\n'}" >"$T/.cst"
+  printf '%s\n' "${out%$'\n'*}"
+}
+cst() { cat "$T/.cst"; }
+for c in c1 c2; do wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:${CPORT[$c]}/api/v1" || { bad "center-$c-start" "$(cat "$T/$c.out")"; exit 1; }; done
+TOK=$(capi c1 POST /session "{\"username\":\"admin\",\"password\":\"$CPW\"}" | jget "j['token']")
+RO=$(capi c2 POST /session '{"username":"viewer","password":"center-ro-pw"}' | jget "j['token']")
+check center-login test -n "$TOK" -a -n "$RO"
+out=$(capi c2 POST /session '{"username":"admin","password":"wrong"}')
+check center-login-wrong test "$(cst) $(jget "j['error']['code']" <<<"$out")" = "401 badCredentials"
+
+leader_of() { # CENTER -> true/false
+  capi "$1" GET /host "" "$TOK" | jget "j['leader']"
+}
+wait_leader() { # -> name of the leading center
+  local c
+  for _ in $(seq 100); do
+    for c in c1 c2; do [ "$(leader_of "$c")" = True ] && { echo "$c"; return 0; }; done
+    sleep 0.1
+  done
+  return 1
+}
+L=$(wait_leader); F=$([ "$L" = c1 ] && echo c2 || echo c1)
+check center-one-leader test -n "$L" -a "$(leader_of "$F")" = False
+out=$(capi "$F" GET /host "" "$TOK")
+check center-host-kind test "$(jget "j['kind'] + ' ' + j['leadership']['name']" <<<"$out")" = "manager $L"
+
+# Hosts: only the leader adds them.
+hostbody() { echo "{\"name\":\"$1\",\"url\":\"http://127.0.0.1:${HPORT[$1]}\",\"user\":\"root\",\"password\":\"${2:-$PW}\"}"; }
+out=$(capi "$F" POST /hosts "$(hostbody h1)" "$TOK")
+check center-follower-refuses test "$(cst) $(jget "j['error']['code'] + ' ' + j['error']['leader']['name']" <<<"$out")" = "503 notLeader $L"
+out=$(capi "$L" POST /hosts "$(hostbody h1 wrong)" "$TOK")
+check center-host-bad-password test "$(cst)" = 409
+check center-host-bad-password-says grep -q 'refused the center' <<<"$out"
+out=$(capi "$L" POST /hosts '{"name":"hx","url":"ftp://x","user":"root","password":"p"}' "$TOK")
+check center-host-bad-url test "$(cst) $(jget "j['error']['field']" <<<"$out")" = "400 url"
+out=$(capi "$L" POST /hosts "$(hostbody h1)" "$RO")
+check center-readonly-no-change test "$(cst)" = 403
+for h in h1 h2; do
+  out=$(capi "$L" POST /hosts "$(hostbody $h)" "$TOK")
+  check "center-host-add-$h" test "$(cst) $(jget "j['state']" <<<"$out")" = "201 connected"
+done
+out=$(capi "$F" GET /hosts "" "$RO")
+check center-hosts-listed test "$(jget "sorted(h['name'] + ':' + h['state'] for h in j['hosts'])" <<<"$out")" = '["h1:connected", "h2:connected"]'
+check center-hosts-no-password test -z "$(grep -o password <<<"$out")"
+out=$(capi "$F" GET /vms "" "$RO")
+check center-vms-across-hosts test "$(jget "sorted(v['host'] + '/' + v['name'] for v in j['vms'])" <<<"$out")" = '["h1/web", "h2/db"]'
+
+# The CLIs through a center.
+export VMX3_USER=admin VMX3_PASSWORD=$CPW
+out=$("$HOST/vmx-buildtype" --server "127.0.0.1:${CPORT[$F]}" --host h2 --vmname db 2>&1)
+check center-cli-get grep -q 'VM \[ds1\] db/db.vmx uses vmx build type: default' <<<"$out"
+out=$(timeout 60 "$HOST/vmx-buildtype" --server "127.0.0.1:${CPORT[$L]}" --host h2 --vmname db --buildType stats 2>&1)
+check center-cli-set grep -q 'done\.' <<<"$out"
+check center-cli-set-on-host test "$(hapi h2 GET "/vms/$DB" | jget "j['buildType']")" = stats
+out=$("$HOST/vmx-buildtype" --server "127.0.0.1:${CPORT[$L]}" --host h9 --vmname db 2>&1)
+check center-cli-unknown-host grep -q "no host named 'h9'" <<<"$out"
+out=$(VMX3_USER=root VMX3_PASSWORD=$PW "$HOST/vmx-buildtype" --server "unix:${HSOCK[h1]}" --host h1 --vmname web 2>&1)
+check center-cli-host-on-hostd grep -q 'only meaningful with a management server' <<<"$out"
+out=$("$HOST/vmx3-cmd" --server "127.0.0.1:${CPORT[$F]}" list 2>&1)
+check center-cmd-list-host-column grep -qE '^Host +Vmid' <<<"$out"
+check center-cmd-list-rows test "$(grep -cE '^h[12] ' <<<"$out")" = 2
+
+# Power on through the center: a center task that ends with the host's.
+out=$(capi "$L" POST "/hosts/h1/vms/$WEB/power" '{"op":"on"}' "$TOK")
+tid=$(jget "j['id']" <<<"$out")
+check center-power-task test "$(cst) $(jget "j['host'] + ' ' + str(j['hostTask'] > 0)" <<<"$out")" = "202 h1 True"
+task_state() { capi "$1" GET "/tasks/$2" "" "$TOK" | jget "j['state']"; }
+task_is() { [ "$(task_state "$1" "$2")" = "$3" ]; }
+is_leader() { [ "$(leader_of "$1")" = True ]; }
+wait_until 30 task_is "$F" "$tid" success
+check center-power-task-done test "$(task_state "$F" "$tid")" = success
+check center-power-on-host test "$(hapi h1 GET "/vms/$WEB" | jget "j['powerState']")" = poweredOn
+
+# kill -9 of the leader in the middle of a switch (the fake vmx takes 2.5 s to save).
+out=$(capi "$L" PUT "/hosts/h1/vms/$WEB/buildType" '{"buildType":"debug","method":"suspend"}' "$TOK")
+tid=$(jget "j['id']" <<<"$out")
+check center-switch-started test "$(cst)" = 202
+kill -9 "${CPID[$L]}"; wait "${CPID[$L]}" 2>/dev/null
+t0=$(date +%s.%N)
+wait_until 15 is_leader "$F"
+t1=$(date +%s.%N)
+check center-failover test "$(leader_of "$F")" = True
+echo "# failover: $F leads $(echo "$t1 - $t0" | bc) s after kill -9 of $L (lease 3 s)"
+wait_until 40 task_is "$F" "$tid" success
+out=$(capi "$F" GET "/tasks/$tid" "" "$TOK")
+check center-task-finished-by-new-leader test "$(jget "j['state'] + ' ' + j['result']['to']" <<<"$out")" = "success debug"
+check center-switch-on-host test "$(hapi h1 GET "/vms/$WEB" | jget "j['runningBuildType']")" = debug
+out=$(capi "$F" GET "/events?limit=50" "" "$TOK")
+check center-events test "$(jget "sum(e['type'] == 'leaderElected' for e in j['events']) >= 2 and any(e['type'] == 'taskDone' for e in j['events'])" <<<"$out")" = True
+
+hapi h1 POST "/vms/$WEB/power" '{"op":"hardOff","wait":true}' >/dev/null
+exit $((fails > 0))
