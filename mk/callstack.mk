@@ -30,12 +30,13 @@ $(B)/isa/cs-shares-short.elf: tests/callstack/guest/shares.c tests/isa/common/cr
 callstack-test-guests: $(B)/isa/cs-shares-short.elf
 
 # The same guest for as long as a test needs it (the web interface's browser
-# test profiles a VM that keeps running).
-$(B)/isa/cs-shares-long.elf: tests/callstack/guest/shares.c tests/isa/common/crt0.S tests/isa/common/lib.c tests/isa/common/link.ld tests/isa/common/test.h
+# test profiles a VM that keeps running), outside $(B)/isa: every ELF there is an
+# ISA test that must end.
+$(B)/callstack/cs-shares-long.elf: tests/callstack/guest/shares.c tests/isa/common/crt0.S tests/isa/common/lib.c tests/isa/common/link.ld tests/isa/common/test.h
 	@mkdir -p $(@D)
 	@echo "  CC [isa] $<"
 	$(Q)$(ISA_CC) $(CS_GUEST_CFLAGS) -DCS_ROUNDS=1000000000 -o $@ $(ISA_COMMON) $<
-callstack-test-guests: $(B)/isa/cs-shares-long.elf
+callstack-test-guests: $(B)/callstack/cs-shares-long.elf
 
 # Sampling on versus off on the default guest's CPU workload (figures go to
 # docs/BENCHMARKS.md by hand).  CS_BENCH_RUNS pairs of runs.

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 fails=0
 check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fails=$((fails + 1)); fi; }
 
-if ! make -s B="$B" "$B/security/idle.elf" "$B/isa/cs-shares-long.elf" "$B/host/hostd" \
+if ! make -s B="$B" "$B/security/idle.elf" "$B/callstack/cs-shares-long.elf" "$B/host/hostd" \
      "$B/release/vmx" "$B/beta/vmx-debug" "$B/stats/vmx-stats" >/dev/null 2>&1; then
   bad ui-build; exit 1
 fi
@@ -31,7 +31,7 @@ done
 mkdir -p "$T/bin" "$T/img"
 for f in "$B/release/vmx" "$B/beta/vmx-debug" "$B/stats/vmx-stats"; do cp "$f" "$T/bin/"; done
 cp "$B/security/idle.elf" "$T/img/idle.elf"
-cp "$B/isa/cs-shares-long.elf" "$T/img/shares.elf"
+cp "$B/callstack/cs-shares-long.elf" "$T/img/shares.elf"
 chmod -R a+rX "$T/bin" "$T/img"
 
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
