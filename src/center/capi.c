@@ -310,6 +310,26 @@ static int h_power(struct req *r, json_t **out)
 	return change(r, "POST", "power", "power", out);
 }
 
+static int h_migrate(struct req *r, json_t **out)
+{
+	const char *to = json_string_value(json_object_get(r->body, "to"));
+	struct verr e = { "" };
+	int64_t id = 0;
+	int status, rc;
+
+	if (!to)
+		return err(out, 400, "invalidArgument", "to", "to: the destination host's name");
+	rc = cmig_start(r->arg[0], atoi(r->arg[1]), to, r->user, &id, &status, &e);
+	if (rc < 0) {
+		char field[16] = "";
+		sscanf(e.msg, "%15[a-z]:", field);
+		return err(out, status, status == 404 ? "notFound" : status == 400 ? "invalidArgument" :
+			   "conflict", field[0] ? field : NULL, "%s", e.msg);
+	}
+	*out = ctask_get(id);
+	return *out ? 202 : err(out, 503, "storeUnavailable", NULL, "task %lld vanished", (long long)id);
+}
+
 static int h_tasks(struct req *r, json_t **out)
 {
 	const char *l = query(r, "limit");
@@ -356,6 +376,7 @@ static const struct route routes[] = {
 	{ "GET", "/hosts/{host}/vms/{id}", CROLE_READONLY, false, h_host_vm, "one VM" },
 	{ "PUT", "/hosts/{host}/vms/{id}/buildType", CROLE_ADMIN, true, h_bt_put, "change the build type (the host's body) -> task" },
 	{ "POST", "/hosts/{host}/vms/{id}/power", CROLE_ADMIN, true, h_power, "power operation (the host's body) -> task" },
+	{ "POST", "/hosts/{host}/vms/{id}/migrate", CROLE_ADMIN, true, h_migrate, "{to}: move a powered-off or suspended VM to another host that sees its datastore -> task" },
 	{ "GET", "/tasks", CROLE_READONLY, false, h_tasks, "recent tasks, newest first (?limit=)" },
 	{ "GET", "/tasks/{id}", CROLE_READONLY, false, h_task, "one task: state, progress, phases, result, host" },
 	{ "GET", "/events", CROLE_READONLY, false, h_events, "recent events, newest first (?limit=)" },

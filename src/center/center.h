@@ -98,6 +98,15 @@ long chost_call(const char *host, const char *method, const char *path, json_t *
 int64_t ctask_follow(const char *op, const char *host, int vm, const char *user, json_t *params,
 		     json_t *host_task, struct verr *e);
 json_t *ctask_get(int64_t id);
+/* A new running task (id drawn, not yet stored), stored by ctask_put. */
+json_t *ctask_new(const char *op, const char *host, int vm, const char *user, json_t *params,
+		  struct verr *e);
+int ctask_put(json_t *t, struct verr *e);
+/* Ends t (not stored): success when error is NULL. */
+void ctask_finish(json_t *t, const char *error);
+/* One worker per task in this process: false when one already works on it. */
+bool ctask_claim(int64_t id);
+void ctask_release(int64_t id);
 json_t *ctask_list(int limit);
 /* On election: follow again every task a former leader left running. */
 void ctask_resume_all(void);
@@ -106,6 +115,19 @@ void ctask_event(const char *user, const char *host, int vm, const char *type, c
 json_t *ctask_events(int limit);
 /* After lead_stop(): waits (at most 5 s) for the followers to end. */
 void ctask_stop(void);
+
+/* --- cmigrate.c: cold migration --------------------------------------------------------- */
+
+/*
+ * Moves a powered-off or suspended VM to another host that sees its
+ * datastore: checks, then a task (its id in *id) that unregisters it on the
+ * source and registers it on the destination.  -errno with the HTTP status
+ * in *http_status when a check refuses.
+ */
+int cmig_start(const char *src, int vm, const char *dst, const char *user, int64_t *id,
+	       int *http_status, struct verr *e);
+/* A new leader finishes (or undoes) a migration left running. */
+void cmig_resume(int64_t id);
 
 /* --- capi.c: the HTTP API ------------------------------------------------------------ */
 

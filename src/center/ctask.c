@@ -127,7 +127,7 @@ json_t *ctask_get(int64_t id)
 	return j;
 }
 
-static bool follow_claim(int64_t id)
+bool ctask_claim(int64_t id)
 {
 	bool ok = false;
 	pthread_mutex_lock(&g_flock);
@@ -145,7 +145,7 @@ out:
 	return ok;
 }
 
-static void follow_release(int64_t id)
+void ctask_release(int64_t id)
 {
 	pthread_mutex_lock(&g_flock);
 	for (unsigned i = 0; i < CTASK_MAX_FOLLOW; i++)
@@ -229,7 +229,7 @@ static void *follow(void *arg)
 			break;
 		usleep(CTASK_POLL_US);
 	}
-	follow_release(id);
+	ctask_release(id);
 	return NULL;
 }
 
@@ -238,35 +238,64 @@ static void follow_start(int64_t id)
 	pthread_t th;
 	pthread_attr_t at;
 
-	if (!follow_claim(id))
+	if (!ctask_claim(id))
 		return;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &at, follow, (void *)(intptr_t)id) != 0) {
 		LOG_ERR("task %lld: cannot start its follower", (long long)id);
-		follow_release(id);
+		ctask_release(id);
 	}
 	pthread_attr_destroy(&at);
+}
+
+int ctask_put(json_t *t, struct verr *e)
+{
+	char key[200];
+	return put_json(task_key(key, sizeof(key), json_integer_value(json_object_get(t, "id"))), t,
+			e);
+}
+
+json_t *ctask_new(const char *op, const char *host, int vm, const char *user, json_t *params,
+		  struct verr *e)
+{
+	char ts[40];
+	int64_t id = next_id(e);
+
+	if (id < 0)
+		return NULL;
+	now_iso(ts, sizeof(ts));
+	return json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:O, s:s, s:s, s:i}", "id", (json_int_t)id,
+			 "op", op, "host", host, "vm", vm, "user", user, "started", ts, "params",
+			 params, "center", g_center.cfg.name, "state", "running", "progress", 0);
+}
+
+void ctask_finish(json_t *t, const char *error)
+{
+	char ts[40];
+
+	now_iso(ts, sizeof(ts));
+	json_object_set_new(t, "state", json_string(error ? "error" : "success"));
+	json_object_set_new(t, "progress", json_integer(100));
+	json_object_set_new(t, "finished", json_string(ts));
+	if (error)
+		json_object_set_new(t, "error", json_string(error));
 }
 
 int64_t ctask_follow(const char *op, const char *host, int vm, const char *user, json_t *params,
 		     json_t *host_task, struct verr *e)
 {
-	char key[200], ts[40];
-	int64_t id = next_id(e);
+	json_t *t = ctask_new(op, host, vm, user, params, e);
+	int64_t id;
 	int rc;
 
-	if (id < 0)
-		return id;
-	now_iso(ts, sizeof(ts));
-	json_t *t = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:O, s:I, s:s}", "id", (json_int_t)id,
-			      "op", op, "host", host, "vm", vm, "user", user, "started", ts,
-			      "params", params, "hostTask",
-			      (json_int_t)json_integer_value(json_object_get(host_task, "id")),
-			      "center", g_center.cfg.name);
-	json_object_set_new(t, "state", json_string("running"));
+	if (!t)
+		return -EIO;
+	id = json_integer_value(json_object_get(t, "id"));
+	json_object_set_new(t, "hostTask",
+			    json_integer(json_integer_value(json_object_get(host_task, "id"))));
 	mirror(t, host_task);
-	rc = put_json(task_key(key, sizeof(key), id), t, e);
+	rc = ctask_put(t, e);
 	json_decref(t);
 	if (rc < 0)
 		return rc;
@@ -286,9 +315,12 @@ void ctask_resume_all(void)
 		json_t *j = json_loads(kv[i].value, 0, NULL);
 		if (!strcmp(json_string_value(json_object_get(j, "state")) ?: "", "running")) {
 			int64_t id = json_integer_value(json_object_get(j, "id"));
-			LOG_INF("task %lld: following it again (started by %s)", (long long)id,
+			LOG_INF("task %lld: taking it over (started by %s)", (long long)id,
 				json_string_value(json_object_get(j, "center")) ?: "?");
-			follow_start(id);
+			if (!strcmp(json_string_value(json_object_get(j, "op")) ?: "", "migrate"))
+				cmig_resume(id);
+			else
+				follow_start(id);
 		}
 		json_decref(j);
 	}

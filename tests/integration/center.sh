@@ -45,12 +45,13 @@ wait_until 20 curl -sf -o /dev/null "$ETCD/health" || { bad center-etcd-start "$
 
 # Two hosts: h1 and h2, each a hostd with its own state, datastore and fake vmx.
 make_fake_vmx "$T/vmx"
+mkdir -p "$T/shared"
 declare -A HPORT HSOCK
 for h in h1 h2; do
   HPORT[$h]=$(freeport)
   mkdir -p "$T/$h/ds"
   VMX3_PASSWORD=$PW "$HOST/hostd" --state "$T/$h/state" useradd root admin >/dev/null 2>&1
-  "$HOST/hostd" --state "$T/$h/state" --port "${HPORT[$h]}" --datastore "ds1=$T/$h/ds" \
+  "$HOST/hostd" --state "$T/$h/state" --port "${HPORT[$h]}" --datastore "ds1=$T/$h/ds" --datastore "shared=$T/shared" \
     --vmx-dir "$T/vmx" >"$T/$h.out" 2>&1 &
   PIDS+=($!)
   HSOCK[$h]="$T/$h/state/hostd.sock"
@@ -178,4 +179,76 @@ out=$(capi "$F" GET "/events?limit=50" "" "$TOK")
 check center-events test "$(jget "sum(e['type'] == 'leaderElected' for e in j['events']) >= 2 and any(e['type'] == 'taskDone' for e in j['events'])" <<<"$out")" = True
 
 hapi h1 POST "/vms/$WEB/power" '{"op":"hardOff","wait":true}' >/dev/null
+
+# --- cold migration (a datastore both hosts see: "shared") -------------------------------
+L=$F
+"$HOST/vmx3-center" --name c1 --etcd "$ETCD" --port "${CPORT[c1]}" --lease-ttl 3 >"$T/c1b.out" 2>&1 &
+CPID[c1]=$!; PIDS+=($!)
+F=c1
+wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:${CPORT[c1]}/api/v1"
+mkdir -p "$T/shared/mig"
+printf 'memSize = "64"
+vmx.buildType = "stats"
+fake.suspendMs = "100"
+' >"$T/shared/mig/mig.vmx"
+MIG=$(hapi h1 POST /vms '{"file":"[shared] mig/mig.vmx"}' | jget "j['id']")
+hapi h1 POST "/vms/$MIG/power" '{"op":"on","wait":true}' >/dev/null
+out=$(capi "$L" POST "/hosts/h1/vms/$MIG/migrate" '{"to":"h2"}' "$TOK")
+check center-migrate-running-refused test "$(cst)" = 409
+check center-migrate-running-says grep -q 'power it off or suspend it first' <<<"$out"
+out=$(capi "$F" POST "/hosts/h1/vms/$MIG/migrate" '{"to":"h2"}' "$TOK")
+check center-migrate-follower-refuses test "$(cst)" = 503
+out=$(capi "$L" POST "/hosts/h1/vms/$MIG/migrate" '{"to":"h9"}' "$TOK")
+check center-migrate-unknown-host test "$(cst)" = 404
+hapi h1 POST "/vms/$MIG/power" '{"op":"suspend","wait":true}' >/dev/null
+n0=$(sed -n 's/^tick \([0-9]*\) .*/\1/p' "$T/shared/mig/mig.serial" 2>/dev/null | tail -1)
+out=$(capi "$L" POST "/hosts/h1/vms/$MIG/migrate" '{"to":"h2"}' "$TOK")
+tid=$(jget "j['id']" <<<"$out")
+wait_until 20 task_is "$L" "$tid" success
+out=$(capi "$L" GET "/tasks/$tid" "" "$TOK")
+NEW=$(jget "j['result']['newId']" <<<"$out")
+check center-migrate-suspended test "$(jget "j['state'] + ' ' + j['result']['to'] + ' ' + j['result']['powerState']" <<<"$out")" = "success h2 suspended"
+check center-migrate-gone-from-source test "$(hapi h1 GET "/vms?file=%5Bshared%5D%20mig%2Fmig.vmx" | jget "len(j['vms'])")" = 0
+check center-migrate-on-destination test "$(hapi h2 GET "/vms/$NEW" | jget "j['powerState'] + ' ' + j['buildType']")" = "suspended stats"
+hapi h2 POST "/vms/$NEW/power" '{"op":"resume","wait":true}' >/dev/null
+check center-migrate-resumes-there test "$(hapi h2 GET "/vms/$NEW" | jget "j['powerState'] + ' ' + j['runningBuildType']")" = "poweredOn stats"
+counter_past() { local n; n=$(sed -n 's/^tick \([0-9]*\) .*/\1/p' "$T/shared/mig/mig.serial" 2>/dev/null | tail -1); [ "${n:-0}" -gt "${1:-0}" ]; }
+wait_until 10 counter_past "$n0"
+check center-migrate-guest-carries-on counter_past "$n0"
+hapi h2 POST "/vms/$NEW/power" '{"op":"hardOff","wait":true}' >/dev/null
+
+# A destination that cannot open the file (its "ds1" is another directory): the VM goes back.
+out=$(capi "$L" POST "/hosts/h1/vms/$WEB/migrate" '{"to":"h2"}' "$TOK")
+tid=$(jget "j['id']" <<<"$out")
+wait_until 20 task_is "$L" "$tid" error
+out=$(capi "$L" GET "/tasks/$tid" "" "$TOK")
+check center-migrate-undone test "$(jget "j['step']" <<<"$out")" = undone
+check center-migrate-undone-says grep -q 'registered on h1 again' <<<"$out"
+check center-migrate-undone-on-source test "$(hapi h1 GET /vms | jget "sum(v['file'] == '[ds1] web/web.vmx' for v in j['vms'])")" = 1
+
+# A leader that dies between the two steps: the next one finishes the move.
+# The half-done state is written as the dead leader would have left it.
+MID=$(hapi h2 GET /vms | jget "[v['id'] for v in j['vms'] if v['file'] == '[shared] mig/mig.vmx'][0]")
+hapi h2 DELETE "/vms/$MID" >/dev/null
+"$PY" - "$ETCD" "$MID" <<'PYEOF'
+import base64, json, sys, urllib.request
+etcd, vm = sys.argv[1], int(sys.argv[2])
+def call(path, body):
+    req = urllib.request.Request(etcd + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req))
+b = lambda s: base64.b64encode(s.encode()).decode()
+rev = int(call("/v3/kv/put", {"key": b("/vmx3/seq"), "value": ""})["header"]["revision"])
+task = {"id": rev, "op": "migrate", "host": "h2", "vm": vm, "user": "admin", "state": "running",
+        "progress": 50, "params": {"to": "h1"}, "center": "dead", "step": "unregistered",
+        "file": "[shared] mig/mig.vmx", "name": "mig", "powerState": "poweredOff",
+        "started": "2026-01-01T00:00:00.000Z"}
+call("/v3/kv/put", {"key": b("/vmx3/tasks/%012d" % rev), "value": b(json.dumps(task))})
+PYEOF
+kill -9 "${CPID[$L]}"; wait "${CPID[$L]}" 2>/dev/null
+wait_until 15 is_leader "$F"
+check center-failover-again is_leader "$F"
+half=$(capi "$F" GET "/tasks?limit=1" "" "$TOK" | jget "j['tasks'][0]['id']")
+wait_until 20 task_is "$F" "$half" success
+check center-migrate-finished-by-next-leader task_is "$F" "$half" success
+check center-migrate-registered-once test "$(( $(hapi h1 GET /vms | jget "sum(v['file'] == '[shared] mig/mig.vmx' for v in j['vms'])") + $(hapi h2 GET /vms | jget "sum(v['file'] == '[shared] mig/mig.vmx' for v in j['vms'])") ))" = 1
 exit $((fails > 0))
