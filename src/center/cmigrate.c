@@ -85,6 +85,72 @@ static int reg(const char *host, json_t *t, char *why, size_t wlen)
 	return id;
 }
 
+/*
+ * The build type travels with the VM: on a host without that build type's
+ * binary (an older host) it runs default, and the center keeps the requested
+ * type (PREFIX buildtypes/FILE) to put back when the VM reaches a host that
+ * has it.  Returns the VM's build type on dst (for the result).
+ */
+static const char *travel(json_t *t, const char *dst, int nid, char *bt_out, size_t len)
+{
+	char key[1200], path[96];
+	json_t *h = NULL, *r = NULL;
+	struct etcd_kv kv;
+	const char *bt = jstr(t, "buildType"), *file = jstr(t, "file");
+	const char *want = bt;
+	bool kept = false;
+
+	snprintf(bt_out, len, "%s", bt);
+	center_key(key, sizeof(key), "buildtypes/%s", file);
+	if (etcd_get(g_center.etcd, key, &kv, NULL) == 0) {
+		snprintf(bt_out, len, "%s", kv.value);
+		kept = true;
+		free(kv.key);
+		free(kv.value);
+		want = bt_out;
+	}
+	if (!*want)
+		return bt_out; /* a record from before build types were kept: leave it be */
+	if (chost_call(dst, "GET", "/host", NULL, &h, NULL) != 200) {
+		json_decref(h);
+		snprintf(bt_out, len, "%s", bt);
+		return bt_out;
+	}
+	bool has = json_is_string(json_object_get(json_object_get(h, "vmxBinaries"), want));
+	json_decref(h);
+	snprintf(path, sizeof(path), "/vms/%d/buildType", nid);
+	if (!has && strcmp(want, "default")) {
+		json_t *body = json_pack("{s:s, s:b}", "buildType", "default", "wait", 1);
+		long st = chost_call(dst, "PUT", path, body, &r, NULL);
+		json_decref(body);
+		json_decref(r);
+		if (st == 200) {
+			etcd_put(g_center.etcd, key, want, 0, NULL, NULL);
+			json_object_set_new(t, "requestedBuildType", json_string(want));
+			ctask_event(jstr(t, "user"), dst, nid, "buildTypeDropped",
+				    "%s: host %s has no %s binary, so the VM runs default there; %s is "
+				    "put back when it moves to a host that has one", file, dst, want, want);
+			snprintf(bt_out, len, "default");
+		}
+	} else if (has && kept && strcmp(want, bt)) {
+		json_t *body = json_pack("{s:s, s:b}", "buildType", want, "wait", 1);
+		long st = chost_call(dst, "PUT", path, body, &r, NULL);
+		json_decref(body);
+		json_decref(r);
+		if (st == 200) {
+			etcd_del(g_center.etcd, key, NULL);
+			ctask_event(jstr(t, "user"), dst, nid, "buildTypeReapplied",
+				    "%s: host %s has the %s binary: vmx.buildType is %s again", file, dst,
+				    want, want);
+		} else {
+			snprintf(bt_out, len, "%s", bt);
+		}
+	} else if (has && kept) {
+		etcd_del(g_center.etcd, key, NULL);
+	}
+	return bt_out;
+}
+
 static void run(json_t *t)
 {
 	int64_t id = json_integer_value(json_object_get(t, "id"));
@@ -117,12 +183,20 @@ static void run(json_t *t)
 		int nid = reg(dst, t, why, sizeof(why));
 		phase(t, "register", now_ms() - t0);
 		if (nid > 0) {
+			char bt[32];
+			t0 = now_ms();
+			travel(t, dst, nid, bt, sizeof(bt));
+			phase(t, "buildType", now_ms() - t0);
 			json_object_set_new(t, "step", json_string("done"));
-			json_object_set_new(t, "result", json_pack("{s:s, s:s, s:I, s:i, s:s, s:s}", "from",
-								   src, "to", dst, "oldId",
+			json_object_set_new(t, "result", json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:s}",
+								   "from", src, "to", dst, "oldId",
 								   json_integer_value(json_object_get(t, "vm")),
 								   "newId", nid, "file", jstr(t, "file"),
-								   "powerState", jstr(t, "powerState")));
+								   "powerState", jstr(t, "powerState"),
+								   "buildType", bt));
+			if (json_object_get(t, "requestedBuildType"))
+				json_object_set(json_object_get(t, "result"), "requestedBuildType",
+						json_object_get(t, "requestedBuildType"));
 			ctask_finish(t, NULL);
 			ctask_event(jstr(t, "user"), dst, nid, "vmMigrated", "%s (%s) moved from %s to %s "
 				    "(%s)", jstr(t, "name"), jstr(t, "file"), src, dst,
@@ -230,6 +304,28 @@ int cmig_start(const char *src, int vm, const char *dst, const char *user, int64
 			      file);
 		goto out;
 	}
+	/*
+	 * Admission: a suspended VM will resume on the destination, so its RAM
+	 * and its build type's overhead must fit there now, as hostd would check
+	 * at the resume (a powered-off VM is checked by hostd at power-on).
+	 */
+	if (!strcmp(power, "suspended")) {
+		const char *bt = jstr(v, "buildType");
+		json_t *ovh = json_object_get(json_object_get(h, "overheadMB"), bt);
+		long long cap = json_integer_value(json_object_get(h, "memCapacityMB"));
+		long long res = json_integer_value(json_object_get(h, "memReservedMB"));
+		long long need = json_integer_value(json_object_get(v, "memSizeMB")) +
+				 json_integer_value(ovh);
+		if (cap && (res > cap || need > cap - res)) {
+			rc = verr_set(e, -ENOSPC, "to: host %s cannot take the suspended VM: memory "
+				      "capacity %lld MiB, %lld MiB reserved by running VMs, %lld MiB "
+				      "free; it needs %lld MiB (%lld guest + %lld %s overhead)", dst,
+				      cap, res, res <= cap ? cap - res : 0, need,
+				      (long long)json_integer_value(json_object_get(v, "memSizeMB")),
+				      (long long)json_integer_value(ovh), bt);
+			goto out;
+		}
+	}
 	json_t *params = json_pack("{s:s}", "to", dst);
 	json_t *t = ctask_new("migrate", src, vm, user, params, e);
 	json_decref(params);
@@ -242,6 +338,7 @@ int cmig_start(const char *src, int vm, const char *dst, const char *user, int64
 	json_object_set_new(t, "file", json_string(file));
 	json_object_set_new(t, "name", json_string(jstr(v, "name")));
 	json_object_set_new(t, "powerState", json_string(power));
+	json_object_set_new(t, "buildType", json_string(jstr(v, "buildType")));
 	json_object_set_new(t, "what", json_string("moving the registration"));
 	rc = ctask_put(t, e);
 	*id = json_integer_value(json_object_get(t, "id"));

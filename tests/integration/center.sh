@@ -251,4 +251,39 @@ half=$(capi "$F" GET "/tasks?limit=1" "" "$TOK" | jget "j['tasks'][0]['id']")
 wait_until 20 task_is "$F" "$half" success
 check center-migrate-finished-by-next-leader task_is "$F" "$half" success
 check center-migrate-registered-once test "$(( $(hapi h1 GET /vms | jget "sum(v['file'] == '[shared] mig/mig.vmx' for v in j['vms'])") + $(hapi h2 GET /vms | jget "sum(v['file'] == '[shared] mig/mig.vmx' for v in j['vms'])") ))" = 1
+
+# An "old" host: only the release binary, little memory (h3).
+make_fake_vmx "$T/vmx-old" vmx
+HPORT[h3]=$(freeport); mkdir -p "$T/h3/ds"
+VMX3_PASSWORD=$PW "$HOST/hostd" --state "$T/h3/state" useradd root admin >/dev/null 2>&1
+"$HOST/hostd" --state "$T/h3/state" --port "${HPORT[h3]}" --datastore "ds1=$T/h3/ds" --datastore "shared=$T/shared" \
+  --vmx-dir "$T/vmx-old" --mem-capacity 100 >"$T/h3.out" 2>&1 &
+PIDS+=($!); HSOCK[h3]="$T/h3/state/hostd.sock"
+wait_until 10 curl -sf -o /dev/null --unix-socket "${HSOCK[h3]}" http://h/api/v1
+out=$(capi "$F" POST /hosts "$(hostbody h3)" "$TOK")
+check center-host-add-h3 test "$(cst)" = 201
+migrate() { # SRC ID DST -> task JSON when it ended
+  local o tid; o=$(capi "$F" POST "/hosts/$1/vms/$2/migrate" "{\"to\":\"$3\"}" "$TOK")
+  tid=$(jget "j['id']" <<<"$o")
+  [ -n "$tid" ] || { echo "$o"; return; }
+  wait_until 20 task_is "$F" "$tid" success
+  capi "$F" GET "/tasks/$tid" "" "$TOK"
+}
+MID=$(hapi h1 GET /vms | jget "[v['id'] for v in j['vms'] if v['file'] == '[shared] mig/mig.vmx'][0]")
+out=$(migrate h1 "$MID" h3)
+check center-bt-dropped-on-old-host test "$(jget "j['state'] + ' ' + j['result']['buildType'] + ' ' + j['result']['requestedBuildType']" <<<"$out")" = "success default stats"
+M3=$(jget "j['result']['newId']" <<<"$out")
+check center-bt-default-on-old-host test "$(hapi h3 GET "/vms/$M3" | jget "j['buildType']")" = default
+out=$(migrate h3 "$M3" h2)
+check center-bt-reapplied test "$(jget "j['state'] + ' ' + j['result']['buildType']" <<<"$out")" = "success stats"
+M2=$(jget "j['result']['newId']" <<<"$out")
+check center-bt-stats-again test "$(hapi h2 GET "/vms/$M2" | jget "j['buildType']")" = stats
+out=$(capi "$F" GET "/events?limit=100" "" "$TOK")
+check center-bt-events test "$(jget "[e['type'] for e in j['events'] if e['type'].startswith('buildType')][:2]" <<<"$out")" = '["buildTypeReapplied", "buildTypeDropped"]'
+# Admission: a suspended stats VM (64 MiB + 96 MiB) does not fit in h3's 100 MiB.
+hapi h2 POST "/vms/$M2/power" '{"op":"on","wait":true}' >/dev/null
+hapi h2 POST "/vms/$M2/power" '{"op":"suspend","wait":true}' >/dev/null
+out=$(capi "$F" POST "/hosts/h2/vms/$M2/migrate" '{"to":"h3"}' "$TOK")
+check center-admission-refused test "$(cst)" = 409
+check center-admission-numbers grep -q 'memory capacity 100 MiB, 0 MiB reserved by running VMs, 100 MiB free; it needs 160 MiB' <<<"$out"
 exit $((fails > 0))
