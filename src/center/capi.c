@@ -17,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include "../lib/bodybuf.h"
 #include "../lib/build.h"
 #include "../lib/log.h"
+#include "../lib/urlpath.h"
 #include "center.h"
 
 #define CAPI_MAX_BODY (1 << 20)
@@ -43,12 +45,6 @@ struct route {
 	bool leader; /* a change: the leader's to make */
 	route_fn fn;
 	const char *help;
-};
-
-struct upload {
-	char *buf;
-	size_t len;
-	bool too_big;
 };
 
 static struct MHD_Daemon *g_daemon;
@@ -385,35 +381,6 @@ static const size_t nroutes = sizeof(routes) / sizeof(routes[0]);
 
 /* --- the server ------------------------------------------------------------------- */
 
-static int route_match(const char *pattern, const char *path, char *store, size_t storelen,
-		       const char **args)
-{
-	int n = 0;
-	size_t used = 0;
-
-	while (*pattern || *path) {
-		if (*pattern != '/' || *path != '/')
-			return 0;
-		pattern++;
-		path++;
-		const char *pe = strchrnul(pattern, '/'), *se = strchrnul(path, '/');
-		size_t pl = (size_t)(pe - pattern), sl = (size_t)(se - path);
-		if (pl > 1 && pattern[0] == '{') {
-			if (sl == 0 || n >= CAPI_MAX_ARGS || used + sl + 1 > storelen)
-				return 0;
-			memcpy(store + used, path, sl);
-			store[used + sl] = 0;
-			args[n++] = store + used;
-			used += sl + 1;
-		} else if (pl != sl || memcmp(pattern, path, pl) != 0) {
-			return 0;
-		}
-		pattern = pe;
-		path = se;
-	}
-	return 1;
-}
-
 static enum MHD_Result reply_json(struct MHD_Connection *c, int status, json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
@@ -439,7 +406,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			      const char *method, const char *version, const char *data,
 			      size_t *size, void **con_cls)
 {
-	struct upload *up = *con_cls;
+	struct bodybuf *up = *con_cls;
 	struct req r = { .conn = conn, .method = method };
 	const struct route *rt = NULL;
 	char store[1024];
@@ -453,17 +420,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return up ? MHD_YES : MHD_NO;
 	}
 	if (*size) {
-		if (up->len + *size > CAPI_MAX_BODY) {
-			up->too_big = true;
-		} else {
-			char *nb = realloc(up->buf, up->len + *size + 1);
-			if (!nb)
-				return MHD_NO;
-			up->buf = nb;
-			memcpy(up->buf + up->len, data, *size);
-			up->len += *size;
-			up->buf[up->len] = 0;
-		}
+		if (bodybuf_append(up, data, *size, CAPI_MAX_BODY) < 0)
+			return MHD_NO;
 		*size = 0;
 		return MHD_YES;
 	}
@@ -476,7 +434,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	const char *sub = url + strlen(CAPI_PREFIX);
 	for (size_t i = 0; i < nroutes && !rt; i++)
-		if (route_match(routes[i].pattern, sub, store, sizeof(store), r.arg)) {
+		if (urlpath_match(routes[i].pattern, sub, store, sizeof(store), r.arg, CAPI_MAX_ARGS)) {
 			known = true;
 			if (!strcmp(routes[i].method, method))
 				rt = &routes[i];
@@ -528,9 +486,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
-	struct upload *up = *con_cls;
+	struct bodybuf *up = *con_cls;
 	if (up) {
-		free(up->buf);
+		bodybuf_free(up);
 		free(up);
 		*con_cls = NULL;
 	}

@@ -39,24 +39,12 @@ int crole_parse(const char *s, enum crole *r)
 	return 0;
 }
 
-static bool name_ok(const char *n)
-{
-	size_t l = strlen(n);
-	if (!l || l > CAUTH_NAME_MAX)
-		return false;
-	for (; *n; n++)
-		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') ||
-		      *n == '-' || *n == '_' || *n == '.'))
-			return false;
-	return true;
-}
-
 int cauth_useradd(const char *name, const char *password, enum crole role, struct verr *e)
 {
 	char hash[crypto_pwhash_STRBYTES], key[200];
 	int rc;
 
-	if (!name_ok(name))
+	if (!center_name_ok(name, CAUTH_NAME_MAX))
 		return verr_set(e, -EINVAL, "name: 1-%d letters, digits, '-', '_', '.'",
 				CAUTH_NAME_MAX);
 	if (!password || !*password || strlen(password) > CAUTH_PASSWORD_MAX)
@@ -111,7 +99,7 @@ int cauth_login(const char *name, const char *password, char token[65], enum cro
 	int rc;
 
 	*role = CROLE_NONE;
-	if (!name || !password || !name_ok(name) || strlen(password) > CAUTH_PASSWORD_MAX)
+	if (!name || !password || !center_name_ok(name, CAUTH_NAME_MAX) || strlen(password) > CAUTH_PASSWORD_MAX)
 		return verr_set(e, -EINVAL, "username: 1-%d letters, digits, '-', '_', '.'",
 				CAUTH_NAME_MAX);
 	rc = etcd_get(g_center.etcd, center_key(key, sizeof(key), "users/%s", name), &kv, e);

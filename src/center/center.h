@@ -44,6 +44,8 @@ struct center {
 
 extern struct center g_center;
 
+/* Names of users, hosts and centers: 1..max letters, digits, '-', '_', '.'. */
+bool center_name_ok(const char *s, size_t max);
 /* "PREFIX" + fmt into out. */
 VMX_PRINTF(3, 4) const char *center_key(char *out, size_t len, const char *fmt, ...);
 
@@ -107,6 +109,8 @@ void ctask_finish(json_t *t, const char *error);
 /* One worker per task in this process: false when one already works on it. */
 bool ctask_claim(int64_t id);
 void ctask_release(int64_t id);
+/* Runs fn(id) on a detached thread if no worker has the task (fn releases it). */
+void ctask_spawn(int64_t id, void *(*fn)(void *));
 json_t *ctask_list(int limit);
 /* On election: follow again every task a former leader left running. */
 void ctask_resume_all(void);

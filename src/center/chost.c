@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "center.h"
+#include "curlbuf.h"
 
 #define CHOST_TIMEOUT_S 60L
 #define CHOST_PROBE_TIMEOUT_S 3L
@@ -29,43 +30,13 @@ struct hostrec {
 	char name[CENTER_NAME_MAX + 1], url[512], user[128], password[1100];
 };
 
-struct reply {
-	char *p;
-	size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nm, void *arg)
-{
-	struct reply *b = arg;
-	char *np = realloc(b->p, b->len + size * nm + 1);
-	if (!np)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->len, ptr, size * nm);
-	b->len += size * nm;
-	b->p[b->len] = 0;
-	return size * nm;
-}
-
-static bool host_name_ok(const char *n)
-{
-	size_t l = strlen(n);
-	if (!l || l > CENTER_NAME_MAX)
-		return false;
-	for (; *n; n++)
-		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') ||
-		      *n == '-' || *n == '_' || *n == '.'))
-			return false;
-	return true;
-}
-
 /* One HTTP exchange with a hostd; status or -errno (unreachable). */
 static long http(const struct hostrec *h, const char *method, const char *path, json_t *body,
 		 const char *token, long timeout_s, json_t **reply, struct verr *e)
 {
 	char url[1200], auth[128], cerr[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
-	struct reply b = { NULL, 0 };
+	struct curlbuf b = { NULL, 0, 0 };
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	CURL *cu = curl_easy_init();
 	long status = -EHOSTUNREACH;
@@ -85,7 +56,7 @@ static long http(const struct hostrec *h, const char *method, const char *path, 
 	curl_easy_setopt(cu, CURLOPT_URL, url);
 	curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, curlbuf_write);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(cu, CURLOPT_TIMEOUT, timeout_s);
@@ -119,7 +90,7 @@ static int host_load(const char *name, struct hostrec *h, struct verr *e)
 	struct etcd_kv kv;
 	int rc;
 
-	if (!host_name_ok(name))
+	if (!center_name_ok(name, CENTER_NAME_MAX))
 		return verr_set(e, -ENOENT, "host: no host named '%s'", name);
 	rc = etcd_get(g_center.etcd, center_key(key, sizeof(key), "hosts/%s", name), &kv, e);
 	if (rc == -ENOENT)
@@ -230,7 +201,7 @@ int chost_add(const char *name, const char *url, const char *user, const char *p
 	long st;
 	int rc;
 
-	if (!name || !host_name_ok(name))
+	if (!name || !center_name_ok(name, CENTER_NAME_MAX))
 		return verr_set(e, -EINVAL, "name: 1-%d letters, digits, '-', '_', '.'",
 				CENTER_NAME_MAX);
 	if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) ||

@@ -235,23 +235,9 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static void spawn(int64_t id)
-{
-	pthread_t th;
-	pthread_attr_t at;
-
-	if (!ctask_claim(id))
-		return;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &at, worker, (void *)(intptr_t)id) != 0)
-		ctask_release(id);
-	pthread_attr_destroy(&at);
-}
-
 void cmig_resume(int64_t id)
 {
-	spawn(id);
+	ctask_spawn(id, worker);
 }
 
 int cmig_start(const char *src, int vm, const char *dst, const char *user, int64_t *id,
@@ -347,7 +333,7 @@ int cmig_start(const char *src, int vm, const char *dst, const char *user, int64
 		*http_status = 503;
 		goto out;
 	}
-	spawn(*id);
+	ctask_spawn(*id, worker);
 out:
 	json_decref(v);
 	json_decref(h);

@@ -233,7 +233,7 @@ static void *follow(void *arg)
 	return NULL;
 }
 
-static void follow_start(int64_t id)
+void ctask_spawn(int64_t id, void *(*fn)(void *))
 {
 	pthread_t th;
 	pthread_attr_t at;
@@ -242,11 +242,16 @@ static void follow_start(int64_t id)
 		return;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &at, follow, (void *)(intptr_t)id) != 0) {
-		LOG_ERR("task %lld: cannot start its follower", (long long)id);
+	if (pthread_create(&th, &at, fn, (void *)(intptr_t)id) != 0) {
+		LOG_ERR("task %lld: cannot start its worker", (long long)id);
 		ctask_release(id);
 	}
 	pthread_attr_destroy(&at);
+}
+
+static void follow_start(int64_t id)
+{
+	ctask_spawn(id, follow);
 }
 
 int ctask_put(json_t *t, struct verr *e)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "curlbuf.h"
 #include "etcd.h"
 
 #define ETCD_MAX_ENDPOINTS 8
@@ -21,27 +22,6 @@ struct etcd {
 	unsigned n, good;
 	char url[ETCD_MAX_ENDPOINTS][256];
 };
-
-struct reply {
-	char *p;
-	size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nm, void *arg)
-{
-	struct reply *b = arg;
-	size_t add = size * nm;
-	if (b->len + add > ETCD_MAX_REPLY)
-		return 0;
-	char *np = realloc(b->p, b->len + add + 1);
-	if (!np)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->len, ptr, add);
-	b->len += add;
-	b->p[b->len] = 0;
-	return add;
-}
 
 int etcd_open(const char *endpoints, struct etcd **out, struct verr *e)
 {
@@ -147,7 +127,7 @@ static int call(struct etcd *c, const char *path, json_t *req, json_t **resp, st
 	for (unsigned i = 0; i < c->n; i++) {
 		unsigned idx = (c->good + i) % c->n;
 		char url[400];
-		struct reply b = { NULL, 0 };
+		struct curlbuf b = { NULL, 0, ETCD_MAX_REPLY };
 		struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 		CURL *cu = curl_easy_init();
 		long status = 0;
@@ -162,7 +142,7 @@ static int call(struct etcd *c, const char *path, json_t *req, json_t **resp, st
 		curl_easy_setopt(cu, CURLOPT_URL, url);
 		curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(cu, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, curlbuf_write);
 		curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
 		curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, cerr);
 		curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, ETCD_TIMEOUT_MS);

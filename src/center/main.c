@@ -35,6 +35,19 @@ const char *center_key(char *out, size_t len, const char *fmt, ...)
 	return out;
 }
 
+bool center_name_ok(const char *s, size_t max)
+{
+	size_t l = strlen(s);
+
+	if (!l || l > max)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vmx3-center --name NAME [--etcd URL[,URL...]] [--port N] [--listen ADDR]\n"

@@ -20,10 +20,12 @@
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
+#include "../lib/bodybuf.h"
 #include "../lib/build.h"
 #include "../lib/cfg.h"
 #include "../lib/fileutil.h"
 #include "../lib/log.h"
+#include "../lib/urlpath.h"
 #include "../stats/ustats.h"
 #include "hostd.h"
 
@@ -77,9 +79,7 @@ struct route {
 #define API_PROM_CTYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct upload {
-	char *buf;
-	size_t len;
-	bool too_big;
+	struct bodybuf body;
 	bool headers_too_big;
 };
 
@@ -679,35 +679,6 @@ static int h_index(struct req *r, json_t **out)
 	return 200;
 }
 
-int api_route_match(const char *pattern, const char *path, char *store, size_t storelen,
-		       const char **args)
-{
-	int n = 0;
-	size_t used = 0;
-
-	while (*pattern || *path) {
-		if (*pattern != '/' || *path != '/')
-			return 0;
-		pattern++;
-		path++;
-		const char *pe = strchrnul(pattern, '/'), *se = strchrnul(path, '/');
-		size_t pl = (size_t)(pe - pattern), sl = (size_t)(se - path);
-		if (pl > 1 && pattern[0] == '{') {
-			if (sl == 0 || n >= API_MAX_ARGS || used + sl + 1 > storelen)
-				return 0;
-			memcpy(store + used, path, sl);
-			store[used + sl] = 0;
-			args[n++] = store + used;
-			used += sl + 1;
-		} else if (pl != sl || memcmp(pattern, path, pl) != 0) {
-			return 0;
-		}
-		pattern = pe;
-		path = se;
-	}
-	return 1;
-}
-
 static enum MHD_Result send_json_if(struct MHD_Connection *c, int status, json_t *body,
 				    bool conditional);
 
@@ -895,21 +866,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 						      "message", "request headers larger than 32 KiB"));
 	}
 	if (*upload_size) {
-		if (up->len + *upload_size > API_MAX_BODY) {
-			up->too_big = true;
-		} else {
-			char *nb = realloc(up->buf, up->len + *upload_size + 1);
-			if (!nb)
-				return MHD_NO;
-			up->buf = nb;
-			memcpy(up->buf + up->len, upload_data, *upload_size);
-			up->len += *upload_size;
-			up->buf[up->len] = 0;
-		}
+		if (bodybuf_append(&up->body, upload_data, *upload_size, API_MAX_BODY) < 0)
+			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (up->too_big)
+	if (up->body.too_big)
 		return send_json(conn, 413, json_pack("{s:{s:s, s:s}}", "error", "code", "tooLarge",
 						      "message", "request body larger than 1 MiB"));
 	if (!strcmp(url, "/") || !strcmp(url, "/ui"))
@@ -923,7 +885,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		size_t n = t ? VMX_ARRAY_SIZE(root_routes) : VMX_ARRAY_SIZE(api_routes);
 		const char *p = t ? url : sub;
 		for (size_t i = 0; p && i < n; i++) {
-			if (!api_route_match(tab[i].pattern, p, store, sizeof(store), r.arg))
+			if (!urlpath_match(tab[i].pattern, p, store, sizeof(store), r.arg, API_MAX_ARGS))
 				continue;
 			path_known = true;
 			if (!strcmp(tab[i].method, method)) {
@@ -943,8 +905,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			"%s %s: %s", method, url, path_known ? "method not allowed" : "no such path");
 		return send_json(conn, status, out);
 	}
-	if (up->len) {
-		r.body = json_loadb(up->buf, up->len, 0, &jerr);
+	if (up->body.len) {
+		r.body = json_loadb(up->body.buf, up->body.len, 0, &jerr);
 		if (!r.body || !json_is_object(r.body)) {
 			api_err(&out, 400, "badJson", "body", "body: not a JSON object (%s at line %d)",
 				r.body ? "not an object" : jerr.text, jerr.line);
@@ -984,7 +946,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct upload *up = *con_cls;
 	if (up) {
-		free(up->buf);
+		bodybuf_free(&up->body);
 		free(up);
 		*con_cls = NULL;
 	}

@@ -414,13 +414,6 @@ extern const unsigned ui_nheaders;
 /* --- api.c: the HTTP API -------------------------------------------------------- */
 
 int api_start(struct verr *e);
-/*
- * Matches a path below HOSTD_API_PREFIX against a route pattern such as
- * "/vms/{id}/power", copying each {segment} into store and pointing args at
- * them (at most 4); 1 on a match, 0 otherwise.
- */
-int api_route_match(const char *pattern, const char *path, char *store, size_t storelen,
-		    const char **args);
 void api_stop(void);
 
 #endif

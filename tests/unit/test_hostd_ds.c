@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "hostd/hostd.h"
+#include "lib/urlpath.h"
 
 static char g_tmp[PATH_MAX];
 static struct hostd_cfg g_cfg;
@@ -135,16 +136,16 @@ static void test_routes(void **state)
 	char store[256];
 	const char *args[4] = { 0 };
 
-	assert_int_equal(api_route_match("/vms/{id}/power", "/vms/12/power", store, sizeof(store), args), 1);
+	assert_int_equal(urlpath_match("/vms/{id}/power", "/vms/12/power", store, sizeof(store), args, 4), 1);
 	assert_string_equal(args[0], "12");
-	assert_int_equal(api_route_match("", "", store, sizeof(store), args), 1);
-	assert_int_equal(api_route_match("/vms", "/vms", store, sizeof(store), args), 1);
-	assert_int_equal(api_route_match("/vms", "/vms/", store, sizeof(store), args), 0);
-	assert_int_equal(api_route_match("/vms/{id}", "/vms/", store, sizeof(store), args), 0);
-	assert_int_equal(api_route_match("/vms/{id}", "/vms/1/power", store, sizeof(store), args), 0);
-	assert_int_equal(api_route_match("/vms/{id}/power", "/vms/1", store, sizeof(store), args), 0);
-	assert_int_equal(api_route_match("/tasks", "/taskss", store, sizeof(store), args), 0);
-	assert_int_equal(api_route_match("/users/{name}", "/users/alice", store, sizeof(store), args), 1);
+	assert_int_equal(urlpath_match("", "", store, sizeof(store), args, 4), 1);
+	assert_int_equal(urlpath_match("/vms", "/vms", store, sizeof(store), args, 4), 1);
+	assert_int_equal(urlpath_match("/vms", "/vms/", store, sizeof(store), args, 4), 0);
+	assert_int_equal(urlpath_match("/vms/{id}", "/vms/", store, sizeof(store), args, 4), 0);
+	assert_int_equal(urlpath_match("/vms/{id}", "/vms/1/power", store, sizeof(store), args, 4), 0);
+	assert_int_equal(urlpath_match("/vms/{id}/power", "/vms/1", store, sizeof(store), args, 4), 0);
+	assert_int_equal(urlpath_match("/tasks", "/taskss", store, sizeof(store), args, 4), 0);
+	assert_int_equal(urlpath_match("/users/{name}", "/users/alice", store, sizeof(store), args, 4), 1);
 	assert_string_equal(args[0], "alice");
 	/* A capture that does not fit the store does not match. */
 	char big[600];
@@ -152,7 +153,7 @@ static void test_routes(void **state)
 	big[0] = '/';
 	memcpy(big, "/users/", 7);
 	big[sizeof(big) - 1] = 0;
-	assert_int_equal(api_route_match("/users/{name}", big, store, 64, args), 0);
+	assert_int_equal(urlpath_match("/users/{name}", big, store, 64, args, 4), 0);
 }
 
 int main(void)
