@@ -22,6 +22,8 @@ struct cmd {
 };
 
 static bool g_json;
+/* "/hosts/HOST" with --host (a management server): the VM routes of that host. */
+static char g_pfx[600];
 
 /* Prints the reply (JSON mode) or calls show; returns the exit status. */
 static int done(long st, json_t *reply, long want, void (*show)(json_t *))
@@ -48,6 +50,8 @@ static void show_list(json_t *r)
 	size_t i;
 	/* A management server's list says each VM's host: a Host column, first. */
 	bool hosts = json_object_get(r, "unreachable") != NULL;
+	json_array_foreach(json_object_get(r, "vms"), i, vm)
+		hosts |= json_object_get(vm, "host") != NULL;
 
 	if (hosts)
 		printf("%-12s ", "Host");
@@ -70,15 +74,17 @@ static void show_list(json_t *r)
 static int c_list(struct cli_conn *c, int argc, char **argv)
 {
 	json_t *r = NULL;
-	long st = cli_request(c, "GET", "/vms", NULL, &r);
+	char p[700];
+	snprintf(p, sizeof(p), "%s/vms", g_pfx);
+	long st = cli_request(c, "GET", p, NULL, &r);
 	return done(st, r, 200, show_list);
 }
 
 static int c_get(struct cli_conn *c, int argc, char **argv)
 {
-	char p[64];
+	char p[700];
 	json_t *r = NULL;
-	snprintf(p, sizeof(p), "/vms/%s", argv[0]);
+	snprintf(p, sizeof(p), "%s/vms/%s", g_pfx, argv[0]);
 	long st = cli_request(c, "GET", p, NULL, &r);
 	return done(st, r, 200, NULL);
 }
@@ -128,9 +134,9 @@ static void show_ok(json_t *r)
 
 static int c_unregister(struct cli_conn *c, int argc, char **argv)
 {
-	char p[64];
+	char p[700];
 	json_t *r = NULL;
-	snprintf(p, sizeof(p), "/vms/%s", argv[0]);
+	snprintf(p, sizeof(p), "%s/vms/%s", g_pfx, argv[0]);
 	long st = cli_request(c, "DELETE", p, NULL, &r);
 	return done(st, r, 200, show_ok);
 }
@@ -156,11 +162,11 @@ static void show_task(json_t *t)
 
 static int c_power(struct cli_conn *c, int argc, char **argv)
 {
-	char p[64];
+	char p[700];
 	json_t *r = NULL, *b = json_pack("{s:s}", "op", argv[1]);
 	long st;
 
-	snprintf(p, sizeof(p), "/vms/%s/power", argv[0]);
+	snprintf(p, sizeof(p), "%s/vms/%s/power", g_pfx, argv[0]);
 	st = cli_request(c, "POST", p, b, &r);
 	json_decref(b);
 	if (st != 202)
@@ -364,6 +370,53 @@ static int c_stats(struct cli_conn *c, int argc, char **argv)
 	return done(st, r, 200, prom ? show_text : show_stats);
 }
 
+/* Through a management server: a powered-off or suspended VM to another host. */
+static int c_migrate(struct cli_conn *c, int argc, char **argv)
+{
+	char p[700];
+	json_t *r = NULL, *b = json_pack("{s:s}", "to", argv[1]);
+	long st;
+
+	if (!g_pfx[0]) {
+		json_decref(b);
+		fprintf(stderr, PROG ": migrate needs --host (the VM's host) and a management server\n");
+		return 2;
+	}
+	snprintf(p, sizeof(p), "%s/vms/%s/migrate", g_pfx, argv[0]);
+	st = cli_request(c, "POST", p, b, &r);
+	json_decref(b);
+	if (st != 202)
+		return done(st, r, 202, show_task);
+	r = cli_wait_task(c, r, NULL, NULL);
+	if (strcmp(json_string_value(json_object_get(r, "state")) ?: "", "success")) {
+		const char *e = json_string_value(json_object_get(r, "error"));
+		fprintf(stderr, PROG ": %s\n", e ? e : cli_errmsg(r));
+		json_decref(r);
+		return 1;
+	}
+	return done(200, r, 200, show_task);
+}
+
+static void show_hosts(json_t *r)
+{
+	json_t *h;
+	size_t i;
+
+	printf("%-12s %-12s %s\n", "Host", "State", "URL");
+	json_array_foreach(json_object_get(r, "hosts"), i, h)
+		printf("%-12s %-12s %s%s%s\n", cli_jstr(json_object_get(h, "name")),
+		       cli_jstr(json_object_get(h, "state")), cli_jstr(json_object_get(h, "url")),
+		       json_object_get(h, "message") ? "  " : "",
+		       json_object_get(h, "message") ? cli_jstr(json_object_get(h, "message")) : "");
+}
+
+static int c_hosts(struct cli_conn *c, int argc, char **argv)
+{
+	json_t *r = NULL;
+	long st = cli_request(c, "GET", "/hosts", NULL, &r);
+	return done(st, r, 200, show_hosts);
+}
+
 static const struct cmd cmds[] = {
 	{ "list", "", 0, 0, c_list, "registered VMs (Vmid, Name, File, Power state, Build type)" },
 	{ "get", "VMID", 1, 1, c_get, "one VM as JSON" },
@@ -378,12 +431,15 @@ static const struct cmd cmds[] = {
 	{ "userdel", "NAME", 1, 1, c_userdel, "remove a user" },
 	{ "stats", "VM [--prom|--json]", 1, 2, c_stats, "live stats of a running stats-build VM (name or id)" },
 	{ "host", "", 0, 0, c_host, "host information: capacity, datastores, binaries" },
+	{ "hosts", "", 0, 0, c_hosts, "management server: its hosts and whether they answer" },
+	{ "migrate", "VMID HOST", 2, 2, c_migrate, "management server, with --host: move a powered-off or suspended VM" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " [--server S] [--username U] [--password P] [--json] COMMAND [ARGS]\n"
+	fprintf(f, "usage: " PROG " [--server S] [--host H] [--username U] [--password P] [--json] COMMAND [ARGS]\n"
 		   "  --server: localhost, HOST[:PORT], https://..., unix:/path (default $VMX3_SERVER)\n"
+		   "  --host: with a management server, the host whose VMs list, get, power and migrate act on\n"
 		   "  password: --password, $VMX3_PASSWORD, or asked without echo\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-10s %-40s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
@@ -394,9 +450,10 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, 's' }, { "username", required_argument, NULL, 'u' },
 		{ "password", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+		{ "host", required_argument, NULL, 'H' },     { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *server = NULL, *user = NULL, *pw = NULL;
+	const char *server = NULL, *user = NULL, *pw = NULL, *host = NULL;
 	const struct cmd *cmd = NULL;
 	struct cli_conn *c;
 	int opt, rc, nargs;
@@ -407,6 +464,7 @@ int main(int argc, char **argv)
 		case 'u': user = optarg; break;
 		case 'p': pw = optarg; break;
 		case 'j': g_json = true; break;
+		case 'H': host = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -433,6 +491,29 @@ int main(int argc, char **argv)
 	if (cli_login(c, user, pw) < 0) {
 		cli_close(c);
 		return 1;
+	}
+	if (host) {
+		/* Only against a management server, and only for the commands it passes to a host. */
+		json_t *r = NULL;
+		long st = cli_request(c, "GET", "/host", NULL, &r);
+		const char *kind = json_string_value(json_object_get(r, "kind"));
+		bool manager = st == 200 && kind && !strcmp(kind, "manager");
+		json_decref(r);
+		if (!manager) {
+			fprintf(stderr, PROG ": --host is only meaningful with a management server; "
+				"%s is a plain hostd (leave --host out)\n", server ? server : "localhost");
+			cli_close(c);
+			return 2;
+		}
+		if (cmd->fn != c_list && cmd->fn != c_get && cmd->fn != c_power && cmd->fn != c_migrate) {
+			fprintf(stderr, PROG ": %s does not take --host (list, get, power, migrate do)\n",
+				cmd->name);
+			cli_close(c);
+			return 2;
+		}
+		char enc[400];
+		cli_urlencode(host, enc, sizeof(enc));
+		snprintf(g_pfx, sizeof(g_pfx), "/hosts/%s", enc);
 	}
 	rc = cmd->fn(c, nargs, argv + optind + 1);
 	cli_close(c);

@@ -286,4 +286,18 @@ hapi h2 POST "/vms/$M2/power" '{"op":"suspend","wait":true}' >/dev/null
 out=$(capi "$F" POST "/hosts/h2/vms/$M2/migrate" '{"to":"h3"}' "$TOK")
 check center-admission-refused test "$(cst)" = 409
 check center-admission-numbers grep -q 'memory capacity 100 MiB, 0 MiB reserved by running VMs, 100 MiB free; it needs 160 MiB' <<<"$out"
+
+# vmx3-cmd through the center: hosts, one host's VMs, a migration.
+C="127.0.0.1:${CPORT[$F]}"
+out=$("$HOST/vmx3-cmd" --server "$C" hosts 2>&1)
+check center-cmd-hosts test "$(grep -cE '^h[123] +connected' <<<"$out")" = 3
+out=$("$HOST/vmx3-cmd" --server "$C" --host h2 list 2>&1)
+check center-cmd-host-list test "$(grep -cE '^h2 ' <<<"$out") $(grep -cE '^h[13] ' <<<"$out")" = "2 0"
+out=$("$HOST/vmx3-cmd" --server "$C" --host h2 migrate "$M2" h1 2>&1)
+check center-cmd-migrate test $? = 0
+check center-cmd-migrated test "$(hapi h1 GET /vms | jget "[v['powerState'] for v in j['vms'] if v['file'] == '[shared] mig/mig.vmx']")" = '["suspended"]'
+out=$("$HOST/vmx3-cmd" --server "$C" --host h2 users 2>&1)
+check center-cmd-host-not-for-users grep -q 'does not take --host' <<<"$out"
+out=$(VMX3_USER=root VMX3_PASSWORD=$PW "$HOST/vmx3-cmd" --server "unix:${HSOCK[h1]}" --host h1 list 2>&1)
+check center-cmd-host-on-hostd grep -q 'only meaningful with a management server' <<<"$out"
 exit $((fails > 0))
