@@ -53,7 +53,7 @@ vmx_srcs = $(VMX_COMMON_SRCS) $(if $(filter 1,$(STATS_$(1))),$(VMX_STATS_SRCS)) 
            $(if $(filter 1,$(DEBUG_$(1))),$(VMX_DEBUG_SRCS))
 vmx_objs = $(patsubst src/%.c,$(B)/$(1)/obj/%.o,$(call vmx_srcs,$(1))) $(B)/$(1)/version.o
 
-.PHONY: all help deps vmx-all $(BUILDTYPES) $(EXTRA_BUILDTYPES) install check demo bench fuzz clean guest tests \
+.PHONY: all help deps vmx-all $(BUILDTYPES) $(EXTRA_BUILDTYPES) install check demo demo-cluster bench fuzz clean guest tests \
         unit-tests isa-tests
 
 all: vmx-all host-progs
@@ -63,6 +63,7 @@ help:
 	@echo "make check      install dependencies, build, run every test tier"
 	@echo "make demo       install dependencies, build, run the demo"
 	@echo "make demo-stop  end the hostd and VM a demo run from a terminal left running for the web interface"
+	@echo "make demo-cluster  etcd, three hostd and two vmx3-center: switch, cold migration, failover"
 	@echo "make bench      benchmarks (figures go to docs/BENCHMARKS.md by hand)"
 	@echo "make fuzz       run each fuzz target for FUZZ_SECONDS (default 60)"
 	@echo "make soak-smp-linux  the smp guest workload, long, every vCPU count and build type"
@@ -133,3 +134,8 @@ clean:
 demo:
 	$(MAKE) -j2 all guest
 	B=$(B) scripts/demo.sh
+
+# Several hosts: etcd, three hostd and two vmx3-center on loopback (docs/CENTER.md).
+demo-cluster:
+	$(MAKE) -j2 all guest
+	B=$(B) scripts/demo-cluster.sh

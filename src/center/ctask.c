@@ -297,6 +297,9 @@ int64_t ctask_follow(const char *op, const char *host, int vm, const char *user,
 	if (!t)
 		return -EIO;
 	id = json_integer_value(json_object_get(t, "id"));
+	/* The host's name for what it does (powerOn, suspend, changeBuildType) is the precise one. */
+	if (json_is_string(json_object_get(host_task, "op")))
+		json_object_set(t, "op", json_object_get(host_task, "op"));
 	json_object_set_new(t, "hostTask",
 			    json_integer(json_integer_value(json_object_get(host_task, "id"))));
 	mirror(t, host_task);
