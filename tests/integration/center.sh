@@ -46,14 +46,14 @@ wait_until 20 curl -sf -o /dev/null "$ETCD/health" || { bad center-etcd-start "$
 # Two hosts: h1 and h2, each a hostd with its own state, datastore and fake vmx.
 make_fake_vmx "$T/vmx"
 mkdir -p "$T/shared"
-declare -A HPORT HSOCK
+declare -A HPORT HSOCK HPID
 for h in h1 h2; do
   HPORT[$h]=$(freeport)
   mkdir -p "$T/$h/ds"
   VMX3_PASSWORD=$PW "$HOST/hostd" --state "$T/$h/state" useradd root admin >/dev/null 2>&1
   "$HOST/hostd" --state "$T/$h/state" --port "${HPORT[$h]}" --datastore "ds1=$T/$h/ds" --datastore "shared=$T/shared" \
     --vmx-dir "$T/vmx" >"$T/$h.out" 2>&1 &
-  PIDS+=($!)
+  PIDS+=($!); HPID[$h]=$!
   HSOCK[$h]="$T/$h/state/hostd.sock"
 done
 for h in h1 h2; do
@@ -65,7 +65,7 @@ hapi() { # HOST METHOD PATH [JSON]
 }
 mkdir -p "$T/h1/ds/web" "$T/h2/ds/db"
 printf 'memSize = "64"\nvmx.buildType = "default"\nfake.suspendMs = "2500"\n' >"$T/h1/ds/web/web.vmx"
-printf 'memSize = "64"\nvmx.buildType = "default"\n' >"$T/h2/ds/db/db.vmx"
+printf 'memSize = "64"\nvmx.buildType = "default"\nfake.suspendMs = "3000"\n' >"$T/h2/ds/db/db.vmx"
 WEB=$(hapi h1 POST /vms '{"file":"[ds1] web/web.vmx"}' | jget "j['id']")
 DB=$(hapi h2 POST /vms '{"file":"[ds1] db/db.vmx"}' | jget "j['id']")
 check center-vms-registered test -n "$WEB" -a -n "$DB"
@@ -300,4 +300,24 @@ out=$("$HOST/vmx3-cmd" --server "$C" --host h2 users 2>&1)
 check center-cmd-host-not-for-users grep -q 'does not take --host' <<<"$out"
 out=$(VMX3_USER=root VMX3_PASSWORD=$PW "$HOST/vmx3-cmd" --server "unix:${HSOCK[h1]}" --host h1 list 2>&1)
 check center-cmd-host-on-hostd grep -q 'only meaningful with a management server' <<<"$out"
+# kill -9 of a host's hostd in the middle of a switch the center follows: the
+# center's task waits for the host, then ends as the restarted hostd says.
+out=$(capi "$F" POST "/hosts/h2/vms/$DB/power" '{"op":"on"}' "$TOK")
+wait_until 20 task_is "$F" "$(jget "j['id']" <<<"$out")" success
+out=$(capi "$F" PUT "/hosts/h2/vms/$DB/buildType" '{"buildType":"default","method":"suspend"}' "$TOK")
+tid=$(jget "j['id']" <<<"$out")
+sleep 0.5
+kill -9 "${HPID[h2]}"; wait "${HPID[h2]}" 2>/dev/null
+sleep 1
+check center-task-waits-for-host task_is "$F" "$tid" running
+"$HOST/hostd" --state "$T/h2/state" --port "${HPORT[h2]}" --datastore "ds1=$T/h2/ds" --datastore "shared=$T/shared" \
+  --vmx-dir "$T/vmx" >>"$T/h2.out" 2>&1 &
+PIDS+=($!)
+ended() { ! task_is "$F" "$tid" running; }
+wait_until 40 ended
+out=$(capi "$F" GET "/tasks/$tid" "" "$TOK")
+echo "# after the host's restart: $(jget "j['state'] + ': ' + (j.get('error') or 'done')" <<<"$out")"
+check center-task-ends-after-host-restart ended
+check center-task-end-says-why test "$(jget "j['state'] == 'success' or len(j.get('error', '')) > 10" <<<"$out")" = True
+check center-vm-state-after-host-restart test "$(hapi h2 GET "/vms/$DB" | jget "j['powerState'] in ('poweredOn', 'suspended')")" = True
 exit $((fails > 0))
