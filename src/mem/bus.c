@@ -81,9 +81,7 @@ int bus_read(struct bus *b, uint64_t pa, unsigned len, uint64_t *val)
 		STAT_INC(MMIO_UNCLAIMED);
 		return -EFAULT;
 	}
-	STAT_INC(MMIO_READ);
-	stats_count_mmio(r->name, pa - r->base, false);
-	kstat_push_mmio(r->name);
+	stats_mmio_enter(r->name, pa - r->base, false);
 	if (r->lock)
 		mxuser_lock(r->lock);
 	int rc = r->ops->read(r->dev, pa - r->base, len, val);
@@ -107,9 +105,7 @@ int bus_write(struct bus *b, uint64_t pa, unsigned len, uint64_t val)
 		STAT_INC(MMIO_UNCLAIMED);
 		return -EFAULT;
 	}
-	STAT_INC(MMIO_WRITE);
-	stats_count_mmio(r->name, pa - r->base, true);
-	kstat_push_mmio(r->name);
+	stats_mmio_enter(r->name, pa - r->base, true);
 	if (r->lock)
 		mxuser_lock(r->lock);
 	int rc = r->ops->write(r->dev, pa - r->base, len, val);

@@ -209,10 +209,13 @@ void kstat_path(unsigned node, int *parent, unsigned *kstat);
 uint64_t kstat_path_samples(unsigned slot, unsigned node);
 
 /*
- * Pushes the kstat "MMIO.<region>" of an MMIO region (a stable string), so
- * each device's register handling is its own service; pop with kstat_pop().
+ * One MMIO access to register `off` of the region named `region` (a stable
+ * string), counted and entered in one step since every access does both:
+ * counts MMIO_READ or MMIO_WRITE and "MMIO.<region>.<r|w>.<off>" (per 8-byte
+ * slot, first 4 KiB), and pushes the kstat "MMIO.<region>", so each device's
+ * register handling is its own service; pop with kstat_pop().
  */
-void kstat_push_mmio(const char *region);
+void stats_mmio_enter(const char *region, uint64_t off, bool write);
 
 /* Flat text table of the live values (control socket, tests). */
 void kstat_report(FILE *f);
@@ -241,7 +244,10 @@ static inline int kstat_register(const char *name, const char *desc)
 	return 0;
 }
 static inline void kstat_report(FILE *f) { (void)f; }
-static inline void kstat_push_mmio(const char *region) { (void)region; }
+static inline void stats_mmio_enter(const char *region, uint64_t off, bool write)
+{
+	(void)region; (void)off; (void)write;
+}
 #endif
 
 #endif

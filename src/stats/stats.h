@@ -144,11 +144,6 @@ void stats_prometheus(FILE *f);
 /* Zeroes every counter (tests). */
 void stats_reset(void);
 /*
- * Counts one MMIO access to register `off` (per 8-byte slot, first 4 KiB) of
- * the region named `region` (a stable string): counter "MMIO.<region>.<r|w>.<off>".
- */
-void stats_count_mmio(const char *region, uint64_t off, bool write);
-/*
  * Crosscalls (src/stats/crosscall.c): vCPU `from` (STATS_SLOT_OTHER: the
  * board) raised a software interrupt to vCPU `to`; vCPU `hart` took one.
  */
@@ -170,10 +165,6 @@ static inline int stats_register(const char *name, const char *desc)
 static inline uint64_t stats_total(unsigned id) { (void)id; return 0; }
 static inline void stats_report(FILE *f) { (void)f; }
 static inline void stats_prometheus(FILE *f) { (void)f; }
-static inline void stats_count_mmio(const char *region, uint64_t off, bool write)
-{
-	(void)region; (void)off; (void)write;
-}
 static inline void stats_ipi_sent(unsigned from, unsigned to) { (void)from; (void)to; }
 static inline void stats_ipi_taken(unsigned hart) { (void)hart; }
 #endif
