@@ -128,6 +128,8 @@ static void test_stats_contention(void **state)
 	assert_true(v.contended <= v.acquisitions);
 	assert_true(v.owner_changes > 0);
 	assert_int_equal(hist_sum(v.wait_hist), 80000);
+	/* Every acquisition that did not wait is in bucket 0. */
+	assert_true(v.wait_hist[0] >= v.acquisitions - v.contended);
 	assert_int_equal(hist_sum(v.hold_hist), 80000);
 	assert_true(v.hold_max_ns > 0 && v.hold_max_ns <= v.hold_total_ns);
 	assert_true(v.wait_max_ns <= v.wait_total_ns);
