@@ -726,7 +726,7 @@ int hart_amo(struct hart *h, const struct dinsn *d)
 	unsigned sz = w ? 4 : 8;
 	void *hp;
 
-	STAT_INC(INSN_AMO);
+	HART_STAT_INC(h, INSN_AMO);
 	switch (d->op) {
 	case OP_LR_W: case OP_LR_D:
 		if (!mmu_amo_addr(h, va, sz, ACC_R, &pa, &hp))
@@ -791,6 +791,21 @@ store_fault:
 	h->exc_cause = EXC_STORE_ACCESS;
 	h->exc_tval = va;
 	return -1;
+}
+
+/* Moves the hart's HART_STATS counts to the calling thread's counter slot. */
+static void hart_stats_flush(struct hart *h)
+{
+#define HART_STAT_ID(n) STAT_##n,
+	static const int ids[HSTAT_COUNT] = { HART_STATS(HART_STAT_ID) };
+#undef HART_STAT_ID
+	(void)ids;   /* STAT_ADD_DYN is empty outside stats builds */
+	for (unsigned i = 0; i < HSTAT_COUNT; i++) {
+		if (h->stat_pend[i]) {
+			STAT_ADD_DYN(ids[i], h->stat_pend[i]);
+			h->stat_pend[i] = 0;
+		}
+	}
 }
 
 enum hart_exit hart_run(struct hart *h, uint64_t budget)
@@ -934,8 +949,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 					h->jit_end = s->icount;
 				}
 				uintptr_t r = ((jit_enter_fn)h->jit->enter)(h, b->jit);
-				STAT_INC(JIT_RUNS);
-				STAT_ADD(JIT_INSNS, s->icount - before);
+				HART_STAT_INC(h, JIT_RUNS);
+				HART_STAT_ADD(h, JIT_INSNS, s->icount - before);
 				prev = NULL;
 				if (diff && !h->dbg_slow && (r == JIT_LEFT_DYNAMIC || r > JIT_LEFT_MAX)) {
 					/* Back to the start, all but mip (other threads set its bits). */
@@ -1019,7 +1034,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			out = (uint64_t)(int64_t)v_; \
 		} else { \
 			uint64_t v_; \
-			STAT_INC(INSN_LOAD); \
+			HART_STAT_INC(h, INSN_LOAD); \
 			if (!mmu_load_slow(h, va_, sizeof(T), &v_)) EXC_PENDING(); \
 			out = (uint64_t)(int64_t)(T)v_; \
 			/* a device read may have DMAed over code */ \
@@ -1034,7 +1049,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 			       (va_ & (~0xfffULL | (sizeof(T) - 1))))) { \
 			ram_guest_store((void *)(uintptr_t)(va_ + e_->addend), sv_, sizeof(T)); \
 		} else { \
-			STAT_INC(INSN_STORE); \
+			HART_STAT_INC(h, INSN_STORE); \
 			if (!mmu_store_slow(h, va_, sizeof(T), sv_)) EXC_PENDING(); \
 			if (VMX_UNLIKELY(h->exit_req)) FALLTHROUGH_EXIT(); \
 		} } while (0)
@@ -1062,7 +1077,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 		} \
 		NEXT; \
 	} while (0)
-#define FP_ON() do { STAT_INC(INSN_FP); \
+#define FP_ON() do { HART_STAT_INC(h, INSN_FP); \
 		if (VMX_UNLIKELY(!(s->mstatus & MSTATUS_FS))) ILLEGAL(); } while (0)
 #define FP_RM() do { FP_ON(); rm_ = ip->rm == 7 ? (unsigned)(s->fcsr >> 5) & 7 : ip->rm; \
 		if (VMX_UNLIKELY(rm_ > 4)) \
@@ -1312,6 +1327,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	/* Another hart may run before this one resumes: drop the reservation. */
 	s->resv_valid = 0;
 	running = NULL;
+	if (VMX_STATS)
+		hart_stats_flush(h);
 	if (VMX_DEBUG)
 		__atomic_store_n(&h->owner_tid, 0, __ATOMIC_RELEASE);
 	return why;

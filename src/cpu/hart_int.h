@@ -14,6 +14,7 @@
 #include "hart.h"
 #include "hart_state.h"
 #include "../debug/dbg.h"
+#include "../lib/build.h"
 #include "jit_int.h"
 
 /*
@@ -196,6 +197,24 @@ struct cpu_shared {
 #define HART_KICK_STOP  1u   /* leave hart_run (HART_EXIT_STOP) */
 #define HART_KICK_INVAL 2u   /* code pages were written: drop their blocks (inval_bits) */
 
+/*
+ * Stats builds: the counters a hart bumps most often (per translated block
+ * run, per slow-path load or store, per victim-TLB hit, per interpreted FP
+ * instruction) are counted in the hart, one add to memory it already has in
+ * cache, and added to the thread's counter slot when hart_run returns
+ * (instead of a flag test, a TLS load and a slot row each time).  Readers
+ * see them at most one scheduling slice late.  Elsewhere the adds fold away.
+ */
+#define HART_STATS(X) \
+	X(JIT_RUNS) X(JIT_INSNS) X(INSN_LOAD) X(INSN_STORE) X(INSN_AMO) X(INSN_FP) \
+	X(TLB_MISS) X(TLB_VICTIM_HIT)
+#define HART_STAT_ENUM(n) HSTAT_##n,
+enum hart_stat { HART_STATS(HART_STAT_ENUM) HSTAT_COUNT };
+#undef HART_STAT_ENUM
+#define HART_STAT_ADD(h, name, n) \
+	do { if (VMX_STATS) (h)->stat_pend[HSTAT_##name] += (uint64_t)(n); } while (0)
+#define HART_STAT_INC(h, name) HART_STAT_ADD(h, name, 1)
+
 struct hart {
 	struct hart_state s;
 	struct hart_platform plat;
@@ -288,6 +307,8 @@ struct hart {
 	 * code cache's index finds its block from the host pc).
 	 */
 	struct block *volatile cur_block;
+	/* HART_STATS counts not yet in the thread's counter slot (hart_run's thread only). */
+	uint64_t stat_pend[HSTAT_COUNT];
 
 	struct cpu_shared *sh;
 	struct jit *jit;        /* the translator's cache; NULL: interpreter only */

@@ -68,7 +68,7 @@ static uint64_t h_load(struct hart *h, uint64_t va, const struct dinsn *d)
 	unsigned sz = size[d->op];
 	uint64_t v;
 
-	STAT_INC(INSN_LOAD);
+	HART_STAT_INC(h, INSN_LOAD);
 	if (VMX_DEVEL)
 		h->dbg_slow++;
 	if (!mmu_load_slow(h, va, sz, &v))
@@ -88,7 +88,7 @@ static uint64_t h_store(struct hart *h, uint64_t va, uint64_t val, const struct 
 {
 	unsigned sz = d->op == OP_SB ? 1 : d->op == OP_SH ? 2 : d->op == OP_SW ? 4 : 8;
 
-	STAT_INC(INSN_STORE);
+	HART_STAT_INC(h, INSN_STORE);
 	if (VMX_DEVEL)
 		h->dbg_slow++;
 	if (!mmu_store_slow(h, va, sz, val))

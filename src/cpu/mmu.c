@@ -305,7 +305,7 @@ bool mmu_translate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uin
 		return true;
 	}
 	bool super = false;
-	STAT_INC(TLB_MISS);
+	HART_STAT_INC(h, TLB_MISS);
 	kstat_push(KSTAT_PAGE_WALK);
 	bool ok = walk(h, va, acc, mode, pa, &super);
 	kstat_pop();
@@ -330,7 +330,7 @@ static bool victim_swap(struct hart *h, uint64_t va, unsigned acc, unsigned mode
 			struct tlbe *e = &h->tlb[acc][mode][i], t = *e;
 			*e = v[k];
 			v[k] = t;
-			STAT_INC(TLB_VICTIM_HIT);
+			HART_STAT_INC(h, TLB_VICTIM_HIT);
 			slot_regions(h, acc, mode, i, va);
 			return true;
 		}
