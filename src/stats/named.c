@@ -29,14 +29,12 @@ struct named_entry {
 
 static _Thread_local struct named_entry cache[NAMED_CACHE];
 
-static struct named_entry *lookup(const char *region, uint64_t off, bool write)
+/* A miss: the registries give both ids (under their mutexes, hence out of line). */
+static __attribute__((noinline)) void fill(struct named_entry *e, const char *region, uint64_t off,
+					   bool write)
 {
-	uintptr_t h = ((uintptr_t)region >> 3) ^ (uintptr_t)(off * 0x9e3779b1u) ^ (uintptr_t)write;
-	struct named_entry *e = &cache[(h ^ (h >> 7)) % NAMED_CACHE];
 	char name[STATS_NAME_MAX];
 
-	if (e->key == region && e->off == off && e->write == write)
-		return e;
 	snprintf(name, sizeof(name), "MMIO.%s", region);
 	e->kstat = kstat_register(name, "MMIO accesses handled by this device");
 	snprintf(name, sizeof(name), "MMIO.%s.%c.0x%llx", region, write ? 'w' : 'r',
@@ -45,17 +43,22 @@ static struct named_entry *lookup(const char *region, uint64_t off, bool write)
 	e->key = region;
 	e->off = off;
 	e->write = write;
-	return e;
 }
 
 void stats_mmio_enter(const char *region, uint64_t off, bool write)
 {
-	const struct named_entry *e;
+	struct named_entry *e;
+	uintptr_t h;
+
 	if (!stats_on)
 		return;
-	STAT_ADD_ID(write ? STAT_MMIO_WRITE : STAT_MMIO_READ, 1);
 	/* Registers are counted per 8-byte slot, so a guest cannot create unbounded names. */
-	e = lookup(region, off & ~7ull & 0xfff, write);
+	off &= ~7ull & 0xfff;
+	h = ((uintptr_t)region >> 3) ^ (uintptr_t)(off * 0x9e3779b1u) ^ (uintptr_t)write;
+	e = &cache[(h ^ (h >> 7)) % NAMED_CACHE];
+	if (VMX_UNLIKELY(e->key != region || e->off != off || e->write != write))
+		fill(e, region, off, write);
+	STAT_ADD_ID(write ? STAT_MMIO_WRITE : STAT_MMIO_READ, 1);
 	STAT_INC_DYN(e->counter);
 	kstat_push(e->kstat >= 0 ? (unsigned)e->kstat : KSTAT_MMIO);
 }
