@@ -80,8 +80,10 @@ struct kstat_vcpu {
 
 #if VMX_STATS
 extern struct kstat_vcpu kstat_vcpus[STATS_SLOTS];
+/* &kstat_vcpus[stats_slot] (stats_set_slot keeps it), one TLS load per use. */
+extern _Thread_local struct kstat_vcpu *kstat_me;
 
-static inline struct kstat_vcpu *kstat_self_(void) { return &kstat_vcpus[stats_slot]; }
+static inline struct kstat_vcpu *kstat_self_(void) { return kstat_me; }
 
 /* This thread's counter, read by the stats thread: one writer, relaxed load and store. */
 static inline void kstat_bump_(uint64_t *c, uint64_t n)

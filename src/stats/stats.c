@@ -15,6 +15,8 @@
 
 uint64_t stats_counts[STATS_SLOTS][STATS_MAX_COUNTERS] __attribute__((aligned(64)));
 _Thread_local unsigned stats_slot = STATS_SLOT_OTHER;
+_Thread_local uint64_t *stats_row = stats_counts[STATS_SLOT_OTHER];
+_Thread_local struct kstat_vcpu *kstat_me = &kstat_vcpus[STATS_SLOT_OTHER];
 bool stats_on = true;
 
 struct stat_static {
@@ -43,6 +45,8 @@ static char *reg_descs[STATS_MAX_COUNTERS];
 void stats_set_slot(unsigned slot)
 {
 	stats_slot = slot < STATS_SLOTS ? slot : STATS_SLOT_OTHER;
+	stats_row = stats_counts[stats_slot];
+	kstat_me = &kstat_vcpus[stats_slot];
 }
 
 void stats_set_enabled(bool on) { stats_on = on; }

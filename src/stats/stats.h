@@ -95,6 +95,8 @@ enum stat_id {
 /* One row per slot, each on its own cache lines (rows are 4 KiB). */
 extern uint64_t stats_counts[STATS_SLOTS][STATS_MAX_COUNTERS];
 extern _Thread_local unsigned stats_slot;
+/* stats_counts[stats_slot], kept beside the index so an increment needs no address arithmetic. */
+extern _Thread_local uint64_t *stats_row;
 /* False when `stats.enable = "FALSE"`: counters, kstats and lock stats stay off. */
 extern bool stats_on;
 
@@ -105,7 +107,7 @@ extern bool stats_on;
 #define STAT_ADD_ID(id, n) \
 	do { \
 		if (stats_on) { \
-			uint64_t *c_ = &stats_counts[stats_slot][(id)]; \
+			uint64_t *c_ = &stats_row[(id)]; \
 			__atomic_store_n(c_, __atomic_load_n(c_, __ATOMIC_RELAXED) + (n), \
 					 __ATOMIC_RELAXED); \
 		} \
