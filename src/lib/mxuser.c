@@ -16,7 +16,14 @@
 #include "../stats/kstat.h"
 #include "mxuser.h"
 
-#define TRACK_OWNER (VMX_DEBUG || VMX_STATS)
+/*
+ * The holder of an exclusive lock is kept where something asks for it: the
+ * beta build's checks (mxuser_lock_is_held).  A read-write lock's writer is
+ * kept in the stats build too, which needs it to tell a writer's release
+ * (hold time) from a reader's.
+ */
+#define TRACK_OWNER VMX_DEBUG
+#define TRACK_WRITER (VMX_DEBUG || VMX_STATS)
 
 static _Thread_local int my_tid;
 
@@ -80,7 +87,7 @@ static uint64_t clock_pair(uint64_t *tsc)
 	return ns;
 }
 
-static uint64_t stats_clock_slow(void)
+static __attribute__((noinline)) uint64_t stats_clock_slow(void)
 {
 	uint64_t t, ns = clock_pair(&t);
 	int st = __atomic_load_n(&tsc_cal.state, __ATOMIC_ACQUIRE), zero = 0;
@@ -127,18 +134,22 @@ static void hdr_init(struct mxuser_hdr *h, const char *name, unsigned rank, unsi
 }
 
 /* A statically initialized lock gets its statistics record on first use. */
-static void lazy_attach(struct mxuser_hdr *h)
+static __attribute__((noinline)) void lazy_attach_slow(struct mxuser_hdr *h)
 {
 	static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 
-	if (!VMX_STATS || __atomic_load_n(&h->stats_state, __ATOMIC_ACQUIRE))
-		return;
 	pthread_mutex_lock(&attach_lock);
 	if (!h->stats_state) {
 		mxuser_stats_attach(h);
 		__atomic_store_n(&h->stats_state, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&attach_lock);
+}
+
+static inline void lazy_attach(struct mxuser_hdr *h)
+{
+	if (VMX_STATS && VMX_UNLIKELY(!__atomic_load_n(&h->stats_state, __ATOMIC_ACQUIRE)))
+		lazy_attach_slow(h);
 }
 
 /* ---- exclusive locks ---- */
@@ -161,8 +172,24 @@ void mxuser_lock_destroy(struct mxuser_lock *l)
 	pthread_mutex_destroy(&l->m);
 }
 
+/*
+ * Blocks on m after a failed try, charged to LOCK_WAIT; returns when the wait
+ * began.  Out of line, so the uncontended path stays short.
+ */
+static __attribute__((noinline)) uint64_t mutex_wait(pthread_mutex_t *m)
+{
+	uint64_t t0;
+
+	STAT_INC(LOCK_CONTENDED);
+	t0 = stats_clock();
+	kstat_push(KSTAT_LOCK_WAIT);
+	VMX_VERIFY(pthread_mutex_lock(m) == 0);
+	kstat_pop();
+	return t0;
+}
+
 /* Blocks on m; with statistics on, measures the wait and charges it to LOCK_WAIT. */
-static void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint64_t *acquired_ns)
+static inline void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint64_t *acquired_ns)
 {
 	bool contended = false;
 	uint64_t t0 = 0, now;
@@ -172,13 +199,9 @@ static void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint64_t *ac
 		VMX_VERIFY(pthread_mutex_lock(m) == 0);
 		return;
 	}
-	if (pthread_mutex_trylock(m) != 0) {
+	if (VMX_UNLIKELY(pthread_mutex_trylock(m) != 0)) {
 		contended = true;
-		STAT_INC(LOCK_CONTENDED);
-		t0 = stats_clock();
-		kstat_push(KSTAT_LOCK_WAIT);
-		VMX_VERIFY(pthread_mutex_lock(m) == 0);
-		kstat_pop();
+		t0 = mutex_wait(m);
 	}
 	now = stats_clock();
 	mxuser_stats_acquired(h, contended, contended ? stats_since(t0, now) : 0, self_tid());
@@ -290,7 +313,7 @@ void mxuser_wrlock_at(struct mxuser_rwlock *l, const char *file, int line)
 	if (VMX_DEBUG)
 		mxuser_rank_check(&l->hdr, file, line);
 	rw_acquire(l, true);
-	if (TRACK_OWNER)
+	if (TRACK_WRITER)
 		__atomic_store_n(&l->writer, self_tid(), __ATOMIC_RELAXED);
 	if (VMX_DEBUG)
 		mxuser_rank_acquired(&l->hdr, file, line);
@@ -298,7 +321,7 @@ void mxuser_wrlock_at(struct mxuser_rwlock *l, const char *file, int line)
 
 void mxuser_rw_unlock_at(struct mxuser_rwlock *l, const char *file, int line)
 {
-	bool writer = TRACK_OWNER && __atomic_load_n(&l->writer, __ATOMIC_RELAXED) == self_tid();
+	bool writer = TRACK_WRITER && __atomic_load_n(&l->writer, __ATOMIC_RELAXED) == self_tid();
 
 	if (VMX_DEBUG)
 		mxuser_rank_release(&l->hdr, file, line);

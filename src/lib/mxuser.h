@@ -60,7 +60,7 @@ struct mxuser_hdr {
 struct mxuser_lock {
 	struct mxuser_hdr hdr;
 	pthread_mutex_t m;
-	int owner;              /* tid of the holder (debug and stats builds), 0 when free */
+	int owner;              /* tid of the holder (debug builds), 0 when free */
 	uint64_t acquired_ns;   /* when the holder got it (stats) */
 };
 
