@@ -204,7 +204,10 @@ static inline void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint6
 		t0 = mutex_wait(m);
 	}
 	now = stats_clock();
-	mxuser_stats_acquired(h, contended, contended ? stats_since(t0, now) : 0, self_tid());
+	if (VMX_UNLIKELY(contended))
+		mxuser_stats_acquired(h, true, stats_since(t0, now), self_tid());
+	else
+		mxuser_stats_acquired_excl(h->stats, self_tid());
 	*acquired_ns = now;
 }
 
@@ -240,7 +243,7 @@ void mxuser_unlock_at(struct mxuser_lock *l, const char *file, int line)
 	if (VMX_DEBUG)
 		mxuser_rank_release(&l->hdr, file, line);
 	if (VMX_STATS && l->hdr.stats)
-		mxuser_stats_released(&l->hdr, stats_since(l->acquired_ns, stats_clock()));
+		mxuser_stats_released_excl(l->hdr.stats, stats_since(l->acquired_ns, stats_clock()));
 	if (TRACK_OWNER)
 		__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
 	VMX_VERIFY(pthread_mutex_unlock(&l->m) == 0);

@@ -158,6 +158,59 @@ static inline unsigned mxuser_rank_held_count(void) { return 0; }
 #define MXUSER_HIST_BUCKETS 40  /* bucket b counts times in [2^b, 2^(b+1)) ns; 0 and 1 ns in 0 */
 #define MXUSER_MAX_STATS 1024   /* lock statistics records; more locks share one "other" */
 
+/*
+ * One lock's statistics record (src/stats/lockstats.c owns them).  Declared
+ * here so the wrappers in mxuser.c update an exclusive lock's record in line
+ * on the path every device access takes; other builds never touch one.
+ */
+struct mxuser_lockstats {
+	char name[48];
+	unsigned rank, kind;
+	bool live;
+	int last_owner;
+	uint64_t acquisitions, contended, owner_changes;
+	uint64_t wait_total_ns, wait_max_ns, hold_total_ns, hold_max_ns;
+	uint64_t wait_hist[MXUSER_HIST_BUCKETS], hold_hist[MXUSER_HIST_BUCKETS];
+};
+
+static inline unsigned mxuser_hist_bucket(uint64_t ns)
+{
+	unsigned b = ns > 1 ? 63u - (unsigned)__builtin_clzll(ns) : 0;
+	return b < MXUSER_HIST_BUCKETS ? b : MXUSER_HIST_BUCKETS - 1;
+}
+
+/*
+ * An exclusive lock's record is only written while the lock is held
+ * (acquired: after taking it; released: before letting go), so the lock
+ * itself orders the writers: a relaxed load and store, not a locked add.
+ * Readers load relaxed, as for every counter.
+ */
+static inline void mxuser_stats_bump_(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+/* An exclusive lock taken without waiting by thread tid (the wait histogram's bucket 0 is derived). */
+static inline void mxuser_stats_acquired_excl(struct mxuser_lockstats *r, int tid)
+{
+	int prev = __atomic_load_n(&r->last_owner, __ATOMIC_RELAXED);
+	mxuser_stats_bump_(&r->acquisitions, 1);
+	if (prev != tid) {
+		__atomic_store_n(&r->last_owner, tid, __ATOMIC_RELAXED);
+		if (prev)
+			mxuser_stats_bump_(&r->owner_changes, 1);
+	}
+}
+
+/* An exclusive lock released after hold_ns. */
+static inline void mxuser_stats_released_excl(struct mxuser_lockstats *r, uint64_t hold_ns)
+{
+	mxuser_stats_bump_(&r->hold_total_ns, hold_ns);
+	if (hold_ns > __atomic_load_n(&r->hold_max_ns, __ATOMIC_RELAXED))
+		__atomic_store_n(&r->hold_max_ns, hold_ns, __ATOMIC_RELAXED);
+	mxuser_stats_bump_(&r->hold_hist[mxuser_hist_bucket(hold_ns)], 1);
+}
+
 struct mxuser_lockstats_view {
 	char name[48];
 	unsigned rank, kind;

@@ -16,16 +16,6 @@
 #include "../lib/mxuser.h"
 #include "stats.h"
 
-struct mxuser_lockstats {
-	char name[48];
-	unsigned rank, kind;
-	bool live;
-	int last_owner;
-	uint64_t acquisitions, contended, owner_changes;
-	uint64_t wait_total_ns, wait_max_ns, hold_total_ns, hold_max_ns;
-	uint64_t wait_hist[MXUSER_HIST_BUCKETS], hold_hist[MXUSER_HIST_BUCKETS];
-};
-
 /*
  * A plain pthread mutex, the one exception to "every lock is an MXUser
  * lock": MXUser's own statistics register their counters, kstats and
@@ -105,25 +95,10 @@ void mxuser_stats_detach(struct mxuser_hdr *h)
 	h->stats = NULL;
 }
 
-static unsigned bucket(uint64_t ns)
-{
-	unsigned b = ns > 1 ? 63u - (unsigned)__builtin_clzll(ns) : 0;
-	return b < MXUSER_HIST_BUCKETS ? b : MXUSER_HIST_BUCKETS - 1;
-}
-
 static void add(uint64_t *p, uint64_t v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 
-/*
- * An exclusive lock's record is only written while the lock is held
- * (acquired: after taking it; released: before letting go), so the lock
- * itself orders the writers: a relaxed load and store, not a locked add.
- * These run on every device access of the stats build.  Readers load
- * relaxed, as for every counter.
- */
-static void bump(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
-}
+/* An exclusive lock's record needs no locked instruction (mxuser_stats_bump_). */
+static void bump(uint64_t *p, uint64_t v) { mxuser_stats_bump_(p, v); }
 
 static void raise_max(uint64_t *p, uint64_t v)
 {
@@ -183,7 +158,7 @@ void mxuser_stats_acquired(struct mxuser_hdr *h, bool contended, uint64_t wait_n
 		count(excl, &r->wait_total_ns, wait_ns);
 		count_max(excl, &r->wait_max_ns, wait_ns);
 		if (wait_ns > 1)
-			count(excl, &r->wait_hist[bucket(wait_ns)], 1);
+			count(excl, &r->wait_hist[mxuser_hist_bucket(wait_ns)], 1);
 	}
 	prev = excl ? __atomic_load_n(&r->last_owner, __ATOMIC_RELAXED)
 		    : __atomic_exchange_n(&r->last_owner, tid, __ATOMIC_RELAXED);
@@ -199,10 +174,13 @@ void mxuser_stats_released(struct mxuser_hdr *h, uint64_t hold_ns)
 
 	if (!r)
 		return;
-	bool excl = r->kind == MXUSER_EXCL;
-	count(excl, &r->hold_total_ns, hold_ns);
-	count_max(excl, &r->hold_max_ns, hold_ns);
-	count(excl, &r->hold_hist[bucket(hold_ns)], 1);
+	if (r->kind == MXUSER_EXCL) {
+		mxuser_stats_released_excl(r, hold_ns);
+		return;
+	}
+	add(&r->hold_total_ns, hold_ns);
+	set_max(&r->hold_max_ns, hold_ns);
+	add(&r->hold_hist[mxuser_hist_bucket(hold_ns)], 1);
 }
 
 unsigned mxuser_stats_count(void) { return atomic_load(&nrecords); }
