@@ -384,6 +384,16 @@ void cs_kallsyms_free(struct cs_kallsyms *k)
 static int decode_all(const struct ks_scan *s, const struct ks_addrs *a, struct cs_kallsyms *k)
 {
 	size_t p = s->names, cap = 0;
+	/*
+	 * Each token's first 8 bytes, zero-padded: a token of up to 8 bytes
+	 * (nearly all of them) is copied as one 8-byte move, the names buffer
+	 * keeping 8 bytes of room past the name being written.
+	 */
+	uint8_t tok8[KS_TOKENS][8];
+	for (unsigned t = 0; t < KS_TOKENS; t++) {
+		memset(tok8[t], 0, 8);
+		memcpy(tok8[t], s->img + s->tt + s->tidx[t], s->tlen[t] < 8 ? s->tlen[t] : 8);
+	}
 	k->v = calloc(s->n, sizeof(*k->v));
 	if (!k->v)
 		return -ENOMEM;
@@ -395,9 +405,9 @@ static int decode_all(const struct ks_scan *s, const struct ks_addrs *a, struct 
 			return -EINVAL;
 		for (size_t t = 0; t < l; t++)
 			full += s->tlen[s->img[p + t]];
-		if (k->nlen + full + 1 > cap) {
+		if (k->nlen + full + 8 > cap) {
 			size_t nc = cap ? cap * 2 : 1 << 20;
-			while (nc < k->nlen + full + 1)
+			while (nc < k->nlen + full + 8)
 				nc *= 2;
 			char *nn = realloc(k->names, nc);
 			if (!nn)
@@ -406,12 +416,16 @@ static int decode_all(const struct ks_scan *s, const struct ks_addrs *a, struct 
 			cap = nc;
 		}
 		size_t at = k->nlen;
-		/* Tokens are a few bytes each: a byte loop beats a memcpy call per token. */
 		for (size_t t = 0; t < l; t++) {
-			unsigned tok = s->img[p + t];
-			const uint8_t *from = s->img + s->tt + s->tidx[tok];
-			for (unsigned c = 0; c < s->tlen[tok]; c++)
-				k->names[at++] = (char)from[c];
+			unsigned tok = s->img[p + t], tl = s->tlen[tok];
+			if (tl <= 8) {
+				memcpy(k->names + at, tok8[tok], 8);
+			} else {
+				const uint8_t *from = s->img + s->tt + s->tidx[tok];
+				for (unsigned c = 0; c < tl; c++)
+					k->names[at + c] = (char)from[c];
+			}
+			at += tl;
 		}
 		k->names[at] = 0;
 		/* The first character is the type letter; the name follows it. */
