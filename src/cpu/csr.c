@@ -425,7 +425,7 @@ bool csr_op(struct hart *h, const struct dinsn *d)
 {
 	struct hart_state *s = &h->s;
 	unsigned csr = d->csr, op = d->op;
-	STAT_INC(INSN_CSR);
+	HART_STAT_INC(h, INSN_CSR);
 	bool imm = op == OP_CSRRWI || op == OP_CSRRSI || op == OP_CSRRCI;
 	bool rw = op == OP_CSRRW || op == OP_CSRRWI;
 	uint64_t src = imm ? (uint64_t)d->imm : s->x[d->rs1];

@@ -200,14 +200,15 @@ struct cpu_shared {
 /*
  * Stats builds: the counters a hart bumps most often (per translated block
  * run, per slow-path load or store, per victim-TLB hit, per interpreted FP
- * instruction) are counted in the hart, one add to memory it already has in
- * cache, and added to the thread's counter slot when hart_run returns
- * (instead of a flag test, a TLS load and a slot row each time).  Readers
- * see them at most one scheduling slice late.  Elsewhere the adds fold away.
+ * or CSR instruction) are counted in the hart, one add to memory it already
+ * has in cache, and added to the thread's counter slot when hart_run
+ * returns (instead of a flag test, a TLS load and a slot row each time).
+ * Readers see them at most one scheduling slice late.  Elsewhere the adds
+ * fold away.
  */
 #define HART_STATS(X) \
 	X(JIT_RUNS) X(JIT_INSNS) X(INSN_LOAD) X(INSN_STORE) X(INSN_AMO) X(INSN_FP) \
-	X(TLB_MISS) X(TLB_VICTIM_HIT)
+	X(INSN_CSR) X(TLB_MISS) X(TLB_VICTIM_HIT)
 #define HART_STAT_ENUM(n) HSTAT_##n,
 enum hart_stat { HART_STATS(HART_STAT_ENUM) HSTAT_COUNT };
 #undef HART_STAT_ENUM
