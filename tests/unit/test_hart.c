@@ -18,11 +18,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+/* The library is the obj build's: counters are compiled in (test_lr_sc_amo reads one). */
+#define VMX_STATS 1
 #include "cpu/hart.h"
 #include "cpu/hart_int.h"
 #include "cpu/hart_state.h"
 #include "mem/bus.h"
 #include "mem/ram.h"
+#include "stats/stats.h"
 
 #define BASE 0x80000000ULL
 #define MSTATUS_MIE (1ULL << 3)
@@ -571,7 +574,10 @@ static void test_lr_sc_amo(void **state)
 	     AMO(0x10, 2, 14, 0, 6),    /* amomin.w: min(-1, 0) = -1 stays */
 	     AMO(0x18, 2, 15, 0, 6),    /* amominu.w: minu(0xffffffff, 0) = 0 */
 	     JSELF);
+	uint64_t amo0 = stats_total(STAT_INSN_AMO);
 	hart_run(e->h, 7);
+	/* Counted in the hart, in the thread's counter slot once hart_run returns. */
+	assert_int_equal(stats_total(STAT_INSN_AMO) - amo0, 7);
 	assert_int_equal(X(7), 100);
 	assert_int_equal(X(9), 0);
 	assert_int_equal(X(10), 1);
