@@ -87,22 +87,40 @@ static uint64_t clock_pair(uint64_t *tsc)
 	return ns;
 }
 
+/*
+ * The clock until the scale factor is known.  Only the two readings the
+ * factor is made of (the origin, and the first one 200 ms later) need both
+ * clocks read close together; every other reading of that time, and every
+ * reading without an invariant TSC, is CLOCK_MONOTONIC alone.
+ */
 static __attribute__((noinline)) uint64_t stats_clock_slow(void)
 {
-	uint64_t t, ns = clock_pair(&t);
 	int st = __atomic_load_n(&tsc_cal.state, __ATOMIC_ACQUIRE), zero = 0;
+	uint64_t t, ns;
 
-	if (st == 0 && __atomic_compare_exchange_n(&tsc_cal.state, &zero, 1, false,
-						   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+	if (st == 2) {
+		ns = mxuser_now_ns();
+		if (ns - tsc_cal.ns0 < TSC_CAL_NS)
+			return ns;
+		ns = clock_pair(&t);
+		if (t > tsc_cal.tsc0) {
+			uint64_t m = (uint64_t)(((unsigned __int128)(ns - tsc_cal.ns0) << 32) /
+						(t - tsc_cal.tsc0));
+			uint64_t none = 0;
+			if (m)
+				__atomic_compare_exchange_n(&tsc_cal.mult, &none, m, false,
+							    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+		}
+		return ns;
+	}
+	if (st != 0)
+		return mxuser_now_ns();
+	ns = clock_pair(&t);
+	if (__atomic_compare_exchange_n(&tsc_cal.state, &zero, 1, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED)) {
 		tsc_cal.tsc0 = t;
 		tsc_cal.ns0 = ns;
 		__atomic_store_n(&tsc_cal.state, tsc_invariant() ? 2 : 3, __ATOMIC_RELEASE);
-	} else if (st == 2 && ns - tsc_cal.ns0 >= TSC_CAL_NS && t > tsc_cal.tsc0) {
-		uint64_t m = (uint64_t)(((unsigned __int128)(ns - tsc_cal.ns0) << 32) / (t - tsc_cal.tsc0));
-		uint64_t none = 0;
-		if (m)
-			__atomic_compare_exchange_n(&tsc_cal.mult, &none, m, false, __ATOMIC_RELEASE,
-						    __ATOMIC_RELAXED);
 	}
 	return ns;
 }
