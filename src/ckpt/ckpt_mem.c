@@ -324,9 +324,20 @@ static void *fault_thread(void *arg)
 		} else {
 			memset(buf, 0, CKPT_PAGE_SIZE);
 		}
-		if (uffd_copy(l, pg, buf, 1) < 0)
-			LOG_WRN("lazy resume: UFFDIO_COPY of page %llu: %s", (unsigned long long)pg,
-				strerror(errno));
+		if (uffd_copy(l, pg, buf, 1) < 0) {
+			/*
+			 * ENOENT: the fill thread unregistered the range (every page is in)
+			 * after this fault was queued.  Whatever the cause, the faulting
+			 * thread must not wait for a copy that will not come: wake it, and
+			 * its access is retried (and faults again if the page is missing).
+			 */
+			int err = errno;
+			struct uffdio_range r = { .start = (uint64_t)(uintptr_t)(l->ram + pg * CKPT_PAGE_SIZE),
+						  .len = CKPT_PAGE_SIZE };
+			if (ioctl(l->uffd, UFFDIO_WAKE, &r) < 0 || err != ENOENT)
+				LOG_WRN("lazy resume: UFFDIO_COPY of page %llu: %s", (unsigned long long)pg,
+					strerror(err));
+		}
 	}
 	free(buf);
 	return NULL;
@@ -362,6 +373,8 @@ static void *fill_thread(void *arg)
 	struct uffdio_range range = { .start = (uint64_t)(uintptr_t)l->ram, .len = l->size };
 	if (ioctl(l->uffd, UFFDIO_UNREGISTER, &range) < 0)
 		LOG_WRN("lazy resume: UFFDIO_UNREGISTER: %s", strerror(errno));
+	/* A fault queued as the range was unregistered is woken, not left waiting. */
+	ioctl(l->uffd, UFFDIO_WAKE, &range);
 	/*
 	 * No page will be asked for again: end the fault thread and close the
 	 * file, whose space would otherwise stay in use (the resumed vmx removes

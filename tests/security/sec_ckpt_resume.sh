@@ -29,9 +29,17 @@ ELF="$PWD/$B/security/idle.elf"
 mkvm() { mkdir -p "$1"; printf 'memSize = "64"\nguest.elf = "%s"\n' "$ELF" >"$1/$2.vmx"; }
 wait_sock() { local i; for i in $(seq 1 200); do "$CTL" "$1" hello >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
 wait_log() { local i; for i in $(seq 1 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# wait for a vmx, at most 60 s: a hung vmx fails the test instead of stopping the run.
+bounded_wait() { # pid -> its exit status, or 98 after killing it
+  local i
+  for i in $(seq 1 600); do kill -0 "$1" 2>/dev/null || { wait "$1"; return; }; sleep 0.1; done
+  echo "FAIL sec-ckpt-vmx-exits (pid $1 still running after 60 s; killed)"
+  kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null
+  return 98
+}
 suspend_vm() { # dir pid -> exit status
   "$CTL" "$1" suspend >/dev/null || return 99
-  wait "$2"
+  bounded_wait "$2"
 }
 
 # --- a resumed vmx lets go of the removed checkpoint ----------------------------
@@ -58,7 +66,7 @@ released() { # pid: alive, and no descriptor names the .vmss (removed or not)
 }
 check sec-ckpt-resume-fd-released released $pid
 check sec-ckpt-resumed-vm-answers quiet "$CTL" "$vm" status
-"$CTL" "$vm" poweroff >/dev/null 2>&1; wait $pid
+"$CTL" "$vm" poweroff >/dev/null 2>&1; bounded_wait $pid
 
 # --- --verify-checkpoint ----------------------------------------------------------
 out=$("$B/release/vmx" --verify-checkpoint "$tmp/good.vmss" 2>&1); rc=$?
