@@ -66,10 +66,13 @@ cleanup() {
 trap cleanup EXIT
 tar -C "$R" -xf "$BASE"
 # What a real machine has: its own apt sources (the tarball has mmdebstrap's)
-# and name resolution.
+# and name resolution, including the /etc/hosts Debian's installer writes
+# (mmdebstrap's root has none, and "localhost" then resolves nowhere).
 rm -f "$R"/etc/apt/sources.list "$R"/etc/apt/sources.list.d/*
 cp "$sources" "$R/etc/apt/sources.list.d/$(basename "$sources")"
 cp -L /etc/resolv.conf "$R/etc/resolv.conf"
+[ -e "$R/etc/hosts" ] ||
+  printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$R/etc/hosts"
 
 rev=$(git -C "$top" rev-parse --short=12 "$REF")
 git clone -q "$top" "$R/root/vmx3"

@@ -73,7 +73,7 @@ static const char *query(struct req *r, const char *k)
 }
 
 /* A host's reply passed on: its status and body, or 502 when it could not be reached. */
-static int relay(long st, json_t *reply, const struct verr *e, const char *host, json_t **out)
+static int relay(long st, json_t *reply, const struct verr *e, json_t **out)
 {
 	if (st < 0) {
 		json_decref(reply);
@@ -254,7 +254,7 @@ static int h_host_vms(struct req *r, json_t **out)
 	long st = chost_call(r->arg[0], "GET", path, NULL, &rep, &e);
 	if (st == 200)
 		tag_vms(json_object_get(rep, "vms"), r->arg[0]);
-	return relay(st, rep, &e, r->arg[0], out);
+	return relay(st, rep, &e, out);
 }
 
 static int h_host_vm(struct req *r, json_t **out)
@@ -267,7 +267,7 @@ static int h_host_vm(struct req *r, json_t **out)
 	long st = chost_call(r->arg[0], "GET", path, NULL, &rep, &e);
 	if (st == 200)
 		json_object_set_new(rep, "host", json_string(r->arg[0]));
-	return relay(st, rep, &e, r->arg[0], out);
+	return relay(st, rep, &e, out);
 }
 
 /* A change on a host: forwarded; its task becomes a center task the leader follows. */
@@ -293,7 +293,7 @@ static int change(struct req *r, const char *method, const char *what, const cha
 		return *out ? 202 : err(out, 503, "storeUnavailable", NULL, "task %lld vanished",
 					(long long)id);
 	}
-	return relay(st, rep, &e, r->arg[0], out);
+	return relay(st, rep, &e, out);
 }
 
 static int h_bt_put(struct req *r, json_t **out)
