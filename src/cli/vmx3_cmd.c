@@ -160,6 +160,21 @@ static void show_task(json_t *t)
 		       (long long)json_integer_value(json_object_get(ph, "ms")));
 }
 
+/* A request that started a task (202): waits for it, then shows it or its error. */
+static int task_done(struct cli_conn *c, long st, json_t *r)
+{
+	if (st != 202)
+		return done(st, r, 202, show_task);
+	r = cli_wait_task(c, r, NULL, NULL);
+	if (strcmp(json_string_value(json_object_get(r, "state")) ?: "", "success")) {
+		const char *e = json_string_value(json_object_get(r, "error"));
+		fprintf(stderr, PROG ": %s\n", e ? e : cli_errmsg(r));
+		json_decref(r);
+		return 1;
+	}
+	return done(200, r, 200, show_task);
+}
+
 static int c_power(struct cli_conn *c, int argc, char **argv)
 {
 	char p[700];
@@ -169,17 +184,7 @@ static int c_power(struct cli_conn *c, int argc, char **argv)
 	snprintf(p, sizeof(p), "%s/vms/%s/power", g_pfx, argv[0]);
 	st = cli_request(c, "POST", p, b, &r);
 	json_decref(b);
-	if (st != 202)
-		return done(st, r, 202, show_task);
-	r = cli_wait_task(c, r, NULL, NULL);
-	bool ok = !strcmp(json_string_value(json_object_get(r, "state")) ?: "", "success");
-	if (!ok) {
-		const char *e = json_string_value(json_object_get(r, "error"));
-		fprintf(stderr, PROG ": %s\n", e ? e : cli_errmsg(r));
-		json_decref(r);
-		return 1;
-	}
-	return done(200, r, 200, show_task);
+	return task_done(c, st, r);
 }
 
 static void show_tasks(json_t *r)
@@ -385,16 +390,7 @@ static int c_migrate(struct cli_conn *c, int argc, char **argv)
 	snprintf(p, sizeof(p), "%s/vms/%s/migrate", g_pfx, argv[0]);
 	st = cli_request(c, "POST", p, b, &r);
 	json_decref(b);
-	if (st != 202)
-		return done(st, r, 202, show_task);
-	r = cli_wait_task(c, r, NULL, NULL);
-	if (strcmp(json_string_value(json_object_get(r, "state")) ?: "", "success")) {
-		const char *e = json_string_value(json_object_get(r, "error"));
-		fprintf(stderr, PROG ": %s\n", e ? e : cli_errmsg(r));
-		json_decref(r);
-		return 1;
-	}
-	return done(200, r, 200, show_task);
+	return task_done(c, st, r);
 }
 
 static void show_hosts(json_t *r)
