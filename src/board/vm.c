@@ -702,6 +702,57 @@ void vm_handed_over(struct vm *vm)
 			vm->devs[i].type->handed_over(&vm->devs[i]);
 }
 
+uint8_t *vm_ram(struct vm *vm, uint64_t *base, uint64_t *size)
+{
+	*base = vm->ram.base;
+	*size = vm->ram.size;
+	return vm->ram.host;
+}
+
+int vm_dirty_start(struct vm *vm, struct verr *e)
+{
+	return vm->nharts ? hart_dirty_start(vm->harts[0], e) : 0;
+}
+
+uint64_t vm_dirty_sync(struct vm *vm, uint64_t *bits)
+{
+	return vm->nharts ? hart_dirty_sync(vm->harts[0], bits) : 0;
+}
+
+void vm_dirty_stop(struct vm *vm)
+{
+	if (vm->nharts)
+		hart_dirty_stop(vm->harts[0]);
+}
+
+int vm_release_host_files(struct vm *vm, struct verr *e)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct device *d = &vm->devs[i];
+		int rc = d->type->host_release ? d->type->host_release(d, e) : 0;
+		if (rc < 0) {
+			/* All or nothing: what was let go is taken back. */
+			struct verr ignore;
+			while (i-- > 0)
+				if (vm->devs[i].type->host_acquire)
+					vm->devs[i].type->host_acquire(&vm->devs[i], &ignore);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int vm_acquire_host_files(struct vm *vm, struct verr *e)
+{
+	for (unsigned i = 0; i < vm->ndevs; i++) {
+		struct device *d = &vm->devs[i];
+		int rc = d->type->host_acquire ? d->type->host_acquire(d, e) : 0;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 void vm_time_advance(struct vm *vm, uint64_t ns)
 {
 	if (!vm->vc.deterministic)

@@ -78,6 +78,12 @@ struct vm_config {
 	 */
 	unsigned nhost_fds;
 	struct { char name[16]; int fd; } host_fds[VM_MAX_HOST_FDS];
+	/*
+	 * Live migration's destination: the disk images are measured but not
+	 * opened by vm_create (the source host's vmx still holds them);
+	 * vm_acquire_host_files opens them once the source let go.
+	 */
+	bool host_files_later;
 };
 
 /* "02:xx:.." for mac; out has room for 18 bytes. */
@@ -194,5 +200,21 @@ void vm_time_advance(struct vm *vm, uint64_t ns);
 void vm_handed_over(struct vm *vm);
 /* Flushes buffered console output (before a hand-over stops using it). */
 void vm_flush_output(struct vm *vm);
+
+/*
+ * Live migration (docs/MIGRATION.md).  Guest RAM as the host maps it:
+ * *size bytes at *host, guest physical *base.  The dirty log (hart.h's
+ * hart_dirty_*, for every vCPU): vm_dirty_sync ORs the pages written since
+ * the start or the last sync into bits, one per 4 KiB page from base.
+ * vm_release_host_files: the VM stopped, its disk images are flushed and
+ * closed, so the destination can open them; vm_acquire_host_files opens
+ * them (again).  Errors name the disk.
+ */
+uint8_t *vm_ram(struct vm *vm, uint64_t *base, uint64_t *size);
+int vm_dirty_start(struct vm *vm, struct verr *e);
+uint64_t vm_dirty_sync(struct vm *vm, uint64_t *bits);
+void vm_dirty_stop(struct vm *vm);
+int vm_release_host_files(struct vm *vm, struct verr *e);
+int vm_acquire_host_files(struct vm *vm, struct verr *e);
 
 #endif

@@ -115,6 +115,7 @@ static void code_written(struct cpu_shared *sh, struct hart *self, uint64_t pa, 
 
 	if (!len || !ram || pa + len <= ram->base || pa >= ram->base + ram->size)
 		return;
+	cpu_dirty_mark(sh, pa, len);
 	/* The write is done; only now look at the marks (see struct cpu_shared). */
 	if (sh->nharts > 1)
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -301,6 +302,7 @@ void hart_destroy(struct hart *h)
 			sh->bus->ram_written_ctx = NULL;
 		}
 		free(sh->code_pages);
+		free(sh->dirty);
 		free(sh);
 	}
 	if (dbg_jit_diff())
@@ -836,6 +838,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	if (VMX_DEBUG)
 		dbg_hart_enter(h);
 	running = h;
+	/* Before the first look at kick: the dirty log's sync relies on the order (dirty.c). */
+	__atomic_store_n(&h->in_run, 1, __ATOMIC_SEQ_CST);
 	for (;;) {
 		uint64_t done = s->icount - start;
 		/*
@@ -851,6 +855,8 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 				hart_inval_drain(h);
 				pend = NULL;
 			}
+			if (k & HART_KICK_WFLUSH)
+				hart_dirty_wflush(h);
 			if (k & HART_KICK_STOP) {
 				why = HART_EXIT_STOP;
 				break;
@@ -1327,6 +1333,7 @@ enum hart_exit hart_run(struct hart *h, uint64_t budget)
 	/* Another hart may run before this one resumes: drop the reservation. */
 	s->resv_valid = 0;
 	running = NULL;
+	__atomic_store_n(&h->in_run, 0, __ATOMIC_RELEASE);
 	if (VMX_STATS)
 		hart_stats_flush(h);
 	if (VMX_DEBUG)

@@ -89,6 +89,22 @@ uint64_t hart_instret(const struct hart *h);
 uint64_t hart_set_irq(struct hart *h, uint64_t mip_mask, bool level);
 /* Makes a running hart_run return HART_EXIT_STOP soon; any thread. */
 void hart_kick(struct hart *h);
+
+/*
+ * Dirty log (live migration's pre-copy, dirty.c), for all harts on h's bus,
+ * called from any thread.  hart_dirty_start: from now on every write to
+ * guest RAM is recorded per 4 KiB page; when it returns, no hart can write
+ * RAM unrecorded any more.  hart_dirty_sync: moves the pages written since
+ * the start or the last sync into bits (one bit per page from RAM's base,
+ * (pages + 63) / 64 words, ORed in) and returns their number; when it
+ * returns, any write to them after the move is recorded for the next sync,
+ * and every write before it is visible to the caller.  It waits for each
+ * running hart to reach a block boundary.  hart_dirty_stop: no more
+ * recording.
+ */
+int hart_dirty_start(struct hart *h, struct verr *e);
+uint64_t hart_dirty_sync(struct hart *h, uint64_t *bits);
+void hart_dirty_stop(struct hart *h);
 /* True when an enabled interrupt is pending, so a WFI hart should run again. */
 bool hart_irq_pending(const struct hart *h);
 /* Earliest Sstc stimecmp deadline in timer ticks, UINT64_MAX if none. */

@@ -191,11 +191,39 @@ struct cpu_shared {
 	uint8_t slots_used;
 	struct hart *harts[CPU_MAX_HARTS];
 	struct hart *by_slot[CPU_MAX_HARTS];
+	/*
+	 * Dirty log for live migration (dirty.c): while dirty_on, one bit per
+	 * RAM page written since the last hart_dirty_sync.  A write-TLB fill
+	 * sets its page's bit before the entry exists, every other RAM write
+	 * (slow-path stores, AMOs without an entry, A/D updates, DMA) after
+	 * the write, in code_written; each sync takes every hart's write
+	 * entries away, so the next store to a page fills, and marks, again.
+	 */
+	uint64_t *dirty;
+	int dirty_on;           /* atomic */
 };
+
+/* Marks [pa, pa+len) written (RAM only; nothing unless the log is on). */
+static inline void cpu_dirty_mark(struct cpu_shared *sh, uint64_t pa, uint64_t len)
+{
+	if (VMX_LIKELY(!__atomic_load_n(&sh->dirty_on, __ATOMIC_RELAXED)) || !len)
+		return;
+	uint64_t base = sh->bus->ram->base, end = base + (sh->npages << 12);
+	if (pa + len <= base || pa >= end)
+		return;
+	uint64_t lo = pa < base ? 0 : (pa - base) >> 12;
+	uint64_t hi = ((pa + len > end ? end : pa + len) - 1 - base) >> 12;
+	for (uint64_t pg = lo; pg <= hi; pg++) {
+		uint64_t bit = 1ULL << (pg & 63);
+		if (!(__atomic_load_n(&sh->dirty[pg >> 6], __ATOMIC_RELAXED) & bit))
+			__atomic_fetch_or(&sh->dirty[pg >> 6], bit, __ATOMIC_RELEASE);
+	}
+}
 
 /* Bits of hart.kick: why another thread wants the hart's attention. */
 #define HART_KICK_STOP  1u   /* leave hart_run (HART_EXIT_STOP) */
 #define HART_KICK_INVAL 2u   /* code pages were written: drop their blocks (inval_bits) */
+#define HART_KICK_WFLUSH 4u  /* the dirty log's sync: drop every write-TLB entry, say so */
 
 /*
  * Stats builds: the counters a hart bumps most often (per translated block
@@ -316,6 +344,9 @@ struct hart {
 	uint64_t tohost_page;   /* tohost & ~0xfff, or ~0 */
 
 	unsigned kick;          /* atomic: HART_KICK_* bits */
+	/* The dirty log's handshake (dirty.c): hart_run's thread is inside hart_run. */
+	int in_run;             /* atomic */
+	uint64_t wflush_req, wflush_done;   /* atomic: syncs asked for, write TLB dropped for */
 	unsigned slot;          /* bit in cpu_shared.code_pages */
 	/*
 	 * Code pages other harts wrote (one bit per page, and a summary bit
@@ -351,6 +382,11 @@ bool decode_ends_block(unsigned op);
 void mmu_flush_all(struct hart *h);
 void mmu_flush_va(struct hart *h, uint64_t va);
 void mmu_flush_pa_write(struct hart *h, uint64_t pa_page);
+/* Drops every write entry (on the hart's own thread: the dirty log's sync). */
+void mmu_flush_writes(struct hart *h);
+
+/* dirty.c: HART_KICK_WFLUSH on the hart's thread, between blocks. */
+void hart_dirty_wflush(struct hart *h);
 /* Another hart's write TLB: drops its entries for pa_page; true if it had one. */
 bool mmu_unmap_pa_write_remote(struct hart *o, uint64_t pa_page);
 bool mmu_translate(struct hart *h, uint64_t va, unsigned acc, unsigned mode, uint64_t *pa);

@@ -178,6 +178,13 @@ bool mmu_unmap_pa_write_remote(struct hart *h, uint64_t pa_page)
 	return had;
 }
 
+void mmu_flush_writes(struct hart *h)
+{
+	for (unsigned m = 0; m < MMU_NMODES; m++)
+		for (unsigned i = 0; i < TLB_SIZE; i++)
+			__atomic_store_n(&h->tlb[ACC_W][m][i].tag, ~0ULL, __ATOMIC_RELAXED);
+}
+
 void mmu_flush_pa_write(struct hart *h, uint64_t pa_page)
 {
 	for (unsigned m = 0; m < MMU_NMODES; m++)
@@ -206,6 +213,9 @@ static void tlb_fill(struct hart *h, uint64_t va, uint64_t pa, unsigned acc, uns
 		return;
 	if (acc == ACC_W && (hart_is_code_page(h, pa_page) || pa_page == h->tohost_page))
 		return;
+	/* Stores through the entry are not seen one by one: the page counts as written now. */
+	if (acc == ACC_W)
+		cpu_dirty_mark(h->sh, pa_page, 4096);
 	unsigned i = (va >> 12) & TLB_MASK;
 	struct tlbe *e = &h->tlb[acc][mode][i];
 	if (acc != ACC_W && e->tag != ~0ULL)

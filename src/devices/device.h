@@ -102,6 +102,14 @@ struct device_type {
 	/* A hand-over passed those fds on for good: destroy closes, never ends, what is behind. */
 	void (*handed_over)(struct device *d);
 	/*
+	 * Live migration: let go of the host files only one host may hold
+	 * (disk images: flushed, unlocked and closed) before another host's
+	 * vmx opens them, and take them back (or take them the first time,
+	 * on a machine built with vm_config.host_files_later).  NULL = none.
+	 */
+	int (*host_release)(struct device *d, struct verr *e);
+	int (*host_acquire)(struct device *d, struct verr *e);
+	/*
 	 * Host I/O a device serves on the vCPU thread (a NIC's backend): poll()
 	 * runs between slices; poll_fd() names the fd and poll events that
 	 * should wake an idle machine (-1: none now).  NULL = no host I/O.

@@ -57,6 +57,7 @@ struct vblk {
 	uint64_t capacity;        /* sectors */
 	char id[VBLK_ID_BYTES + 1];
 	char path[4096];
+	unsigned idx;             /* N of diskN */
 	struct iovec iov[VIRTIO_QUEUE_MAX];
 };
 
@@ -185,51 +186,112 @@ static void vblk_destroy(void *be)
 	free(b);
 }
 
+/* Size in sectors of the open image or block device b->fd. */
+static int vblk_measure(struct vblk *b, int fd, unsigned idx, uint64_t *sectors, struct verr *e)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return verr_set(e, -errno, "disk%u: cannot stat %s: %s", idx, b->path, strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return verr_set(e, -EINVAL, "disk%u.fileName: %s is not a file or block device", idx,
+				b->path);
+	off_t size = S_ISBLK(st.st_mode) ? lseek(fd, 0, SEEK_END) : st.st_size;
+	if (size < (off_t)SECTOR)
+		return verr_set(e, -EINVAL, "disk%u: %s is smaller than one 512-byte sector", idx,
+				b->path);
+	if (size % SECTOR)
+		LOG_WRN("disk%u: %s size is not a multiple of 512; the tail is not visible", idx,
+			b->path);
+	*sectors = (uint64_t)size / SECTOR;
+	return 0;
+}
+
+/* Opens the image and takes its lock; the fd is b->fd on success. */
+static int vblk_attach(struct vblk *b, struct verr *e)
+{
+	unsigned idx = b->idx;
+	int fd = file_open_typed(b->path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0,
+				 FILE_T_REG | FILE_T_BLK, e);
+	if (fd < 0)
+		return verr_prefix(e, fd, "disk%u.fileName%s", idx, b->readonly ? "" : " (for writing)");
+	/* Two VMs writing one image would corrupt it (a handed-over fd already holds it). */
+	if (flock(fd, (b->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		int r = verr_set(e, -errno, "disk%u: %s is in use by another process", idx, b->path);
+		close(fd);
+		return r;
+	}
+	b->fd = fd;
+	return 0;
+}
+
+/* Live migration: the image is flushed and closed; another host may open it now. */
+static int vblk_release(void *be, struct verr *e)
+{
+	struct vblk *b = be;
+	if (b->fd < 0)
+		return 0;
+	if (!b->readonly && fdatasync(b->fd) < 0)
+		return verr_set(e, -errno, "disk%u: %s: fdatasync: %s", b->idx, b->path,
+				strerror(errno));
+	close(b->fd);
+	b->fd = b->ops.host_fd = -1;
+	return 0;
+}
+
+/* Opens the image again (or for the first time) for the guest to use. */
+static int vblk_acquire(void *be, struct verr *e)
+{
+	struct vblk *b = be;
+	uint64_t sectors;
+	int r;
+	if (b->fd >= 0)
+		return 0;
+	if ((r = vblk_attach(b, e)) < 0)
+		return r;
+	if ((r = vblk_measure(b, b->fd, b->idx, &sectors, e)) < 0 || sectors != b->capacity) {
+		if (r == 0)
+			r = verr_set(e, -EIO, "disk%u: %s changed size (%llu sectors, the guest knows "
+				     "%llu)", b->idx, b->path, (unsigned long long)sectors,
+				     (unsigned long long)b->capacity);
+		close(b->fd);
+		b->fd = -1;
+		return r;
+	}
+	b->ops.host_fd = b->fd;
+	return 0;
+}
+
 int vblk_open(struct virtio_backend **out, void **be, const char *path, bool readonly,
 	      unsigned idx, int fd, struct verr *e)
 {
 	struct vblk *b = calloc(1, sizeof(*b));
-	int r;
+	int r, mfd = -1;
 	if (!b)
 		return verr_set(e, -ENOMEM, "virtio-blk: out of memory");
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	b->readonly = readonly;
+	b->idx = idx;
+	b->fd = -1;
 	if (fd >= 0) {
 		/* Same open file as the vmx that handed it over: its flock comes along. */
 		b->fd = fd;
+	} else if (fd == -EAGAIN) {
+		/* Opened by acquire(); only its size is needed now, and the lock is not ours yet. */
+		mfd = file_open_typed(path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG | FILE_T_BLK, e);
+		if (mfd < 0) {
+			r = verr_prefix(e, mfd, "disk%u.fileName", idx);
+			goto fail;
+		}
 	} else if (fd != -ENOENT) {
-		b->fd = fd;
-		verr_set(e, fd, "handed-over fd: %s", strerror(-fd));
-	} else {
-		b->fd = file_open_typed(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0,
-					FILE_T_REG | FILE_T_BLK, e);
-	}
-	if (b->fd < 0) {
-		r = verr_prefix(e, b->fd, "disk%u.fileName%s", idx, readonly ? "" : " (for writing)");
+		r = verr_set(e, fd, "disk%u: handed-over fd: %s", idx, strerror(-fd));
+		goto fail;
+	} else if ((r = vblk_attach(b, e)) < 0) {
 		goto fail;
 	}
-	/* Two VMs writing one image would corrupt it (a handed-over fd already holds it). */
-	if (fd < 0 && flock(b->fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		r = verr_set(e, -errno, "disk%u: %s is in use by another process", idx, path);
+	if ((r = vblk_measure(b, b->fd >= 0 ? b->fd : mfd, idx, &b->capacity, e)) < 0)
 		goto fail;
-	}
-	struct stat st;
-	if (fstat(b->fd, &st) < 0) {
-		r = verr_set(e, -errno, "disk%u: cannot stat %s: %s", idx, path, strerror(errno));
-		goto fail;
-	}
-	off_t size = S_ISBLK(st.st_mode) ? lseek(b->fd, 0, SEEK_END) : st.st_size;
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		r = verr_set(e, -EINVAL, "disk%u.fileName: %s is not a file or block device", idx, path);
-		goto fail;
-	}
-	if (size < (off_t)SECTOR) {
-		r = verr_set(e, -EINVAL, "disk%u: %s is smaller than one 512-byte sector", idx, path);
-		goto fail;
-	}
-	if (size % SECTOR)
-		LOG_WRN("disk%u: %s size is not a multiple of 512; the tail is not visible", idx, path);
-	b->capacity = (uint64_t)size / SECTOR;
+	if (mfd >= 0)
+		close(mfd);
 	snprintf(b->id, sizeof(b->id), "vmx3-disk%u", idx);
 	b->ops = (struct virtio_backend){
 		.device_id = VIRTIO_ID_BLOCK,
@@ -239,6 +301,8 @@ int vblk_open(struct virtio_backend **out, void **be, const char *path, bool rea
 		.config_read = vblk_config_read,
 		.request = vblk_request,
 		.destroy = vblk_destroy,
+		.release = vblk_release,
+		.acquire = vblk_acquire,
 		.host_fd = b->fd,
 	};
 	snprintf(b->ops.host_fd_name, sizeof(b->ops.host_fd_name), "disk%u", idx);
@@ -246,6 +310,8 @@ int vblk_open(struct virtio_backend **out, void **be, const char *path, bool rea
 	*be = b;
 	return 0;
 fail:
+	if (mfd >= 0)
+		close(mfd);
 	if (b->fd >= 0)
 		close(b->fd);
 	free(b);

@@ -571,7 +571,7 @@ static int vmmio_create(struct device *d, const struct dev_env *env, const struc
 		char name[16];
 		snprintf(name, sizeof(name), "disk%u", idx);
 		int r = vblk_open(&ops, &be, vc->disks[idx].path, vc->disks[idx].readonly, idx,
-				  vm_config_dup_fd(vc, name), e);
+				  vc->host_files_later ? -EAGAIN : vm_config_dup_fd(vc, name), e);
 		if (r < 0)
 			return r;
 	}
@@ -660,6 +660,18 @@ static unsigned vmmio_host_fds(struct device *d, struct dev_host_fd *out, unsign
 	return 1;
 }
 
+static int vmmio_host_release(struct device *d, struct verr *e)
+{
+	struct virtio_mmio *v = d->priv;
+	return v->ops && v->ops->release ? v->ops->release(v->be, e) : 0;
+}
+
+static int vmmio_host_acquire(struct device *d, struct verr *e)
+{
+	struct virtio_mmio *v = d->priv;
+	return v->ops && v->ops->acquire ? v->ops->acquire(v->be, e) : 0;
+}
+
 const struct device_type dev_type_virtio_mmio = {
 	.name = "virtio-mmio",
 	.count = vmmio_count,
@@ -673,5 +685,7 @@ const struct device_type dev_type_virtio_mmio = {
 	.state_fields = vmmio_fields,
 	.nstate_fields = VMX_ARRAY_SIZE(vmmio_fields),
 	.host_fds = vmmio_host_fds,
+	.host_release = vmmio_host_release,
+	.host_acquire = vmmio_host_acquire,
 	.restored = vmmio_restored,
 };

@@ -66,6 +66,9 @@ struct virtio_backend {
 	unsigned async_queues;
 	void (*notify)(void *be, unsigned queue);
 	void (*destroy)(void *be);
+	/* Live migration (device_type.host_release/host_acquire); NULL = nothing to do. */
+	int (*release)(void *be, struct verr *e);
+	int (*acquire)(void *be, struct verr *e);
 	/* The host fd behind the device (a disk image) for a hand-over, -1 = none. */
 	int host_fd;
 	char host_fd_name[16];
@@ -166,7 +169,9 @@ int virtio_chain_iov(const struct virtio_chain *c, bool write, uint64_t off, uin
 /*
  * Backends (virtio_blk.c).  fd >= 0: the image is already open (handed over by
  * another vmx, with its lock); it is used instead of opening path, and owned.
- * A negative fd other than -ENOENT is an error to report.
+ * fd -EAGAIN: the image is only measured now and opened by the backend's
+ * acquire() later (live migration's destination, while the source still
+ * holds it).  A negative fd other than -ENOENT or -EAGAIN is an error to report.
  */
 int vblk_open(struct virtio_backend **out, void **be, const char *path, bool readonly,
 	      unsigned idx, int fd, struct verr *e);

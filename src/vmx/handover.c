@@ -74,30 +74,9 @@ int handover_configure(struct vmx *x, struct verr *e)
 	return 0;
 }
 
-/*
- * Test knob (opt/obj): "PHASE[:SECONDS]" stops this side at PHASE for
- * SECONDS (30) after logging it, so a test can kill a process exactly there.
- */
 static void test_pause(struct vmx *x, const char *phase)
 {
-	char name[16];
-	unsigned secs = 30;
-	if (!x->ho.test_pause[0])
-		return;
-	snprintf(name, sizeof(name), "%s", x->ho.test_pause);
-	char *colon = strchr(name, ':');
-	if (colon) {
-		*colon = 0;
-		secs = (unsigned)strtoul(colon + 1, NULL, 10);
-	}
-	if (strcmp(name, phase) != 0)
-		return;
-	LOG_INF("handover: test pause at %s for %u s", phase, secs);
-	log_flush();
-	/* The stats builds' profiler signals would cut a plain sleep short. */
-	uint64_t end = vmx_now_ns() + secs * 1000000000ull;
-	for (uint64_t now; (now = vmx_now_ns()) < end;)
-		usleep((useconds_t)((end - now) / 1000 > 100000 ? 100000 : (end - now) / 1000));
+	vmx_test_pause(x->ho.test_pause, phase);
 }
 
 static void set_error(struct vmx *x, const char *msg)

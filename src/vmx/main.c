@@ -13,6 +13,7 @@
  * everything down on one path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -49,6 +50,28 @@ uint64_t vmx_clock_ns(clockid_t clk)
 uint64_t vmx_now_ns(void)
 {
 	return vmx_clock_ns(CLOCK_MONOTONIC);
+}
+
+void vmx_test_pause(const char *spec, const char *phase)
+{
+	char name[16];
+	unsigned secs = 30;
+	if (!spec || !spec[0])
+		return;
+	snprintf(name, sizeof(name), "%s", spec);
+	char *colon = strchr(name, ':');
+	if (colon) {
+		*colon = 0;
+		secs = (unsigned)strtoul(colon + 1, NULL, 10);
+	}
+	if (strcmp(name, phase) != 0)
+		return;
+	LOG_INF("test pause at %s for %u s", phase, secs);
+	log_flush();
+	/* The stats builds' profiler signals would cut a plain sleep short. */
+	uint64_t end = vmx_now_ns() + secs * 1000000000ull;
+	for (uint64_t now; (now = vmx_now_ns()) < end;)
+		usleep((useconds_t)((end - now) / 1000 > 100000 ? 100000 : (end - now) / 1000));
 }
 
 const char *vmx_power_name(int state)
@@ -136,6 +159,13 @@ static void usage(FILE *f)
 		"  --incoming-handover SOCK\n"
 		"                  listen at SOCK and take over the VM from the running vmx\n"
 		"                  that connects (docs/HANDOVER.md)\n"
+		"  --incoming-migration HOST:PORT | fd:N\n"
+		"                  listen there (or on the inherited listening socket N) and\n"
+		"                  take over the VM from a vmx on another host that presents\n"
+		"                  the token in $VMX_MIGRATION_TOKEN (docs/MIGRATION.md)\n"
+		"  --migration-status-fd N\n"
+		"                  with --incoming-migration: write \"go\" to fd N once this\n"
+		"                  process may run the guest (hostd's record)\n"
 		"  --vm-dir-fd N   the .vmx's directory is open as fd N: reach it and its\n"
 		"                  files through the fd (hostd, for an unprivileged vmx)\n"
 		"  --pass-fd N:PATH\n"
@@ -231,6 +261,8 @@ static int parse_args(int argc, char **argv, struct vmx_opts *o)
 		{ "suspend", no_argument, NULL, 'S' },
 		{ "handover", required_argument, NULL, 'O' },
 		{ "incoming-handover", required_argument, NULL, 'I' },
+		{ "incoming-migration", required_argument, NULL, 'M' },
+		{ "migration-status-fd", required_argument, NULL, 'F' },
 		{ "verify-checkpoint", required_argument, NULL, 'C' },
 		{ "vm-dir-fd", required_argument, NULL, 'D' },
 		{ "pass-fd", required_argument, NULL, 'P' },
@@ -240,7 +272,7 @@ static int parse_args(int argc, char **argv, struct vmx_opts *o)
 	char *endp;
 	int c;
 
-	*o = (struct vmx_opts){ .echo = true, .vm_dir_fd = -1 };
+	*o = (struct vmx_opts){ .echo = true, .vm_dir_fd = -1, .migration_status_fd = -1 };
 	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'V':
@@ -284,6 +316,18 @@ static int parse_args(int argc, char **argv, struct vmx_opts *o)
 			break;
 		case 'I':
 			o->incoming = optarg;
+			break;
+		case 'M':
+			o->incoming_migration = optarg;
+			break;
+		case 'F':
+			errno = 0;
+			o->migration_status_fd = (int)strtol(optarg, &endp, 10);
+			if (errno || *endp || endp == optarg || o->migration_status_fd < 3) {
+				fprintf(stderr, "vmx: --migration-status-fd: \"%s\" is not a "
+					"descriptor number (3 or more)\n", optarg);
+				return VMX_EXIT_USAGE;
+			}
 			break;
 		case 'C':
 			return verify_checkpoint(optarg);
@@ -337,6 +381,15 @@ static int parse_args(int argc, char **argv, struct vmx_opts *o)
 		fprintf(stderr, "vmx: --incoming-handover needs a .vmx and no --elf or --resume\n");
 		return VMX_EXIT_USAGE;
 	}
+	if (o->incoming_migration && (o->elf || o->resume || o->incoming || optind == argc)) {
+		fprintf(stderr, "vmx: --incoming-migration needs a .vmx and no --elf, --resume or "
+			"--incoming-handover\n");
+		return VMX_EXIT_USAGE;
+	}
+	if (o->migration_status_fd >= 0 && !o->incoming_migration) {
+		fprintf(stderr, "vmx: --migration-status-fd goes with --incoming-migration\n");
+		return VMX_EXIT_USAGE;
+	}
 	return -1;
 }
 
@@ -353,7 +406,7 @@ static int setup_vmss_path(struct vmx *x, struct vmx_opts *o, struct verr *e)
 	char *dot = strrchr(stem, '.');
 	if (dot && strcmp(dot, ".vmx") == 0)
 		*dot = 0;
-	if (vs && vs[0] && !o->incoming) {
+	if (vs && vs[0] && !o->incoming && !o->incoming_migration) {
 		rc = cfg_path(x->cfg, VMX_VMSTATE_KEY, x->vmdir, x->vmss_path, sizeof(x->vmss_path),
 			      e);
 		if (rc < 0)
@@ -421,6 +474,10 @@ static int vmx_open(struct vmx *x, struct vmx_opts *o, struct verr *e)
 	mxuser_lock_init(&x->suspend_lock, "vmxSuspend", MXUSER_RANK_CTL);
 	mxuser_cond_init(&x->hash_cond, "vmxHash");
 	handover_init(&x->ho);
+	migration_init(&x->mig);
+	x->mig.status_fd = o->migration_status_fd;
+	if (x->mig.status_fd >= 0)
+		fcntl(x->mig.status_fd, F_SETFD, FD_CLOEXEC);
 	if (x->vmx_path[0]) {
 		if ((rc = setup_config(x, o->echo, o->vm_dir_fd, e)) < 0)
 			return rc;
@@ -443,7 +500,8 @@ static int vmx_open(struct vmx *x, struct vmx_opts *o, struct verr *e)
 	if ((rc = stats_configure(x->cfg, e)) < 0)
 		return rc;
 	/* opt/obj builds: the test knobs that break a beta check or pause a hand-over on purpose. */
-	if ((rc = dbg_configure(x->cfg, e)) < 0 || (rc = handover_configure(x, e)) < 0)
+	if ((rc = dbg_configure(x->cfg, e)) < 0 || (rc = handover_configure(x, e)) < 0 ||
+	    (rc = migration_configure(x, e)) < 0)
 		return rc;
 	crashrep_install(x->vmdir);
 	if ((rc = setup_vmss_path(x, o, e)) < 0)
@@ -451,6 +509,9 @@ static int vmx_open(struct vmx *x, struct vmx_opts *o, struct verr *e)
 	if (o->incoming) {
 		if ((rc = handover_receive(x, o->incoming, e)) < 0)
 			return verr_prefix(e, rc, "handover");
+	} else if (o->incoming_migration) {
+		if ((rc = migration_receive(x, o->incoming_migration, e)) < 0)
+			return verr_prefix(e, rc, "migration");
 	} else {
 		x->vc.resume = o->resume;
 		if ((rc = vm_create(&x->vm, &x->vc, e)) < 0)
@@ -481,6 +542,7 @@ static void vmx_close(struct vmx *x)
 	/* The reader's lazy-load threads write guest RAM: end them before RAM goes. */
 	ckpt_reader_close(x->resume_reader);
 	handover_close(&x->ho);
+	migration_close(&x->mig);
 	crashrep_set_guest_dump(NULL, NULL);
 	vm_destroy(x->vm);
 	cfg_free(x->cfg);

@@ -1,7 +1,8 @@
 /*
  * runloop.c - runs the guest on the calling thread (every vCPU) and serves
  * what stopped it: an instruction budget, a state-hash point or request, a
- * suspend or a hand-over to another vmx (enum vmx_stop).  Every stop is at
+ * suspend, a hand-over to another vmx or the last round of a live
+ * migration (enum vmx_stop).  Every stop is at
  * a scheduling-round boundary, so in deterministic mode a run that stopped
  * and went on (in this process or another) matches one that never stopped.
  */
@@ -211,6 +212,8 @@ static enum vmx_stop stop_reason(struct vmx *x, const struct vmx_opts *o, enum v
 		return VMX_STOP_SUSPEND;
 	if (res == VM_RESULT_STOPPED && atomic_load(&x->ho.state) == HO_REQUESTED)
 		return VMX_STOP_HANDOVER;
+	if (res == VM_RESULT_STOPPED && atomic_load(&x->mig.state) == MIG_STOPPING)
+		return VMX_STOP_MIGRATE;
 	return VMX_STOP_DONE;
 }
 
@@ -231,6 +234,11 @@ int vmx_run(struct vmx *x, const struct vmx_opts *o)
 	uint64_t run_insn0 = st.instret;
 	if (o->hash_every)
 		next_hash = (st.instret / o->hash_every + 1) * o->hash_every;
+	if (x->mig.incoming) {
+		x->mig.t.run = vmx_now_ns();
+		LOG_INF("migration: running the guest %.3f ms after the sending vmx stopped it",
+			(double)(x->mig.t.run - x->mig.t.stop) / 1e6);
+	}
 	if (x->ho.incoming) {
 		/* The hand-over's downtime ends here, at the first guest instruction. */
 		x->ho.t.run = vmx_now_ns();
@@ -242,7 +250,9 @@ int vmx_run(struct vmx *x, const struct vmx_opts *o)
 		if (next_hash && (!stop_at || next_hash < stop_at))
 			stop_at = next_hash;
 		vm_get_status(x->vm, &st);
-		if (stop_at)
+		if (atomic_load(&x->mig.state) == MIG_STOPPING)
+			res = VM_RESULT_STOPPED;   /* asked for while another stop was served */
+		else if (stop_at)
 			res = st.instret >= stop_at ? VM_RESULT_BUDGET
 						    : vm_run_insns(x->vm, stop_at - st.instret);
 		else
@@ -302,6 +312,14 @@ int vmx_run(struct vmx *x, const struct vmx_opts *o)
 			}
 			if (res == VM_RESULT_BUDGET) {
 				res = VM_RESULT_ERROR;   /* --handover asked for a hand-over */
+				break;
+			}
+			kstat_detach_all();
+			continue;   /* taken back: the guest carries on here */
+		case VMX_STOP_MIGRATE:
+			ctl_work_begin(x);
+			if (migration_finish(x, &e) == 0) {
+				code = VMX_EXIT_HANDEDOVER;
 				break;
 			}
 			kstat_detach_all();

@@ -18,6 +18,7 @@
 #include "../lib/cfg.h"
 #include "../lib/mxuser.h"
 #include "handover.h"
+#include "migrate.h"
 
 struct ctl;
 
@@ -32,6 +33,8 @@ struct vmx_opts {
 	uint64_t hash_every;      /* --hash-every N, 0 = none */
 	const char *incoming;     /* --incoming-handover SOCK: take over a running VM */
 	const char *handover_to;  /* --handover SOCK: at --until-insns, hand over to SOCK */
+	const char *incoming_migration; /* --incoming-migration ADDR: take a VM from another host */
+	int migration_status_fd;  /* --migration-status-fd N: "go" is written there; -1 */
 	int vm_dir_fd;            /* --vm-dir-fd N: the .vmx's directory, open as fd N; -1 */
 };
 
@@ -68,6 +71,8 @@ struct vmx {
 
 	/* Hand-over to or from another vmx process (handover.c). */
 	struct handover ho;
+	/* Live migration to or from another host (migrate.c). */
+	struct migration mig;
 };
 
 /* Why the guest stopped running on this thread (runloop.c). */
@@ -77,6 +82,7 @@ enum vmx_stop {
 	VMX_STOP_HASH_REQUEST,  /* "hash" on the control socket */
 	VMX_STOP_SUSPEND,       /* "suspend" on the control socket, or --suspend at the budget */
 	VMX_STOP_HANDOVER,      /* "handover" on the control socket, or --handover at the budget */
+	VMX_STOP_MIGRATE,       /* the pre-copy is done: the last round needs the vCPUs stopped */
 	VMX_STOP_DONE,          /* powered off, reset, error, signal: the run is over */
 };
 
@@ -86,6 +92,12 @@ int vmx_run(struct vmx *x, const struct vmx_opts *o);
 int vmx_set_vmstate_key(struct vmx *x, const char *value, struct verr *e);
 /* main.c: CLOCK_MONOTONIC or another clock, in ns. */
 uint64_t vmx_clock_ns(clockid_t clk);
+/*
+ * main.c, test knobs (opt/obj): spec "PHASE[:SECONDS]" (a .vmx value) stops
+ * the caller at PHASE for SECONDS (30) after logging it, so a test can kill
+ * a process exactly there.  "" or another phase: returns at once.
+ */
+void vmx_test_pause(const char *spec, const char *phase);
 
 enum vmx_suspend {
 	VMX_SUSPEND_NONE = 0, VMX_SUSPEND_REQUESTED, VMX_SUSPEND_RUNNING, VMX_SUSPEND_DONE,
