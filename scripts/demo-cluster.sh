@@ -3,9 +3,9 @@
 # three hostd on loopback sharing a datastore ("old" has only the release
 # binary) and two vmx3-center.  The default guest (Debian's kernel running the
 # counter workload) is powered on through the center, switched to stats while
-# it runs, moved (suspended: cold migration) to the old host, where it runs
-# default, and back, where stats is put back; the guest's counter carries on
-# across every step.  Then the leading center is killed and the other leads.
+# it runs, moved live to the old host, where it runs default, and on to h2,
+# where stats is put back, then moved cold (suspended) back to h1; the guest's
+# counter carries on across every step.  Then the leading center is killed and the other leads.
 # Everything it started is stopped at the end.
 set -eu
 B=${B:-build}
@@ -126,26 +126,37 @@ n=$(counter)
 carries_on "$n"
 line1
 
-move() { # FROM TO
+move() { # FROM TO [cold]
   local t0 t1 n out
   n=$(counter)
   t0=$(date +%s%N)
-  "$HOST/vmx3-cmd" --server "$C" --host "$1" power "$VMID" suspend >/dev/null
+  [ "${3:-}" = cold ] && "$HOST/vmx3-cmd" --server "$C" --host "$1" power "$VMID" suspend >/dev/null
   out=$("$HOST/vmx3-cmd" --server "$C" --json --host "$1" migrate "$VMID" "$2")
   VMID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["newId"])' <<<"$out")
   ON=$2
-  "$HOST/vmx3-cmd" --server "$C" --host "$2" power "$VMID" resume >/dev/null
+  [ "${3:-}" = cold ] && "$HOST/vmx3-cmd" --server "$C" --host "$2" power "$VMID" resume >/dev/null
   t1=$(date +%s%N)
-  python3 -c 'import json,sys; r=json.load(sys.stdin)["result"]; print("   moved %s -> %s (%s); build type there: %s%s" % (r["from"], r["to"], r["powerState"], r["buildType"], "; %s kept for later" % r["requestedBuildType"] if "requestedBuildType" in r else ""))' <<<"$out"
-  echo "   suspend + move + resume: $(( (t1 - t0) / 1000000 )) ms of guest downtime"
+  python3 -c 'import json,sys
+r=json.load(sys.stdin)["result"]
+print("   moved %s -> %s (%s%s); build type there: %s%s" % (r["from"], r["to"], r["powerState"],
+      ", live: %d rounds, %d pages sent, %d of them zero" % (r["rounds"], r["pagesSent"], r["zeroPages"]) if r.get("method") == "live" else "",
+      r["buildType"], "; %s kept for later" % r["requestedBuildType"] if "requestedBuildType" in r else ""))
+if r.get("method") == "live": print("   downtime (the guest paused): %.3f ms" % r["downtimeMs"])' <<<"$out"
+  if [ "${3:-}" = cold ]; then
+    echo "   suspend + move + resume: $(( (t1 - t0) / 1000000 )) ms of guest downtime"
+  else
+    echo "   the whole move took $(( (t1 - t0) / 1000000 )) ms while the guest ran"
+  fi
   carries_on "$n"
   line1
 }
 
-step "cold migration to the old host (suspend, move, resume): stats is dropped there"
+step "live migration to the old host while it runs: stats is dropped there"
 move h1 old
-step "and to h2, which has the stats binary: stats is put back"
+step "and live to h2, which has the stats binary: stats is put back"
 move old h2
+step "cold migration back to h1 (suspend, move, resume)"
+move h2 h1 cold
 
 step "kill -9 of the leading center ($L)"
 kill -9 "${CPID[$L]}"; wait "${CPID[$L]}" 2>/dev/null || true

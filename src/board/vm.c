@@ -709,6 +709,8 @@ uint8_t *vm_ram(struct vm *vm, uint64_t *base, uint64_t *size)
 	return vm->ram.host;
 }
 
+int vm_ram_fd(struct vm *vm) { return vm->ram.memfd; }
+
 int vm_dirty_start(struct vm *vm, struct verr *e)
 {
 	return vm->nharts ? hart_dirty_start(vm->harts[0], e) : 0;

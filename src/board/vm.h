@@ -203,7 +203,8 @@ void vm_flush_output(struct vm *vm);
 
 /*
  * Live migration (docs/MIGRATION.md).  Guest RAM as the host maps it:
- * *size bytes at *host, guest physical *base.  The dirty log (hart.h's
+ * *size bytes at the returned address, guest physical *base; vm_ram_fd is
+ * the memfd behind it (pages never written are holes in it).  The dirty log (hart.h's
  * hart_dirty_*, for every vCPU): vm_dirty_sync ORs the pages written since
  * the start or the last sync into bits, one per 4 KiB page from base.
  * vm_release_host_files: the VM stopped, its disk images are flushed and
@@ -211,6 +212,7 @@ void vm_flush_output(struct vm *vm);
  * them (again).  Errors name the disk.
  */
 uint8_t *vm_ram(struct vm *vm, uint64_t *base, uint64_t *size);
+int vm_ram_fd(struct vm *vm);
 int vm_dirty_start(struct vm *vm, struct verr *e);
 uint64_t vm_dirty_sync(struct vm *vm, uint64_t *bits);
 void vm_dirty_stop(struct vm *vm);

@@ -133,6 +133,11 @@ int cmig_start(const char *src, int vm, const char *dst, const char *user, int64
 /* A new leader finishes (or undoes) a migration left running. */
 void cmig_resume(int64_t id);
 
+/* --- clive.c: live migration ------------------------------------------------------------ */
+
+/* Runs (or, for a new leader, follows on from its recorded step) a live migration task. */
+void clive_run(json_t *t);
+
 /* --- capi.c: the HTTP API ------------------------------------------------------------ */
 
 int capi_start(struct verr *e);

@@ -1,9 +1,11 @@
 /*
- * cmigrate.c - cold migration: a powered-off or suspended VM moves to
- * another host that sees the same datastore (the same name on both hostd, as
- * NFS or VMFS would give), by unregistering it on the source and registering
- * the same .vmx on the destination.  Its files do not move; a suspended VM's
- * checkpoint comes along and resumes there, in the build type its .vmx names.
+ * cmigrate.c - moving a VM to another host that sees the same datastore
+ * (the same name on both hostd, as NFS or VMFS would give): the checks and
+ * the task for every move, and cold migration of a powered-off or
+ * suspended VM, by unregistering it on the source and registering the same
+ * .vmx on the destination.  Its files do not move; a suspended VM's
+ * checkpoint comes along and resumes there, in the build type its .vmx
+ * names.  A running VM moves live (clive.c).
  *
  * The task in etcd records each step before it is taken ("step": check,
  * unregistered, then done), so a new leader finishes a migration its
@@ -158,6 +160,11 @@ static void run(json_t *t)
 	char why[700] = "", path[64], msg[1600];
 	double t0 = now_ms();
 
+	if (json_is_true(json_object_get(t, "live"))) {
+		clive_run(t);
+		goto out;
+	}
+
 	if (!strcmp(jstr(t, "step"), "check")) {
 		json_t *r = NULL;
 		struct verr e = { "" };
@@ -268,9 +275,10 @@ int cmig_start(const char *src, int vm, const char *dst, const char *user, int64
 		goto out;
 	}
 	const char *power = jstr(v, "powerState"), *file = jstr(v, "file");
-	if (strcmp(power, "poweredOff") && strcmp(power, "suspended")) {
-		rc = verr_set(e, -EBUSY, "vm: '%s' is %s; a running VM cannot move between hosts yet "
-			      "(power it off or suspend it first)", jstr(v, "name"), power);
+	bool live = !strcmp(power, "poweredOn");
+	if (!live && strcmp(power, "poweredOff") && strcmp(power, "suspended")) {
+		rc = verr_set(e, -EBUSY, "vm: '%s' is %s; it can move when it is powered on, off or "
+			      "suspended", jstr(v, "name"), power);
 		goto out;
 	}
 	if (json_object_get(v, "busyTask")) {
@@ -295,17 +303,26 @@ int cmig_start(const char *src, int vm, const char *dst, const char *user, int64
 	 * and its build type's overhead must fit there now, as hostd would check
 	 * at the resume (a powered-off VM is checked by hostd at power-on).
 	 */
-	if (!strcmp(power, "suspended")) {
+	if (live || !strcmp(power, "suspended")) {
+		/*
+		 * A running VM needs its RAM and overhead on the destination while it
+		 * still runs on the source: the destination's second copy is reserved
+		 * from the start of the copy.  The build type it will run there is
+		 * default when that host lacks the VM's binary.
+		 */
 		const char *bt = jstr(v, "buildType");
+		if (!json_is_string(json_object_get(json_object_get(h, "vmxBinaries"), bt)))
+			bt = "default";
 		json_t *ovh = json_object_get(json_object_get(h, "overheadMB"), bt);
 		long long cap = json_integer_value(json_object_get(h, "memCapacityMB"));
 		long long res = json_integer_value(json_object_get(h, "memReservedMB"));
 		long long need = json_integer_value(json_object_get(v, "memSizeMB")) +
 				 json_integer_value(ovh);
 		if (cap && (res > cap || need > cap - res)) {
-			rc = verr_set(e, -ENOSPC, "to: host %s cannot take the suspended VM: memory "
+			rc = verr_set(e, -ENOSPC, "to: host %s cannot take the %s VM: memory "
 				      "capacity %lld MiB, %lld MiB reserved by running VMs, %lld MiB "
 				      "free; it needs %lld MiB (%lld guest + %lld %s overhead)", dst,
+				      live ? "running" : "suspended",
 				      cap, res, res <= cap ? cap - res : 0, need,
 				      (long long)json_integer_value(json_object_get(v, "memSizeMB")),
 				      (long long)json_integer_value(ovh), bt);
@@ -325,7 +342,10 @@ int cmig_start(const char *src, int vm, const char *dst, const char *user, int64
 	json_object_set_new(t, "name", json_string(jstr(v, "name")));
 	json_object_set_new(t, "powerState", json_string(power));
 	json_object_set_new(t, "buildType", json_string(jstr(v, "buildType")));
-	json_object_set_new(t, "what", json_string("moving the registration"));
+	json_object_set_new(t, "what", json_string(live ? "starting the destination's vmx"
+							     : "moving the registration"));
+	if (live)
+		json_object_set_new(t, "live", json_true());
 	rc = ctask_put(t, e);
 	*id = json_integer_value(json_object_get(t, "id"));
 	json_decref(t);

@@ -358,6 +358,53 @@ static int h_vm_power(struct req *r, json_t **out)
 	return task_reply(r, task, out);
 }
 
+static int h_mig_in(struct req *r, json_t **out)
+{
+	const char *file = json_string_value(json_object_get(r->body, "file"));
+	const char *name = json_string_value(json_object_get(r->body, "name"));
+	struct verr e = { "" };
+	int status, rc;
+
+	if (!file)
+		return api_err(out, 400, "invalidArgument", "file", "file: missing (\"[ds] dir/NAME.vmx\")");
+	rc = hmig_incoming(file, name, r->user, out, &status, &e);
+	if (rc < 0)
+		return api_verr(out, status, rc, &e);
+	return 201;
+}
+
+static int h_mig_out(struct req *r, json_t **out)
+{
+	struct verr e = { "" };
+	int id = parse_id(r->arg[0]), status, task;
+
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	task = hmig_outgoing(id, json_string_value(json_object_get(r->body, "peer")),
+			     json_string_value(json_object_get(r->body, "token")), r->user, &status, &e);
+	if (task < 0)
+		return api_verr(out, status, task, &e);
+	return task_reply(r, task, out);
+}
+
+static int h_mig_resolve(struct req *r, json_t **out)
+{
+	json_t *run = json_object_get(r->body, "runHere");
+	struct verr e = { "" };
+	int id = parse_id(r->arg[0]), status, rc;
+
+	if (!json_is_boolean(run))
+		return api_err(out, 400, "invalidArgument", "runHere",
+			       "runHere: true (the destination does not run the guest) or false");
+	if (id < 0)
+		return api_err(out, 404, "notFound", "vm", "vm: no VM with id '%s'", r->arg[0]);
+	rc = hmig_resolve(id, json_is_true(run), &status, &e);
+	if (rc < 0)
+		return api_verr(out, status, rc, &e);
+	*out = json_pack("{s:b}", "ok", 1);
+	return 200;
+}
+
 static int h_bt_get(struct req *r, json_t **out)
 {
 	int status = 200;
@@ -642,6 +689,9 @@ static const struct route api_routes[] = {
 	{ "GET", "/vms/{id}", ROLE_READONLY, h_vm_get, "one VM" },
 	{ "DELETE", "/vms/{id}", ROLE_ADMIN, h_vm_del, "unregister a VM that is not running" },
 	{ "POST", "/vms/{id}/power", ROLE_ADMIN, h_vm_power, "{op: on|off|hardOff|reset|suspend|resume[, wait]} -> task" },
+	{ "POST", "/vms/incoming", ROLE_ADMIN, h_mig_in, "a VM migrating here: {file[, name]} -> {id, address, token, task}" },
+	{ "POST", "/vms/{id}/migrate", ROLE_ADMIN, h_mig_out, "send the running VM to {peer, token} (from /vms/incoming there) -> task" },
+	{ "POST", "/vms/{id}/migrateResolve", ROLE_ADMIN, h_mig_resolve, "a migration in doubt: {runHere: true|false}" },
 	{ "GET", "/vms/{id}/buildType", ROLE_READONLY, h_bt_get, "build type and pending revert" },
 	{ "GET", "/vms/{id}/stats", ROLE_READONLY, h_vm_stats, "live stats of a running stats-build VM (?format=json|prom)" },
 	{ "GET", "/vms/{id}/log", ROLE_READONLY, h_vm_log, "the tail of vmx.log (?lines=, at most 2000)" },

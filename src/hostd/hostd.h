@@ -44,6 +44,7 @@ struct hostd_cfg {
 	char vmx_dir[PATH_MAX];  /* configured binary directory, "" = beside hostd */
 	char self_dir[PATH_MAX]; /* directory of the hostd executable */
 	char listen_addr[64];    /* loopback by default */
+	char migration_addr[64]; /* where incoming migrations listen; "" = listen_addr */
 	unsigned port;           /* 0 = no TCP listener */
 	char sock_path[PATH_MAX];
 	char tls_cert[PATH_MAX];
@@ -139,6 +140,18 @@ struct privdrop_fds {
 	unsigned n;
 	int fd[PRIVDROP_MAX_FILES];         /* O_PATH, one per absolute file value */
 	char *path[PRIVDROP_MAX_FILES];     /* that value */
+	/*
+	 * More descriptors for the child, set by the caller after
+	 * privdrop_prepare_vm and not closed by privdrop_fds_close: each is
+	 * named on the command line by extra_opt, a format with one %d for
+	 * its number in the child ("--migration-status-fd=%d").
+	 */
+#define PRIVDROP_MAX_EXTRA 2
+	unsigned nextra;
+	int extra_fd[PRIVDROP_MAX_EXTRA];
+	const char *extra_opt[PRIVDROP_MAX_EXTRA];
+	/* One more NAME=VALUE for the child's environment (a secret: never on the command line). */
+	const char *extra_env;
 };
 /*
  * Hands the VM directory and the datastore files its .vmx names to the vmx
@@ -207,6 +220,22 @@ const char *switch_method_name(enum switch_method m);
  */
 int fastswitch_run(struct hvm *vm, int task, enum buildtype to, const char *bin, json_t *res,
 		   struct verr *e);
+
+/* --- hmig.c: live migration between hosts (docs/MIGRATION.md) -------------------- */
+
+/*
+ * Destination: registers the .vmx and starts its vmx waiting for the VM on a
+ * free port with a one-time token.  Returns the task id and *result
+ * {id, address, token, task, buildType, requestedBuildType}; errors with
+ * *http_status (409 registered already / admission, 400 bad file).
+ */
+int hmig_incoming(const char *file, const char *name, const char *user, json_t **result,
+		  int *http_status, struct verr *e);
+/* Source: sends the running VM to the vmx at peer; returns the task id. */
+int hmig_outgoing(int id, const char *peer, const char *token, const char *user,
+		  int *http_status, struct verr *e);
+/* Source, a migration in doubt: run_here false ends the paused vmx, true lets it run on. */
+int hmig_resolve(int id, bool run_here, int *http_status, struct verr *e);
 
 /* --- db.c: SQLite inventory ---------------------------------------------------- */
 
@@ -290,6 +319,10 @@ struct hvm {
 	pid_t ho_pid;          /* the receiving vmx, our child; 0 = none */
 	enum buildtype ho_bt;
 	uint64_t ho_extra_mb;  /* its overhead, reserved while both processes live */
+	/* Live migration (hmig.c). */
+	bool mig_out;          /* a migration to another host is under way */
+	bool migrated;         /* the vmx's exit means the VM runs on another host now */
+	pid_t mig_in_pid;      /* the receiving vmx of an incoming migration, before it runs */
 	char last_exit[512];
 	struct hvm *next;
 };

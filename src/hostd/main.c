@@ -90,6 +90,8 @@ static int load_config(const char *path, bool required, struct verr *e)
 			rc = ds_add(c, key + 10, p, e);
 		} else if (!strcasecmp(key, "hostd.listen")) {
 			snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", val);
+		} else if (!strcasecmp(key, "hostd.migrationAddress")) {
+			snprintf(c->migration_addr, sizeof(c->migration_addr), "%s", val);
 		} else if (!strcasecmp(key, "hostd.port")) {
 			rc = cfg_get_u64(f, key, HOSTD_DEFAULT_PORT, 0, 65535, &v, e);
 			c->port = (unsigned)v;

@@ -353,7 +353,7 @@ static char **build_argv(const char *bin, const char *const *args, const char *v
 
 	while (args && args[nargs])
 		nargs++;
-	argv = calloc(nargs + 2 * (f ? f->n : 0) + 5, sizeof(*argv));
+	argv = calloc(nargs + 2 * (f ? f->n : 0) + (f ? f->nextra : 0) + 5, sizeof(*argv));
 	if (!argv)
 		return NULL;
 	argv[n++] = strdup(bin);
@@ -369,6 +369,11 @@ static char **build_argv(const char *bin, const char *const *args, const char *v
 				argv[n - 1] = NULL;
 		}
 	}
+	/* The extra descriptors follow the directory and the files (privdrop_spawn). */
+	int next = CHILD_FD0 + (f && f->dir_fd >= 0 ? 1 + (int)f->n : 0);
+	for (unsigned i = 0; f && i < f->nextra; i++)
+		if (asprintf(&argv[n++], f->extra_opt[i], next + (int)i) < 0)
+			argv[n - 1] = NULL;
 	argv[n++] = strdup(vmx_file);
 	for (unsigned i = 0; i < n; i++)
 		if (!argv[i]) {
@@ -383,13 +388,27 @@ static char **build_argv(const char *bin, const char *const *args, const char *v
 pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, const char *const *args,
 		     const char *vmx_file, const struct privdrop_fds *f, int out_fd, int *err)
 {
-	int src[PRIVDROP_MAX_FILES + 2], nsrc = 0;
+	int src[PRIVDROP_MAX_FILES + PRIVDROP_MAX_EXTRA + 2], nsrc = 0;
 	char **argv = build_argv(bin, args, vmx_file, f);
 	int bin_fd = open(bin, O_PATH | O_CLOEXEC);
+	char **envp = environ;
 	pid_t pid;
 
-	if (!argv || bin_fd < 0) {
-		*err = !argv ? ENOMEM : errno;
+	if (argv && f && f->extra_env) {
+		/* Built here: the child may only make async-signal-safe calls. */
+		size_t ne = 0;
+		while (environ[ne])
+			ne++;
+		envp = calloc(ne + 2, sizeof(*envp));
+		if (envp) {
+			memcpy(envp, environ, ne * sizeof(*envp));
+			envp[ne] = (char *)f->extra_env;
+		}
+	}
+	if (!argv || bin_fd < 0 || !envp) {
+		*err = !argv || !envp ? ENOMEM : errno;
+		if (envp != environ)
+			free(envp);
 		if (bin_fd >= 0)
 			close(bin_fd);
 		if (argv)
@@ -403,11 +422,15 @@ pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, const char *con
 		for (unsigned i = 0; i < f->n; i++)
 			src[nsrc++] = f->fd[i];
 	}
+	for (unsigned i = 0; f && i < f->nextra && i < PRIVDROP_MAX_EXTRA; i++)
+		src[nsrc++] = f->extra_fd[i];
 	src[nsrc++] = bin_fd;
 	pid = fork();
 	if (pid != 0) {
 		*err = pid < 0 ? errno : 0;
 		close(bin_fd);
+		if (envp != environ)
+			free(envp);
 		for (char **a = argv; *a; a++)
 			free(*a);
 		free(argv);
@@ -431,7 +454,7 @@ pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, const char *con
 	 * exec: a script (the tests' fake vmx) is read by its interpreter
 	 * through /dev/fd/N.
 	 */
-	int tmp[PRIVDROP_MAX_FILES + 2];
+	int tmp[PRIVDROP_MAX_FILES + PRIVDROP_MAX_EXTRA + 2];
 	for (int i = 0; i < nsrc; i++)
 		if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, CHILD_FD0 + nsrc)) < 0)
 			_exit(126);
@@ -453,7 +476,7 @@ pid_t privdrop_spawn(const struct hostd_cfg *c, const char *bin, const char *con
 	}
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	umask(027);
-	fexecve(CHILD_FD0 + nsrc - 1, argv, environ);
+	fexecve(CHILD_FD0 + nsrc - 1, argv, envp);
 	int exec_err = errno;
 	child_say("cannot run ", bin, exec_err);
 	if (exec_err == EACCES && c->vmx_uid) {

@@ -206,6 +206,25 @@ static void vmsup_exited(struct hvm *vm, int status)
 	bool checkpoint = false;
 	pid_t pid = vm->pid;
 
+	if (vm->mig_out && (vm->migrated || (status >= 0 && WIFEXITED(status) &&
+					     WEXITSTATUS(status) == VMX_EXIT_HANDEDOVER))) {
+		/* Not a successor here: the VM runs on another host (hmig.c forgets it). */
+		snprintf(vm->last_exit, sizeof(vm->last_exit), "vmx pid %d: migrated to another host",
+			 (int)pid);
+		vm->migrated = true;
+		vm->pid = 0;
+		vm->pid_start = 0;
+		if (vm->pidfd >= 0)
+			close(vm->pidfd);
+		vm->pidfd = -1;
+		vm->exited = true;
+		vm->exit_status = status;
+		vm->hard_killed = false;
+		vm->power = HP_OFF;
+		hvm_save(vm);
+		pthread_cond_broadcast(&g_hostd.cond);
+		return;
+	}
 	if (vmsup_successor(vm, status))
 		return;
 

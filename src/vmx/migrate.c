@@ -301,6 +301,51 @@ static int send_marked(struct vmx *x, struct verr *e)
 	return 0;
 }
 
+/* Sets the bit of every page the RAM memfd holds data for (all of them if it cannot say). */
+static void mark_data_pages(struct vmx *x)
+{
+	struct migration *m = &x->mig;
+	uint64_t size = m->npages << 12;
+	int fd = vm_ram_fd(x->vm);
+	off_t pos = 0;
+
+	while ((uint64_t)pos < size) {
+		off_t data = fd >= 0 ? lseek(fd, pos, SEEK_DATA) : pos;
+		if (data < 0 && errno == ENXIO)
+			break;   /* only a hole from pos on */
+		if (data < 0)
+			data = pos;   /* no SEEK_DATA here: send everything */
+		off_t hole = fd >= 0 ? lseek(fd, data, SEEK_HOLE) : (off_t)size;
+		if (hole < 0 || (uint64_t)hole > size)
+			hole = (off_t)size;
+		for (uint64_t pg = (uint64_t)data >> 12; pg < ((uint64_t)hole + 4095) >> 12; pg++)
+			m->bits[pg >> 6] |= 1ULL << (pg & 63);
+		if (hole <= data)
+			break;
+		pos = hole;
+	}
+}
+
+/*
+ * The end of a round: the receiver answers once it has stored everything
+ * sent before, so a round's time (and the speed the last round is judged
+ * by) includes the receiver's work, and nothing is left queued when the
+ * guest stops.
+ */
+static int round_trip(struct vmx *x, uint64_t round, struct verr *e)
+{
+	struct migration *m = &x->mig;
+	json_t *r = NULL;
+	int rc = send_json(m->fd, json_pack("{s:s, s:I}", "msg", "round", "round",
+					     (json_int_t)round), e);
+	if (rc == 0 && (rc = recv_json(m->fd, MIG_STEP_MS, &r, e)) == 0 &&
+	    strcmp(msg_type(r), "roundDone") != 0)
+		rc = verr_set(e, -EPROTO, "the receiving vmx answered \"%s\": %s", msg_type(r),
+			      msg_str(r, "error") ?: "");
+	json_decref(r);
+	return rc;
+}
+
 /* "" when the receiver reads every section this vmx writes, else why not. */
 static void check_versions(json_t *sections, const char *peer_build, char *why, size_t len)
 {
@@ -433,13 +478,16 @@ static void *precopy_main(void *arg)
 		precopy_failed(x, "starting the dirty log", &e);
 		return NULL;
 	}
-	/* Round 0 sends every page. */
-	for (uint64_t i = 0; i < m->npages; i++)
-		m->bits[i >> 6] |= 1ULL << (i & 63);
+	/*
+	 * Round 0 sends every page that holds data.  Pages the guest never
+	 * wrote are holes in the RAM memfd: the receiver's fresh RAM is zero
+	 * there already, and reading them here would only allocate them.
+	 */
+	mark_data_pages(x);
 	for (uint64_t round = 0;; round++) {
 		uint64_t t0 = vmx_now_ns(), b0 = atomic_load(&m->bytes_sent);
 		uint64_t p0 = atomic_load(&m->pages_sent);
-		if ((rc = send_marked(x, &e)) < 0) {
+		if ((rc = send_marked(x, &e)) < 0 || (rc = round_trip(x, round, &e)) < 0) {
 			precopy_failed(x, "copying guest memory", &e);
 			return NULL;
 		}
@@ -778,34 +826,56 @@ static int receive_memory(struct vmx *x, int fd, json_t **state_msg, struct verr
 	uint64_t base, size;
 	uint8_t *ram = vm_ram(x->vm, &base, &size);
 	uint64_t npages = size >> 12, pages = 0;
+	/* Pages written here so far: a zero run over the others needs no work. */
+	uint64_t *written = calloc((npages + 63) / 64 + 1, sizeof(uint64_t));
+	int rc = 0;
 
+	if (!written)
+		return verr_set(e, -ENOMEM, "out of memory");
 	for (;;) {
 		uint32_t type, n;
 		uint64_t arg;
-		int rc = recv_hdr(fd, MIG_STEP_MS, &type, &n, &arg, e);
-		if (rc < 0)
-			return rc;
+		if ((rc = recv_hdr(fd, MIG_STEP_MS, &type, &n, &arg, e)) < 0)
+			break;
 		if (type == REC_JSON) {
 			if ((rc = read_json_body(fd, arg, state_msg, e)) < 0)
-				return rc;
-			if (strcmp(msg_type(*state_msg), "state") != 0)
-				return verr_set(e, -ECANCELED, "the sending vmx gave up: %s",
-						msg_str(*state_msg, "error") ?: msg_type(*state_msg));
+				break;
+			if (!strcmp(msg_type(*state_msg), "round")) {
+				json_decref(*state_msg);
+				*state_msg = NULL;
+				if ((rc = send_json(fd, json_pack("{s:s}", "msg", "roundDone"), e)) < 0)
+					break;
+				continue;
+			}
+			if (strcmp(msg_type(*state_msg), "state") != 0) {
+				rc = verr_set(e, -ECANCELED, "the sending vmx gave up: %s",
+					      msg_str(*state_msg, "error") ?: msg_type(*state_msg));
+				break;
+			}
 			x->mig.pages_sent = pages;
-			return 0;
+			break;
 		}
 		if ((type != REC_PAGES && type != REC_ZERO) || n == 0 || n > MIG_RUN_PAGES ||
-		    arg >= npages || n > npages - arg)
-			return verr_set(e, -EPROTO, "record type %u for %u pages at page %llu (guest "
-					"RAM has %llu pages)", type, n, (unsigned long long)arg,
-					(unsigned long long)npages);
+		    arg >= npages || n > npages - arg) {
+			rc = verr_set(e, -EPROTO, "record type %u for %u pages at page %llu (guest RAM "
+				      "has %llu pages)", type, n, (unsigned long long)arg,
+				      (unsigned long long)npages);
+			break;
+		}
 		uint8_t *p = ram + (arg << 12);
-		if (type == REC_ZERO)
-			memset(p, 0, (size_t)n << 12);
-		else if ((rc = recv_all(fd, p, (size_t)n << 12, MIG_STEP_MS, e)) < 0)
-			return rc;
+		if (type == REC_PAGES && (rc = recv_all(fd, p, (size_t)n << 12, MIG_STEP_MS, e)) < 0)
+			break;
+		for (uint64_t pg = arg; pg < arg + n; pg++) {
+			uint64_t bit = 1ULL << (pg & 63);
+			if (type == REC_PAGES)
+				written[pg >> 6] |= bit;
+			else if (written[pg >> 6] & bit)
+				memset(ram + (pg << 12), 0, 4096);
+		}
 		pages += n;
 	}
+	free(written);
+	return rc;
 }
 
 /* The STATE record: restored into the machine built around the received RAM. */

@@ -1,0 +1,298 @@
+/*
+ * clive.c - live migration of a running VM between two hosts that see its
+ * datastore (docs/MIGRATION.md): the destination's hostd starts a vmx
+ * waiting for it (POST /vms/incoming), the source's hostd has its vmx send
+ * the VM there (POST /vms/{id}/migrate), and the center follows both hostd
+ * tasks.  The vmx processes decide who runs the guest; the center's own
+ * decision is the rare migration left in doubt (the connection lost
+ * between "go" and "running"): it asks the destination whether its vmx
+ * was given the guest, and tells the source to end or to run on.
+ *
+ * Each step is written to the task in etcd before it is taken ("check",
+ * "incoming", "copying", then "done" or "undone"), with the hostd task ids,
+ * so a new leader follows a migration its predecessor started.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "../lib/log.h"
+#include "center.h"
+
+#define CLIVE_POLL_US    100000
+#define CLIVE_MAX_S      3600     /* a migration that has not ended by then is given up */
+
+static const char *jstr(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k)) ?: "";
+}
+
+static long long jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static const char *err_of(json_t *reply, const struct verr *e, long st)
+{
+	const char *m = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
+	return st < 0 ? e->msg : m ? m : "no reason given";
+}
+
+/* A hostd task, or NULL when the host cannot say now. */
+static json_t *host_task(const char *host, long long id)
+{
+	char path[64];
+	json_t *r = NULL;
+	snprintf(path, sizeof(path), "/tasks/%lld", id);
+	if (chost_call(host, "GET", path, NULL, &r, NULL) != 200) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+static bool stored(json_t *t)
+{
+	return lead_is_leader() && ctask_put(t, NULL) == 0;
+}
+
+/* The destination's hostd takes the VM in: a vmx there waits for it. */
+static bool step_incoming(json_t *t, const char *src, const char *dst)
+{
+	json_t *body = json_pack("{s:s, s:s}", "file", jstr(t, "file"), "name", jstr(t, "name"));
+	json_t *r = NULL;
+	struct verr e = { "" };
+	char msg[1200];
+	long st = chost_call(dst, "POST", "/vms/incoming", body, &r, &e);
+
+	json_decref(body);
+	if (st != 201) {
+		snprintf(msg, sizeof(msg), "host %s cannot take the VM: %s; it runs on %s as before",
+			 dst, err_of(r, &e, st), src);
+		json_decref(r);
+		json_object_set_new(t, "step", json_string("undone"));
+		ctask_finish(t, msg);
+		return false;
+	}
+	json_object_set_new(t, "dstId", json_integer(jint(r, "id")));
+	json_object_set_new(t, "dstTask", json_integer(jint(r, "task")));
+	json_object_set_new(t, "address", json_string(jstr(r, "address")));
+	/* etcd keeps the hosts' credentials already; the token lives as long as the task. */
+	json_object_set_new(t, "token", json_string(jstr(r, "token")));
+	json_object_set_new(t, "dstBuildType", json_string(jstr(r, "buildType")));
+	json_object_set_new(t, "step", json_string("incoming"));
+	json_object_set_new(t, "progress", json_integer(10));
+	json_decref(r);
+	return stored(t);
+}
+
+/* The source's hostd has its vmx send the VM. */
+static bool step_send(json_t *t, const char *src, const char *dst)
+{
+	char path[64], msg[1200];
+	json_t *body = json_pack("{s:s, s:s}", "peer", jstr(t, "address"), "token", jstr(t, "token"));
+	json_t *r = NULL;
+	struct verr e = { "" };
+
+	snprintf(path, sizeof(path), "/vms/%lld/migrate", jint(t, "vm"));
+	long st = chost_call(src, "POST", path, body, &r, &e);
+	json_decref(body);
+	if (st != 202 && st != 200) {
+		snprintf(msg, sizeof(msg), "host %s cannot send the VM: %s; it runs there as before "
+			 "(the vmx waiting on %s gives up within two minutes)", src,
+			 err_of(r, &e, st), dst);
+		json_decref(r);
+		json_object_set_new(t, "step", json_string("undone"));
+		ctask_finish(t, msg);
+		return false;
+	}
+	json_object_set_new(t, "srcTask", json_integer(jint(r, "id")));
+	json_object_set_new(t, "step", json_string("copying"));
+	json_object_set_new(t, "progress", json_integer(20));
+	json_decref(r);
+	return stored(t);
+}
+
+/*
+ * The build type travels: a destination without the VM's build type runs
+ * default (its hostd said so, and set the .vmx), and the type asked for is
+ * kept in etcd (PREFIX buildtypes/FILE) until a host that has it takes the
+ * VM, where it is switched back (a fast switch there).  bt gets what runs.
+ */
+static void clive_travel(json_t *t, const char *dst, int nid, char *bt, size_t len)
+{
+	char key[1200], path[96];
+	const char *ran = jstr(t, "dstBuildType"), *asked = jstr(t, "buildType");
+	const char *file = jstr(t, "file");
+	struct etcd_kv kv;
+	char kept[32] = "";
+
+	snprintf(bt, len, "%s", ran);
+	center_key(key, sizeof(key), "buildtypes/%s", file);
+	if (etcd_get(g_center.etcd, key, &kv, NULL) == 0) {
+		snprintf(kept, sizeof(kept), "%s", kv.value);
+		free(kv.key);
+		free(kv.value);
+	}
+	if (*asked && strcmp(ran, asked)) {
+		const char *want = kept[0] ? kept : asked;
+		etcd_put(g_center.etcd, key, want, 0, NULL, NULL);
+		json_object_set_new(t, "requestedBuildType", json_string(want));
+		ctask_event(jstr(t, "user"), dst, nid, "buildTypeDropped",
+			    "%s: host %s has no %s binary, so the VM runs %s there; %s is put back "
+			    "when it moves to a host that has one", file, dst, want, ran, want);
+		return;
+	}
+	if (!kept[0])
+		return;
+	if (!strcmp(kept, ran)) {
+		etcd_del(g_center.etcd, key, NULL);
+		return;
+	}
+	json_t *h = NULL, *r = NULL;
+	bool has = chost_call(dst, "GET", "/host", NULL, &h, NULL) == 200 &&
+		   json_is_string(json_object_get(json_object_get(h, "vmxBinaries"), kept));
+	json_decref(h);
+	if (!has) {
+		json_object_set_new(t, "requestedBuildType", json_string(kept));
+		return;
+	}
+	snprintf(path, sizeof(path), "/vms/%d/buildType", nid);
+	json_t *body = json_pack("{s:s, s:b}", "buildType", kept, "wait", 1);
+	long st = chost_call(dst, "PUT", path, body, &r, NULL);
+	json_decref(body);
+	json_decref(r);
+	if (st == 200) {
+		etcd_del(g_center.etcd, key, NULL);
+		snprintf(bt, len, "%s", kept);
+		ctask_event(jstr(t, "user"), dst, nid, "buildTypeReapplied",
+			    "%s: host %s has the %s binary: the running VM was switched back to %s",
+			    file, dst, kept, kept);
+	} else {
+		json_object_set_new(t, "requestedBuildType", json_string(kept));
+	}
+}
+
+/* In doubt: did the destination's vmx get the guest?  1 yes, 0 no, -1 cannot tell yet. */
+static int dst_has_guest(json_t *dt)
+{
+	const char *state = jstr(dt, "state");
+	if (!strcmp(state, "success"))
+		return 1;
+	if (!strcmp(state, "error"))
+		return strstr(jstr(dt, "error"), "after it was given the guest") ? 1 : 0;
+	return -1;
+}
+
+static void resolve(json_t *t, const char *src, bool run_here)
+{
+	char path[80];
+	json_t *body = json_pack("{s:b}", "runHere", run_here), *r = NULL;
+	snprintf(path, sizeof(path), "/vms/%lld/migrateResolve", jint(t, "vm"));
+	long st = chost_call(src, "POST", path, body, &r, NULL);
+	json_decref(body);
+	json_decref(r);
+	ctask_event(jstr(t, "user"), src, (int)jint(t, "vm"), "migrationResolved",
+		    "%s: the connection was lost after \"go\"; the destination %s the guest, so the "
+		    "source was told to %s (%ld)", jstr(t, "file"), run_here ? "did not get" : "has",
+		    run_here ? "run on" : "end", st);
+}
+
+/* Follows both hostd tasks to the end. */
+static void step_follow(json_t *t, const char *src, const char *dst)
+{
+	char msg[1600];
+	bool resolved = false;
+	time_t give_up = time(NULL) + CLIVE_MAX_S;
+
+	while (lead_is_leader()) {
+		json_t *st = host_task(src, jint(t, "srcTask"));
+		json_t *dt = host_task(dst, jint(t, "dstTask"));
+		const char *ss = st ? jstr(st, "state") : "", *ds = dt ? jstr(dt, "state") : "";
+
+		if (st && !strcmp(ss, "running") && !resolved &&
+		    !strncmp(jstr(st, "what"), "in doubt", 8) && dt) {
+			int has = dst_has_guest(dt);
+			if (has >= 0) {
+				resolve(t, src, has == 0);
+				resolved = true;
+			}
+		}
+		if (st && dt && !strcmp(ss, "success") && !strcmp(ds, "success")) {
+			json_t *sr = json_object_get(st, "result"), *dr = json_object_get(dt, "result");
+			char bt[32];
+			json_object_set_new(t, "step", json_string("done"));
+			clive_travel(t, dst, (int)jint(t, "dstId"), bt, sizeof(bt));
+			json_t *res = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s}", "from", src,
+						"to", dst, "oldId", (json_int_t)jint(t, "vm"), "newId",
+						(json_int_t)jint(t, "dstId"), "file", jstr(t, "file"),
+						"powerState", "poweredOn", "method", "live", "buildType",
+						bt);
+			const char *keys[] = { "rounds", "pagesSent", "zeroPages", "bytesSent" };
+			for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+				if (json_object_get(sr, keys[i]))
+					json_object_set(res, keys[i], json_object_get(sr, keys[i]));
+			if (json_object_get(dr, "downtimeMs"))
+				json_object_set(res, "downtimeMs", json_object_get(dr, "downtimeMs"));
+			if (json_object_get(t, "requestedBuildType"))
+				json_object_set(res, "requestedBuildType",
+						json_object_get(t, "requestedBuildType"));
+			json_object_set_new(t, "result", res);
+			ctask_finish(t, NULL);
+			ctask_event(jstr(t, "user"), dst, (int)jint(t, "dstId"), "vmMigrated",
+				    "%s (%s) moved live from %s to %s (downtime %.3f ms)",
+				    jstr(t, "name"), jstr(t, "file"), src, dst,
+				    json_number_value(json_object_get(dr, "downtimeMs")));
+			json_decref(st);
+			json_decref(dt);
+			return;
+		}
+		if (st && !strcmp(ss, "error") && (!dt || strcmp(ds, "running"))) {
+			int has = dt ? dst_has_guest(dt) : -1;
+			if (has == 1 && !strcmp(ds, "error"))
+				snprintf(msg, sizeof(msg), "%s; the destination %s was given the guest "
+					 "and its vmx ended: the VM is powered off on %s", jstr(st, "error"),
+					 dst, dst);
+			else
+				snprintf(msg, sizeof(msg), "%s (host %s); destination %s: %s", jstr(st, "error"),
+					 src, dst, dt ? (strcmp(ds, "error") ? ds : jstr(dt, "error"))
+						      : "unreachable");
+			json_object_set_new(t, "step", json_string(has == 1 ? "done" : "undone"));
+			ctask_finish(t, msg);
+			json_decref(st);
+			json_decref(dt);
+			return;
+		}
+		if (time(NULL) > give_up) {
+			json_object_set_new(t, "step", json_string("undone"));
+			ctask_finish(t, "the migration did not end within an hour; see both hosts' tasks");
+			json_decref(st);
+			json_decref(dt);
+			return;
+		}
+		if (st) {
+			json_object_set_new(t, "what", json_string(jstr(st, "what")));
+			json_object_set_new(t, "progress", json_integer(jint(st, "progress")));
+		}
+		json_decref(st);
+		json_decref(dt);
+		usleep(CLIVE_POLL_US);
+	}
+}
+
+void clive_run(json_t *t)
+{
+	const char *src = jstr(t, "host"), *dst = jstr(json_object_get(t, "params"), "to");
+	char s[128], d[128];
+
+	snprintf(s, sizeof(s), "%s", src);
+	snprintf(d, sizeof(d), "%s", dst);
+	if (!strcmp(jstr(t, "step"), "check") && !step_incoming(t, s, d))
+		return;
+	if (!strcmp(jstr(t, "step"), "incoming") && !step_send(t, s, d))
+		return;
+	if (!strcmp(jstr(t, "step"), "copying"))
+		step_follow(t, s, d);
+}
