@@ -10,12 +10,14 @@
  * compiling each block the first time the loop meets it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 /* The library is the obj build's: counters are compiled in (test_lr_sc_amo reads one). */
@@ -600,6 +602,139 @@ static void test_reservation_dropped_between_runs(void **state)
 	assert_int_equal(X(9), 1);
 }
 
+/* ---- dirty log (live migration) ----------------------------------------- */
+#define NPG ((16u << 20) >> 12)
+static bool dirty(const uint64_t *b, uint64_t pa)
+{
+	uint64_t pg = (pa - BASE) >> 12;
+	return b[pg >> 6] >> (pg & 63) & 1;
+}
+static unsigned ndirty(const uint64_t *b)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < NPG / 64; i++)
+		n += (unsigned)__builtin_popcountll(b[i]);
+	return n;
+}
+
+/*
+ * Stores through a write-TLB entry, an AMO, and DMA are all logged; an entry
+ * made before a sync does not let later stores through unlogged; nothing is
+ * logged once the log is off.
+ */
+static void test_dirty_log(void **state)
+{
+	struct env *e = *state;
+	uint64_t b[NPG / 64];
+	struct verr err;
+	uint64_t pa = BASE + 0x5000, pb = BASE + 0x9000, pc = BASE + 0xc000;
+
+	hart_set_xreg(e->h, 5, pa);
+	hart_set_xreg(e->h, 6, pb);
+	hart_set_xreg(e->h, 8, 1);
+	/* loop: sd x8, 0(x5); amoadd.d x0, x8, (x6); j loop */
+	PROG(e, BASE, SD(8, 5, 0), AMO(0x00, 3, 0, 8, 6), J(-8, 0));
+	/* Before the log: the entry for pa exists already. */
+	hart_run(e->h, 3);
+	assert_int_equal(hart_dirty_start(e->h, &err), 0);
+	memset(b, 0, sizeof(b));
+	assert_int_equal(hart_dirty_sync(e->h, b), 0);
+	hart_run(e->h, 30);
+	uint32_t w = 7;
+	assert_int_equal(bus_dma_write(&e->bus, pc, &w, 4), 0);
+	assert_int_equal(hart_dirty_sync(e->h, b), 3);
+	assert_true(dirty(b, pa) && dirty(b, pb) && dirty(b, pc));
+	assert_int_equal(ndirty(b), 3);
+	/* The entry made in that round is gone after the sync: the next store logs again. */
+	memset(b, 0, sizeof(b));
+	hart_run(e->h, 3);
+	assert_int_equal(hart_dirty_sync(e->h, b), 2);
+	assert_true(dirty(b, pa) && dirty(b, pb) && !dirty(b, pc));
+	/* Nothing ran: nothing written. */
+	memset(b, 0, sizeof(b));
+	assert_int_equal(hart_dirty_sync(e->h, b), 0);
+	hart_dirty_stop(e->h);
+	hart_run(e->h, 30);
+	assert_int_equal(hart_dirty_sync(e->h, b), 0);
+	assert_int_equal(get64(e, pa), 1);
+	assert_int_equal(get64(e, pb), 1 + 30 / 3 + 1 + 30 / 3);
+}
+
+struct dirty_runner {
+	struct env *e;
+	int stop;   /* atomic */
+};
+
+static void *dirty_run(void *arg)
+{
+	struct dirty_runner *r = arg;
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
+		hart_run(r->e->h, 100000);
+	return NULL;
+}
+
+/*
+ * Pre-copy against a hart running on another thread: a copy taken after
+ * each sync, plus the pages each later sync reports, always rebuilds memory
+ * exactly once the hart has stopped (what the receiver of a migration ends
+ * up with).
+ */
+static void test_dirty_log_concurrent(void **state)
+{
+	struct env *e = *state;
+	enum { SPAN = 8 };
+	uint64_t b[NPG / 64], copy[SPAN][512];
+	uint64_t area = BASE + 0x10000;
+	struct verr err;
+	struct dirty_runner r = { e, 0 };
+	pthread_t th;
+
+	/* x5 walks SPAN pages, x6 counts: loop: sd x6,0(x5); addi x6,1; addi x5,8; and x5 wraps */
+	hart_set_xreg(e->h, 5, area);
+	hart_set_xreg(e->h, 7, area);
+	hart_set_xreg(e->h, 9, area + SPAN * 4096 - 8);
+	PROG(e, BASE,
+	     SD(6, 5, 0),            /* 0x00 */
+	     ADDI(6, 6, 1),          /* 0x04 */
+	     ADDI(5, 5, 8 + 4096),   /* 0x08: next page, next word: every page, all the time */
+	     BNE(5, 9, 8),           /* 0x0c: not yet past the end: go on */
+	     ADDI(5, 7, 0),          /* 0x10: wrap */
+	     J(-20, 0));             /* 0x14 */
+	hart_set_xreg(e->h, 9, area + SPAN * (8 + 4096));
+	assert_int_equal(hart_dirty_start(e->h, &err), 0);
+	assert_int_equal(pthread_create(&th, NULL, dirty_run, &r), 0);
+	for (unsigned p = 0; p < SPAN; p++)
+		memcpy(copy[p], gp(e, area + p * 4096), 4096);
+	/* The hart thread is storing (page 0's word moves) before the rounds start. */
+	for (int i = 0; i < 5000 && !__atomic_load_n((uint64_t *)gp(e, area), __ATOMIC_RELAXED); i++)
+		usleep(1000);
+	unsigned rounds_with_pages = 0;
+	for (int round = 0; round < 200; round++) {
+		memset(b, 0, sizeof(b));
+		usleep(100);
+		hart_dirty_sync(e->h, b);
+		unsigned n = 0;
+		for (unsigned p = 0; p < SPAN; p++)
+			if (dirty(b, area + p * 4096)) {
+				memcpy(copy[p], gp(e, area + p * 4096), 4096);
+				n++;
+			}
+		rounds_with_pages += n > 0;
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	memset(b, 0, sizeof(b));
+	hart_dirty_sync(e->h, b);
+	for (unsigned p = 0; p < SPAN; p++)
+		if (dirty(b, area + p * 4096))
+			memcpy(copy[p], gp(e, area + p * 4096), 4096);
+	for (unsigned p = 0; p < SPAN; p++)
+		assert_memory_equal(copy[p], gp(e, area + p * 4096), 4096);
+	assert_true(rounds_with_pages > 0);
+	assert_true(X(6) > 0);
+	hart_dirty_stop(e->h);
+}
+
 /* ---- code modification -------------------------------------------------- */
 static void test_self_modifying_same_block(void **state)
 {
@@ -1111,6 +1246,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sum_and_mxr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sfence_after_pte_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sv48, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dirty_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dirty_log_concurrent, setup, teardown),
 	};
 	g_translate = false;
 	int failed = cmocka_run_group_tests_name("interpreter", tests, NULL, NULL);
