@@ -79,8 +79,20 @@ static bool step_incoming(json_t *t, const char *src, const char *dst)
 	json_object_set_new(t, "dstId", json_integer(jint(r, "id")));
 	json_object_set_new(t, "dstTask", json_integer(jint(r, "task")));
 	json_object_set_new(t, "address", json_string(jstr(r, "address")));
-	/* etcd keeps the hosts' credentials already; the token lives as long as the task. */
-	json_object_set_new(t, "token", json_string(jstr(r, "token")));
+	/*
+	 * The token is a secret: not in the task, which read-only users see.  etcd
+	 * keeps the hosts' credentials already; it lives there until it is used.
+	 */
+	char key[128];
+	center_key(key, sizeof(key), "migtokens/%lld", jint(t, "id"));
+	if (etcd_put(g_center.etcd, key, jstr(r, "token"), 0, NULL, &e) < 0) {
+		snprintf(msg, sizeof(msg), "cannot keep the migration token in etcd: %s; the VM runs "
+			 "on %s as before", e.msg, src);
+		json_decref(r);
+		json_object_set_new(t, "step", json_string("undone"));
+		ctask_finish(t, msg);
+		return false;
+	}
 	json_object_set_new(t, "dstBuildType", json_string(jstr(r, "buildType")));
 	json_object_set_new(t, "step", json_string("incoming"));
 	json_object_set_new(t, "progress", json_integer(10));
@@ -91,10 +103,20 @@ static bool step_incoming(json_t *t, const char *src, const char *dst)
 /* The source's hostd has its vmx send the VM. */
 static bool step_send(json_t *t, const char *src, const char *dst)
 {
-	char path[64], msg[1200];
-	json_t *body = json_pack("{s:s, s:s}", "peer", jstr(t, "address"), "token", jstr(t, "token"));
+	char path[64], msg[1200], key[128], token[128] = "";
 	json_t *r = NULL;
 	struct verr e = { "" };
+	struct etcd_kv kv;
+
+	center_key(key, sizeof(key), "migtokens/%lld", jint(t, "id"));
+	if (etcd_get(g_center.etcd, key, &kv, NULL) == 0) {
+		snprintf(token, sizeof(token), "%s", kv.value);
+		free(kv.key);
+		free(kv.value);
+	}
+	json_t *body = json_pack("{s:s, s:s}", "peer", jstr(t, "address"), "token", token);
+	explicit_bzero(token, sizeof(token));
+	etcd_del(g_center.etcd, key, NULL);
 
 	snprintf(path, sizeof(path), "/vms/%lld/migrate", jint(t, "vm"));
 	long st = chost_call(src, "POST", path, body, &r, &e);
@@ -230,12 +252,13 @@ static void step_follow(json_t *t, const char *src, const char *dst)
 						(json_int_t)jint(t, "dstId"), "file", jstr(t, "file"),
 						"powerState", "poweredOn", "method", "live", "buildType",
 						bt);
-			const char *keys[] = { "rounds", "pagesSent", "zeroPages", "bytesSent" };
+			/* The destination counted the whole transfer. */
+			const char *keys[] = { "rounds", "pagesSent", "zeroPages", "bytesSent",
+					       "lastRoundPages", "downtimeMs" };
+			(void)sr;
 			for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-				if (json_object_get(sr, keys[i]))
-					json_object_set(res, keys[i], json_object_get(sr, keys[i]));
-			if (json_object_get(dr, "downtimeMs"))
-				json_object_set(res, "downtimeMs", json_object_get(dr, "downtimeMs"));
+				if (json_object_get(dr, keys[i]))
+					json_object_set(res, keys[i], json_object_get(dr, keys[i]));
 			if (json_object_get(t, "requestedBuildType"))
 				json_object_set(res, "requestedBuildType",
 						json_object_get(t, "requestedBuildType"));
@@ -245,6 +268,16 @@ static void step_follow(json_t *t, const char *src, const char *dst)
 				    "%s (%s) moved live from %s to %s (downtime %.3f ms)",
 				    jstr(t, "name"), jstr(t, "file"), src, dst,
 				    json_number_value(json_object_get(dr, "downtimeMs")));
+			json_decref(st);
+			json_decref(dt);
+			return;
+		}
+		if (st && dt && !strcmp(ss, "success") && !strcmp(ds, "error")) {
+			/* Handed over (or ended as in doubt), and the destination's vmx died with it. */
+			snprintf(msg, sizeof(msg), "the VM was handed over to %s, whose vmx then ended: %s; "
+				 "it is powered off on %s", dst, jstr(dt, "error"), dst);
+			json_object_set_new(t, "step", json_string("done"));
+			ctask_finish(t, msg);
 			json_decref(st);
 			json_decref(dt);
 			return;

@@ -208,8 +208,12 @@ static void *incoming_main(void *arg)
 		if (vmctl_call(dir, "migrateStatus", NULL, 1000, &r, NULL) == 0 &&
 		    !strcmp(json_string_value(json_object_get(r, "role")) ?: "", "incoming") &&
 		    json_object_get(r, "downtimeMs")) {
-			json_object_set(res, "downtimeMs", json_object_get(r, "downtimeMs"));
-			json_object_set(res, "pagesReceived", json_object_get(r, "pagesSent"));
+			/* The receiver's count is the whole transfer (the sender's ends with it). */
+			const char *keys[] = { "downtimeMs", "rounds", "pagesSent", "zeroPages",
+					       "bytesSent", "lastRoundPages" };
+			for (unsigned k = 0; k < VMX_ARRAY_SIZE(keys); k++)
+				if (json_object_get(r, keys[k]))
+					json_object_set(res, keys[k], json_object_get(r, keys[k]));
 			json_decref(r);
 			break;
 		}

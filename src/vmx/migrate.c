@@ -841,6 +841,7 @@ static int receive_memory(struct vmx *x, int fd, json_t **state_msg, struct verr
 			if ((rc = read_json_body(fd, arg, state_msg, e)) < 0)
 				break;
 			if (!strcmp(msg_type(*state_msg), "round")) {
+				atomic_fetch_add(&x->mig.rounds, 1);
 				json_decref(*state_msg);
 				*state_msg = NULL;
 				if ((rc = send_json(fd, json_pack("{s:s}", "msg", "roundDone"), e)) < 0)
@@ -852,7 +853,9 @@ static int receive_memory(struct vmx *x, int fd, json_t **state_msg, struct verr
 					      msg_str(*state_msg, "error") ?: msg_type(*state_msg));
 				break;
 			}
-			x->mig.pages_sent = pages;
+			atomic_store(&x->mig.pages_sent, pages);
+			atomic_store(&x->mig.dirty_last, (uint64_t)json_integer_value(
+				     json_object_get(*state_msg, "lastPages")));
 			break;
 		}
 		if ((type != REC_PAGES && type != REC_ZERO) || n == 0 || n > MIG_RUN_PAGES ||
@@ -865,6 +868,10 @@ static int receive_memory(struct vmx *x, int fd, json_t **state_msg, struct verr
 		uint8_t *p = ram + (arg << 12);
 		if (type == REC_PAGES && (rc = recv_all(fd, p, (size_t)n << 12, MIG_STEP_MS, e)) < 0)
 			break;
+		if (type == REC_PAGES)
+			atomic_fetch_add(&x->mig.bytes_sent, (uint64_t)n << 12);
+		else
+			atomic_fetch_add(&x->mig.zero_pages, n);
 		for (uint64_t pg = arg; pg < arg + n; pg++) {
 			uint64_t bit = 1ULL << (pg & 63);
 			if (type == REC_PAGES)
@@ -1133,6 +1140,9 @@ struct json_t *migration_ctl_status(struct vmx *x, struct json_t *req, const cha
 			      (json_int_t)atomic_load(&m->zero_pages), "bytesSent",
 			      (json_int_t)atomic_load(&m->bytes_sent), "remainingPages",
 			      (json_int_t)atomic_load(&m->remaining));
+	if (m->incoming)
+		json_object_set_new(o, "lastRoundPages",
+				    json_integer((json_int_t)atomic_load(&m->dirty_last)));
 	if (m->incoming && m->t.run && m->t.stop)
 		json_object_set_new(o, "downtimeMs", json_real((double)(m->t.run - m->t.stop) / 1e6));
 	else if (!m->incoming && m->t.stop && m->t.sent)

@@ -17,6 +17,10 @@ if "--incoming-handover" in sys.argv:
     # No hand-over here: hostd must fall back to suspend/resume.
     sys.stderr.write("fake vmx: --incoming-handover is not supported\n")
     sys.exit(2)
+if any(a.startswith("--incoming-migration") for a in sys.argv):
+    # No live migration either: the destination's hostd forgets the VM again.
+    sys.stderr.write("fake vmx: --incoming-migration is not supported\n")
+    sys.exit(2)
 # hostd executes the binary it opened (fexecve): a script then runs as
 # /dev/fd/N, a link to its real name.
 me = os.readlink(sys.argv[0]) if sys.argv[0].startswith("/dev/fd/") else sys.argv[0]
