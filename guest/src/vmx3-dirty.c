@@ -1,9 +1,13 @@
 /*
  * vmx3-dirty.c - fills a share of guest RAM with non-zero, incompressible
  * data and keeps it, so suspend/resume benchmarks can measure a "mostly
- * dirty" guest next to an idle one.
+ * dirty" guest next to an idle one; optionally keeps writing it, so live
+ * migration benchmarks can measure a guest that dirties memory as it runs.
  *
- *   vmx3-dirty PERCENT     fill PERCENT of MemTotal, print a marker, then sleep
+ *   vmx3-dirty PERCENT [MBPS]   fill PERCENT of MemTotal, print a marker, then
+ *                               sleep, or rewrite the filled memory page by
+ *                               page (one word per 4 KiB page, all pages in
+ *                               turn) at MBPS MiB of pages per second
  *
  * Prints "VMX3 dirty mb=N" when the memory is filled.
  */
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t mem_total_kb(void)
@@ -47,6 +52,26 @@ int main(int argc, char **argv)
 		p[i] = x;
 	}
 	printf("VMX3 dirty mb=%lu\n", (unsigned long)(bytes >> 20));
-	for (;;)
-		pause();
+	unsigned mbps = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
+	if (!mbps)
+		for (;;)
+			pause();
+	/* Pages per 10 ms slice at that rate; one word each makes the page dirty. */
+	uint64_t pages = bytes / 4096, per_slice = (uint64_t)mbps * 256 / 100, next = 0;
+	if (!per_slice)
+		per_slice = 1;
+	for (;;) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (uint64_t i = 0; i < per_slice; i++) {
+			p[(next % pages) * 512] = ++x;
+			next++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long used = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
+		if (used < 10000000L) {
+			struct timespec d = { 0, 10000000L - used };
+			nanosleep(&d, NULL);
+		}
+	}
 }

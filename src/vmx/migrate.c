@@ -680,9 +680,10 @@ int migration_finish(struct vmx *x, struct verr *e)
 	close(m->fd);
 	m->fd = -1;
 	atomic_store(&m->state, MIG_DONE);
-	LOG_INF("migration: the vmx at %s (%s build) runs the guest (paused %.3f ms here; %llu "
-		"rounds, %llu pages, %llu of them zero); this process exits", m->peer,
-		m->peer_build, (double)(vmx_now_ns() - m->t.stop) / 1e6,
+	LOG_INF("migration: the vmx at %s (%s build) runs the guest (paused %.3f ms here, the "
+		"last data sent %.3f ms after the stop; %llu rounds, %llu pages, %llu of them zero); "
+		"this process exits", m->peer, m->peer_build, (double)(vmx_now_ns() - m->t.stop) / 1e6,
+		(double)(m->t.sent - m->t.stop) / 1e6,
 		(unsigned long long)atomic_load(&m->rounds),
 		(unsigned long long)atomic_load(&m->pages_sent),
 		(unsigned long long)atomic_load(&m->zero_pages));
