@@ -96,6 +96,8 @@ guest-for-tests: guest isa-tests
 # --- benchmarks ------------------------------------------------------------------
 # RAM sizes (MiB) for bench/switch.sh, the fast/suspend build-type switch.
 SWITCH_SIZES ?= 512 2048 8192
+# RAM sizes (MiB) for bench/migrate.sh, live migration against QEMU's.
+MIGRATE_SIZES ?= 512 2048
 # BENCH_VMX: vmx binaries to compare with QEMU (default: every build type built).
 BENCH_VMX ?= $(wildcard $(foreach t,$(BUILDTYPES),$(B)/$(t)/$(BIN_$(t))))
 bench: guest bench-overhead $(B)/bench/cpuloop.elf $(B)/bench/smp.elf
@@ -105,6 +107,7 @@ bench: guest bench-overhead $(B)/bench/cpuloop.elf $(B)/bench/smp.elf
 	BENCH_CPUS=2 bench/boot.sh qemu $(B)/release/vmx $(B)/release/vmx:1thread
 	bench/ckpt.sh --guest $(GUEST_DIR) $(B)/release/vmx
 	bench/switch.sh --guest $(GUEST_DIR) -m "$(SWITCH_SIZES)" $(B)
+	bench/migrate.sh --guest $(GUEST_DIR) -m "$(MIGRATE_SIZES)" $(B)
 
 # The CPU loop as a bare-metal program (bench/cpuloop.sh): no kernel in the way.
 $(B)/bench/cpuloop.elf: bench/cpuloop/cpuloop.S bench/cpuloop/cpuloop.ld
