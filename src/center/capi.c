@@ -296,8 +296,57 @@ static int change(struct req *r, const char *method, const char *what, const cha
 	return relay(st, rep, &e, out);
 }
 
+/*
+ * Cluster admission for a build-type change of a running VM: the host must
+ * hold the VM in its new build type (guest RAM plus that overhead, in place
+ * of what the VM reserves now), or the center refuses with the numbers
+ * before the host is asked.  When it holds that but not both processes of
+ * a fast switch at once (RAM shared, both overheads), the host switches by
+ * suspend and resume instead, and says why in its task.
+ */
+static int bt_admission(struct req *r, json_t **out)
+{
+	const char *bt = json_string_value(json_object_get(r->body, "buildType"));
+	char path[200], msg[600];
+	json_t *v = NULL, *h = NULL;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/vms/%s", r->arg[1]);
+	if (!bt || chost_call(r->arg[0], "GET", path, NULL, &v, NULL) != 200 ||
+	    chost_call(r->arg[0], "GET", "/host", NULL, &h, NULL) != 200)
+		goto out;   /* the host answers for itself */
+	const char *power = json_string_value(json_object_get(v, "powerState")) ?: "";
+	const char *cur = json_string_value(json_object_get(v, "runningBuildType")) ?:
+			  json_string_value(json_object_get(v, "buildType")) ?: "default";
+	json_t *ovh = json_object_get(h, "overheadMB");
+	long long cap = json_integer_value(json_object_get(h, "memCapacityMB"));
+	long long res = json_integer_value(json_object_get(h, "memReservedMB"));
+	long long mem = json_integer_value(json_object_get(v, "memSizeMB"));
+	long long onew = json_integer_value(json_object_get(ovh, bt));
+	long long ocur = json_integer_value(json_object_get(ovh, cur));
+	if (strcmp(power, "poweredOn") || !cap || !json_object_get(ovh, bt))
+		goto out;
+	long long others = res - (mem + ocur);
+	if (others < 0)
+		others = 0;
+	if (mem + onew > cap - others) {
+		snprintf(msg, sizeof(msg), "admission control refused: host %s: memory capacity %lld "
+			 "MiB, %lld MiB reserved by its other VMs, %lld MiB free; the VM needs %lld MiB "
+			 "as %s (%lld guest + %lld %s overhead)", r->arg[0], cap, others,
+			 cap > others ? cap - others : 0, mem + onew, bt, mem, onew, bt);
+		rc = err(out, 409, "admissionRefused", "buildType", "%s", msg);
+	}
+out:
+	json_decref(v);
+	json_decref(h);
+	return rc;
+}
+
 static int h_bt_put(struct req *r, json_t **out)
 {
+	int rc = bt_admission(r, out);
+	if (rc)
+		return rc;
 	return change(r, "PUT", "buildType", "changeBuildType", out);
 }
 

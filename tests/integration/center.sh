@@ -295,6 +295,16 @@ hapi h2 POST "/vms/$M2/power" '{"op":"suspend","wait":true}' >/dev/null
 out=$(capi "$F" POST "/hosts/h2/vms/$M2/migrate" '{"to":"h3"}' "$TOK")
 check center-admission-refused test "$(cst)" = 409
 check center-admission-numbers grep -q 'memory capacity 100 MiB, 0 MiB reserved by running VMs, 100 MiB free; it needs 128 MiB (64 guest + 64 default overhead)' <<<"$out"
+# And a running VM's build-type change that h3 cannot hold (16 MiB guest:
+# 80 MiB as default, 112 MiB as stats): refused by the center with the numbers.
+mkdir -p "$T/h3/ds/tiny"
+printf 'memSize = "16"\nvmx.buildType = "default"\n' >"$T/h3/ds/tiny/tiny.vmx"
+TINY=$(hapi h3 POST /vms '{"file":"[ds1] tiny/tiny.vmx"}' | jget "j['id']")
+hapi h3 POST "/vms/$TINY/power" '{"op":"on","wait":true}' >/dev/null
+out=$(capi "$F" PUT "/hosts/h3/vms/$TINY/buildType" '{"buildType":"stats"}' "$TOK")
+check center-bt-admission-refused test "$(cst) $(jget "j['error']['code']" <<<"$out")" = "409 admissionRefused"
+check center-bt-admission-numbers grep -q 'memory capacity 100 MiB, 0 MiB reserved by its other VMs, 100 MiB free; the VM needs 112 MiB as stats (16 guest + 96 stats overhead)' <<<"$out"
+hapi h3 POST "/vms/$TINY/power" '{"op":"hardOff","wait":true}' >/dev/null
 
 # vmx3-cmd through the center: hosts, one host's VMs, a migration.
 C="127.0.0.1:${CPORT[$F]}"
