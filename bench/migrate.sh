@@ -25,9 +25,12 @@
 #                query-migrate "downtime" measures (it leaves out the
 #                destination's load and start), so this column compares
 #   guest_ms     vmx only: the longest CLOCK_MONOTONIC gap the guest saw in
-#                the seconds after the move (includes its own scheduling;
-#                QEMU stops the guest's clock while it is paused, so its
-#                guest sees no gap to measure)
+#                the 4 seconds after the move (max over the moves; QEMU stops
+#                the guest's clock while it is paused, so its guest sees no
+#                gap to measure)
+#   base_ms      the same in the 2 seconds before each move: what the guest
+#                sees without one (its own scheduler: in "dirty" the writer
+#                and the gaps task share the one vCPU)
 #   rounds       vmx: pre-copy rounds; qemu: dirty-sync-count
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -96,11 +99,19 @@ def console_ready(path, state):
         return "VMX3 gaps t_s=2 " in t and (state != "dirty" or "VMX3 dirty mb=" in t)
     return f
 
+def gap_values(path):
+    lines = open(path, errors="replace").read().splitlines()
+    return [int(m.group(1)) if m else None for m in (re.search(r"last_max_us=(\d+)", l) for l in lines)]
+
 def gaps_after(path, since_line):
-    """Longest per-second gap (ms) the guest reported after line since_line."""
-    lines = open(path, errors="replace").read().splitlines()[since_line:]
-    vals = [int(m.group(1)) for m in (re.search(r"last_max_us=(\d+)", l) for l in lines) if m]
+    """Longest per-second gap (ms) the guest reported in the 4 reports after line since_line."""
+    vals = [v for v in gap_values(path)[since_line:] if v is not None]
     return max(vals[:4]) / 1000.0 if vals else float("nan")
+
+def gaps_before(path, before_line):
+    """The same over the 2 reports before the move: what the guest sees without one."""
+    vals = [v for v in gap_values(path)[:before_line] if v is not None]
+    return max(vals[-2:]) / 1000.0 if vals else float("nan")
 
 def ctl(vmdir, cmd, arg=None):
     args = [CTL, vmdir, cmd] + ([json.dumps(arg)] if arg is not None else [])
@@ -156,7 +167,7 @@ def vmx_case(mem, state):
                         done_ms, sent_ms = (t - t0) * 1000, float(m.group(2))
         time.sleep(4)
         res.append((done_ms, st["downtimeMs"], sent_ms, gaps_after(con, nlines), st["rounds"],
-                    total))
+                    total, gaps_before(con, nlines)))
         proc = new
     ctl(d, "poweroff")
     proc.wait(timeout=60)
@@ -225,7 +236,8 @@ def qemu_case(mem, state):
         s.close()
         res.append((q.get("total-time", (time.time() - t0) * 1000), float("nan"),
                     q.get("downtime", float("nan")), float("nan"),
-                    q.get("ram", {}).get("dirty-sync-count", 0), (time.time() - t0) * 1000))
+                    q.get("ram", {}).get("dirty-sync-count", 0), (time.time() - t0) * 1000,
+                    float("nan")))
         src.kill(); src.wait()
         src = dst
     src.kill(); src.wait()
@@ -235,10 +247,11 @@ def show(mem, state, name, res):
     def med(i):
         v = [r[i] for r in res]
         return statistics.median(v), max(v)
-    t, dn, sd, g, rd = med(0), med(1), med(2), med(3), med(4)
+    t, dn, sd, g, rd, b = med(0), med(1), med(2), med(3), med(4), med(6)
     print("%5d %-6s %-5s total_ms=%8.1f (max %8.1f) down_ms=%7.2f (max %7.2f) "
-          "src_down_ms=%7.2f (max %7.2f) guest_ms=%7.2f rounds=%d"
-          % (mem, state, name, t[0], t[1], dn[0], dn[1], sd[0], sd[1], g[1], rd[0]), flush=True)
+          "src_down_ms=%7.2f (max %7.2f) guest_ms=%7.2f base_ms=%7.2f rounds=%d"
+          % (mem, state, name, t[0], t[1], dn[0], dn[1], sd[0], sd[1], g[1], b[1], rd[0]),
+          flush=True)
 
 for mem in [int(x) for x in os.environ["SIZES"].split()]:
     for state in os.environ["STATES"].split():
