@@ -242,6 +242,56 @@ static void step_follow(json_t *t, const char *src, const char *dst)
 				resolved = true;
 			}
 		}
+		if (dt && !strcmp(ds, "running") && !strncmp(jstr(dt, "what"), "orphaned", 8) &&
+		    !resolved && st && strcmp(ss, "running")) {
+			/*
+			 * The destination holds the whole VM and the source's vmx ended
+			 * before "go": if the source does not run the guest, the
+			 * destination's copy is the only one left.
+			 */
+			char path[64];
+			json_t *v = NULL;
+			snprintf(path, sizeof(path), "/vms/%lld", jint(t, "vm"));
+			long vst = chost_call(src, "GET", path, NULL, &v, NULL);
+			bool src_runs = vst == 200 && !strcmp(jstr(v, "powerState"), "poweredOn");
+			json_decref(v);
+			if (vst == 200 || vst == 404) {
+				json_t *body = json_pack("{s:b}", "runHere", !src_runs), *r = NULL;
+				snprintf(path, sizeof(path), "/vms/%lld/migrateResolve", jint(t, "dstId"));
+				long rst = chost_call(dst, "POST", path, body, &r, NULL);
+				json_decref(body);
+				json_decref(r);
+				resolved = true;
+				ctask_event(jstr(t, "user"), dst, (int)jint(t, "dstId"), "migrationResolved",
+					    "%s: the source's vmx ended after handing over the whole VM; %s "
+					    "(%ld)", jstr(t, "file"), src_runs ? "the source runs the guest, "
+					    "the destination's copy ends" : "the destination runs the only copy",
+					    rst);
+			}
+		}
+		if (st && dt && !strcmp(ss, "error") && !strcmp(ds, "success")) {
+			/* The source's vmx died after handing over everything: the destination runs it. */
+			char path[64];
+			json_t *r = NULL;
+			snprintf(path, sizeof(path), "/vms/%lld", jint(t, "vm"));
+			chost_call(src, "DELETE", path, NULL, &r, NULL);
+			json_decref(r);
+			json_t *dr = json_object_get(dt, "result");
+			json_object_set_new(t, "step", json_string("done"));
+			json_object_set_new(t, "result", json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:O?}",
+				"from", src, "to", dst, "oldId", (json_int_t)jint(t, "vm"), "newId",
+				(json_int_t)jint(t, "dstId"), "file", jstr(t, "file"), "powerState",
+				"poweredOn", "method", "live", "downtimeMs",
+				json_object_get(dr, "downtimeMs")));
+			ctask_finish(t, NULL);
+			ctask_event(jstr(t, "user"), dst, (int)jint(t, "dstId"), "vmMigrated",
+				    "%s (%s) moved live from %s to %s; the source's vmx ended (%s) after "
+				    "handing over the whole VM, and %s ran it", jstr(t, "name"),
+				    jstr(t, "file"), src, dst, jstr(st, "error"), dst);
+			json_decref(st);
+			json_decref(dt);
+			return;
+		}
 		if (st && dt && !strcmp(ss, "success") && !strcmp(ds, "success")) {
 			json_t *sr = json_object_get(st, "result"), *dr = json_object_get(dt, "result");
 			char bt[32];

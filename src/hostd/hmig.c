@@ -91,6 +91,7 @@ static void incoming_failed(struct hmig_ctx *c, const char *msg)
 	if (vm) {
 		vm->busy_task = 0;
 		vm->mig_in_pid = 0;
+		vm->mig_in_fd = -1;
 	}
 	hostd_unlock();
 	if (hvm_unregister(c->vm_id, c->user, &e) < 0)
@@ -113,7 +114,7 @@ static void *incoming_main(void *arg)
 {
 	struct hmig_ctx *c = arg;
 	uint64_t deadline = now_ms_() + HMIG_GO_WAIT_S * 1000ull;
-	char buf[8], why[200], msg[600];
+	char buf[64], why[200], msg[600];
 	bool go = false;
 
 	log_set_thread_name("migrateIn");
@@ -121,11 +122,20 @@ static void *incoming_main(void *arg)
 	for (;;) {
 		struct pollfd p = { .fd = c->status_fd, .events = POLLIN };
 		if (poll(&p, 1, 100) > 0) {
-			ssize_t n = read(c->status_fd, buf, sizeof(buf));
+			ssize_t n = read(c->status_fd, buf, sizeof(buf) - 1);
+			buf[n > 0 ? n : 0] = 0;
 			if (n >= 2 && !memcmp(buf, "go", 2)) {
 				go = true;
 				break;
 			}
+			if (n > 0 && strstr(buf, "orphaned"))
+				task_progress(c->task, 80, "orphaned: the sending vmx vanished after handing "
+					      "over the whole VM; nothing runs it until migrateResolve says "
+					      "whether this host may");
+			if (n > 0 && strstr(buf, "go"))
+				go = true;
+			if (go)
+				break;
 		}
 		int st;
 		pid_t r = waitpid(c->pid, &st, WNOHANG);
@@ -142,6 +152,7 @@ static void *incoming_main(void *arg)
 				if (vm) {
 					vm->busy_task = 0;
 					vm->mig_in_pid = 0;
+					vm->mig_in_fd = -1;
 					vm->power = HP_OFF;
 					snprintf(vm->last_exit, sizeof(vm->last_exit), "vmx pid %d: %s",
 						 (int)c->pid, why);
@@ -178,6 +189,7 @@ static void *incoming_main(void *arg)
 		vm->exited = false;
 		vm->power = HP_ON;
 		vm->mig_in_pid = 0;
+		vm->mig_in_fd = -1;
 		hvm_save(vm);
 	}
 	hostd_unlock();
@@ -281,8 +293,9 @@ int hmig_incoming(const char *file, const char *name, const char *user, json_t *
 		rc = lfd;
 		goto fail;
 	}
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		rc = verr_set(e, -errno, "pipe: %s", strerror(errno));
+	/* Both ways: the vmx says "go" or "orphaned", hostd answers an orphan "run" or "exit". */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipefd) < 0) {
+		rc = verr_set(e, -errno, "socketpair: %s", strerror(errno));
 		goto fail;
 	}
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
@@ -330,6 +343,7 @@ int hmig_incoming(const char *file, const char *name, const char *user, json_t *
 	if ((vm = hvm_find(id))) {
 		vm->busy_task = c->task;
 		vm->mig_in_pid = pid;
+		vm->mig_in_fd = pipefd[0];
 		vm->running_bt = bt;
 	}
 	hostd_unlock();
@@ -363,6 +377,7 @@ fail:
 	if ((vm = hvm_find(id))) {
 		vm->busy_task = 0;
 		vm->mig_in_pid = 0;
+		vm->mig_in_fd = -1;
 	}
 	hostd_unlock();
 	struct verr ue = { "" };
@@ -570,6 +585,18 @@ int hmig_resolve(int id, bool run_here, int *http_status, struct verr *e)
 		return verr_set(e, -ENOENT, "vm: no VM with id %d", id);
 	}
 	*http_status = 409;
+	if (vm->mig_in_pid && vm->mig_in_fd >= 0) {
+		/* The receiving side, orphaned: it runs the guest or ends. */
+		const char *word = run_here ? "run\n" : "exit\n";
+		ssize_t w = write(vm->mig_in_fd, word, strlen(word));
+		hostd_unlock();
+		if (w != (ssize_t)strlen(word))
+			return verr_set(e, -EIO, "VM %d: the receiving vmx is gone", id);
+		LOG_INF("vm %d: orphaned incoming migration resolved: %s", id,
+			run_here ? "this host runs the guest" : "the receiving vmx ends");
+		*http_status = 200;
+		return 0;
+	}
 	if (!vm->mig_out || !vm->pid) {
 		hostd_unlock();
 		return verr_set(e, -EINVAL, "VM %d has no migration in doubt here", id);

@@ -234,7 +234,12 @@ int hmig_incoming(const char *file, const char *name, const char *user, json_t *
 /* Source: sends the running VM to the vmx at peer; returns the task id. */
 int hmig_outgoing(int id, const char *peer, const char *token, const char *user,
 		  int *http_status, struct verr *e);
-/* Source, a migration in doubt: run_here false ends the paused vmx, true lets it run on. */
+/*
+ * A migration in doubt.  Source: run_here false ends the paused vmx, true
+ * lets it run on.  Destination, its receiving vmx orphaned (the sender
+ * vanished after handing over everything): true lets it run the guest,
+ * false ends it.
+ */
 int hmig_resolve(int id, bool run_here, int *http_status, struct verr *e);
 
 /* --- db.c: SQLite inventory ---------------------------------------------------- */
@@ -323,6 +328,7 @@ struct hvm {
 	bool mig_out;          /* a migration to another host is under way */
 	bool migrated;         /* the vmx's exit means the VM runs on another host now */
 	pid_t mig_in_pid;      /* the receiving vmx of an incoming migration, before it runs */
+	int mig_in_fd;         /* its status channel (hostd's end, the task owns it); -1 */
 	char last_exit[512];
 	struct hvm *next;
 };

@@ -175,6 +175,7 @@ static struct hvm *hvm_alloc(int id, const char *name, const char *file, const c
 		return NULL;
 	vm->id = id;
 	vm->pidfd = -1;
+	vm->mig_in_fd = -1;
 	vm->exit_status = -1;
 	snprintf(vm->name, sizeof(vm->name), "%s", name);
 	snprintf(vm->file, sizeof(vm->file), "%s", file);

@@ -936,6 +936,46 @@ out:
 	return rc;
 }
 
+/*
+ * The sender's connection ended after this process had the whole VM and
+ * before "go": the sender died (then only this copy is left) or the
+ * network failed (then the sender takes the guest back).  This process
+ * cannot tell which; hostd can, through the center: it says "orphaned" on
+ * the status channel and waits for "run" or "exit".  0: run the guest.
+ */
+static int orphaned(struct vmx *x, struct verr *e)
+{
+	struct migration *m = &x->mig;
+	char buf[16];
+	size_t n = 0;
+
+	LOG_WRN("migration: the sending vmx vanished after handing over the whole VM (%s); "
+		"nothing runs it now; waiting for hostd to say whether this process may", e->msg);
+	if (write(m->status_fd, "orphaned\n", 9) != 9)
+		return verr_set(e, -EIO, "the sending vmx vanished, and hostd cannot be told: %s",
+				strerror(errno));
+	for (;;) {
+		ssize_t r = read(m->status_fd, buf + n, sizeof(buf) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return verr_set(e, -ECANCELED, "the sending vmx vanished, and hostd closed the "
+					"status channel without a word: not running the guest");
+		n += (size_t)r;
+		buf[n] = 0;
+		if (strchr(buf, '\n') || n == sizeof(buf) - 1)
+			break;
+	}
+	if (strncmp(buf, "run\n", 4) != 0)
+		return verr_set(e, -ECANCELED, "the sending vmx vanished, and hostd says the guest runs "
+				"elsewhere: not running it");
+	/* Like "go": hostd's record that this process runs the guest now. */
+	if (write(m->status_fd, "go\n", 3) != 3)
+		LOG_WRN("migration: status fd: %s", strerror(errno));
+	LOG_INF("migration: hostd says the sending vmx is gone: this process runs the guest");
+	return 0;
+}
+
 int migration_receive(struct vmx *x, const char *addr, struct verr *e)
 {
 	struct migration *m = &x->mig;
@@ -1004,8 +1044,12 @@ int migration_receive(struct vmx *x, const char *addr, struct verr *e)
 	if ((rc = send_json(fd, json_pack("{s:s}", "msg", "ready"), e)) < 0)
 		goto out;
 	/* Without "go" nothing runs here: the sender may still take the guest back. */
-	if ((rc = recv_json(fd, -1, &go, e)) < 0)
+	if ((rc = recv_json(fd, -1, &go, e)) < 0) {
+		/* The sender vanished, not refused: hostd may know whether it can still run. */
+		if (rc == -ENOTCONN && m->status_fd >= 0 && orphaned(x, e) == 0)
+			goto run;
 		goto out;
+	}
 	if (strcmp(msg_type(go), "go") != 0) {
 		rc = verr_set(e, -ECANCELED, "the sending vmx took the guest back: %s",
 			      msg_str(go, "error") ?: msg_type(go));
@@ -1022,6 +1066,7 @@ int migration_receive(struct vmx *x, const char *addr, struct verr *e)
 			      &ignore) < 0)
 			LOG_WRN("migration: could not say \"running\": %s", ignore.msg);
 	}
+run:
 	rc = 0;
 	atomic_store(&m->state, MIG_RUNNING);
 	LOG_INF("migration: %llu pages received, state restored; running the guest",

@@ -16,7 +16,10 @@
 #    is in doubt): the center asks the destination and ends the source; the
 #    VM is powered off on the destination (crashed there), never running twice;
 #  - kill -9 of the leading center in the middle of a migration: the other
-#    one follows it to the end.
+#    one follows it to the end;
+#  - kill -9 of the sending vmx after it handed over the whole VM: the
+#    receiver waits, orphaned, until the center, seeing the source gone,
+#    lets it run the only copy.
 cd "$(dirname "$0")/../.."
 . tests/integration/hostd_lib.sh
 fails=0
@@ -232,5 +235,29 @@ check live-leader-kill-finished test "$(jget "j['state'] + ' ' + j['step']" <<<"
 VMID=$(task_of <<<"$out"); ON=h1
 check live-leader-kill-h2-forgot test "$(vms_on h2)" = 0
 check live-leader-kill-counting counting_on
+
+# kill -9 of the sending vmx after it handed over the whole VM (before
+# "go"): the receiver cannot tell that from a lost connection and waits
+# ("orphaned"); the center sees the source's vmx gone, and the receiver runs
+# the only copy.  The sender must be the opt build: the VM goes to h2 first.
+set_knob monitor.debugTestMigrationPause "sent:20"
+t=$(migrate h2); out=$(center_wait "$t")
+check live-to-h2-again test "$(jget "j['state']" <<<"$out")" = success
+VMID=$(task_of <<<"$out"); ON=h2
+t=$(migrate h1)
+check live-kill-src-reached wait_until 30 paused_at sent
+src_pid=$(head -1 "$(grep -ls 'test pause at sent' "$V"/vmx*.log | head -1)" | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
+kill -9 "$src_pid"
+out=$(center_wait "$t")
+check live-kill-src-done test "$(jget "j['state'] + ' ' + j['step']" <<<"$out")" = "success done"
+VMID=$(task_of <<<"$out"); ON=h1
+check live-kill-src-h1-runs test "$(hapi h1 GET "/vms/$VMID" | jget "j['powerState']")" = poweredOn
+check live-kill-src-h2-forgot wait_until 10 test "$(vms_on h2)" = 0
+check live-kill-src-counting counting_on
+check live-kill-src-event grep -q 'destination runs the only copy' <<<"$(capi "$(leader)" GET "/events?limit=20")"
+# Since the power-on after the crash on h2: one boot, no gap, through the leader's and the source's deaths.
+check live-one-boot-since-power-on test "$(grep -c 'VMX3-MARKER: init' "$V/console.log")" -eq 2
+since_on_ok() { awk '/VMX3-MARKER: init/ {n++; i = 0} n == 2 && /^VMX3 counter n=/ {i++; split($3, a, "="); if (a[2] != i) exit 1}' "$V/console.log"; }
+check live-counter-in-order-since-power-on since_on_ok
 set_knob monitor.debugTestMigrationPause ""
 exit $((fails > 0))
