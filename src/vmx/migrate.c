@@ -68,7 +68,7 @@ void migration_init(struct migration *m)
 	m->fd = -1;
 	m->status_fd = -1;
 	m->max_rounds = 30;
-	m->downtime_goal_ns = 2000000;
+	m->downtime_goal_ns = 1000000;
 }
 
 int migration_configure(struct vmx *x, struct verr *e)
@@ -80,7 +80,7 @@ int migration_configure(struct vmx *x, struct verr *e)
 	if ((rc = cfg_get_u64(x->cfg, MIG_ROUNDS_KEY, 30, 1, 1000, &v, e)) < 0)
 		return rc;
 	m->max_rounds = v;
-	if ((rc = cfg_get_u64(x->cfg, MIG_GOAL_KEY, 2, 1, 10000, &v, e)) < 0)
+	if ((rc = cfg_get_u64(x->cfg, MIG_GOAL_KEY, 1, 1, 10000, &v, e)) < 0)
 		return rc;
 	m->downtime_goal_ns = v * 1000000ull;
 	const char *p = cfg_get(x->cfg, MIG_PAUSE_KEY);
