@@ -174,8 +174,17 @@ def vmx_case(mem, state):
     return res
 
 def qmp(path):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
+    # The socket file appears at bind(), a moment before QEMU listens on it.
+    for _ in range(200):
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(path)
+            break
+        except (ConnectionRefusedError, FileNotFoundError):
+            s.close()
+            time.sleep(0.05)
+    else:
+        raise RuntimeError("qemu's QMP socket %s does not answer" % path)
     f = s.makefile("rw")
     f.readline()
     def call(cmd, args=None):

@@ -274,8 +274,15 @@ static void step_follow(json_t *t, const char *src, const char *dst)
 			char path[64];
 			json_t *r = NULL;
 			snprintf(path, sizeof(path), "/vms/%lld", jint(t, "vm"));
-			chost_call(src, "DELETE", path, NULL, &r, NULL);
-			json_decref(r);
+			/* Its hostd lets go once it has seen its vmx exit. */
+			for (int i = 0; i < 60; i++) {
+				long dst_st = chost_call(src, "DELETE", path, NULL, &r, NULL);
+				json_decref(r);
+				r = NULL;
+				if (dst_st == 200 || dst_st == 404)
+					break;
+				usleep(500000);
+			}
 			json_t *dr = json_object_get(dt, "result");
 			json_object_set_new(t, "step", json_string("done"));
 			json_object_set_new(t, "result", json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:O?}",

@@ -455,7 +455,17 @@ int hvm_restore(struct verr *e)
 			continue;
 		}
 		bool bt_switch = op && !strcmp(op, "changeBuildType");
-		if (vm->pid && bt_switch) {
+		if (op && !strcmp(op, "migrateOut")) {
+			/*
+			 * Its vmx may still send the VM, or have sent it: an exit 5 means the
+			 * VM runs on the other host (no successor is looked for here), and a
+			 * migration in doubt can still be resolved.  The center follows on.
+			 */
+			vm->mig_out = true;
+			snprintf(msg, sizeof(msg), "interrupted by a restart of hostd while %s; the "
+				 "VM's vmx (%s) finishes or abandons the migration on its own",
+				 what ? what : "running", vm->pid ? "adopted" : "gone");
+		} else if (vm->pid && bt_switch) {
 			/* Its vmx may still be saving; resume it once it has suspended. */
 			vm->recover_resume = true;
 			snprintf(msg, sizeof(msg), "interrupted by a restart of hostd while %s; "

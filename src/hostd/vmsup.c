@@ -199,6 +199,21 @@ static int logged_exit_status(const struct hvm *vm)
 	return code;
 }
 
+/*
+ * An adopted vmx that was sending the VM away is gone, its exit status
+ * unknown: the VM left if the vmx answering on the (shared) directory's
+ * control socket is the migration's receiver, running the guest.
+ */
+static bool migration_receiver_runs(struct hvm *vm)
+{
+	json_t *r = NULL;
+	bool runs = vmctl_call(vm->dir, "migrateStatus", NULL, 1000, &r, NULL) == 0 &&
+		    !strcmp(json_string_value(json_object_get(r, "role")) ?: "", "incoming") &&
+		    !strcmp(json_string_value(json_object_get(r, "state")) ?: "", "running");
+	json_decref(r);
+	return runs;
+}
+
 /* Called with the lock held when vm->pid has gone away; status -1 = unknown. */
 static void vmsup_exited(struct hvm *vm, int status)
 {
@@ -207,7 +222,8 @@ static void vmsup_exited(struct hvm *vm, int status)
 	pid_t pid = vm->pid;
 
 	if (vm->mig_out && (vm->migrated || (status >= 0 && WIFEXITED(status) &&
-					     WEXITSTATUS(status) == VMX_EXIT_HANDEDOVER))) {
+					     WEXITSTATUS(status) == VMX_EXIT_HANDEDOVER) ||
+			    (status < 0 && migration_receiver_runs(vm)))) {
 		/* Not a successor here: the VM runs on another host (hmig.c forgets it). */
 		snprintf(vm->last_exit, sizeof(vm->last_exit), "vmx pid %d: migrated to another host",
 			 (int)pid);
