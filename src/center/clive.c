@@ -330,7 +330,38 @@ static void step_follow(json_t *t, const char *src, const char *dst)
 			return;
 		}
 		if (st && dt && !strcmp(ss, "success") && !strcmp(ds, "error")) {
-			/* Handed over (or ended as in doubt), and the destination's vmx died with it. */
+			/*
+			 * Handed over, and the destination's task failed: its hostd restarted
+			 * (and adopts the vmx that runs the guest), or its vmx died with it.
+			 */
+			char path[64];
+			json_t *v = NULL;
+			bool runs = false;
+			snprintf(path, sizeof(path), "/vms/%lld", jint(t, "dstId"));
+			for (int i = 0; i < 100 && !runs; i++) {
+				long vst = chost_call(dst, "GET", path, NULL, &v, NULL);
+				runs = vst == 200 && !strcmp(jstr(v, "powerState"), "poweredOn");
+				json_decref(v);
+				v = NULL;
+				if (vst == 404 || (vst == 200 && !strstr(jstr(dt, "error"), "restart")))
+					break;
+				if (!runs)
+					usleep(200000);
+			}
+			if (runs) {
+				json_object_set_new(t, "step", json_string("done"));
+				json_object_set_new(t, "result", json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}",
+					"from", src, "to", dst, "oldId", (json_int_t)jint(t, "vm"), "newId",
+					(json_int_t)jint(t, "dstId"), "file", jstr(t, "file"), "powerState",
+					"poweredOn", "method", "live"));
+				ctask_finish(t, NULL);
+				ctask_event(jstr(t, "user"), dst, (int)jint(t, "dstId"), "vmMigrated",
+					    "%s (%s) moved live from %s to %s (%s)", jstr(t, "name"),
+					    jstr(t, "file"), src, dst, jstr(dt, "error"));
+				json_decref(st);
+				json_decref(dt);
+				return;
+			}
 			snprintf(msg, sizeof(msg), "the VM was handed over to %s, whose vmx then ended: %s; "
 				 "it is powered off on %s", dst, jstr(dt, "error"), dst);
 			json_object_set_new(t, "step", json_string("done"));

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "../lib/build.h"
@@ -337,7 +338,9 @@ int hmig_incoming(const char *file, const char *name, const char *user, json_t *
 	c->bt = bt;
 	c->want = want;
 	snprintf(c->user, sizeof(c->user), "%s", user);
-	json_t *params = json_pack("{s:s, s:s}", "vm", file, "address", addr);
+	/* The pid lets a restarted hostd find the receiving vmx again (hmig_watch). */
+	json_t *params = json_pack("{s:s, s:s, s:i, s:I}", "vm", file, "address", addr, "pid",
+				   (int)pid, "pidStart", (json_int_t)hvm_pid_start(pid));
 	c->task = task_new(id, "migrateIn", user, params);
 	hostd_lock();
 	if ((vm = hvm_find(id))) {
@@ -636,4 +639,105 @@ int hmig_resolve(int id, bool run_here, int *http_status, struct verr *e)
 		return rc;
 	*http_status = 200;
 	return 0;
+}
+
+/* ---- after a restart of hostd --------------------------------------------- */
+
+struct hmig_watch {
+	int vm_id;
+	pid_t pid;
+	uint64_t start;
+};
+
+static bool alive(pid_t pid, uint64_t start)
+{
+	return kill(pid, 0) == 0 && hvm_pid_start(pid) == start;
+}
+
+/*
+ * A receiving vmx that an earlier hostd started: it runs the guest once it
+ * answers on the VM's control socket with its own pid (then it is adopted
+ * like any vmx found at start), and the VM was never here if it ends first.
+ */
+static void *watch_main(void *arg)
+{
+	struct hmig_watch *w = arg;
+	char dir[PATH_MAX] = "";
+	uint64_t deadline = now_ms_() + HMIG_GO_WAIT_S * 1000ull;
+
+	log_set_thread_name("migrateWatch");
+	hostd_lock();
+	struct hvm *vm = hvm_find(w->vm_id);
+	if (vm)
+		snprintf(dir, sizeof(dir), "%s", vm->dir);
+	hostd_unlock();
+	while (dir[0] && now_ms_() < deadline) {
+		if (!alive(w->pid, w->start)) {
+			struct verr e = { "" };
+			hostd_lock();
+			if ((vm = hvm_find(w->vm_id)))
+				vm->mig_in_pid = 0;
+			hostd_unlock();
+			hvm_unregister(w->vm_id, "hostd", &e);
+			LOG_INF("vm %d: the receiving vmx pid %d ended before it ran the guest; "
+				"unregistered", w->vm_id, (int)w->pid);
+			break;
+		}
+		json_t *h = NULL;
+		if (vmctl_call(dir, "hello", NULL, 500, &h, NULL) == 0 &&
+		    json_integer_value(json_object_get(h, "pid")) == w->pid) {
+			const char *name = json_string_value(json_object_get(h, "buildType"));
+			int fd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+			hostd_lock();
+			if ((vm = hvm_find(w->vm_id)) && fd >= 0) {
+				for (int t = 0; t < BUILDTYPE_COUNT; t++)
+					if (name && !strcmp(buildtype_compiled_name((enum buildtype)t), name))
+						vm->running_bt = (enum buildtype)t;
+				vm->pid = w->pid;
+				vm->pid_start = w->start;
+				vm->pidfd = fd;
+				vm->child = false;
+				vm->exited = false;
+				vm->power = HP_ON;
+				vm->mig_in_pid = 0;
+				hvm_save(vm);
+				fd = -1;
+			}
+			hostd_unlock();
+			if (fd >= 0)
+				close(fd);
+			json_decref(h);
+			db_event("hostd", w->vm_id, "vmMigratedIn", "the VM runs here (pid %d): its "
+				 "receiving vmx, started before hostd restarted, was given the guest",
+				 (int)w->pid);
+			break;
+		}
+		json_decref(h);
+		usleep(100000);
+	}
+	free(w);
+	return NULL;
+}
+
+int hmig_watch(struct hvm *vm, json_t *task)
+{
+	json_t *params = json_object_get(task, "params");
+	pid_t pid = (pid_t)json_integer_value(json_object_get(params, "pid"));
+	uint64_t start = (uint64_t)json_integer_value(json_object_get(params, "pidStart"));
+	struct hmig_watch *w;
+	pthread_t th;
+
+	if (pid <= 0 || !alive(pid, start) || !(w = calloc(1, sizeof(*w))))
+		return 0;
+	w->vm_id = vm->id;
+	w->pid = pid;
+	w->start = start;
+	vm->mig_in_pid = pid;
+	if (pthread_create(&th, NULL, watch_main, w) != 0) {
+		vm->mig_in_pid = 0;
+		free(w);
+		return 0;
+	}
+	pthread_detach(th);
+	return (int)pid;
 }

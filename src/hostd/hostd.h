@@ -242,6 +242,14 @@ int hmig_outgoing(int id, const char *peer, const char *token, const char *user,
  */
 int hmig_resolve(int id, bool run_here, int *http_status, struct verr *e);
 
+/*
+ * After a restart, for a VM whose migrateIn task was interrupted (lock held):
+ * watches the receiving vmx the task recorded, adopting it when it runs the
+ * guest and unregistering the VM if it ends first.  Returns its pid, 0 when
+ * it is gone already.
+ */
+int hmig_watch(struct hvm *vm, json_t *task);
+
 /* --- db.c: SQLite inventory ---------------------------------------------------- */
 
 int db_open(const char *path, struct verr *e);

@@ -394,8 +394,34 @@ int hvm_restore(struct verr *e)
 	json_t *rows = db_query("SELECT * FROM vms ORDER BY id", 0, NULL), *row, *tasks, *t;
 	size_t i;
 
+	/*
+	 * VMs an interrupted incoming migration registered: their receiving vmx
+	 * (if still there) is watched, not looked for on the control socket,
+	 * which in the shared directory may be the sending host's vmx.
+	 */
+	json_t *pending = task_interrupted(), *pt;
 	hostd_lock();
 	json_array_foreach(rows, i, row) {
+		int rid = (int)json_integer_value(json_object_get(row, "id"));
+		json_t *incoming = NULL;
+		size_t k;
+		json_array_foreach(pending, k, pt)
+			if (json_integer_value(json_object_get(pt, "vm")) == rid &&
+			    !strcmp(json_string_value(json_object_get(pt, "op")) ?: "", "migrateIn"))
+				incoming = pt;
+		if (incoming) {
+			struct hvm *vm = hvm_alloc(rid, json_string_value(json_object_get(row, "name")),
+						  json_string_value(json_object_get(row, "file")),
+						  json_string_value(json_object_get(row, "path")));
+			if (!vm)
+				break;
+			vm->power = HP_OFF;
+			hvm_append(vm);
+			int w = hmig_watch(vm, incoming);
+			LOG_INF("vm %d: an incoming migration was interrupted; %s", rid,
+				w ? "watching its receiving vmx" : "its receiving vmx is gone");
+			continue;
+		}
 		struct hvm *vm = hvm_alloc((int)json_integer_value(json_object_get(row, "id")),
 					  json_string_value(json_object_get(row, "name")),
 					  json_string_value(json_object_get(row, "file")),
@@ -440,6 +466,7 @@ int hvm_restore(struct verr *e)
 		hvm_append(vm);
 	}
 	json_decref(rows);
+	json_decref(pending);
 
 	/* Tasks that a killed hostd left running: say what happened to their VM. */
 	tasks = task_interrupted();
@@ -455,7 +482,12 @@ int hvm_restore(struct verr *e)
 			continue;
 		}
 		bool bt_switch = op && !strcmp(op, "changeBuildType");
-		if (op && !strcmp(op, "migrateOut")) {
+		if (op && !strcmp(op, "migrateIn")) {
+			snprintf(msg, sizeof(msg), "interrupted by a restart of hostd while %s; %s",
+				 what ? what : "running", vm->mig_in_pid ? "its receiving vmx is "
+				 "watched: adopted when it runs the guest, the VM unregistered if it ends "
+				 "first" : "its receiving vmx is gone");
+		} else if (op && !strcmp(op, "migrateOut")) {
 			/*
 			 * Its vmx may still send the VM, or have sent it: an exit 5 means the
 			 * VM runs on the other host (no successor is looked for here), and a

@@ -20,8 +20,10 @@
 #  - kill -9 of the sending vmx after it handed over the whole VM: the
 #    receiver waits, orphaned, until the center, seeing the source gone,
 #    lets it run the only copy;
-#  - kill -9 of the source's hostd in the middle of a migration, started
-#    again: the restarted hostd sees its vmx went to the other host.
+#  - kill -9 of the source's hostd, and of the destination's, in the
+#    middle of a migration, each started again: the restarted source sees its
+#    vmx went to the other host; the restarted destination adopts the
+#    receiving vmx once it runs the guest.
 cd "$(dirname "$0")/../.."
 . tests/integration/hostd_lib.sh
 fails=0
@@ -285,5 +287,25 @@ VMID=$(task_of <<<"$out"); ON=h1
 check live-kill-hostd-h1-runs test "$(hapi h1 GET "/vms/$VMID" | jget "j['powerState']")" = poweredOn
 check live-kill-hostd-h2-forgot wait_until 10 test "$(vms_on h2)" = 0
 check live-kill-hostd-counting counting_on
+
+# And the destination's hostd (h2) killed while its receiving vmx waits for
+# "go", started again: it watches the vmx its predecessor started and adopts
+# it once it runs the guest.  The sender (opt on h2 again) waits 5 s.
+sed -i 's/test pause at /test pause (done) at /' "$V"/vmx*.log
+t=$(migrate h2); out=$(center_wait "$t")
+check live-to-h2-fourth test "$(jget "j['state']" <<<"$out")" = success
+VMID=$(task_of <<<"$out"); ON=h2
+sed -i 's/test pause at /test pause (done) at /' "$V"/vmx*.log
+t=$(migrate h1)
+check live-kill-dst-hostd-reached wait_until 30 paused_at ready
+kill -9 "${HPID[h1]}"; wait "${HPID[h1]}" 2>/dev/null
+start_host h1
+wait_until 10 curl -sf -o /dev/null --unix-socket "${HSOCK[h1]}" http://h/api/v1
+out=$(center_wait "$t")
+check live-kill-dst-hostd-done test "$(jget "j['state'] + ' ' + j['step']" <<<"$out")" = "success done"
+VMID=$(task_of <<<"$out"); ON=h1
+check live-kill-dst-hostd-adopted wait_until 20 test "$(hapi h1 GET "/vms/$VMID" | jget "j['powerState']")" = poweredOn
+check live-kill-dst-hostd-h2-forgot wait_until 10 test "$(vms_on h2)" = 0
+check live-kill-dst-hostd-counting counting_on
 set_knob monitor.debugTestMigrationPause ""
 exit $((fails > 0))
