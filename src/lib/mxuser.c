@@ -134,6 +134,45 @@ static inline uint64_t stats_clock(void)
 	return tsc_cal.ns0 + (uint64_t)(((unsigned __int128)d * m) >> 32);
 }
 
+unsigned mxuser_hold_every = 1;
+
+/*
+ * The calling thread's countdown to its next measured hold, and the state of
+ * the generator drawing the gaps (xorshift32, seeded from the thread id).
+ */
+static _Thread_local uint32_t hold_countdown, hold_rng;
+
+static __attribute__((noinline)) bool hold_gap_slow(void)
+{
+	uint32_t x = hold_rng ? hold_rng : (uint32_t)self_tid() * 0x9e3779b9u | 1u;
+	unsigned n = mxuser_hold_every ? mxuser_hold_every : 1;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	hold_rng = x;
+	/* Uniform in [1, 2n - 1]: mean n, never a fixed period. */
+	hold_countdown = 1 + x % (2 * n - 1);
+	return true;
+}
+
+/* Whether the hold that starts now on r's lock is measured (mxuser.h). */
+static inline bool hold_measured(const struct mxuser_lockstats *r)
+{
+	if (__atomic_load_n(&r->acquisitions, __ATOMIC_RELAXED) <= MXUSER_HOLD_EXACT)
+		return true;
+	if (VMX_LIKELY(hold_countdown > 1)) {
+		hold_countdown--;
+		return false;
+	}
+	return hold_gap_slow();
+}
+
+/* When the hold starting now began, or 0 when it is not measured. */
+static inline uint64_t hold_start(const struct mxuser_lockstats *r, uint64_t now)
+{
+	return hold_measured(r) ? now : 0;
+}
+
 /* end - start for two stats_clock() readings, never negative. */
 static inline uint64_t stats_since(uint64_t start, uint64_t end)
 {
@@ -209,8 +248,7 @@ static __attribute__((noinline)) uint64_t mutex_wait(pthread_mutex_t *m)
 /* Blocks on m; with statistics on, measures the wait and charges it to LOCK_WAIT. */
 static inline void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint64_t *acquired_ns)
 {
-	bool contended = false;
-	uint64_t t0 = 0, now;
+	uint64_t t0, now;
 
 	lazy_attach(h);
 	if (!VMX_STATS || !h->stats) {
@@ -218,15 +256,15 @@ static inline void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint6
 		return;
 	}
 	if (VMX_UNLIKELY(pthread_mutex_trylock(m) != 0)) {
-		contended = true;
 		t0 = mutex_wait(m);
-	}
-	now = stats_clock();
-	if (VMX_UNLIKELY(contended))
+		now = stats_clock();
 		mxuser_stats_acquired(h, true, stats_since(t0, now), self_tid());
-	else
-		mxuser_stats_acquired_excl(h->stats, self_tid());
-	*acquired_ns = now;
+		*acquired_ns = hold_start(h->stats, now);
+		return;
+	}
+	mxuser_stats_acquired_excl(h->stats, self_tid());
+	/* The clock is read only for a measured hold. */
+	*acquired_ns = hold_measured(h->stats) ? stats_clock() : 0;
 }
 
 void mxuser_lock_at(struct mxuser_lock *l, const char *file, int line)
@@ -246,8 +284,8 @@ bool mxuser_trylock_at(struct mxuser_lock *l, const char *file, int line)
 	if (pthread_mutex_trylock(&l->m) != 0)
 		return false;
 	if (VMX_STATS && l->hdr.stats) {
-		l->acquired_ns = stats_clock();
 		mxuser_stats_acquired(&l->hdr, false, 0, self_tid());
+		l->acquired_ns = hold_measured(l->hdr.stats) ? stats_clock() : 0;
 	}
 	if (TRACK_OWNER)
 		__atomic_store_n(&l->owner, self_tid(), __ATOMIC_RELAXED);
@@ -260,7 +298,8 @@ void mxuser_unlock_at(struct mxuser_lock *l, const char *file, int line)
 {
 	if (VMX_DEBUG)
 		mxuser_rank_release(&l->hdr, file, line);
-	if (VMX_STATS && l->hdr.stats)
+	/* acquired_ns is 0 for a hold that is not measured. */
+	if (VMX_STATS && l->hdr.stats && l->acquired_ns)
 		mxuser_stats_released_excl(l->hdr.stats, stats_since(l->acquired_ns, stats_clock()));
 	if (TRACK_OWNER)
 		__atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
@@ -393,7 +432,7 @@ static int cond_wait(struct mxuser_cond *c, struct mxuser_lock *l, const struct 
 			  c->hdr.name, l->hdr.name);
 	if (VMX_STATS && (c->hdr.stats || l->hdr.stats)) {
 		t0 = stats_clock();
-		if (l->hdr.stats)
+		if (l->hdr.stats && l->acquired_ns)
 			mxuser_stats_released(&l->hdr, stats_since(l->acquired_ns, t0));
 	}
 	if (TRACK_OWNER)
@@ -408,7 +447,7 @@ static int cond_wait(struct mxuser_cond *c, struct mxuser_lock *l, const struct 
 			mxuser_stats_acquired(&c->hdr, true, stats_since(t0, now), self_tid());
 		if (l->hdr.stats) {
 			mxuser_stats_acquired(&l->hdr, false, 0, self_tid());
-			l->acquired_ns = now;
+			l->acquired_ns = hold_start(l->hdr.stats, now);
 		}
 	}
 	return rc == ETIMEDOUT ? -ETIMEDOUT : 0;

@@ -202,19 +202,46 @@ static inline void mxuser_stats_acquired_excl(struct mxuser_lockstats *r, int ti
 	}
 }
 
-/* An exclusive lock released after hold_ns. */
+/*
+ * Hold times of exclusive locks are measured on a sample of the holds: two
+ * clock reads per hold were most of what lock statistics cost (every device
+ * access of a console-bound guest takes and releases a lock).  Each lock's
+ * first MXUSER_HOLD_EXACT holds are all measured, so a rarely taken lock
+ * shows every hold; after that about one in mxuser_hold_every is (the gaps
+ * are drawn at random per thread, so no periodic access pattern lines up
+ * with the sampling), and a measured hold counts for mxuser_hold_every holds
+ * in the total and the histogram.  Those two are then estimates; the maximum
+ * is the longest hold measured.  Writers of read-write locks measure every
+ * hold.  mxuser_hold_every is 1 (every hold) until the stats build sets it
+ * (`vmx.MXUser.holdSampleEvery`).
+ */
+#define MXUSER_HOLD_EXACT 256
+#define MXUSER_HOLD_EVERY_DEFAULT 16
+extern unsigned mxuser_hold_every;   /* mxuser.c */
+
+/* How many holds a measured hold of r stands for (read while r's lock is held). */
+static inline uint64_t mxuser_stats_hold_weight_(const struct mxuser_lockstats *r)
+{
+	return __atomic_load_n(&r->acquisitions, __ATOMIC_RELAXED) <= MXUSER_HOLD_EXACT
+		       ? 1 : mxuser_hold_every;
+}
+
+/* An exclusive lock released after a measured hold of hold_ns. */
 static inline void mxuser_stats_released_excl(struct mxuser_lockstats *r, uint64_t hold_ns)
 {
-	mxuser_stats_bump_(&r->hold_total_ns, hold_ns);
+	uint64_t w = mxuser_stats_hold_weight_(r);
+	mxuser_stats_bump_(&r->hold_total_ns, hold_ns * w);
 	if (hold_ns > __atomic_load_n(&r->hold_max_ns, __ATOMIC_RELAXED))
 		__atomic_store_n(&r->hold_max_ns, hold_ns, __ATOMIC_RELAXED);
-	mxuser_stats_bump_(&r->hold_hist[mxuser_hist_bucket(hold_ns)], 1);
+	mxuser_stats_bump_(&r->hold_hist[mxuser_hist_bucket(hold_ns)], w);
 }
 
 struct mxuser_lockstats_view {
 	char name[48];
 	unsigned rank, kind;
 	bool live;
+	/* Hold figures: 1 when every hold is measured, else as mxuser_hold_every says. */
+	unsigned hold_every;
 	uint64_t acquisitions, contended, owner_changes;
 	uint64_t wait_total_ns, wait_max_ns, hold_total_ns, hold_max_ns;
 	uint64_t wait_hist[MXUSER_HIST_BUCKETS], hold_hist[MXUSER_HIST_BUCKETS];
@@ -223,6 +250,8 @@ struct mxuser_lockstats_view {
 #if VMX_STATS
 /* `vmx.MXUser.statsEnabled`: locks created while it is false keep no statistics. */
 void mxuser_stats_set_enabled(bool on);
+/* `vmx.MXUser.holdSampleEvery` (>= 1): set before locks are taken. */
+void mxuser_stats_set_hold_every(unsigned every);
 void mxuser_stats_attach(struct mxuser_hdr *h);
 void mxuser_stats_detach(struct mxuser_hdr *h);
 /* One acquisition: whether it had to wait, how long, and by which thread. */
@@ -247,6 +276,7 @@ static inline void mxuser_stats_released(struct mxuser_hdr *h, uint64_t hold_ns)
 	(void)h; (void)hold_ns;
 }
 static inline void mxuser_stats_set_enabled(bool on) { (void)on; }
+static inline void mxuser_stats_set_hold_every(unsigned every) { (void)every; }
 #endif
 
 #endif

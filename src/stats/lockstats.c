@@ -29,6 +29,8 @@ static bool enabled = true;
 
 void mxuser_stats_set_enabled(bool on) { enabled = on; }
 
+void mxuser_stats_set_hold_every(unsigned every) { mxuser_hold_every = every ? every : 1; }
+
 static struct mxuser_lockstats *new_record(const struct mxuser_hdr *h)
 {
 	unsigned n = nrecords;
@@ -199,6 +201,7 @@ bool mxuser_stats_get(unsigned i, struct mxuser_lockstats_view *out)
 	out->rank = r->rank;
 	out->kind = r->kind;
 	out->live = __atomic_load_n(&r->live, __ATOMIC_RELAXED);
+	out->hold_every = r->kind == MXUSER_EXCL ? mxuser_hold_every : 1;
 	out->acquisitions = ld(&r->acquisitions);
 	out->contended = ld(&r->contended);
 	out->owner_changes = ld(&r->owner_changes);

@@ -103,6 +103,8 @@ json_t *stats_ctl_kstats(struct vmx *x, json_t *req, const char **err)
 /*
  * Locks and waitable objects apart, as vmx-getstats --locks shows them: a
  * condition variable's or semaphore's wait is for a signal, never contention.
+ * holdSampleEvery > 1: holdTotalNs is an estimate from 1 in that many holds,
+ * holdMaxNs the longest of those (mxuser.h).
  */
 json_t *stats_ctl_locks(struct vmx *x, json_t *req, const char **err)
 {
@@ -127,13 +129,14 @@ json_t *stats_ctl_locks(struct vmx *x, json_t *req, const char **err)
 				(json_int_t)l.wait_total_ns, "waitedMaxNs", (json_int_t)l.wait_max_ns));
 		else
 			json_array_append_new(locks, json_pack(
-				"{s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", l.name,
+				"{s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "name", l.name,
 				"kind", kind, "rank", (int)l.rank, "live", l.live, "acquisitions",
 				(json_int_t)l.acquisitions, "contended", (json_int_t)l.contended,
 				"ownerChanges", (json_int_t)l.owner_changes, "waitTotalNs",
 				(json_int_t)l.wait_total_ns, "waitMaxNs", (json_int_t)l.wait_max_ns,
 				"holdTotalNs", (json_int_t)l.hold_total_ns, "holdMaxNs",
-				(json_int_t)l.hold_max_ns));
+				(json_int_t)l.hold_max_ns, "holdSampleEvery",
+				(int)(l.acquisitions > MXUSER_HOLD_EXACT ? l.hold_every : 1)));
 	}
 	return json_pack("{s:o, s:o}", "locks", locks, "waitables", waits);
 }

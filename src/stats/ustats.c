@@ -164,6 +164,7 @@ static void describe_new(struct ustats_writer *w)
 		put_str(&w->rec, v.name);
 		put_u(&w->rec, v.rank);
 		put_u(&w->rec, v.kind);
+		put_u(&w->rec, v.hold_every);
 		end_record(w, USTATS_REC_DESC);
 	}
 }
@@ -385,12 +386,17 @@ static struct ustats_writer *stats_writer;
 int stats_configure(const struct cfg *c, struct verr *e)
 {
 	bool on, locks;
+	uint64_t hold_every;
 	int rc;
 
 	rc = cfg_get_bool(c, "stats.enable", true, &on, e);
 	if (rc < 0)
 		return rc;
 	rc = cfg_get_bool(c, "vmx.MXUser.statsEnabled", true, &locks, e);
+	if (rc < 0)
+		return rc;
+	rc = cfg_get_u64(c, "vmx.MXUser.holdSampleEvery", MXUSER_HOLD_EVERY_DEFAULT, 1, 1024,
+			 &hold_every, e);
 	if (rc < 0)
 		return rc;
 	rc = cfg_get_u64(c, "ustats.interval", USTATS_DEFAULT_INTERVAL_US, 100000,
@@ -402,6 +408,7 @@ int stats_configure(const struct cfg *c, struct verr *e)
 		return rc;
 	stats_set_enabled(on);
 	mxuser_stats_set_enabled(on && locks);
+	mxuser_stats_set_hold_every((unsigned)hold_every);
 	return 0;
 }
 

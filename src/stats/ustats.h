@@ -40,6 +40,7 @@ enum ustats_lockfield { ULF_ACQ, ULF_CONTENDED, ULF_OWNER_CHANGES, ULF_WAIT_TOTA
 struct ustats_lock {
 	char name[48];
 	unsigned rank, kind;
+	unsigned hold_every;     /* hold figures from 1 in this many holds (mxuser.h), 1: all */
 	bool described;
 	uint64_t acquisitions, contended, owner_changes;
 	uint64_t wait_total_ns, wait_max_ns, hold_total_ns, hold_max_ns;

@@ -123,6 +123,10 @@ static int parse_desc(struct cur *c, struct ustats_data *d)
 		get_str(c, d->locks[id].name, sizeof(d->locks[id].name));
 		d->locks[id].rank = (unsigned)get_u(c);
 		d->locks[id].kind = (unsigned)get_u(c);
+		/* Files written before holds were sampled end here: every hold measured. */
+		d->locks[id].hold_every = c->off < c->len ? (unsigned)get_u(c) : 1;
+		if (!d->locks[id].hold_every)
+			d->locks[id].hold_every = 1;
 		d->locks[id].described = true;
 		if (id >= d->nlocks)
 			d->nlocks = (unsigned)id + 1;

@@ -207,6 +207,16 @@ static bool is_wait_object(const struct ustats_lock *l)
 }
 
 /*
+ * Whether l's hold figures are (or, in a --last window, whose acquisitions
+ * do not say how many came before, may be) estimates from a sample of its
+ * holds (mxuser.h).
+ */
+static bool held_sampled(const struct ustats_data *d, const struct ustats_lock *l)
+{
+	return l->hold_every > 1 && (l->acquisitions > MXUSER_HOLD_EXACT || d->window_from_ns);
+}
+
+/*
  * Record i's name as shown: a file written before names were made unique
  * may hold two records under one name, so the later ones get "#id".
  */
@@ -238,25 +248,35 @@ static void print_locks(const struct ustats_data *d, bool hist)
 			order[n++] = i;
 	sort_d = d;
 	qsort(order, n, sizeof(order[0]), by_contention);
+	unsigned every = 1;
+	for (unsigned k = 0; k < n; k++)
+		if (held_sampled(d, &d->locks[order[k]]) && d->locks[order[k]].hold_every > every)
+			every = d->locks[order[k]].hold_every;
 	printf("\nlocks, most contended first (contended: the lock was held by another thread)\n");
-	printf("%-28s %6s %-6s %10s %10s %8s %10s %11s %10s %11s\n", "lock", "rank", "kind",
+	if (every > 1)
+		printf("~ hold-ms and hold histograms are estimates: after a lock's first %u holds, "
+		       "1 in %u is timed and counts for %u; hold-max-us is the longest timed\n",
+		       MXUSER_HOLD_EXACT, every, every);
+	printf("%-28s %6s %-6s %10s %10s %8s %10s %11s %11s %11s\n", "lock", "rank", "kind",
 	       "acquired", "contended", "owner-chg", "wait-ms", "wait-max-us", "hold-ms",
 	       "hold-max-us");
 	for (unsigned k = 0; k < n; k++) {
 		const struct ustats_lock *l = &d->locks[order[k]];
+		char hold[32];
 		if (is_wait_object(l)) {
 			nw++;
 			continue;
 		}
-		printf("%-28s %6u %-6s %10llu %10llu %8llu %10.3f %11.1f %10.3f %11.1f\n",
+		snprintf(hold, sizeof(hold), "%s%.3f", held_sampled(d, l) ? "~" : "",
+			 (double)l->hold_total_ns / 1e6);
+		printf("%-28s %6u %-6s %10llu %10llu %8llu %10.3f %11.1f %11s %11.1f\n",
 		       lock_label(d, order[k], lb, sizeof(lb)), l->rank, kinds[l->kind < 5 ? l->kind : 0],
 		       (unsigned long long)l->acquisitions, (unsigned long long)l->contended,
 		       (unsigned long long)l->owner_changes, (double)l->wait_total_ns / 1e6,
-		       (double)l->wait_max_ns / 1e3, (double)l->hold_total_ns / 1e6,
-		       (double)l->hold_max_ns / 1e3);
+		       (double)l->wait_max_ns / 1e3, hold, (double)l->hold_max_ns / 1e3);
 		if (hist) {
 			print_hist("wait ns", l->wait_hist);
-			print_hist("hold ns", l->hold_hist);
+			print_hist(held_sampled(d, l) ? "hold ns (~)" : "hold ns", l->hold_hist);
 		}
 	}
 	if (!nw)

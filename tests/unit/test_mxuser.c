@@ -187,6 +187,86 @@ static void test_stats_hold_clock(void **state)
 	mxuser_lock_destroy(&l);
 }
 
+/*
+ * Hold times sampled 1 in 16 (the stats build's default): each lock's first
+ * MXUSER_HOLD_EXACT holds are all timed, then one in 16 on average, each
+ * counting for 16, so the histogram's sum is those first holds plus a
+ * multiple of 16 and close to the acquisitions.  The gaps are random: holds
+ * that alternate short and long (a fixed 1-in-16 stride would time only
+ * the short ones) are timed about half long, and the estimated total is
+ * about what the long holds took.
+ */
+static void *hammer_sampled(void *arg)
+{
+	struct mxuser_lock *l = arg;
+	for (int i = 0; i < 20000; i++) {
+		mxuser_lock(l);
+		mxuser_unlock(l);
+	}
+	return NULL;
+}
+
+static void spin_ns(uint64_t ns)
+{
+	uint64_t end = mxuser_now_ns() + ns;
+	while (mxuser_now_ns() < end)
+		;
+}
+
+static void test_stats_hold_sampled(void **state)
+{
+	static struct mxuser_lock l, alt;
+	struct mxuser_lockstats_view v;
+	pthread_t t[4];
+	(void)state;
+	mxuser_stats_set_enabled(true);
+	mxuser_stats_set_hold_every(16);
+	assert_int_equal(mxuser_lock_init(&l, "test.sampled", MXUSER_RANK_DEVICE), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, hammer_sampled, &l);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_true(mxuser_stats_get((unsigned)mxuser_stats_index(&l.hdr), &v));
+	assert_int_equal(v.acquisitions, 80000);
+	assert_int_equal(v.hold_every, 16);
+	uint64_t holds = hist_sum(v.hold_hist);
+	assert_int_equal((holds - MXUSER_HOLD_EXACT) % 16, 0);
+	assert_in_range(holds, 80000 * 8 / 10, 80000 * 12 / 10);
+	/* Waits are still counted on every acquisition. */
+	assert_int_equal(hist_sum(v.wait_hist), 80000);
+	mxuser_lock_destroy(&l);
+
+	/* Short and 20 us holds in turn, after the exact first holds. */
+	assert_int_equal(mxuser_lock_init(&alt, "test.alternate", MXUSER_RANK_DEVICE), 0);
+	for (int i = 0; i < MXUSER_HOLD_EXACT; i++) {
+		mxuser_lock(&alt);
+		mxuser_unlock(&alt);
+	}
+	uint64_t long_ns = 0;
+	for (int i = 0; i < 8000; i++) {
+		mxuser_lock(&alt);
+		if (i & 1) {
+			uint64_t t0 = mxuser_now_ns();
+			spin_ns(20000);
+			long_ns += mxuser_now_ns() - t0;
+		}
+		mxuser_unlock(&alt);
+	}
+	assert_true(mxuser_stats_get((unsigned)mxuser_stats_index(&alt.hdr), &v));
+	uint64_t timed_long = 0, timed = 0;
+	for (unsigned b = 0; b < MXUSER_HIST_BUCKETS; b++) {
+		timed += v.hold_hist[b];
+		if (b >= 14)   /* 16 us and up */
+			timed_long += v.hold_hist[b];
+	}
+	timed -= MXUSER_HOLD_EXACT;   /* all short */
+	assert_in_range(timed_long * 100 / timed, 30, 70);
+	assert_in_range(v.hold_total_ns, long_ns / 2, long_ns * 2);
+	assert_true(v.hold_max_ns >= 20000);
+	mxuser_lock_destroy(&alt);
+	mxuser_stats_set_hold_every(1);
+}
+
 static void test_stats_disabled(void **state)
 {
 	struct mxuser_lock l;
@@ -333,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_ordered_nesting),
 		cmocka_unit_test(test_stats_contention),
 		cmocka_unit_test(test_stats_hold_clock),
+		cmocka_unit_test(test_stats_hold_sampled),
 		cmocka_unit_test(test_stats_disabled),
 		cmocka_unit_test(test_cond_and_sem),
 		cmocka_unit_test(test_rank_violations),
