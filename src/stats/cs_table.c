@@ -54,9 +54,29 @@ struct cs_table {
 	struct cs_gcode *gcode;
 	uint32_t gcode_mask, ngcode;
 	uint64_t gcode_drops;   /* distinct words not kept: the set was full */
+	/*
+	 * Which 4 KiB pages of idx and gcode were written: a probe into a page
+	 * never written finds an empty slot without reading it.  Both arrays
+	 * are fresh zero pages from the kernel, and hashing spreads new stacks
+	 * over all of their pages; reading one first maps the shared zero page,
+	 * and the write after it copies that with a TLB shootdown that also
+	 * interrupts the vCPU thread's CPU (about 11 ms of the collector's CPU
+	 * in a 4 s console run of 400 stacks).  Written first, a page costs
+	 * one fault.
+	 */
+	uint8_t *idx_pg, *gcode_pg;
 };
 
+#define IDX_PG_SHIFT 10     /* 1024 uint32_t index slots per page */
+#define GCODE_PG_SHIFT 8    /* 256 16-byte cs_gcode slots per page */
+
 #define CS_AVG_FRAMES 24
+
+/* Bytes of the written-page flags of an index of nidx slots and a set of ngc. */
+static size_t page_flags(size_t nidx, size_t ngc)
+{
+	return (nidx >> IDX_PG_SHIFT) + 1 + (ngc >> GCODE_PG_SHIFT) + 1;
+}
 
 int cs_table_create(struct cs_table **out, size_t cap_bytes, unsigned bucket_s)
 {
@@ -85,13 +105,15 @@ int cs_table_create(struct cs_table **out, size_t cap_bytes, unsigned bucket_s)
 	t->maxent = (uint32_t)maxent;
 	t->idx_mask = (uint32_t)nidx - 1;
 	t->arena_max = (uint32_t)((rest - sizeof(*t) - maxent * sizeof(struct cs_entry) -
-				   nidx * sizeof(uint32_t)) / 8);
+				   nidx * sizeof(uint32_t) - page_flags(nidx, ngc)) / 8);
 	t->gcode_mask = (uint32_t)ngc - 1;
 	t->ent = calloc(maxent, sizeof(*t->ent));
 	t->idx = calloc(nidx, sizeof(*t->idx));
 	t->arena = calloc(t->arena_max, 8);
 	t->gcode = calloc(ngc, sizeof(*t->gcode));
-	if (!t->ent || !t->idx || !t->arena || !t->gcode) {
+	t->idx_pg = calloc((nidx >> IDX_PG_SHIFT) + 1, 1);
+	t->gcode_pg = calloc((ngc >> GCODE_PG_SHIFT) + 1, 1);   /* page_flags() bytes */
+	if (!t->ent || !t->idx || !t->arena || !t->gcode || !t->idx_pg || !t->gcode_pg) {
 		cs_table_free(t);
 		return -ENOMEM;
 	}
@@ -107,6 +129,8 @@ void cs_table_free(struct cs_table *t)
 	free(t->idx);
 	free(t->arena);
 	free(t->gcode);
+	free(t->idx_pg);
+	free(t->gcode_pg);
 	free(t);
 }
 
@@ -119,7 +143,8 @@ size_t cs_table_footprint(const struct cs_table *t)
 {
 	return sizeof(*t) + (size_t)t->maxent * sizeof(struct cs_entry) +
 	       ((size_t)t->idx_mask + 1) * sizeof(uint32_t) + (size_t)t->arena_max * 8 +
-	       ((size_t)t->gcode_mask + 1) * sizeof(struct cs_gcode);
+	       ((size_t)t->gcode_mask + 1) * sizeof(struct cs_gcode) +
+	       page_flags((size_t)t->idx_mask + 1, (size_t)t->gcode_mask + 1);
 }
 
 unsigned cs_table_gcode_count(const struct cs_table *t) { return t->ngcode; }
@@ -142,7 +167,7 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 	for (unsigned i = 0; i < nm; i++)
 		h = mix(h, s->mon[i]);
 	for (uint32_t slot = (uint32_t)h & t->idx_mask;; slot = (slot + 1) & t->idx_mask) {
-		uint32_t k = t->idx[slot];
+		uint32_t k = t->idx_pg[slot >> IDX_PG_SHIFT] ? t->idx[slot] : 0;
 		if (!k) {
 			if (t->nent == t->maxent || t->arena_used + ng + nm > t->arena_max)
 				return false;
@@ -152,6 +177,7 @@ static bool try_add(struct cs_table *t, const struct cs_sample *s, uint32_t tb, 
 			memcpy(&t->arena[t->arena_used], s->guest, ng * 8);
 			memcpy(&t->arena[t->arena_used + ng], s->mon, nm * 8);
 			t->arena_used += ng + nm;
+			t->idx_pg[slot >> IDX_PG_SHIFT] = 1;
 			t->idx[slot] = ++t->nent;
 			return true;
 		}
@@ -171,14 +197,16 @@ static void gcode_add(struct cs_table *t, uint64_t addr, uint32_t raw)
 	uint64_t h = mix(mix(0, addr), raw);
 	for (uint32_t slot = (uint32_t)h & t->gcode_mask;; slot = (slot + 1) & t->gcode_mask) {
 		struct cs_gcode *g = &t->gcode[slot];
-		if (g->raw == raw && g->addr == addr)
+		bool empty = !t->gcode_pg[slot >> GCODE_PG_SHIFT] || !g->raw;
+		if (!empty && g->raw == raw && g->addr == addr)
 			return;
-		if (!g->raw) {
+		if (empty) {
 			/* 3/4 full at most, so probes stay short and always end. */
 			if (t->ngcode >= (t->gcode_mask + 1) / 4 * 3) {
 				t->gcode_drops++;
 				return;
 			}
+			t->gcode_pg[slot >> GCODE_PG_SHIFT] = 1;
 			*g = (struct cs_gcode){ addr, raw, 0 };
 			t->ngcode++;
 			return;
@@ -432,7 +460,7 @@ static int write_gcode(FILE *f, const struct cs_table *t)
 	if (!v)
 		return -ENOMEM;
 	for (uint32_t i = 0; i <= t->gcode_mask; i++)
-		if (t->gcode[i].raw)
+		if (t->gcode_pg[i >> GCODE_PG_SHIFT] && t->gcode[i].raw)
 			v[n++] = t->gcode[i];
 	qsort(v, n, sizeof(*v), gcode_cmp);
 	for (uint32_t i = 0; i < n; i++)
