@@ -80,6 +80,7 @@ static struct {
 	char guest_syms[4096];
 	char console_path[4096];
 	char guest_image[4096];
+	char kcache_path[4200];          /* guest.kernel's decoded symbols (cs_kcache.c), "" for none */
 	bool kallsyms_tried;             /* guest.kernel's kallsyms decoded (or failed) once */
 	uint64_t console_tried_ns;       /* last look for kallsyms in the console log */
 	char path[4200];
@@ -207,12 +208,17 @@ static void find_guest_symbols(void)
 	 */
 	if (!cs.guest && cs.guest_image[0] && !cs.kallsyms_tried) {
 		struct cs_symtab *t;
+		bool cached;
 		cs.kallsyms_tried = true;
-		if (cs_symtab_from_kernel_image(&t, cs.guest_image, CS_KERNEL_LINK_BASE, &e) == 0) {
+		if (cs_symtab_from_kernel_cached(&t, cs.guest_image, CS_KERNEL_LINK_BASE,
+						 cs.kcache_path[0] ? cs.kcache_path : NULL, &cached,
+						 &e) == 0) {
 			cs.guest = t;
 			snprintf(cs.guest_syms, sizeof(cs.guest_syms), "%s#kallsyms", cs.guest_image);
-			LOG_INF("callstack: %u guest kernel symbols from the kallsyms tables of %s",
-				cs_symtab_count(t), cs.guest_image);
+			LOG_INF("callstack: %u guest kernel symbols from the kallsyms tables of %s%s%s%s",
+				cs_symtab_count(t), cs.guest_image,
+				cached ? " (decoded before: " : "", cached ? cs.kcache_path : "",
+				cached ? ")" : "");
 		} else {
 			LOG_INF("callstack: no guest symbols from guest.kernel: %s", e.msg);
 			e.msg[0] = 0;
@@ -606,6 +612,8 @@ int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 		snprintf(cs.path, sizeof(cs.path), "%s/callstack-%04d%02d%02d-%02d%02d%02d-%d.txt",
 			 dir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 			 tm.tm_sec, (int)getpid());
+		if (cs.guest_image[0] && !cs.guest)
+			cs_kcache_path(cs.kcache_path, sizeof(cs.kcache_path), cs.guest_image, dir);
 	}
 	struct sigaction sa = { 0 };
 	sa.sa_sigaction = cs_handler;
@@ -695,6 +703,7 @@ void cs_stop(void)
 	cs.guest_syms[0] = 0;
 	cs.console_path[0] = 0;
 	cs.guest_image[0] = 0;
+	cs.kcache_path[0] = 0;
 	cs.started = false;
 }
 

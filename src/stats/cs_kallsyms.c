@@ -668,14 +668,24 @@ int cs_kallsyms_decode_fd(int fd, uint64_t size, uint64_t link_base, struct cs_k
 int cs_symtab_from_kernel_image(struct cs_symtab **out, const char *image_path, uint64_t link_base,
 				struct verr *e)
 {
-	struct cs_kallsyms k;
-	struct stat st;
-	uint8_t *img = NULL;
-	size_t got = 0, img_len = 0;
 	int rc, fd = file_open_typed(image_path, O_RDONLY | O_CLOEXEC, 0, FILE_T_REG, e);
 
 	if (fd < 0)
 		return fd;
+	rc = cs_symtab_from_kernel_fd(out, fd, image_path, link_base, e);
+	close(fd);
+	return rc;
+}
+
+int cs_symtab_from_kernel_fd(struct cs_symtab **out, int fd, const char *image_path,
+			     uint64_t link_base, struct verr *e)
+{
+	struct cs_kallsyms k;
+	struct stat st;
+	uint8_t *img = NULL;
+	size_t got = 0, img_len = 0;
+	int rc;
+
 	if (fstat(fd, &st) < 0) {
 		rc = verr_set(e, -errno, "%s: %s", image_path, strerror(errno));
 		goto out;
@@ -715,6 +725,5 @@ int cs_symtab_from_kernel_image(struct cs_symtab **out, const char *image_path, 
 	cs_kallsyms_free(&k);
 out:
 	free(img);
-	close(fd);
 	return rc;
 }

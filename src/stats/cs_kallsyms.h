@@ -64,6 +64,50 @@ int cs_kallsyms_symtab(struct cs_symtab **out, const struct cs_kallsyms *k, stru
 /* Reads image_path and does all of the above. */
 int cs_symtab_from_kernel_image(struct cs_symtab **out, const char *image_path, uint64_t link_base,
 				struct verr *e);
+/* The same from an open image (image_path names it in messages). */
+int cs_symtab_from_kernel_fd(struct cs_symtab **out, int fd, const char *image_path,
+			     uint64_t link_base, struct verr *e);
+/*
+ * The same through a cache of the decoded table at cache_path (NULL: no
+ * cache), keyed by the image's device, inode, size and modification and
+ * change times: a hit reads the table from there, a miss decodes the image
+ * and replaces the cache.  *cached tells which.  See cs_kcache.c.
+ */
+int cs_symtab_from_kernel_cached(struct cs_symtab **out, const char *image_path,
+				 uint64_t link_base, const char *cache_path, bool *cached,
+				 struct verr *e);
+/*
+ * Where that cache lives for image_path: one file per Image path in the
+ * user's cache directory ($XDG_CACHE_HOME/vmx3/kallsyms, else
+ * ~/.cache/vmx3/kallsyms, made when missing), so every VM booting that Image
+ * shares it and a VM directory made afresh (a benchmark's, a copied VM's)
+ * still finds it; without a usable one, fallback_dir (the VM's stats
+ * directory).  "" when there is neither.
+ */
+void cs_kcache_path(char *out, size_t len, const char *image_path, const char *fallback_dir);
+
+/*
+ * A symbol table as bytes and back (defined in cs_sym.c): the blob of
+ * cs_symtab_blob_size(t) bytes (n u64, names length u64, n records of
+ * CS_SYMTAB_REC bytes: start, end, name offset as u64, then the names), and
+ * a table from a blob of any origin (every size, order and offset checked:
+ * -EINVAL when they do not hold).
+ */
+#define CS_SYMTAB_REC 24
+#define CS_SYMTAB_RAW_MAX_N (1u << 24)
+#define CS_SYMTAB_RAW_MAX_NAMES (1u << 30)
+size_t cs_symtab_blob_size(const struct cs_symtab *t);
+void cs_symtab_blob(const struct cs_symtab *t, uint8_t *out);
+int cs_symtab_from_blob(struct cs_symtab **out, const uint8_t *p, size_t len, struct verr *e);
+/*
+ * The same in two steps, for a reader that fills the records and names in
+ * place (the cache reads them straight from its file): a table of n records
+ * and nlen bytes of names to fill (NULL when the sizes are refused or memory
+ * is short), then the checks, after which the table may be used (-EINVAL:
+ * free it).
+ */
+struct cs_symtab *cs_symtab_raw(size_t n, size_t nlen, void **recs, char **names);
+int cs_symtab_raw_check(struct cs_symtab *t, struct verr *e);
 
 /*
  * A symbol table from explicit ranges (defined in cs_sym.c, which owns the

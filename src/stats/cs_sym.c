@@ -437,3 +437,93 @@ int cs_symtab_from_entries(struct cs_symtab **out, const struct cs_symbol *v, si
 	*out = t;
 	return 0;
 }
+
+/*
+ * The table as bytes, for the kernel-symbol cache (cs_kcache.c): n and the
+ * names' length (u64 each), n records of start, end and name offset (u64
+ * each: struct cs_sym itself), then the names.  Native byte order: the cache
+ * never leaves the host that wrote it.
+ */
+#define BLOB_HDR 16
+_Static_assert(sizeof(struct cs_sym) == CS_SYMTAB_REC, "a blob record is a struct cs_sym");
+
+size_t cs_symtab_blob_size(const struct cs_symtab *t)
+{
+	return BLOB_HDR + t->n * CS_SYMTAB_REC + t->nlen;
+}
+
+void cs_symtab_blob(const struct cs_symtab *t, uint8_t *out)
+{
+	uint64_t h[2] = { t->n, t->nlen };
+	memcpy(out, h, BLOB_HDR);
+	memcpy(out + BLOB_HDR, t->v, t->n * CS_SYMTAB_REC);
+	memcpy(out + BLOB_HDR + t->n * CS_SYMTAB_REC, t->names, t->nlen);
+}
+
+struct cs_symtab *cs_symtab_raw(size_t n, size_t nlen, void **recs, char **names)
+{
+	struct cs_symtab *t;
+	if (n > CS_SYMTAB_RAW_MAX_N || nlen > CS_SYMTAB_RAW_MAX_NAMES || (n && !nlen))
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->n = t->cap = n;
+	t->nlen = t->ncap = nlen;
+	t->v = malloc((n ? n : 1) * sizeof(*t->v));
+	t->names = malloc(nlen ? nlen : 1);
+	if (!t->v || !t->names) {
+		cs_symtab_free(t);
+		return NULL;
+	}
+	*recs = t->v;
+	*names = t->names;
+	return t;
+}
+
+/*
+ * Trusting nothing in the bytes: starts increase strictly (lookups are a
+ * binary search), every name offset is inside the names and the names end
+ * with a NUL, so any lookup stays in bounds whatever they were.
+ */
+int cs_symtab_raw_check(struct cs_symtab *t, struct verr *e)
+{
+	if (t->n && t->names[t->nlen - 1] != 0)
+		return verr_set(e, -EINVAL, "symbol table: names not terminated");
+	t->hull_hi = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i].name >= t->nlen || (i && t->v[i].start <= t->v[i - 1].start))
+			return verr_set(e, -EINVAL, "symbol table: record %zu out of order or range", i);
+		if (t->v[i].end > t->hull_hi)
+			t->hull_hi = t->v[i].end;
+	}
+	return 0;
+}
+
+int cs_symtab_from_blob(struct cs_symtab **out, const uint8_t *p, size_t len, struct verr *e)
+{
+	uint64_t h[2];
+	struct cs_symtab *t;
+	void *recs;
+	char *names;
+	int rc;
+
+	if (len < BLOB_HDR)
+		return verr_set(e, -EINVAL, "symbol blob: %zu bytes", len);
+	memcpy(h, p, BLOB_HDR);
+	if (h[0] > CS_SYMTAB_RAW_MAX_N || h[1] > CS_SYMTAB_RAW_MAX_NAMES ||
+	    len - BLOB_HDR != h[0] * CS_SYMTAB_REC + h[1])
+		return verr_set(e, -EINVAL, "symbol blob: inconsistent sizes");
+	t = cs_symtab_raw((size_t)h[0], (size_t)h[1], &recs, &names);
+	if (!t)
+		return verr_set(e, -EINVAL, "symbol blob: sizes refused or out of memory");
+	memcpy(recs, p + BLOB_HDR, t->n * CS_SYMTAB_REC);
+	memcpy(names, p + BLOB_HDR + t->n * CS_SYMTAB_REC, t->nlen);
+	rc = cs_symtab_raw_check(t, e);
+	if (rc < 0) {
+		cs_symtab_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}

@@ -5,7 +5,9 @@
  * offsets before the count, absolute addresses): names and addresses come
  * back exactly, only functions reach the symbol table, and truncated or
  * corrupted images fail cleanly with a message, never crash, and never
- * yield unsorted or out-of-range symbols.
+ * yield unsorted or out-of-range symbols; the cache of decoded symbols
+ * (src/stats/cs_kcache.c) is used only for the Image it was made from and
+ * only when whole.
  */
 #define VMX_STATS 1
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "stats/cs_kallsyms.h"
@@ -491,6 +494,218 @@ static void test_from_file_chunks(void **state)
 	}
 }
 
+/*
+ * The decoded-symbol cache (cs_kcache.c): a second read of the same Image
+ * comes from the cache with the same symbols; an Image changed in place, a
+ * cache flipped, cut short, emptied or made of garbage, and a cache whose
+ * CRC holds but whose table does not, are all misses that decode the Image
+ * again (and never crash or give other names); a cache that cannot be
+ * written costs nothing but the decode.
+ */
+static void write_file(const char *path, const void *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b;
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	*len = (size_t)ftell(f);
+	rewind(f);
+	b = malloc(*len + 1);
+	assert_non_null(b);
+	assert_int_equal(fread(b, 1, *len, f), *len);
+	fclose(f);
+	return b;
+}
+
+/* A lookup through the cache; *cached says whether it hit. */
+static const char *cached_lookup(const char *img, const char *cache, uint64_t addr, bool *cached)
+{
+	static char name[256];
+	struct cs_symtab *t;
+	struct verr e = { { 0 } };
+	const char *n;
+	assert_int_equal(cs_symtab_from_kernel_cached(&t, img, BASE, cache, cached, &e), 0);
+	n = cs_symtab_lookup(t, addr, NULL);
+	snprintf(name, sizeof(name), "%s", n ? n : "(none)");
+	cs_symtab_free(t);
+	return name;
+}
+
+/* The cache takes an Image only once it has been still for a second. */
+static void settle(void) { usleep(1100000); }
+
+static void test_cache(void **state)
+{
+	char dir[] = "/tmp/test_cs_kcacheXXXXXX", img[128], cache[128];
+	struct img *m = new_img(L_NEW), *o = new_img(L_OLD);
+	bool cached;
+	size_t len;
+	char *good;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(img, sizeof(img), "%s/Image", dir);
+	snprintf(cache, sizeof(cache), "%s/kallsyms.cache", dir);
+	write_file(img, m->b, m->len);
+
+	/* A fresh Image is decoded and not cached yet; a settled one is. */
+	assert_string_equal(cached_lookup(img, cache, m->addr[7] + 2, &cached), "fn_007");
+	assert_false(cached);
+	assert_int_equal(access(cache, F_OK), -1);
+	settle();
+	assert_string_equal(cached_lookup(img, cache, m->addr[7] + 2, &cached), "fn_007");
+	assert_false(cached);
+	assert_int_equal(access(cache, F_OK), 0);
+	assert_string_equal(cached_lookup(img, cache, m->addr[7] + 2, &cached), "fn_007");
+	assert_true(cached);
+	assert_string_equal(cached_lookup(img, cache, m->addr[499] + 4, &cached), "fn_499");
+	assert_true(cached);
+	good = read_file(cache, &len);
+
+	/* Bad caches: a miss each time, the right names from the Image. */
+	static const size_t flips[] = { 0, 9, 70, 100, 5000 };
+	for (unsigned i = 0; i < VMX_ARRAY_SIZE(flips); i++) {
+		char *bad = malloc(len);
+		memcpy(bad, good, len);
+		bad[flips[i] % len] ^= 0x40;
+		write_file(cache, bad, len);
+		assert_string_equal(cached_lookup(img, cache, m->addr[7] + 2, &cached), "fn_007");
+		assert_false(cached);
+		free(bad);
+	}
+	write_file(cache, good, len / 2);
+	assert_string_equal(cached_lookup(img, cache, m->addr[7] + 2, &cached), "fn_007");
+	assert_false(cached);
+	write_file(cache, "", 0);
+	assert_string_equal(cached_lookup(img, cache, m->addr[7] + 2, &cached), "fn_007");
+	assert_false(cached);
+	write_file(cache, m->b, m->len);
+	assert_string_equal(cached_lookup(img, cache, m->addr[7] + 2, &cached), "fn_007");
+	assert_false(cached);
+	/* Each miss wrote a good cache again. */
+	assert_string_equal(cached_lookup(img, cache, m->addr[7] + 2, &cached), "fn_007");
+	assert_true(cached);
+
+	/* The Image changed in place (another kernel, another layout): a miss, the new names. */
+	write_file(img, o->b, o->len);
+	settle();
+	assert_string_equal(cached_lookup(img, cache, o->addr[7] + 2, &cached), "fn_007");
+	assert_false(cached);
+	assert_string_equal(cached_lookup(img, cache, o->addr[7] + 2, &cached), "fn_007");
+	assert_true(cached);
+	/* Same bytes, touched: the key changed, decoded again. */
+	assert_int_equal(utimes(img, NULL), 0);
+	settle();
+	assert_string_equal(cached_lookup(img, cache, o->addr[7] + 2, &cached), "fn_007");
+	assert_false(cached);
+
+	/* No writable place for the cache: decoded every time, nothing else. */
+	char nodir[160];
+	snprintf(nodir, sizeof(nodir), "%s/missing/kallsyms.cache", dir);
+	assert_string_equal(cached_lookup(img, nodir, o->addr[7] + 2, &cached), "fn_007");
+	assert_false(cached);
+	assert_string_equal(cached_lookup(img, NULL, o->addr[7] + 2, &cached), "fn_007");
+	assert_false(cached);
+
+	free(good);
+	unlink(cache);
+	unlink(img);
+	rmdir(dir);
+	free(m);
+	free(o);
+}
+
+/* Tables from bytes: every size, order and offset is checked. */
+static void test_blob(void **state)
+{
+	static const struct cs_symbol syms[] = {
+		{ 0x1000, 0x1100, "a" }, { 0x1100, 0x1180, "bb" }, { 0x1200, 0x1300, "ccc" },
+	};
+	struct cs_symtab *t, *u;
+	struct verr e;
+	uint8_t *b, *c;
+	size_t n;
+	uint64_t v;
+	(void)state;
+	assert_int_equal(cs_symtab_from_entries(&t, syms, 3, &e), 0);
+	n = cs_symtab_blob_size(t);
+	b = malloc(n);
+	c = malloc(n);
+	cs_symtab_blob(t, b);
+	assert_int_equal(cs_symtab_from_blob(&u, b, n, &e), 0);
+	assert_int_equal(cs_symtab_count(u), 3);
+	assert_string_equal(cs_symtab_lookup(u, 0x1150, NULL), "bb");
+	assert_string_equal(cs_symtab_lookup(u, 0x12ff, NULL), "ccc");
+	assert_null(cs_symtab_lookup(u, 0x1190, NULL));
+	cs_symtab_free(u);
+	/* Every shorter length, and one byte more. */
+	for (size_t l = 0; l < n; l++)
+		assert_int_equal(cs_symtab_from_blob(&u, b, l, &e), -EINVAL);
+	memcpy(c, b, n);
+	assert_int_equal(cs_symtab_from_blob(&u, c, n + 0, &e), 0);
+	cs_symtab_free(u);
+	/* Starts out of order (record 1's start below record 0's). */
+	memcpy(c, b, n);
+	v = 0x800;
+	memcpy(c + 16 + CS_SYMTAB_REC, &v, 8);
+	assert_int_equal(cs_symtab_from_blob(&u, c, n, &e), -EINVAL);
+	/* A name offset past the names. */
+	memcpy(c, b, n);
+	v = 1000;
+	memcpy(c + 16 + 2 * CS_SYMTAB_REC + 16, &v, 8);
+	assert_int_equal(cs_symtab_from_blob(&u, c, n, &e), -EINVAL);
+	/* Names not NUL-terminated. */
+	memcpy(c, b, n);
+	c[n - 1] = 'x';
+	assert_int_equal(cs_symtab_from_blob(&u, c, n, &e), -EINVAL);
+	/* A count that does not match the length. */
+	memcpy(c, b, n);
+	v = 1u << 30;
+	memcpy(c, &v, 8);
+	assert_int_equal(cs_symtab_from_blob(&u, c, n, &e), -EINVAL);
+	free(b);
+	free(c);
+	cs_symtab_free(t);
+}
+
+/* The cache's place: $XDG_CACHE_HOME, else ~/.cache, else the VM's directory. */
+static void test_cache_path(void **state)
+{
+	char dir[] = "/tmp/test_cs_kpathXXXXXX", out[512], want[512], other[512];
+	char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	setenv("XDG_CACHE_HOME", dir, 1);
+	cs_kcache_path(out, sizeof(out), "/no/such/Image", "/vm/stats");
+	snprintf(want, sizeof(want), "%s/vmx3/kallsyms/kallsyms-", dir);
+	assert_memory_equal(out, want, strlen(want));
+	cs_kcache_path(other, sizeof(other), "/no/such/Image2", "/vm/stats");
+	assert_string_not_equal(out, other);
+	unsetenv("XDG_CACHE_HOME");
+	setenv("HOME", dir, 1);
+	cs_kcache_path(out, sizeof(out), "/no/such/Image", "/vm/stats");
+	snprintf(want, sizeof(want), "%s/.cache/vmx3/kallsyms/kallsyms-", dir);
+	assert_memory_equal(out, want, strlen(want));
+	unsetenv("HOME");
+	cs_kcache_path(out, sizeof(out), "/no/such/Image", "/vm/stats");
+	assert_memory_equal(out, "/vm/stats/kallsyms-", 19);
+	cs_kcache_path(out, sizeof(out), "/no/such/Image", NULL);
+	assert_string_equal(out, "");
+	if (home) {
+		setenv("HOME", home, 1);
+		free(home);
+	}
+	snprintf(want, sizeof(want), "rm -rf %s", dir);
+	assert_int_equal(system(want), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -502,6 +717,9 @@ int main(void)
 		cmocka_unit_test(test_from_file),
 		cmocka_unit_test(test_from_file_chunks),
 		cmocka_unit_test(test_entries_order),
+		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_blob),
+		cmocka_unit_test(test_cache_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
