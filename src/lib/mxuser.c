@@ -150,8 +150,8 @@ static __attribute__((noinline)) bool hold_gap_slow(void)
 	x ^= x >> 17;
 	x ^= x << 5;
 	hold_rng = x;
-	/* Uniform in [1, 2n - 1]: mean n, never a fixed period. */
-	hold_countdown = 1 + x % (2 * n - 1);
+	/* Uniform in [1, 2n - 1] (a multiply, not a division): mean n, never a fixed period. */
+	hold_countdown = 1 + (uint32_t)(((uint64_t)x * (2 * n - 1)) >> 32);
 	return true;
 }
 
