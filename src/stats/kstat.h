@@ -80,8 +80,12 @@ struct kstat_vcpu {
 
 #if VMX_STATS
 extern struct kstat_vcpu kstat_vcpus[STATS_SLOTS];
-/* &kstat_vcpus[stats_slot] (stats_set_slot keeps it), one TLS load per use. */
-extern _Thread_local struct kstat_vcpu *kstat_me;
+/*
+ * &kstat_vcpus[stats_slot] (stats_set_slot keeps it), one TLS load per use;
+ * while stats are off, a slot nobody samples, so the functions below need
+ * no test (as stats_row).
+ */
+extern _Thread_local struct kstat_vcpu *kstat_me STATS_TLS;
 
 static inline struct kstat_vcpu *kstat_self_(void) { return kstat_me; }
 
@@ -93,10 +97,7 @@ static inline void kstat_bump_(uint64_t *c, uint64_t n)
 
 static inline void kstat_start(unsigned id)
 {
-	struct kstat_vcpu *v;
-	if (!stats_on)
-		return;
-	v = kstat_self_();
+	struct kstat_vcpu *v = kstat_self_();
 	atomic_store_explicit(&v->depth, 0, memory_order_relaxed);
 	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
 	kstat_bump_(&v->invocations[id], 1);
@@ -104,11 +105,8 @@ static inline void kstat_start(unsigned id)
 
 static inline void kstat_push(unsigned id)
 {
-	struct kstat_vcpu *v;
+	struct kstat_vcpu *v = kstat_self_();
 	uint16_t d;
-	if (!stats_on)
-		return;
-	v = kstat_self_();
 	d = atomic_load_explicit(&v->depth, memory_order_relaxed);
 	if (d < KSTAT_DEPTH)
 		atomic_store_explicit(&v->stack[d],
@@ -121,11 +119,8 @@ static inline void kstat_push(unsigned id)
 
 static inline void kstat_pop(void)
 {
-	struct kstat_vcpu *v;
+	struct kstat_vcpu *v = kstat_self_();
 	uint16_t d;
-	if (!stats_on)
-		return;
-	v = kstat_self_();
 	d = atomic_load_explicit(&v->depth, memory_order_relaxed);
 	if (d == 0)
 		return; /* unbalanced pop: keep the base service */
@@ -139,11 +134,8 @@ static inline void kstat_pop(void)
 
 static inline void kstat_vector(unsigned id)
 {
-	struct kstat_vcpu *v;
+	struct kstat_vcpu *v = kstat_self_();
 	uint16_t old;
-	if (!stats_on)
-		return;
-	v = kstat_self_();
 	old = atomic_load_explicit(&v->cur, memory_order_relaxed);
 	if (__atomic_load_n(&v->invocations[old], __ATOMIC_RELAXED))
 		kstat_bump_(&v->invocations[old], (uint64_t)-1);
@@ -154,8 +146,7 @@ static inline void kstat_vector(unsigned id)
 /* Sample-only: make id current without counting an invocation (guest execution). */
 static inline void kstat_set(unsigned id)
 {
-	if (stats_on)
-		atomic_store_explicit(&kstat_self_()->cur, (uint16_t)id, memory_order_relaxed);
+	atomic_store_explicit(&kstat_self_()->cur, (uint16_t)id, memory_order_relaxed);
 }
 
 #define KSTAT_PUSH(name) kstat_push(KSTAT_##name)

@@ -14,10 +14,17 @@
 #include "stats.h"
 
 uint64_t stats_counts[STATS_SLOTS][STATS_MAX_COUNTERS] __attribute__((aligned(64)));
-_Thread_local unsigned stats_slot = STATS_SLOT_OTHER;
-_Thread_local uint64_t *stats_row = stats_counts[STATS_SLOT_OTHER];
-_Thread_local struct kstat_vcpu *kstat_me = &kstat_vcpus[STATS_SLOT_OTHER];
+_Thread_local unsigned stats_slot STATS_TLS = STATS_SLOT_OTHER;
+_Thread_local uint64_t *stats_row STATS_TLS = stats_counts[STATS_SLOT_OTHER];
+_Thread_local struct kstat_vcpu *kstat_me STATS_TLS = &kstat_vcpus[STATS_SLOT_OTHER];
 bool stats_on = true;
+
+/*
+ * Where a thread's counts and kstats go while stats are off: written (the
+ * instrumentation does not test stats_on), never read or sampled.
+ */
+static uint64_t off_row[STATS_MAX_COUNTERS] __attribute__((aligned(64)));
+static struct kstat_vcpu off_kstat;
 
 struct stat_static {
 	const char *name;
@@ -45,11 +52,15 @@ static char *reg_descs[STATS_MAX_COUNTERS];
 void stats_set_slot(unsigned slot)
 {
 	stats_slot = slot < STATS_SLOTS ? slot : STATS_SLOT_OTHER;
-	stats_row = stats_counts[stats_slot];
-	kstat_me = &kstat_vcpus[stats_slot];
+	stats_row = stats_on ? stats_counts[stats_slot] : off_row;
+	kstat_me = stats_on ? &kstat_vcpus[stats_slot] : &off_kstat;
 }
 
-void stats_set_enabled(bool on) { stats_on = on; }
+void stats_set_enabled(bool on)
+{
+	stats_on = on;
+	stats_set_slot(stats_slot);
+}
 
 unsigned stats_ncounters(void) { return atomic_load(&reg_count); }
 
