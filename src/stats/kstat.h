@@ -207,8 +207,41 @@ uint64_t kstat_path_samples(unsigned slot, unsigned node);
  * counts MMIO_READ or MMIO_WRITE and "MMIO.<region>.<r|w>.<off>" (per 8-byte
  * slot, first 4 KiB), and pushes the kstat "MMIO.<region>", so each device's
  * register handling is its own service; pop with kstat_pop().
+ *
+ * In line, as the bus calls it on every device access: the calling thread
+ * caches (name pointer, slot, direction) -> both ids in a small
+ * direct-mapped table, and only a miss goes to the registries (named.c).
  */
-void stats_mmio_enter(const char *region, uint64_t off, bool write);
+struct stats_named_entry {
+	const char *key;
+	uint64_t off;
+	bool write;
+	int counter;
+	int kstat;
+};
+#define STATS_NAMED_CACHE 128
+extern _Thread_local struct stats_named_entry stats_named_cache[STATS_NAMED_CACHE] STATS_TLS;
+void stats_named_fill_(struct stats_named_entry *e, const char *region, uint64_t off, bool write);
+
+static inline __attribute__((always_inline)) void stats_mmio_enter(const char *region, uint64_t off,
+								    bool write)
+{
+	struct stats_named_entry *e;
+	uintptr_t h;
+
+	/* Off, nothing is registered either. */
+	if (!stats_on)
+		return;
+	/* Registers are counted per 8-byte slot, so a guest cannot create unbounded names. */
+	off &= ~7ull & 0xfff;
+	h = ((uintptr_t)region >> 3) ^ (uintptr_t)(off * 0x9e3779b1u) ^ (uintptr_t)write;
+	e = &stats_named_cache[(h ^ (h >> 7)) % STATS_NAMED_CACHE];
+	if (VMX_UNLIKELY(e->key != region || e->off != off || e->write != write))
+		stats_named_fill_(e, region, off, write);
+	STAT_ADD_ID(write ? STAT_MMIO_WRITE : STAT_MMIO_READ, 1);
+	STAT_INC_DYN(e->counter);
+	kstat_push(e->kstat >= 0 ? (unsigned)e->kstat : KSTAT_MMIO);
+}
 
 /* Flat text table of the live values (control socket, tests). */
 void kstat_report(FILE *f);
