@@ -252,11 +252,12 @@ static void print_locks(const struct ustats_data *d, bool hist)
 	for (unsigned k = 0; k < n; k++)
 		if (held_sampled(d, &d->locks[order[k]]) && d->locks[order[k]].hold_every > every)
 			every = d->locks[order[k]].hold_every;
-	printf("\nlocks, most contended first (contended: the lock was held by another thread)\n");
+	/* Above the table's title: a reader of the table takes the line after it as its header. */
 	if (every > 1)
-		printf("~ hold-ms and hold histograms are estimates: after a lock's first %u holds, "
-		       "1 in %u is timed and counts for %u; hold-max-us is the longest timed\n",
+		printf("\n~ hold-ms and hold histograms are estimates: after a lock's first %u holds, "
+		       "1 in %u is timed and counts for %u; hold-max-us is the longest timed",
 		       MXUSER_HOLD_EXACT, every, every);
+	printf("\nlocks, most contended first (contended: the lock was held by another thread)\n");
 	printf("%-28s %6s %-6s %10s %10s %8s %10s %11s %11s %11s\n", "lock", "rank", "kind",
 	       "acquired", "contended", "owner-chg", "wait-ms", "wait-max-us", "hold-ms",
 	       "hold-max-us");
