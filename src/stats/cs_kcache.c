@@ -8,7 +8,8 @@
  * (cs_kcache_path), naming the Image it was made from by device, inode,
  * size and modification and change times in ns: an Image rebuilt, copied
  * over, replaced by another file or touched misses and is decoded again
- * (one changed in the last second is not cached yet, see settled()).  It
+ * (one changed in the last second is not cached yet, see settled()), and
+ * so does a rebuilt monitor (struct kc_key).  It
  * is written to a temporary file beside it and renamed over it, so a reader
  * sees a whole cache or the previous one; no fsync, since a file a crash
  * left short or empty fails the checks below like any other bad input.  A
@@ -28,26 +29,45 @@
 #include "../lib/log.h"
 #include "cs_kallsyms.h"
 
-#define KC_MAGIC "VMX3KSY1"
+#define KC_MAGIC "VMX3KSY2"
 #define KC_MAX (256u << 20)
 
-/* What identifies the Image (and how its table was made): the file's header. */
+/*
+ * What identifies the Image and how its table was made: the file's header.
+ * The decoder is the running executable's, so its identity is part of the
+ * key too: a rebuilt monitor (a fixed or changed decoder) decodes afresh
+ * rather than trust a table an older one made.
+ */
 struct kc_key {
 	char magic[8];
 	uint64_t dev, ino, size, mtime_ns, ctime_ns, link_base;
+	uint64_t exe_dev, exe_ino, exe_size, exe_mtime_ns;
 	uint64_t blob_len;
 };
 
-static void key_of(const struct stat *st, uint64_t link_base, struct kc_key *k)
+static uint64_t ts_ns(const struct timespec *t)
 {
+	return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
+}
+
+static int key_of(const struct stat *st, uint64_t link_base, struct kc_key *k)
+{
+	struct stat exe;
+	if (stat("/proc/self/exe", &exe) < 0)
+		return -errno;
 	memset(k, 0, sizeof(*k));
 	memcpy(k->magic, KC_MAGIC, sizeof(k->magic));
 	k->dev = (uint64_t)st->st_dev;
 	k->ino = (uint64_t)st->st_ino;
 	k->size = (uint64_t)st->st_size;
-	k->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
-	k->ctime_ns = (uint64_t)st->st_ctim.tv_sec * 1000000000ull + (uint64_t)st->st_ctim.tv_nsec;
+	k->mtime_ns = ts_ns(&st->st_mtim);
+	k->ctime_ns = ts_ns(&st->st_ctim);
 	k->link_base = link_base;
+	k->exe_dev = (uint64_t)exe.st_dev;
+	k->exe_ino = (uint64_t)exe.st_ino;
+	k->exe_size = (uint64_t)exe.st_size;
+	k->exe_mtime_ns = ts_ns(&exe.st_mtim);
+	return 0;
 }
 
 static int pread_full(int fd, void *p, size_t len, off_t off)
@@ -212,7 +232,8 @@ int cs_symtab_from_kernel_cached(struct cs_symtab **out, const char *image_path,
 		rc = verr_set(e, -errno, "%s: %s", image_path, strerror(errno));
 		goto out;
 	}
-	key_of(&before, link_base, &key);
+	if (cache_path && key_of(&before, link_base, &key) < 0)
+		cache_path = NULL;
 	if (cache_path && read_cache(out, cache_path, &key) == 0) {
 		*cached = true;
 		rc = 0;
