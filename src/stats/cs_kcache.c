@@ -286,10 +286,20 @@ void cs_kcache_path(char *out, size_t len, const char *image_path, const char *f
 		out[0] = 0;
 		return;
 	}
+	/*
+	 * One file per Image and monitor executable (paths): two monitors
+	 * booting one Image (a stats and an opt build) each keep theirs instead
+	 * of replacing each other's, and a monitor rebuilt in place replaces
+	 * its own.
+	 */
 	if (!realpath(image_path, real))
 		snprintf(real, sizeof(real), "%s", image_path);
 	for (const char *c = real; *c; c++)
 		h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+	h = (h ^ '\n') * 0x100000001b3ull;
+	if (realpath("/proc/self/exe", real))
+		for (const char *c = real; *c; c++)
+			h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
 	if (snprintf(out, len, "%s/kallsyms-%016llx.cache", dir, (unsigned long long)h) >= (int)len)
 		out[0] = 0;
 }
