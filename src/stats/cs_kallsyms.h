@@ -77,12 +77,12 @@ int cs_symtab_from_kernel_cached(struct cs_symtab **out, const char *image_path,
 				 uint64_t link_base, const char *cache_path, bool *cached,
 				 struct verr *e);
 /*
- * Where that cache lives for image_path: one file per Image path and
- * monitor executable path in the user's cache directory ($XDG_CACHE_HOME/vmx3/kallsyms, else
- * ~/.cache/vmx3/kallsyms, made when missing), so every VM booting that Image
- * shares it and a VM directory made afresh (a benchmark's, a copied VM's)
- * still finds it; without a usable one, fallback_dir (the VM's stats
- * directory).  "" when there is neither.
+ * Where that cache lives for image_path: one file per Image and monitor
+ * executable (paths) in the user's cache directory
+ * ($XDG_CACHE_HOME/vmx3/kallsyms, else ~/.cache/vmx3/kallsyms, made when
+ * missing), so every VM booting that Image shares it and a VM directory made
+ * afresh (a benchmark's, a copied VM's) still finds it; without a usable
+ * one, fallback_dir (the VM's stats directory).  "" when there is neither.
  */
 void cs_kcache_path(char *out, size_t len, const char *image_path, const char *fallback_dir);
 

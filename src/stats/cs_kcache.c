@@ -4,13 +4,13 @@
  * tables again: about 20 ms of the collector's CPU per start with Debian's
  * kernel, which a short run feels in the whole process's cost.
  *
- * The cache is one file per Image path in the user's cache directory
- * (cs_kcache_path), naming the Image it was made from by device, inode,
- * size and modification and change times in ns: an Image rebuilt, copied
- * over, replaced by another file or touched misses and is decoded again
- * (one changed in the last second is not cached yet, see settled()), and
- * so does a rebuilt monitor (struct kc_key).  It
- * is written to a temporary file beside it and renamed over it, so a reader
+ * The cache is one file per Image and monitor executable in the user's
+ * cache directory (cs_kcache_path), naming the Image it was made from by
+ * device, inode, size and modification and change times in ns: an Image
+ * rebuilt, copied over, replaced by another file or touched misses and is
+ * decoded again (one changed in the last second is not cached yet, see
+ * settled()), and so does a rebuilt monitor (struct kc_key).  It is
+ * written to a temporary file beside it and renamed over it, so a reader
  * sees a whole cache or the previous one; no fsync, since a file a crash
  * left short or empty fails the checks below like any other bad input.  A
  * cache is trusted only when its length, magic, key and CRC all hold and
