@@ -198,7 +198,17 @@ set_knob() { sed -i "/^$1 = /d" "$V/ctr.vmx"; [ -n "$2" ] && echo "$1 = \"$2\"" 
 dst_pid() { # the newest vmx.log's pid (the receiver's)
   head -1 "$V/vmx.log" | sed -n 's/.*pid=\([0-9]*\).*/\1/p'
 }
-paused_at() { grep -qs "test pause at $1" "$V"/vmx*.log; }
+# Whether a vmx logged its pause at PHASE; with PID, that vmx (the log whose
+# first line names it: logs rotate, and are never edited under a running vmx).
+paused_at() {
+  local f
+  for f in "$V"/vmx*.log; do
+    [ -z "${2:-}" ] || head -1 "$f" | grep -q "pid=$2 " || continue
+    grep -qs "test pause at $1" "$f" && return 0
+  done
+  return 1
+}
+vm_pid() { hapi "$1" GET "/vms/$VMID" | jget "j['pid']"; }
 set_knob monitor.debugTestMigrationPause "hello:20"
 t=$(migrate h2)
 check live-kill-dst-reached wait_until 30 paused_at hello
@@ -271,13 +281,13 @@ check live-counter-in-order-since-power-on since_on_ok
 # waits 5 s after the receiver is ready), started again: the two vmx finish
 # without it, the restarted hostd sees its vmx left for the other host, and
 # the center forgets the VM there.
-sed -i 's/test pause at /test pause (done) at /' "$V"/vmx*.log
 set_knob monitor.debugTestMigrationPause "ready:5"
 t=$(migrate h2); out=$(center_wait "$t")
 check live-to-h2-third test "$(jget "j['state']" <<<"$out")" = success
 VMID=$(task_of <<<"$out"); ON=h2
+sp=$(vm_pid h2)
 t=$(migrate h1)
-check live-kill-hostd-reached wait_until 30 paused_at ready
+check live-kill-hostd-reached wait_until 30 paused_at ready "$sp"
 kill -9 "${HPID[h2]}"; wait "${HPID[h2]}" 2>/dev/null
 start_host h2
 wait_until 10 curl -sf -o /dev/null --unix-socket "${HSOCK[h2]}" http://h/api/v1
@@ -291,13 +301,12 @@ check live-kill-hostd-counting counting_on
 # And the destination's hostd (h2) killed while its receiving vmx waits for
 # "go", started again: it watches the vmx its predecessor started and adopts
 # it once it runs the guest.  The sender (opt on h2 again) waits 5 s.
-sed -i 's/test pause at /test pause (done) at /' "$V"/vmx*.log
 t=$(migrate h2); out=$(center_wait "$t")
 check live-to-h2-fourth test "$(jget "j['state']" <<<"$out")" = success
 VMID=$(task_of <<<"$out"); ON=h2
-sed -i 's/test pause at /test pause (done) at /' "$V"/vmx*.log
+sp=$(vm_pid h2)
 t=$(migrate h1)
-check live-kill-dst-hostd-reached wait_until 30 paused_at ready
+check live-kill-dst-hostd-reached wait_until 30 paused_at ready "$sp"
 kill -9 "${HPID[h1]}"; wait "${HPID[h1]}" 2>/dev/null
 start_host h1
 wait_until 10 curl -sf -o /dev/null --unix-socket "${HSOCK[h1]}" http://h/api/v1
