@@ -362,7 +362,11 @@ function drawLocks(box, st) {
       h('thead', {}, h('tr', {}, ['lock', 'kind', 'acquisitions', 'contended', 'contended %', 'wait total', 'hold total', 'hold max'].map((x) => h('th', {}, x)))),
       h('tbody', {}, locks.map((l) => h('tr', { class: l.contended ? 'hot' : '' }, h('td', {}, l.name), h('td', {}, l.kind),
         h('td', {}, fmtNum(l.acquisitions)), h('td', {}, fmtNum(l.contended)), h('td', {}, pct(l.contended, l.acquisitions)),
-        h('td', {}, fmtNs(l.waitTotalNs)), h('td', {}, fmtNs(l.holdTotalNs)), h('td', {}, fmtNs(l.holdMaxNs)))))),
+        h('td', {}, fmtNs(l.waitTotalNs)),
+        // Hold totals of locks timed 1 in holdSampleEvery are estimates (docs/STATS.md).
+        h('td', (l.holdSampleEvery || 1) > 1 ? { title: `estimated: 1 hold in ${l.holdSampleEvery} timed` } : {},
+          ((l.holdSampleEvery || 1) > 1 ? '~' : '') + fmtNs(l.holdTotalNs)),
+        h('td', {}, fmtNs(l.holdMaxNs)))))),
     waits.length ? h('table', { class: 'grid num', id: 'wait-table' },
       h('thead', {}, h('tr', {}, ['condition variable / semaphore', 'kind', 'waits', 'time waited for a signal'].map((x) => h('th', {}, x)))),
       h('tbody', {}, waits.map((w) => h('tr', {}, h('td', {}, w.name), h('td', {}, w.kind), h('td', {}, fmtNum(w.waits)), h('td', {}, fmtNs(w.waitedTotalNs)))))) : null);
