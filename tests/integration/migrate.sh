@@ -8,7 +8,8 @@
 # fast as it can (vmx3-dirty) is moved: pre-copy rounds, then the last one.
 # Then the failures, after which the guest must run in exactly one process:
 # a wrong token and a VM of another size (refused before anything is
-# copied), the receiver killed while the pages flow and after it restored
+# copied), the connection dropped mid-copy and after the state went over,
+# the receiver killed while the pages flow and after it restored
 # the state (the sender takes the guest and its disk back), and the receiver
 # killed after "go" (the sender stays paused "inDoubt" until migrateResolve).
 # Test knobs need the opt build (VMX_DEVEL).
@@ -136,6 +137,27 @@ check mig-size-refused grep -q 'the sending VM has 256 MiB and 2 vCPUs, .*small.
 wait "$rpid"
 check mig-size-receiver-exits test $? -ne 0
 check mig-size-guest-counts counting_on
+
+# A dropped TCP connection (tcpcut.py between the two, closing both sides
+# with a reset): in the middle of the pages, and once the state went over
+# (before "ready" can come back).  The sender takes the guest back (and its
+# disk, which the receiver had opened the second time), the receiver runs
+# nothing.
+for when in pages state; do
+  start_receiver release
+  cport=$(free_port)
+  python3 tests/integration/tcpcut.py "$cport" "$port" "$when" >"$tmp/cut.out" 2>&1 &
+  cutpid=$!
+  for _ in $(seq 100); do grep -q listening "$tmp/cut.out" && break; sleep 0.05; done
+  "$CTL" "$vm" migrate "{\"peer\":\"127.0.0.1:$cport\",\"token\":\"$VMX_MIGRATION_TOKEN\"}" >/dev/null 2>&1
+  check "mig-cut-$when-failed" wait_status failed 40
+  wait "$cutpid"
+  check "mig-cut-$when-did-cut" grep -q '^cut' "$tmp/cut.out"
+  wait "$rpid"
+  check "mig-cut-$when-receiver-exits" test $? -ne 0
+  check "mig-cut-$when-old-runs" test "$(ctl_pid)" = "$pid"
+  check "mig-cut-$when-guest-counts" counting_on
+done
 
 # The receiver killed while pages flow, and after it restored the state (the
 # sender had let go of its disk): the sender takes the guest back.
