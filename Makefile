@@ -63,10 +63,11 @@ help:
 	@echo "make check      install dependencies, build, run every test tier"
 	@echo "make demo       install dependencies, build, run the demo"
 	@echo "make demo-stop  end the hostd and VM a demo run from a terminal left running for the web interface"
-	@echo "make demo-cluster  etcd, three hostd and two vmx3-center: switch, cold migration, failover"
+	@echo "make demo-cluster  etcd, three hostd and two vmx3-center: switch, live and cold migration, failover"
 	@echo "make bench      benchmarks (figures go to docs/BENCHMARKS.md by hand)"
 	@echo "make fuzz       run each fuzz target for FUZZ_SECONDS (default 60)"
 	@echo "make soak-smp-linux  the smp guest workload, long, every vCPU count and build type"
+	@echo "make kill-matrix-migrate  live migration with every party killed at every phase (long)"
 	@echo "make install PREFIX=DIR [INSTALL_INTERNAL=1]"
 
 deps:

@@ -36,6 +36,25 @@ struct json_t *handover_ctl_status(struct vmx *x, struct json_t *req, const char
 	return json_pack("{s:s, s:s}", "state", "none", "role", "outgoing");
 }
 
+/* Live migration needs a receiver on another host: its commands answer as if none listened. */
+struct json_t *migration_ctl_start(struct vmx *x, struct json_t *req, const char **err)
+{
+	*err = json_string_value(json_object_get(req, "peer")) ? "cannot connect (fuzz target)"
+							      : "field \"peer\" is missing";
+	return NULL;
+}
+
+struct json_t *migration_ctl_status(struct vmx *x, struct json_t *req, const char **err)
+{
+	return json_pack("{s:s, s:s}", "state", "none", "role", "outgoing");
+}
+
+struct json_t *migration_ctl_resolve(struct vmx *x, struct json_t *req, const char **err)
+{
+	*err = "no migration is in doubt";
+	return NULL;
+}
+
 const char *vmx_power_name(int state)
 {
 	static const char *const names[] = { "starting", "poweredOn", "stopping", "poweredOff" };

@@ -115,6 +115,16 @@ fresh-check:
 	tests/fresh-check.sh
 .PHONY: fresh-check
 
+# Live migration's long kill matrix: every party (either vmx, either hostd,
+# the leading center) killed at every phase a vmx can be held at, through
+# the center (tests/integration/center_live.sh, whose short subset is in
+# make check).  About 20 minutes.
+kill-matrix-migrate: $(B)/release/vmx $(B)/beta/vmx-debug $(B)/stats/vmx-stats $(B)/opt/vmx-opt host-progs guest
+	LIVE_MATRIX=1 bash tests/integration/center_live.sh | tee $(B)/kill-matrix-migrate.log
+	@echo "kill-matrix-migrate: $$(grep -c '^PASS ' $(B)/kill-matrix-migrate.log) passed, $$(grep -c '^FAIL ' $(B)/kill-matrix-migrate.log) failed (log: $(B)/kill-matrix-migrate.log)"
+	@! grep -q '^FAIL ' $(B)/kill-matrix-migrate.log
+.PHONY: kill-matrix-migrate
+
 # The smp workload soaked: tests/integration/smp_linux.sh (part of make check
 # with short runs) with more iterations, every vCPU count in every shipped
 # build type, SOAK_SMP_ROUNDS boots of each.  Not in make check: one round

@@ -60,18 +60,19 @@ declare -A HPORT HSOCK HPID
 start_host() { # NAME
   local h=$1 extra=()
   [ "$h" = old ] && extra=(--vmx-dir "$T/bin-old")
-  [ "$h" = h2 ] && extra=(--vmx-dir "$T/bin-h2")
+  [ "$h" = h2 ] || [ "$h" = h3 ] && extra=(--vmx-dir "$T/bin-h2")
   "$HOST/hostd" --state "$T/$h" --port "${HPORT[$h]}" --datastore "shared=$T/shared" \
     --images "$G" "${extra[@]}" >>"$T/$h.out" 2>&1 &
   PIDS+=($!); HPID[$h]=$!
   HSOCK[$h]="$T/$h/hostd.sock"
 }
-for h in h1 h2 old; do
+HOSTS="h1 h2 old${LIVE_MATRIX:+ h3}"
+for h in $HOSTS; do
   HPORT[$h]=$(freeport)
   VMX3_PASSWORD=$PW "$HOST/hostd" --state "$T/$h" useradd root admin >/dev/null 2>&1
   start_host "$h"
 done
-for h in h1 h2 old; do
+for h in $HOSTS; do
   wait_until 10 curl -sf -o /dev/null --unix-socket "${HSOCK[$h]}" http://h/api/v1 || { bad "live-$h-start"; exit 1; }
 done
 hapi() { # HOST METHOD PATH [JSON]
@@ -105,7 +106,7 @@ leader() {
 }
 L=$(leader)
 check live-leader test -n "$L"
-for h in h1 h2 old; do
+for h in $HOSTS; do
   capi "$L" POST /hosts "{\"name\":\"$h\",\"url\":\"http://127.0.0.1:${HPORT[$h]}\",\"user\":\"root\",\"password\":\"$PW\"}" >/dev/null
 done
 
@@ -317,4 +318,82 @@ check live-kill-dst-hostd-adopted wait_until 20 test "$(hapi h1 GET "/vms/$VMID"
 check live-kill-dst-hostd-h2-forgot wait_until 10 test "$(vms_on h2)" = 0
 check live-kill-dst-hostd-counting counting_on
 set_knob monitor.debugTestMigrationPause ""
+
+# The long kill matrix (make kill-matrix-migrate; LIVE_MATRIX=1): between h2
+# and h3, which both run the opt build as default, every party is killed at
+# every phase where a vmx can be held (sender: stopped, sent, ready;
+# receiver: hello, restored, go), and afterwards the VM must be registered
+# on exactly one host and run in at most one vmx, and in exactly one unless
+# the party killed was a vmx that held the only running copy.
+[ -n "${LIVE_MATRIX:-}" ] || exit $((fails > 0))
+vmx_procs() { pgrep -f -- "$V/ctr.vmx" | wc -l; }
+newest_pid() { head -1 "$V/vmx.log" | sed -n 's/.*pid=\([0-9]*\).*/\1/p'; }
+held() { # PHASE SENDER_PID: the vmx that holds PHASE logged its pause
+  case $1 in
+    stopped|sent|ready) paused_at "$1" "$2" ;;
+    *) local r; r=$(newest_pid); [ "$r" != "$2" ] && paused_at "$1" "$r" ;;
+  esac
+}
+cn=0
+where() { local h; for h in h2 h3; do [ "$(hapi "$h" GET /vms | jget "len(j['vms'])")" = 1 ] && echo "$h"; done; }
+ensure_on() { # the VM running on h2 or h3 again, whatever the last case left
+  local h id st
+  h=$(where | head -1)
+  [ -n "$h" ] || { hapi h1 GET /vms | grep -q ctr && h=h1; }
+  id=$(hapi "$h" GET /vms | jget "j['vms'][0]['id']")
+  st=$(hapi "$h" GET "/vms/$id" | jget "j['powerState']")
+  [ "$st" = poweredOn ] || hapi "$h" POST "/vms/$id/power" '{"op":"on","wait":true}' >/dev/null
+  if [ "$h" != h2 ] && [ "$h" != h3 ]; then
+    ON=$h VMID=$id; out=$(center_wait "$(migrate h2)"); h=h2; id=$(task_of <<<"$out")
+  fi
+  ON=$h; VMID=$id
+  counting_on
+}
+set_knob monitor.debugTestMigrationPause ""
+ensure_on
+for phase in stopped sent ready hello restored go; do
+  for party in src-vmx dst-vmx src-hostd dst-hostd leader; do
+    set_knob monitor.debugTestMigrationPause "$phase:8"
+    # The knob is read at start: the VM goes round once so that both ends have it.
+    to=$([ "$ON" = h2 ] && echo h3 || echo h2)
+    out=$(center_wait "$(migrate "$to")"); VMID=$(task_of <<<"$out"); ON=$to
+    to=$([ "$ON" = h2 ] && echo h3 || echo h2)
+    case $phase in stopped|sent|ready) holder=$ON ;; *) holder=$to ;; esac
+    hp=$(hapi "$ON" GET "/vms/$VMID" | jget "j['pid']")
+    t=$(migrate "$to")
+    wait_until 40 held "$phase" "$hp" || { bad "matrix-$phase-$party-reached"; fails=$((fails + 1)); }
+    case $party in
+      src-vmx) kill -9 "$hp" ;;
+      dst-vmx) kill -9 "$(newest_pid)" ;;
+      src-hostd|dst-hostd)
+        h=$([ "$party" = src-hostd ] && echo "$ON" || echo "$to")
+        kill -9 "${HPID[$h]}"; wait "${HPID[$h]}" 2>/dev/null; start_host "$h"
+        wait_until 10 curl -sf -o /dev/null --unix-socket "${HSOCK[$h]}" http://h/api/v1 ;;
+      leader)
+        kill -9 "${CPID[$L]}"; wait "${CPID[$L]}" 2>/dev/null; unset "CPID[$L]"
+        cn=$((cn + 1)); c=cx$cn
+        CPORT[$c]=$(freeport)
+        "$HOST/vmx3-center" --name "$c" --etcd "$ETCD" --port "${CPORT[$c]}" --lease-ttl 3 >"$T/$c.out" 2>&1 &
+        CPID[$c]=$!; PIDS+=($!)
+        wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:${CPORT[$c]}/api/v1"
+        L=$(leader) ;;
+    esac
+    out=$(center_wait "$t")
+    sleep 2
+    n=$(where | wc -l); np=$(vmx_procs)
+    check "matrix-$phase-$party-registered-once" test "$n" = 1
+    check "matrix-$phase-$party-at-most-one-vmx" test "$np" -le 1
+    # Only the death of the vmx holding the running (or only) copy may leave none.
+    if [ "$np" = 0 ]; then
+      lost_ok=no
+      [ "$party" = src-vmx ] && [ "$phase" = stopped ] && lost_ok=yes
+      [ "$party" = dst-vmx ] && [ "$phase" = go ] && lost_ok=yes
+      check "matrix-$phase-$party-none-only-when-expected" test $lost_ok = yes
+    else
+      check "matrix-$phase-$party-one-runs" counting_on
+    fi
+    set_knob monitor.debugTestMigrationPause ""
+    ensure_on
+  done
+done
 exit $((fails > 0))
