@@ -172,8 +172,13 @@ static void test_stats_hold_clock(void **state)
 		mxuser_unlock(&l);
 		uint64_t real = mxuser_now_ns() - t0;
 		assert_true(mxuser_stats_get((unsigned)idx, &v));
-		assert_true(v.hold_max_ns >= 29000000ull);
-		assert_true(v.hold_max_ns <= real + 1000000ull);
+		/*
+		 * Within 5 % (and 1 ms): the TSC's scale is measured over 200 ms,
+		 * which a loaded host may stretch a little; a clock read in the
+		 * wrong unit would be off by a factor, not a few percent.
+		 */
+		assert_true(v.hold_max_ns >= 28000000ull);
+		assert_true(v.hold_max_ns <= real + real / 20 + 1000000ull);
 		/* Short holds in between; the last rounds are past the calibration point. */
 		for (int i = 0; i < 100; i++) {
 			mxuser_lock(&l);
