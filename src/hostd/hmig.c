@@ -83,17 +83,24 @@ static int listen_any(char *addr, size_t len, struct verr *e)
 
 /* ---- destination ------------------------------------------------------------- */
 
-/* The receiving vmx ran nothing and is gone: the VM was never here. */
-static void incoming_failed(struct hmig_ctx *c, const char *msg)
+/* The incoming migration of the VM is over (lock held): no task, no receiving vmx. */
+static struct hvm *incoming_over(int vm_id)
 {
-	struct verr e = { "" };
-	hostd_lock();
-	struct hvm *vm = hvm_find(c->vm_id);
+	struct hvm *vm = hvm_find(vm_id);
 	if (vm) {
 		vm->busy_task = 0;
 		vm->mig_in_pid = 0;
 		vm->mig_in_fd = -1;
 	}
+	return vm;
+}
+
+/* The receiving vmx ran nothing and is gone: the VM was never here. */
+static void incoming_failed(struct hmig_ctx *c, const char *msg)
+{
+	struct verr e = { "" };
+	hostd_lock();
+	incoming_over(c->vm_id);
 	hostd_unlock();
 	if (hvm_unregister(c->vm_id, c->user, &e) < 0)
 		LOG_WRN("vm %d: incoming migration: cannot unregister: %s", c->vm_id, e.msg);
@@ -149,11 +156,8 @@ static void *incoming_main(void *arg)
 				snprintf(msg, sizeof(msg), "the receiving vmx ended (%s) after it was "
 					 "given the guest: the VM is powered off here", why);
 				hostd_lock();
-				struct hvm *vm = hvm_find(c->vm_id);
+				struct hvm *vm = incoming_over(c->vm_id);
 				if (vm) {
-					vm->busy_task = 0;
-					vm->mig_in_pid = 0;
-					vm->mig_in_fd = -1;
 					vm->power = HP_OFF;
 					snprintf(vm->last_exit, sizeof(vm->last_exit), "vmx pid %d: %s",
 						 (int)c->pid, why);

@@ -199,6 +199,20 @@ static int logged_exit_status(const struct hvm *vm)
 	return code;
 }
 
+/* vm->pid ended with status (lock held): no vmx runs the VM now; recorded. */
+static void forget_pid(struct hvm *vm, int status, enum hpower power)
+{
+	vm->pid = 0;
+	vm->pid_start = 0;
+	if (vm->pidfd >= 0)
+		close(vm->pidfd);
+	vm->pidfd = -1;
+	vm->exited = true;
+	vm->exit_status = status;
+	vm->power = power;
+	hvm_save(vm);
+}
+
 /*
  * An adopted vmx that was sending the VM away is gone, its exit status
  * unknown: the VM left if the vmx answering on the (shared) directory's
@@ -228,16 +242,8 @@ static void vmsup_exited(struct hvm *vm, int status)
 		snprintf(vm->last_exit, sizeof(vm->last_exit), "vmx pid %d: migrated to another host",
 			 (int)pid);
 		vm->migrated = true;
-		vm->pid = 0;
-		vm->pid_start = 0;
-		if (vm->pidfd >= 0)
-			close(vm->pidfd);
-		vm->pidfd = -1;
-		vm->exited = true;
-		vm->exit_status = status;
 		vm->hard_killed = false;
-		vm->power = HP_OFF;
-		hvm_save(vm);
+		forget_pid(vm, status, HP_OFF);
 		pthread_cond_broadcast(&g_hostd.cond);
 		return;
 	}
@@ -279,15 +285,7 @@ static void vmsup_exited(struct hvm *vm, int status)
 	if (unknown)
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), " [adopted: from vmx.log]");
 	snprintf(vm->last_exit, sizeof(vm->last_exit), "vmx pid %d: %s", (int)pid, why);
-	vm->pid = 0;
-	vm->pid_start = 0;
-	if (vm->pidfd >= 0)
-		close(vm->pidfd);
-	vm->pidfd = -1;
-	vm->exited = true;
-	vm->exit_status = status;
-	vm->power = checkpoint ? HP_SUSPENDED : HP_OFF;
-	hvm_save(vm);
+	forget_pid(vm, status, checkpoint ? HP_SUSPENDED : HP_OFF);
 	/*
 	 * A crash is recorded also while a task expects an exit (a vmx killed in
 	 * the middle of a suspend), but not the SIGKILL of hostd's own hard stop.

@@ -237,8 +237,7 @@ static int sock_addr(const char *vmdir, const char *path, struct sockaddr_un *sa
 
 /* ---- sender ------------------------------------------------------------------ */
 
-/* "" when the receiver reads every section this vmx writes, else why not. */
-static void check_versions(json_t *sections, const char *peer_build, char *why, size_t len)
+void handover_check_versions(json_t *sections, const char *peer_build, char *why, size_t len)
 {
 	const char *names[VM_MAX_STATE_KINDS];
 	uint32_t vers[VM_MAX_STATE_KINDS];
@@ -298,7 +297,7 @@ int handover_connect(struct vmx *x, const char *path, struct verr *e)
 			      "protocol (this vmx: %d)", (int)h->peer_pid, HANDOVER_PROTOCOL_VERSION);
 		goto fail;
 	}
-	check_versions(json_object_get(hello, "sections"), h->peer_build, why, sizeof(why));
+	handover_check_versions(json_object_get(hello, "sections"), h->peer_build, why, sizeof(why));
 	if (why[0]) {
 		rc = verr_set(e, -EPROTO, "%s", why);
 		goto fail;

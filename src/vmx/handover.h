@@ -13,6 +13,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "../lib/verr.h"
@@ -76,6 +77,13 @@ int handover_send(struct vmx *x, struct verr *e);
  * and returns once it may run the guest; on failure nothing ran.
  */
 int handover_receive(struct vmx *x, const char *path, struct verr *e);
+/*
+ * "" in why when a receiver whose hello lists sections (name -> highest
+ * version it reads) reads every section this vmx writes, else why not,
+ * naming the section (used by live migration too).
+ */
+void handover_check_versions(struct json_t *sections, const char *peer_build, char *why,
+			     size_t len);
 /* Closes what a finished or failed hand-over still holds. */
 void handover_close(struct handover *h);
 

@@ -346,31 +346,6 @@ static int round_trip(struct vmx *x, uint64_t round, struct verr *e)
 	return rc;
 }
 
-/* "" when the receiver reads every section this vmx writes, else why not. */
-static void check_versions(json_t *sections, const char *peer_build, char *why, size_t len)
-{
-	const char *names[VM_MAX_STATE_KINDS];
-	uint32_t vers[VM_MAX_STATE_KINDS];
-	unsigned n = vm_state_versions(names, vers, VM_MAX_STATE_KINDS);
-
-	why[0] = 0;
-	for (unsigned i = 0; i < n; i++) {
-		json_t *v = json_object_get(sections, names[i]);
-		if (!json_is_integer(v)) {
-			snprintf(why, len, "section \"%s\": the receiving vmx (%s build) does not read it",
-				 names[i], peer_build);
-			return;
-		}
-		if ((uint64_t)json_integer_value(v) < vers[i]) {
-			snprintf(why, len, "section \"%s\": this vmx (%s build) writes version %u, the "
-				 "receiving vmx (%s build) reads up to %lld", names[i],
-				 VMX_BUILDTYPE_NAME, vers[i], peer_build,
-				 (long long)json_integer_value(v));
-			return;
-		}
-	}
-}
-
 static int tcp_connect(const char *peer, int *out, struct verr *e)
 {
 	char host[256];
@@ -434,7 +409,8 @@ static int sender_hello(struct vmx *x, const char *token, struct verr *e)
 			      "vmx %d", (long long)json_integer_value(json_object_get(reply, "proto")),
 			      MIGRATION_PROTOCOL_VERSION);
 	} else {
-		check_versions(json_object_get(reply, "sections"), m->peer_build, why, sizeof(why));
+		handover_check_versions(json_object_get(reply, "sections"), m->peer_build, why,
+					sizeof(why));
 		if (why[0])
 			rc = verr_set(e, -EPROTO, "%s", why);
 	}
@@ -1041,12 +1017,17 @@ int migration_receive(struct vmx *x, const char *addr, struct verr *e)
 		goto refused;
 	m->t.ready = vmx_now_ns();
 	vmx_test_pause(m->test_pause, "restored");
-	if ((rc = send_json(fd, json_pack("{s:s}", "msg", "ready"), e)) < 0)
-		goto out;
-	/* Without "go" nothing runs here: the sender may still take the guest back. */
-	if ((rc = recv_json(fd, -1, &go, e)) < 0) {
-		/* The sender vanished, not refused: hostd may know whether it can still run. */
-		if (rc == -ENOTCONN && m->status_fd >= 0 && orphaned(x, e) == 0)
+	/*
+	 * Without "go" nothing runs here: the sender may still take the guest
+	 * back.  A sender that vanished (the connection reset or closed, no
+	 * "abort") may be dead with this the only copy: hostd may know.
+	 */
+	rc = send_json(fd, json_pack("{s:s}", "msg", "ready"), e);
+	if (rc == 0)
+		rc = recv_json(fd, -1, &go, e);
+	if (rc < 0) {
+		bool vanished = rc == -ENOTCONN || rc == -EPIPE || rc == -ECONNRESET;
+		if (vanished && m->status_fd >= 0 && orphaned(x, e) == 0)
 			goto run;
 		goto out;
 	}
