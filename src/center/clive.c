@@ -300,7 +300,7 @@ static void step_follow(json_t *t, const char *src, const char *dst)
 			return;
 		}
 		if (st && dt && !strcmp(ss, "success") && !strcmp(ds, "success")) {
-			json_t *sr = json_object_get(st, "result"), *dr = json_object_get(dt, "result");
+			json_t *dr = json_object_get(dt, "result");
 			char bt[32];
 			json_object_set_new(t, "step", json_string("done"));
 			clive_travel(t, dst, (int)jint(t, "dstId"), bt, sizeof(bt));
@@ -312,7 +312,6 @@ static void step_follow(json_t *t, const char *src, const char *dst)
 			/* The destination counted the whole transfer. */
 			const char *keys[] = { "rounds", "pagesSent", "zeroPages", "bytesSent",
 					       "lastRoundPages", "downtimeMs" };
-			(void)sr;
 			for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 				if (json_object_get(dr, keys[i]))
 					json_object_set(res, keys[i], json_object_get(dr, keys[i]));

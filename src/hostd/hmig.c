@@ -198,7 +198,6 @@ static void *incoming_main(void *arg)
 		hvm_save(vm);
 	}
 	hostd_unlock();
-	(void)go;
 	if (c->bt != c->want) {
 		/* This host lacks that binary: the .vmx says what runs (the center keeps the wish). */
 		struct verr be = { "" };

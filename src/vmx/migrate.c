@@ -461,7 +461,7 @@ static void *precopy_main(void *arg)
 	 */
 	mark_data_pages(x);
 	for (uint64_t round = 0;; round++) {
-		uint64_t t0 = vmx_now_ns(), b0 = atomic_load(&m->bytes_sent);
+		uint64_t t0 = vmx_now_ns();
 		uint64_t p0 = atomic_load(&m->pages_sent);
 		if ((rc = send_marked(x, &e)) < 0 || (rc = round_trip(x, round, &e)) < 0) {
 			precopy_failed(x, "copying guest memory", &e);
@@ -475,7 +475,6 @@ static void *precopy_main(void *arg)
 		atomic_store(&m->remaining, n);
 		/* What the last round would cost at this round's speed (zero pages are free). */
 		double ns_per_page = sent_pages ? (double)dt / (double)sent_pages : 1000.0;
-		(void)b0;
 		double est = (double)n * ns_per_page;
 		LOG_INF("migration: round %llu: %llu pages in %.1f ms; %llu written meanwhile "
 			"(about %.2f ms to send)", (unsigned long long)round,
