@@ -48,7 +48,10 @@ q3=$(awk '$4 == "guest:cs_three_quarters" { print $3 }' "$tmp/tree.txt")
 q1=$(awk '$4 == "guest:cs_one_quarter" { print $3 }' "$tmp/tree.txt")
 share=$(awk -v a="${q3:-0}" -v b="${q1:-0}" 'BEGIN { if (a + b) printf "%.1f", 100 * a / (a + b); else print 0 }')
 echo "cs_three_quarters $q3 samples, cs_one_quarter $q1 samples: ${share}% / $(awk -v s="$share" 'BEGIN { printf "%.1f", 100 - s }')%"
-check "callstack-guest-shares-75-25" awk -v s="$share" 'BEGIN { exit !(s >= 70 && s <= 80) }'
+# 65-85 %: with about 230 samples one standard deviation of a 3:1 share is
+# 2.8 points, so 70-80 failed about one run in fourteen (69.4 % was seen);
+# an even split (50 %) or the wrong function (25 %) still fails.
+check "callstack-guest-shares-75-25" awk -v s="$share" 'BEGIN { exit !(s >= 65 && s <= 85) }'
 check "callstack-guest-names" grep -q "guest:cs_driver" "$tmp/tree.txt"
 
 # The whole stack: guest frames, then the monitor's, then the kstat.
