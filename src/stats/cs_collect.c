@@ -151,7 +151,7 @@ static void cs_handler(int sig, siginfo_t *si, void *ucv)
 	const struct hart *h = hart_current;
 	s->t_ns = now_ns(CLOCK_MONOTONIC);
 	s->weight = (uint16_t)ticks;
-	s->kstat = atomic_load_explicit(&kstat_vcpus[stats_slot].cur, memory_order_relaxed);
+	s->kstat = (uint16_t)kstat_vcpu_cur(&kstat_vcpus[stats_slot]);
 	if (h) {
 		uint64_t regs[NGREG], pc;
 		for (unsigned i = 0; i < NGREG; i++)

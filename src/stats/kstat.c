@@ -235,14 +235,23 @@ out:
 static void charge_current(unsigned s, uint64_t count)
 {
 	struct kstat_vcpu *v = &kstat_vcpus[s];
-	uint16_t stack[KSTAT_DEPTH];
-	unsigned d = atomic_load_explicit(&v->depth, memory_order_relaxed);
+	uint16_t stack[KSTAT_DEPTH + 1];
+	uint64_t w = atomic_load_explicit(&v->levels, memory_order_relaxed);
+	unsigned base = atomic_load_explicit(&v->base, memory_order_relaxed);
+	unsigned n = 0;
 
-	if (d > KSTAT_DEPTH)
-		d = KSTAT_DEPTH;
-	for (unsigned i = 0; i < d; i++)
-		stack[i] = atomic_load_explicit(&v->stack[i], memory_order_relaxed);
-	charge(s, stack, d, atomic_load_explicit(&v->cur, memory_order_relaxed), count);
+	if (!w) {
+		charge(s, NULL, 0, base, count);
+		return;
+	}
+	/* Outermost first: the base, then the pushed levels above the current one. */
+	stack[n++] = (uint16_t)base;
+	for (int i = KSTAT_DEPTH - 1; i >= 1; i--) {
+		unsigned b = (unsigned)(w >> (8 * i)) & 0xff;
+		if (b)
+			stack[n++] = (uint16_t)(b - 1);
+	}
+	charge(s, stack, n, kstat_cur_of(w, base), count);
 }
 
 /*

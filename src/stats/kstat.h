@@ -1,17 +1,21 @@
 /*
  * kstat.h - kstats: where each vCPU's elapsed time goes, by monitor service.
  *
- * Each vCPU thread has a current kstat and a small stack of the ones it
- * interrupted.  Instrumentation only changes the current kstat and counts an
- * invocation (plain stores to memory only this thread writes; no clock read,
- * no atomic read-modify-write).  Time is sampled: the stats thread
+ * Each vCPU thread has a base kstat (what its loop is doing) and a stack of
+ * the services pushed above it, kept in one word a byte per level, so a push
+ * is a load, a shift and a store, and a pop a shift of that word.
+ * Instrumentation only changes the current kstat and counts an invocation
+ * (plain stores to memory only this thread writes; no clock read, no atomic
+ * read-modify-write).  Time is sampled: the stats thread
  * (stats_thread.c) reads every vCPU's current kstat and stack at KSTAT_HZ and
  * charges one sample to it (or the vCPU thread charges itself from the
  * callstack profiler's tick, see kstat_sample_self), so kstats cover all elapsed time, including time
  * the vCPU thread is blocked or waiting for the host to schedule it (read
  * from /proc/self/task/<tid>/schedstat).
  *
- *   kstat_start(K)   the vCPU's base service (e.g. GUEST at the top of its loop)
+ *   kstat_start(K)   the vCPU's base service (e.g. GUEST at the top of its loop),
+ *                    with nothing pushed
+ *   kstat_set(K)     the base service changes (sample-only: no invocation)
  *   kstat_push(K)    enter service K, remembering the current one
  *   kstat_pop()      return to the service that was current before the push
  *   kstat_vector(K)  rename the current service (retroactively: the time since
@@ -62,16 +66,20 @@ enum kstat_id {
 	KSTAT_STATIC_COUNT
 };
 
-#define KSTAT_MAX 128      /* static plus registered */
-#define KSTAT_DEPTH 8      /* pushes deeper than this are counted but not stacked */
+#define KSTAT_MAX 128      /* static plus registered; below 255, since a stack level is id + 1 in a byte */
+#define KSTAT_DEPTH 8      /* levels above the base; a deeper push forgets the outermost level */
 #define KSTAT_HZ 97        /* not a round number: do not run in step with periodic work */
 #define KSTAT_MAX_PATHS 1024
 
 /* Per-slot state: written by its own thread except `samples`/`host_sched` (sampler). */
 struct kstat_vcpu {
-	_Atomic uint16_t cur;
-	_Atomic uint16_t depth;
-	_Atomic uint16_t stack[KSTAT_DEPTH];
+	/*
+	 * The pushed levels, innermost (current) in the low byte, each as its
+	 * kstat id + 1; 0 bytes above the outermost.  0: nothing pushed, the
+	 * base is current.  One word, so a sampler reads a consistent stack.
+	 */
+	_Atomic uint64_t levels;
+	_Atomic uint16_t base;
 	_Atomic int tid;               /* thread attached to this slot, 0 when none */
 	uint64_t invocations[KSTAT_MAX];
 	uint64_t samples[KSTAT_MAX];   /* sampler thread only */
@@ -95,58 +103,64 @@ static inline void kstat_bump_(uint64_t *c, uint64_t n)
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
+/* The kstat current in a stack word and base (for readers: the sampler, tests). */
+static inline unsigned kstat_cur_of(uint64_t levels, unsigned base)
+{
+	return levels ? (unsigned)(levels & 0xff) - 1 : base;
+}
+
+static inline unsigned kstat_vcpu_cur(const struct kstat_vcpu *v)
+{
+	return kstat_cur_of(atomic_load_explicit(&v->levels, memory_order_relaxed),
+			    atomic_load_explicit(&v->base, memory_order_relaxed));
+}
+
 static inline void kstat_start(unsigned id)
 {
 	struct kstat_vcpu *v = kstat_self_();
-	atomic_store_explicit(&v->depth, 0, memory_order_relaxed);
-	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
+	atomic_store_explicit(&v->levels, 0, memory_order_relaxed);
+	atomic_store_explicit(&v->base, (uint16_t)id, memory_order_relaxed);
 	kstat_bump_(&v->invocations[id], 1);
 }
 
+/* id < KSTAT_MAX (128), so id + 1 fits a byte. */
 static inline void kstat_push(unsigned id)
 {
 	struct kstat_vcpu *v = kstat_self_();
-	uint16_t d;
-	d = atomic_load_explicit(&v->depth, memory_order_relaxed);
-	if (d < KSTAT_DEPTH)
-		atomic_store_explicit(&v->stack[d],
-				      atomic_load_explicit(&v->cur, memory_order_relaxed),
-				      memory_order_relaxed);
-	atomic_store_explicit(&v->depth, (uint16_t)(d + 1), memory_order_relaxed);
-	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
+	uint64_t w = atomic_load_explicit(&v->levels, memory_order_relaxed);
+	atomic_store_explicit(&v->levels, (w << 8) | (id + 1), memory_order_relaxed);
 	kstat_bump_(&v->invocations[id], 1);
 }
 
+/* An unbalanced pop finds nothing pushed and leaves the base current. */
 static inline void kstat_pop(void)
 {
 	struct kstat_vcpu *v = kstat_self_();
-	uint16_t d;
-	d = atomic_load_explicit(&v->depth, memory_order_relaxed);
-	if (d == 0)
-		return; /* unbalanced pop: keep the base service */
-	d--;
-	atomic_store_explicit(&v->depth, d, memory_order_relaxed);
-	if (d < KSTAT_DEPTH)
-		atomic_store_explicit(&v->cur,
-				      atomic_load_explicit(&v->stack[d], memory_order_relaxed),
-				      memory_order_relaxed);
+	atomic_store_explicit(&v->levels, atomic_load_explicit(&v->levels, memory_order_relaxed) >> 8,
+			      memory_order_relaxed);
 }
 
 static inline void kstat_vector(unsigned id)
 {
 	struct kstat_vcpu *v = kstat_self_();
-	uint16_t old;
-	old = atomic_load_explicit(&v->cur, memory_order_relaxed);
+	uint64_t w = atomic_load_explicit(&v->levels, memory_order_relaxed);
+	unsigned old = kstat_cur_of(w, atomic_load_explicit(&v->base, memory_order_relaxed));
 	if (__atomic_load_n(&v->invocations[old], __ATOMIC_RELAXED))
 		kstat_bump_(&v->invocations[old], (uint64_t)-1);
-	atomic_store_explicit(&v->cur, (uint16_t)id, memory_order_relaxed);
+	if (w)
+		atomic_store_explicit(&v->levels, (w & ~0xffull) | (id + 1), memory_order_relaxed);
+	else
+		atomic_store_explicit(&v->base, (uint16_t)id, memory_order_relaxed);
 	kstat_bump_(&v->invocations[id], 1);
 }
 
-/* Sample-only: make id current without counting an invocation (guest execution). */
+/*
+ * Sample-only: id becomes the base service without counting an invocation
+ * (guest execution, the board loop's waits).  Called where nothing is pushed.
+ */
 static inline void kstat_set(unsigned id)
 {
-	atomic_store_explicit(&kstat_self_()->cur, (uint16_t)id, memory_order_relaxed);
+	atomic_store_explicit(&kstat_self_()->base, (uint16_t)id, memory_order_relaxed);
 }
 
 #define KSTAT_PUSH(name) kstat_push(KSTAT_##name)

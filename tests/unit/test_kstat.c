@@ -29,7 +29,7 @@ static int setup(void **state)
 
 static unsigned cur(unsigned slot)
 {
-	return atomic_load(&kstat_vcpus[slot].cur);
+	return kstat_vcpu_cur(&kstat_vcpus[slot]);
 }
 
 static void test_push_pop_vector(void **state)
@@ -47,7 +47,8 @@ static void test_push_pop_vector(void **state)
 	KSTAT_PUSH(TRAP);
 	KSTAT_VECTOR(TRAP_PAGEFAULT);
 	KSTAT_PUSH(PAGE_WALK);
-	assert_int_equal(atomic_load(&kstat_vcpus[0].depth), 2);
+	assert_int_equal(atomic_load(&kstat_vcpus[0].levels),
+			 ((uint64_t)(KSTAT_TRAP_PAGEFAULT + 1) << 8) | (KSTAT_PAGE_WALK + 1));
 	KSTAT_POP();
 	assert_int_equal(cur(0), KSTAT_TRAP_PAGEFAULT);
 	KSTAT_POP();

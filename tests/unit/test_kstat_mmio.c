@@ -30,7 +30,7 @@ static int dev_write(void *dev, uint64_t off, unsigned len, uint64_t val)
 {
 	(void)dev; (void)off; (void)len; (void)val;
 	/* While the device handles the access, its own kstat is current. */
-	seen_kstat = atomic_load(&kstat_vcpus[stats_slot].cur);
+	seen_kstat = kstat_vcpu_cur(&kstat_vcpus[stats_slot]);
 	return 0;
 }
 
@@ -65,8 +65,8 @@ static void test_n_writes(void **state)
 	k = kstat_register("MMIO.fakedev0", "");
 	assert_int_equal(seen_kstat, (unsigned)k);
 	assert_int_equal(kstat_invocations(5, (unsigned)k), 27);
-	assert_int_equal(atomic_load(&kstat_vcpus[5].cur), KSTAT_GUEST);
-	assert_int_equal(atomic_load(&kstat_vcpus[5].depth), 0);
+	assert_int_equal(kstat_vcpu_cur(&kstat_vcpus[5]), KSTAT_GUEST);
+	assert_int_equal(atomic_load(&kstat_vcpus[5].levels), 0);
 	assert_int_equal(counter("MMIO.fakedev0.w.0x10"), 23);
 	assert_int_equal(counter("MMIO.fakedev0.r.0x18"), 4);
 	kstat_detach();
