@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -550,6 +551,8 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 		rc = verr_set(e, -errno, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
+	/* Only this thread writes f: no lock per character and per line. */
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	fprintf(f, "vmx3-callstack 1\n");
 	fprintf(f, "buildtype %s\n", m->buildtype ? m->buildtype : "-");
 	fprintf(f, "pid %d\nhz %u\n", (int)getpid(), m->hz);
