@@ -148,10 +148,8 @@ static json_t *cmd_shutdown(struct vmx *x, json_t *req, const char **err)
 static json_t *cmd_suspend(struct vmx *x, json_t *req, const char **err)
 {
 	int expect = VMX_SUSPEND_NONE;
-	if (atomic_load(&x->power_state) != VMX_POWER_ON) {
-		*err = "the VM is not running";
+	if ((*err = vmx_move_refusal(x)))
 		return NULL;
-	}
 	/* A finished failed/cancelled attempt may be retried. */
 	int cur = atomic_load(&x->suspend_state);
 	if (cur == VMX_SUSPEND_FAILED || cur == VMX_SUSPEND_CANCELLED)

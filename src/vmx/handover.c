@@ -695,26 +695,13 @@ struct json_t *handover_ctl_start(struct vmx *x, struct json_t *req, const char 
 	static _Thread_local char msg[600];
 	const char *peer = json_string_value(json_object_get(req, "peer"));
 	struct verr e = { "" };
-	int s;
 
 	if (!peer || !peer[0]) {
 		*err = "field \"peer\" (the receiving vmx's socket path) is missing";
 		return NULL;
 	}
-	if (atomic_load(&x->power_state) != VMX_POWER_ON) {
-		*err = "the VM is not running";
+	if ((*err = vmx_move_refusal(x)))
 		return NULL;
-	}
-	s = atomic_load(&x->suspend_state);
-	if (s == VMX_SUSPEND_REQUESTED || s == VMX_SUSPEND_RUNNING) {
-		*err = "a suspend is in progress";
-		return NULL;
-	}
-	s = atomic_load(&x->ho.state);
-	if (s != HO_NONE && s != HO_FAILED && s != HO_RUNNING) {
-		*err = "a hand-over is already in progress";
-		return NULL;
-	}
 	/* Connected and compatible before the guest stops: a refusal here costs no pause. */
 	if (handover_connect(x, peer, &e) < 0) {
 		snprintf(msg, sizeof(msg), "%s", e.msg);

@@ -1072,7 +1072,6 @@ struct json_t *migration_ctl_start(struct vmx *x, struct json_t *req, const char
 	const char *peer = json_string_value(json_object_get(req, "peer"));
 	const char *token = json_string_value(json_object_get(req, "token"));
 	struct verr e = { "" };
-	int s;
 
 	if (!peer || !peer[0] || strlen(peer) >= sizeof(m->peer)) {
 		*err = "field \"peer\" (HOST:PORT of the receiving vmx) is missing or too long";
@@ -1082,25 +1081,8 @@ struct json_t *migration_ctl_start(struct vmx *x, struct json_t *req, const char
 		*err = "field \"token\" (16 to 255 characters, the receiver's) is missing";
 		return NULL;
 	}
-	if (atomic_load(&x->power_state) != VMX_POWER_ON) {
-		*err = "the VM is not running";
+	if ((*err = vmx_move_refusal(x)))
 		return NULL;
-	}
-	s = atomic_load(&x->suspend_state);
-	if (s == VMX_SUSPEND_REQUESTED || s == VMX_SUSPEND_RUNNING) {
-		*err = "a suspend is in progress";
-		return NULL;
-	}
-	s = atomic_load(&x->ho.state);
-	if (s != HO_NONE && s != HO_FAILED && s != HO_RUNNING) {
-		*err = "a hand-over is in progress";
-		return NULL;
-	}
-	s = atomic_load(&m->state);
-	if (s != MIG_NONE && s != MIG_FAILED && s != MIG_RUNNING) {
-		*err = "a migration is already in progress";
-		return NULL;
-	}
 	if (m->thread_started) {
 		/* A failed pre-copy's thread has ended; collect it. */
 		pthread_join(m->thread, NULL);

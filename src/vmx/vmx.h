@@ -114,5 +114,26 @@ enum vmx_power { VMX_POWER_STARTING = 0, VMX_POWER_ON, VMX_POWER_STOPPING, VMX_P
 
 const char *vmx_power_name(int state);
 uint64_t vmx_now_ns(void);
+/*
+ * Why a suspend, a hand-over or a migration cannot start now, or NULL.
+ * Each stops the running guest and gives it away, so one at a time, and
+ * only while the VM runs.
+ */
+static inline const char *vmx_move_refusal(struct vmx *x)
+{
+	if (atomic_load(&x->power_state) != VMX_POWER_ON)
+		return "the VM is not running";
+	int s = atomic_load(&x->suspend_state);
+	if (s == VMX_SUSPEND_REQUESTED || s == VMX_SUSPEND_RUNNING)
+		return "a suspend is in progress";
+	s = atomic_load(&x->ho.state);
+	if (s != HO_NONE && s != HO_FAILED && s != HO_RUNNING)
+		return "a hand-over is in progress";
+	/* In doubt counts: the guest is paused until migrateResolve says where it runs. */
+	s = atomic_load(&x->mig.state);
+	if (s != MIG_NONE && s != MIG_FAILED && s != MIG_RUNNING)
+		return "a migration is in progress";
+	return NULL;
+}
 
 #endif

@@ -166,6 +166,15 @@ for phase in hello restored; do
   start_receiver opt
   migrate_req >/dev/null 2>&1
   check "mig-kill-new-at-$phase-reached" wait_log "test pause at $phase" 30
+  if [ "$phase" = hello ]; then
+    # One move at a time: a suspend or a hand-over asked for now is refused.
+    check mig-busy-suspend-refused grep -q 'a migration is in progress' \
+      <<<"$("$CTL" "$vm" suspend 2>&1)"
+    check mig-busy-handover-refused grep -q 'a migration is in progress' \
+      <<<"$("$CTL" "$vm" handover '{"peer":"/nonexistent.sock"}' 2>&1)"
+    check mig-busy-second-migrate-refused grep -q 'a migration is in progress' \
+      <<<"$("$CTL" "$vm" migrate "{\"peer\":\"127.0.0.1:$port\",\"token\":\"0123456789abcdef0123\"}" 2>&1)"
+  fi
   kill -9 "$rpid"; wait "$rpid" 2>/dev/null
   check "mig-kill-new-at-$phase-failed" wait_status failed 30
   check "mig-kill-new-at-$phase-old-runs" test "$(ctl_pid)" = "$pid"
