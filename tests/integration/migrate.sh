@@ -17,9 +17,6 @@ set -u
 B=${B:-build}
 G="$PWD/$B/guest"
 CTL="$B/host/vmx-ctl"
-ok() { echo "PASS $1"; }
-bad() { echo "FAIL $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 declare -A bin=([release]=release/vmx [beta]=beta/vmx-debug [stats]=stats/vmx-stats
                 [opt]=opt/vmx-opt)
 
@@ -43,30 +40,8 @@ VMX
 export VMX_MIGRATION_TOKEN=migrate-test-token-0123456789
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-last_count() { sed -n 's/^VMX3 counter n=\([0-9]*\) .*/\1/p' "$vm/console.log" | tail -1; }
-wait_count() { # n timeout_s
-  local i
-  for i in $(seq 1 $(($2 * 10))); do
-    [ "$(last_count)" -ge "$1" ] 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-counting_on() { local n; n=$(last_count); wait_count $((n + 5)) 60; }
-ctl_pid() { "$CTL" "$vm" hello 2>/dev/null | sed -n 's/.*"pid": \([0-9]*\).*/\1/p'; }
-set_knob() { # key value ("" removes)
-  sed -i "/^$1 = /d" "$vm/mig.vmx"
-  [ -n "$2" ] && echo "$1 = \"$2\"" >>"$vm/mig.vmx"
-  return 0
-}
-wait_log() { # pattern timeout_s
-  local i
-  for i in $(seq 1 $(($2 * 10))); do
-    grep -q "$1" "$vm"/vmx*.log 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+VMX_FILE="$vm/mig.vmx"
+. "$(dirname "$0")/counter_guest_lib.sh"
 start_receiver() { # type [vmx] -> sets rpid, port
   port=$(free_port)
   "$B/${bin[$1]}" --quiet --incoming-migration "127.0.0.1:$port" "${2:-$vm/mig.vmx}" \
