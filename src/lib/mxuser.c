@@ -230,7 +230,7 @@ void mxuser_lock_destroy(struct mxuser_lock *l)
 }
 
 /*
- * Blocks on m after a failed try, charged to LOCK_WAIT; returns when the wait
+ * Blocks on m, found held, charged to LOCK_WAIT; returns when the wait
  * began.  Out of line, so the uncontended path stays short.
  */
 static __attribute__((noinline)) uint64_t mutex_wait(pthread_mutex_t *m)
@@ -246,22 +246,22 @@ static __attribute__((noinline)) uint64_t mutex_wait(pthread_mutex_t *m)
 }
 
 /*
- * Whether m is held by some thread right now, read without a locked
- * instruction: glibc's mutex word is public in its headers and fixed by its
- * ABI (static initializers write it).  A look, then a plain lock, costs
- * about 4 ns less per acquisition than a try-lock (glibc 2.36); a thread
- * that takes the lock between the look and the lock makes the caller wait
- * uncounted, a window of a few instructions.
+ * Takes m if no thread holds it, else returns false without waiting.  Under
+ * glibc a relaxed look at the mutex word (public in its headers and fixed by
+ * its ABI: static initializers write it), then a plain lock: about 4 ns less
+ * per acquisition than a try-lock (glibc 2.36).  A thread that takes m
+ * between the look and the lock makes the caller wait uncounted, a window of
+ * a few instructions.  Elsewhere a try-lock.
  */
-static inline bool mutex_held_now(pthread_mutex_t *m)
+static inline bool mutex_take_if_free(pthread_mutex_t *m)
 {
 #ifdef __GLIBC__
-	return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0;
+	if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0)
+		return false;
+	VMX_VERIFY(pthread_mutex_lock(m) == 0);
+	return true;
 #else
-	if (pthread_mutex_trylock(m) != 0)
-		return true;
-	VMX_VERIFY(pthread_mutex_unlock(m) == 0);
-	return false;
+	return pthread_mutex_trylock(m) == 0;
 #endif
 }
 
@@ -275,14 +275,13 @@ static inline void mutex_acquire(struct mxuser_hdr *h, pthread_mutex_t *m, uint6
 		VMX_VERIFY(pthread_mutex_lock(m) == 0);
 		return;
 	}
-	if (VMX_UNLIKELY(mutex_held_now(m))) {
+	if (VMX_UNLIKELY(!mutex_take_if_free(m))) {
 		t0 = mutex_wait(m);
 		now = stats_clock();
 		mxuser_stats_acquired(h, true, stats_since(t0, now), self_tid());
 		*acquired_ns = hold_start(h->stats, now);
 		return;
 	}
-	VMX_VERIFY(pthread_mutex_lock(m) == 0);
 	mxuser_stats_acquired_excl(h->stats, self_tid());
 	/* The clock is read only for a measured hold. */
 	*acquired_ns = hold_measured(h->stats) ? stats_clock() : 0;
