@@ -180,30 +180,41 @@ def run(d, a, tokens, urls, console):
     seen_running = False
     deadline = time.time() + 90
     state = ""
-    while time.time() < deadline:
+
+    def newest_task_state():
+        # None before the task's panel appears; the box redraws as it polls.
         panels = css(d, "#task-box .task")
-        if len(panels) == before:
+        return panels[0].get_attribute("data-state") if len(panels) > before else None
+
+    while time.time() < deadline:
+        state = retry(newest_task_state)
+        if state is None:
             err = css(d, "#sw-error")
             if err and err[0].text:
                 check("ui-switch-accepted", False, err[0].text)
                 break
+            state = ""
             time.sleep(0.05)
             continue
-        state = panels[0].get_attribute("data-state")
         if state == "running":
             seen_running = True
         if state in ("success", "error"):
             break
         time.sleep(0.05)
     check("ui-switch-task-success", state == "success", state or "no task panel")
-    panel = css(d, "#task-box .task")[0]
-    phases = [li.get_attribute("data-phase") for li in panel.find_elements(By.CSS_SELECTOR, "ol.phases li")]
+
+    def finished_task():
+        panel = css(d, "#task-box .task")[0]
+        phases = [li.get_attribute("data-phase")
+                  for li in panel.find_elements(By.CSS_SELECTOR, "ol.phases li")]
+        dt = [e.text for e in panel.find_elements(By.CSS_SELECTOR, "[data-field=downtime]")]
+        return phases, dt, panel.text.splitlines()[-1]
+
+    phases, dt, last_line = retry(finished_task)
     check("ui-switch-phases", {"save", "launch", "resume"} <= set(phases) and "fastAttempt" not in phases,
           ",".join(phases))
-    dt = panel.find_elements(By.CSS_SELECTOR, "[data-field=downtime]")
-    check("ui-switch-downtime", bool(dt) and dt[0].text.endswith(" ms"), dt[0].text if dt else "none")
-    print(f"# switch: phases {','.join(phases)}; {panel.text.splitlines()[-1]}; "
-          f"running state seen: {seen_running}")
+    check("ui-switch-downtime", bool(dt) and dt[0].endswith(" ms"), dt[0] if dt else "none")
+    print(f"# switch: phases {','.join(phases)}; {last_line}; running state seen: {seen_running}")
     wait(d, lambda d: "stats" in (row_of(d, a.vm).find_element(By.CSS_SELECTOR, "td.btcell").text), 10,
          "the list showing build type stats")
     check("ui-list-shows-stats", True)
