@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 import time
+import traceback
 
 from selenium import webdriver
 from selenium.common.exceptions import (NoAlertPresentException, StaleElementReferenceException,
@@ -58,7 +59,9 @@ def main():
     try:
         run(d, a, tokens, urls, console)
     except (TimeoutException, WebDriverException, AssertionError) as e:
-        check("ui-flow", False, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        tb = traceback.extract_tb(e.__traceback__)
+        where = next((f"line {f.lineno} ({f.line})" for f in reversed(tb) if f.filename == __file__), "")
+        check("ui-flow", False, f"{type(e).__name__} at {where}: {str(e).splitlines()[0] if str(e) else ''}")
         try:
             d.save_screenshot(f"{a.shots}/failure.png")
             print("page text at the failure:\n" + d.find_element(By.TAG_NAME, "body").text[:2000])
@@ -186,12 +189,17 @@ def run(d, a, tokens, urls, console):
         panels = css(d, "#task-box .task")
         return panels[0].get_attribute("data-state") if len(panels) > before else None
 
+    def dialog_error():
+        # The dialog is removed once the switch is accepted, maybe between the find and the read.
+        err = css(d, "#sw-error")
+        return err[0].text if err else ""
+
     while time.time() < deadline:
         state = retry(newest_task_state)
         if state is None:
-            err = css(d, "#sw-error")
-            if err and err[0].text:
-                check("ui-switch-accepted", False, err[0].text)
+            msg = retry(dialog_error)
+            if msg:
+                check("ui-switch-accepted", False, msg)
                 break
             state = ""
             time.sleep(0.05)
