@@ -36,6 +36,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -g \
                -MMD -MP -Isrc $(CFLAGS_EXTRA)
 VMX_LIBS := -lfdt -lelf -ljansson -lsodium -lz -lpthread -lm -lrt
+# The stats code's extra library: libdw unwinds the profiler's monitor stacks.
+VMX_STATS_LIBS := -ldw
 
 VERSION  := $(shell cat VERSION)
 REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
@@ -99,7 +101,7 @@ $(B)/$(1)/libvmx.a: $(filter-out $(B)/$(1)/obj/vmx/main.o,$(call vmx_objs,$(1)))
 
 $(B)/$(1)/$(BIN_$(1)): $(B)/$(1)/obj/vmx/main.o $(B)/$(1)/libvmx.a
 	@echo "  LD [$(1)] $$@"
-	$(Q)$(or $(CC_$(1)),$(CC)) $(LDFLAGS_$(1)) -o $$@ $$^ $(VMX_LIBS)
+	$(Q)$(or $(CC_$(1)),$(CC)) $(LDFLAGS_$(1)) -o $$@ $$^ $(VMX_LIBS) $(if $(filter 1,$(STATS_$(1))),$(VMX_STATS_LIBS))
 
 -include $(patsubst %.o,%.d,$(call vmx_objs,$(1)))
 endef

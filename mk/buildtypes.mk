@@ -5,7 +5,7 @@
 # VMX_STATS         0       0      1      1      1
 # VMX_DEVEL         0       0      0      1      1
 # optimization     -O2     -O2    -O2    -O2    -O1 -g
-# frame pointers    no     yes    yes    yes    yes
+# frame pointers    no     yes    no     yes    yes
 # sanitizers        no      no     no     no    ASan+UBSan
 
 BUILDTYPES := release beta stats opt obj
@@ -20,7 +20,7 @@ BIN_obj     := vmx-obj
 
 FLAGS_release := -DVMX_DEBUG=0 -DVMX_STATS=0 -DVMX_DEVEL=0 -O2 -fomit-frame-pointer
 FLAGS_beta    := -DVMX_DEBUG=1 -DVMX_STATS=0 -DVMX_DEVEL=0 -O2 -fno-omit-frame-pointer
-FLAGS_stats   := -DVMX_DEBUG=0 -DVMX_STATS=1 -DVMX_DEVEL=0 -O2 -fno-omit-frame-pointer
+FLAGS_stats   := -DVMX_DEBUG=0 -DVMX_STATS=1 -DVMX_DEVEL=0 -O2 -fomit-frame-pointer
 FLAGS_opt     := -DVMX_DEBUG=1 -DVMX_STATS=1 -DVMX_DEVEL=1 -O2 -fno-omit-frame-pointer
 FLAGS_obj     := -DVMX_DEBUG=1 -DVMX_STATS=1 -DVMX_DEVEL=1 -O1 -fno-omit-frame-pointer \
                  -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -59,7 +59,7 @@ $(B)/fuzz/fuzz_cs_profile: fuzz/fuzz_cs_profile.c src/cstools/csp.c src/cstools/
 $(B)/stats/tests/ksymdump: tests/callstack/ksymdump.c $(B)/stats/libvmx.a
 	@mkdir -p $(@D)
 	@echo "  LD [stats] $@"
-	$(Q)$(CC) $(BASE_CFLAGS) $(FLAGS_stats) -o $@ $< $(B)/stats/libvmx.a $(LDFLAGS_stats) $(VMX_LIBS)
+	$(Q)$(CC) $(BASE_CFLAGS) $(FLAGS_stats) -o $@ $< $(B)/stats/libvmx.a $(LDFLAGS_stats) $(VMX_LIBS) $(VMX_STATS_LIBS)
 
 $(B)/fuzz/fuzz_cs_kallsyms: fuzz/fuzz_cs_kallsyms.c src/stats/cs_kallsyms.c src/stats/cs_sym.c $(wildcard src/lib/*.c) $(B)/release/version.c
 	@mkdir -p $(@D)

@@ -24,7 +24,7 @@ define STATS_TEST_RULES
 $(B)/$(1)/tests/%: tests/stats/%.c $(B)/$(1)/libvmx.a
 	@mkdir -p $$(@D)
 	@echo "  LD [$(1)] $$@"
-	$(Q)$(CC) $(BASE_CFLAGS) $(FLAGS_$(1)) -o $$@ $$< $(B)/$(1)/libvmx.a $(LDFLAGS_$(1)) $(VMX_LIBS)
+	$(Q)$(CC) $(BASE_CFLAGS) $(FLAGS_$(1)) -o $$@ $$< $(B)/$(1)/libvmx.a $(LDFLAGS_$(1)) $(VMX_LIBS) $(if $(filter 1,$(STATS_$(1))),$(VMX_STATS_LIBS))
 endef
 $(foreach t,$(BUILDTYPES),$(eval $(call STATS_TEST_RULES,$(t))))
 

@@ -7,7 +7,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 TEST_CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -g -O1 \
                -Isrc -fsanitize=address,undefined -fno-omit-frame-pointer \
                $(shell pkg-config --cflags cmocka)
-TEST_LIBS := $(shell pkg-config --libs cmocka) $(VMX_LIBS)
+TEST_LIBS := $(shell pkg-config --libs cmocka) $(VMX_LIBS) $(VMX_STATS_LIBS)
 
 $(B)/tests/unit/%: tests/unit/%.c $(B)/obj/libvmx.a
 	@mkdir -p $(@D)

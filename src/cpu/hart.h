@@ -149,5 +149,15 @@ bool hart_peek_pc(const struct hart *h, const uint64_t *regs, unsigned nregs, ui
 		  uint32_t *raw);
 /* True when host_pc is inside the hart's translated code (docs/TRANSLATOR.md). */
 bool hart_peek_translated(const struct hart *h, uint64_t host_pc);
+/*
+ * The hart's code cache as run addresses, all 0 without one: [lo, body) the
+ * entry and exit trampolines, [body, hi) translated blocks.  Inside a block
+ * the return address into the code that entered translated code is at
+ * rsp + HART_JIT_FRAME_BYTES - 8: the frame the entry trampoline built
+ * (saved registers and alignment), unchanged while translated code runs, so
+ * a profiler can step over translated frames, which have no unwind tables.
+ */
+#define HART_JIT_FRAME_BYTES 64
+void hart_peek_jit(const struct hart *h, uint64_t *lo, uint64_t *body, uint64_t *hi);
 
 #endif

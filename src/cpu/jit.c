@@ -15,6 +15,7 @@
  * docs/TRANSLATOR.md has the register convention and the exit protocol.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include "hart_int.h"
 #include "x86enc.h"
@@ -137,9 +138,9 @@ static uint64_t h_amo(struct hart *h, const struct dinsn *d)
  */
 /*
  * Callee-saved ones first: they survive slow-path calls.  rbp is left alone:
- * the stats build's sampler walks the host stack by frame pointers, and a
- * helper called from translated code must find hart_run's frame above its
- * own, not a guest value.
+ * the stats build's profiler unwinds a helper called from translated code
+ * through the entry trampoline's frame (hart.h, HART_JIT_FRAME_BYTES), and
+ * hart_run's frame above it may be rbp-based.
  */
 static const enum xe_reg pool[] = { XE_R12, XE_R13, XE_R14, XE_R15,
 				    XE_RDI, XE_R8, XE_R9, XE_R10, XE_R11 };
@@ -1107,7 +1108,28 @@ static void plan_loop(struct tx *t)
 bool jit_translate(struct hart *h, struct block *b, bool *full)
 {
 	struct jit *j = h->jit;
-	struct tx *t = &(struct tx){ .h = h, .j = j, .b = b };
+	/*
+	 * The translation's state (about 50 KiB, mostly the stub and map
+	 * arrays) lives beside the code cache, not on the stack: the stats
+	 * build's profiler copies the top of the stack to unwind it.  The arrays
+	 * are written before they are read (nstub, nmap), so only the rest is
+	 * cleared.
+	 */
+	if (!j->tx) {
+		j->tx = malloc(sizeof(struct tx));
+		if (!j->tx) {
+			b->jit_no = 1;
+			return false;
+		}
+	}
+	struct tx *t = j->tx;
+	memset(t, 0, offsetof(struct tx, stub));
+	t->nstub = 0;
+	t->nmap = 0;
+	t->meta_full = false;
+	t->h = h;
+	t->j = j;
+	t->b = b;
 	struct xe_buf *e = &t->e;
 
 	ra_init(&t->ra);

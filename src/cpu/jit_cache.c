@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "hart.h"
 #include "jit_int.h"
 #include "x86enc.h"
 
@@ -94,12 +95,16 @@ void jit_cache_destroy(struct jit *j)
 	free(j->exits);
 	if (j->spans)
 		munmap(j->spans, j->spans_cap * sizeof(*j->spans));
+	free(j->tx);
 	free(j);
 }
 
 /* Callee-saved registers the entry saves, in push order. */
 static const enum xe_reg saved[] = { XE_RBX, XE_RBP, XE_R12, XE_R13, XE_R14, XE_R15 };
 #define NSAVED (sizeof(saved) / sizeof(saved[0]))
+/* The profiler's unwinder steps over translated frames by this layout (hart.h). */
+_Static_assert((NSAVED + 2) * 8 == HART_JIT_FRAME_BYTES,
+	       "the entry frame is the return address, the saved registers and 8 bytes of alignment");
 
 void jit_cache_reset(struct jit *j)
 {
@@ -129,6 +134,7 @@ void jit_cache_reset(struct jit *j)
 	xe_alu_rr(&b, XE_XOR, false, XE_RAX, XE_RAX);
 	xe_jmp_to(&b, j->leave);
 	xe_nops(&b, (unsigned)(-(uintptr_t)b.p & 15));
+	j->tramp_size = (size_t)(b.p - b.start);
 	/* Forget the spans first: a sample taken meanwhile finds no block. */
 	__atomic_store_n(&j->nspans, 0, __ATOMIC_RELAXED);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);

@@ -71,6 +71,8 @@ struct jit {
 	void *enter;             /* run address of the entry trampoline */
 	void *leave;             /* run address of the common epilogue */
 	void *leave_dynamic;     /* the same, returning JIT_LEFT_DYNAMIC */
+	size_t tramp_size;       /* bytes of the three above, at the start of the cache */
+	void *tx;                /* jit.c's translation state, reused (NULL until the first) */
 	unsigned hot;            /* loop-top visits before a block is translated */
 	uint64_t translated, flushes;
 	uint64_t inlined;        /* side paths translated in line (tests read it) */

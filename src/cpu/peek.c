@@ -142,3 +142,11 @@ bool hart_peek_translated(const struct hart *h, uint64_t host_pc)
 {
 	return jit_cache_holds(h->jit, (uintptr_t)host_pc);
 }
+
+void hart_peek_jit(const struct hart *h, uint64_t *lo, uint64_t *body, uint64_t *hi)
+{
+	const struct jit *j = h->jit;
+	*lo = j ? (uint64_t)(uintptr_t)j->rx : 0;
+	*body = j ? *lo + j->tramp_size : 0;
+	*hi = j ? *lo + j->size : 0;
+}

@@ -4,9 +4,11 @@
  * Each sampled thread (the thread running the vCPUs) gets a per-thread timer
  * (timer_create, SIGEV_THREAD_ID) at CS_HZ.  The SIGPROF handler records one
  * stack: the guest's frames (PC, then the s0/fp chain read through the guest
- * page tables without side effects), the monitor's frames (its own rbp
- * chain), and the current kstat, into a per-thread ring.  A collector thread
- * drains the rings into a bounded table (vmx.callstackMaxFootprintMB) and
+ * page tables without side effects), the monitor's registers and a copy of
+ * the top of its stack (unwound later by CFI: cs_unwind.h), and the current
+ * kstat, into a per-thread ring.  A collector thread drains the rings
+ * (unwinding each monitor stack) into a bounded table
+ * (vmx.callstackMaxFootprintMB) and
  * writes <vmdir>/stats/callstack-<YYYYmmdd-HHMMSS>-<pid>.txt periodically
  * and at exit, with every address already symbolized (monitor from its own
  * ELF symbol table, guest from guest.symbols), so vmx-callstack needs nothing
@@ -23,12 +25,19 @@
 #include <stdint.h>
 #include "../lib/build.h"
 #include "../lib/verr.h"
+#include "cs_unwind.h"
 
 #define CS_HZ 97
 #define CS_MAX_GUEST 32     /* guest frames kept per sample (pc first) */
 #define CS_MAX_MON 48       /* monitor frames kept per sample (leaf first) */
 #define CS_DEFAULT_FOOTPRINT_MB 32
 #define CS_VCPU_NONE 0xffu  /* sample taken outside hart_run */
+/*
+ * Bytes of the monitor's stack a sample copies from its sp up: the vCPU
+ * thread's deepest ordinary stacks (a device access from translated code)
+ * reach main's frame within about 7 KiB.
+ */
+#define CS_STACK_COPY 16384
 
 struct cfg;
 
@@ -53,7 +62,11 @@ enum cs_gstop {
 /* Names as the profile writes them (guest_walk_stop NAME COUNT). */
 extern const char *const cs_gstop_name[CS_GSTOP_N];
 
-/* One raw sample, as the signal handler records it (frames leaf first). */
+/*
+ * One sample (frames leaf first).  The handler records everything but mon;
+ * the collector unwinds mon from hregs and the stack copy kept beside the
+ * sample (stack_len bytes from hregs.sp up).
+ */
 struct cs_sample {
 	uint64_t t_ns;          /* CLOCK_MONOTONIC */
 	uint16_t kstat;
@@ -63,8 +76,12 @@ struct cs_sample {
 	uint8_t pc_exact;       /* guest[0] is the exact pc (else a block boundary) */
 	uint8_t gstop;          /* enum cs_gstop, when nguest > 0 */
 	uint16_t weight;        /* ticks this sample stands for (0 counts as 1) */
+	uint8_t hstop;          /* enum cs_hstop, once mon is unwound */
 	uint64_t as;            /* U-mode under translation: satp's ASID and root PPN, else 0 */
 	uint32_t graw;          /* bits of the instruction at an exact guest[0], else 0 */
+	uint32_t stack_len;
+	struct cs_hregs hregs;
+	struct cs_hjit hjit;    /* the interrupted hart's code cache, or zeros */
 	uint64_t guest[CS_MAX_GUEST];
 	uint64_t mon[CS_MAX_MON];
 };
@@ -142,6 +159,7 @@ struct cs_meta {
 	const char *guest_image;     /* guest.kernel, for guest disassembly, or NULL */
 	uint64_t exe_bias;           /* its load bias (PIE) */
 	uint64_t gstops[CS_GSTOP_N]; /* guest walks by the reason they stopped */
+	uint64_t hstops[CS_HSTOP_N]; /* monitor walks by the reason they stopped */
 	const struct cs_user *user;  /* guest.userSymbols: nuser programs, or NULL */
 	unsigned nuser;
 };
@@ -186,10 +204,6 @@ unsigned cs_walk_guest(cs_peek_fn peek, const void *ctx, unsigned vabits, uint64
  */
 unsigned cs_trim_guest(const struct cs_symtab *t, bool bare, const uint64_t *frames, unsigned n,
 		       uint8_t *stop);
-
-/* Walks the monitor's frame-pointer chain with bounds [lo, hi); returns frames stored. */
-unsigned cs_walk_host(uint64_t pc, uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *out,
-		      unsigned max);
 
 #if VMX_STATS
 /*

@@ -53,6 +53,7 @@ struct cs_prog {
 
 struct cs_thread {
 	struct cs_sample ring[CS_RING];
+	uint8_t stack[CS_RING][CS_STACK_COPY];   /* each sample's copy of the monitor's stack */
 	_Atomic uint32_t head, tail;     /* head: handler only; tail: collector only */
 	_Atomic uint64_t drops;
 	uint64_t stack_lo, stack_hi;
@@ -72,6 +73,9 @@ static struct {
 	_Atomic uint64_t handler_ns;     /* time spent in the handler, for the overhead figure */
 	_Atomic uint64_t collector_ns;   /* CPU time of the collector thread so far */
 	uint64_t gstops[CS_GSTOP_N];     /* guest walks by stop reason (collector only) */
+	uint64_t hstops[CS_HSTOP_N];     /* monitor walks by stop reason (collector only) */
+	struct cs_unwind *unwind;        /* the monitor's CFI (collector only) */
+	bool unwind_failed;
 	struct cs_table *table;
 	struct cs_symtab *mon, *guest;
 	/* guest.userSymbols: programs, each recognised per address space by its code. */
@@ -118,6 +122,21 @@ static unsigned walk_guest(const struct hart *h, uint64_t pc, uint64_t *out, uns
 		vabits = mode == 8 ? 39 : mode == 9 ? 48 : mode == 10 ? 57 : 0;
 	return cs_walk_guest(peek_hart, h, vabits, pc, hart_get_xreg(h, 8), hart_get_xreg(h, 2),
 			     hart_get_xreg(h, 1), out, max, stop);
+}
+
+/*
+ * Copies the interrupted thread's raw stack from a signal handler: it holds
+ * locals the sanitizers may have poisoned a moment ago (a scope just left),
+ * so neither ASan nor TSan instruments this copy, and it is a loop of word
+ * loads, never a call to their checked memcpy.
+ */
+__attribute__((no_sanitize("address", "thread"), noinline))
+static void copy_stack(uint8_t *dst, uint64_t src, uint32_t len)
+{
+	const volatile uint64_t *s = (const volatile uint64_t *)(uintptr_t)src;
+	uint64_t *d = (uint64_t *)(void *)dst;
+	for (uint32_t i = 0; i < len / 8; i++)
+		d[i] = s[i];
 }
 
 static void cs_handler(int sig, siginfo_t *si, void *ucv)
@@ -173,18 +192,24 @@ static void cs_handler(int sig, siginfo_t *si, void *ucv)
 		s->graw = 0;
 		s->as = 0;
 	}
-	s->nmon = (uint8_t)cs_walk_host((uint64_t)uc->uc_mcontext.gregs[REG_RIP],
-					(uint64_t)uc->uc_mcontext.gregs[REG_RBP], t->stack_lo,
-					t->stack_hi, s->mon, CS_MAX_MON);
 	/*
-	 * Translated guest code has no host symbol: it is hart_run's work, so it
-	 * is named that, and the stack keeps the interpreter's shape (the guest
-	 * frames say which guest code it was).
+	 * The monitor's stack is unwound on the collector, from the registers
+	 * and a copy of the stack's top: the handler cannot read unwind tables.
 	 */
+	s->hregs = (struct cs_hregs){ (uint64_t)uc->uc_mcontext.gregs[REG_RIP],
+				      (uint64_t)uc->uc_mcontext.gregs[REG_RSP],
+				      (uint64_t)uc->uc_mcontext.gregs[REG_RBP] };
+	s->stack_len = 0;
+	/* x86-64 code keeps sp 8-aligned; anything else is not a stack to read. */
+	if (s->hregs.sp >= t->stack_lo && s->hregs.sp < t->stack_hi && !(s->hregs.sp & 7)) {
+		uint64_t len = t->stack_hi - s->hregs.sp;
+		s->stack_len = (uint32_t)(len < CS_STACK_COPY ? len : CS_STACK_COPY) & ~7u;
+		copy_stack(t->stack[head % CS_RING], s->hregs.sp, s->stack_len);
+	}
 	if (h)
-		for (unsigned i = 0; i < s->nmon; i++)
-			if (hart_peek_translated(h, s->mon[i]))
-				s->mon[i] = (uint64_t)(uintptr_t)hart_run;
+		hart_peek_jit(h, &s->hjit.lo, &s->hjit.body, &s->hjit.hi);
+	else
+		s->hjit = (struct cs_hjit){ 0, 0, 0 };
 	atomic_store_explicit(&t->head, head + 1, memory_order_release);
 	atomic_fetch_add_explicit(&cs.handler_ns, now_ns(CLOCK_MONOTONIC) - s->t_ns,
 				  memory_order_relaxed);
@@ -275,6 +300,14 @@ static void recognise_user(struct cs_prog *g, const struct cs_sample *smp)
 static void drain(void)
 {
 	find_guest_symbols();
+	if (!cs.unwind && !cs.unwind_failed) {
+		/* Here, not in cs_start: a switch to the stats build waits for cs_start. */
+		struct verr e = { 0 };
+		if (cs_unwind_new(&cs.unwind, &e) < 0) {
+			cs.unwind_failed = true;
+			LOG_WRN("%s: monitor frames are the sampled pc alone", e.msg);
+		}
+	}
 	unsigned n = atomic_load(&cs.nthreads);
 	for (unsigned i = 0; i < n; i++) {
 		struct cs_thread *t = cs.threads[i];
@@ -291,6 +324,18 @@ static void drain(void)
 								     &smp->gstop);
 				cs.gstops[smp->gstop < CS_GSTOP_N ? smp->gstop : CS_GSTOP_END]++;
 			}
+			if (cs.unwind) {
+				smp->nmon = (uint8_t)cs_unwind_walk(cs.unwind, &smp->hregs,
+								    t->stack[tail % CS_RING],
+								    smp->stack_len, &smp->hjit,
+								    smp->mon, CS_MAX_MON,
+								    &smp->hstop);
+			} else {
+				smp->mon[0] = smp->hregs.pc;
+				smp->nmon = 1;
+				smp->hstop = CS_HSTOP_NO_CFI;
+			}
+			cs.hstops[smp->hstop < CS_HSTOP_N ? smp->hstop : CS_HSTOP_END]++;
 			cs_table_add(cs.table, smp, cs.t0_ns);
 		}
 		atomic_store_explicit(&t->tail, tail, memory_order_release);
@@ -324,6 +369,7 @@ static void write_profile(void)
 	for (unsigned i = 0; i < n; i++)
 		m.ring_drops += atomic_load(&cs.threads[i]->drops);
 	memcpy(m.gstops, cs.gstops, sizeof(m.gstops));
+	memcpy(m.hstops, cs.hstops, sizeof(m.hstops));
 	struct cs_user user[CS_USER_PROGS];
 	for (unsigned p = 0; p < cs.nprog; p++) {
 		const struct cs_prog *g = &cs.prog[p];
@@ -629,6 +675,8 @@ int cs_start(const struct cfg *c, const char *vmdir, struct verr *e)
 	cs.kallsyms_tried = false;
 	cs.console_tried_ns = 0;
 	memset(cs.gstops, 0, sizeof(cs.gstops));
+	memset(cs.hstops, 0, sizeof(cs.hstops));
+	cs.unwind_failed = false;
 	atomic_store(&cs.running, true);
 	rc = attach_thread(e);
 	if (rc < 0)
@@ -698,6 +746,8 @@ void cs_stop(void)
 	cs_symtab_free(cs.mon);
 	cs_symtab_free(cs.guest);
 	cs_table_free(cs.table);
+	cs_unwind_free(cs.unwind);
+	cs.unwind = NULL;
 	cs.mon = cs.guest = NULL;
 	cs.table = NULL;
 	cs.guest_syms[0] = 0;

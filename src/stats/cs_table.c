@@ -1,6 +1,6 @@
 /*
  * cs_table.c - the callstack profiler's bounded aggregation table, the
- * frame-pointer walk of the monitor's own stack, and the profile writer.
+ * guest stack walk, and the profile writer.
  *
  * The table is one allocation made up front (entries, hash index, frame
  * arena) sized from the footprint cap, so collecting never allocates and
@@ -239,32 +239,6 @@ void cs_table_add(struct cs_table *t, const struct cs_sample *s, uint64_t t0_ns)
 		nm = CS_COARSE_FRAMES;
 	if (!try_add(t, s, CS_TBUCKET_ALL, ng, nm, w))
 		t->drops += w;
-}
-
-/*
- * Reads the interrupted thread's raw stack from a signal handler: frame
- * records sit next to locals the sanitizers may have poisoned a moment ago
- * (a scope just left), so neither ASan nor TSan instruments this walk.
- */
-__attribute__((no_sanitize("address", "thread")))
-unsigned cs_walk_host(uint64_t pc, uint64_t fp, uint64_t lo, uint64_t hi, uint64_t *out,
-		      unsigned max)
-{
-	unsigned n = 0;
-	if (max)
-		out[n++] = pc;
-	/* x86-64 frame record: [fp] = caller's fp, [fp + 8] = return address. */
-	while (n < max && fp >= lo && fp + 16 <= hi && !(fp & 7)) {
-		const uint64_t *rec = (const uint64_t *)(uintptr_t)fp;
-		uint64_t next = rec[0], ret = rec[1];
-		if (!ret)
-			break;
-		out[n++] = ret;
-		if (next <= fp)   /* stacks grow down: callers live higher */
-			break;
-		fp = next;
-	}
-	return n;
 }
 
 const char *const cs_gstop_name[CS_GSTOP_N] = {
@@ -568,6 +542,9 @@ int cs_write_profile(const char *path, const struct cs_table *t, const struct cs
 	for (unsigned k = 0; k < CS_GSTOP_N; k++)
 		fprintf(f, "guest_walk_stop %s %llu\n", cs_gstop_name[k],
 			(unsigned long long)m->gstops[k]);
+	for (unsigned k = 0; k < CS_HSTOP_N; k++)
+		fprintf(f, "monitor_walk_stop %s %llu\n", cs_hstop_name[k],
+			(unsigned long long)m->hstops[k]);
 	fprintf(f, "coarse %d\nfootprint %zu\nentries %u\n", t->coarse, cs_table_footprint(t),
 		t->nent);
 	fprintf(f, "gcode_words %u\ngcode_dropped %llu\n", t->ngcode,

@@ -65,6 +65,13 @@ check "callstack-folded-total" test "$(awk '{ s += $2 } END { print s }' "$tmp/f
 check "callstack-folded-guest-leaf" grep -Eq "^guest:main;guest:cs_driver;guest:cs_three_quarters;guest:spin [0-9]+$" "$tmp/folded.txt"
 check "callstack-folded-no-tail" sh -c "! grep -q '^guest:.*mon:hart_run' '$tmp/folded.txt'"
 "$V" --folded --monitor-tail "$tmp/vm" >"$tmp/folded-tail.txt"
+# The stats build has no frame pointers: monitor stacks are unwound by CFI
+# from each sample's stack copy, down to the thread's first frame (_start).
+ends=$(awk '$1 == "monitor_walk_stop" && $2 == "end" { print $3 }' "$prof")
+check "callstack-monitor-walks-complete" test "${ends:-0}" -ge $((samples * 95 / 100))
+# Samples, not lines: 9 in 10 at least go from _start through main to hart_run.
+rooted=$(awk '$1 ~ /^(.*;)?mon:_start;(.*;)?mon:main;(.*;)?mon:hart_run(;|$)/ { n += $2 } END { print n + 0 }' "$tmp/folded-tail.txt")
+check "callstack-monitor-root-is-start" test $((rooted * 10)) -ge $((samples * 9))
 check "callstack-folded-domains" grep -q "guest:cs_driver;guest:cs_three_quarters;guest:spin;.*mon:hart_run;kstat:" "$tmp/folded-tail.txt"
 # The first screen: the hottest guest function and the kstat split.
 "$V" "$tmp/vm" >"$tmp/first.txt"

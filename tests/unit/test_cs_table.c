@@ -162,30 +162,6 @@ static void test_table_merge_and_cap(void **state)
 	cs_table_free(t);
 }
 
-static void test_walk_host(void **state)
-{
-	uint64_t stack[64] = { 0 }, out[16];
-	uint64_t lo = (uint64_t)(uintptr_t)stack, hi = lo + sizeof(stack);
-	(void)state;
-	/* Three records at increasing addresses, the last pointing back down. */
-	stack[4] = (uint64_t)(uintptr_t)&stack[10];
-	stack[5] = 0x1111;
-	stack[10] = (uint64_t)(uintptr_t)&stack[20];
-	stack[11] = 0x2222;
-	stack[20] = (uint64_t)(uintptr_t)&stack[2];   /* goes down: stop after it */
-	stack[21] = 0x3333;
-	unsigned n = cs_walk_host(0xabcd, (uint64_t)(uintptr_t)&stack[4], lo, hi, out, 16);
-	assert_int_equal(n, 4);
-	assert_int_equal(out[0], 0xabcd);
-	assert_int_equal(out[1], 0x1111);
-	assert_int_equal(out[2], 0x2222);
-	assert_int_equal(out[3], 0x3333);
-	/* Out of bounds, misaligned or capped: no reads past the checks. */
-	assert_int_equal(cs_walk_host(1, hi, lo, hi, out, 16), 1);
-	assert_int_equal(cs_walk_host(1, lo + 4, lo, hi, out, 16), 1);
-	assert_int_equal(cs_walk_host(1, (uint64_t)(uintptr_t)&stack[4], lo, hi, out, 2), 2);
-}
-
 /* A fake guest stack: 64 words at GSTACK (an Sv39 kernel address). */
 #define GSTACK 0xffffffc600004000ull
 struct gmem { uint64_t w[64]; };
@@ -636,7 +612,6 @@ int main(void)
 		cmocka_unit_test(test_symtab_console_and_self),
 		cmocka_unit_test(test_table_merge_and_cap),
 		cmocka_unit_test(test_gcode_words),
-		cmocka_unit_test(test_walk_host),
 		cmocka_unit_test(test_walk_guest),
 		cmocka_unit_test(test_trim_guest),
 		cmocka_unit_test(test_user_symbols),
