@@ -168,6 +168,11 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 				snprintf(p->gstop[p->ngstop].name, sizeof(p->gstop[0].name), "%.23s", d);
 				p->gstop[p->ngstop++].count = x;
 			}
+		} else if (sscanf(line, "monitor_walk_stop %23s %llu", d, &x) == 2) {
+			if (p->nhstop < sizeof(p->hstop) / sizeof(p->hstop[0])) {
+				snprintf(p->hstop[p->nhstop].name, sizeof(p->hstop[0].name), "%.23s", d);
+				p->hstop[p->nhstop++].count = x;
+			}
 		} else if (sscanf(line, "gcode_dropped %llu", &x) == 1) {
 			p->gcode_dropped = x;
 		} else if (sscanf(line, "kstat %u %4095s", &u, a) == 2) {

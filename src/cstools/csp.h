@@ -50,6 +50,9 @@ struct csp_profile {
 	/* Guest walks by the reason they stopped (guest_walk_stop lines). */
 	unsigned ngstop;
 	struct { char name[24]; uint64_t count; } gstop[16];
+	/* Monitor stack unwinds by the reason they stopped (monitor_walk_stop lines). */
+	unsigned nhstop;
+	struct { char name[24]; uint64_t count; } hstop[16];
 	unsigned nkstats;
 	char **kstat;       /* by id, NULL when not named */
 	unsigned nframes;

@@ -846,6 +846,17 @@ int main(int argc, char **argv)
 						(unsigned long long)p->gstop[i].count);
 			fputc('\n', out);
 		}
+		if (!tui && p->nhstop) {
+			uint64_t all = 0;
+			for (unsigned i = 0; i < p->nhstop; i++)
+				all += p->hstop[i].count;
+			fprintf(out, "# monitor stack unwinds: %llu, stopped at", (unsigned long long)all);
+			for (unsigned i = 0, k = 0; i < p->nhstop; i++)
+				if (p->hstop[i].count)
+					fprintf(out, "%s %s %llu", k++ ? "," : "", p->hstop[i].name,
+						(unsigned long long)p->hstop[i].count);
+			fputc('\n', out);
+		}
 		if (!tui && (p->drops || p->ring_drops))
 			fprintf(out, "# dropped: %llu (table full), %llu (ring full)\n",
 				(unsigned long long)p->drops, (unsigned long long)p->ring_drops);
