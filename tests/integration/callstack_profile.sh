@@ -108,11 +108,11 @@ check "callstack-pc-exact-counts" test "${exact:-0}" -gt 0 -a -n "$block"
 check "callstack-gcode-words" test "${words:-0}" -ge 2 -a "$(grep -c '^gcode [0-9a-f]* [0-9a-f]*$' "$prof")" = "${words:-x}"
 # spin's loop, from the monitor's decoder, with the samples on its lines: the
 # counts on the disassembly lines add up to the function's samples.
-loop_ok() { # file: the loop's lines, nearly all with samples, and every sample on a line
-  awk -v want="$(sed -n 's/^guest:spin: \([0-9]*\) samples.*/\1/p' "$1")" '
+loop_ok() { # file [min]: the loop's lines, at least min (3) with samples, and every sample on a line
+  awk -v want="$(sed -n 's/^guest:spin: \([0-9]*\) samples.*/\1/p' "$1")" -v min="${2:-3}" '
     / (mul a0,a0,a2|add a0,a0,a3|addi a5,a5,1|bne a4,a5,0x[0-9a-f]+)$/ { loop++; if ($1 ~ /^[0-9]+$/) hot++ }
     $1 ~ /^[0-9]+$/ && $2 ~ /%$/ && $3 ~ /:$/ { sum += $1 }
-    END { exit !(loop >= 3 && hot >= 3 && sum == want && want > 0) }' "$1"
+    END { exit !(loop >= min && hot >= min && sum == want && want > 0) }' "$1"
 }
 check "callstack-insn-vmx-decoder" grep -q "^disassembly (vmx decoder, code from $tmp/elf/cs-shares.elf)" "$tmp/insn.txt"
 check "callstack-insn-loop-counts" loop_ok "$tmp/insn.txt"
@@ -122,7 +122,8 @@ mv "$tmp/elf/cs-shares.elf" "$tmp/elf/moved.elf"
 "$V" --insn spin "$tmp/vm" >"$tmp/insn-gcode.txt"
 mv "$tmp/elf/moved.elf" "$tmp/elf/cs-shares.elf"
 check "callstack-insn-gcode-fallback" grep -q "sampled instructions only" "$tmp/insn-gcode.txt"
-check "callstack-insn-gcode-loop" loop_ok "$tmp/insn-gcode.txt"
+# Only the sampled words are shown: as many loop lines as words, two at least.
+check "callstack-insn-gcode-loop" loop_ok "$tmp/insn-gcode.txt" 2
 check "callstack-insn-gcode-sampled-only" sh -c "! grep -Eq ' ret$' '$tmp/insn-gcode.txt'"
 # A kernel named by a text map is read from the flat Image at its virtual
 # address (guest_image): here the guest as a flat binary loaded at 0x80000000.
