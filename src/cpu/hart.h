@@ -147,8 +147,6 @@ uint64_t hart_peek_satp(const struct hart *h);
  */
 bool hart_peek_pc(const struct hart *h, const uint64_t *regs, unsigned nregs, uint64_t *pc,
 		  uint32_t *raw);
-/* True when host_pc is inside the hart's translated code (docs/TRANSLATOR.md). */
-bool hart_peek_translated(const struct hart *h, uint64_t host_pc);
 /*
  * The hart's code cache as run addresses, all 0 without one: [lo, body) the
  * entry and exit trampolines, [body, hi) translated blocks.  Inside a block

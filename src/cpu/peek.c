@@ -138,11 +138,6 @@ bool hart_peek_virt(const struct hart *h, uint64_t va, void *buf, unsigned len)
 	return true;
 }
 
-bool hart_peek_translated(const struct hart *h, uint64_t host_pc)
-{
-	return jit_cache_holds(h->jit, (uintptr_t)host_pc);
-}
-
 void hart_peek_jit(const struct hart *h, uint64_t *lo, uint64_t *body, uint64_t *hi)
 {
 	const struct jit *j = h->jit;
