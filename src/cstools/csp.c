@@ -77,6 +77,15 @@ static void *grow(void *p, unsigned *cap, unsigned need, size_t el)
 	return np;
 }
 
+/* One walk_stop line; more reasons than the array holds are left out. */
+static void add_stop(struct csp_stops *s, const char *name, uint64_t count)
+{
+	if (s->n < sizeof(s->v) / sizeof(s->v[0])) {
+		snprintf(s->v[s->n].name, sizeof(s->v[0].name), "%.23s", name);
+		s->v[s->n++].count = count;
+	}
+}
+
 int csp_load(const char *path, struct csp_profile **out, struct verr *e)
 {
 	FILE *f = fopen(path, "r");
@@ -164,15 +173,9 @@ int csp_parse(FILE *f, const char *path, struct csp_profile **out, struct verr *
 		} else if (sscanf(line, "guest_pc_block %llu", &x) == 1) {
 			p->pc_block = x;
 		} else if (sscanf(line, "guest_walk_stop %23s %llu", d, &x) == 2) {
-			if (p->ngstop < sizeof(p->gstop) / sizeof(p->gstop[0])) {
-				snprintf(p->gstop[p->ngstop].name, sizeof(p->gstop[0].name), "%.23s", d);
-				p->gstop[p->ngstop++].count = x;
-			}
+			add_stop(&p->gstops, d, x);
 		} else if (sscanf(line, "monitor_walk_stop %23s %llu", d, &x) == 2) {
-			if (p->nhstop < sizeof(p->hstop) / sizeof(p->hstop[0])) {
-				snprintf(p->hstop[p->nhstop].name, sizeof(p->hstop[0].name), "%.23s", d);
-				p->hstop[p->nhstop++].count = x;
-			}
+			add_stop(&p->hstops, d, x);
 		} else if (sscanf(line, "gcode_dropped %llu", &x) == 1) {
 			p->gcode_dropped = x;
 		} else if (sscanf(line, "kstat %u %4095s", &u, a) == 2) {

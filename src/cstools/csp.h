@@ -33,6 +33,12 @@ struct csp_gcode {
 	uint32_t raw;
 };
 
+/* Walks counted by the reason they stopped, in the profile's order. */
+struct csp_stops {
+	unsigned n;
+	struct { char name[24]; uint64_t count; } v[16];
+};
+
 struct csp_profile {
 	unsigned version, hz, bucket_s;
 	char buildtype[32];
@@ -47,12 +53,8 @@ struct csp_profile {
 	unsigned ngcode;
 	struct csp_gcode *gcode;       /* sorted by address as written */
 	uint64_t gcode_dropped;
-	/* Guest walks by the reason they stopped (guest_walk_stop lines). */
-	unsigned ngstop;
-	struct { char name[24]; uint64_t count; } gstop[16];
-	/* Monitor stack unwinds by the reason they stopped (monitor_walk_stop lines). */
-	unsigned nhstop;
-	struct { char name[24]; uint64_t count; } hstop[16];
+	/* Stack walks by the reason they stopped: guest_walk_stop and monitor_walk_stop lines. */
+	struct csp_stops gstops, hstops;
 	unsigned nkstats;
 	char **kstat;       /* by id, NULL when not named */
 	unsigned nframes;

@@ -51,6 +51,22 @@ static void usage(FILE *f)
 		"FUNC is a frame name with or without its domain (guest:, mon:, kstat:).\n");
 }
 
+/* "# WHAT: N, stopped at REASON N, ..." for the reasons that occurred; nothing for an old profile. */
+static void print_stops(FILE *out, const char *what, const struct csp_stops *s)
+{
+	uint64_t all = 0;
+	if (!s->n)
+		return;
+	for (unsigned i = 0; i < s->n; i++)
+		all += s->v[i].count;
+	fprintf(out, "# %s: %llu, stopped at", what, (unsigned long long)all);
+	for (unsigned i = 0, k = 0; i < s->n; i++)
+		if (s->v[i].count)
+			fprintf(out, "%s %s %llu", k++ ? "," : "", s->v[i].name,
+				(unsigned long long)s->v[i].count);
+	fputc('\n', out);
+}
+
 static void print_tree(const struct csp_view *v, const struct csp_tree *t, int node, int depth,
 		       int maxdepth, double minpct, FILE *f)
 {
@@ -835,27 +851,9 @@ int main(int argc, char **argv)
 				(unsigned long long)p->samples, (unsigned long long)v.total, p->nstacks,
 				p->coarse ? ", coarse aggregation (cap reached)" : "",
 				p->drops ? ", samples dropped" : "");
-		if (!tui && p->ngstop) {
-			uint64_t all = 0;
-			for (unsigned i = 0; i < p->ngstop; i++)
-				all += p->gstop[i].count;
-			fprintf(out, "# guest stack walks: %llu, stopped at", (unsigned long long)all);
-			for (unsigned i = 0, k = 0; i < p->ngstop; i++)
-				if (p->gstop[i].count)
-					fprintf(out, "%s %s %llu", k++ ? "," : "", p->gstop[i].name,
-						(unsigned long long)p->gstop[i].count);
-			fputc('\n', out);
-		}
-		if (!tui && p->nhstop) {
-			uint64_t all = 0;
-			for (unsigned i = 0; i < p->nhstop; i++)
-				all += p->hstop[i].count;
-			fprintf(out, "# monitor stack unwinds: %llu, stopped at", (unsigned long long)all);
-			for (unsigned i = 0, k = 0; i < p->nhstop; i++)
-				if (p->hstop[i].count)
-					fprintf(out, "%s %s %llu", k++ ? "," : "", p->hstop[i].name,
-						(unsigned long long)p->hstop[i].count);
-			fputc('\n', out);
+		if (!tui) {
+			print_stops(out, "guest stack walks", &p->gstops);
+			print_stops(out, "monitor stack unwinds", &p->hstops);
 		}
 		if (!tui && (p->drops || p->ring_drops))
 			fprintf(out, "# dropped: %llu (table full), %llu (ring full)\n",
