@@ -108,14 +108,16 @@ check "callstack-pc-exact-counts" test "${exact:-0}" -gt 0 -a -n "$block"
 check "callstack-gcode-words" test "${words:-0}" -ge 2 -a "$(grep -c '^gcode [0-9a-f]* [0-9a-f]*$' "$prof")" = "${words:-x}"
 # spin's loop, from the monitor's decoder, with the samples on its lines: the
 # counts on the disassembly lines add up to the function's samples.
-loop_ok() { # file [min]: the loop's lines, at least min (3) with samples, and every sample on a line
-  awk -v want="$(sed -n 's/^guest:spin: \([0-9]*\) samples.*/\1/p' "$1")" -v min="${2:-3}" '
+# As with the words, the translated loop may put its samples on two of its
+# four instructions only, so two lines with samples is the floor.
+loop_ok() { # file lines: at least that many of the loop's lines shown, two of them with samples, every sample on a line
+  awk -v want="$(sed -n 's/^guest:spin: \([0-9]*\) samples.*/\1/p' "$1")" -v lines="$2" '
     / (mul a0,a0,a2|add a0,a0,a3|addi a5,a5,1|bne a4,a5,0x[0-9a-f]+)$/ { loop++; if ($1 ~ /^[0-9]+$/) hot++ }
     $1 ~ /^[0-9]+$/ && $2 ~ /%$/ && $3 ~ /:$/ { sum += $1 }
-    END { exit !(loop >= min && hot >= min && sum == want && want > 0) }' "$1"
+    END { exit !(loop >= lines && hot >= 2 && sum == want && want > 0) }' "$1"
 }
 check "callstack-insn-vmx-decoder" grep -q "^disassembly (vmx decoder, code from $tmp/elf/cs-shares.elf)" "$tmp/insn.txt"
-check "callstack-insn-loop-counts" loop_ok "$tmp/insn.txt"
+check "callstack-insn-loop-counts" loop_ok "$tmp/insn.txt" 4
 check "callstack-insn-whole-function" test "$(grep -Ec ' (mul a0,a0,a2|add a0,a0,a3|addi a5,a5,1|bne a4,a5,0x[0-9a-f]+|ret)$' "$tmp/insn.txt")" = 5
 # Without the ELF: only the sampled instructions, from the profile's words.
 mv "$tmp/elf/cs-shares.elf" "$tmp/elf/moved.elf"
@@ -132,7 +134,7 @@ if riscv64-unknown-elf-objcopy -O binary "$tmp/elf/cs-shares.elf" "$tmp/elf/flat
       -e "s|^end\$|guest_image $tmp/elf/flat.bin 80000000\nend|" "$prof" >"$tmp/flat-profile.txt"
   "$V" --insn spin "$tmp/flat-profile.txt" >"$tmp/insn-flat.txt"
   check "callstack-insn-flat-image" grep -q "^disassembly (vmx decoder, code from $tmp/elf/flat.bin)" "$tmp/insn-flat.txt"
-  check "callstack-insn-flat-loop" loop_ok "$tmp/insn-flat.txt"
+  check "callstack-insn-flat-loop" loop_ok "$tmp/insn-flat.txt" 4
 else
   echo "SKIP callstack-insn-flat-image (no objcopy)"
 fi
